@@ -1,0 +1,103 @@
+"""allianceStats: longitudinal alliance-outcome analysis for substance-use-disorder treatment research.
+
+Sessions nested in clients nested in therapists. The public API is re-exported here and loaded lazily
+(PEP 562), so ``import allianceStats`` is fast and an analysis only pays for the engines it uses.
+
+Data flows one way (DESIGN.md): ``data`` -> ``decompose`` -> (``mixed`` | ``panel`` -> ``sem`` |
+``mediation`` | ``dynamics``) -> results -> ``report``.
+
+Example
+-------
+>>> import allianceStats as als
+>>> data, truth = als.simulate.sdt_cycle(4, 5, 6, seed=1)
+>>> sessions = als.read_sessions(data)
+>>> sessions["client"].nunique()
+20
+"""
+from __future__ import annotations
+
+import importlib
+from importlib import metadata as _metadata
+
+from .errors import (
+    AllianceStatsError,
+    BoundaryWarning,
+    ConvergenceError,
+    ConvergenceWarning,
+    DataWarning,
+    FormulaError,
+    IdentificationError,
+    SchemaError,
+)
+
+try:
+    __version__ = _metadata.version("allianceStats")
+except _metadata.PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+unknown"
+
+# public name -> module that defines it
+_LAZY = {
+    # data: reading, validating, scoring, reshaping
+    "read_sessions": "allianceStats.data.read",
+    "load_schema": "allianceStats.data.schema",
+    "score": "allianceStats.data.scoring",
+    "reliability": "allianceStats.data.scoring",
+    "to_wide": "allianceStats.data.reshape",
+    "to_long": "allianceStats.data.reshape",
+    "load_example": "allianceStats.data.example",
+    "describe": "allianceStats.data.describe",
+    # decomposition
+    "decompose": "allianceStats.decompose",
+    # mixed models
+    "fit_mlm": "allianceStats.mixed",
+    "icc": "allianceStats.mixed",
+    "r2": "allianceStats.mixed",
+    "compare_mlm": "allianceStats.mixed",
+    "fit_alliance_outcome": "allianceStats.mixed",
+    # SEM and panel models
+    "fit_sem": "allianceStats.sem",
+    "compare_sem": "allianceStats.sem",
+    "fit_clpm": "allianceStats.panel",
+    "fit_riclpm": "allianceStats.panel",
+    "fit_dpm": "allianceStats.panel",
+    # mediation
+    "mediation": "allianceStats.mediation",
+    "multilevel_mediation": "allianceStats.mediation",
+    "wave_mediation": "allianceStats.mediation",
+    "hypotheses": "allianceStats.mediation",
+    "test_hypotheses": "allianceStats.mediation",
+    # dynamics
+    "detect_ruptures": "allianceStats.dynamics",
+    "sudden_gains": "allianceStats.dynamics",
+    "variability": "allianceStats.dynamics",
+    "fit_dropout": "allianceStats.dynamics",
+    "kaplan_meier": "allianceStats.dynamics",
+    "level_variability_repair": "allianceStats.dynamics",
+    # power
+    "power": "allianceStats.power",
+    # comparison of nested fits of any family
+    "compare": "allianceStats.compare",
+}
+_SUBMODULES = {"simulate", "data", "mixed", "sem", "panel", "mediation", "dynamics", "report", "power",
+               "errors", "results", "decompose"}
+
+__all__ = sorted(
+    [*_LAZY, *_SUBMODULES, "AllianceStatsError", "SchemaError", "FormulaError", "IdentificationError",
+     "ConvergenceError", "ConvergenceWarning", "BoundaryWarning", "DataWarning", "__version__"]
+)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        value = getattr(module, name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"allianceStats.{name}")
+    else:
+        raise AttributeError(f"module 'allianceStats' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,39 @@
+"""Comparison of nested fits of any model family (likelihood-ratio / chi-square difference tests).
+
+Dispatches on the result type: mixed-model fits go to :func:`allianceStats.mixed.compare_mlm`
+(REML fits refitted by ML when their fixed effects differ), SEM fits to
+:func:`allianceStats.sem.compare_sem` (scaled difference test under MLR).
+
+Example
+-------
+>>> import allianceStats as als
+>>> from allianceStats.data.example import load_example
+>>> d = load_example()
+>>> a = als.fit_mlm("outcome ~ 1 + (1 | client)", d)
+>>> b = als.fit_mlm("outcome ~ session0 + (1 | client)", d)
+>>> table = als.compare(a, b)
+>>> list(table.columns)[:3]
+['model', 'npar', 'aic']
+"""
+from __future__ import annotations
+
+from .errors import AllianceStatsError
+
+
+def compare(*fits, **options):
+    """Compare nested fits of one family; returns a table with one row per fit and the difference tests."""
+    if len(fits) < 2:
+        raise AllianceStatsError(f"compare() needs at least two fitted models; got {len(fits)}.")
+    kinds = {type(f).__module__.split(".")[1] if type(f).__module__.startswith("allianceStats.") else "other"
+             for f in fits}
+    if kinds == {"mixed"}:
+        from .mixed import compare_mlm
+        return compare_mlm(*fits, **options)
+    if kinds <= {"sem", "panel"}:
+        from .sem import compare_sem
+        return compare_sem(*fits, **options)
+    names = ", ".join(sorted(type(f).__name__ for f in fits))
+    raise AllianceStatsError(
+        f"compare() takes fits of one family (all mixed models, or all SEM / panel models); got {names}. "
+        "Compare models of the same family, fitted to the same data."
+    )

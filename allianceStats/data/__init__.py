@@ -1,0 +1,1 @@
+"""Reading, validating, scoring and reshaping session tables (see the submodules)."""
