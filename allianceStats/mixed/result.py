@@ -1,0 +1,209 @@
+"""The fitted linear mixed model: :class:`MixedResult`.
+
+A frozen dataclass holding everything a fit produced, in the vocabulary of lme4 / lmerTest (Bates et al.
+2015, *J. Stat. Softw.* 67(1); Kuznetsova et al. 2017, *J. Stat. Softw.* 82(13)), plus the design pieces
+that downstream helpers (ICC, R², likelihood-ratio comparison) build on. Nothing here estimates; the
+engine (:mod:`allianceStats.mixed.engine`) fills it in once and it is never changed afterwards.
+
+Stable attributes (other modules rely on these names and meanings)
+-------------------------------------------------------------------
+``formula`` (str)            the formula as given.
+``params`` (DataFrame)       one row per fixed effect; columns exactly ``term, estimate, std_error, df,
+                             statistic, p_value, ci_lower, ci_upper``. ``df`` is Satterthwaite's (as
+                             lmerTest), ``statistic`` the t value, CIs are Wald t intervals at ``level``.
+``level`` (float)            confidence level of ``ci_lower``/``ci_upper`` (default 0.95).
+``varcomp`` (DataFrame)      columns exactly ``group, var1, var2, vcov, sdcor`` as lme4's
+                             ``as.data.frame(VarCorr(fit))``: per grouping factor (lme4's order: the
+                             factor with more levels first) the variances, then the covariances in
+                             lower-triangle order, then the ``Residual`` row; ``var2`` is NaN for
+                             variances; ``sdcor`` is the SD for variances and the correlation for covariances.
+``fixef`` (Series)           fixed-effect estimates indexed by term; ``vcov`` (DataFrame) their covariance.
+``theta`` (ndarray)          lme4's θ: the lower-triangular elements (column-major, per factor in
+                             ``random_terms`` order) of the relative covariance factors Λ.
+``sigma`` (float)            residual standard deviation.
+``random_cov`` (dict)        factor -> DataFrame: the covariance matrix of that factor's random effects
+                             (σ² Λ Λᵀ), indexed by its Z column names.
+``loglik, deviance, aic, bic`` (float)  ``deviance`` is the REML criterion under REML and −2·logLik under
+                             ML (lme4's ``REMLcrit`` / ``deviance``); ``loglik`` is the (restricted)
+                             log-likelihood; AIC/BIC as lme4's (BIC with log(nobs)).
+``nobs`` (int)               rows used; ``n_dropped`` rows dropped for missing values in used columns.
+``ngroups`` (dict)           factor -> number of levels among the rows used.
+``reml``, ``converged``, ``singular`` (bool); ``correlation`` (None or ``"ar1"``), ``ar1_phi`` (float
+                             or None): the residual AR(1) parameter when ``correlation="ar1"``.
+``convergence`` (:class:`~allianceStats.results.Convergence`), ``provenance``
+                             (:class:`~allianceStats.results.Provenance`).
+Design pieces (rows in the order of ``model_frame``):
+``X`` (ndarray n×p)          fixed-effects design, columns named ``fixef.index``.
+``y`` (ndarray n)            response.
+``groups`` (DataFrame)       grouping labels per used row, one column per factor.
+``random_terms`` (dict)      factor -> list of its Z column names, e.g. ``{"client": ["(Intercept)",
+                             "session0"], "therapist": ["(Intercept)"]}`` (lme4's factor order).
+``Z`` (dict)                 factor -> ndarray n×q: the row-level random-effect covariates of that factor.
+``model_frame`` (DataFrame)  the used rows and columns of the input (a copy); refit with
+                             ``fit_mlm(res.formula, res.model_frame, reml=..., correlation=res.correlation)``.
+``varpar_vcov`` (ndarray)    asymptotic covariance of the variance parameters (θ, [φ,] σ) used for the
+                             Satterthwaite df (2 × inverse Hessian of the deviance, as lmerTest).
+
+Methods: ``ranef()``, ``predict(newdata=None, *, include_random=True)``, ``fitted()``, ``residuals()``,
+``summary()``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..results import Convergence, Provenance
+
+PARAM_COLUMNS = ["term", "estimate", "std_error", "df", "statistic", "p_value", "ci_lower", "ci_upper"]
+VARCOMP_COLUMNS = ["group", "var1", "var2", "vcov", "sdcor"]
+
+
+@dataclass(frozen=True)
+class MixedResult:
+    """A fitted linear mixed model (see the module docstring for every attribute).
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd
+    >>> from allianceStats.mixed import fit_mlm
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(30), 5)
+    >>> df = pd.DataFrame({"g": g.astype(str), "x": rng.normal(size=150)})
+    >>> df["y"] = 1 + 0.5 * df.x + rng.normal(size=30)[g] + rng.normal(size=150)
+    >>> res = fit_mlm("y ~ x + (1 | g)", df)
+    >>> list(res.params.columns)
+    ['term', 'estimate', 'std_error', 'df', 'statistic', 'p_value', 'ci_lower', 'ci_upper']
+    >>> list(res.varcomp.group)
+    ['g', 'Residual']
+    """
+
+    formula: str
+    params: pd.DataFrame
+    varcomp: pd.DataFrame
+    fixef: pd.Series
+    vcov: pd.DataFrame
+    theta: np.ndarray
+    sigma: float
+    random_cov: dict[str, pd.DataFrame]
+    loglik: float
+    deviance: float
+    aic: float
+    bic: float
+    nobs: int
+    n_dropped: int
+    ngroups: dict[str, int]
+    reml: bool
+    converged: bool
+    singular: bool
+    level: float
+    convergence: Convergence
+    provenance: Provenance
+    X: np.ndarray
+    y: np.ndarray
+    groups: pd.DataFrame
+    random_terms: dict[str, list[str]]
+    Z: dict[str, np.ndarray]
+    model_frame: pd.DataFrame
+    varpar_vcov: np.ndarray
+    correlation: str | None = None
+    ar1_phi: float | None = None
+    # private: BLUPs per factor and the design specification used by predict()
+    _ranef: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _spec: Any = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ random effects and predictions
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes (BLUPs) of the random effects, lme4's ``ranef(fit)``.
+
+        Returns a dict factor -> DataFrame indexed by the factor's levels (sorted as lme4 sorts them),
+        one column per Z column (``random_terms[factor]``). Copies: changing them changes nothing here.
+        """
+        return {k: v.copy() for k, v in self._ranef.items()}
+
+    def predict(self, newdata: pd.DataFrame | None = None, *, include_random: bool = True) -> np.ndarray:
+        """Predictions ``Xβ̂`` (``include_random=False``) or ``Xβ̂ + Zb̂`` (lme4's ``predict(fit)``).
+
+        With ``newdata``, rows whose grouping level was not in the fit get the population prediction for
+        that factor (lme4's ``allow.new.levels=TRUE``). Rows with missing covariates raise a FormulaError.
+        """
+        from .design import model_matrices_for_prediction
+
+        if newdata is None:
+            out = self.X @ self.fixef.to_numpy()
+            if include_random:
+                for fac, Zf in self.Z.items():
+                    b = self._ranef[fac]
+                    idx = b.index.get_indexer(self.groups[fac])
+                    out = out + np.einsum("ij,ij->i", Zf, b.to_numpy()[idx])
+            return out
+        X, Zs, grp = model_matrices_for_prediction(self._spec, newdata)
+        out = X @ self.fixef.to_numpy()
+        if include_random:
+            for fac, Zf in Zs.items():
+                b = self._ranef[fac]
+                idx = b.index.get_indexer(grp[fac].astype(str))
+                bb = np.where((idx >= 0)[:, None], b.to_numpy()[np.maximum(idx, 0)], 0.0)
+                out = out + np.einsum("ij,ij->i", Zf, bb)
+        return out
+
+    def fitted(self) -> np.ndarray:
+        """Conditional fitted values ``Xβ̂ + Zb̂`` for the rows used (lme4's ``fitted(fit)``)."""
+        return self.predict()
+
+    def residuals(self) -> np.ndarray:
+        """Conditional residuals ``y − Xβ̂ − Zb̂`` (lme4's ``residuals(fit)``)."""
+        return self.y - self.predict()
+
+    # ------------------------------------------------------------------ text
+    def summary(self) -> str:
+        """A text summary laid out like lme4's ``summary(fit)`` with lmerTest's df and p-values."""
+        lines = []
+        method = "REML" if self.reml else "maximum likelihood"
+        lines.append(f"Linear mixed model fit by {method}. t-tests use Satterthwaite's method")
+        if self.correlation == "ar1":
+            lines.append(f"Residual correlation: AR(1) within {list(self.random_terms)[0]}, "
+                         f"phi = {self.ar1_phi:.4f}")
+        lines.append(f"Formula: {self.formula}")
+        if self.reml:
+            lines.append(f"REML criterion at convergence: {self.deviance:.4f}")
+        else:
+            lines.append(f"     AIC      BIC   logLik deviance")
+            lines.append(f"{self.aic:8.1f} {self.bic:8.1f} {self.loglik:8.1f} {self.deviance:8.1f}")
+        lines.append("")
+        lines.append("Random effects:")
+        rows = [("Groups", "Name", "Variance", "Std.Dev.", "Corr")]
+        for fac, names in self.random_terms.items():
+            cov = self.random_cov[fac].to_numpy()
+            sd = np.sqrt(np.diag(cov))
+            for k, nm in enumerate(names):
+                corr = ""
+                if k > 0:
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        cc = cov[k, :k] / (sd[k] * sd[:k])
+                    corr = " ".join(f"{c:5.2f}" for c in cc)
+                rows.append((fac if k == 0 else "", nm, f"{cov[k, k]:.4g}", f"{sd[k]:.4g}", corr))
+        rows.append(("Residual", "", f"{self.sigma ** 2:.4g}", f"{self.sigma:.4g}", ""))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        for r in rows:
+            lines.append(" " + " ".join(s.ljust(w) for s, w in zip(r, widths)).rstrip())
+        lines.append("Number of obs: " + f"{self.nobs}, groups:  "
+                     + "; ".join(f"{k}, {v}" for k, v in self.ngroups.items()))
+        if self.n_dropped:
+            lines.append(f"({self.n_dropped} rows dropped for missing values)")
+        lines.append("")
+        lines.append("Fixed effects:")
+        tab = self.params.set_index("term")[["estimate", "std_error", "df", "statistic", "p_value"]]
+        tab.columns = ["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"]
+        lines.append(tab.to_string(float_format=lambda v: f"{v:.4g}"))
+        lines.append(f"Confidence intervals (Wald t, Satterthwaite df) at level {self.level:g} in .params")
+        if self.singular:
+            lines.append("boundary (singular) fit: see help('isSingular')")
+        if not self.converged:
+            lines.append(f"WARNING: the optimiser did not converge: {self.convergence.message}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:  # pragma: no cover - convenience
+        return self.summary()
