@@ -30,6 +30,10 @@ from .errors import (
     SchemaError,
 )
 
+# decompose is both a module (DESIGN.md layout) and its function: bind the function eagerly so that
+# ``allianceStats.decompose`` is always the function, never the module object.
+from .decompose import decompose
+
 try:
     __version__ = _metadata.version("allianceStats")
 except _metadata.PackageNotFoundError:  # running from a source tree without installation
@@ -46,8 +50,6 @@ _LAZY = {
     "to_long": "allianceStats.data.reshape",
     "load_example": "allianceStats.data.example",
     "describe": "allianceStats.data.describe",
-    # decomposition
-    "decompose": "allianceStats.decompose",
     # mixed models
     "fit_mlm": "allianceStats.mixed",
     "icc": "allianceStats.mixed",
@@ -79,10 +81,10 @@ _LAZY = {
     "compare": "allianceStats.compare",
 }
 _SUBMODULES = {"simulate", "data", "mixed", "sem", "panel", "mediation", "dynamics", "report", "power",
-               "errors", "results", "decompose"}
+               "errors", "results"}
 
 __all__ = sorted(
-    [*_LAZY, *_SUBMODULES, "AllianceStatsError", "SchemaError", "FormulaError", "IdentificationError",
+    [*_LAZY, *_SUBMODULES, "decompose", "AllianceStatsError", "SchemaError", "FormulaError", "IdentificationError",
      "ConvergenceError", "ConvergenceWarning", "BoundaryWarning", "DataWarning", "__version__"]
 )
 

@@ -79,3 +79,10 @@ __all__ = [
     "ConvergenceWarning",
     "BoundaryWarning",
 ]
+
+
+class DataFileError(AllianceStatsError):
+    """A data file cannot be read: it does not exist, or its type is not supported."""
+
+
+__all__ += ["DataFileError"]
