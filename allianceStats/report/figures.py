@@ -1,0 +1,120 @@
+"""Data figures rendered with matplotlib to inline SVG: trajectories (spaghetti plus mean).
+
+Rendering is deterministic: the Agg-free SVG backend with ``svg.hashsalt`` fixed, text kept as text
+(``svg.fonttype = "none"``, so it stays selectable and prints sharply), no date in the metadata, and
+element ids prefixed per figure so several figures can share one HTML page. Fonts are 11 px or more;
+lines black and grey, readable in black-and-white print.
+
+Example
+-------
+>>> import pandas as pd
+>>> d = pd.DataFrame({"client": ["a", "a", "b", "b"], "session": [1, 2, 1, 2],
+...                   "alliance": [3.0, 3.5, 4.0, 4.2]})
+>>> svg = trajectory_plot(d, "alliance")
+>>> svg.startswith("<svg") and svg == trajectory_plot(d, "alliance")
+True
+"""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pandas as pd
+
+from ..errors import AllianceStatsError
+
+_RC = {
+    "svg.hashsalt": "allianceStats",
+    "svg.fonttype": "none",
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10.5,
+    "ytick.labelsize": 10.5,
+    "font.family": "DejaVu Sans",
+}
+
+
+def figure_to_svg(fig, *, figure_id: str = "fig") -> str:
+    """Serialise a matplotlib figure to an inline ``<svg>`` element (no XML prolog, no date, unique ids).
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([1, 2], [3, 4])
+    >>> figure_to_svg(fig, figure_id="demo").startswith("<svg")
+    True
+    >>> plt.close(fig)
+    """
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "allianceStats"})
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "_", figure_id)
+    text = re.sub(r'id="([^"]+)"', rf'id="{prefix}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', text)
+    return text.replace("<svg ", '<svg class="figure" ', 1).strip()
+
+
+def trajectory_plot(data: pd.DataFrame, column: str, *, client: str = "client", time: str = "session",
+                    max_clients: int = 80, seed: int = 0, title: str | None = None,
+                    figure_id: str | None = None) -> str:
+    """Spaghetti plot of ``column`` over ``time``: one thin grey line per client, the mean in black.
+
+    At most ``max_clients`` clients are drawn (a seeded random subset, so the figure is reproducible);
+    the mean line uses *all* clients and is the time axis shows the number observed at each session (up to 16 sessions), which
+    makes dropout visible. Returns SVG text.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"client": ["a", "a", "b"], "session": [1, 2, 1], "outcome": [40.0, 55.0, 70.0]})
+    >>> "<path" in trajectory_plot(d, "outcome", title="Outcome")
+    True
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    missing = [c for c in (client, time, column) if c not in data.columns]
+    if missing:
+        raise AllianceStatsError(f"trajectory_plot: column(s) {missing} not in the data; found "
+                                 f"{', '.join(map(str, data.columns))}.")
+    d = data[[client, time, column]].dropna()
+    if d.empty:
+        raise AllianceStatsError(f"trajectory_plot: no non-missing values of {column!r} to draw.")
+    ids = pd.unique(d[client])
+    if len(ids) > max_clients:
+        rng = np.random.default_rng(seed)
+        ids = np.sort(rng.choice(ids, size=max_clients, replace=False))
+    shown = d[d[client].isin(ids)]
+    means = d.groupby(time)[column].agg(["mean", "size"])
+    with matplotlib.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+        try:
+            for _, g in shown.groupby(client, sort=True):
+                g = g.sort_values(time)
+                ax.plot(g[time], g[column], color="#9a9a9a", linewidth=0.7, alpha=0.6)
+            ax.plot(means.index, means["mean"], color="#000000", linewidth=2.4, marker="o", markersize=4,
+                    label="mean (all clients)")
+            ax.set_xlabel(str(time))
+            ax.set_ylabel(str(column))
+            ax.set_title(title if title is not None else f"{column}: {len(ids)} of {d[client].nunique()} "
+                         f"clients (grey), mean (black)")
+            ax.spines[["top", "right"]].set_visible(False)
+            if len(means) <= 16:
+                # the number of clients observed at each session shows dropout under the time axis
+                ax.set_xticks(list(means.index))
+                ax.set_xticklabels([f"{t}\nn={n}" for t, n in means["size"].items()])
+            fig.tight_layout()
+            return figure_to_svg(fig, figure_id=figure_id or f"traj-{column}")
+        finally:
+            plt.close(fig)

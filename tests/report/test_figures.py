@@ -1,0 +1,40 @@
+"""Trajectory figure: deterministic SVG bytes, no date, text kept as text, ids unique per figure."""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from allianceStats.errors import AllianceStatsError
+from allianceStats.report.figures import trajectory_plot
+
+
+def test_trajectory_svg_is_deterministic_and_self_contained(sessions):
+    a = trajectory_plot(sessions, "alliance", figure_id="a")
+    b = trajectory_plot(sessions.sample(frac=1, random_state=0), "alliance", figure_id="a")
+    assert a == b
+    root = ET.fromstring(a)
+    assert root.tag.endswith("svg")
+    assert "dc:date" not in a and "<?xml" not in a and "http://" not in a.replace(
+        "http://www.w3.org/2000/svg", "").replace("http://www.w3.org/1999/xlink", "")
+    assert "<text" in a  # svg.fonttype = none keeps text selectable
+    ids = re.findall(r'id="([^"]+)"', a)
+    assert ids and all(i.startswith("a-") for i in ids)
+    for ref in re.findall(r"url\(#([^)]+)\)", a):
+        assert ref in ids
+    sizes = [float(s) for s in re.findall(r"font-size: ?([\d.]+)px", a)] + \
+            [float(s) for s in re.findall(r"font: [^;\"]*?([\d.]+)px", a)]
+    assert sizes and min(sizes) >= 9.5
+
+
+def test_trajectory_samples_clients_with_seed(sessions):
+    few = trajectory_plot(sessions, "outcome", max_clients=5, seed=1)
+    assert "5 of 24 clients" in few
+    assert few == trajectory_plot(sessions, "outcome", max_clients=5, seed=1)
+    assert "n=24" in few  # all clients observed at session 1, shown under the axis
+
+
+def test_trajectory_bad_column(sessions):
+    with pytest.raises(AllianceStatsError, match="not in the data"):
+        trajectory_plot(sessions, "nope")
