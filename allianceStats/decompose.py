@@ -106,7 +106,7 @@ def decompose(df: pd.DataFrame, columns: str | Iterable[str], *, client: str = "
     >>> data, _ = sdt_cycle(3, 4, 5, seed=3)
     >>> out = decompose(data, ["alliance", "outcome"], therapist="therapist")
     >>> recon = out["alliance_within"] + out["alliance_between"] + out["alliance_therapist"]
-    >>> bool(((recon - out["alliance"]).abs() < 1e-9).all())
+    >>> bool(((recon - out["alliance"]).abs().dropna() < 1e-9).all())
     True
     """
     cols = [columns] if isinstance(columns, str) else list(columns)

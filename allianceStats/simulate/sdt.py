@@ -40,8 +40,9 @@ to 1–5) with subscale means ``wai_goal``, ``wai_task``, ``wai_bond`` (Hatcher 
 (0–40) is a second, noisier indicator. ``outcome`` is percent days abstinent (0–100) and ``days_use`` the
 implied days of use in the past week (0–7).
 
-*Missing sessions and dropout.* Each session after the first is missed (row absent) with probability
-``p_missed``. After session :math:`t \ge 2` a client drops out with the discrete-time hazard
+*Missing sessions, missing answers and dropout.* Each session after the first is missed (row absent) with
+probability ``p_missed``; at an attended session each measure (alliance with its items, each need,
+motivation, engagement, outcome) is unanswered with probability ``p_missing_measure`` (completely at random). After session :math:`t \ge 2` a client drops out with the discrete-time hazard
 :math:`\mathrm{logit}\,h = \alpha_0 + \alpha_1(\bar A^{early}_i - \mu_A)`, where :math:`\bar A^{early}_i`
 is the client's mean observed alliance in sessions 1–2: early alliance predicts retention. The last
 observed row of a client who dropped out has ``dropout = 1``. Dropout depends only on observed values, so it
@@ -94,7 +95,7 @@ SDT_DEFAULTS = MappingProxyType({
     # measurement
     "item_sd": 0.6, "srs_sd": 2.0,
     # missingness and dropout
-    "p_missed": 0.05, "dropout_intercept": float(np.log(0.06 / 0.94)), "dropout_early_alliance": -1.2,
+    "p_missed": 0.05, "p_missing_measure": 0.02, "dropout_intercept": float(np.log(0.06 / 0.94)), "dropout_early_alliance": -1.2,
 })
 
 _RANGES = {"alliance": (1, 5), "autonomy": (1, 5), "competence": (1, 5), "relatedness": (1, 5),
@@ -273,10 +274,31 @@ def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *,
     data.insert(data.columns.get_loc("motivation"), "needs", data[["autonomy", "competence", "relatedness"]].mean(axis=1))
     data["days_use"] = np.clip(np.rint(7.0 * (1.0 - data["outcome"] / 100.0)), 0, 7).astype(np.int64)
     data["dropout"] = (dropped[c_idx] & (session[t_idx] == last[c_idx])).astype(np.int64)
+    _blank_measures(data, rng, p["p_missing_measure"])
 
     truth = _truth(p, stationary, C, L, G, ther_ids, ther_b, ther_a, ther_y, client_ids, ther_of_client, traits,
                    dropped, last, early)
     return data, truth
+
+
+# measures left unanswered at an attended session (MCAR), with the columns scored from them
+_MISSING_BLOCKS = {
+    "alliance": ["alliance", *(f"wai_{k}" for k in range(1, 13)), "wai_goal", "wai_task", "wai_bond"],
+    "autonomy": ["autonomy", "needs"], "competence": ["competence", "needs"], "relatedness": ["relatedness", "needs"],
+    "motivation": ["motivation"], "engagement": ["engagement"], "outcome": ["outcome", "days_use"],
+}
+
+
+def _blank_measures(data, rng, prob):
+    """Set each measure block missing with probability ``prob`` per attended session (missing completely at random)."""
+    if prob <= 0:
+        return
+    for cols in _MISSING_BLOCKS.values():
+        gone = rng.random(len(data)) < prob
+        for c in cols:
+            if data[c].dtype.kind in "iu":
+                data[c] = data[c].astype(np.float64)
+            data.loc[gone, c] = np.nan
 
 
 def _truth(p, stationary, C, L, G, ther_ids, ther_b, ther_a, ther_y, client_ids, ther_of_client, traits,
