@@ -1,0 +1,127 @@
+"""Tables for reports: APA-style formatting, CSV and Markdown export (deterministic bytes).
+
+A report table is a tidy DataFrame with the project's fixed column names (``term`` or ``lhs, op, rhs``,
+``estimate, std_error, statistic, p_value, ci_lower, ci_upper`` …). :func:`apa_table` turns it into
+display strings following the APA Publication Manual (7th ed.): estimates to two decimals, *p* to three
+decimals without a leading zero and ``< .001`` below that, the confidence interval as ``[lower, upper]``
+in one column whose header carries the level (the level is an attribute, never a column name in the
+data). Exports: the raw tidy table as CSV (full precision, ``\\n`` line ends, no index) and the APA
+version as a GitHub-flavoured Markdown table.
+
+Example
+-------
+>>> import pandas as pd
+>>> t = pd.DataFrame({"term": ["alliance"], "estimate": [0.4213], "std_error": [0.1],
+...                   "p_value": [0.0004], "ci_lower": [0.22], "ci_upper": [0.62]})
+>>> apa_table(t).iloc[0].tolist()
+['alliance', '0.42', '0.10', '< .001', '[0.22, 0.62]']
+>>> print(to_markdown(apa_table(t)))
+| Term | Estimate | SE | p | 95% CI |
+| --- | --- | --- | --- | --- |
+| alliance | 0.42 | 0.10 | < .001 | [0.22, 0.62] |
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .diagrams import fmt_number
+
+HEADERS = {
+    "term": "Term", "effect": "Effect", "lhs": "lhs", "op": "op", "rhs": "rhs", "label": "Label",
+    "estimate": "Estimate", "std_error": "SE", "statistic": "Statistic", "df": "df", "p_value": "p",
+    "std_all": "β (std.)", "hazard_ratio": "HR", "group": "Group", "var1": "Var 1", "var2": "Var 2",
+    "vcov": "Variance", "sdcor": "SD / r", "measure": "Measure", "icc": "ICC", "supported": "Supported",
+    "hypothesis": "Hypothesis", "model": "Model",
+}
+
+
+def fmt_p(p: float) -> str:
+    """APA p value: ``< .001``, else three decimals without the leading zero (``.034``); ``—`` if missing."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "—"
+    if p < 0.001:
+        return "< .001"
+    return f"{p:.3f}".lstrip("0") if p < 1 else "1.000"
+
+
+def _fmt_cell(value, digits: int) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return "—"
+        return fmt_number(float(value), digits)
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def apa_table(table: pd.DataFrame, *, level: float = 0.95, digits: int = 2) -> pd.DataFrame:
+    """Format a tidy result table for display: strings only, APA rules, CI merged into one column.
+
+    ``df`` gets one decimal; ``p_value`` uses :func:`fmt_p`; ``ci_lower``/``ci_upper`` become one column
+    headed ``"95% CI"`` (from ``level``); ``statistic`` keeps two decimals. Other columns are formatted by
+    type; their headers come from ``HEADERS`` or the column name itself (escaped later by the template).
+
+    >>> import pandas as pd
+    >>> apa_table(pd.DataFrame({"measure": ["alliance"], "icc": [0.4567]}), digits=3).columns.tolist()
+    ['Measure', 'ICC']
+    """
+    out = {}
+    ci_done = False
+    for col in table.columns:
+        values = table[col]
+        if col in ("ci_lower", "ci_upper"):
+            if ci_done or not {"ci_lower", "ci_upper"} <= set(table.columns):
+                continue
+            ci_done = True
+            out[f"{level:.0%} CI"] = [
+                "—" if (pd.isna(lo) or pd.isna(hi)) else f"[{fmt_number(lo, digits)}, {fmt_number(hi, digits)}]"
+                for lo, hi in zip(table["ci_lower"], table["ci_upper"])]
+            continue
+        if col == "p_value":
+            out[HEADERS[col]] = [fmt_p(v) for v in values]
+        elif col == "df":
+            out[HEADERS[col]] = [_fmt_cell(v, 1) for v in values]
+        else:
+            out[HEADERS.get(col, str(col))] = [_fmt_cell(v, digits) for v in values]
+    return pd.DataFrame(out, index=range(len(table)))
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of string cells (``|`` escaped); no trailing newline."""
+    head = "| " + " | ".join(_md_cell(c) for c in table.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in table.columns) + " |"
+    rows = ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in table.astype(str).itertuples(index=False)]
+    return "\n".join([head, rule, *rows])
+
+
+def to_csv_text(table: pd.DataFrame) -> str:
+    """The tidy table as CSV text: full precision (shortest round-trip repr), ``\\n`` line ends, no index."""
+    return table.to_csv(index=False, lineterminator="\n")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to a temporary file in the same folder, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
