@@ -11,6 +11,13 @@ owner appends their import lines at the end of this file.
 """
 from __future__ import annotations
 
+from .engine import fit_mlm
 from .result import MixedResult
 
-__all__ = ["MixedResult"]
+__all__ = ["fit_mlm", "MixedResult"]
+from .icc import icc  # noqa: E402  (helpers on MixedResult, owned by the helpers' author)
+from .r2 import R2Result, r2  # noqa: E402
+from .compare import compare_mlm  # noqa: E402
+from .alliance_outcome import AllianceOutcomeResult, fit_alliance_outcome  # noqa: E402
+
+__all__ += ["icc", "r2", "R2Result", "compare_mlm", "fit_alliance_outcome", "AllianceOutcomeResult"]

@@ -1,0 +1,268 @@
+"""Model matrices and nesting structure for the nested linear mixed model.
+
+From a parsed :class:`~allianceStats.mixed.formula.Formula` and a DataFrame this builds
+
+* ``y`` (n), ``X`` (n×p, R's ``model.matrix``: intercept, numeric columns as they are, factors treatment
+  coded against their first level with columns named ``<var><level>``, interactions as products named
+  ``a:b``),
+* per grouping factor the row-level random-effect covariates ``Z_f`` (n×q_f) and integer level codes,
+* the nesting map inner level -> outer level when there are two grouping factors.
+
+Rows with a missing value in any used column are dropped (R's ``na.omit``) and counted. Designs the engine
+cannot fit raise :class:`~allianceStats.errors.IdentificationError`: a grouping factor with fewer than two
+levels, as many random effects as observations (lme4's ``check.nobs.vs.nRE``), a factor not nested in the
+other (the message names the client and its therapists), a rank-deficient X (the message names the
+columns). lme4's factor order is used: the factor with more levels first.
+
+Example
+-------
+>>> import pandas as pd
+>>> from allianceStats.mixed.formula import parse_formula
+>>> df = pd.DataFrame({"y": [1., 2, 3, 4, 5, 7], "x": [0., 1, 0, 1, 0, 1], "g": list("aabbcc")})
+>>> d = build_design(parse_formula("y ~ x + (1 | g)"), df)
+>>> d.xnames, d.factors[0].name, d.factors[0].levels
+(['(Intercept)', 'x'], 'g', ['a', 'b', 'c'])
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from ..errors import FormulaError, IdentificationError
+from .formula import Formula
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A grouping factor: name, sorted level labels, integer code per used row, Z columns and their names."""
+
+    name: str
+    levels: list[str]
+    codes: np.ndarray
+    Z: np.ndarray
+    znames: list[str]
+
+    @property
+    def q(self) -> int:
+        return self.Z.shape[1]
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """What is needed to rebuild X and Z for new data: the formula and the factor levels of the fit."""
+
+    formula: Formula
+    xnames: list[str]
+    factor_levels: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Model matrices of one fit (rows in the order of ``model_frame``)."""
+
+    y: np.ndarray
+    X: np.ndarray
+    xnames: list[str]
+    factors: list[Factor]              # lme4 order: more levels first
+    outer_of_inner: np.ndarray | None  # for two factors: outer level code of each inner level
+    model_frame: pd.DataFrame
+    n_dropped: int
+    spec: DesignSpec
+
+
+def _levels(col: pd.Series) -> list[str]:
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        present = set(col.astype(str))
+        return [str(c) for c in col.cat.categories if str(c) in present]
+    return sorted(col.astype(str).unique())
+
+
+def _is_factor(col: pd.Series) -> bool:
+    return not is_numeric_dtype(col) or is_bool_dtype(col) or isinstance(col.dtype, pd.CategoricalDtype)
+
+
+def _fixed_columns(formula: Formula, frame: pd.DataFrame, factor_levels: dict[str, list[str]]):
+    """Columns of X and their names, R's model.matrix conventions (treatment contrasts)."""
+    cols, names = [], []
+    n = len(frame)
+    if formula.intercept:
+        cols.append(np.ones(n))
+        names.append("(Intercept)")
+    mains = {t[0] for t in formula.fixed_terms if len(t) == 1}
+
+    def pieces(var):
+        s = frame[var]
+        if var in factor_levels:
+            lev = factor_levels[var]
+            lab = s.astype(str).to_numpy()
+            if is_bool_dtype(s):
+                lab = np.where(s.to_numpy(), "TRUE", "FALSE")
+            drop_first = formula.intercept or var in used_full
+            use = lev[1:] if drop_first else lev
+            if not drop_first:
+                used_full.add(var)
+            return [(lab == lv).astype(float) for lv in use], [f"{var}{lv}" for lv in use]
+        return [s.to_numpy(dtype=float)], [var]
+
+    used_full: set[str] = set()
+    for term in formula.fixed_terms:
+        if len(term) > 1:
+            for v in term:
+                if v in factor_levels and v not in mains:
+                    raise FormulaError(
+                        f"interaction {':'.join(term)!r} uses factor {v!r} without its main effect; add "
+                        f"'{v}' to the formula (only this coding is supported).")
+        parts = [pieces(v) for v in term]
+        c, nm = parts[0]
+        for c2, nm2 in parts[1:]:
+            c = [a * b for a in c for b in c2]
+            nm = [f"{a}:{b}" for a in nm for b in nm2]
+        cols.extend(c)
+        names.extend(nm)
+    X = np.column_stack(cols) if cols else np.empty((n, 0))
+    return X, names
+
+
+def _factor_levels_of(formula: Formula, frame: pd.DataFrame) -> dict[str, list[str]]:
+    out = {}
+    for t in formula.fixed_terms:
+        for v in t:
+            if _is_factor(frame[v]):
+                s = frame[v]
+                out[v] = ["FALSE", "TRUE"] if is_bool_dtype(s) else _levels(s)
+    return out
+
+
+def _check_columns(formula: Formula, data: pd.DataFrame) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise FormulaError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+    missing = [v for v in formula.variables if v not in data.columns]
+    if missing:
+        raise FormulaError(f"column(s) {missing} used in formula {formula.text!r} are not in the data; "
+                           f"available columns: {list(map(str, data.columns))}.")
+    for r in formula.random:
+        for v in r.covariates:
+            if _is_factor(data[v]):
+                raise FormulaError(f"random-effect covariate {v!r} in {r.text!r} is not numeric (dtype "
+                                   f"{data[v].dtype}); only numeric random slopes are supported.")
+    if _is_factor(data[formula.response]):
+        raise FormulaError(f"response {formula.response!r} is not numeric (dtype {data[formula.response].dtype}).")
+
+
+def build_design(formula: Formula, data: pd.DataFrame, extra_columns: tuple[str, ...] = ()) -> Design:
+    """Build :class:`Design` for ``formula`` on ``data`` (never modifies ``data``); see module docstring.
+
+    ``extra_columns`` are kept in ``model_frame`` and take part in dropping incomplete rows (e.g. the
+    session time of a residual AR(1)).
+    """
+    _check_columns(formula, data)
+    missing = [c for c in extra_columns if c not in data.columns]
+    if missing:
+        raise FormulaError(f"column(s) {missing} are needed but not in the data.")
+    used = list(dict.fromkeys(formula.variables + list(extra_columns)))
+    frame = data.loc[:, used]
+    keep = frame.notna().all(axis=1).to_numpy()
+    n_dropped = int((~keep).sum())
+    frame = frame.loc[keep].copy()
+    n = len(frame)
+    if n == 0:
+        raise IdentificationError(f"no complete rows: every row has a missing value in {used}.")
+    factor_levels = _factor_levels_of(formula, frame)
+    X, xnames = _fixed_columns(formula, frame, factor_levels)
+    y = frame[formula.response].to_numpy(dtype=float)
+    if not np.all(np.isfinite(X)) or not np.all(np.isfinite(y)):
+        bad = [c for c in used if c in frame and is_numeric_dtype(frame[c])
+               and not np.all(np.isfinite(frame[c].to_numpy(dtype=float)))]
+        raise FormulaError(f"column(s) {bad} contain infinite values.")
+    _check_rank(X, xnames)
+
+    factors = []
+    for r in formula.random:
+        g = frame[r.group].astype(str)
+        levels = _levels(frame[r.group])
+        codes = pd.Categorical(g, categories=levels).codes.astype(np.int64)
+        Zc = [np.ones(n)] if r.intercept else []
+        Zc += [frame[v].to_numpy(dtype=float) for v in r.covariates]
+        Z = np.column_stack(Zc)
+        if len(levels) < 2:
+            raise IdentificationError(f"grouping factor {r.group!r} has {len(levels)} level(s) among the used "
+                                      "rows; a random effect needs at least two groups.")
+        if Z.shape[1] * len(levels) >= n:
+            raise IdentificationError(
+                f"number of observations ({n}) <= number of random effects ({Z.shape[1] * len(levels)}) for "
+                f"term {r.text!r}: the random-effect variances and the residual variance are probably "
+                "unidentifiable. Drop the random slope or collect more sessions per client.")
+        factors.append(Factor(r.group, levels, codes, Z, r.znames))
+    if len(factors) > 2:
+        raise FormulaError(f"{formula.text!r} has {len(factors)} grouping factors; this engine fits two or "
+                           "three levels (sessions in clients [in therapists]).")
+    factors.sort(key=lambda f: -len(f.levels))  # lme4: the factor with more levels first
+    outer_of_inner = None
+    if len(factors) == 2:
+        inner, outer = factors
+        pairs = pd.DataFrame({"i": inner.codes, "o": outer.codes}).drop_duplicates()
+        counts = pairs.groupby("i")["o"].nunique()
+        bad = counts[counts > 1]
+        if len(bad):
+            i0 = int(bad.index[0])
+            outs = [outer.levels[o] for o in pairs.loc[pairs.i == i0, "o"]]
+            raise IdentificationError(
+                f"{inner.name!r} is not nested in {outer.name!r}: {inner.name} {inner.levels[i0]!r} occurs with "
+                f"{outer.name}s {outs} ({len(bad)} {inner.name}(s) in total). This engine fits nested designs "
+                f"only; if ids are reused across {outer.name}s, make them unique (e.g. "
+                f"df['{inner.name}'] = df['{outer.name}'] + '/' + df['{inner.name}']).")
+        outer_of_inner = np.zeros(len(inner.levels), dtype=np.int64)
+        outer_of_inner[pairs.i.to_numpy()] = pairs.o.to_numpy()
+    spec = DesignSpec(formula, xnames, factor_levels)
+    return Design(y, X, xnames, factors, outer_of_inner, frame, n_dropped, spec)
+
+
+def _check_rank(X: np.ndarray, xnames: list[str]) -> None:
+    if X.shape[1] == 0:
+        return
+    scale = np.sqrt((X ** 2).sum(axis=0))
+    if np.any(scale == 0):
+        zero = [xnames[j] for j in np.flatnonzero(scale == 0)]
+        raise IdentificationError(f"fixed-effect column(s) {zero} are all zero among the used rows; drop them.")
+    from scipy.linalg import qr
+
+    _, R, piv = qr(X / scale, mode="economic", pivoting=True)
+    d = np.abs(np.diag(R))
+    tol = d.max() * max(X.shape) * np.finfo(float).eps * 100
+    rank = int((d > tol).sum())
+    if rank < X.shape[1]:
+        dropped = [xnames[j] for j in piv[rank:]]
+        raise IdentificationError(
+            f"the fixed-effects design is rank deficient (rank {rank} of {X.shape[1]} columns): column(s) "
+            f"{dropped} are linear combinations of the others {[xnames[j] for j in piv[:rank]]}. Remove them "
+            "(e.g. a client-mean predictor that is constant within a one-client-per-therapist design).")
+
+
+def model_matrices_for_prediction(spec: DesignSpec, newdata: pd.DataFrame):
+    """X, Z per factor and grouping labels for ``newdata`` with the coding of the fit (for ``predict``)."""
+    f = spec.formula
+    need = [v for v in f.variables if v != f.response]
+    missing = [v for v in need if v not in newdata.columns]
+    if missing:
+        raise FormulaError(f"newdata lacks column(s) {missing} used by the model.")
+    frame = newdata.loc[:, need]
+    if frame.isna().any().any():
+        bad = [c for c in need if frame[c].isna().any()]
+        raise FormulaError(f"newdata has missing values in column(s) {bad}; drop or impute those rows first.")
+    for v, lev in spec.factor_levels.items():
+        new = set(frame[v].astype(str)) - set(lev) - {"TRUE", "FALSE"}
+        if new and not is_bool_dtype(frame[v]):
+            raise FormulaError(f"newdata column {v!r} has level(s) {sorted(new)} not seen in the fit {lev}.")
+    X, names = _fixed_columns(f, frame, spec.factor_levels)
+    if names != spec.xnames:
+        raise FormulaError(f"newdata gives fixed-effect columns {names}, the fit had {spec.xnames}.")
+    Zs, grp = {}, {}
+    for r in f.random:
+        Zc = [np.ones(len(frame))] if r.intercept else []
+        Zc += [frame[v].to_numpy(dtype=float) for v in r.covariates]
+        Zs[r.group] = np.column_stack(Zc)
+        grp[r.group] = frame[r.group].astype(str).to_numpy()
+    return X, Zs, pd.DataFrame(grp)

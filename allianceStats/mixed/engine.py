@@ -1,0 +1,504 @@
+r"""Profiled REML / ML estimation of nested linear mixed models (lme4's formulation, batched).
+
+Model
+-----
+For n observations (sessions), p fixed effects and grouping factors f = 1 (clients) [, 2 (therapists)],
+
+    y = Xβ + Σ_f Z_f b_f + ε,   b_f = (I_{m_f} ⊗ Λ_f) u_f,   u ~ N(0, σ² I),   ε ~ N(0, σ² R),
+
+where Z_f holds the q_f random-effect covariates of factor f (an intercept, session, ...) arranged per level,
+Λ_f is the q_f×q_f lower-triangular *relative covariance factor* (so Var(b_f,level) = σ² Λ_f Λ_fᵀ), and
+R = I, or R = blockdiag_i R_i(φ) with ``R_i[s,t] = φ^|t_s − t_t|`` for a residual AR(1) in session time
+within client (nlme's ``corAR1``; gaps in session numbers respected, as nlme's corARMA does).
+θ collects the lower-triangular elements of every Λ_f (column-major, factor by factor); diagonal
+elements are bounded below by 0. This is the parameterisation of Bates, Mächler, Bolker & Walker (2015),
+*Fitting Linear Mixed-Effects Models Using lme4*, J. Stat. Softw. 67(1), sections 3.1–3.4.
+
+Profiled deviance
+-----------------
+For fixed θ, penalised least squares (PLS) minimises ``r²(θ) = min_{u,β} ‖y − Xβ − ZΛu‖² + ‖u‖²``.
+With L_θ the Cholesky factor of ``ΛᵀZᵀZΛ + I`` and R_X that of the Schur complement of X,
+
+    −2 ℓ(θ)   = log|L_θ|² + n [1 + log(2π r²/n)]                                  (ML, σ̂² = r²/n)
+    −2 ℓ_R(θ) = log|L_θ|² + log|R_X|² + (n−p) [1 + log(2π r²/(n−p))]             (REML, σ̂² = r²/(n−p))
+
+(lme4 eqs. 34 and 41). Under AR(1) the data are first whitened client by client (``R_i^{-1/2}`` of a
+Markov process: ``w_1 = v_1``, ``w_k = (v_k − φ^{d_k} v_{k−1}) / √(1 − φ^{2 d_k})``), and
+``Σ log(1 − φ^{2 d_k}) = log|R|`` is added to both criteria; φ joins θ in the optimisation.
+
+Nested block elimination (why it is fast)
+-----------------------------------------
+Because clients are nested in therapists, the augmented cross-product matrix of [ZΛ, X, y] is an *arrow*
+matrix: one q₁×q₁ block per client, coupled only to its own therapist's q₂ block and to X, y. For every
+client the cross-products G_i = [Z₁ᵢ Z₂ᵢ Xᵢ yᵢ]ᵀ[Z₁ᵢ Z₂ᵢ Xᵢ yᵢ] are computed once (rows padded per client,
+one einsum). An evaluation of the deviance then (1) scales G_i by blockdiag(Λ₁, Λ₂, I) and adds I to the
+client block, (2) Cholesky-factorises all client blocks at once (stacked numpy arrays) and forms their
+Schur complements, (3) sums those per therapist, adds I to the therapist block and eliminates it the same
+way, (4) sums over therapists into the (p+1)×(p+1) matrix [[R_XᵀR_X, ·], [·, r²]]. No Python loop over
+clients or therapists; the cost per evaluation is O(m (q₁+q₂+p+1)³).
+
+Optimisation and checks
+-----------------------
+θ (and φ) are found by BOBYQA (Powell 2009), the bounded derivative-free optimiser lme4 uses through
+nloptr, here through nlopt; start θ = (diagonal 1, off-diagonal 0) as lme4. At the end the projected
+gradient is computed by central differences; if it is not small the optimiser is restarted once from the
+solution; a fit still failing the check is returned with ``converged=False`` and a ConvergenceWarning.
+A fit is *singular* (BoundaryWarning) when a bounded θ element is below 1e-4 (lme4's ``isSingular``).
+Fixed effects: β̂ = (R_XᵀR_X)⁻¹ X̃ᵀỹ, cov(β̂) = σ̂² (R_XᵀR_X)⁻¹; t tests with Satterthwaite df
+(:mod:`allianceStats.mixed.satterthwaite`, Kuznetsova et al. 2017, J. Stat. Softw. 82(13)).
+Random effects: the conditional modes b̂ = Λ û from the PLS solution (lme4's ``ranef``).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import nlopt
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import BoundaryWarning, ConvergenceWarning, FormulaError, IdentificationError
+from ..results import Convergence, make_provenance
+from .design import Design, build_design
+from .formula import parse_formula
+from .result import PARAM_COLUMNS, VARCOMP_COLUMNS, MixedResult
+from .satterthwaite import richardson_hessian, richardson_jacobian, satterthwaite_df, varpar_covariance
+
+SINGULAR_TOL = 1e-4      # lme4's isSingular tolerance on bounded theta elements
+GRADIENT_TOL = 1e-3      # max |projected gradient| of the deviance accepted as converged
+
+
+# ---------------------------------------------------------------------------------------------- structure
+@dataclass
+class _Blocks:
+    """Rows regrouped per client (padded) and clients grouped per therapist, for batched elimination."""
+
+    W: np.ndarray              # (m, T, k) padded rows [Z1, Z2, X, y], client-major, therapist-contiguous
+    mask: np.ndarray           # (m, T) True for real rows
+    time: np.ndarray | None    # (m, T) session times (AR(1) only)
+    q1: int
+    q2: int
+    p: int
+    starts2: np.ndarray        # start index (in client order) of each therapist's clients
+    client_order: np.ndarray   # client codes in block order
+    outer_codes: np.ndarray    # therapist code of each block (for ranef)
+    row_pos: tuple[np.ndarray, np.ndarray]  # (client block, slot) of each model-frame row
+
+
+def _blocks(design: Design, time: np.ndarray | None) -> _Blocks:
+    f1 = design.factors[0]
+    n, p = design.X.shape
+    m = len(f1.levels)
+    if len(design.factors) == 2:
+        outer = design.outer_of_inner
+        client_order = np.lexsort((np.arange(m), outer))
+        Z2 = design.factors[1].Z
+    else:
+        outer = np.zeros(m, dtype=np.int64)
+        client_order = np.arange(m)
+        Z2 = np.empty((n, 0))
+    rank = np.empty(m, dtype=np.int64)
+    rank[client_order] = np.arange(m)
+    block = rank[f1.codes]
+    key2 = time if time is not None else np.arange(n)
+    rows = np.lexsort((np.arange(n), key2, block))
+    counts = np.bincount(block, minlength=m)
+    T = int(counts.max())
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.empty(n, dtype=np.int64)
+    slot[rows] = np.arange(n) - starts[block[rows]]
+    k = f1.q + Z2.shape[1] + p + 1
+    W = np.zeros((m, T, k))
+    W[block, slot] = np.column_stack([f1.Z, Z2, design.X, design.y])
+    mask = np.zeros((m, T), dtype=bool)
+    mask[block, slot] = True
+    tt = None
+    if time is not None:
+        tt = np.zeros((m, T))
+        tt[block, slot] = time
+    outer_sorted = outer[client_order]
+    starts2 = np.flatnonzero(np.r_[True, outer_sorted[1:] != outer_sorted[:-1]])
+    return _Blocks(W, mask, tt, f1.q, Z2.shape[1], p, starts2, client_order, outer_sorted, (block, slot))
+
+
+def _theta_layout(qs: list[int]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Lower bounds of θ (0 on diagonals) and, per factor, the (row, col) indices of its elements."""
+    lower, idx = [], []
+    for q in qs:
+        r, c = [], []
+        for j in range(q):
+            for i in range(j, q):
+                r.append(i)
+                c.append(j)
+                lower.append(0.0 if i == j else -np.inf)
+        idx.append((np.array(r, dtype=int), np.array(c, dtype=int)))
+    return np.array(lower), idx
+
+
+def _lambdas(theta: np.ndarray, qs: list[int], idx) -> list[np.ndarray]:
+    out, pos = [], 0
+    for q, (r, c) in zip(qs, idx):
+        L = np.zeros((q, q))
+        L[r, c] = theta[pos:pos + len(r)]
+        pos += len(r)
+        out.append(L)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- core
+class _Problem:
+    """Deviance evaluations for one design (and, under AR(1), one φ at a time)."""
+
+    def __init__(self, design: Design, reml: bool, time: np.ndarray | None):
+        self.design = design
+        self.reml = reml
+        self.ar1 = time is not None
+        self.b = _blocks(design, time)
+        self.qs = [self.b.q1] + ([self.b.q2] if self.b.q2 else [])
+        self.lower, self.idx = _theta_layout(self.qs)
+        self.n_theta = len(self.lower)
+        self.n, self.p = design.X.shape
+        self._G_cache: tuple[float, np.ndarray, float] | None = None
+        if not self.ar1:
+            self.G = np.einsum("mti,mtj->mij", self.b.W, self.b.W)
+            self.logdetR = 0.0
+        if self.ar1:
+            d = np.diff(self.b.time, axis=1)
+            valid = self.b.mask[:, 1:]
+            if np.any(valid & (d <= 0)):
+                raise IdentificationError("AR(1): session numbers must be distinct within each client.")
+            self._d = np.where(valid, d, 1.0)
+            self._valid = valid
+
+    # -- AR(1) whitening
+    def gram(self, phi: float | None) -> tuple[np.ndarray, float]:
+        if not self.ar1:
+            return self.G, 0.0
+        if self._G_cache is not None and self._G_cache[0] == phi:
+            return self._G_cache[1], self._G_cache[2]
+        a = np.where(self._valid, phi ** self._d, 0.0)
+        s2 = np.where(self._valid, 1.0 - phi ** (2 * self._d), 1.0)
+        W = self.b.W.copy()
+        W[:, 1:] = (self.b.W[:, 1:] - a[..., None] * self.b.W[:, :-1]) / np.sqrt(s2)[..., None]
+        W[~self.b.mask] = 0.0
+        G = np.einsum("mti,mtj->mij", W, W)
+        logdetR = float(np.log(s2).sum())
+        self._G_cache = (phi, G, logdetR)
+        return G, logdetR
+
+    def split(self, par: np.ndarray) -> tuple[np.ndarray, float | None]:
+        if self.ar1:
+            return par[:-1], float(par[-1])
+        return par, None
+
+    # -- one PLS solve
+    def solve(self, theta: np.ndarray, phi: float | None, full: bool = False):
+        """Eliminate client then therapist blocks; return logdet(L), the final (p+1)² matrix and pieces."""
+        G, logdetR = self.gram(phi)
+        q1, q2, p = self.b.q1, self.b.q2, self.p
+        Ls = _lambdas(theta, self.qs, self.idx)
+        k = G.shape[1]
+        Tm = np.eye(k)
+        Tm[:q1, :q1] = Ls[0]
+        if q2:
+            Tm[q1:q1 + q2, q1:q1 + q2] = Ls[1]
+        H = Tm.T @ G @ Tm
+        A1 = H[:, :q1, :q1] + np.eye(q1)
+        B1 = H[:, :q1, q1:]
+        C1 = np.linalg.cholesky(A1)
+        logdet = 2.0 * np.log(np.diagonal(C1, axis1=1, axis2=2)).sum()
+        A1inv_B1 = np.linalg.solve(A1, B1)
+        S = H[:, q1:, q1:] - np.einsum("mij,mik->mjk", B1, A1inv_B1)
+        S_t = np.add.reduceat(S, self.b.starts2, axis=0)
+        pieces = {"A1inv_B1": A1inv_B1, "Ls": Ls}
+        if q2:
+            A2 = S_t[:, :q2, :q2] + np.eye(q2)
+            B2 = S_t[:, :q2, q2:]
+            C2 = np.linalg.cholesky(A2)
+            logdet += 2.0 * np.log(np.diagonal(C2, axis1=1, axis2=2)).sum()
+            A2inv_B2 = np.linalg.solve(A2, B2)
+            F = (S_t[:, q2:, q2:] - np.einsum("mij,mik->mjk", B2, A2inv_B2)).sum(axis=0)
+            pieces["A2inv_B2"] = A2inv_B2
+        else:
+            F = S_t.sum(axis=0)
+        return logdet, F, logdetR, pieces
+
+    def deviance(self, par: np.ndarray) -> float:
+        theta, phi = self.split(par)
+        try:
+            logdet, F, logdetR, _ = self.solve(theta, phi)
+            CF = np.linalg.cholesky(F)
+        except np.linalg.LinAlgError:
+            return np.inf
+        p, n = self.p, self.n
+        r2 = CF[p, p] ** 2
+        if self.reml:
+            ldx = 2.0 * np.log(np.diag(CF)[:p]).sum()
+            return logdet + ldx + (n - p) * (1 + np.log(2 * np.pi * r2 / (n - p))) + logdetR
+        return logdet + n * (1 + np.log(2 * np.pi * r2 / n)) + logdetR
+
+    def deviance_varpar(self, varpar: np.ndarray) -> float:
+        """Deviance with σ not profiled (lmerTest's ``devfun_vp``); varpar = (θ, [φ,] σ)."""
+        theta, phi = self.split(varpar[:-1])
+        sigma2 = varpar[-1] ** 2
+        logdet, F, logdetR, _ = self.solve(theta, phi)
+        CF = np.linalg.cholesky(F)
+        p, n = self.p, self.n
+        r2 = CF[p, p] ** 2
+        dev = logdet + r2 / sigma2 + n * np.log(2 * np.pi * sigma2) + logdetR
+        if self.reml:
+            dev += 2.0 * np.log(np.diag(CF)[:p]).sum() - p * np.log(2 * np.pi * sigma2)
+        return dev
+
+    def vcov_beta_varpar(self, varpar: np.ndarray) -> np.ndarray:
+        """cov(β̂) = σ² (R_XᵀR_X)⁻¹ as a function of varpar (lmerTest's ``get_covbeta``)."""
+        theta, phi = self.split(varpar[:-1])
+        _, F, _, _ = self.solve(theta, phi)
+        return varpar[-1] ** 2 * np.linalg.inv(F[:self.p, :self.p])
+
+
+# ---------------------------------------------------------------------------------------------- optimiser
+def _bobyqa(fun, x0, lower, upper, xtol=1e-10, ftol=1e-12, maxeval=20000, step=None):
+    n = len(x0)
+    count = [0]
+
+    def obj(x, grad):
+        count[0] += 1
+        return float(fun(np.asarray(x)))
+
+    if n == 1:
+        # BOBYQA needs at least two variables; a bounded scalar search is exact enough here
+        from scipy.optimize import minimize_scalar
+
+        lo = lower[0] if np.isfinite(lower[0]) else -1e3
+        hi = upper[0] if np.isfinite(upper[0]) else 1e3
+        hi = min(hi, max(10.0, 10 * abs(x0[0]) + 10))
+        r = minimize_scalar(lambda t: fun(np.array([t])), bounds=(lo, hi), method="bounded",
+                            options={"xatol": xtol, "maxiter": 2000})
+        x, f = np.array([r.x]), float(r.fun)
+        if lo == 0 and fun(np.array([0.0])) <= f:
+            x, f = np.array([0.0]), float(fun(np.array([0.0])))
+        return x, f, r.nfev, "bounded Brent (scipy minimize_scalar)", bool(r.success), str(r.message)
+    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
+    opt.set_lower_bounds([float(v) if np.isfinite(v) else -np.inf for v in lower])
+    opt.set_upper_bounds([float(v) if np.isfinite(v) else np.inf for v in upper])
+    opt.set_min_objective(obj)
+    opt.set_xtol_abs(xtol)
+    opt.set_ftol_abs(ftol)
+    opt.set_maxeval(maxeval)
+    if step is not None:
+        opt.set_initial_step(step)
+    try:
+        x = opt.optimize(np.asarray(x0, dtype=float))
+        code = opt.last_optimize_result()
+        ok = code in (nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.STOPVAL_REACHED)
+        msg = {nlopt.SUCCESS: "success", nlopt.FTOL_REACHED: "ftol reached", nlopt.XTOL_REACHED: "xtol reached",
+               nlopt.MAXEVAL_REACHED: "maximum number of evaluations reached"}.get(code, f"nlopt code {code}")
+    except (nlopt.RoundoffLimited, RuntimeError) as exc:
+        x, ok, msg = np.asarray(x0, dtype=float), False, f"nlopt stopped: {exc}"
+    return np.asarray(x), float(fun(np.asarray(x))), count[0], "BOBYQA (nlopt)", ok, msg
+
+
+def _projected_gradient(fun, x, lower, upper, h=1e-6):
+    g = np.zeros_like(x)
+    f0 = fun(x)
+    for i in range(len(x)):
+        e = np.zeros_like(x)
+        e[i] = h
+        if x[i] - h < lower[i]:
+            g[i] = (fun(x + e) - f0) / h
+            g[i] = min(g[i], 0.0)  # at the lower bound only a negative slope means "not optimal"
+        elif x[i] + h > upper[i]:
+            g[i] = max((f0 - fun(x - e)) / h, 0.0)
+        else:
+            g[i] = (fun(x + e) - fun(x - e)) / (2 * h)
+    return g
+
+
+# ---------------------------------------------------------------------------------------------- public
+def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation: str | None = None,
+            time: str = "session", level: float = 0.95) -> MixedResult:
+    """Fit a two- or three-level linear mixed model by REML or ML, as lme4's ``lmer`` + lmerTest.
+
+    Model (see :mod:`allianceStats.mixed.engine`): ``y = Xβ + Zb + ε`` with correlated random effects per
+    grouping factor, ``b ~ N(0, σ²ΛΛᵀ)``, ``ε ~ N(0, σ²R)``; clients nested in therapists. Estimation by
+    the profiled deviance over the relative covariance factor θ (Bates, Mächler, Bolker & Walker 2015,
+    J. Stat. Softw. 67(1)); Satterthwaite df for t tests (Kuznetsova, Brockhoff & Christensen 2017,
+    J. Stat. Softw. 82(13)); optional residual AR(1) within client (Pinheiro & Bates 2000, *Mixed-Effects
+    Models in S and S-PLUS*, sec. 5.3; nlme ``corAR1(form = ~ session | client)``).
+
+    Parameters
+    ----------
+    formula : lme4 syntax, e.g. ``"outcome ~ alliance_within_lag1 + alliance_between + session0 +
+        (1 + session0 | client) + (1 | therapist)"``. See :mod:`allianceStats.mixed.formula`.
+    data : long table (one row per session). Never modified. Rows with a missing value in a used column
+        are dropped (counted in ``n_dropped``).
+    reml : REML (default, as lme4) or ML (needed to compare models with different fixed effects).
+    correlation : None or ``"ar1"``: residual AR(1) within the innermost grouping factor, in ``time``.
+    time : column with integer session times for ``correlation="ar1"`` (gaps allowed: corr = φ^|t−s|).
+    level : confidence level of the Wald t intervals in ``params``.
+
+    Returns
+    -------
+    MixedResult (see :mod:`allianceStats.mixed.result` for every attribute).
+
+    Validated against lme4 1.1-31 / lmerTest 3.1-3 (sleepstudy; a simulated 3-level unbalanced set with
+    dropout; a singular fit) and nlme 3.1-162 (corAR1): estimates and variance components to 1e-5
+    relative, SEs and df to 1e-4, deviance to 1e-6 (tests/mixed/test_reference_r.py).
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> from pathlib import Path
+    >>> import allianceStats
+    >>> csv = Path(allianceStats.__file__).parents[1] / "tests/mixed/fixtures/sleepstudy.csv"
+    >>> sleep = pd.read_csv(csv, dtype={"Subject": str})
+    >>> res = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep)
+    >>> round(res.deviance, 3), res.params.estimate.round(3).tolist()
+    (1743.628, [251.405, 10.467])
+    >>> res.varcomp.group.tolist()
+    ['Subject', 'Subject', 'Subject', 'Residual']
+    """
+    if correlation not in (None, "ar1"):
+        raise FormulaError(f"correlation={correlation!r} is not supported; use None or 'ar1'.")
+    if not 0 < level < 1:
+        raise FormulaError(f"level={level!r} must be strictly between 0 and 1 (e.g. 0.95).")
+    spec = parse_formula(formula)
+    design = build_design(spec, data, extra_columns=(time,) if correlation == "ar1" else ())
+    tvals = None
+    if correlation == "ar1":
+        tvals = design.model_frame[time].to_numpy(dtype=float)
+        if not np.all(tvals == np.round(tvals)):
+            raise FormulaError(f"correlation='ar1' needs integer session times in column {time!r}.")
+    n_dropped_total = design.n_dropped
+
+    prob = _Problem(design, reml, tvals)
+    lower = prob.lower.copy()
+    upper = np.full_like(lower, np.inf)
+    x0 = np.where(np.isfinite(lower), 1.0, 0.0)
+    if prob.ar1:
+        lower = np.r_[lower, -0.999999]
+        upper = np.r_[upper, 0.999999]
+        x0 = np.r_[x0, 0.2]
+    x, f, nev, optname, ok, msg = _bobyqa(prob.deviance, x0, lower, upper)
+    g = _projected_gradient(prob.deviance, x, lower, upper)
+    restarts = 0
+    if not ok or np.max(np.abs(g)) > GRADIENT_TOL:
+        x1, f1, nev1, _, ok1, msg1 = _bobyqa(prob.deviance, x, lower, upper,
+                                            step=np.full(len(x), 1e-3) if len(x) > 1 else None)
+        nev += nev1
+        restarts = 1
+        if f1 <= f:
+            x, f, ok, msg = x1, f1, ok1, msg1
+        g = _projected_gradient(prob.deviance, x, lower, upper)
+    gmax = float(np.max(np.abs(g)))
+    converged = bool(ok and gmax <= GRADIENT_TOL and np.isfinite(f))
+    warn_msgs = []
+    if not converged:
+        warn_msgs.append(f"the optimiser did not converge ({msg}; max |gradient| of the deviance {gmax:.2g} "
+                         f"> {GRADIENT_TOL}); estimates may be unreliable. Rescale covariates (e.g. centre "
+                         "session) or simplify the random part.")
+    theta, phi = prob.split(x)
+    singular = bool(np.any(theta[np.isfinite(prob.lower)] < SINGULAR_TOL))
+    if singular:
+        warn_msgs.append("boundary (singular) fit: a random-effect variance is (near) zero or a correlation is "
+                         "±1; consider a simpler random part (lme4's isSingular, tol 1e-4).")
+    return _assemble(prob, design, spec, data, x, f, reml, level, correlation, time, converged, singular,
+                     Convergence(converged, nev, optname,
+                                 f"{msg}; max |projected gradient| {gmax:.2g}; restarts {restarts}",
+                                 tuple(warn_msgs)),
+                     n_dropped_total, warn_msgs)
+
+
+def _assemble(prob, design, spec, data, x, f, reml, level, correlation, time, converged, singular, conv,
+              n_dropped, warn_msgs) -> MixedResult:
+    n, p = prob.n, prob.p
+    theta, phi = prob.split(x)
+    logdet, F, logdetR, pieces = prob.solve(theta, phi, full=True)
+    Fxx, Fxy = F[:p, :p], F[:p, p]
+    beta = np.linalg.solve(Fxx, Fxy)
+    CF = np.linalg.cholesky(F)
+    r2 = CF[p, p] ** 2
+    sigma2 = r2 / (n - p) if reml else r2 / n
+    sigma = float(np.sqrt(sigma2))
+    vcov = sigma2 * np.linalg.inv(Fxx)
+
+    # Satterthwaite (lmerTest): Hessian of the unprofiled deviance in varpar = (theta, [phi,] sigma)
+    varpar = np.r_[x, sigma]
+    hess = richardson_hessian(prob.deviance_varpar, varpar)
+    A, n_nonpos = varpar_covariance(hess)
+    jac = richardson_jacobian(prob.vcov_beta_varpar, varpar)
+    df = satterthwaite_df(vcov, jac, A)
+    se = np.sqrt(np.diag(vcov))
+    tstat = beta / se
+    pval = 2 * stats.t.sf(np.abs(tstat), df)
+    tq = stats.t.ppf(0.5 + level / 2, df)
+    params = pd.DataFrame({"term": design.xnames, "estimate": beta, "std_error": se, "df": df,
+                           "statistic": tstat, "p_value": pval, "ci_lower": beta - tq * se,
+                           "ci_upper": beta + tq * se}, columns=PARAM_COLUMNS)
+
+    # random effects: back-substitution of the block elimination, b = Lambda u
+    ranef, random_cov, vc_rows = {}, {}, []
+    b = prob.b
+    Ls = pieces["Ls"]
+    rhs_beta = np.r_[beta, -1.0]  # columns [X, y] of the eliminated system, applied to (beta, -1)
+    if b.q2:
+        u2 = -(pieces["A2inv_B2"] @ rhs_beta)                  # (J, q2)
+        ther_of_block = np.repeat(np.arange(len(b.starts2)), np.diff(np.r_[b.starts2, len(b.client_order)]))
+        rest = np.concatenate([u2[ther_of_block], np.broadcast_to(rhs_beta, (len(ther_of_block), p + 1))], axis=1)
+    else:
+        rest = np.broadcast_to(rhs_beta, (len(b.client_order), p + 1))
+    u1 = -np.einsum("mij,mj->mi", pieces["A1inv_B1"], rest)
+    b1 = np.empty_like(u1)
+    b1[b.client_order] = u1 @ Ls[0].T
+    factors = design.factors
+    ranef[factors[0].name] = pd.DataFrame(b1, index=pd.Index(factors[0].levels, name=factors[0].name),
+                                          columns=factors[0].znames)
+    if b.q2:
+        outer_levels = b.outer_codes[b.starts2]
+        b2 = np.zeros((len(factors[1].levels), b.q2))
+        b2[outer_levels] = u2 @ Ls[1].T
+        ranef[factors[1].name] = pd.DataFrame(b2, index=pd.Index(factors[1].levels, name=factors[1].name),
+                                              columns=factors[1].znames)
+    for fac, L in zip(factors, Ls):
+        cov = sigma2 * L @ L.T
+        random_cov[fac.name] = pd.DataFrame(cov, index=fac.znames, columns=fac.znames)
+        sd = np.sqrt(np.diag(cov))
+        for j, nm in enumerate(fac.znames):
+            vc_rows.append((fac.name, nm, np.nan, cov[j, j], sd[j]))
+        for j in range(fac.q):
+            for i in range(j + 1, fac.q):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    corr = cov[i, j] / (sd[i] * sd[j])
+                vc_rows.append((fac.name, fac.znames[j], fac.znames[i], cov[i, j], corr))
+    vc_rows.append(("Residual", np.nan, np.nan, sigma2, sigma))
+    varcomp = pd.DataFrame(vc_rows, columns=VARCOMP_COLUMNS)
+
+    npar = p + len(x) + 1
+    loglik = -f / 2.0
+    if n_nonpos and not singular:
+        warn_msgs.append(f"the Hessian of the deviance has {n_nonpos} non-positive eigenvalue(s) at the estimate; "
+                         "Satterthwaite df may be unreliable (lmerTest warns likewise).")
+    for wmsg in warn_msgs:
+        cat = BoundaryWarning if wmsg.startswith("boundary") else ConvergenceWarning
+        warnings.warn(wmsg, cat, stacklevel=3)
+    options = {"formula": spec.text, "reml": reml, "correlation": correlation, "level": level}
+    if correlation:
+        options["time"] = time
+    mf = design.model_frame.copy()
+    return MixedResult(
+        formula=spec.text, params=params, varcomp=varcomp,
+        fixef=pd.Series(beta, index=design.xnames, name="estimate"),
+        vcov=pd.DataFrame(vcov, index=design.xnames, columns=design.xnames),
+        theta=np.asarray(theta, dtype=float), sigma=sigma, random_cov=random_cov,
+        loglik=float(loglik), deviance=float(f), aic=float(f + 2 * npar), bic=float(f + npar * np.log(n)),
+        nobs=n, n_dropped=int(n_dropped), ngroups={fc.name: len(fc.levels) for fc in factors}, reml=reml,
+        converged=converged, singular=singular, level=level, convergence=conv,
+        provenance=make_provenance(data.loc[:, [c for c in mf.columns if c in data.columns]], options=options,
+                                   extra_versions=("nlopt",)),
+        X=design.X.copy(), y=design.y.copy(), groups=mf[[fc.name for fc in factors]].astype(str).reset_index(drop=True),
+        random_terms={fc.name: list(fc.znames) for fc in factors}, Z={fc.name: fc.Z.copy() for fc in factors},
+        model_frame=mf, varpar_vcov=A, correlation=correlation, ar1_phi=None if phi is None else float(phi),
+        _ranef=ranef, _spec=design.spec,
+    )
