@@ -1,0 +1,94 @@
+"""decompose: definitions hold exactly for any data (hypothesis), lags never cross clients or gaps."""
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from allianceStats import AllianceStatsError, decompose
+
+
+@st.composite
+def session_tables(draw):
+    n_clients = draw(st.integers(1, 6))
+    rows = []
+    for c in range(n_clients):
+        sessions = draw(st.lists(st.integers(1, 12), min_size=1, max_size=8, unique=True))
+        therapist = f"t{draw(st.integers(0, 2))}"
+        for s in sessions:
+            value = draw(st.one_of(st.none(), st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)))
+            rows.append({"therapist": therapist, "client": f"c{c}", "session": s,
+                         "x": np.nan if value is None else value})
+    frame = pd.DataFrame(rows)
+    order = draw(st.permutations(list(range(len(frame)))))
+    return frame.iloc[list(order)].reset_index(drop=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(session_tables(), st.sampled_from(["person_mean", "detrend"]), st.booleans())
+def test_parts_reconstruct_the_value_and_input_is_untouched(frame, method, with_therapist):
+    before = frame.copy(deep=True)
+    out = decompose(frame, "x", therapist="therapist" if with_therapist else None, method=method, lags=(1, 2))
+    pd.testing.assert_frame_equal(frame, before)
+    parts = out["x_within"] + out["x_between"]
+    if with_therapist:
+        parts = parts + out["x_therapist"]
+    if method == "detrend":
+        parts = parts + out["x_trend"]
+    ok = frame["x"].notna()
+    scale = 1 + frame["x"].abs().max() if ok.any() else 1
+    assert np.allclose(parts[ok], frame["x"][ok], atol=1e-9 * scale)
+    assert out.loc[~ok, "x_within"].isna().all()
+    sums = out.groupby("client")["x_within"].sum()
+    assert np.allclose(sums, 0.0, atol=1e-8 * scale)
+
+
+@settings(max_examples=100, deadline=None)
+@given(session_tables())
+def test_lag_is_same_client_exact_previous_session(frame):
+    out = decompose(frame, "x", lags=(1, 2))
+    lookup = {(c, s): w for c, s, w in zip(out["client"], out["session"], out["x_within"])}
+    for k in (1, 2):
+        for c, s, lag in zip(out["client"], out["session"], out[f"x_within_lag{k}"]):
+            expected = lookup.get((c, s - k), np.nan)
+            assert (np.isnan(lag) and np.isnan(expected)) or lag == expected
+
+
+def test_therapist_mean_is_unweighted_mean_of_client_means():
+    d = pd.DataFrame({"therapist": ["t"] * 4, "client": ["a", "a", "a", "b"], "session": [1, 2, 3, 1],
+                      "x": [1.0, 2.0, 3.0, 10.0]})
+    out = decompose(d, "x", therapist="therapist")
+    assert out["x_therapist"].iloc[0] == pytest.approx((2.0 + 10.0) / 2)
+    assert out["x_between"].tolist() == pytest.approx([-4.0, -4.0, -4.0, 4.0])
+
+
+def test_detrend_removes_a_clients_linear_trend():
+    d = pd.DataFrame({"client": ["a"] * 4, "session": [1, 2, 3, 5], "x": [1.0, 3.0, 5.0, 9.0]})
+    out = decompose(d, "x", method="detrend")
+    assert np.allclose(out["x_within"], 0.0)
+    assert np.allclose(out["x_trend"], [-3.5, -1.5, 0.5, 4.5])  # slope 2 around mean session 2.75
+
+
+def test_session0_and_index_preserved():
+    d = pd.DataFrame({"client": ["a", "a"], "session": [1, 2], "x": [1.0, 2.0]}, index=[7, 3])
+    out = decompose(d, "x")
+    assert out.index.tolist() == [7, 3] and out["session0"].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"columns": "nope"}, "not in the data"),
+    ({"columns": "x", "method": "spline"}, "method='spline'"),
+    ({"columns": "x", "lags": (0,)}, "positive integers"),
+])
+def test_bad_arguments(kwargs, needle):
+    d = pd.DataFrame({"client": ["a", "a"], "session": [1, 2], "x": [1.0, 2.0]})
+    with pytest.raises(AllianceStatsError, match=needle):
+        decompose(d, **kwargs)
+
+
+def test_duplicates_and_non_nested_are_errors():
+    d = pd.DataFrame({"therapist": ["t1", "t2"], "client": ["a", "a"], "session": [1, 2], "x": [1.0, 2.0]})
+    with pytest.raises(AllianceStatsError, match="nested"):
+        decompose(d, "x", therapist="therapist")
+    with pytest.raises(AllianceStatsError, match="duplicate"):
+        decompose(d.assign(session=1), "x")
