@@ -93,3 +93,25 @@ def test_blups_and_fitted_match_lme4(fits, reference, key):
         for col, vals in r["values"].items():
             _close(re[fac][col], vals, 1e-5, atol=1e-7 * max(1.0, np.max(np.abs(vals))))
     _close(res.fitted(), ref["fitted"], 1e-5, atol=1e-6 * np.std(ref["fitted"]))  # values near 0
+
+
+@pytest.mark.parametrize("key,reml", [("ar1_reml", True), ("ar1_ml", False)])
+def test_ar1_matches_nlme(reference, ar1_data, key, reml):
+    """nlme::lme(y ~ session + x, random = ~1|client, correlation = corAR1(form = ~session|client)).
+
+    The data have gaps in session numbers, where nlme switches to corARMA(1, 0) on the session times
+    (correlation phi^|t - s|), as fit_mlm does. nlme scales the ML covariance of the fixed effects by
+    N / (N - p); fit_mlm follows lme4 (no scaling), so the factor is applied before comparing ML SEs.
+    """
+    ref = reference[key]
+    res = fit_mlm(ref["formula"], ar1_data, reml=reml, correlation="ar1")
+    assert res.params.term.tolist() == ref["term"]
+    _close(res.params.estimate, ref["estimate"], 1e-5)
+    scale = 1.0 if reml else np.sqrt(res.nobs / (res.nobs - len(ref["term"])))
+    _close(res.params.std_error * scale, ref["std_error"], 1e-4)
+    _close(res.ar1_phi, ref["phi"], 0, atol=1e-4)
+    _close(res.sigma, ref["sigma"], 1e-4)
+    _close(res.varcomp.vcov.iloc[0], ref["var_client"], 1e-4)
+    _close(res.loglik, ref["loglik"], 0, atol=1e-6)
+    _close(res.aic, ref["aic"], 0, atol=1e-6)
+    assert res.converged and res.correlation == "ar1"

@@ -1,0 +1,213 @@
+"""Behaviour of fit_mlm beyond the R reference values: errors, nesting, singular fits, invariances."""
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from allianceStats.errors import BoundaryWarning, FormulaError, IdentificationError
+from allianceStats.mixed import MixedResult, fit_mlm
+from allianceStats.mixed.engine import _Problem, _projected_gradient
+from allianceStats.mixed.design import build_design
+from allianceStats.mixed.formula import parse_formula
+from allianceStats.mixed.satterthwaite import richardson_hessian, richardson_jacobian
+
+
+def _nested(seed=3, n_t=6, n_c=5, n_s=6):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in range(n_t):
+        ct = rng.normal(0, 0.5)
+        for c in range(n_c):
+            b = rng.normal(0, 1)
+            for s in range(n_s):
+                x = rng.normal()
+                rows.append((f"t{t}", f"t{t}c{c}", s, x, 1 + 0.5 * x + 0.2 * s + b + ct + rng.normal()))
+    return pd.DataFrame(rows, columns=["therapist", "client", "session", "x", "y"])
+
+
+def test_result_is_frozen_and_params_columns_fixed(sleep):
+    res = fit_mlm("Reaction ~ Days + (1 | Subject)", sleep)
+    assert isinstance(res, MixedResult)
+    assert list(res.params.columns) == ["term", "estimate", "std_error", "df", "statistic", "p_value",
+                                        "ci_lower", "ci_upper"]
+    assert list(res.varcomp.columns) == ["group", "var1", "var2", "vcov", "sdcor"]
+    with pytest.raises(AttributeError):
+        res.sigma = 1.0
+    assert "REML criterion at convergence" in res.summary()
+    assert res.provenance.options["reml"] is True and len(res.provenance.data_sha256) == 64
+
+
+def test_wald_ci_uses_satterthwaite_t(sleep):
+    from scipy import stats
+
+    res = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep, level=0.9)
+    p = res.params
+    q = stats.t.ppf(0.95, p.df)
+    np.testing.assert_allclose(p.ci_upper - p.estimate, q * p.std_error, rtol=1e-12)
+    assert res.level == 0.9
+
+
+def test_inputs_not_mutated(three):
+    before = three.copy(deep=True)
+    fit_mlm("y ~ x + time + (1 + time | client) + (1 | therapist)", three)
+    pd.testing.assert_frame_equal(three, before)
+
+
+def test_row_order_does_not_matter(three):
+    f = "y ~ x + time + (1 + time | client) + (1 | therapist)"
+    a = fit_mlm(f, three)
+    b = fit_mlm(f, three.sample(frac=1.0, random_state=4))
+    np.testing.assert_allclose(a.deviance, b.deviance, atol=1e-8)
+    np.testing.assert_allclose(a.params.estimate, b.params.estimate, rtol=1e-6)
+
+
+def test_missing_rows_dropped_and_counted(sleep):
+    d = sleep.copy()
+    d.loc[[3, 50, 100], "Reaction"] = np.nan
+    res = fit_mlm("Reaction ~ Days + (1 | Subject)", d)
+    assert res.nobs == len(d) - 3 and res.n_dropped == 3
+    full = fit_mlm("Reaction ~ Days + (1 | Subject)", d.dropna())
+    np.testing.assert_allclose(res.deviance, full.deviance, atol=1e-9)
+
+
+def test_predict_newdata_matches_fitted_and_population(sleep):
+    res = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep)
+    np.testing.assert_allclose(res.predict(sleep), res.fitted(), rtol=1e-12)
+    new = pd.DataFrame({"Days": [0.0, 5.0], "Subject": ["nobody", "nobody"]})
+    np.testing.assert_allclose(res.predict(new), res.fixef["(Intercept)"] + res.fixef["Days"] * new.Days)
+    np.testing.assert_allclose(res.residuals(), res.y - res.fitted())
+
+
+def test_categorical_fixed_effect_is_treatment_coded(three):
+    d = three.assign(arm=np.where(three.therapist < "T09", "control", "treat"))
+    res = fit_mlm("y ~ x + arm + (1 | client) + (1 | therapist)", d)
+    assert res.params.term.tolist() == ["(Intercept)", "x", "armtreat"]
+    res2 = fit_mlm("y ~ x + treat + (1 | client) + (1 | therapist)", d.assign(treat=(d.arm == "treat") * 1.0))
+    np.testing.assert_allclose(res.params.estimate, res2.params.estimate, rtol=1e-6)
+
+
+def test_interaction_and_no_intercept_terms(sleep):
+    d = sleep.assign(z=np.tile(np.arange(10.0), 18) % 3)
+    res = fit_mlm("Reaction ~ Days*z + (1 | Subject)", d)
+    assert res.params.term.tolist() == ["(Intercept)", "Days", "z", "Days:z"]
+    with pytest.warns(BoundaryWarning):  # lme4 also returns theta = 0 here (no intercept: a poor model)
+        res0 = fit_mlm("Reaction ~ 0 + Days + (0 + Days | Subject)", sleep)
+    assert res0.params.term.tolist() == ["Days"] and res0.random_terms == {"Subject": ["Days"]}
+
+
+@pytest.mark.parametrize("formula,match", [
+    ("y ~ x + (1 || client)", r"\|\|"),
+    ("y ~ x + (1 | therapist/client)", "therapist/client"),
+    ("y ~ log(x) + (1 | client)", "log\\(x\\)"),
+    ("y ~ x", "no random term"),
+    ("y ~ nothere + (1 | client)", "nothere"),
+    ("y ~ x + (1 | client) + (x | client)", "more than one random term"),
+    ("y x (1 | client)", "exactly one '~'"),
+])
+def test_formula_errors_quote_the_text(three, formula, match):
+    with pytest.raises(FormulaError, match=match):
+        fit_mlm(formula, three)
+
+
+def test_not_nested_names_the_client():
+    d = _nested()
+    d.loc[d.index[:3], "therapist"] = "t5"  # client t0c0 now seen with therapists t0 and t5
+    with pytest.raises(IdentificationError, match=r"'t0c0'.*not nested|not nested.*'t0c0'"):
+        fit_mlm("y ~ x + (1 | client) + (1 | therapist)", d)
+
+
+def test_rank_deficient_x_names_the_columns():
+    d = _nested().assign(x2=lambda df: 2 * df.x)
+    with pytest.raises(IdentificationError, match=r"x2|'x'"):
+        fit_mlm("y ~ x + x2 + (1 | client)", d)
+
+
+def test_too_many_random_effects():
+    d = _nested(n_s=2)
+    with pytest.raises(IdentificationError, match="number of random effects"):
+        fit_mlm("y ~ x + (1 + session | client)", d)
+
+
+def test_one_group_is_an_error():
+    d = _nested().assign(one="a")
+    with pytest.raises(IdentificationError, match="at least two groups"):
+        fit_mlm("y ~ x + (1 | one)", d)
+
+
+def test_singular_fit_flagged(near_singular):
+    with pytest.warns(BoundaryWarning, match="singular"):
+        res = fit_mlm("y ~ time + (1 + time | g)", near_singular)
+    assert res.singular and res.converged
+    assert "singular" in res.summary()
+
+
+def test_zero_therapist_variance_is_singular():
+    rng = np.random.default_rng(5)
+    d = _nested(seed=5)
+    d["y"] = 1 + d.x + rng.normal(size=len(d))  # no client or therapist effect at all
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        res = fit_mlm("y ~ x + (1 | client) + (1 | therapist)", d)
+    assert res.singular
+    assert any(issubclass(w.category, BoundaryWarning) for w in rec)
+
+
+def test_optimum_is_stationary(three):
+    """The projected gradient of the profiled deviance vanishes at the returned theta."""
+    f = "y ~ x + time + (1 + time | client) + (1 | therapist)"
+    res = fit_mlm(f, three)
+    prob = _Problem(build_design(parse_formula(f), three), True, None)
+    g = _projected_gradient(prob.deviance, res.theta, prob.lower, np.full(len(res.theta), np.inf))
+    assert np.max(np.abs(g)) < 1e-3
+    assert prob.deviance(res.theta) == pytest.approx(res.deviance, abs=1e-10)
+
+
+def test_numerical_derivatives_against_analytic():
+    def f(x):
+        return np.exp(x[0]) * np.sin(x[1]) + x[0] ** 2 * x[2] ** 3
+
+    x = np.array([0.3, 1.1, -0.7])
+    H = richardson_hessian(f, x)
+    e0, s1, c1 = np.exp(x[0]), np.sin(x[1]), np.cos(x[1])
+    H_true = np.array([[e0 * s1 + 2 * x[2] ** 3, e0 * c1, 6 * x[0] * x[2] ** 2],
+                       [e0 * c1, -e0 * s1, 0.0],
+                       [6 * x[0] * x[2] ** 2, 0.0, 6 * x[0] ** 2 * x[2]]])
+    np.testing.assert_allclose(H, H_true, rtol=1e-7, atol=1e-8)
+    J = richardson_jacobian(lambda v: np.array([v[0] * v[1], np.cos(v[2])]), x)
+    np.testing.assert_allclose(J, [[x[1], x[0], 0], [0, 0, -np.sin(x[2])]], rtol=1e-9, atol=1e-11)
+
+
+def test_statsmodels_mixedlm_cross_check(sleep):
+    """Independent implementation: statsmodels MixedLM (lbfgs), random intercept and slope, REML."""
+    import statsmodels.formula.api as smf
+
+    sm = smf.mixedlm("Reaction ~ Days", sleep, groups=sleep["Subject"], re_formula="~Days").fit(
+        reml=True, method="lbfgs")
+    res = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep)
+    np.testing.assert_allclose(res.params.estimate, sm.fe_params, rtol=1e-4)
+    np.testing.assert_allclose(res.params.std_error, sm.bse_fe, rtol=1e-3)
+    np.testing.assert_allclose(res.random_cov["Subject"].to_numpy(), sm.cov_re.to_numpy(), rtol=2e-3)
+    np.testing.assert_allclose(res.loglik, sm.llf, atol=1e-3)
+    # statsmodels' optimiser stops earlier; it must not find a better REML criterion than ours
+    assert res.loglik >= sm.llf - 1e-8
+
+
+def test_ar1_gap_handling_matches_dense_likelihood(ar1_data):
+    """Whitening with gaps equals the dense Gaussian log-likelihood with corr phi^|t-s| (ML)."""
+    res = fit_mlm("y ~ session + x + (1 | client)", ar1_data, reml=False, correlation="ar1")
+    phi, s2, tau2 = res.ar1_phi, res.sigma ** 2, res.varcomp.vcov.iloc[0]
+    beta = res.fixef.to_numpy()
+    ll = 0.0
+    for _, g in res.model_frame.groupby("client"):
+        t = g.session.to_numpy(float)
+        V = s2 * phi ** np.abs(t[:, None] - t[None, :]) + tau2
+        X = np.column_stack([np.ones(len(g)), t, g.x])
+        r = g.y.to_numpy() - X @ beta
+        ll += -0.5 * (len(g) * np.log(2 * np.pi) + np.linalg.slogdet(V)[1] + r @ np.linalg.solve(V, r))
+    assert res.loglik == pytest.approx(ll, abs=1e-8)
+
+
+def test_ar1_requires_time_column(three):
+    with pytest.raises(FormulaError, match="visit"):
+        fit_mlm("y ~ x + (1 | client)", three, correlation="ar1", time="visit")
