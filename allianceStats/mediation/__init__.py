@@ -1,0 +1,33 @@
+"""Mediation for the SDT need-satisfaction hypotheses (DESIGN.md, Q5).
+
+- :func:`mediation` — single, parallel and serial mediation with observed variables: the saturated path model
+  by ML (= OLS), delta-method standard errors, vectorised case / cluster bootstrap (percentile, BCa) or Monte
+  Carlo intervals (Preacher & Hayes 2008; Hayes 2013; MacKinnon 2008; Efron 1987; Selig & Preacher 2008).
+
+References are listed in each module's docstring.
+
+``allianceStats.mediation`` is both this subpackage and the function :func:`mediation` (the public API maps the
+name to the function; Python binds the subpackage to the same attribute once it is imported). The subpackage is
+therefore callable and forwards the call to :func:`mediation`, so ``als.mediation(...)`` works either way.
+
+Example
+-------
+>>> import allianceStats as als
+>>> from allianceStats.mediation import mediation
+>>> callable(als.mediation) and mediation.__module__
+'allianceStats.mediation.observed'
+"""
+import sys
+import types
+
+from .observed import MediationResult, mediation
+
+__all__ = ["mediation", "MediationResult"]
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        return mediation(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

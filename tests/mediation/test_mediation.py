@@ -1,0 +1,147 @@
+"""Behaviour of allianceStats.mediation: vectorised bootstrap = naive refits, seeding, clusters, BCa's jackknife,
+Monte Carlo intervals, and errors on bad input."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from allianceStats.errors import AllianceStatsError, DataWarning, IdentificationError
+from allianceStats.mediation import mediation
+from allianceStats.mediation.engine import data_matrix, jackknife_coefficients
+from allianceStats.mediation.observed import build_model
+
+PARALLEL = dict(x="support", mediators=["autonomy", "competence", "relatedness"], y="motivation",
+                covariates=["baseline"])
+
+
+def _ols(frame, outcome, predictors):
+    x = np.column_stack([np.ones(len(frame)), frame[predictors].to_numpy()])
+    return np.linalg.lstsq(x, frame[outcome].to_numpy(), rcond=None)[0][1:]
+
+
+def test_vectorised_bootstrap_equals_refitting_each_resample(paths_data):
+    n_boot, seed = 200, 11
+    res = mediation(paths_data, **PARALLEL, n_boot=n_boot, seed=seed)
+    idx = np.random.default_rng(seed).integers(0, len(paths_data), size=(n_boot, len(paths_data)))
+    draws = res.draws["paths"]
+    for b in (0, 57, 199):
+        sample = paths_data.iloc[idx[b]]
+        a1 = _ols(sample, "autonomy", ["support", "baseline"])[0]
+        b_paths = _ols(sample, "motivation", ["support", "autonomy", "competence", "relatedness", "baseline"])
+        assert draws.sel(draw=b, path="autonomy ~ support").item() == pytest.approx(a1, rel=1e-9)
+        assert draws.sel(draw=b, path="motivation ~ autonomy").item() == pytest.approx(b_paths[1], rel=1e-9)
+        ind = res.draws["effects"].sel(draw=b, effect="support -> autonomy -> motivation").item()
+        assert ind == pytest.approx(a1 * b_paths[1], rel=1e-9)
+
+
+def test_seeded_runs_are_bit_for_bit_repeatable(paths_data):
+    for ci in ("percentile", "bca", "monte_carlo"):
+        one = mediation(paths_data, **PARALLEL, n_boot=300, seed=5, ci=ci)
+        two = mediation(paths_data, **PARALLEL, n_boot=300, seed=5, ci=ci)
+        assert np.array_equal(one.draws["effects"].values, two.draws["effects"].values)
+        assert one.effects.equals(two.effects)
+        other = mediation(paths_data, **PARALLEL, n_boot=300, seed=6, ci=ci)
+        assert not np.array_equal(one.draws["effects"].values, other.draws["effects"].values)
+    fresh = mediation(paths_data, **PARALLEL, n_boot=100)
+    again = mediation(paths_data, **PARALLEL, n_boot=100, seed=fresh.provenance.seed)
+    assert np.array_equal(fresh.draws["effects"].values, again.draws["effects"].values)
+
+
+def test_cluster_bootstrap_on_duplicated_rows_equals_case_bootstrap(paths_data):
+    # every row twice, the pair forming one cluster: resampling clusters = resampling the original rows
+    doubled = pd.concat([paths_data.assign(case=np.arange(len(paths_data)))] * 2, ignore_index=True)
+    case = mediation(paths_data, **PARALLEL, n_boot=300, seed=3)
+    clus = mediation(doubled, **PARALLEL, n_boot=300, seed=3, cluster="case")
+    np.testing.assert_allclose(clus.draws["effects"].values, case.draws["effects"].values, rtol=1e-9)
+    np.testing.assert_allclose(clus.effects["estimate"], case.effects["estimate"], rtol=1e-12)
+    assert clus.n_clusters == len(paths_data) and clus.n_obs == 2 * len(paths_data)
+
+
+def test_cluster_bootstrap_widens_intervals_for_clustered_data():
+    rng = np.random.default_rng(8)
+    g = np.repeat(np.arange(60), 8)
+    u = rng.normal(size=(60, 3))[g]  # strong cluster effects in x, m and y
+    x = u[:, 0] + 0.3 * rng.normal(size=g.size)
+    m = 0.5 * x + u[:, 1] + 0.3 * rng.normal(size=g.size)
+    y = 0.5 * m + u[:, 2] + 0.3 * rng.normal(size=g.size)
+    df = pd.DataFrame({"x": x, "m": m, "y": y, "client": g})
+    naive = mediation(df, "x", ["m"], "y", n_boot=2000, seed=1)
+    clus = mediation(df, "x", ["m"], "y", n_boot=2000, seed=1, cluster="client")
+    sd_naive = naive.draws["effects"].std("draw").sel(effect="x -> m -> y").item()
+    sd_clus = clus.draws["effects"].std("draw").sel(effect="x -> m -> y").item()
+    assert sd_clus > 1.5 * sd_naive
+
+
+def test_jackknife_is_leave_one_out(paths_data):
+    model = build_model("support", ["alliance", "needs"], "engagement", serial=True)
+    design = data_matrix(paths_data[list(model.variables)].to_numpy())
+    jack = jackknife_coefficients(model, design)
+    pos = model.coef_keys.index(("needs", "alliance"))
+    for i in (0, 200, 419):
+        kept = paths_data.drop(index=i)
+        assert jack[i, pos] == pytest.approx(_ols(kept, "needs", ["support", "alliance"])[1], rel=1e-9)
+
+
+def test_bca_and_percentile_bracket_the_estimate_and_differ_for_a_skewed_indirect_effect(paths_data):
+    kw = dict(n_boot=3000, seed=2)
+    per = mediation(paths_data, **PARALLEL, ci="percentile", **kw).effects.set_index("effect")
+    bca = mediation(paths_data, **PARALLEL, ci="bca", **kw).effects.set_index("effect")
+    assert np.all(bca["ci_lower"] < bca["estimate"]) and np.all(bca["estimate"] < bca["ci_upper"])
+    assert not np.allclose(per["ci_lower"], bca["ci_lower"], rtol=1e-6)
+    # same draws, only the quantile levels differ: the limits stay within the range of the draws
+    assert np.all(np.abs(per["ci_lower"] - bca["ci_lower"]) < 0.5 * (per["ci_upper"] - per["ci_lower"]))
+
+
+def test_monte_carlo_interval_of_a_linear_effect_equals_wald_interval(paths_data):
+    res = mediation(paths_data, **PARALLEL, ci="monte_carlo", n_boot=20000, seed=4)
+    direct = res.effects.set_index("effect").loc["direct"]
+    wald = res.paths.set_index("label").loc["cp"]
+    # quantile of 20000 normal draws: SE of a 2.5% limit ~ 0.0134 SD; allow 4 of them
+    assert direct["ci_lower"] == pytest.approx(wald["ci_lower"], abs=4 * 0.0134 * wald["std_error"])
+    assert direct["ci_upper"] == pytest.approx(wald["ci_upper"], abs=4 * 0.0134 * wald["std_error"])
+    assert res.draws.attrs["method"] == "monte_carlo"
+
+
+def test_result_shape_and_level_attribute(paths_data):
+    res = mediation(paths_data, **PARALLEL, n_boot=200, seed=1, level=0.9)
+    assert list(res.effects.columns) == ["effect", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
+    assert res.level == 0.9
+    assert res.draws["effects"].dims == ("draw", "effect") and res.draws.sizes["draw"] == 200
+    assert res.provenance.seed == 1 and res.provenance.options["ci"] == "percentile"
+    assert "support -> autonomy -> motivation" in res.summary()
+    with pytest.raises(Exception):
+        res.level = 0.5  # frozen
+
+
+def test_inputs_are_not_mutated_and_missing_rows_are_dropped_with_warning(paths_data):
+    df = paths_data.copy()
+    df.loc[[3, 10], "autonomy"] = np.nan
+    before = df.copy()
+    with pytest.warns(DataWarning, match="2 of 420 rows"):
+        res = mediation(df, **PARALLEL, n_boot=100, seed=1)
+    pd.testing.assert_frame_equal(df, before)
+    assert res.n_obs == 418
+
+
+def test_bad_inputs_raise_clear_errors(paths_data):
+    with pytest.raises(AllianceStatsError, match="mediator column 'nope' not found"):
+        mediation(paths_data, "support", ["nope"], "motivation")
+    with pytest.raises(AllianceStatsError, match="more than one role"):
+        mediation(paths_data, "support", ["support"], "motivation")
+    with pytest.raises(AllianceStatsError, match="not one of"):
+        mediation(paths_data, "support", ["autonomy"], "motivation", ci="normal")
+    with pytest.raises(AllianceStatsError, match="strictly between 0 and 1"):
+        mediation(paths_data, "support", ["autonomy"], "motivation", level=95)
+    with pytest.raises(AllianceStatsError, match="numeric column"):
+        mediation(paths_data.assign(s=paths_data["support"].astype(str)), "s", ["autonomy"], "motivation")
+    with pytest.raises(AllianceStatsError, match="cluster column 'client' not found"):
+        mediation(paths_data, "support", ["autonomy"], "motivation", cluster="client")
+    with pytest.raises(IdentificationError, match="rank deficient"):
+        mediation(paths_data.assign(b2=2 * paths_data["baseline"]), "support", ["autonomy"], "motivation",
+                  covariates=["baseline", "b2"], n_boot=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mediation(paths_data, "support", "autonomy", "motivation", n_boot=100, seed=1)  # a single name is fine
