@@ -1,0 +1,211 @@
+"""icc(), r2() and compare_mlm() against lme4 1.1-31 (fixtures written by fixtures/extras_fixtures.R).
+
+Tolerances: variances, ICCs and R² (functions of the estimates) 1e-5 relative; log-likelihood, AIC, BIC and
+deviance 1e-4 absolute (about 4e-8 relative at these values: the optimisers' own precision); chi-square 1e-4
+absolute; p-values 1e-4 relative.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from allianceStats.errors import AllianceStatsError
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REF = json.loads((FIXTURES / "extras_reference.json").read_text())
+
+mixed = pytest.importorskip("allianceStats.mixed", reason="the mixed-model engine (fit_mlm) is not importable")
+fit_mlm, icc, r2, compare_mlm = mixed.fit_mlm, mixed.icc, mixed.r2, mixed.compare_mlm
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return pd.read_csv(FIXTURES / "extras_data.csv", dtype={"therapist": str, "client": str})
+
+
+@pytest.fixture(scope="module")
+def centred(data) -> pd.DataFrame:
+    """Rows with an alliance rating, alliance split at the client mean of these rows (as the R script)."""
+    d = data.dropna(subset=["alliance"]).copy()
+    d["alliance_cm"] = d.groupby("client")["alliance"].transform("mean")
+    d["alliance_within"] = d["alliance"] - d["alliance_cm"]
+    return d
+
+
+@pytest.fixture(scope="module")
+def decomposed(data) -> pd.DataFrame:
+    from allianceStats.decompose import decompose
+
+    return decompose(data, "alliance", therapist="therapist")
+
+
+# ---------------------------------------------------------------------------------------------- ICC
+@pytest.mark.parametrize("case", ["two_level_reml", "three_level_reml", "three_level_ml"])
+def test_icc_matches_lme4(data, case):
+    ref = REF["icc"][case]
+    outcome = ref["formula"].split("~")[0].strip()
+    therapist = "therapist" if "var_therapist" in ref else None
+    tab = icc(data, outcome, therapist=therapist, reml=ref["reml"]).set_index("level")
+    assert tab.attrs["nobs"] == ref["nobs"]
+    np.testing.assert_allclose(tab.loc["client", "variance"], ref["var_client"], rtol=1e-5)
+    np.testing.assert_allclose(tab.loc["residual", "variance"], ref["var_residual"], rtol=1e-5)
+    np.testing.assert_allclose(tab.loc["client", "icc"], ref["icc_client"], rtol=1e-5)
+    if therapist:
+        np.testing.assert_allclose(tab.loc["therapist", "variance"], ref["var_therapist"], rtol=1e-5)
+        np.testing.assert_allclose(tab.loc["therapist", "icc"], ref["icc_therapist"], rtol=1e-5)
+        np.testing.assert_allclose(tab.loc["same_client", "icc"], ref["icc_same_client"], rtol=1e-5)
+        assert list(tab.index) == ["therapist", "client", "same_client", "residual"]
+    else:
+        assert list(tab.index) == ["client", "residual"]
+
+
+def test_icc_shares_add_up(data):
+    tab = icc(data, "outcome", therapist="therapist").set_index("level")
+    assert list(tab.reset_index().columns) == ["level", "icc", "variance", "definition"]
+    np.testing.assert_allclose(tab.loc[["therapist", "client", "residual"], "icc"].sum(), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(tab.loc["same_client", "icc"],
+                               tab.loc["therapist", "icc"] + tab.loc["client", "icc"], rtol=1e-12)
+
+
+def test_icc_does_not_modify_input(data):
+    before = data.copy()
+    icc(data, "alliance", therapist="therapist")
+    pd.testing.assert_frame_equal(data, before)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"outcome": "wellbeing"}, "outcome='wellbeing'"),
+    ({"outcome": "alliance", "client": "patient"}, "client='patient'"),
+    ({"outcome": "alliance", "therapist": "client"}, "same column"),
+])
+def test_icc_bad_input_says_what_and_how(data, kwargs, fragment):
+    with pytest.raises(AllianceStatsError, match=fragment):
+        icc(data, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------- R2
+R2_MEASURES = ["marginal", "conditional", "total_f1", "total_f2", "total_v", "total_m", "total_f", "total_fv",
+               "total_fvm", "within_f1", "within_v", "within_f1v", "between_f2", "between_m"]
+
+
+@pytest.mark.parametrize("case", ["ri_cwc", "rs_cwc", "rs_time_3l"])
+def test_r2_matches_explicit_formulas_on_lme4_fits(case, centred, decomposed):
+    ref = REF["r2"][case]
+    frame = decomposed if case == "rs_time_3l" else centred
+    fit = fit_mlm(ref["formula"], frame)
+    assert fit.nobs == ref["nobs"]
+    # the estimates the R² are functions of
+    np.testing.assert_allclose(fit.fixef[list(ref["fixef"])].to_numpy(), list(ref["fixef"].values()),
+                               rtol=1e-5)
+    res = r2(fit)
+    got = res.measures.set_index("measure")["value"]
+    assert list(got.index) == R2_MEASURES
+    for name in R2_MEASURES:
+        np.testing.assert_allclose(got[name], ref[name], rtol=1e-5, atol=1e-12, err_msg=name)
+    comps = res.variances.set_index("component")["variance"]
+    for name in ["var_fixed", "var_random", "f1", "f2", "v", "m", "residual"]:
+        np.testing.assert_allclose(comps[name], ref[name], rtol=1e-5, atol=1e-10, err_msg=name)
+    assert res.marginal == got["marginal"] and res.conditional == got["conditional"]
+    assert res["within_f1"] == got["within_f1"]
+    assert res.cluster == "client"
+
+
+def test_r2_matches_performance_package_when_it_was_available():
+    check = REF.get("r2_performance_check")
+    if not check:
+        pytest.skip(reason="performance was not installed when the fixtures were written")
+    for case, vals in check.items():
+        np.testing.assert_allclose(vals["marginal"], REF["r2"][case]["marginal"], rtol=1e-8)
+        np.testing.assert_allclose(vals["conditional"], REF["r2"][case]["conditional"], rtol=1e-8)
+
+
+def test_r2_decomposition_identities(decomposed):
+    fit = fit_mlm("outcome ~ alliance_within + alliance_between + session0 + (1 + session0 | client) + "
+                  "(1 | therapist)", decomposed)
+    res = r2(fit)
+    c = res.variances.set_index("component")["variance"]
+    np.testing.assert_allclose(c["f1"] + c["f2"], c["var_fixed"], rtol=1e-10)
+    # Johnson's mean of z' Sigma z and Rights & Sterba's v + m differ only in the divisor (n vs n - 1)
+    n = res.nobs
+    assert abs((c["v"] + c["m"]) - c["var_random"]) < c["var_random"] * 2.0 / (n - 1)
+    np.testing.assert_allclose(res["within_f1"] + res["within_v"], res["within_f1v"], rtol=1e-12)
+    np.testing.assert_allclose(res["between_f2"] + res["between_m"], 1.0, rtol=1e-12)
+    assert 0 < res["total_f"] < res["total_fv"] < res["total_fvm"] < 1
+
+
+def test_r2_random_intercepts_only_is_the_variance_sum(decomposed):
+    fit = fit_mlm("outcome ~ alliance_within + (1 | client) + (1 | therapist)", decomposed)
+    res = r2(fit)
+    tau = sum(float(v.to_numpy()[0, 0]) for v in fit.random_cov.values())
+    c = res.variances.set_index("component")["variance"]
+    np.testing.assert_allclose(c["var_random"], tau, rtol=1e-12)
+    np.testing.assert_allclose(c["m"], tau, rtol=1e-12)
+    assert c["v"] == 0.0
+
+
+def test_r2_rejects_non_fits():
+    with pytest.raises(AllianceStatsError, match="fit_mlm"):
+        r2(pd.DataFrame({"x": [1.0]}))
+
+
+# ---------------------------------------------------------------------------------------- compare
+@pytest.fixture(scope="module")
+def anova_fits(decomposed):
+    dd = decomposed.dropna(subset=["alliance"])  # the same rows for every model, as in the R script
+    f = REF["anova"]
+    forms = {"m_time": f["fixed_differ"]["formulas"][0], "m_all": f["fixed_differ"]["formulas"][1],
+             "m_all_rs": f["same_fixed_reml"]["formulas"][1]}
+    return {name: {reml: fit_mlm(form, dd, reml=reml) for reml in (True, False)} for name, form in forms.items()}
+
+
+def _check_table(tab, ref_rows):
+    ref = pd.DataFrame(ref_rows)
+    assert list(tab.columns) == ["model", "npar", "aic", "bic", "loglik", "deviance", "chisq", "df", "p_value"]
+    assert list(tab.model) == list(ref.model)
+    assert list(tab.npar) == list(ref.npar)
+    for col in ["aic", "bic", "loglik", "deviance"]:
+        np.testing.assert_allclose(tab[col], ref[col].astype(float), rtol=0, atol=1e-4, err_msg=col)
+    assert np.isnan(tab.chisq.iloc[0]) and np.isnan(tab.p_value.iloc[0])
+    np.testing.assert_allclose(tab.chisq.iloc[1:], ref.chisq.iloc[1:].astype(float), rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(tab.df.iloc[1:], ref.df.iloc[1:].astype(float))
+    np.testing.assert_allclose(tab.p_value.iloc[1:], ref.p_value.iloc[1:].astype(float), rtol=1e-4)
+
+
+def test_compare_refits_reml_fits_with_different_fixed_effects_by_ml(anova_fits):
+    tab = compare_mlm(anova_fits["m_time"][True], anova_fits["m_all"][True], names=["m_time", "m_all"])
+    _check_table(tab, REF["anova"]["fixed_differ"]["table"])
+    assert tab.attrs["method"] == "ML"
+    assert any("refitted by ML" in n for n in tab.attrs["notes"])
+
+
+def test_compare_keeps_reml_when_fixed_effects_are_the_same(anova_fits):
+    tab = compare_mlm(anova_fits["m_all"][True], anova_fits["m_all_rs"][True], names=["m_all", "m_all_rs"])
+    _check_table(tab, REF["anova"]["same_fixed_reml"]["table"])
+    assert tab.attrs["method"] == "REML" and tab.attrs["notes"] == ()
+
+
+def test_compare_three_ml_fits_sorted_by_npar(anova_fits):
+    tab = compare_mlm(anova_fits["m_all"][False], anova_fits["m_time"][False], anova_fits["m_all_rs"][False],
+                      names=["m_all_ml", "m_time_ml", "m_all_rs_ml"])
+    _check_table(tab, REF["anova"]["three_ml"]["table"])
+
+
+def test_compare_refuses_invalid_reml_comparison_without_refit(anova_fits):
+    with pytest.raises(AllianceStatsError, match="refit=True"):
+        compare_mlm(anova_fits["m_time"][True], anova_fits["m_all"][True], refit=False)
+
+
+def test_compare_refuses_fits_to_different_rows(data, anova_fits):
+    other = fit_mlm("outcome ~ session0 + (1 | client)", data.assign(session0=data.session - 1))
+    with pytest.raises(AllianceStatsError, match="different rows"):
+        compare_mlm(anova_fits["m_time"][False], other)
+
+
+@pytest.mark.parametrize("args, fragment", [((), "at least two"), ((1, 2), "not a fit")])
+def test_compare_bad_arguments(args, fragment):
+    with pytest.raises(AllianceStatsError, match=fragment):
+        compare_mlm(*args)
