@@ -1,0 +1,23 @@
+"""Structural equation models: lavaan-subset syntax, parameter table, ML and FIML, SEs, fit indices.
+
+Public API: :func:`fit_sem` (fit a model), :func:`compare_sem` (χ²-difference tests of nested fits),
+:class:`SEMResult` (the fitted model). Modules, in pipeline order: ``syntax`` (parser), ``partable``
+(parameter table and lavaan defaults), ``model`` (matrices and derivatives), ``likelihood`` (FIML over
+missing-data patterns, EM for H1), ``estimate`` (optimisation and information), ``fit`` (``fit_sem``),
+``result`` (``SEMResult``), ``compare`` (``compare_sem``). See ``fit.py`` for the methods and references.
+
+Example
+-------
+>>> import numpy as np, pandas as pd
+>>> import allianceStats.sem as sem
+>>> x = np.random.default_rng(2).normal(size=200)
+>>> noise = np.random.default_rng(5).normal(size=200)
+>>> res = sem.fit_sem("y ~ x", pd.DataFrame({"x": x, "y": 2 * x + noise}))
+>>> round(float(res.params.query("op == '~'")["estimate"].iloc[0]), 1)
+2.1
+"""
+from .compare import compare_sem
+from .fit import fit_sem
+from .result import SEMResult
+
+__all__ = ["fit_sem", "compare_sem", "SEMResult"]

@@ -1,0 +1,212 @@
+"""The parameter table: the one central representation of a structural equation model.
+
+Following lavaan (Rosseel 2012), a model is a table with one row per model parameter and group::
+
+    lhs, op, rhs, group, user, free, value, label, exo
+
+``op`` is ``=~`` (loading), ``~`` (regression), ``~~`` ((residual) variance / covariance) or ``~1``
+(intercept or mean). ``free`` is 0 for a fixed parameter and otherwise the 1-based index of the estimated
+parameter; rows sharing a label share the index (equality constraint). ``value`` is the fixed value (or
+NaN while free). ``exo`` flags the (co)variances and means of exogenous observed covariates that, as in
+``lavaan::sem()`` with ``fixed.x = TRUE``, are fixed at their sample values and not counted as parameters.
+``user`` is True for rows written in the syntax, False for rows added by the defaults.
+
+Defaults
+--------
+``defaults="sem"`` mimics ``lavaan::sem()``: the first loading of each latent variable fixed to 1
+(``auto.fix.first``); free residual variances of observed and variances of latent variables
+(``auto.var``); free covariances among exogenous latent variables (``auto.cov.lv.x``) and among the
+residuals of purely dependent variables — those regressed on something and predicting nothing
+(``auto.cov.y``); free intercepts of observed variables (``int.ov.free``); latent means fixed to 0;
+the residual variance of the only indicator of a single-indicator latent fixed to 0 (``auto.fix.single``).
+``defaults="none"`` mimics ``lavaan::lavaan()``: only what is written, with variances, intercepts and means
+not written fixed to 0. In both, exogenous observed covariates (observed, only on the right of ``~``, never
+an indicator) get the ``fixed.x`` treatment.
+
+Example
+-------
+>>> from allianceStats.sem.syntax import parse_model
+>>> stmts, defs = parse_model("y ~ x1 + x2")
+>>> pt = build_partable(stmts, defs, observed={"y", "x1", "x2"}, n_groups=1, defaults="sem")
+>>> print(*pt.table.loc[0, ["lhs", "op", "rhs", "free", "exo"]])
+y ~ x1 1 False
+>>> int(pt.table["free"].max())  # two slopes, residual variance, intercept
+4
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import FormulaError, IdentificationError
+from .syntax import Definition, Statement, expression_names
+
+COLUMNS = ["lhs", "op", "rhs", "group", "user", "free", "value", "label", "exo"]
+
+
+@dataclass(frozen=True)
+class ParTable:
+    """Parameter table plus the variable sets derived from it (same for every group)."""
+
+    table: pd.DataFrame
+    observed: tuple[str, ...]
+    latent: tuple[str, ...]
+    exogenous_x: tuple[str, ...]
+    definitions: tuple[Definition, ...]
+    n_groups: int
+
+    @property
+    def npar(self) -> int:
+        """Number of distinct free parameters (equality-constrained rows counted once)."""
+        return int(self.table["free"].max()) if len(self.table) else 0
+
+
+def _key(lhs: str, op: str, rhs: str) -> tuple[str, str, str]:
+    if op == "~~" and rhs < lhs:
+        return rhs, op, lhs
+    return lhs, op, rhs
+
+
+def _per_group(mod, n_groups: int, line: str):
+    if isinstance(mod, tuple):
+        if len(mod) != n_groups:
+            raise FormulaError(f"c(...) in model line {line!r} has {len(mod)} entries but the data have "
+                               f"{n_groups} group(s); give one entry per group.")
+        return list(mod)
+    return [mod] * n_groups
+
+
+def build_partable(statements: list[Statement], definitions: list[Definition], *, observed: set[str],
+                   n_groups: int, defaults: str = "sem") -> ParTable:
+    """Build the parameter table from parsed statements (see module docstring for the defaults).
+
+    ``observed`` is the set of column names of the data; names in the model that are neither a latent
+    variable (left of ``=~``) nor a data column raise :class:`FormulaError`.
+    """
+    if defaults not in ("sem", "none"):
+        raise FormulaError(f"defaults={defaults!r} is not known; use 'sem' (like lavaan::sem) or 'none' "
+                           "(like lavaan::lavaan).")
+    latent = list(dict.fromkeys(s.lhs for s in statements if s.op == "=~"))
+    clash = [v for v in latent if v in observed]
+    if clash:
+        raise FormulaError(f"latent variable name(s) {clash} are also data columns; rename the latent variable(s).")
+    names = []
+    for s in statements:
+        for v in (s.lhs, s.rhs):
+            if v and v not in names:
+                names.append(v)
+    ov = [v for v in names if v not in latent]
+    missing = [v for v in ov if v not in observed]
+    if missing:
+        raise FormulaError(f"variable(s) {missing} in the model are neither data columns nor latent variables "
+                           "(defined with =~); check spelling or add the column.")
+    indicators = {s.rhs for s in statements if s.op == "=~"}
+    eqs_y = {s.lhs for s in statements if s.op == "~"}
+    eqs_x = {s.rhs for s in statements if s.op == "~"}
+    ov_x = [v for v in ov if v in eqs_x and v not in eqs_y and v not in indicators]
+    ov_y = [v for v in ov if v in eqs_y and v not in eqs_x and v not in indicators]
+    lv_x = [v for v in latent if v not in eqs_y and v not in indicators]
+    lv_y = [v for v in latent if v in eqs_y and v not in eqs_x and v not in indicators]
+
+    rows: dict[tuple, dict] = {}
+
+    def add(lhs, op, rhs, group, user, free, value, label, exo=False):
+        key = _key(lhs, op, rhs) + (group,)
+        if key in rows:
+            if user and rows[key]["user"]:
+                raise FormulaError(f"parameter '{lhs} {op} {rhs}' is specified twice; give it once.")
+            return
+        lhs, op, rhs = key[:3]
+        rows[key] = dict(lhs=lhs, op=op, rhs=rhs, group=group, user=user, free=free, value=value,
+                         label=label, exo=exo)
+
+    first_loading = set()
+    for s in statements:
+        per_group = [_per_group(m, n_groups, s.line) for m in s.modifiers]
+        for g in range(1, n_groups + 1):
+            value, label, explicit_free = np.nan, "", False
+            for mods in per_group:
+                m = mods[g - 1]
+                if m is None:
+                    explicit_free = True
+                elif isinstance(m, float):
+                    value = m
+                else:
+                    label = m
+            free = bool(np.isnan(value))
+            if s.op == "=~" and s.lhs not in first_loading and defaults == "sem" and free and not explicit_free:
+                free, value = False, 1.0
+            if s.op == "~~" and s.lhs in ov_x and s.rhs in ov_x and free:
+                raise FormulaError(f"model line {s.line!r} frees the (co)variance of exogenous covariate(s); with "
+                                   "fixed.x these are fixed at their sample values. Remove the line.")
+            add(s.lhs, s.op, s.rhs, g, True, free, value, label)
+        if s.op == "=~":
+            first_loading.add(s.lhs)
+
+    single = {}
+    for s in statements:
+        if s.op == "=~":
+            single.setdefault(s.lhs, []).append(s.rhs)
+    fix_single = {inds[0] for lv, inds in single.items() if len(inds) == 1
+                  and sum(s.op == "=~" and s.rhs == inds[0] for s in statements) == 1}
+    auto = defaults == "sem"
+    for g in range(1, n_groups + 1):
+        for v in ov:
+            if v in ov_x:
+                continue
+            if auto and v in fix_single:
+                add(v, "~~", v, g, False, False, 0.0, "")
+            add(v, "~~", v, g, False, auto, np.nan if auto else 0.0, "")
+        for v in latent:
+            add(v, "~~", v, g, False, auto, np.nan if auto else 0.0, "")
+        if auto:
+            for a, b in itertools.combinations(lv_x, 2):
+                add(a, "~~", b, g, False, True, np.nan, "")
+            for a, b in itertools.combinations(ov_y + lv_y, 2):
+                add(a, "~~", b, g, False, True, np.nan, "")
+        for a, b in itertools.combinations_with_replacement(ov_x, 2):
+            add(a, "~~", b, g, False, False, np.nan, "", exo=True)
+        for v in ov:
+            if v in ov_x:
+                add(v, "~1", "", g, False, False, np.nan, "", exo=True)
+            else:
+                add(v, "~1", "", g, False, auto, np.nan if auto else 0.0, "")
+        for v in latent:
+            add(v, "~1", "", g, False, False, 0.0, "")
+
+    table = pd.DataFrame(list(rows.values()), columns=COLUMNS)
+    # free-parameter index: one per free row, shared by rows with the same label
+    free_idx = np.zeros(len(table), dtype=int)
+    label_idx: dict[str, int] = {}
+    fixed_labels = set(table.loc[~table["free"].astype(bool) & (table["label"] != ""), "label"])
+    nxt = 0
+    for i, (is_free, label) in enumerate(zip(table["free"], table["label"])):
+        if not is_free:
+            continue
+        if label and label in fixed_labels:
+            raise FormulaError(f"label {label!r} is on both a fixed and a free parameter; equal labels mean equal "
+                               "parameters, so fix or free all of them.")
+        if label and label in label_idx:
+            free_idx[i] = label_idx[label]
+            continue
+        nxt += 1
+        free_idx[i] = nxt
+        if label:
+            label_idx[label] = nxt
+    table["free"] = free_idx
+    table["user"] = table["user"].astype(bool)
+    table["exo"] = table["exo"].astype(bool)
+    known = set(table["label"]) | {d.lhs for d in definitions}
+    for d in definitions:
+        unknown = [n for n in expression_names(d.expression) if n not in known]
+        if unknown:
+            raise FormulaError(f"defined parameter in model line {d.line!r} uses unknown label(s) {unknown}; "
+                               "label a parameter first, e.g. 'y ~ a*x'.")
+        known.add(d.lhs)
+    if nxt == 0:
+        raise IdentificationError("the model has no free parameters.")
+    return ParTable(table=table, observed=tuple(ov), latent=tuple(latent), exogenous_x=tuple(ov_x),
+                    definitions=tuple(definitions), n_groups=n_groups)

@@ -1,0 +1,142 @@
+"""The fitted SEM: a frozen result with tidy parameters, fit measures, lavaan export and a summary.
+
+``params`` columns: ``lhs, op, rhs, label, group, estimate, std_error, statistic, p_value, ci_lower,
+ci_upper, std_all`` (Wald z tests and normal-theory CIs at ``params.attrs["level"]``; fixed parameters have
+``std_error = 0`` and no test, as in ``lavaan::parameterEstimates``; defined parameters have ``op == ":="``
+and group 0). ``std_all`` is lavaan's completely standardised solution (``standardizedSolution``, type
+``"std.all"``, ``cov.std = TRUE``). ``fit`` is a Series named as lavaan's ``fitMeasures`` (with ``_`` for ``.``).
+
+Example
+-------
+>>> import numpy as np, pandas as pd
+>>> from allianceStats.sem import fit_sem
+>>> rng = np.random.default_rng(0)
+>>> f = rng.normal(size=400)
+>>> df = pd.DataFrame({f"x{i}": f + rng.normal(size=400) for i in (1, 2, 3)})
+>>> res = fit_sem("f =~ x1 + x2 + x3", df)
+>>> print(res.to_lavaan().splitlines()[0])
+f =~ 1*x1 + x2 + x3
+>>> int(res.fit["df"])
+0
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..results import Convergence, Provenance
+
+
+def _fmt(v: float) -> str:
+    return f"{float(v):.17g}" if np.isfinite(v) else "NA"
+
+
+@dataclass(frozen=True)
+class SEMResult:
+    """A fitted structural equation model (see module docstring for the columns)."""
+
+    model: str
+    params: pd.DataFrame
+    fit: pd.Series
+    vcov: pd.DataFrame | None
+    partable: pd.DataFrame
+    convergence: Convergence
+    provenance: Provenance
+    n_obs: tuple[int, ...]
+    group_labels: tuple
+    group: str | None
+    observed: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    theta: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def level(self) -> float:
+        """Confidence level of ``ci_lower`` / ``ci_upper``."""
+        return float(self.params.attrs.get("level", 0.95))
+
+    def to_lavaan(self) -> str:
+        """lavaan syntax that reproduces this fit with ``lavaan::lavaan()`` (see :meth:`r_call`).
+
+        Every parameter is written explicitly: fixed ones with their value (``0*x``), free ones with their
+        label (equal labels keep equality constraints; an unlabelled free parameter shared by several rows
+        gets the label ``p<k>``, its free index). Exogenous covariates are left to lavaan's ``fixed.x``.
+        """
+        tab = self.partable
+        tab = tab[~tab["exo"]]
+        G = len(self.group_labels)
+        lines = []
+        order = list(dict.fromkeys(zip(tab["lhs"], tab["op"], tab["rhs"])))
+        label_count = tab[tab["free"] > 0].groupby("free")["label"].size()
+        for lhs, op, rhs in order:
+            rows = tab[(tab["lhs"] == lhs) & (tab["op"] == op) & (tab["rhs"] == rhs)].sort_values("group")
+            mods = []
+            for _, r in rows.iterrows():
+                if r["free"] > 0:
+                    lab = r["label"] or (f"p{int(r['free'])}" if label_count.get(r["free"], 1) > 1 else "")
+                    mods.append(("free", lab))
+                else:
+                    mods.append(("fixed", _fmt(r["value"])))
+            if G == 1:
+                kind, v = mods[0]
+                mod = f"{v}*" if v else ""
+            elif all(k == "fixed" for k, _ in mods):
+                vals = [v for _, v in mods]
+                mod = f"{vals[0]}*" if len(set(vals)) == 1 else f"c({', '.join(vals)})*"
+            elif all(k == "free" for k, _ in mods):
+                labs = [v for _, v in mods]
+                if all(labs):
+                    mod = f"c({', '.join(labs)})*"
+                else:
+                    mod = ""
+            else:
+                mod = f"c({', '.join(v if k == 'fixed' else 'NA' for k, v in mods)})*"
+            if op == "~1":
+                lines.append(f"{lhs} ~ {mod}1")
+            else:
+                lines.append(f"{lhs} {op} {mod}{rhs}")
+        merged: list[str] = []
+        for line in lines:
+            head, _, term = line.partition(" =~ ")
+            if term and merged and merged[-1].startswith(head + " =~ "):
+                merged[-1] += " + " + term
+            else:
+                merged.append(line)
+        for d in self.partable.attrs.get("definitions", ()):
+            merged.append(f"{d.lhs} := {d.expression}")
+        return "\n".join(merged)
+
+    def r_call(self, data_name: str = "data") -> str:
+        """The R call that refits :meth:`to_lavaan` on a data frame named ``data_name``."""
+        missing = "ml" if self.options.get("missing") == "fiml" else "listwise"
+        est = self.options.get("estimator", "ML")
+        grp = f", group = {self.group!r}".replace("'", '"') if self.group else ""
+        return (f'lavaan::lavaan(model, data = {data_name}, missing = "{missing}", estimator = "{est}", '
+                f"meanstructure = TRUE, fixed.x = TRUE{grp})")
+
+    def summary(self) -> str:
+        """Text summary: options, convergence, fit measures and the parameter table."""
+        f = self.fit
+        head = [
+            f"SEM fitted by {self.options.get('estimator', 'ML')} "
+            f"(missing = {self.options.get('missing')}, se = {self.options.get('se')}, "
+            f"information = {self.options.get('information')})",
+            f"  observations: {sum(self.n_obs)}" + (f" in groups {dict(zip(self.group_labels, self.n_obs))}"
+                                                    if self.group else ""),
+            f"  converged: {self.convergence.converged} after {self.convergence.iterations} iterations"
+            f" ({self.convergence.optimizer})",
+            f"  chi-square = {f['chisq']:.3f}, df = {f['df']:.0f}, p = {f['pvalue']:.4f}",
+            f"  CFI = {f['cfi']:.3f}, TLI = {f['tli']:.3f}, RMSEA = {f['rmsea']:.3f} "
+            f"[{f['rmsea_ci_lower']:.3f}, {f['rmsea_ci_upper']:.3f}], SRMR = {f['srmr']:.3f}",
+            f"  loglik = {f['loglik']:.3f}, AIC = {f['aic']:.3f}, BIC = {f['bic']:.3f}, npar = {f['npar']:.0f}",
+        ]
+        if "chisq_scaled" in f:
+            head.append(f"  scaled chi-square (Yuan-Bentler) = {f['chisq_scaled']:.3f}, "
+                        f"scaling factor = {f['chisq_scaling_factor']:.3f}")
+        for w in self.convergence.warnings:
+            head.append(f"  WARNING: {w}")
+        cols = ["lhs", "op", "rhs", "label", "group", "estimate", "std_error", "statistic", "p_value", "std_all"]
+        body = self.params[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        return "\n".join(head) + f"\n\nParameters (CI level {self.level:.2f}):\n" + body

@@ -1,0 +1,252 @@
+"""Model syntax: a documented subset of lavaan's model language, parsed into statements.
+
+Grammar (Rosseel 2012, *J. Stat. Softw.* 48(2), section 3; lavaan's ``model.syntax`` help page)
+------------------------------------------------------------------------------------------------
+A model is a sequence of statements separated by newlines or ``;``. ``#`` and ``!`` start a comment.
+A statement ending in an operator or ``+`` (or a line starting with ``+``) continues on the next line.
+
+=========================  ==========================================================
+``f =~ x1 + x2``            latent ``f`` measured by ``x1``, ``x2`` (loadings, Λ)
+``y ~ x + m``               regression of ``y`` on ``x`` and ``m`` (B)
+``x ~~ y``                  (residual) covariance; ``x ~~ x`` a (residual) variance (Ψ)
+``x ~ 1``                   intercept of an observed / mean of a latent variable (ν, α)
+``ab := a*b``               defined parameter, a function of labels (delta-method SEs)
+=========================  ==========================================================
+
+Each right-hand term may carry modifiers joined by ``*``: a number fixes the parameter (``1*x``, ``0*x``,
+``-0.5*x``), ``NA`` frees it (``NA*x``), an identifier labels it (``a*x``; equal labels mean equal
+parameters), and ``c(...)`` gives one value or label per group (``c(a, b)*x``, ``c(1, NA)*x``). Several
+left-hand variables may be joined by ``+`` (``RIx + RIy ~~ 0*wx1``). Anything else — inequality or ``==``
+constraints, ``start()``, ``|`` thresholds, ``<~`` composites — raises :class:`FormulaError` quoting the line.
+
+Example
+-------
+>>> stmts, defined = parse_model("f =~ 1*x1 + a*x2 + c(b, b)*x3  # a comment\\n y ~ f; ab := a*b")
+>>> [(s.lhs, s.op, s.rhs, s.modifiers) for s in stmts][:2]
+[('f', '=~', 'x1', (1.0,)), ('f', '=~', 'x2', ('a',))]
+>>> defined[0].lhs, defined[0].expression
+('ab', 'a*b')
+"""
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import dataclass
+
+from ..errors import FormulaError
+
+_NAME = r"[A-Za-z_.][A-Za-z0-9_.]*"
+_NAME_RE = re.compile(rf"^{_NAME}$")
+_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_OPERATORS = ("=~", "~~", ":=", "~")
+_UNSUPPORTED = ("<~", "==", "<", ">", "|", "~*~")
+
+Modifier = float | str | None  # number = fixed value, str = label, None = explicitly free (NA)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One parameter statement: ``lhs op rhs`` with modifiers (one per group, or one for all groups)."""
+
+    lhs: str
+    op: str
+    rhs: str
+    modifiers: tuple  # each element: Modifier, or a tuple of Modifiers (a ``c(...)`` list)
+    line: str
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A defined parameter ``lhs := expression``."""
+
+    lhs: str
+    expression: str
+    line: str
+
+
+def _logical_lines(model: str) -> list[str]:
+    raw = []
+    for line in model.replace("\r", "\n").split("\n"):
+        line = re.split(r"[#!]", line, maxsplit=1)[0]
+        raw.extend(part.strip() for part in line.split(";"))
+    out: list[str] = []
+    for part in raw:
+        if not part:
+            continue
+        if out and (part.startswith("+") or out[-1].endswith(("+", "=~", "~~", "~", ":=", "*"))):
+            out[-1] = out[-1] + " " + part
+        else:
+            out.append(part)
+    return out
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split at ``sep`` outside parentheses."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == sep and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return [p.strip() for p in parts]
+
+
+def _modifier_value(token: str, line: str) -> Modifier:
+    if _NUMBER_RE.match(token):
+        return float(token)
+    if token == "NA":
+        return None
+    if _NAME_RE.match(token):
+        return token
+    raise FormulaError(f"cannot read modifier {token!r} in model line {line!r}: expected a number (fixed value), "
+                       "NA (free), a label, or c(...) with one of those per group.")
+
+
+def _parse_modifier(token: str, line: str):
+    token = token.strip()
+    m = re.match(r"^c\s*\((.*)\)$", token)
+    if m:
+        return tuple(_modifier_value(t.strip(), line) for t in m.group(1).split(","))
+    return _modifier_value(token, line)
+
+
+def _split_operator(line: str) -> tuple[str, str, str]:
+    for bad in ("<~", "==", "~*~"):
+        if bad in line:
+            raise FormulaError(f"operator {bad!r} in model line {line!r} is not supported by allianceStats' lavaan "
+                               "subset (supported: =~  ~  ~~  ~ 1  :=).")
+    for op in _OPERATORS:
+        idx = line.find(op)
+        if idx >= 0:
+            if op == "~" and (line[idx:idx + 2] in ("~~",)):
+                continue
+            return line[:idx].strip(), op, line[idx + len(op):].strip()
+    raise FormulaError(f"model line {line!r} has no operator; expected one of =~  ~  ~~  ~ 1  :=  "
+                       "(e.g. 'f =~ x1 + x2', 'y ~ x', 'x ~~ y', 'x ~ 1', 'ab := a*b').")
+
+
+def _check_expression(expr: str, line: str) -> None:
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        raise FormulaError(f"cannot parse the expression of defined parameter in model line {line!r}.") from None
+    allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Load, ast.Add, ast.Sub,
+               ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Call)
+    for node in ast.walk(tree):
+        if not isinstance(node, allowed):
+            raise FormulaError(f"unsupported element {type(node).__name__} in defined parameter, model line "
+                               f"{line!r}; use labels, numbers, + - * / ^ and sqrt/exp/log/abs.")
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _FUNCS):
+            raise FormulaError(f"unsupported function in model line {line!r}; allowed: {sorted(_FUNCS)}.")
+
+
+_FUNCS = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log, "abs": abs}
+
+
+def expression_names(expr: str) -> list[str]:
+    """Labels used in a defined-parameter expression (in order of first use).
+
+    >>> expression_names("a*b + c^2")
+    ['a', 'b', 'c']
+    """
+    tree = ast.parse(expr.replace("^", "**"), mode="eval")
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in _FUNCS and node.id not in names:
+            names.append(node.id)
+    return names
+
+
+def evaluate_expression(expr: str, values: dict[str, float]) -> float:
+    """Evaluate a defined-parameter expression at label values (no ``eval`` of user text).
+
+    >>> evaluate_expression("a*b + 1", {"a": 2.0, "b": 3.0})
+    7.0
+    """
+    tree = ast.parse(expr.replace("^", "**"), mode="eval")
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return values[node.id]
+        if isinstance(node, ast.UnaryOp):
+            v = ev(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.Call):
+            return _FUNCS[node.func.id](*[ev(a) for a in node.args])
+        left, right = ev(node.left), ev(node.right)
+        op = node.op
+        if isinstance(op, ast.Add):
+            return left + right
+        if isinstance(op, ast.Sub):
+            return left - right
+        if isinstance(op, ast.Mult):
+            return left * right
+        if isinstance(op, ast.Div):
+            return left / right
+        return left ** right
+
+    return float(ev(tree))
+
+
+def parse_model(model: str) -> tuple[list[Statement], list[Definition]]:
+    """Parse lavaan-subset model syntax into parameter statements and defined parameters.
+
+    Returns ``(statements, definitions)``; see the module docstring for the grammar. Raises
+    :class:`FormulaError`, quoting the line, on anything outside the subset.
+
+    >>> stmts, _ = parse_model("RIx + RIy ~~ 0*wx1")
+    >>> [(s.lhs, s.rhs, s.modifiers) for s in stmts]
+    [('RIx', 'wx1', (0.0,)), ('RIy', 'wx1', (0.0,))]
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise FormulaError("the SEM model syntax is empty; give lavaan-style statements such as 'y ~ x'.")
+    statements: list[Statement] = []
+    definitions: list[Definition] = []
+    for line in _logical_lines(model):
+        lhs, op, rhs = _split_operator(line)
+        if op == ":=":
+            if not _NAME_RE.match(lhs):
+                raise FormulaError(f"defined parameter name {lhs!r} in model line {line!r} is not a valid name.")
+            _check_expression(rhs.replace("^", "**"), line)
+            definitions.append(Definition(lhs, rhs.replace(" ", ""), line))
+            continue
+        if not lhs or not rhs:
+            raise FormulaError(f"model line {line!r} is missing a left- or right-hand side.")
+        lhs_names = _split_top(lhs, "+")
+        for name in lhs_names:
+            if not _NAME_RE.match(name):
+                raise FormulaError(f"left-hand side {name!r} in model line {line!r} is not a variable name.")
+        for term in _split_top(rhs, "+"):
+            if not term:
+                raise FormulaError(f"empty term (a doubled or trailing '+') in model line {line!r}.")
+            pieces = _split_top(term, "*")
+            var = pieces[-1]
+            if any(s in var for s in _UNSUPPORTED) or not (var == "1" or _NAME_RE.match(var)):
+                raise FormulaError(f"cannot read term {term!r} in model line {line!r}: expected a variable name "
+                                   "with optional modifiers such as 1*x, a*x, NA*x or c(a,b)*x.")
+            mods = tuple(_parse_modifier(p, line) for p in pieces[:-1])
+            if len(mods) > 1:
+                # lavaan allows e.g. a*1*x? keep it simple and explicit: one value and/or one label
+                kinds = {type(m) for m in mods}
+                if len(mods) > 2 or tuple in kinds or len(kinds) == 1:
+                    raise FormulaError(f"term {term!r} in model line {line!r} has more modifiers than one value "
+                                       "and one label.")
+            this_op = op
+            if var == "1":
+                if op != "~":
+                    raise FormulaError(f"'1' can only appear as 'x ~ 1' (an intercept); model line {line!r}.")
+                this_op = "~1"
+            for name in lhs_names:
+                statements.append(Statement(name, this_op, "" if var == "1" else var, mods, line))
+    return statements, definitions
