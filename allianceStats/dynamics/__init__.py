@@ -1,9 +1,11 @@
 """Alliance dynamics: ruptures and repair, sudden gains, variability indices, dropout (time-to-event) models.
 
 Modules: :mod:`.rupture` (Stiles et al. 2004; Strauss et al. 2006; Gumz et al. 2012), :mod:`.sudden`
-(Tang & DeRubeis 1999; Lutz et al. 2013). Each module docstring states its definitions and edge cases.
+(Tang & DeRubeis 1999; Lutz et al. 2013), :mod:`.indices` (von Neumann et al. 1941; Jahng, Wood & Trull 2008). Each module docstring states its definitions and edge cases.
 """
+from .indices import successive_differences, variability
 from .rupture import RuptureResult, detect_ruptures
 from .sudden import SuddenChangeResult, critical_t, sudden_gains
 
-__all__ = ["detect_ruptures", "RuptureResult", "sudden_gains", "SuddenChangeResult", "critical_t"]
+__all__ = ["detect_ruptures", "RuptureResult", "sudden_gains", "SuddenChangeResult", "critical_t", "variability",
+           "successive_differences"]

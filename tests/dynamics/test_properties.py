@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from allianceStats.dynamics import detect_ruptures
+from allianceStats.dynamics import detect_ruptures, variability
 
 # scores on a 0.01 grid in [1, 5] and integer shifts keep the arithmetic close to exact
 score = st.integers(100, 500).map(lambda v: v / 100)
@@ -56,3 +56,14 @@ def test_pooled_sd_events_do_depend_on_other_clients():
     assert with_calm["rupture_session"].tolist() == [5] and with_wild.empty
     assert detect_ruptures(_frame([me, *calm]), sd="within").events.equals(
         detect_ruptures(_frame([me, *wild]), sd="within").events)
+
+
+@settings(max_examples=30, deadline=None)
+@given(panel, st.lists(st.integers(-20, 20), min_size=5, max_size=5))
+def test_variability_indices_invariant_to_shifts(series, shifts):
+    base = variability(_frame(series), pac_cutoff=0.505)  # off the 0.01 grid: no ties
+    moved = variability(_frame(series, shifts), pac_cutoff=0.505)  # off the 0.01 grid: no ties
+    invariant = ["n_scores", "sd", "mssd", "rmssd", "n_successive", "slope", "pac", "n_ruptures", "n_repaired"]
+    pd.testing.assert_frame_equal(base[invariant], moved[invariant], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(moved["mean"] - base["mean"], np.asarray(shifts[:len(series)], float),
+                               rtol=0, atol=1e-9)
