@@ -83,7 +83,8 @@ class AllianceOutcomeResult:
     def summary(self) -> str:
         """The two estimators side by side, then the notes."""
         wide = self.comparison.pivot(index="term", columns="estimator", values=["estimate", "std_error"])
-        wide.columns = [f"{a}:{b}" for a, b in wide.columns]
+        wide = wide.reindex(columns=[(v, e) for e in ("mixed", "fixed_effects") for v in ("estimate", "std_error")])
+        wide.columns = [f"{v} ({e})" for v, e in wide.columns]
         wide = wide.reindex(self.comparison.term.drop_duplicates())
         lines = [f"Alliance-outcome model: {self.formula}",
                  f"{self.mixed.nobs} sessions of {self.data[self._client].nunique()} clients "
@@ -225,8 +226,8 @@ def fit_alliance_outcome(data: pd.DataFrame, *, outcome: str = "outcome", allian
     if not mixed.converged:
         notes.append(f"the mixed model did not converge: {mixed.convergence.message}")
     if mixed.singular:
-        notes.append("the mixed model is a boundary (singular) fit: a variance is estimated as zero; consider "
-                     "random_slope=False.")
+        notes.append("the mixed model is a boundary (singular) fit: a variance is (near) zero or a correlation "
+                     "is ±1 (see mixed.varcomp); if it is the time slope, consider random_slope=False.")
     provenance = make_provenance(data, options={"outcome": outcome, "alliance": alliance, "client": client,
                                                 "therapist": therapist, "time": time,
                                                 "prior_outcome": prior_outcome, "random_slope": random_slope,

@@ -117,3 +117,24 @@ def test_result_is_frozen_and_input_untouched(data):
 def test_bad_input_says_what_and_how(data, change, kwargs, fragment):
     with pytest.raises(AllianceStatsError, match=fragment):
         fit_alliance_outcome(change(data), **kwargs)
+
+
+def test_worked_analysis_runs_top_to_bottom():
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    script = root / "analyses" / "02_multilevel_within_between.py"
+    start = time.perf_counter()
+    run = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=120)
+    elapsed = time.perf_counter() - start
+    assert run.returncode == 0, run.stderr[-2000:]
+    for step in range(1, 8):
+        assert f"Step {step}" in run.stdout
+    # the simulated truth lies between the two biased estimates of the previous-outcome coefficient
+    line = next(x for x in run.stdout.splitlines() if "previous-outcome coefficient" in x)
+    fe, truth, mixed_est = (float(line.split(word)[1].split()[0].rstrip(";")) for word in
+                            ("fixed effects ", "truth ", "mixed "))
+    assert fe < truth < mixed_est
+    assert elapsed < 30

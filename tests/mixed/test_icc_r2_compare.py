@@ -209,3 +209,15 @@ def test_compare_refuses_fits_to_different_rows(data, anova_fits):
 def test_compare_bad_arguments(args, fragment):
     with pytest.raises(AllianceStatsError, match=fragment):
         compare_mlm(*args)
+
+
+def test_compare_refits_ar1_fits_by_ml_like_direct_ml_fits(decomposed):
+    rows = decomposed.dropna(subset=["alliance"])
+    small = "outcome ~ session0 + (1 | client)"
+    large = "outcome ~ session0 + alliance_within + (1 | client)"
+    via_refit = compare_mlm(fit_mlm(small, rows, correlation="ar1"), fit_mlm(large, rows, correlation="ar1"))
+    direct = compare_mlm(fit_mlm(small, rows, reml=False, correlation="ar1"),
+                         fit_mlm(large, rows, reml=False, correlation="ar1"))
+    assert list(via_refit.npar) == [5, 6]  # 2 (or 3) fixed effects + theta + sigma + phi
+    np.testing.assert_allclose(via_refit.loglik, direct.loglik, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(via_refit.p_value.iloc[1], direct.p_value.iloc[1], rtol=1e-6)
