@@ -207,7 +207,10 @@ def mediation_diagram(paths, x: str | None = None, mediators: Sequence[str] | No
             below = height - 15
             d.route_via(x, y, [(95, below), (width - 95, below)], label=label, significant=sig)
         else:
-            d.add_arrow(row["from"], row["to"], label=label, significant=sig)
+            # a paths labelled near their mediator, b paths near theirs: away from where the fans cross
+            at = 0.72 if row["from"] == x and row["to"] in mediators else (
+                0.28 if row["from"] in mediators and row["to"] == y else None)
+            d.add_arrow(row["from"], row["to"], label=label, significant=sig, label_at=at)
     d.notes.append("Solid black: 95% CI excludes 0 (or p < .05); dashed grey: not significant. "
                    "Labels: estimate [CI].")
     d.place_labels()

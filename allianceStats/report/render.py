@@ -57,10 +57,16 @@ class Table:
     note: str = ""
     level: float = 0.95
     digits: int = 2
+    max_rows: int = 40
 
     @property
     def display(self) -> pd.DataFrame:
-        return apa_table(self.data, level=self.level, digits=self.digits)
+        """APA-formatted strings of the first ``max_rows`` rows (all rows go to the CSV / Markdown files)."""
+        return apa_table(self.data.head(self.max_rows), level=self.level, digits=self.digits)
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.data) > self.max_rows
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,8 @@ def write_report(report: Report, outdir: str | Path) -> Path:
     for table in report.tables():
         stem = slug(table.name)
         atomic_write(outdir / "tables" / f"{stem}.csv", to_csv_text(table.data))
-        md = f"**{table.title}**\n\n{to_markdown(table.display)}\n"
+        full = apa_table(table.data, level=table.level, digits=table.digits)
+        md = f"**{table.title}**\n\n{to_markdown(full)}\n"
         if table.note:
             md += f"\n*Note.* {table.note}\n"
         atomic_write(outdir / "tables" / f"{stem}.md", md)

@@ -50,7 +50,7 @@ def fmt_p(p: float) -> str:
     return f"{p:.3f}".lstrip("0") if p < 1 else "1.000"
 
 
-def _fmt_cell(value, digits: int) -> str:
+def _fmt_cell(value, digits: int, *, counts: bool = False) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, np.integer)):
@@ -58,6 +58,8 @@ def _fmt_cell(value, digits: int) -> str:
     if isinstance(value, (float, np.floating)):
         if math.isnan(value):
             return "—"
+        if counts and float(value).is_integer() and abs(value) < 1e15:
+            return str(int(value))
         return fmt_number(float(value), digits)
     if value is None:
         return "—"
@@ -92,7 +94,9 @@ def apa_table(table: pd.DataFrame, *, level: float = 0.95, digits: int = 2) -> p
         elif col == "df":
             out[HEADERS[col]] = [_fmt_cell(v, 1) for v in values]
         else:
-            out[HEADERS.get(col, str(col))] = [_fmt_cell(v, digits) for v in values]
+            # columns of no known statistic (e.g. a generic "value") show whole numbers as counts
+            counts = col not in HEADERS and col not in ("mean", "sd", "min", "max", "missing_share")
+            out[HEADERS.get(col, str(col))] = [_fmt_cell(v, digits, counts=counts) for v in values]
     return pd.DataFrame(out, index=range(len(table)))
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import allianceStats.report as report_pkg
 
-MODULES = sorted({"allianceStats.report", *(f"allianceStats.report.{m.name}"
+MODULES = sorted({"allianceStats.report", "allianceStats.cli", *(f"allianceStats.report.{m.name}"
                                             for m in pkgutil.iter_modules(report_pkg.__path__))})
 
 

@@ -1,0 +1,206 @@
+"""The alliance-stats command line: exit codes (0 / 1 / 2), messages without tracebacks, byte-identical reruns."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import allianceStats
+from allianceStats.cli import app
+from allianceStats.errors import ConvergenceError
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def data_csv(tmp_path_factory) -> Path:
+    from allianceStats.simulate import sdt_cycle
+
+    data, _ = sdt_cycle(6, 6, 6, seed=11)
+    path = tmp_path_factory.mktemp("data") / "sessions.csv"
+    data.to_csv(path, index=False)
+    return path
+
+
+def invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output and "Traceback" not in result.stderr
+    return result
+
+
+def test_validate_ok_and_mapping(data_csv, tmp_path):
+    ok = invoke("validate", data_csv)
+    assert ok.exit_code == 0 and ok.stdout.startswith("OK: ")
+    renamed = pd.read_csv(data_csv).rename(columns={"client": "ID", "alliance": "WAI"})
+    path = tmp_path / "renamed.csv"
+    renamed.to_csv(path, index=False)
+    assert invoke("validate", path).exit_code == 2  # no client column without a mapping
+    mapped = invoke("validate", path, "--column", "ID=client", "-c", "WAI=alliance")
+    assert mapped.exit_code == 0, mapped.stderr
+    bad = invoke("validate", path, "--column", "ID")
+    assert bad.exit_code == 2 and "NAME=ROLE" in bad.stderr
+
+
+def test_validate_bad_input_lists_every_problem(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("client,session,alliance\na,1,3\na,1,9\nb,x,2\n")
+    result = invoke("validate", path)
+    assert result.exit_code == 2
+    assert "3 problems found" in result.stderr
+    for needle in ("column 'session'", "column 'alliance'", "duplicate (client, session)"):
+        assert needle in result.stderr
+    missing = invoke("describe", tmp_path / "absent.csv")
+    assert missing.exit_code == 2 and "not found" in missing.stderr
+
+
+def test_describe(data_csv):
+    result = invoke("describe", data_csv)
+    assert result.exit_code == 0 and "36 clients of 6 therapists" in result.stdout
+
+
+def test_fit_mlm_writes_params(data_csv, tmp_path):
+    out = tmp_path / "params.csv"
+    result = invoke("fit", "mlm", data_csv, "-f", "outcome ~ alliance_within + alliance_between + (1 | client)",
+                    "--decompose", "alliance", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    assert "alliance_within" in result.stdout
+    params = pd.read_csv(out)
+    assert params.columns.tolist()[:3] == ["term", "estimate", "std_error"]
+    assert params["term"].tolist() == ["(Intercept)", "alliance_within", "alliance_between"]
+
+
+def test_fit_mlm_bad_formula_is_bad_input(data_csv):
+    result = invoke("fit", "mlm", data_csv, "-f", "outcome ~ nope + (1 | client)")
+    assert result.exit_code == 2 and "nope" in result.stderr
+
+
+def test_fit_failures_exit_1_with_reason(data_csv, monkeypatch):
+    def no_convergence(*args, **kwargs):
+        raise ConvergenceError("the optimiser stopped after 0 iterations")
+
+    monkeypatch.setattr(allianceStats, "fit_mlm", no_convergence)
+    result = invoke("fit", "mlm", data_csv, "-f", "outcome ~ 1 + (1 | client)")
+    assert result.exit_code == 1 and "could not fit the model" in result.stderr
+    assert "stopped after 0 iterations" in result.stderr
+
+    def crash(*args, **kwargs):
+        raise FloatingPointError("overflow in exp")
+
+    monkeypatch.setattr(allianceStats, "fit_mlm", crash)
+    result = invoke("fit", "mlm", data_csv, "-f", "outcome ~ 1 + (1 | client)")
+    assert result.exit_code == 1 and "FloatingPointError: overflow in exp" in result.stderr
+
+
+def test_fit_mediation_and_ruptures(data_csv, tmp_path):
+    out = tmp_path / "effects.csv"
+    result = invoke("fit", "mediation", data_csv, "--x", "alliance", "-m", "autonomy", "-m", "competence",
+                    "--y", "motivation", "--n-boot", "200", "--seed", "3", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    effects = pd.read_csv(out)
+    assert {"total indirect", "direct", "total"} <= set(effects["effect"])
+    bad = invoke("fit", "mediation", data_csv, "--x", "alliance", "-m", "nope", "--y", "motivation")
+    assert bad.exit_code == 2 and "nope" in bad.stderr
+    rup = invoke("ruptures", data_csv, "--out", tmp_path / "events.csv")
+    assert rup.exit_code == 0 and "Ruptures in 'alliance'" in rup.stdout
+
+
+ANALYSIS = """
+title = "Test <b>study</b>"
+seed = 42
+[data]
+path = "{data}"
+[describe]
+[icc]
+measures = ["alliance", "outcome"]
+[trajectories]
+measures = ["alliance"]
+[[mlm]]
+name = "ao"
+formula = "outcome ~ alliance_within_lag1 + alliance_between + session0 + (1 | client)"
+decompose = ["alliance"]
+therapist = false
+[[mlm]]
+name = "broken"
+formula = "outcome ~ nothing_here + (1 | client)"
+[[mediation]]
+name = "needs"
+x = "alliance"
+mediators = ["autonomy", "relatedness"]
+y = "motivation"
+options = {{ n_boot = 300 }}
+[cycle]
+[dynamics]
+"""
+
+
+def test_report_runs_and_reruns_byte_identically(data_csv, tmp_path):
+    toml = tmp_path / "analysis.toml"
+    toml.write_text(ANALYSIS.format(data=data_csv.as_posix()))
+    first = invoke("report", toml, "-o", tmp_path / "a")
+    second = invoke("report", toml, "-o", tmp_path / "b")
+    assert first.exit_code == 0 and second.exit_code == 0, first.stderr
+    assert "failed: Multilevel model: broken" in first.stderr
+    csvs = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.csv"))
+    assert Path("tables/mlm_ao_params.csv") in csvs and Path("tables/mediation_needs_effects.csv") in csvs
+    for rel in csvs:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    html = (tmp_path / "a" / "index.html").read_text(encoding="utf-8")
+    assert "Test &lt;b&gt;study&lt;/b&gt;" in html and "<b>study</b>" not in html
+    strict = invoke("report", toml, "-o", tmp_path / "c", "--strict")
+    assert strict.exit_code == 1 and "some analyses failed" in strict.stderr
+
+
+def test_report_seed_changes_bootstrap(data_csv, tmp_path):
+    text = (f"seed = 42\n[data]\npath = '{data_csv.as_posix()}'\n[[mediation]]\nname = 'needs'\nx = 'alliance'\n"
+            "mediators = ['autonomy']\ny = 'motivation'\noptions = { n_boot = 300 }\n")
+    (tmp_path / "s1.toml").write_text(text)
+    (tmp_path / "s2.toml").write_text(text.replace("seed = 42", "seed = 43"))
+    for name in ("s1", "s2"):
+        assert invoke("report", tmp_path / f"{name}.toml", "-o", tmp_path / name).exit_code == 0
+    a = (tmp_path / "s1" / "tables" / "mediation_needs_effects.csv").read_bytes()
+    b = (tmp_path / "s2" / "tables" / "mediation_needs_effects.csv").read_bytes()
+    assert a != b  # the seed reaches the bootstrap
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("title = 'x'\n", "[data] table with a 'path'"),
+    ("[data]\npath = 'x.csv'\n[mlmm]\n", "unknown key 'mlmm'"),
+    ("[data\n", "not valid TOML"),
+    ("seed = -1\n[data]\npath = 'x.csv'\n", "non-negative integer"),
+])
+def test_report_bad_analysis_file(tmp_path, text, needle):
+    toml = tmp_path / "bad.toml"
+    toml.write_text(text)
+    result = invoke("report", toml, "-o", tmp_path / "out")
+    assert result.exit_code == 2 and needle in result.stderr
+
+
+def test_simulate_then_validate(tmp_path):
+    out = tmp_path / "sim.csv"
+    result = invoke("simulate", "-o", out, "--therapists", "3", "--clients", "4", "--sessions", "5", "--seed", "9",
+                    "--truth", tmp_path / "truth.json")
+    assert result.exit_code == 0 and out.is_file() and (tmp_path / "truth.json").is_file()
+    assert invoke("validate", out).exit_code == 0
+    again = tmp_path / "sim2.csv"
+    invoke("simulate", "-o", again, "--therapists", "3", "--clients", "4", "--sessions", "5", "--seed", "9")
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_demo_writes_report(tmp_path):
+    result = invoke("demo", "-o", tmp_path / "demo")
+    assert result.exit_code == 0, result.stderr
+    assert "demo report written to" in result.stdout
+    html = (tmp_path / "demo" / "index.html").read_text(encoding="utf-8")
+    assert html.count("<svg") >= 4 and "Provenance" in html
+
+
+def test_entry_point_installed():
+    script = Path(sys.executable).with_name("alliance-stats")
+    if not script.exists():
+        pytest.skip(reason="the alliance-stats console script is not installed in this environment")
+    result = subprocess.run([str(script), "validate", "example"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("OK:")
