@@ -40,9 +40,12 @@ clients or therapists; the cost per evaluation is O(m (q₁+q₂+p+1)³).
 Optimisation and checks
 -----------------------
 θ (and φ) are found by BOBYQA (Powell 2009), the bounded derivative-free optimiser lme4 uses through
-nloptr, here through nlopt; start θ = (diagonal 1, off-diagonal 0) as lme4. At the end the projected
-gradient is computed by central differences; if it is not small the optimiser is restarted once from the
-solution; a fit still failing the check is returned with ``converged=False`` and a ConvergenceWarning.
+nloptr, here through nlopt; start θ = (diagonal 1, off-diagonal 0) as lme4. At the end the optimum is
+checked, not only the optimiser's flag: numerical gradient g and Hessian H over the coordinates not held at
+their bound give the deviance decrease a Newton step would achieve, ½ gᵀH⁻¹g (scale free; lme4 checks a
+similar scaled gradient). Newton steps polish the optimum while they help; if the predicted decrease stays
+above 1e-6 or a bounded θ wants to leave 0, BOBYQA is restarted once from the solution; a fit still failing
+the check is returned with ``converged=False`` and a ConvergenceWarning.
 A fit is *singular* (BoundaryWarning) when a bounded θ element is below 1e-4 (lme4's ``isSingular``).
 Fixed effects: β̂ = (R_XᵀR_X)⁻¹ X̃ᵀỹ, cov(β̂) = σ̂² (R_XᵀR_X)⁻¹; t tests with Satterthwaite df
 (:mod:`allianceStats.mixed.satterthwaite`, Kuznetsova et al. 2017, J. Stat. Softw. 82(13)).
@@ -66,7 +69,8 @@ from .result import PARAM_COLUMNS, VARCOMP_COLUMNS, MixedResult
 from .satterthwaite import richardson_hessian, richardson_jacobian, satterthwaite_df, varpar_covariance
 
 SINGULAR_TOL = 1e-4      # lme4's isSingular tolerance on bounded theta elements
-GRADIENT_TOL = 1e-3      # max |projected gradient| of the deviance accepted as converged
+GRADIENT_TOL = 1e-3      # a bounded θ at 0 whose slope is below −GRADIENT_TOL is not at an optimum
+DECREASE_TOL = 1e-6      # converged when a Newton step would lower the deviance by less than this
 
 
 # ---------------------------------------------------------------------------------------------- structure
@@ -122,6 +126,33 @@ def _blocks(design: Design, time: np.ndarray | None) -> _Blocks:
     return _Blocks(W, mask, tt, f1.q, Z2.shape[1], p, starts2, client_order, outer_sorted, (block, slot))
 
 
+def _chol_forward(A: np.ndarray, B: np.ndarray) -> tuple[float, np.ndarray]:
+    """Batched Cholesky C Cᵀ = A and W = C⁻¹B for blocks stored last-axis-major: A (q, q, m), B (q, r, m).
+
+    Returns (Σ log|C|², W). Loops run over the block size q (1–3 in practice); each step is a vector
+    operation over all m blocks on contiguous memory, much faster than one LAPACK call per 2×2 block.
+    Raises LinAlgError if a block is not positive definite.
+    """
+    q = A.shape[0]
+    C = np.zeros_like(A)
+    W = np.empty_like(B)
+    for j in range(q):
+        d = A[j, j] - (C[j, :j] ** 2).sum(axis=0)
+        if np.any(d <= 0) or not np.all(np.isfinite(d)):
+            raise np.linalg.LinAlgError("block not positive definite")
+        C[j, j] = np.sqrt(d)
+        for i in range(j + 1, q):
+            C[i, j] = (A[i, j] - (C[i, :j] * C[j, :j]).sum(axis=0)) / C[j, j]
+        W[j] = (B[j] - np.einsum("km,krm->rm", C[j, :j], W[:j])) / C[j, j]
+    return 2.0 * np.log(np.diagonal(C, axis1=0, axis2=1)).sum(), W
+
+
+def _lt_stack(L: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Lᵀ X for a stack X (a, c, m) stored last-axis-major: one GEMM."""
+    a, c, m = X.shape
+    return (L.T @ X.reshape(a, c * m)).reshape(L.shape[1], c, m)
+
+
 def _theta_layout(qs: list[int]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """Lower bounds of θ (0 on diagonals) and, per factor, the (row, col) indices of its elements."""
     lower, idx = [], []
@@ -160,6 +191,7 @@ class _Problem:
         self.n_theta = len(self.lower)
         self.n, self.p = design.X.shape
         self._G_cache: tuple[float, np.ndarray, float] | None = None
+        self._split_cache = None
         if not self.ar1:
             self.G = np.einsum("mti,mtj->mij", self.b.W, self.b.W)
             self.logdetR = 0.0
@@ -193,35 +225,54 @@ class _Problem:
         return par, None
 
     # -- one PLS solve
-    def solve(self, theta: np.ndarray, phi: float | None, full: bool = False):
-        """Eliminate client then therapist blocks; return logdet(L), the final (p+1)² matrix and pieces."""
+    def _split_gram(self, phi):
+        """G_cc (q1,q1,m) and G_cr (q1,r,m) per client (last axis = client) and therapist sums of G_rr (J,r,r)."""
+        if self._split_cache is not None and self._split_cache[0] == phi:
+            return self._split_cache[1]
         G, logdetR = self.gram(phi)
-        q1, q2, p = self.b.q1, self.b.q2, self.p
+        q1 = self.b.q1
+        out = (np.ascontiguousarray(G[:, :q1, :q1].transpose(1, 2, 0)),
+               np.ascontiguousarray(G[:, :q1, q1:].transpose(1, 2, 0)),
+               np.add.reduceat(G[:, q1:, q1:], self.b.starts2, axis=0), logdetR)
+        self._split_cache = (phi, out)
+        return out
+
+    def solve(self, theta: np.ndarray, phi: float | None, full: bool = False):
+        """Eliminate client then therapist blocks; return log|L|², the final (p+1)² matrix and pieces.
+
+        With ``full=True`` the pieces needed for the BLUPs (A⁻¹B per client and per therapist) are returned.
+        """
+        Gcc, Gcr, Grr_t, logdetR = self._split_gram(phi)
+        q1, q2 = self.b.q1, self.b.q2
         Ls = _lambdas(theta, self.qs, self.idx)
-        k = G.shape[1]
-        Tm = np.eye(k)
-        Tm[:q1, :q1] = Ls[0]
+        L1 = Ls[0]
+        r = Gcr.shape[1]
+        Tr = np.eye(r)
         if q2:
-            Tm[q1:q1 + q2, q1:q1 + q2] = Ls[1]
-        H = Tm.T @ G @ Tm
-        A1 = H[:, :q1, :q1] + np.eye(q1)
-        B1 = H[:, :q1, q1:]
-        C1 = np.linalg.cholesky(A1)
-        logdet = 2.0 * np.log(np.diagonal(C1, axis1=1, axis2=2)).sum()
-        A1inv_B1 = np.linalg.solve(A1, B1)
-        S = H[:, q1:, q1:] - np.einsum("mij,mik->mjk", B1, A1inv_B1)
-        S_t = np.add.reduceat(S, self.b.starts2, axis=0)
-        pieces = {"A1inv_B1": A1inv_B1, "Ls": Ls}
+            Tr[:q2, :q2] = Ls[1]
+        A1 = _lt_stack(L1, _lt_stack(L1, Gcc).transpose(1, 0, 2).copy())  # Λ1ᵀ G_cc Λ1 (symmetric)
+        A1[np.arange(q1), np.arange(q1)] += 1.0
+        B1 = _lt_stack(L1, Gcr)                                            # Λ1ᵀ G_cr
         if q2:
-            A2 = S_t[:, :q2, :q2] + np.eye(q2)
-            B2 = S_t[:, :q2, q2:]
-            C2 = np.linalg.cholesky(A2)
-            logdet += 2.0 * np.log(np.diagonal(C2, axis1=1, axis2=2)).sum()
-            A2inv_B2 = np.linalg.solve(A2, B2)
-            F = (S_t[:, q2:, q2:] - np.einsum("mij,mik->mjk", B2, A2inv_B2)).sum(axis=0)
-            pieces["A2inv_B2"] = A2inv_B2
+            B1 = np.einsum("irm,rs->ism", B1, Tr)
+        logdet1, W1 = _chol_forward(A1, B1)                                # W1 = C1⁻¹ B1
+        Hrr = Tr.T @ Grr_t @ Tr                                            # (J, r, r)
+        pieces = {"Ls": Ls}
+        if full:
+            pieces["A1inv_B1"] = np.linalg.solve(A1.transpose(2, 0, 1), B1.transpose(2, 0, 1))
+        if q2:
+            WtW = np.add.reduceat(np.einsum("qim,qjm->mij", W1, W1), self.b.starts2, axis=0)
+            S_t = Hrr - WtW
+            A2 = np.ascontiguousarray((S_t[:, :q2, :q2] + np.eye(q2)).transpose(1, 2, 0))
+            B2 = np.ascontiguousarray(S_t[:, :q2, q2:].transpose(1, 2, 0))
+            logdet2, W2 = _chol_forward(A2, B2)
+            F = S_t[:, q2:, q2:].sum(axis=0) - np.tensordot(W2, W2, axes=([0, 2], [0, 2]))
+            if full:
+                pieces["A2inv_B2"] = np.linalg.solve(A2.transpose(2, 0, 1), B2.transpose(2, 0, 1))
+            logdet = logdet1 + logdet2
         else:
-            F = S_t.sum(axis=0)
+            F = Hrr.sum(axis=0) - np.tensordot(W1, W1, axes=([0, 2], [0, 2]))
+            logdet = logdet1
         return logdet, F, logdetR, pieces
 
     def deviance(self, par: np.ndarray) -> float:
@@ -300,20 +351,72 @@ def _bobyqa(fun, x0, lower, upper, xtol=1e-10, ftol=1e-12, maxeval=20000, step=N
     return np.asarray(x), float(fun(np.asarray(x))), count[0], "BOBYQA (nlopt)", ok, msg
 
 
-def _projected_gradient(fun, x, lower, upper, h=1e-6):
-    g = np.zeros_like(x)
-    f0 = fun(x)
-    for i in range(len(x)):
-        e = np.zeros_like(x)
-        e[i] = h
-        if x[i] - h < lower[i]:
-            g[i] = (fun(x + e) - f0) / h
-            g[i] = min(g[i], 0.0)  # at the lower bound only a negative slope means "not optimal"
-        elif x[i] + h > upper[i]:
-            g[i] = max((f0 - fun(x - e)) / h, 0.0)
-        else:
-            g[i] = (fun(x + e) - fun(x - e)) / (2 * h)
-    return g
+def _newton_check(fun, x, f, lower, upper, max_steps=3):
+    """Check (and polish) an optimum with a numerical gradient and Hessian over the free coordinates.
+
+    A coordinate at its lower bound whose one-sided slope is non-negative is held fixed (a boundary
+    optimum). For the free coordinates, the predicted decrease of a Newton step, ½ gᵀH⁻¹g, measures the
+    distance to the optimum in deviance units (scale free, unlike a raw gradient, which grows with n).
+    Up to ``max_steps`` Newton steps are taken while they lower the deviance. Returns
+    (x, f, decrease, max |g|, ok, evaluations) with ok = False when a bounded coordinate wants to leave
+    its bound inwards or H is not positive definite.
+    """
+    nev = 0
+    x = np.array(x, dtype=float)
+    for step in range(max_steps + 1):
+        h = 1e-4 * np.maximum(np.abs(x), 0.05)
+        free, ok = [], True
+        g_full = np.zeros_like(x)
+        for i in range(len(x)):
+            e = np.zeros_like(x)
+            e[i] = h[i]
+            if x[i] - h[i] < lower[i]:
+                slope = (fun(x + e) - f) / h[i]
+                nev += 1
+                g_full[i] = min(slope, 0.0)
+                if slope < -GRADIENT_TOL:
+                    ok = False
+                continue
+            if x[i] + h[i] > upper[i]:
+                continue
+            free.append(i)
+        free = np.array(free, dtype=int)
+        k = len(free)
+        if k == 0:
+            return x, f, 0.0, float(np.max(np.abs(g_full), initial=0.0)), ok, nev
+        fp, fm = np.empty(k), np.empty(k)
+        H = np.zeros((k, k))
+        for a, i in enumerate(free):
+            e = np.zeros_like(x)
+            e[i] = h[i]
+            fp[a], fm[a] = fun(x + e), fun(x - e)
+            H[a, a] = (fp[a] - 2 * f + fm[a]) / h[i] ** 2
+        for a, i in enumerate(free):
+            for c in range(a):
+                j = free[c]
+                e = np.zeros_like(x)
+                e[i], e[j] = h[i], h[j]
+                H[a, c] = H[c, a] = (fun(x + e) - fp[a] - fp[c] + 2 * f - fm[a] - fm[c] + fun(x - e)) \
+                    / (2 * h[i] * h[j])
+        nev += 2 * k + k * (k - 1)
+        g = (fp - fm) / (2 * h[free])
+        g_full[free] = g
+        try:
+            np.linalg.cholesky(H)
+            dx = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            return x, f, np.inf, float(np.max(np.abs(g_full))), False, nev
+        decrease = 0.5 * float(g @ dx)
+        if decrease < 1e-10 or step == max_steps:
+            return x, f, decrease, float(np.max(np.abs(g_full))), ok, nev
+        x_new = x.copy()
+        x_new[free] = np.clip(x[free] - dx, lower[free], upper[free])
+        f_new = fun(x_new)
+        nev += 1
+        if not f_new < f:
+            return x, f, decrease, float(np.max(np.abs(g_full))), ok, nev
+        x, f = x_new, f_new
+    return x, f, decrease, float(np.max(np.abs(g_full))), ok, nev  # pragma: no cover
 
 
 # ---------------------------------------------------------------------------------------------- public
@@ -382,23 +485,23 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
         upper = np.r_[upper, 0.999999]
         x0 = np.r_[x0, 0.2]
     x, f, nev, optname, ok, msg = _bobyqa(prob.deviance, x0, lower, upper)
-    g = _projected_gradient(prob.deviance, x, lower, upper)
+    x, f, decrease, gmax, kkt_ok, nev1 = _newton_check(prob.deviance, x, f, lower, upper)
+    nev += nev1
     restarts = 0
-    if not ok or np.max(np.abs(g)) > GRADIENT_TOL:
-        x1, f1, nev1, _, ok1, msg1 = _bobyqa(prob.deviance, x, lower, upper,
-                                            step=np.full(len(x), 1e-3) if len(x) > 1 else None)
-        nev += nev1
+    if not (ok and kkt_ok and decrease <= DECREASE_TOL):
+        # lme4 restarts too when the first run ends badly; a fresh BOBYQA from the current point
+        x1, f1, nev1, _, ok1, msg1 = _bobyqa(prob.deviance, x, lower, upper)
+        x1, f1, dec1, g1, kkt1, nev2 = _newton_check(prob.deviance, x1, f1, lower, upper)
+        nev += nev1 + nev2
         restarts = 1
         if f1 <= f:
-            x, f, ok, msg = x1, f1, ok1, msg1
-        g = _projected_gradient(prob.deviance, x, lower, upper)
-    gmax = float(np.max(np.abs(g)))
-    converged = bool(ok and gmax <= GRADIENT_TOL and np.isfinite(f))
+            x, f, ok, msg, decrease, gmax, kkt_ok = x1, f1, ok1, msg1, dec1, g1, kkt1
+    converged = bool(ok and kkt_ok and decrease <= DECREASE_TOL and np.isfinite(f))
     warn_msgs = []
     if not converged:
-        warn_msgs.append(f"the optimiser did not converge ({msg}; max |gradient| of the deviance {gmax:.2g} "
-                         f"> {GRADIENT_TOL}); estimates may be unreliable. Rescale covariates (e.g. centre "
-                         "session) or simplify the random part.")
+        warn_msgs.append(f"the optimiser did not converge ({msg}; a Newton step would lower the deviance by "
+                         f"{decrease:.2g} > {DECREASE_TOL}; max |gradient| {gmax:.2g}); estimates may be "
+                         "unreliable. Rescale covariates (e.g. centre session) or simplify the random part.")
     theta, phi = prob.split(x)
     singular = bool(np.any(theta[np.isfinite(prob.lower)] < SINGULAR_TOL))
     if singular:
@@ -406,7 +509,8 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
                          "±1; consider a simpler random part (lme4's isSingular, tol 1e-4).")
     return _assemble(prob, design, spec, data, x, f, reml, level, correlation, time, converged, singular,
                      Convergence(converged, nev, optname,
-                                 f"{msg}; max |projected gradient| {gmax:.2g}; restarts {restarts}",
+                                 f"{msg}; Newton decrease {decrease:.2g}; max |gradient| {gmax:.2g}; "
+                                 f"restarts {restarts}",
                                  tuple(warn_msgs)),
                      n_dropped_total, warn_msgs)
 

@@ -7,7 +7,7 @@ import pytest
 
 from allianceStats.errors import BoundaryWarning, FormulaError, IdentificationError
 from allianceStats.mixed import MixedResult, fit_mlm
-from allianceStats.mixed.engine import _Problem, _projected_gradient
+from allianceStats.mixed.engine import _newton_check, _Problem
 from allianceStats.mixed.design import build_design
 from allianceStats.mixed.formula import parse_formula
 from allianceStats.mixed.satterthwaite import richardson_hessian, richardson_jacobian
@@ -158,9 +158,16 @@ def test_optimum_is_stationary(three):
     f = "y ~ x + time + (1 + time | client) + (1 | therapist)"
     res = fit_mlm(f, three)
     prob = _Problem(build_design(parse_formula(f), three), True, None)
-    g = _projected_gradient(prob.deviance, res.theta, prob.lower, np.full(len(res.theta), np.inf))
-    assert np.max(np.abs(g)) < 1e-3
+    upper = np.full(len(res.theta), np.inf)
     assert prob.deviance(res.theta) == pytest.approx(res.deviance, abs=1e-10)
+    _, f, decrease, gmax, ok, _ = _newton_check(prob.deviance, res.theta, res.deviance, prob.lower, upper, 0)
+    assert ok and decrease < 1e-8 and gmax < 1e-3
+    # from a perturbed point the check reports the distance and its Newton steps walk back to the optimum
+    far = res.theta * 1.01
+    _, _, dec_far, _, _, _ = _newton_check(prob.deviance, far, prob.deviance(far), prob.lower, upper, 0)
+    assert dec_far > 1e-3
+    x_pol, f_pol, _, _, _, _ = _newton_check(prob.deviance, far, prob.deviance(far), prob.lower, upper, 5)
+    assert f_pol == pytest.approx(res.deviance, abs=1e-6)
 
 
 def test_numerical_derivatives_against_analytic():
