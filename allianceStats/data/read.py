@@ -227,19 +227,27 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
     result = pd.DataFrame(out)
 
     sess = result[session_col].to_numpy(dtype=float)
-    ok_rows = np.isfinite(sess) & raw_client.notna().to_numpy()
-    dup = np.flatnonzero(ok_rows & pd.DataFrame({"c": ids, "s": sess}).duplicated(keep=False).to_numpy())
+    client_codes, client_levels = pd.factorize(raw_client)  # -1 marks a missing id
+    ok_rows = np.isfinite(sess) & (client_codes >= 0)
+    span = np.nanmax(np.abs(sess[ok_rows])) + 1 if ok_rows.any() else 1
+    key = pd.Series(np.where(ok_rows, client_codes * span + np.where(ok_rows, sess, 0), np.nan))
+    dup = np.flatnonzero(ok_rows & key.duplicated(keep=False).to_numpy())
     if dup.size:
         problems.append(f"duplicate (client, session) rows at {_rows_text(dup, ids, sess[dup[:MAX_LISTED]].tolist())}; "
                         "each client may have one row per session.")
     if has_therapist:
-        pairs = pd.DataFrame({"c": ids, "t": frame[therapist_col].astype(str)})[raw_client.notna().to_numpy()
-                                                                                & frame[therapist_col].notna().to_numpy()]
-        n_ther = pairs.drop_duplicates().groupby("c")["t"].agg(list)
-        multi = n_ther[n_ther.map(len) > 1]
-        if len(multi):
-            listed = "; ".join(f"client {c!r}: therapists {sorted(t)}" for c, t in list(multi.items())[:MAX_LISTED])
-            more = f" … ({len(multi)} clients in all)" if len(multi) > MAX_LISTED else ""
+        ther_codes, ther_levels = pd.factorize(frame[therapist_col])
+        both = (client_codes >= 0) & (ther_codes >= 0)
+        n_ther = max(len(ther_levels), 1)
+        pair_keys = pd.unique(client_codes[both].astype(np.int64) * n_ther + ther_codes[both])
+        pairs = np.stack([pair_keys // n_ther, pair_keys % n_ther], axis=1)
+        per_client = np.bincount(pairs[:, 0], minlength=len(client_levels))
+        multi = np.flatnonzero(per_client > 1)
+        if multi.size:
+            listed = "; ".join(
+                f"client {str(client_levels[c])!r}: therapists {sorted(map(str, ther_levels[pairs[pairs[:, 0] == c, 1]]))}"
+                for c in multi[:MAX_LISTED])
+            more = f" … ({multi.size} clients in all)" if multi.size > MAX_LISTED else ""
             problems.append(f"column {therapist_col!r}: client under more than one therapist ({listed}{more}); "
                             "clients must be nested in therapists — correct the ids or split the client.")
     if problems:
@@ -254,9 +262,11 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
             if result[name].notna().all():
                 result[name] = result[name].astype(np.int64)
 
-    numeric_ids = pd.to_numeric(raw_client, errors="coerce")
-    sort_client = numeric_ids if numeric_ids.notna().all() else raw_client.astype(str)
-    order = np.lexsort((result[session_col].to_numpy(), pd.factorize(sort_client, sort=True)[0]))
+    levels = pd.Index(client_levels)
+    numeric_levels = pd.to_numeric(levels.astype(str), errors="coerce")
+    rank_source = numeric_levels if not np.isnan(numeric_levels).any() else levels.astype(str)
+    level_rank = np.argsort(np.argsort(np.asarray(rank_source), kind="stable"), kind="stable")
+    order = np.lexsort((result[session_col].to_numpy(), level_rank[client_codes]))
     result = result.iloc[order].reset_index(drop=True)
     _warn(result, sch, client_col, session_col)
     result.attrs["allianceStats"] = {"schema": sch.name, "source": where,
