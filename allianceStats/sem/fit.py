@@ -208,7 +208,7 @@ def _vcov(info):
     return vc
 
 
-def _saturated_scores_info(dat, mu, sigma):
+def _saturated_scores_info(dat, mu, sigma, x_idx=()):
     """Casewise scores and observed information of the saturated model in (μ, vech Σ) coordinates."""
     p = len(mu)
     iu = np.triu_indices(p)
@@ -240,15 +240,23 @@ def _saturated_scores_info(dat, mu, sigma):
     s_mu, s_sig = dat.case_scores(mu, sigma)
     s_sigv = (s_sig + s_sig.transpose(0, 2, 1))[:, iu[0], iu[1]]
     s_sigv[:, iu[0] == iu[1]] /= 2.0
-    return np.c_[s_mu, s_sigv], H
+    scores = np.c_[s_mu, s_sigv]
+    # fixed.x: the covariates' means and (co)variances are not modelled, so they leave A1 and B1 (as lavaan)
+    keep = np.r_[~np.isin(np.arange(p), x_idx), ~(np.isin(iu[0], x_idx) & np.isin(iu[1], x_idx))]
+    return scores[:, keep], H[np.ix_(keep, keep)]
 
 
-def _yuan_bentler_scaling(work, theta, H0, df):
-    """Yuan–Bentler (Mplus) scaling factor c = [tr(A1⁻¹B1) − tr(H0⁻¹B0)]/df, at the structured moments."""
+def _yuan_bentler_scaling(work, theta, H0, df, h1_moments):
+    """Yuan–Bentler (Mplus variant) scaling factor c = [tr(A1⁻¹B1) − tr(H0⁻¹B0)]/df.
+
+    A1, B1: observed and first-order information of the saturated model at its own (sample or EM)
+    estimates — lavaan uses ``h1.information = "unstructured"`` here; H0, B0: observed information and
+    outer product of casewise scores of the fitted model.
+    """
     trace_h1 = 0.0
-    for gm, dat in zip(work.models, work.datas):
-        mu, sigma = gm.implied(theta)
-        scores, A1 = _saturated_scores_info(dat, mu, sigma)
+    for gm, dat, (mu, sigma) in zip(work.models, work.datas, h1_moments):
+        x_idx = [gm.observed.index(x) for x in work.pt.exogenous_x]
+        scores, A1 = _saturated_scores_info(dat, mu, sigma, x_idx)
         B1 = scores.T @ scores
         trace_h1 += float(np.trace(np.linalg.solve(A1, B1)))
     scores0 = np.vstack(work.objective.case_scores(theta))
@@ -482,7 +490,7 @@ def fit_sem(model: str, data: pd.DataFrame, *, missing: str = "fiml", estimator:
     fit["srmr"] = srmr
     if estimator == "MLR" or se == "robust":
         if vcov_model is not None and df > 0:
-            scaling = _yuan_bentler_scaling(work, theta, H, df)
+            scaling = _yuan_bentler_scaling(work, theta, H, df, h1_moments)
             fit["chisq_scaled"] = chisq / scaling
             fit["pvalue_scaled"] = float(stats.chi2.sf(chisq / scaling, df))
             fit["chisq_scaling_factor"] = scaling

@@ -119,7 +119,7 @@ def test_chisq_difference_ml():
 
 
 @pytest.mark.parametrize("case", ["path_fiml_mlr", "path0_fiml_mlr", "path_listwise_mlr"])
-@pytest.mark.xfail(reason="Yuan-Bentler (Mplus) scaling factor not yet equal to lavaan's", strict=True)
+
 def test_scaled_chisq(case):
     fit = fitted(case).fit
     ref = REF[case]["fit"]
@@ -127,7 +127,7 @@ def test_scaled_chisq(case):
         assert close(fit[ours], ref[theirs], 1e-4), (ours, fit[ours], ref[theirs])
 
 
-@pytest.mark.xfail(reason="needs the Yuan-Bentler scaling factor (see test_scaled_chisq)", strict=True)
+
 def test_chisq_difference_satorra_bentler_2001():
     ref = REF["compare_path_mlr"]
     table = compare_sem(fitted("path_fiml_mlr"), fitted("path0_fiml_mlr"))
