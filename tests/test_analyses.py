@@ -1,0 +1,46 @@
+"""Every worked analysis in analyses/ runs top to bottom (exit 0) and is listed in analyses/README.md.
+
+The scripts are the student-facing documentation (DESIGN.md, "Who uses it"), so a script that no longer
+runs is a broken document. Each runs in a fresh interpreter, from the repository root, with a non-GUI
+matplotlib backend. Scripts that read ``../shared/reference`` handle its absence themselves.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "analyses").glob("[0-9]*.py"))
+TIMEOUT_S = 300
+
+
+@pytest.mark.parametrize("script", SCRIPTS or [None], ids=[p.name for p in SCRIPTS] or ["none"])
+def test_analysis_script_runs(script, tmp_path):
+    if script is None:
+        pytest.skip(reason="no worked analyses in analyses/ yet")
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
+    try:
+        proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{script.name} did not finish within {TIMEOUT_S} s")
+    assert proc.returncode == 0, (f"{script.name} exited {proc.returncode}\n--- stdout (tail) ---\n"
+                                  f"{proc.stdout[-2000:]}\n--- stderr (tail) ---\n{proc.stderr[-3000:]}")
+    assert proc.stdout.strip(), f"{script.name} printed nothing; a worked analysis shows its results"
+
+
+@pytest.mark.parametrize("script", SCRIPTS or [None], ids=[p.name for p in SCRIPTS] or ["none"])
+def test_analysis_script_is_documented_and_indexed(script):
+    if script is None:
+        pytest.skip(reason="no worked analyses in analyses/ yet")
+    doc = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8")))
+    assert doc and len(doc) > 200, f"{script.name} needs a module docstring explaining what it teaches"
+    number = re.match(r"(\d+)", script.name).group(1)
+    index = (ROOT / "analyses" / "README.md").read_text(encoding="utf-8")
+    assert re.search(rf"^\| {number} \|", index, flags=re.M), f"analysis {number} is missing from analyses/README.md"
