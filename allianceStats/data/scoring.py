@@ -44,14 +44,18 @@ Reliability (:func:`reliability`)
     balanced data and positive-definite :math:`\\hat\\Sigma_B` these matrices are the ML estimates of the
     saturated two-level model, so the level-specific fits approximate the simultaneous two-level CFA of
     Geldhof et al.; with unbalanced data they are moment estimates. This is an approximation, stated as
-    such; when :math:`\\hat\\Sigma_B` is not positive definite the between-level omega is not computed
-    (NaN, with a DataWarning) and between-level alpha should be read with care.
+    such. The moment estimate :math:`\\hat\\Sigma_B` need not be positive definite (few clients, or items
+    without item-specific client variance, so that the between level is close to rank one); ML is then
+    impossible and omega for that matrix comes from an unweighted least squares (MINRES, iterated principal
+    axes; Harman 1976) one-factor fit with unique variances bounded at 0, with a DataWarning; the
+    ``omega_estimator`` column of the result says which fit was used.
 
     Rows with a missing item are dropped per scale (listwise deletion), as in ``psych::alpha`` with
     complete data and pingouin's ``cronbach_alpha(nan_policy="listwise")``.
 
 References
     Cronbach, L. J. (1951). Coefficient alpha and the internal structure of tests. Psychometrika, 16, 297-334.
+    Harman, H. H. (1976). Modern factor analysis (3rd ed.). University of Chicago Press.
     Geldhof, G. J., Preacher, K. J., & Zyphur, M. J. (2014). Reliability estimation in a multilevel
     confirmatory factor analysis framework. Psychological Methods, 19(1), 72-91.
     Joreskog, K. G. (1967). Some contributions to maximum likelihood factor analysis. Psychometrika, 32, 443-482.
@@ -76,7 +80,7 @@ Example
 ['wai_goal', 'wai_goal_n_items']
 >>> rel = als.reliability(items, "wai")
 >>> list(rel.table.columns)
-['scale', 'level', 'n_items', 'n_obs', 'n_clients', 'alpha', 'omega']
+['scale', 'level', 'n_items', 'n_obs', 'n_clients', 'alpha', 'omega', 'omega_estimator']
 """
 from __future__ import annotations
 
@@ -385,6 +389,38 @@ def _fit_one_factor(S: np.ndarray, *, tol: float = 1e-11, max_iter: int = 200) -
     return _OneFactor(lam, psi, converged, iterations, at_bound, message)
 
 
+def _fit_one_factor_uls(S: np.ndarray, *, tol: float = 1e-13, max_iter: int = 100_000) -> _OneFactor:
+    """Unweighted least squares one-factor fit (iterated principal axes = MINRES), for matrices ML cannot take.
+
+    Minimises :math:`\\tfrac12\\operatorname{tr}\\{(S - \\lambda\\lambda^\\top - \\Theta)^2\\}` with
+    :math:`\\theta_i \\ge 0`: for given :math:`\\Theta`, :math:`\\lambda = e_1\\sqrt{\\gamma_1}` from the largest
+    eigenpair of :math:`S - \\Theta`; then :math:`\\theta_i = \\max(S_{ii} - \\lambda_i^2, 0)`; repeated to a
+    fixed point (Harman 1976). It needs no inverse or determinant of :math:`S`, so it works when a
+    between-client moment estimate is not positive definite.
+    """
+    S = np.asarray(S, dtype=np.float64)
+    d = np.diag(S).copy()
+    theta = np.clip(1.0 / np.diag(np.linalg.pinv(S)), 0.0, d) if np.all(d > 0) else np.zeros_like(d)
+    converged, iterations = False, 0
+    lam = np.zeros_like(d)
+    for iterations in range(1, max_iter + 1):
+        vals, vecs = np.linalg.eigh(S - np.diag(theta))
+        lam = vecs[:, -1] * np.sqrt(max(vals[-1], 0.0))
+        new = np.maximum(d - lam**2, 0.0)
+        change = np.max(np.abs(new - theta))
+        theta = new
+        if change < tol * max(d.max(), 1e-300):
+            converged = True
+            break
+    vals, vecs = np.linalg.eigh(S - np.diag(theta))
+    lam = vecs[:, -1] * np.sqrt(max(vals[-1], 0.0))
+    if lam.sum() < 0:
+        lam = -lam
+    at_bound = tuple(int(j) for j in np.flatnonzero(theta <= 0.0))
+    message = "fixed point reached" if converged else "iteration limit reached"
+    return _OneFactor(lam, theta, converged, iterations, at_bound, message)
+
+
 def omega_total(cov: np.ndarray) -> float:
     """McDonald's (1999) omega total of the unweighted sum, from an ML one-factor model fitted to ``cov``.
 
@@ -444,7 +480,8 @@ class ReliabilityResult:
     """Alpha and omega per scale and level.
 
     ``table``: one row per (scale, level) with columns ``scale, level, n_items, n_obs, n_clients, alpha,
-    omega``; ``level`` is ``"single"`` (all rows, nesting ignored), ``"within"`` or ``"between"``
+    omega, omega_estimator`` (``"ML"``, or ``"ULS"`` for a matrix that is not positive definite, or ``""``
+    when omega is not defined for fewer than 3 items); ``level`` is ``"single"`` (all rows, nesting ignored), ``"within"`` or ``"between"``
     (Geldhof et al. 2014, via the covariance decomposition described in the module docstring).
     ``loadings``: the one-factor ML solutions (``scale, level, item, loading, residual_variance``).
     ``covariances``: ``{(scale, level): DataFrame}`` — the matrix each row of ``table`` was computed from.
@@ -598,34 +635,37 @@ def reliability(df: pd.DataFrame, instrument=None, items=None, *, client: str | 
         for level, S, n_obs, n_clients in mats:
             covs[(scale, level)] = pd.DataFrame(S, index=cols, columns=cols)
             alpha = cronbach_alpha(S)
-            omega = np.nan
+            omega, how = np.nan, ""
             if len(cols) >= 3:
                 if _is_pd(S):
-                    fit = _fit_one_factor(S)
-                    omega = _omega(fit)
-                    iterations += fit.iterations
-                    if not fit.converged:
-                        converged = False
-                        notes.append(f"{scale}/{level}: one-factor ML fit stopped ({fit.message})")
-                        warnings.warn(f"reliability(): the one-factor fit for {scale!r} ({level}) did not "
-                                      f"converge ({fit.message}); its omega may be inaccurate.",
-                                      ConvergenceWarning, stacklevel=2)
-                    if fit.at_bound:
-                        bound = [cols[j] for j in fit.at_bound]
-                        notes.append(f"{scale}/{level}: unique variance at its lower bound for {bound}")
-                        warnings.warn(f"reliability(): Heywood case in {scale!r} ({level}): the unique variance "
-                                      f"of {bound} is at its lower bound (near 0).", BoundaryWarning,
-                                      stacklevel=2)
-                    loads.extend({"scale": scale, "level": level, "item": c, "loading": l,
-                                  "residual_variance": r} for c, l, r in zip(cols, fit.loadings, fit.residuals))
+                    fit, how = _fit_one_factor(S), "ML"
                 else:
-                    notes.append(f"{scale}/{level}: covariance matrix not positive definite; omega not computed")
+                    fit, how = _fit_one_factor_uls(S), "ULS"
+                    notes.append(f"{scale}/{level}: covariance matrix not positive definite; omega from a ULS fit")
                     warnings.warn(f"reliability(): the {level} covariance matrix of {scale!r} is not positive "
-                                  f"definite (few clients or little {level}-client variance); omega is NaN and "
-                                  "alpha should be read with care.", DataWarning, stacklevel=2)
+                                  f"definite (few clients, or little item-specific {level}-client variance); its "
+                                  "omega comes from an unweighted least squares (MINRES) one-factor fit instead "
+                                  "of ML, and its alpha should be read with care.", DataWarning, stacklevel=2)
+                omega = _omega(fit)
+                iterations += fit.iterations
+                if not fit.converged:
+                    converged = False
+                    notes.append(f"{scale}/{level}: one-factor {how} fit stopped ({fit.message})")
+                    warnings.warn(f"reliability(): the one-factor {how} fit for {scale!r} ({level}) did not "
+                                  f"converge ({fit.message}); its omega may be inaccurate.",
+                                  ConvergenceWarning, stacklevel=2)
+                if fit.at_bound:
+                    bound = [cols[j] for j in fit.at_bound]
+                    notes.append(f"{scale}/{level}: unique variance at its lower bound for {bound}")
+                    warnings.warn(f"reliability(): Heywood case in {scale!r} ({level}): the unique variance "
+                                  f"of {bound} is at its lower bound (near 0).", BoundaryWarning,
+                                  stacklevel=2)
+                loads.extend({"scale": scale, "level": level, "item": c, "loading": l,
+                              "residual_variance": r} for c, l, r in zip(cols, fit.loadings, fit.residuals))
             rows.append({"scale": scale, "level": level, "n_items": len(cols), "n_obs": n_obs,
-                         "n_clients": n_clients, "alpha": alpha, "omega": omega})
-    table = pd.DataFrame(rows, columns=["scale", "level", "n_items", "n_obs", "n_clients", "alpha", "omega"])
+                         "n_clients": n_clients, "alpha": alpha, "omega": omega, "omega_estimator": how})
+    table = pd.DataFrame(rows, columns=["scale", "level", "n_items", "n_obs", "n_clients", "alpha", "omega",
+                                        "omega_estimator"])
     table["n_clients"] = table["n_clients"].astype("Int64")
     loadings = pd.DataFrame(loads, columns=["scale", "level", "item", "loading", "residual_variance"])
     estimator = ("alpha: Cronbach (1951); omega total: ML one-factor model (McDonald 1999)"

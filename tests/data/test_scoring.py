@@ -331,16 +331,30 @@ def test_heywood_case_is_reported_with_boundary_warning():
     assert 0 < rel.table["omega"].iat[0] <= 1
 
 
-def test_non_positive_definite_between_matrix_gives_nan_omega_and_warning():
-    rng = np.random.default_rng(2)
-    person = np.repeat(rng.normal(size=30), 5)          # identical person effect on every item: rank-1 between
-    state = rng.normal(size=150)                         # a within-client factor keeps the within level regular
-    d = pd.DataFrame({f"x{i}": person + state + rng.normal(size=150) for i in range(4)})
-    d["client"] = np.repeat(np.arange(30), 5)
-    with pytest.warns(DataWarning, match="between covariance matrix"):
-        rel = als.reliability(d, items=["x0", "x1", "x2", "x3"], client="client")
-    between = rel.table.set_index("level").loc["between"]
-    assert np.isnan(between["omega"]) and np.isfinite(between["alpha"])
+def test_non_positive_definite_between_matrix_falls_back_to_uls(reference):
+    """Between-client moment matrix not positive definite: omega from a bounded ULS fit, vs R (optim and PAF)."""
+    ref = reference["nonpd"]
+    assert min(ref["between_eigenvalues"]) < 0
+    d = pd.read_csv(FIXTURES / ref["data"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rel = als.reliability(d, items=ref["items"], client="client", time="session")
+    caught = [(w.category, str(w.message)) for w in caught]
+    assert any(c is DataWarning and "between covariance matrix of 'scale' is not positive definite" in m
+               for c, m in caught), caught
+    assert any(c is BoundaryWarning and "Heywood case in 'scale' (between)" in m for c, m in caught), caught
+    t = rel.table.set_index("level")
+    assert t.loc["between", "omega_estimator"] == "ULS" and t.loc["within", "omega_estimator"] == "ML"
+    assert t.loc["between", "alpha"] == pytest.approx(ref["between_alpha"], abs=1e-10)
+    assert t.loc["within", "alpha"] == pytest.approx(ref["within_alpha"], abs=1e-10)
+    assert t.loc["within", "omega"] == pytest.approx(ref["within_omega"], abs=1e-6)
+    # R's two ULS routes agree to ~1e-10; optim's L-BFGS-B stops a little earlier than the fixed point
+    assert t.loc["between", "omega"] == pytest.approx(ref["between_omega_uls_paf"], abs=1e-9)
+    assert t.loc["between", "omega"] == pytest.approx(ref["between_omega_uls_optim"], abs=1e-7)
+    b = rel.loadings[rel.loadings.level == "between"]
+    np.testing.assert_allclose(b["loading"], ref["between_uls_paf_loadings"], rtol=1e-8)
+    np.testing.assert_allclose(b["residual_variance"], ref["between_uls_paf_residual_variances"], atol=1e-10)
+    assert any("ULS" in n for n in rel.convergence.warnings)
 
 
 def test_reliability_input_checks_and_no_mutation(fixture_data):
@@ -360,7 +374,9 @@ def test_reliability_input_checks_and_no_mutation(fixture_data):
 
 def test_reliability_result_is_tidy_frozen_and_summarised(fixture_reliability):
     rel = fixture_reliability
-    assert list(rel.table.columns) == ["scale", "level", "n_items", "n_obs", "n_clients", "alpha", "omega"]
+    assert list(rel.table.columns) == ["scale", "level", "n_items", "n_obs", "n_clients", "alpha", "omega",
+                                       "omega_estimator"]
+    assert set(rel.table["omega_estimator"]) == {"ML"}
     assert set(rel.table["level"]) == {"single", "within", "between"}
     assert rel.convergence.converged and len(rel.provenance.data_sha256) == 64
     with pytest.raises(AttributeError):
@@ -371,4 +387,5 @@ def test_reliability_result_is_tidy_frozen_and_summarised(fixture_reliability):
         warnings.simplefilter("error")
         two = als.reliability(pd.read_csv(FIXTURES / "scoring_items.csv"),
                               items={"goal": ["wai_4", "wai_6", "wai_8", "wai_11"], "pair": ["wai_1", "wai_2"]})
-    assert np.isnan(two.table.set_index("scale").loc["pair", "omega"])   # omega needs 3 items
+    pair = two.table.set_index("scale").loc["pair"]
+    assert np.isnan(pair["omega"]) and pair["omega_estimator"] == ""   # omega needs 3 items
