@@ -61,9 +61,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import BoundaryWarning, ConvergenceWarning, FormulaError, IdentificationError
+from ..errors import BoundaryWarning, ConvergenceWarning, FormulaError
 from ..results import Convergence, make_provenance
 from .design import Design, build_design
+from .ar1 import lags, whiten
 from .formula import parse_formula
 from .result import PARAM_COLUMNS, VARCOMP_COLUMNS, MixedResult
 from .satterthwaite import richardson_hessian, richardson_jacobian, satterthwaite_df, varpar_covariance
@@ -196,12 +197,7 @@ class _Problem:
             self.G = np.einsum("mti,mtj->mij", self.b.W, self.b.W)
             self.logdetR = 0.0
         if self.ar1:
-            d = np.diff(self.b.time, axis=1)
-            valid = self.b.mask[:, 1:]
-            if np.any(valid & (d <= 0)):
-                raise IdentificationError("AR(1): session numbers must be distinct within each client.")
-            self._d = np.where(valid, d, 1.0)
-            self._valid = valid
+            self._d, self._valid = lags(self.b.time, self.b.mask)
 
     # -- AR(1) whitening
     def gram(self, phi: float | None) -> tuple[np.ndarray, float]:
@@ -209,13 +205,8 @@ class _Problem:
             return self.G, 0.0
         if self._G_cache is not None and self._G_cache[0] == phi:
             return self._G_cache[1], self._G_cache[2]
-        a = np.where(self._valid, phi ** self._d, 0.0)
-        s2 = np.where(self._valid, 1.0 - phi ** (2 * self._d), 1.0)
-        W = self.b.W.copy()
-        W[:, 1:] = (self.b.W[:, 1:] - a[..., None] * self.b.W[:, :-1]) / np.sqrt(s2)[..., None]
-        W[~self.b.mask] = 0.0
+        W, logdetR = whiten(self.b.W, self.b.mask, self._d, self._valid, phi)
         G = np.einsum("mti,mtj->mij", W, W)
-        logdetR = float(np.log(s2).sum())
         self._G_cache = (phi, G, logdetR)
         return G, logdetR
 

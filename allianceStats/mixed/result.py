@@ -197,6 +197,7 @@ class MixedResult:
         lines.append("Fixed effects:")
         tab = self.params.set_index("term")[["estimate", "std_error", "df", "statistic", "p_value"]]
         tab.columns = ["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"]
+        tab.index.name = None
         lines.append(tab.to_string(float_format=lambda v: f"{v:.4g}"))
         lines.append(f"Confidence intervals (Wald t, Satterthwaite df) at level {self.level:g} in .params")
         if self.singular:

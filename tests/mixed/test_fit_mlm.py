@@ -218,3 +218,21 @@ def test_ar1_gap_handling_matches_dense_likelihood(ar1_data):
 def test_ar1_requires_time_column(three):
     with pytest.raises(FormulaError, match="visit"):
         fit_mlm("y ~ x + (1 | client)", three, correlation="ar1", time="visit")
+
+
+def test_ar1_duplicate_sessions_rejected(ar1_data):
+    d = ar1_data.copy()
+    d.loc[1, "session"] = d.loc[0, "session"]
+    with pytest.raises(IdentificationError, match="distinct"):
+        fit_mlm("y ~ session + x + (1 | client)", d, correlation="ar1")
+
+
+def test_ar1_three_level_runs_and_reduces_to_iid_at_phi_zero(three):
+    """With AR(1) on a three-level design, the deviance at phi = 0 equals the independent-residual fit."""
+    f = "y ~ x + time + (1 + time | client) + (1 | therapist)"
+    res = fit_mlm(f, three, correlation="ar1", time="session")
+    iid = fit_mlm(f, three)
+    assert res.converged and res.deviance <= iid.deviance + 1e-8
+    prob = _Problem(build_design(parse_formula(f), three, ("session",)), True,
+                    three["session"].to_numpy(float))
+    assert prob.deviance(np.r_[iid.theta, 0.0]) == pytest.approx(iid.deviance, abs=1e-8)
