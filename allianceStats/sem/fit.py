@@ -318,25 +318,22 @@ def _srmr(mu_h1, sig_h1, mu, sigma):
 def _std_all(table, work, theta, est):
     """lavaan's std.all: loadings/regressions by total SDs; residual covariances as residual correlations."""
     out = np.full(len(table), np.nan)
+    lhs_all, op_all, rhs_all = (table[c].to_numpy() for c in ("lhs", "op", "rhs"))
+    group_all = table["group"].to_numpy()
     for g, gm in enumerate(work.models, start=1):
         _, C, Psi = gm.all_moments(theta)
-        B, Psi, _ = gm.matrices(theta)
         sd = np.sqrt(np.clip(np.diag(C), 0, None))
-        pos = gm.pos
-        rows = np.flatnonzero(table["group"].to_numpy() == g)
-        for r in rows:
-            lhs, op, rhs, e = table.at[r, "lhs"], table.at[r, "op"], table.at[r, "rhs"], est[r]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                if op == "=~":
-                    out[r] = e * sd[pos[lhs]] / sd[pos[rhs]]
-                elif op == "~":
-                    out[r] = e * sd[pos[rhs]] / sd[pos[lhs]]
-                elif op == "~1":
-                    out[r] = e / sd[pos[lhs]]
-                elif lhs == rhs:
-                    out[r] = e / sd[pos[lhs]] ** 2
-                else:
-                    out[r] = e / np.sqrt(Psi[pos[lhs], pos[lhs]] * Psi[pos[rhs], pos[rhs]])
+        psi_sd = np.sqrt(np.abs(np.diag(Psi)))
+        rows = np.flatnonzero(group_all == g)
+        li = np.array([gm.pos[v] for v in lhs_all[rows]])
+        ri = np.array([gm.pos.get(v, 0) for v in rhs_all[rows]])
+        op, e = op_all[rows], est[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            val = np.select(
+                [op == "=~", op == "~", op == "~1", (op == "~~") & (li == ri)],
+                [e * sd[li] / sd[ri], e * sd[ri] / sd[li], e / sd[li], e / sd[li] ** 2],
+                default=e / (psi_sd[li] * psi_sd[ri]))
+        out[rows] = val
     return out
 
 

@@ -1,0 +1,154 @@
+"""Internal consistency of the SEM engine: OLS, analytic gradient, CLPM nesting, semopy, bootstrap, inputs.
+
+Tolerances: OLS agreement 1e-6 (both closed form at the optimum); gradient vs central differences 1e-6
+relative; semopy 2e-3 relative (its SLSQP optimiser stops ~1e-4 short of the optimum, measured here; it is an
+independent cross-check of the model, not of the last digit).
+"""
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from allianceStats.sem import fit_sem
+from allianceStats.sem import fit as fit_module
+from allianceStats.sem.partable import build_partable
+from allianceStats.sem.syntax import parse_model
+
+FIX = Path(__file__).resolve().parent / "fixtures"
+
+
+def _riclpm(waves=4, ri=True):
+    lines = []
+    if ri:
+        lines += ["RIx =~ " + " + ".join(f"1*x{t}" for t in range(1, waves + 1)),
+                  "RIy =~ " + " + ".join(f"1*y{t}" for t in range(1, waves + 1)),
+                  "RIx ~~ RIx", "RIy ~~ RIy", "RIx ~~ RIy"]
+    for t in range(1, waves + 1):
+        lines += [f"wx{t} =~ 1*x{t}", f"wy{t} =~ 1*y{t}", f"x{t} ~~ 0*x{t}", f"y{t} ~~ 0*y{t}", f"x{t} ~ 1",
+                  f"y{t} ~ 1", f"wx{t} ~~ wy{t}", f"wx{t} ~~ wx{t}", f"wy{t} ~~ wy{t}"]
+    for t in range(2, waves + 1):
+        lines += [f"wx{t} ~ wx{t - 1} + wy{t - 1}", f"wy{t} ~ wx{t - 1} + wy{t - 1}"]
+    return "\n".join(lines)
+
+
+def test_saturated_path_model_equals_ols():
+    rng = np.random.default_rng(11)
+    n = 250
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    df["y"] = 1.0 + 0.5 * df["x1"] - 0.3 * df["x2"] + rng.normal(size=n)
+    res = fit_sem("y ~ x1 + x2", df, missing="listwise")
+    ols = sm.OLS(df["y"], sm.add_constant(df[["x1", "x2"]])).fit()
+    p = res.params.set_index(["lhs", "op", "rhs"])
+    assert np.allclose(p.loc[("y", "~", "x1"), "estimate"], ols.params["x1"], atol=1e-6)
+    assert np.allclose(p.loc[("y", "~", "x2"), "estimate"], ols.params["x2"], atol=1e-6)
+    assert np.allclose(p.loc[("y", "~1", ""), "estimate"], ols.params["const"], atol=1e-6)
+    assert np.allclose(p.loc[("y", "~~", "y"), "estimate"], ols.ssr / n, rtol=1e-6)
+    # ML standard errors (expected information, fixed.x) = OLS SEs rescaled from n - k to n
+    k = 3
+    for v in ("x1", "x2"):
+        assert np.allclose(p.loc[("y", "~", v), "std_error"], ols.bse[v] * np.sqrt((n - k) / n), rtol=1e-6)
+    assert res.fit["df"] == 0 and abs(res.fit["chisq"]) < 1e-8
+
+
+def test_analytic_gradient_matches_numerical_under_fiml():
+    data = pd.read_csv(FIX / "panel.csv")
+    stmts, defs = parse_model(_riclpm())
+    pt = build_partable(stmts, defs, observed=set(data.columns), n_groups=1, defaults="none")
+    labels, frames = fit_module._prepare_data(data, pt.observed, None, "fiml", pt.exogenous_x)
+    work = fit_module._Work(pt, frames, "fiml")
+    theta = fit_module._start_values(work.table, list(pt.observed), list(pt.latent), frames)
+    theta = theta + np.random.default_rng(0).normal(scale=0.02, size=len(theta))
+    g = work.objective.gradient(theta)
+    num = np.zeros_like(g)
+    for k in range(len(theta)):
+        e = np.zeros_like(theta)
+        e[k] = 1e-5
+        num[k] = (work.objective.loglik(theta + e) - work.objective.loglik(theta - e)) / 2e-5
+    assert np.allclose(g, num, rtol=1e-6, atol=1e-6 * np.abs(g).max())
+
+
+def test_riclpm_with_zero_random_intercepts_equals_clpm():
+    data = pd.read_csv(FIX / "panel.csv")
+    fixed = _riclpm().replace("RIx ~~ RIx", "RIx ~~ 0*RIx").replace("RIy ~~ RIy", "RIy ~~ 0*RIy") \
+        .replace("RIx ~~ RIy", "RIx ~~ 0*RIy")
+    a = fit_sem(fixed, data, defaults="none")
+    b = fit_sem(_riclpm(ri=False), data, defaults="none")
+    assert abs(a.fit["loglik"] - b.fit["loglik"]) < 1e-7 * abs(b.fit["loglik"])
+    assert a.fit["df"] == b.fit["df"]
+    pa = a.params.set_index(["lhs", "op", "rhs"])["estimate"]
+    pb = b.params.set_index(["lhs", "op", "rhs"])["estimate"]
+    common = pb.index
+    assert np.allclose(pa.loc[common], pb.loc[common], atol=1e-6)
+
+
+def test_semopy_agrees_on_complete_data():
+    semopy = pytest.importorskip("semopy")
+    data = pd.read_csv(FIX / "cfa.csv").dropna().reset_index(drop=True)
+    model = "fa =~ a1 + a2 + a3\nfb =~ b1 + b2 + b3"
+    sm_model = semopy.Model(model)
+    sm_model.fit(data, obj="MLW")
+    theirs = sm_model.inspect()
+    ours = fit_sem(model, data, missing="listwise").params
+    for _, r in theirs.iterrows():
+        if r["op"] == "~":  # semopy writes loadings as indicator ~ factor
+            mine = ours.query("op == '=~' and lhs == @r.rval and rhs == @r.lval")["estimate"]
+        else:
+            mine = ours.query("op == '~~' and ((lhs == @r.lval and rhs == @r.rval) or "
+                              "(lhs == @r.rval and rhs == @r.lval))")["estimate"]
+        assert len(mine) == 1
+        assert np.isclose(mine.iloc[0], float(r["Estimate"]), rtol=2e-3, atol=1e-4)
+
+
+def test_fitting_does_not_mutate_inputs():
+    data = pd.read_csv(FIX / "path.csv")
+    before = data.copy()
+    model = "m1 ~ x\n y ~ m1"
+    fit_sem(model, data)
+    pd.testing.assert_frame_equal(data, before)
+
+
+def test_bootstrap_is_seeded_and_near_the_information_se():
+    rng = np.random.default_rng(5)
+    n = 400
+    x = rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "y": 0.5 * x + rng.normal(size=n)})
+    a = fit_sem("y ~ x", df, se="bootstrap", n_boot=200, seed=7)
+    b = fit_sem("y ~ x", df, se="bootstrap", n_boot=200, seed=7)
+    std = fit_sem("y ~ x", df)
+    pd.testing.assert_frame_equal(a.params, b.params)
+    se_boot = a.params.query("op == '~'")["std_error"].iloc[0]
+    se_info = std.params.query("op == '~'")["std_error"].iloc[0]
+    # SE of a bootstrap SD with 200 replicates is about 5%; allow 4 of those
+    assert abs(se_boot / se_info - 1) < 0.2
+    row = a.params.query("op == '~'").iloc[0]
+    assert row["ci_lower"] < row["estimate"] < row["ci_upper"]
+
+
+def test_heywood_case_is_reported():
+    rng = np.random.default_rng(3)
+    n = 60
+    f = rng.normal(size=n)
+    # x1 nearly equal to the factor, tiny sample: the residual variance goes negative
+    df = pd.DataFrame({"x1": f + rng.normal(scale=0.01, size=n), "x2": 0.3 * f + rng.normal(size=n),
+                       "x3": 0.3 * f + rng.normal(size=n)})
+    df["x1"] = df["x1"] * 1.0
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        res = fit_sem("f =~ x2 + x1 + x3", df)
+    theta_x1 = res.params.query("lhs == 'x1' and op == '~~'")["estimate"].iloc[0]
+    if theta_x1 < 0:
+        assert any("Heywood" in str(w.message) for w in rec)
+        assert any("Heywood" in w for w in res.convergence.warnings)
+    else:
+        pytest.fail(f"the constructed data did not produce a Heywood case (theta = {theta_x1})")
+
+
+def test_unidentified_model_warns_and_gives_no_standard_errors():
+    rng = np.random.default_rng(9)
+    df = pd.DataFrame({"x1": rng.normal(size=100), "x2": rng.normal(size=100)})
+    with pytest.warns(Warning, match="not be identified"):
+        res = fit_sem("f =~ NA*x1 + x2", df)
+    assert res.params.query("op == '=~'")["std_error"].isna().all()
