@@ -106,9 +106,15 @@ class Instrument:
 
     @property
     def item_ids(self) -> tuple[str, ...]:
+        """Item ids in form order, e.g. ``('1', ..., '12')``."""
         return tuple(it.id for it in self.items)
 
     def item(self, item_id: str) -> Item:
+        """The :class:`Item` with id ``item_id``.
+
+        >>> load_instrument("srs").item("1").max
+        10.0
+        """
         for it in self.items:
             if it.id == item_id:
                 return it

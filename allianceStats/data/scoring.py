@@ -145,7 +145,7 @@ def _item_matrix(df: pd.DataFrame, key: Instrument, columns: Mapping[str, str],
         raise SchemaError(problems, source=f"items of {key.name!r}")
     ids = df[client] if client is not None and client in df.columns else None
     n = len(df)
-    X = np.empty((n, len(key.items)), dtype=np.float64)
+    X = np.empty((n, len(key.items)), dtype=np.float64, order="F")  # column-major: items are read by column
     for j, it in enumerate(key.items):
         col = columns[it.id]
         raw = df[col]
@@ -181,7 +181,9 @@ def _item_matrix(df: pd.DataFrame, key: Instrument, columns: Mapping[str, str],
 
 
 def _reverse(X: np.ndarray, key: Instrument) -> np.ndarray:
-    out = X.copy()
+    if not key.reverse_items:
+        return X
+    out = X.copy(order="K")
     for j, it in enumerate(key.items):
         if it.id in key.reverse_items:
             out[:, j] = it.min + it.max - out[:, j]
@@ -230,9 +232,9 @@ def score(df: pd.DataFrame, instrument, items=None, *, prorate: bool | float = T
 
     Returns
     -------
-    A new DataFrame: a copy of ``df`` plus, per subscale, ``<instrument prefix>_<subscale>`` (the score)
-    and ``<instrument prefix>_<subscale>_n_items`` (items present). An existing column of the same name is
-    replaced in the copy, with a DataWarning.
+    A new DataFrame: the columns of ``df`` followed by, per subscale, ``<instrument prefix>_<subscale>``
+    (the score) and ``<instrument prefix>_<subscale>_n_items`` (items present). An existing column of the
+    same name is dropped from the copy and replaced by the score, with a DataWarning.
 
     Raises
     ------
@@ -257,21 +259,27 @@ def score(df: pd.DataFrame, instrument, items=None, *, prorate: bool | float = T
     X = _reverse(_item_matrix(df, key, columns), key)
     position = {it.id: j for j, it in enumerate(key.items)}
     present = ~np.isnan(X)
-    out = df.copy()
+    filled = np.where(present, X, 0.0)
+    scores = {}
     for name, sub in key.subscales.items():
         idx = [position[i] for i in sub.items]
         k = len(idx)
-        n_present = present[:, idx].sum(axis=1)
+        n_present = np.zeros(X.shape[0], dtype=np.int64)
+        total = np.zeros(X.shape[0])
+        for j in idx:
+            n_present += present[:, j]
+            total += filled[:, j]
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.nansum(np.where(present[:, idx], X[:, idx], 0.0), axis=1) / n_present
+            mean = total / n_present
         ok = (n_present > 0) & (n_present >= fraction * k - _ABOUT)
-        value = np.where(ok, mean * (k if sub.method == "sum" else 1), np.nan)
-        for col, val in ((f"{key.prefix}_{name}", value), (f"{key.prefix}_{name}_n_items", n_present)):
-            if col in out.columns:
-                warnings.warn(f"score(): column {col!r} already exists; it is replaced in the returned copy "
-                              f"by the {key.name} score (your input is unchanged).", DataWarning, stacklevel=2)
-            out[col] = val
-    return out
+        scores[f"{key.prefix}_{name}"] = np.where(ok, mean * (k if sub.method == "sum" else 1), np.nan)
+        scores[f"{key.prefix}_{name}_n_items"] = n_present
+    replaced = [c for c in scores if c in df.columns]
+    if replaced:
+        warnings.warn(f"score(): columns {replaced} already exist; they are replaced in the returned copy by the "
+                      f"{key.name} scores (your input is unchanged).", DataWarning, stacklevel=2)
+    out = df.drop(columns=replaced)
+    return pd.concat([out, pd.DataFrame(scores, index=df.index)], axis=1)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -496,7 +504,15 @@ class ReliabilityResult:
     provenance: Provenance
 
     def summary(self) -> str:
-        """Readable table of alpha and omega with the estimator used."""
+        """Readable table of alpha and omega with the estimator used.
+
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(3)
+        >>> f = rng.normal(size=(100, 1))
+        >>> d = pd.DataFrame(f + rng.normal(size=(100, 3)), columns=["a", "b", "c"])
+        >>> print(reliability(d, items=["a", "b", "c"]).summary().splitlines()[1])
+        scale  level  n_items  n_obs  n_clients  alpha  omega omega_estimator
+        """
         head = f"Reliability{f' of {self.instrument}' if self.instrument else ''} ({self.estimator})"
         body = self.table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
         flag = "" if self.convergence.converged else "\nWARNING: a one-factor fit did not converge: " + \

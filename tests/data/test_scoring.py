@@ -9,6 +9,7 @@ solution is checked separately to have a zero gradient.
 """
 from __future__ import annotations
 
+import doctest
 import json
 import warnings
 from pathlib import Path
@@ -248,7 +249,7 @@ def test_score_never_mutates_input_and_warns_on_replaced_columns():
     d["wai_goal"] = 1.0
     d.loc[0, "wai_5"] = np.nan
     before = d.copy(deep=True)
-    with pytest.warns(DataWarning, match="'wai_goal' already exists"):
+    with pytest.warns(DataWarning, match=r"columns \['wai_goal'\] already exist"):
         out = als.score(d, "wai")
     pd.testing.assert_frame_equal(d, before)
     assert out is not d and not (out["wai_goal"] == 1.0).all()
@@ -389,3 +390,9 @@ def test_reliability_result_is_tidy_frozen_and_summarised(fixture_reliability):
                               items={"goal": ["wai_4", "wai_6", "wai_8", "wai_11"], "pair": ["wai_1", "wai_2"]})
     pair = two.table.set_index("scale").loc["pair"]
     assert np.isnan(pair["omega"]) and pair["omega_estimator"] == ""   # omega needs 3 items
+
+
+@pytest.mark.parametrize("module", [ins, sc], ids=["instruments", "scoring"])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
