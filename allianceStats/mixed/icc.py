@@ -20,6 +20,16 @@ With :math:`V = \tau^2_t + \tau^2_c + \sigma^2` (drop :math:`\tau^2_t` for two l
 The variances are the REML (default) or ML estimates of :func:`allianceStats.mixed.fit_mlm`, so they equal
 lme4's ``VarCorr(lmer(y ~ 1 + (1 | therapist) + (1 | client)))``.
 
+Confidence intervals (approximate)
+----------------------------------
+With lme4's relative parameters :math:`\theta_k = \tau_k/\sigma`, every share is a function of θ alone, e.g.
+:math:`\mathrm{ICC}_c = \theta_c^2 / (1 + \theta_c^2 + \theta_t^2)`. Its standard error is the delta method
+with the asymptotic covariance of the variance parameters (2 × inverse Hessian of the deviance, as lmerTest's
+``vcov_varpar``), and the interval is a Wald interval on the logit scale, back-transformed, so it stays in
+(0, 1). It is a large-sample approximation: with few therapists the therapist interval is rough, and at a
+boundary (a variance estimated as zero) no interval is given. Profile or bootstrap intervals are better
+when it matters (Ukoumunne 2002, *Stat. Med.* 21(24), 3757–3774, compares ICC intervals).
+
 References: Snijders, T. A. B., & Bosker, R. J. (2012). *Multilevel Analysis* (2nd ed.), ch. 3.3 and 4.9
 (three-level ICCs). Raudenbush, S. W., & Bryk, A. S. (2002). *Hierarchical Linear Models* (2nd ed.), ch. 8.
 """
@@ -27,10 +37,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import special, stats
 
 from ..errors import AllianceStatsError
 
-ICC_COLUMNS = ["level", "icc", "variance", "definition"]
+ICC_COLUMNS = ["level", "icc", "variance", "std_error", "ci_lower", "ci_upper", "definition"]
 
 
 def _check_columns(data, needed: dict[str, str | None], where: str) -> None:
@@ -45,7 +56,7 @@ def _check_columns(data, needed: dict[str, str | None], where: str) -> None:
 
 
 def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: str | None = None,
-        reml: bool = True) -> pd.DataFrame:
+        reml: bool = True, conf_level: float = 0.95) -> pd.DataFrame:
     """Intraclass correlations of ``outcome`` from the empty two- or three-level model.
 
     Fits ``outcome ~ 1 + (1 | client)`` or, with ``therapist``, ``outcome ~ 1 + (1 | therapist) +
@@ -60,18 +71,22 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
         Column names; ``therapist=None`` gives the two-level model.
     reml : bool
         REML (default, as lme4) or maximum-likelihood variance estimates.
+    conf_level : float
+        Confidence level of ``ci_lower`` / ``ci_upper`` (delta method on the logit scale; module docstring).
 
     Returns
     -------
-    DataFrame with columns ``level, icc, variance, definition``; rows ``therapist`` (three levels only),
-    ``client``, ``same_client`` (three levels only) and ``residual``. ``attrs`` holds ``formula``, ``reml``,
-    ``nobs``, ``converged`` and ``singular`` of the empty-model fit. Validated against lme4 1.1-31
-    (``tests/mixed/fixtures/extras_fixtures.R``) to 1e-5 relative.
+    DataFrame with columns ``level, icc, variance, std_error, ci_lower, ci_upper, definition``; rows
+    ``therapist`` (three levels only), ``client``, ``same_client`` (three levels only) and ``residual``
+    (its ``icc`` is the residual share). ``attrs`` holds ``formula``, ``reml``, ``nobs``, ``converged``,
+    ``singular``, ``conf_level`` and ``notes``. Validated against lme4 1.1-31 and lmerTest 3.1-3
+    (``tests/mixed/fixtures/extras_fixtures.R``): ICCs and variances to 1e-5 relative, standard errors and
+    CI limits to 1e-4 relative.
 
     Example
     -------
     >>> import numpy as np, pandas as pd
-    >>> from allianceStats.mixed import icc
+    >>> from allianceStats.mixed.icc import icc
     >>> rng = np.random.default_rng(7)
     >>> client = np.repeat(np.arange(40), 6)
     >>> d = pd.DataFrame({"client": client.astype(str),
@@ -88,6 +103,8 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
     if therapist is not None and therapist == client:
         raise AllianceStatsError(f"icc(): client and therapist are the same column ({client!r}); "
                                  "give the therapist column, or therapist=None for two levels.")
+    if not 0.0 < conf_level < 1.0:
+        raise AllianceStatsError(f"icc(): conf_level must be between 0 and 1 (e.g. 0.95); got {conf_level!r}.")
     if therapist is None:
         formula = f"{outcome} ~ 1 + (1 | {client})"
     else:
@@ -97,22 +114,47 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
     var_e = float(fit.sigma ** 2)
     var_t = float(fit.random_cov[therapist].to_numpy()[0, 0]) if therapist is not None else 0.0
     total = var_t + var_c + var_e
+    # θ_k = τ_k / σ for each intercept-only factor, in the fit's factor order; every share is a function of θ
+    factors = list(fit.random_terms)
+    theta = np.asarray(fit.theta, dtype=np.float64)
+    k_c = factors.index(client)
+    k_t = factors.index(therapist) if therapist is not None else None
+    cov_theta = np.asarray(fit.varpar_vcov, dtype=np.float64)[:len(theta), :len(theta)]
+    z = stats.norm.ppf(0.5 + conf_level / 2.0)
+    notes = []
+
+    def share(num: list[int], variance: float, level: str, definition: str):
+        denom = 1.0 + float(theta @ theta)
+        value = float(np.sum(theta[num] ** 2)) / denom if num else 1.0 / denom
+        grad = -2.0 * theta * value / denom
+        grad[num] += 2.0 * theta[num] / denom
+        se = float(np.sqrt(max(grad @ cov_theta @ grad, 0.0)))
+        lo = hi = np.nan
+        if 0.0 < value < 1.0 and np.isfinite(se) and se > 0:
+            half = z * se / (value * (1.0 - value))
+            logit = np.log(value / (1.0 - value))
+            lo, hi = special.expit(logit - half), special.expit(logit + half)
+        elif not fit.singular:
+            notes.append(f"no CI for {level!r}: its standard error is not available")
+        return (level, value, variance, se, lo, hi, definition)
+
     rows = []
     if therapist is not None:
-        rows.append(("therapist", var_t / total, var_t,
-                     "tau2_therapist / (tau2_therapist + tau2_client + sigma2): correlation of sessions of "
-                     "different clients of one therapist"))
-        rows.append(("client", var_c / total, var_c,
-                     "tau2_client / (tau2_therapist + tau2_client + sigma2): share between clients within "
-                     "therapists"))
-        rows.append(("same_client", (var_t + var_c) / total, var_t + var_c,
-                     "(tau2_therapist + tau2_client) / total: correlation of two sessions of one client"))
+        rows.append(share([k_t], var_t, "therapist",
+                          "tau2_therapist / (tau2_therapist + tau2_client + sigma2): correlation of sessions of "
+                          "different clients of one therapist"))
+        rows.append(share([k_c], var_c, "client",
+                          "tau2_client / (tau2_therapist + tau2_client + sigma2): share between clients within "
+                          "therapists"))
+        rows.append(share([k_t, k_c], var_t + var_c, "same_client",
+                          "(tau2_therapist + tau2_client) / total: correlation of two sessions of one client"))
     else:
-        rows.append(("client", var_c / total, var_c,
-                     "tau2_client / (tau2_client + sigma2): correlation of two sessions of one client"))
-    rows.append(("residual", var_e / total, var_e, "sigma2 / total: share of session-level variance"))
+        rows.append(share([k_c], var_c, "client",
+                          "tau2_client / (tau2_client + sigma2): correlation of two sessions of one client"))
+    rows.append(share([], var_e, "residual", "sigma2 / total: share of session-level variance"))
+    if fit.singular:
+        notes.append("boundary (singular) fit: a variance is estimated as zero; its ICC has no CI")
     out = pd.DataFrame(rows, columns=ICC_COLUMNS)
-    out["icc"] = out["icc"].astype(np.float64)
     out.attrs.update(formula=formula, reml=bool(reml), nobs=int(fit.nobs), converged=bool(fit.converged),
-                     singular=bool(fit.singular))
+                     singular=bool(fit.singular), conf_level=float(conf_level), notes=tuple(notes))
     return out

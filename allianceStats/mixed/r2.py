@@ -158,7 +158,8 @@ def r2(fit) -> R2Result:
     Example
     -------
     >>> import numpy as np, pandas as pd
-    >>> from allianceStats.mixed import fit_mlm, r2
+    >>> from allianceStats.mixed import fit_mlm
+    >>> from allianceStats.mixed.r2 import r2
     >>> rng = np.random.default_rng(3)
     >>> g = np.repeat(np.arange(50), 6)
     >>> x = rng.normal(size=300)

@@ -1,6 +1,7 @@
 """icc(), r2() and compare_mlm() against lme4 1.1-31 (fixtures written by fixtures/extras_fixtures.R).
 
-Tolerances: variances, ICCs and R² (functions of the estimates) 1e-5 relative; log-likelihood, AIC, BIC and
+Tolerances: variances, ICCs and R² (functions of the estimates) 1e-5 relative; ICC standard errors and CI
+limits 1e-4 relative (they use the numerical Hessian of the deviance, as SEs elsewhere); log-likelihood, AIC, BIC and
 deviance 1e-4 absolute (about 4e-8 relative at these values: the optimisers' own precision); chi-square 1e-4
 absolute; p-values 1e-4 relative.
 """
@@ -54,6 +55,12 @@ def test_icc_matches_lme4(data, case):
     np.testing.assert_allclose(tab.loc["client", "variance"], ref["var_client"], rtol=1e-5)
     np.testing.assert_allclose(tab.loc["residual", "variance"], ref["var_residual"], rtol=1e-5)
     np.testing.assert_allclose(tab.loc["client", "icc"], ref["icc_client"], rtol=1e-5)
+    levels = ["client", "residual"] + (["therapist", "same_client"] if therapist else [])
+    for level in levels:
+        ci = ref[f"ci_{level}"]
+        np.testing.assert_allclose(tab.loc[level, "icc"], ci["icc"], rtol=1e-5, err_msg=level)
+        for col in ["std_error", "ci_lower", "ci_upper"]:
+            np.testing.assert_allclose(tab.loc[level, col], ci[col], rtol=1e-4, err_msg=f"{level} {col}")
     if therapist:
         np.testing.assert_allclose(tab.loc["therapist", "variance"], ref["var_therapist"], rtol=1e-5)
         np.testing.assert_allclose(tab.loc["therapist", "icc"], ref["icc_therapist"], rtol=1e-5)
@@ -65,7 +72,10 @@ def test_icc_matches_lme4(data, case):
 
 def test_icc_shares_add_up(data):
     tab = icc(data, "outcome", therapist="therapist").set_index("level")
-    assert list(tab.reset_index().columns) == ["level", "icc", "variance", "definition"]
+    assert list(tab.reset_index().columns) == ["level", "icc", "variance", "std_error", "ci_lower", "ci_upper",
+                                               "definition"]
+    assert tab.attrs["conf_level"] == 0.95
+    assert ((tab.ci_lower < tab.icc) & (tab.icc < tab.ci_upper)).all()
     np.testing.assert_allclose(tab.loc[["therapist", "client", "residual"], "icc"].sum(), 1.0, rtol=1e-12)
     np.testing.assert_allclose(tab.loc["same_client", "icc"],
                                tab.loc["therapist", "icc"] + tab.loc["client", "icc"], rtol=1e-12)
@@ -81,6 +91,7 @@ def test_icc_does_not_modify_input(data):
     ({"outcome": "wellbeing"}, "outcome='wellbeing'"),
     ({"outcome": "alliance", "client": "patient"}, "client='patient'"),
     ({"outcome": "alliance", "therapist": "client"}, "same column"),
+    ({"outcome": "alliance", "conf_level": 95}, "between 0 and 1"),
 ])
 def test_icc_bad_input_says_what_and_how(data, kwargs, fragment):
     with pytest.raises(AllianceStatsError, match=fragment):
