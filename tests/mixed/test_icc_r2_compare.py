@@ -232,3 +232,24 @@ def test_compare_refits_ar1_fits_by_ml_like_direct_ml_fits(decomposed):
     assert list(via_refit.npar) == [5, 6]  # 2 (or 3) fixed effects + theta + sigma + phi
     np.testing.assert_allclose(via_refit.loglik, direct.loglik, rtol=0, atol=1e-6)
     np.testing.assert_allclose(via_refit.p_value.iloc[1], direct.p_value.iloc[1], rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------- invariance, public API
+def test_icc_and_r2_are_invariant_to_rescaling_the_outcome(decomposed):
+    # ICCs and R² are ratios of variances: a change of units (y -> 100 - 2.5 y) must leave them unchanged
+    # up to the optimiser's tolerance on the relative parameters theta.
+    scaled = decomposed.assign(outcome=100.0 - 2.5 * decomposed["outcome"])
+    a = icc(decomposed, "outcome", therapist="therapist").set_index("level")
+    b = icc(scaled, "outcome", therapist="therapist").set_index("level")
+    np.testing.assert_allclose(b["icc"], a["icc"], rtol=1e-5)
+    np.testing.assert_allclose(b["variance"], a["variance"] * 2.5 ** 2, rtol=1e-5)
+    form = "outcome ~ alliance_within + alliance_between + session0 + (1 + session0 | client) + (1 | therapist)"
+    ra, rb = r2(fit_mlm(form, decomposed)), r2(fit_mlm(form, scaled))
+    np.testing.assert_allclose(rb.measures["value"], ra.measures["value"], rtol=1e-5, atol=1e-10)
+
+
+def test_helpers_are_in_the_public_api():
+    import allianceStats as als
+
+    assert als.icc is icc and als.r2 is r2 and als.compare_mlm is compare_mlm
+    assert als.fit_alliance_outcome is mixed.fit_alliance_outcome
