@@ -1,0 +1,434 @@
+"""Time to dropout: Cox proportional hazards, discrete-time logistic hazard, Kaplan-Meier curves.
+
+Data convention
+---------------
+A long session table with ``event`` (``dropout``) = 1 on the **last observed row** of a client who dropped out and
+0 on every other row. Each client contributes one time to event: :math:`T_i` = the last observed session number,
+with :math:`\\delta_i` = 1 for a dropout and 0 for a client who completed or is still in treatment (right-censored
+at :math:`T_i`). A 1 anywhere but on the last row is an error.
+
+Predictors are *early* values: each predictor column enters as its client mean over the rows whose session is in
+``early_sessions`` (default sessions 1 and 2; missing values ignored); a time-invariant covariate is constant, so
+its mean is itself. Clients without an early value of every predictor are left out (with a :class:`DataWarning`).
+Caveat: a client who drops out at session 1 has only a session-1 value while the others' mean also uses session
+2, a small look-ahead. ``landmark=True`` removes it: only clients still in treatment after the last early session
+are analysed (risk from then on), which is the landmark analysis of Anderson, Cain & Gelber (1983).
+
+Models
+------
+``method="cox"``       :math:`h_i(t) = h_0(t)\\exp(x_i^\\top\\beta)`, fitted by maximising the partial likelihood
+                       with statsmodels ``PHReg`` (Cox, 1972). Tied dropout times are the rule with session
+                       counts; ``ties="efron"`` (default; Efron, 1977) matches R ``survival::coxph``'s default,
+                       ``ties="breslow"`` (Breslow, 1974) its ``ties = "breslow"`` and statsmodels' own default.
+                       ``ratio`` is the hazard ratio :math:`e^{\\beta}`.
+``method="discrete"``  :math:`\\operatorname{logit} P(T_i = t \\mid T_i \\ge t) = \\alpha(t) + x_i^\\top\\beta` on
+                       person-period data (one row per client and session number from the client's first
+                       session to :math:`T_i`, outcome 1 only in the dropout period), fitted by statsmodels
+                       ``GLM(Binomial)`` (Singer & Willett, 1993; 2003, ch. 10-12). Baseline :math:`\\alpha(t)`:
+                       ``"factor"`` one intercept per period (the general specification; a period without
+                       any dropout has hazard estimate 0 and its rows are left out, see ``notes``), ``"linear"`` (default, :math:`\\alpha_0 + \\alpha_1 t`) or ``"quadratic"``.
+                       ``ratio`` is the odds ratio of the discrete-time hazard.
+
+Wald confidence intervals :math:`\\hat\\beta \\pm z_{1-\\alpha/2}\\,SE` at ``conf_level``, exponentiated for
+``ratio``. Validated against R ``survival::coxph`` and ``glm(family = binomial)`` (tests/dynamics/fixtures).
+
+Kaplan-Meier: the product-limit estimator (Kaplan & Meier, 1958) via statsmodels ``SurvfuncRight``, Greenwood
+standard errors, pointwise intervals on the log scale, :math:`\\hat S \\exp(\\pm z\\, SE/\\hat S)` capped at 1, as
+R ``survfit``'s default ``conf.type = "log"``.
+
+References
+----------
+Cox, D. R. (1972). Regression models and life-tables. *JRSS B, 34*(2), 187-220.
+Efron, B. (1977). The efficiency of Cox's likelihood function for censored data. *JASA, 72*(359), 557-565.
+Breslow, N. (1974). Covariance analysis of censored survival data. *Biometrics, 30*(1), 89-99.
+Singer, J. D., & Willett, J. B. (1993). It's about time: Using discrete-time survival analysis to study duration
+and the timing of events. *Journal of Educational Statistics, 18*(2), 155-195.
+Kaplan, E. L., & Meier, P. (1958). Nonparametric estimation from incomplete observations. *JASA, 53*, 457-481.
+Anderson, J. R., Cain, K. C., & Gelber, R. D. (1983). Analysis of survival by tumor response. *Journal of
+Clinical Oncology, 1*(11), 710-719.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import (AllianceStatsError, ConvergenceWarning, DataWarning, IdentificationError, SchemaError)
+from ..results import Convergence, Provenance
+from ._table import check_choice, provenance, session_table
+
+PARAM_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper", "ratio",
+                 "ratio_ci_lower", "ratio_ci_upper"]
+KM_COLUMNS = ["group", "time", "n_risk", "n_events", "survival", "std_error", "ci_lower", "ci_upper"]
+
+
+@dataclass(frozen=True)
+class DropoutResult:
+    """A fitted time-to-dropout model (:func:`fit_dropout`).
+
+    ``params``: columns ``term, estimate, std_error, statistic, p_value, ci_lower, ci_upper, ratio,
+    ratio_ci_lower, ratio_ci_upper``; ``estimate`` is the log hazard ratio (Cox) or log odds ratio of the
+    discrete-time hazard, ``ratio`` its exponential (``ratio_name`` says which), ``statistic`` the Wald *z*.
+    ``clients``: the per-client analysis table (``client, time, event`` and the early predictors).
+    """
+
+    method: str
+    params: pd.DataFrame
+    clients: pd.DataFrame
+    n_clients: int
+    n_events: int
+    loglik: float
+    conf_level: float
+    ratio_name: str
+    ties: str | None
+    baseline: str | None
+    early_sessions: tuple
+    landmark: bool
+    notes: tuple[str, ...]
+    convergence: Convergence
+    provenance: Provenance
+
+    def summary(self) -> str:
+        """Text table of the effects with their ratios and confidence intervals."""
+        spec = (f"Cox proportional hazards (ties: {self.ties})" if self.method == "cox"
+                else f"discrete-time logistic hazard (baseline: {self.baseline})")
+        head = [f"Time to dropout: {spec}",
+                f"clients: {self.n_clients}, dropouts: {self.n_events}, log-likelihood: {self.loglik:.4f}",
+                f"predictors: means over sessions {list(self.early_sessions)}"
+                + ("; landmark analysis after the early sessions" if self.landmark else ""),
+                f"{self.ratio_name} with {self.conf_level:.0%} Wald confidence intervals:"]
+        tab = self.params[["term", "estimate", "std_error", "p_value", "ratio", "ratio_ci_lower",
+                           "ratio_ci_upper"]].to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        notes = "".join(f"\nnote: {n}" for n in self.notes)
+        conv = "" if self.convergence.converged else f"\nWARNING: not converged ({self.convergence.message})"
+        return "\n".join(head) + "\n" + tab + notes + conv
+
+
+def _wald_table(terms, est, se, conf_level: float) -> pd.DataFrame:
+    est = np.asarray(est, dtype=float)
+    se = np.asarray(se, dtype=float)
+    z = est / se
+    q = stats.norm.ppf(0.5 + conf_level / 2)
+    lo, hi = est - q * se, est + q * se
+    with np.errstate(over="ignore"):  # a diverging estimate (reported as non-convergence) gives inf ratios
+        ratios = {"ratio": np.exp(est), "ratio_ci_lower": np.exp(lo), "ratio_ci_upper": np.exp(hi)}
+    return pd.DataFrame({"term": list(terms), "estimate": est, "std_error": se, "statistic": z,
+                         "p_value": 2 * stats.norm.sf(np.abs(z)), "ci_lower": lo, "ci_upper": hi, **ratios},
+                        columns=PARAM_COLUMNS)
+
+
+def client_survival(data: pd.DataFrame, predictors: Sequence[str] = (), *, client: str = "client",
+                    time: str = "session", event: str = "dropout", early_sessions: Sequence = (1, 2),
+                    where: str = "fit_dropout") -> pd.DataFrame:
+    """One row per client: ``client, time`` (last observed session), ``event`` (0/1), early predictor means.
+
+    The output columns are always named ``client, time, event`` whatever the input names.
+
+    Checks the data convention of the module docstring and lists every violation in one :class:`SchemaError`.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"client": ["a", "a", "a", "b", "b"], "session": [1, 2, 3, 1, 2],
+    ...                    "dropout": [0, 0, 0, 0, 1], "alliance": [4.0, 3.0, 5.0, 2.0, 3.0]})
+    >>> client_survival(df, ["alliance"])
+      client  time  event  alliance
+    0      a     3      0       3.5
+    1      b     2      1       2.5
+    """
+    predictors = list(predictors)
+    if isinstance(early_sessions, (int, np.integer)) or len(early_sessions) == 0:
+        raise AllianceStatsError(f"early_sessions={early_sessions!r}: give a non-empty sequence of session "
+                                 f"numbers, e.g. (1, 2)")
+    df = session_table(data, [event, *predictors], client=client, time=time, where=where)
+    ev = df[event]
+    problems = []
+    bad = ~ev.isin([0, 1])
+    if bad.any():
+        rows = df.loc[bad, [client, time]].head(5)
+        problems.append(f"column {event!r} must be 0 or 1 on every row; found "
+                        f"{sorted(map(str, ev[bad].unique()))[:5]} at (client, session) "
+                        f"{list(rows.itertuples(index=False, name=None))}")
+    last = df.groupby(client, sort=False)[time].transform("max") == df[time]
+    early_one = (ev == 1) & ~last
+    if early_one.any():
+        ids = list(pd.unique(df.loc[early_one, client]))[:5]
+        problems.append(f"column {event!r} is 1 before the last observed session of client(s) {ids}; the "
+                        f"convention is dropout = 1 on the last observed row only (rows after dropout absent)")
+    if problems:
+        raise SchemaError(problems, source=where)
+    g = df.groupby(client, sort=True)
+    out = pd.DataFrame({time: g[time].max(), event: g[event].max().astype(int)})
+    if predictors:
+        early = df[df[time].isin(list(early_sessions))].groupby(client, sort=True)[predictors].mean()
+        out = out.join(early, how="left")
+    out = out.reset_index().rename(columns={client: "client", time: "time", event: "event"})
+    return out.astype({"client": data[client].dtype})
+
+
+def _drop_incomplete(cl: pd.DataFrame, predictors: list[str], client: str, early_sessions) -> pd.DataFrame:
+    miss = cl[predictors].isna().any(axis=1)
+    if miss.any():
+        ids = cl.loc[miss, client].tolist()
+        warnings.warn(f"{len(ids)} client(s) have no value of {predictors} in sessions {list(early_sessions)} and "
+                      f"are left out of the dropout model: {ids[:10]}{' ...' if len(ids) > 10 else ''}",
+                      DataWarning, stacklevel=3)
+    return cl[~miss].reset_index(drop=True)
+
+
+def person_period(clients: pd.DataFrame, first_session: pd.Series | None = None, *, start: int = 1
+                  ) -> pd.DataFrame:
+    """Expand one row per client (``time``, ``event``, predictors) to one row per client and period.
+
+    Period runs from ``start`` (or the client's ``first_session``) to ``time``; ``event`` is 1 only in the last
+    period of a client who dropped out (Singer & Willett, 1993).
+
+    >>> import pandas as pd
+    >>> person_period(pd.DataFrame({"client": ["a", "b"], "time": [2, 3], "event": [1, 0], "x": [0.5, 1.0]}))
+       client  period  event    x
+    0       a       1      0  0.5
+    1       a       2      1  0.5
+    2       b       1      0  1.0
+    3       b       2      0  1.0
+    4       b       3      0  1.0
+    """
+    t = clients["time"].to_numpy()
+    if np.any(t != np.round(t)):
+        raise AllianceStatsError("discrete-time models need whole session numbers; found non-integer times")
+    first = np.full(len(t), start) if first_session is None else np.asarray(first_session)
+    t = t.astype(int)
+    first = first.astype(int)
+    counts = np.maximum(t - first + 1, 0)
+    idx = np.repeat(np.arange(len(t)), counts)
+    period = np.concatenate([np.arange(f, e + 1) for f, e in zip(first, t)]) if len(t) else np.empty(0, int)
+    out = clients.iloc[idx].reset_index(drop=True)
+    out.insert(1, "period", period.astype(int))
+    out["event"] = ((out["event"].to_numpy() == 1) & (period == t[idx])).astype(int)
+    cols = ["client", "period", "event"] + [c for c in clients.columns if c not in ("client", "time", "event")]
+    return out[cols]
+
+
+def _at_optimum(model, params: np.ndarray) -> tuple[bool, str]:
+    """Check the optimum, not only the optimiser's flag: the Hessian is negative definite and one more
+    Newton step would move no estimate by more than 1e-6 (relative). A diverging estimate (monotone
+    likelihood, separation) keeps a score near 0 with a vanishing curvature, so the step stays large."""
+    params = np.asarray(params, dtype=float)
+    if not np.all(np.isfinite(params)):
+        return False, "non-finite estimates"
+    grad = np.asarray(model.score(params), dtype=float)
+    hess = np.asarray(model.hessian(params), dtype=float)
+    eig = np.linalg.eigvalsh(-(hess + hess.T) / 2)
+    if eig.min() <= 1e-10 * max(1.0, eig.max()):
+        return False, f"information matrix (near) singular: smallest eigenvalue {eig.min():.3g}"
+    step = np.linalg.solve(-hess, grad)
+    size = float(np.max(np.abs(step) / (1.0 + np.abs(params))))
+    if size > 1e-6:
+        return False, (f"one more Newton step would change an estimate by {size:.3g} (relative): the likelihood "
+                       f"keeps rising, e.g. a predictor separates dropouts from completers")
+    return True, f"Newton step at the estimate {size:.2e} (relative), max |score| {np.max(np.abs(grad)):.2e}"
+
+
+def _fit_cox(cl: pd.DataFrame, predictors: list[str], ties: str, conf_level: float):
+    from statsmodels.duration.hazard_regression import PHReg
+
+    model = PHReg(cl["time"].to_numpy(float), cl[predictors].to_numpy(float), status=cl["event"].to_numpy(int),
+                  ties=ties)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = model.fit(method="newton", maxiter=100, tol=1e-12)
+    ok, msg = _at_optimum(model, res.params)
+    conv = Convergence(converged=ok, iterations=-1, optimizer="statsmodels PHReg Newton-Raphson", message=msg,
+                       warnings=tuple(str(w.message) for w in caught))
+    return _wald_table(predictors, res.params, res.bse, conf_level), float(res.llf), conv
+
+
+def _fit_discrete(pp: pd.DataFrame, predictors: list[str], baseline: str, conf_level: float):
+    import statsmodels.api as sm
+
+    notes = []
+    if baseline == "factor":
+        events_by_period = pp.groupby("period")["event"].sum()
+        no_event = [int(p) for p in events_by_period.index[events_by_period == 0]]
+        if no_event:
+            # the period's hazard MLE is 0 (intercept -inf); its rows then add nothing to the likelihood of the
+            # other parameters, so dropping them gives the limiting MLE with finite estimates
+            pp = pp[~pp["period"].isin(no_event)].reset_index(drop=True)
+            notes.append(f"no dropout in period(s) {no_event}: hazard estimated as 0 there and those "
+                         f"person-period rows left out of the fit")
+        base = pd.get_dummies(pp["period"].astype(int), prefix="period", dtype=float)
+    else:
+        base = pd.DataFrame({"intercept": np.ones(len(pp)), "period": pp["period"].astype(float)})
+        if baseline == "quadratic":
+            base["period_sq"] = base["period"] ** 2
+    X = pd.concat([base, pp[predictors].astype(float)], axis=1)
+    model = sm.GLM(pp["event"].to_numpy(float), X, family=sm.families.Binomial())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = model.fit(tol=1e-12, maxiter=200)
+    ok, msg = _at_optimum(model, res.params.to_numpy())
+    ok = ok and bool(res.converged)
+    conv = Convergence(converged=ok, iterations=int(res.fit_history.get("iteration", -1)), optimizer="IRLS",
+                       message=msg, warnings=tuple(str(w.message) for w in caught))
+    return _wald_table(X.columns, res.params, res.bse, conf_level), float(res.llf), conv, tuple(notes)
+
+
+def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = "client", time: str = "session",
+                event: str = "dropout", method: str = "cox", early_sessions: Sequence = (1, 2),
+                ties: str = "efron", baseline: str = "linear", landmark: bool = False,
+                conf_level: float = 0.95) -> DropoutResult:
+    """Time to dropout on early (session 1-2) alliance and covariates: Cox PH or discrete-time logistic hazard.
+
+    Cox (1972) via statsmodels ``PHReg`` (Efron ties by default, as R ``coxph``); discrete-time logistic hazard
+    (Singer & Willett, 1993) via statsmodels ``GLM`` on person-period data. Data convention, predictor
+    construction, ``landmark`` and the model equations: module docstring (:mod:`allianceStats.dynamics.survival`).
+
+    Parameters
+    ----------
+    data : long session table, ``event`` = 1 on a dropout's last observed row (not modified).
+    predictors : numeric columns; each enters as its client mean over ``early_sessions``.
+    method : ``"cox"`` or ``"discrete"``. ties : ``"efron"`` or ``"breslow"`` (Cox).
+    baseline : ``"linear"``, ``"quadratic"`` or ``"factor"`` (discrete). landmark : analyse only clients still in
+    treatment after the last early session. conf_level : level of the Wald intervals (an attribute of the result).
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> rows = []
+    >>> for i in range(60):
+    ...     a = rng.normal(4, 0.6)
+    ...     last = min(12, 1 + rng.geometric(0.08 * np.exp(-1.0 * (a - 4))))
+    ...     rows += [(f"c{i}", s, a + rng.normal(0, .3), int(s == last < 12)) for s in range(1, last + 1)]
+    >>> df = pd.DataFrame(rows, columns=["client", "session", "alliance", "dropout"])
+    >>> fit = fit_dropout(df, predictors=["alliance"])
+    >>> fit.n_clients, fit.n_events, bool(fit.params.loc[0, "ratio"] < 1)
+    (60, 31, True)
+    """
+    check_choice("method", method, ("cox", "discrete"))
+    check_choice("ties", ties, ("efron", "breslow"))
+    check_choice("baseline", baseline, ("linear", "quadratic", "factor"))
+    if not 0 < conf_level < 1:
+        raise AllianceStatsError(f"conf_level={conf_level!r} must lie strictly between 0 and 1")
+    predictors = [predictors] if isinstance(predictors, str) else list(predictors)
+    if not predictors:
+        raise AllianceStatsError("predictors=[]: name at least one predictor column, e.g. predictors=['alliance']")
+    cl = client_survival(data, predictors, client=client, time=time, event=event, early_sessions=early_sessions)
+    cl = _drop_incomplete(cl, predictors, "client", early_sessions)
+    first = data.groupby(client)[time].min().reindex(cl["client"]).to_numpy()
+    if landmark:
+        keep = cl["time"].to_numpy() > max(early_sessions)
+        cl, first = cl[keep].reset_index(drop=True), first[keep]
+    n_events = int(cl["event"].sum())
+    if n_events == 0:
+        raise IdentificationError(f"no dropouts among the {len(cl)} clients analysed (column {event!r}); a "
+                                  f"dropout model needs events")
+    if len(cl) <= len(predictors) + 1:
+        raise IdentificationError(f"{len(cl)} clients for {len(predictors)} predictors: too few to fit")
+    if method == "cox":
+        params, llf, conv = _fit_cox(cl, predictors, ties, conf_level)
+        notes = ()
+        ratio_name = "hazard ratio"
+    else:
+        if landmark:
+            first = np.maximum(first, max(early_sessions) + 1)
+        pp = person_period(cl, first)
+        params, llf, conv, notes = _fit_discrete(pp, predictors, baseline, conf_level)
+        ratio_name = "odds ratio of the discrete-time hazard"
+    if not conv.converged:
+        warnings.warn(f"fit_dropout ({method}) did not converge: {conv.message}; estimates are unreliable "
+                      f"(separation or too few dropouts?)", ConvergenceWarning, stacklevel=2)
+    options = {"predictors": predictors, "client": client, "time": time, "event": event, "method": method,
+               "early_sessions": list(early_sessions), "ties": ties if method == "cox" else None,
+               "baseline": baseline if method == "discrete" else None, "landmark": landmark,
+               "conf_level": conf_level}
+    return DropoutResult(method=method, params=params, clients=cl, n_clients=len(cl), n_events=n_events,
+                         loglik=llf, conf_level=conf_level, ratio_name=ratio_name,
+                         ties=ties if method == "cox" else None,
+                         baseline=baseline if method == "discrete" else None,
+                         early_sessions=tuple(early_sessions), landmark=landmark, notes=notes, convergence=conv,
+                         provenance=provenance(data[list(dict.fromkeys([client, time, event, *predictors]))],
+                                               options))
+
+
+def _km_one(label, t: np.ndarray, d: np.ndarray, q: float) -> pd.DataFrame:
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    if d.sum() == 0:
+        return pd.DataFrame(columns=KM_COLUMNS)
+    sf = SurvfuncRight(t, d)
+    s, se = sf.surv_prob, sf.surv_prob_se
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = q * se / s
+        lo = np.where(s > 0, s * np.exp(-half), np.nan)
+        hi = np.where(s > 0, np.minimum(1.0, s * np.exp(half)), np.nan)
+    return pd.DataFrame({"group": label, "time": sf.surv_times, "n_risk": sf.n_risk, "n_events": sf.n_events,
+                         "survival": s, "std_error": se, "ci_lower": lo, "ci_upper": hi}, columns=KM_COLUMNS)
+
+
+def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | None = None,
+                 variable: str = "alliance", client: str = "client", time: str = "session",
+                 event: str = "dropout", early_sessions: Sequence = (1, 2), conf_level: float = 0.95
+                 ) -> pd.DataFrame:
+    """Kaplan-Meier retention curves, overall or by group, as a tidy table for a report.
+
+    Product-limit estimator (Kaplan & Meier, 1958) with Greenwood SEs and log-scale pointwise intervals (R
+    ``survfit`` default), computed by statsmodels ``SurvfuncRight``; data convention as :func:`fit_dropout`.
+
+    Groups: ``group`` names a column that is constant within client (e.g. a treatment arm), or ``split`` groups
+    clients by their early mean of ``variable``: ``"median"`` -> ``"below median"`` (< median) and
+    ``"at or above median"``; ``"tertiles"`` -> ``"low"`` (<= 1st tertile), ``"middle"``, ``"high"`` (> 2nd
+    tertile). Clients without an early value are left out of a split.
+
+    Returns one row per group and dropout time: ``group, time, n_risk, n_events, survival, std_error, ci_lower,
+    ci_upper`` (``group`` is ``"all"`` without grouping; ``DataFrame.attrs["conf_level"]`` holds the level).
+    Rows are the dropout times only (the curve is 1 before the first), as R ``summary(survfit)``.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"client": ["a", "a", "b", "c", "c", "c"], "session": [1, 2, 1, 1, 2, 3],
+    ...                    "dropout": [0, 1, 1, 0, 0, 0], "alliance": [3.0, 3.0, 2.0, 4.5, 4.0, 4.0]})
+    >>> kaplan_meier(df)[["group", "time", "n_risk", "n_events", "survival"]].round(3)
+      group  time  n_risk  n_events  survival
+    0   all     1       3         1     0.667
+    1   all     2       2         1     0.333
+    """
+    if group is not None and split is not None:
+        raise AllianceStatsError("give either group= (a column) or split= ('median' or 'tertiles'), not both")
+    if split is not None:
+        check_choice("split", split, ("median", "tertiles"))
+    if not 0 < conf_level < 1:
+        raise AllianceStatsError(f"conf_level={conf_level!r} must lie strictly between 0 and 1")
+    preds = [variable] if split is not None else []
+    cl = client_survival(data, preds, client=client, time=time, event=event, early_sessions=early_sessions,
+                         where="kaplan_meier")
+    if group is not None:
+        if group not in data.columns:
+            raise SchemaError([f"column {group!r} not found; the table has columns {list(data.columns)}"],
+                              source="kaplan_meier")
+        per = data.groupby(client)[group].nunique(dropna=False)
+        if (per > 1).any():
+            raise AllianceStatsError(f"column {group!r} changes within client(s) {per[per > 1].index[:5].tolist()}; "
+                                     f"a Kaplan-Meier group must be constant within client")
+        labels = data.groupby(client)[group].first().reindex(cl["client"]).to_numpy()
+    elif split is not None:
+        cl = _drop_incomplete(cl, [variable], "client", early_sessions)
+        x = cl[variable].to_numpy()
+        if split == "median":
+            labels = np.where(x < np.median(x), "below median", "at or above median")
+        else:
+            q1, q2 = np.quantile(x, [1 / 3, 2 / 3])
+            labels = np.where(x <= q1, "low", np.where(x <= q2, "middle", "high"))
+    else:
+        labels = np.full(len(cl), "all")
+    q = stats.norm.ppf(0.5 + conf_level / 2)
+    order = list(pd.unique(labels)) if split is None else (
+        ["below median", "at or above median"] if split == "median" else ["low", "middle", "high"])
+    parts = [_km_one(lab, cl["time"].to_numpy(float)[labels == lab], cl["event"].to_numpy(float)[labels == lab], q)
+             for lab in order if (labels == lab).any()]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=KM_COLUMNS)
+    out = out.astype({"time": data[time].dtype, "n_risk": int, "n_events": int})
+    out.attrs["conf_level"] = conf_level
+    return out
