@@ -231,11 +231,21 @@ def load_instrument(instrument: str | Path | Mapping[str, Any] | Instrument) -> 
                     f"(aliases: {sorted(set(aliases) - set(list_instruments()))}), or pass a path to a JSON "
                     "key file or a dict that follows data_schemas/instruments/instrument.schema.json.")
             path = _key_files()[aliases[wanted]]
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise AllianceStatsError(f"scoring key {path} is not valid JSON: {exc}.") from None
-        source = str(path)
+        return _load_file(str(path.resolve()), path.stat().st_mtime_ns)
+    return _build(raw, source)
+
+
+@lru_cache(maxsize=64)
+def _load_file(path: str, mtime_ns: int) -> Instrument:
+    """Parse and validate a key file once per version of the file (keyed by path and modification time)."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise AllianceStatsError(f"scoring key {path} is not valid JSON: {exc}.") from None
+    return _build(raw, path)
+
+
+def _build(raw: Mapping[str, Any], source: str) -> Instrument:
     problems = validate_key(raw, source)
     if problems:
         raise AllianceStatsError("invalid scoring key:\n" + "\n".join(f"  - {p}" for p in problems))

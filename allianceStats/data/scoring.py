@@ -44,7 +44,9 @@ Reliability (:func:`reliability`)
     balanced data and positive-definite :math:`\\hat\\Sigma_B` these matrices are the ML estimates of the
     saturated two-level model, so the level-specific fits approximate the simultaneous two-level CFA of
     Geldhof et al.; with unbalanced data they are moment estimates. This is an approximation, stated as
-    such. The moment estimate :math:`\\hat\\Sigma_B` need not be positive definite (few clients, or items
+    such: on the package's R fixture (100 clients, 3-10 sessions each, WAI-SR items) the level-specific
+    omegas differ from those of a two-level lavaan CFA with one factor per level by at most 0.003 (within)
+    and 0.007 (between; ours lower), see ``tests/data/fixtures/scoring_fixtures.R``. The moment estimate :math:`\\hat\\Sigma_B` need not be positive definite (few clients, or items
     without item-specific client variance, so that the between level is close to rank one); ML is then
     impossible and omega for that matrix comes from an unweighted least squares (MINRES, iterated principal
     axes; Harman 1976) one-factor fit with unique variances bounded at 0, with a DataWarning; the
