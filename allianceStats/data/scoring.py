@@ -686,7 +686,8 @@ def reliability(df: pd.DataFrame, instrument=None, items=None, *, client: str | 
                                         "omega_estimator"])
     table["n_clients"] = table["n_clients"].astype("Int64")
     loadings = pd.DataFrame(loads, columns=["scale", "level", "item", "loading", "residual_variance"])
-    estimator = ("alpha: Cronbach (1951); omega total: ML one-factor model (McDonald 1999)"
+    estimator = ("alpha: Cronbach (1951); omega total: one-factor model (McDonald 1999), ML, or ULS where the "
+                 "covariance matrix is not positive definite"
                  + ("; within/between: moment decomposition of Geldhof et al. (2014) levels" if client else ""))
     return ReliabilityResult(
         table=table,
