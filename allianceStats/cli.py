@@ -171,7 +171,8 @@ def _panel(kind: str, data: str, variables: list[str], waves: int | None, constr
 
     with _exit_codes():
         frame = _load(data, column)
-        options = {k: v for k, v in {"waves": waves, "constraints": constraints}.items() if v is not None}
+        options = {k: v for k, v in {"waves": list(range(1, waves + 1)) if waves else None,
+                                     "constraints": constraints}.items() if v is not None}
         fit = als.fit_riclpm if kind == "riclpm" else als.fit_clpm
         with _fitting(kind.upper()):
             res = fit(frame, variables, **options)

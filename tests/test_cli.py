@@ -150,8 +150,11 @@ def test_report_runs_and_reruns_byte_identically(data_csv, tmp_path):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
     html = (tmp_path / "a" / "index.html").read_text(encoding="utf-8")
     assert "Test &lt;b&gt;study&lt;/b&gt;" in html and "<b>study</b>" not in html
-    strict = invoke("report", toml, "-o", tmp_path / "c", "--strict")
+    broken = tmp_path / "broken.toml"
+    broken.write_text(f"[data]\npath = '{data_csv.as_posix()}'\n[[mlm]]\nformula = 'outcome ~ nothing_here + (1 | client)'\n")
+    strict = invoke("report", broken, "-o", tmp_path / "c", "--strict")
     assert strict.exit_code == 1 and "some analyses failed" in strict.stderr
+    assert (tmp_path / "c" / "index.html").is_file()  # the report is still written
 
 
 def test_report_seed_changes_bootstrap(data_csv, tmp_path):

@@ -217,18 +217,19 @@ def mediation_diagram(paths, x: str | None = None, mediators: Sequence[str] | No
     return d
 
 
-_WAVE = r"^w_{}_(\d+)$"
+_WAVE = r"^{}{}_(\d+)$"
 
 
 def riclpm_diagram(params, variables: Sequence[str], *, value: str = "std_all", alpha: float = 0.05,
-                   digits: int = 2) -> Diagram:
+                   digits: int = 2, prefix: str = "w_") -> Diagram:
     """Draw the within-person part of an RI-CLPM (Hamaker, Kuiper & Grasman 2015).
 
     Waves are columns, one row per variable; nodes are the within components ``w_<variable>_<wave>``
     (the naming of ``fit_riclpm``); autoregressive paths run horizontally, cross-lagged paths
     diagonally. Arrows carry ``value`` (default the standardized ``std_all``; falls back to
     ``estimate`` when absent) and are solid/black when significant, dashed/grey otherwise. The
-    random-intercept correlation, when in the table (``RI_x ~~ RI_y``), is printed below.
+    random-intercept correlation, when in the table (``RI_x ~~ RI_y``), is printed below. With
+    ``prefix=""`` it draws a CLPM, whose paths join the observed ``<variable>_<wave>`` columns.
 
     Example
     -------
@@ -249,7 +250,7 @@ def riclpm_diagram(params, variables: Sequence[str], *, value: str = "std_all", 
         value = "estimate"
     wave_of: dict[str, tuple[int, int]] = {}
     for r, var in enumerate(variables):
-        pattern = re.compile(_WAVE.format(re.escape(var)))
+        pattern = re.compile(_WAVE.format(re.escape(prefix), re.escape(var)))
         for name in pd.unique(pd.concat([table["from"], table["to"]])):
             m = pattern.match(name)
             if m:
@@ -257,7 +258,7 @@ def riclpm_diagram(params, variables: Sequence[str], *, value: str = "std_all", 
     waves = sorted({w for _, w in wave_of.values()})
     if not waves:
         raise AllianceStatsError(
-            f"no within components named w_<variable>_<wave> for variables {list(variables)} in the "
+            f"no components named {prefix}<variable>_<wave> for variables {list(variables)} in the "
             "parameter table; pass the params of fit_riclpm and the variable names it was fitted with.")
     col_gap, row_gap = 200, 170 if len(variables) == 2 else 130
     width = 110 + col_gap * (len(waves) - 1) + 110
@@ -265,7 +266,7 @@ def riclpm_diagram(params, variables: Sequence[str], *, value: str = "std_all", 
     d = Diagram(width, height)
     for name, (r, w) in sorted(wave_of.items(), key=lambda kv: (kv[1][1], kv[1][0])):
         d.add_node(name, f"{variables[r]} {w}", 110 + col_gap * waves.index(w), 60 + row_gap * r,
-                   shape="ellipse")
+                   shape="ellipse" if prefix else "rect")  # latent within components vs observed scores
     keep = table[table["from"].isin(wave_of) & table["to"].isin(wave_of)]
     # autoregressive first so their labels get the midpoints
     keep = keep.assign(_cross=[wave_of[f][0] != wave_of[t][0] for f, t in zip(keep["from"], keep["to"])])
@@ -282,7 +283,8 @@ def riclpm_diagram(params, variables: Sequence[str], *, value: str = "std_all", 
                            if pd.notna(val) else
                            f"Random intercepts: cov({row['lhs']}, {row['rhs']}) = {fmt_number(row['estimate'])}")
     kind = "standardized (std_all)" if value == "std_all" else value
-    d.notes.append(f"Within-person paths, {kind}. Solid black: significant; dashed grey: not significant.")
+    part = "Within-person paths" if prefix else "Lagged paths"
+    d.notes.append(f"{part}, {kind}. Solid black: significant; dashed grey: not significant.")
     d.place_labels()
     return d
 

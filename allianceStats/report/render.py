@@ -49,7 +49,10 @@ def slug(text: str) -> str:
 
 @dataclass(frozen=True)
 class Table:
-    """A tidy table shown APA-formatted in the report and exported as ``<name>.csv`` / ``<name>.md``."""
+    """A tidy table shown APA-formatted in the report and exported as ``<name>.csv`` / ``<name>.md``.
+
+    The HTML shows at most ``max_rows`` rows (``0``: only links to the files); the files hold every row.
+    """
 
     name: str
     title: str

@@ -29,7 +29,7 @@ File format (all tables optional except ``[data]``; relative paths are relative 
     decompose = ["alliance"]
     [riclpm]
     variables = ["alliance", "outcome"]
-    options = { waves = 5 }       # passed to fit_riclpm / fit_clpm as keywords
+    options = { waves = [1, 2, 3, 4, 5] }   # passed to fit_riclpm / fit_clpm as keywords
     clpm = true                   # also fit the CLPM and show the comparison
     [[mediation]]
     name = "needs"
@@ -51,6 +51,7 @@ Example
 """
 from __future__ import annotations
 
+import importlib
 import math
 import tomllib
 import warnings
@@ -225,12 +226,20 @@ def step_icc(data, opts, seed, ctx) -> list[Section]:
     measures = _columns_present(data, opts.get("measures"), ["alliance", "outcome", "needs", "motivation"])
     frames = []
     for m in measures:
-        t = icc(data, m, therapist=opts.get("therapist", _therapist(data)))
+        t = icc(data, m, therapist=opts.get("therapist", _therapist(data)) or None)
         frames.append(t.assign(measure=m)[["measure", *[c for c in t.columns if c != "measure"]]])
     table = pd.concat(frames, ignore_index=True)
+    # one row per measure for reading; the long table (with variances) goes to the CSV beside it
+    wide = table.pivot(index="measure", columns="level", values="icc").reindex(measures)
+    wide = wide[[c for c in ("therapist", "client", "same_client", "residual") if c in wide.columns]]
+    wide = wide.rename(columns=lambda c: f"icc_{c}").rename_axis(None, axis=1).reset_index()
+    definitions = "; ".join(dict.fromkeys(f"{lv}: {d}" for lv, d in zip(table["level"], table["definition"])))
     return [Section("icc", "Intraclass correlations", paragraphs=[
         "Shares of variance between therapists, between clients and within clients (sessions), from "
-        "empty mixed models (REML)."], tables=[Table("icc", "Intraclass correlations", table, digits=3)])]
+        "empty mixed models (REML)."],
+        tables=[Table("icc", "Intraclass correlations by measure", wide, digits=3, note=definitions),
+                Table("icc_long", "Intraclass correlations with variance components", table, digits=3,
+                      max_rows=0)])]
 
 
 def step_trajectories(data, opts, seed, ctx) -> list[Section]:
@@ -295,10 +304,19 @@ def step_riclpm(data, opts, seed, ctx) -> list[Section]:
         try:
             clpm = api("fit_clpm")(data, variables, **kwargs)
             tables += result_tables("clpm", "CLPM", clpm, attrs=("params", "fit"))
+            figs.append(Figure(riclpm_diagram(clpm.params, variables, prefix="").svg,
+                               caption="CLPM for comparison: lagged paths between the observed scores, "
+                                       "standardized (between- and within-client variance mixed)."))
             if hasattr(clpm, "to_lavaan"):
                 ctx["syntax"]["CLPM"] = clpm.to_lavaan()
             try:
-                tables.append(Table("clpm_vs_riclpm", "CLPM vs RI-CLPM", api("compare")(clpm, res)))
+                panel = importlib.import_module("allianceStats.panel")
+                if hasattr(panel, "compare_panel"):
+                    comparison = panel.compare_panel(res, clpm, names=["RI-CLPM", "CLPM"])
+                else:
+                    comparison = api("compare")(res, clpm)
+                tables.append(Table("clpm_vs_riclpm", "CLPM vs RI-CLPM (χ² difference test)",
+                                    comparison.reset_index(drop=True)))
             except Exception as err:  # noqa: BLE001
                 paras.append(f"CLPM vs RI-CLPM comparison not available: {type(err).__name__}: {err}")
         except Exception as err:  # noqa: BLE001

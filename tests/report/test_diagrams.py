@@ -125,6 +125,9 @@ def test_riclpm_uses_standardized_values_and_ri_note(riclpm_params):
     svg = riclpm_diagram(riclpm_params, ["alliance", "outcome"]).svg
     assert ">0.45<" in svg and ">0.12<" in svg and ">0.30<" not in svg
     assert "r(RI_alliance, RI_outcome) = 0.38" in svg
+    clpm = riclpm_params.assign(lhs=riclpm_params["lhs"].str.replace("w_", ""),
+                                rhs=riclpm_params["rhs"].str.replace("w_", ""))
+    assert len(riclpm_diagram(clpm, ["alliance", "outcome"], prefix="").arrows) == 16
     with pytest.raises(AllianceStatsError, match="w_<variable>_<wave>"):
         riclpm_diagram(riclpm_params, ["empathy"])
 
