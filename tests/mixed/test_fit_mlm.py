@@ -236,3 +236,12 @@ def test_ar1_three_level_runs_and_reduces_to_iid_at_phi_zero(three):
     prob = _Problem(build_design(parse_formula(f), three, ("session",)), True,
                     three["session"].to_numpy(float))
     assert prob.deviance(np.r_[iid.theta, 0.0]) == pytest.approx(iid.deviance, abs=1e-8)
+
+
+def test_predict_three_level_new_client_of_known_therapist(three):
+    res = fit_mlm("y ~ x + time + (1 + time | client) + (1 | therapist)", three)
+    np.testing.assert_allclose(res.predict(three), res.fitted(), rtol=1e-12)
+    new = pd.DataFrame({"x": [0.5], "time": [2.0], "client": ["new"], "therapist": ["T03"]})
+    expected = res.fixef @ [1.0, 0.5, 2.0] + res.ranef()["therapist"].loc["T03", "(Intercept)"]
+    np.testing.assert_allclose(res.predict(new), [expected], rtol=1e-12)
+    np.testing.assert_allclose(res.predict(new, include_random=False), [res.fixef @ [1.0, 0.5, 2.0]])

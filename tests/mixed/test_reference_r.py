@@ -26,6 +26,7 @@ CASES = {
     "sleep_rs_ml": ("Reaction ~ Days + (Days | Subject)", "sleep", False),
     "three_reml": ("y ~ x + time + (1 + time | client) + (1 | therapist)", "three", True),
     "three_ml": ("y ~ x + time + (1 + time | client) + (1 | therapist)", "three", False),
+    "three_tslope_reml": ("y ~ x + (1 | client) + (1 + time | therapist)", "three", True),
     "singular_reml": ("y ~ time + (1 + time | g)", "near_singular", True),
 }
 
