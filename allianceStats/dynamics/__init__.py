@@ -2,8 +2,11 @@
 
 Modules: :mod:`.rupture` (Stiles et al. 2004; Strauss et al. 2006; Gumz et al. 2012), :mod:`.sudden`
 (Tang & DeRubeis 1999; Lutz et al. 2013), :mod:`.indices` (von Neumann et al. 1941; Jahng, Wood & Trull 2008),
-:mod:`.survival` (Cox 1972; Efron 1977; Singer & Willett 1993; Kaplan & Meier 1958). Each module docstring states its definitions and edge cases.
+:mod:`.survival` (Cox 1972; Efron 1977; Singer & Willett 1993; Kaplan & Meier 1958),
+:mod:`.comparison` (level vs variability vs repair, DESIGN.md Q4). Each module docstring states its definitions
+and edge cases.
 """
+from .comparison import LevelVariabilityRepairResult, level_variability_repair
 from .indices import successive_differences, variability
 from .rupture import RuptureResult, detect_ruptures
 from .survival import DropoutResult, client_survival, fit_dropout, kaplan_meier, person_period
@@ -11,4 +14,4 @@ from .sudden import SuddenChangeResult, critical_t, sudden_gains
 
 __all__ = ["detect_ruptures", "RuptureResult", "sudden_gains", "SuddenChangeResult", "critical_t", "variability",
            "successive_differences", "fit_dropout", "DropoutResult", "kaplan_meier", "client_survival",
-           "person_period"]
+           "person_period", "level_variability_repair", "LevelVariabilityRepairResult"]

@@ -98,7 +98,7 @@ class DropoutResult:
                 else f"discrete-time logistic hazard (baseline: {self.baseline})")
         head = [f"Time to dropout: {spec}",
                 f"clients: {self.n_clients}, dropouts: {self.n_events}, log-likelihood: {self.loglik:.4f}",
-                f"predictors: means over sessions {list(self.early_sessions)}"
+                f"predictors from sessions {list(self.early_sessions)}"
                 + ("; landmark analysis after the early sessions" if self.landmark else ""),
                 f"{self.ratio_name} with {self.conf_level:.0%} Wald confidence intervals:"]
         tab = self.params[["term", "estimate", "std_error", "p_value", "ratio", "ratio_ci_lower",
@@ -317,13 +317,32 @@ def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = 
     cl = client_survival(data, predictors, client=client, time=time, event=event, early_sessions=early_sessions)
     cl = _drop_incomplete(cl, predictors, "client", early_sessions)
     first = data.groupby(client)[time].min().reindex(cl["client"]).to_numpy()
-    if landmark:
-        keep = cl["time"].to_numpy() > max(early_sessions)
-        cl, first = cl[keep].reset_index(drop=True), first[keep]
+    options = {"predictors": predictors, "client": client, "time": time, "event": event, "method": method,
+               "early_sessions": list(early_sessions), "ties": ties if method == "cox" else None,
+               "baseline": baseline if method == "discrete" else None, "landmark": landmark,
+               "conf_level": conf_level}
+    prov = provenance(data[list(dict.fromkeys([client, time, event, *predictors]))], options)
+    return fit_client_table(cl, first, predictors, method=method, ties=ties, baseline=baseline,
+                            landmark_after=max(early_sessions) if landmark else None, conf_level=conf_level,
+                            early_sessions=tuple(early_sessions), provenance=prov, stacklevel=3)
+
+
+def fit_client_table(cl: pd.DataFrame, first: np.ndarray, predictors: list[str], *, method: str, ties: str,
+                     baseline: str, landmark_after: int | None, conf_level: float, early_sessions: tuple,
+                     provenance: Provenance, stacklevel: int = 2) -> DropoutResult:
+    """Fit the dropout model to a per-client table (``client, time, event`` + predictors, complete rows).
+
+    The engine behind :func:`fit_dropout`, for callers that build their own client-level predictors (e.g.
+    :func:`~allianceStats.dynamics.level_variability_repair`). ``first`` holds each client's first session;
+    ``landmark_after`` = *L* keeps only clients with ``time > L`` and, for the discrete model, periods > *L*.
+    """
+    if landmark_after is not None:
+        keep = cl["time"].to_numpy() > landmark_after
+        cl, first = cl[keep].reset_index(drop=True), np.asarray(first)[keep]
     n_events = int(cl["event"].sum())
     if n_events == 0:
-        raise IdentificationError(f"no dropouts among the {len(cl)} clients analysed (column {event!r}); a "
-                                  f"dropout model needs events")
+        raise IdentificationError(f"no dropouts among the {len(cl)} clients analysed; a dropout model needs "
+                                  f"events")
     if len(cl) <= len(predictors) + 1:
         raise IdentificationError(f"{len(cl)} clients for {len(predictors)} predictors: too few to fit")
     if method == "cox":
@@ -331,25 +350,20 @@ def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = 
         notes = ()
         ratio_name = "hazard ratio"
     else:
-        if landmark:
-            first = np.maximum(first, max(early_sessions) + 1)
+        if landmark_after is not None:
+            first = np.maximum(first, landmark_after + 1)
         pp = person_period(cl, first)
         params, llf, conv, notes = _fit_discrete(pp, predictors, baseline, conf_level)
         ratio_name = "odds ratio of the discrete-time hazard"
     if not conv.converged:
-        warnings.warn(f"fit_dropout ({method}) did not converge: {conv.message}; estimates are unreliable "
-                      f"(separation or too few dropouts?)", ConvergenceWarning, stacklevel=2)
-    options = {"predictors": predictors, "client": client, "time": time, "event": event, "method": method,
-               "early_sessions": list(early_sessions), "ties": ties if method == "cox" else None,
-               "baseline": baseline if method == "discrete" else None, "landmark": landmark,
-               "conf_level": conf_level}
+        warnings.warn(f"dropout model ({method}) did not converge: {conv.message}; estimates are unreliable "
+                      f"(separation or too few dropouts?)", ConvergenceWarning, stacklevel=stacklevel)
     return DropoutResult(method=method, params=params, clients=cl, n_clients=len(cl), n_events=n_events,
                          loglik=llf, conf_level=conf_level, ratio_name=ratio_name,
                          ties=ties if method == "cox" else None,
                          baseline=baseline if method == "discrete" else None,
-                         early_sessions=tuple(early_sessions), landmark=landmark, notes=notes, convergence=conv,
-                         provenance=provenance(data[list(dict.fromkeys([client, time, event, *predictors]))],
-                                               options))
+                         early_sessions=tuple(early_sessions), landmark=landmark_after is not None, notes=notes,
+                         convergence=conv, provenance=provenance)
 
 
 def _km_one(label, t: np.ndarray, d: np.ndarray, q: float) -> pd.DataFrame:
