@@ -76,11 +76,11 @@ _LAZY = {
     "kaplan_meier": "allianceStats.dynamics",
     "level_variability_repair": "allianceStats.dynamics",
     # power
-    "power": "allianceStats.power",
+    "power": "allianceStats.power_analysis",
     # comparison of nested fits of any family
     "compare": "allianceStats.compare",
 }
-_SUBMODULES = {"simulate", "data", "mixed", "sem", "panel", "mediation", "dynamics", "report", "power",
+_SUBMODULES = {"simulate", "data", "mixed", "sem", "panel", "mediation", "dynamics", "report", "power_analysis",
                "errors", "results"}
 
 __all__ = sorted(

@@ -7,6 +7,7 @@ Example
 >>> sorted(truth)[:3]
 ['client_effects', 'dropout', 'icc']
 """
+from . import designs
 from .sdt import SDT_DEFAULTS, sdt_cycle
 
-__all__ = ["sdt_cycle", "SDT_DEFAULTS"]
+__all__ = ["sdt_cycle", "SDT_DEFAULTS", "designs"]

@@ -1,0 +1,5 @@
+"""Monte Carlo power analysis and simulation studies (see :mod:`allianceStats.power.study`)."""
+from .families import FAMILIES
+from .study import PowerResult, power
+
+__all__ = ["power", "PowerResult", "FAMILIES"]

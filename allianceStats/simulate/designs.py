@@ -1,0 +1,168 @@
+r"""Small data-generating processes whose truth is exactly what their model estimates (for power studies).
+
+Each function returns ``(data, truth)``; ``truth["targets"]`` maps parameter names to the value the matching
+model converges to as the number of clients grows (its pseudo-true value), so bias and coverage in
+:func:`allianceStats.power` are measured against the right numbers — the error powRICLPM 0.2.0 made with
+wrongly parsed population values is avoided by a test that fits a very large draw and recovers them.
+
+``regression``
+    :math:`y = \beta x + e` with a fixed, exactly standardised :math:`x` (sample variance 1) and
+    :math:`e \sim N(0, \sigma^2)`, so the power of the t test of :math:`\beta` is exactly the noncentral t
+    probability with :math:`\delta = \beta\sqrt{n-1}/\sigma`, df :math:`n-2` (the analytic check).
+``within_between``
+    Two-level: :math:`x_{it} = \mu_x + u_i + w_{it}`, :math:`y_{it} = \gamma_0 + \beta_W w_{it} + \beta_B u_i
+    + v_i + e_{it}`, balanced, all normal. Fitting ``y ~ x_within + x_between + (1 | client)`` with
+    sample person means (Curran & Bauer 2011), the within slope converges to :math:`\beta_W`; the between
+    slope to :math:`(\beta_B \tau + \beta_W \sigma^2_w/T)/(\tau + \sigma^2_w/T)`, the attenuated value
+    Lüdtke et al. (2008) describe for observed cluster means (:math:`\tau = \mathrm{var}(u)`).
+``riclpm``
+    :math:`k` variables over :math:`T` waves: :math:`x_{it} = \mu + RI_i + w_{it}`, :math:`w_{it} = \Phi
+    w_{i,t-1} + \zeta_{it}`, :math:`w_{i1}` drawn from the stationary distribution (Hamaker, Kuiper &
+    Grasman 2015). Optional dropout after each wave with a logistic hazard on the first variable's observed
+    value (missing at random, so FIML is consistent). Targets: the elements of :math:`\Phi`, named
+    ``"<from> -> <to>"``.
+``mediation``
+    :math:`m = a x + e_m`, :math:`y = c' x + b m + e_y` with standard normal :math:`x` and errors. Targets:
+    ``a``, ``b``, ``direct`` = :math:`c'`, ``indirect`` = :math:`ab`.
+
+References: Lüdtke, O., Marsh, H. W., Robitzsch, A., et al. (2008). *Psychol. Methods* 13(3), 203–229.
+Hamaker, E. L., Kuiper, R. M., & Grasman, R. P. P. P. (2015). *Psychol. Methods* 20(1), 102–116.
+
+Example
+-------
+>>> from allianceStats.simulate import designs
+>>> data, truth = designs.mediation(200, a=0.4, b=0.3, direct=0.1, seed=1)
+>>> truth["targets"]["indirect"]
+0.12
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.linalg import solve_discrete_lyapunov
+
+from ..errors import AllianceStatsError
+
+
+def _rng(seed):
+    return np.random.default_rng(seed)
+
+
+def regression(n_clients: int, *, slope: float = 0.3, sd_error: float = 1.0, seed=None):
+    """Single-level regression with a fixed standardised predictor (the analytic power check).
+
+    >>> d, t = regression(50, slope=0.5, seed=2)
+    >>> round(float(d["x"].var()), 12), t["targets"]["slope"]
+    (1.0, 0.5)
+    """
+    if n_clients < 3:
+        raise AllianceStatsError(f"regression(): n_clients={n_clients} must be at least 3.")
+    x = np.linspace(-1.0, 1.0, n_clients)
+    x = (x - x.mean()) / x.std(ddof=1)
+    y = slope * x + _rng(seed).normal(0.0, sd_error, n_clients)
+    return pd.DataFrame({"client": np.arange(n_clients), "x": x, "y": y}), {
+        "targets": {"slope": float(slope)}, "params": {"slope": slope, "sd_error": sd_error}}
+
+
+def within_between(n_clients: int, n_sessions: int, *, within: float = 0.3, between: float = 0.5,
+                   var_x_between: float = 0.5, var_x_within: float = 0.5, var_y_between: float = 0.5,
+                   var_y_within: float = 1.0, seed=None):
+    """Two-level within/between data (balanced); targets are the fitted model's pseudo-true slopes.
+
+    >>> d, t = within_between(30, 5, seed=3)
+    >>> sorted(t["targets"])
+    ['between', 'within']
+    """
+    if n_clients < 3 or n_sessions < 2:
+        raise AllianceStatsError("within_between(): need at least 3 clients and 2 sessions per client.")
+    rng = _rng(seed)
+    u = rng.normal(0.0, np.sqrt(var_x_between), n_clients)
+    v = rng.normal(0.0, np.sqrt(var_y_between), n_clients)
+    w = rng.normal(0.0, np.sqrt(var_x_within), (n_clients, n_sessions))
+    e = rng.normal(0.0, np.sqrt(var_y_within), (n_clients, n_sessions))
+    x = 3.0 + u[:, None] + w
+    y = 1.0 + within * w + between * u[:, None] + v[:, None] + e
+    data = pd.DataFrame({"client": np.repeat(np.arange(n_clients), n_sessions),
+                         "session": np.tile(np.arange(1, n_sessions + 1), n_clients),
+                         "x": x.ravel(), "y": y.ravel()})
+    noise = var_x_within / n_sessions
+    pseudo_between = (between * var_x_between + within * noise) / (var_x_between + noise)
+    return data, {"targets": {"within": float(within), "between": float(pseudo_between)},
+                  "params": {"within": within, "between": between, "var_x_between": var_x_between,
+                             "var_x_within": var_x_within, "var_y_between": var_y_between,
+                             "var_y_within": var_y_within}}
+
+
+def riclpm(n_clients: int, n_waves: int, *, lagged=((0.3, 0.1), (0.15, 0.3)), variables=("x", "y"),
+           ri_var=(0.5, 0.5), ri_cor: float = 0.3, innovation_var=(0.5, 0.5), innovation_cor: float = 0.2,
+           dropout: float = 0.0, dropout_slope: float = -0.5, seed=None):
+    """Data from a k-variable RI-CLPM with optional MAR dropout; targets are the lagged effects.
+
+    ``lagged[i][j]`` is the effect of variable ``j`` at wave t-1 on variable ``i`` at wave t (the
+    transition matrix Φ). ``dropout`` is the baseline probability of leaving after each wave; the log-odds
+    change by ``dropout_slope`` per unit of the first variable's last observed value.
+
+    >>> d, t = riclpm(100, 4, seed=4)
+    >>> t["targets"]["x -> y"], sorted(d.columns)
+    (0.15, ['client', 'session', 'x', 'y'])
+    """
+    phi = np.asarray(lagged, dtype=float)
+    k = len(variables)
+    if phi.shape != (k, k):
+        raise AllianceStatsError(f"riclpm(): lagged must be {k}x{k} for variables {list(variables)}; got {phi.shape}.")
+    if np.max(np.abs(np.linalg.eigvals(phi))) >= 1:
+        raise AllianceStatsError("riclpm(): the lagged matrix is not stationary (an eigenvalue >= 1 in modulus).")
+    if n_clients < 3 or n_waves < 3:
+        raise AllianceStatsError("riclpm(): need at least 3 clients and 3 waves.")
+    rng = _rng(seed)
+    sd_ri = np.sqrt(np.asarray(ri_var, float))
+    cov_ri = np.outer(sd_ri, sd_ri) * (np.full((k, k), ri_cor) + (1 - ri_cor) * np.eye(k))
+    sd_in = np.sqrt(np.asarray(innovation_var, float))
+    cov_in = np.outer(sd_in, sd_in) * (np.full((k, k), innovation_cor) + (1 - innovation_cor) * np.eye(k))
+    stationary = solve_discrete_lyapunov(phi, cov_in)
+    ri = rng.multivariate_normal(np.zeros(k), cov_ri, n_clients)
+    w = rng.multivariate_normal(np.zeros(k), stationary, n_clients)
+    values = np.empty((n_waves, n_clients, k))
+    chol = np.linalg.cholesky(cov_in)
+    for t in range(n_waves):
+        if t:
+            w = w @ phi.T + rng.standard_normal((n_clients, k)) @ chol.T
+        values[t] = ri + w
+    last = np.full(n_clients, n_waves)
+    if dropout > 0:
+        base = np.log(dropout / (1 - dropout))
+        active = np.ones(n_clients, bool)
+        for t in range(n_waves - 1):
+            p = 1 / (1 + np.exp(-(base + dropout_slope * values[t, :, 0])))
+            leave = active & (rng.random(n_clients) < p)
+            last[leave] = t + 1
+            active &= ~leave
+    t_idx, c_idx = np.nonzero(np.arange(1, n_waves + 1)[:, None] <= last[None])
+    order = np.lexsort((t_idx, c_idx))
+    t_idx, c_idx = t_idx[order], c_idx[order]
+    data = pd.DataFrame({"client": c_idx, "session": t_idx + 1})
+    for j, name in enumerate(variables):
+        data[name] = values[t_idx, c_idx, j]
+    targets = {f"{variables[j]} -> {variables[i]}": float(phi[i, j]) for i in range(k) for j in range(k)}
+    return data, {"targets": targets, "params": {"lagged": phi.tolist(), "ri_cov": cov_ri.tolist(),
+                                                 "innovation_cov": cov_in.tolist(), "dropout": dropout,
+                                                 "dropout_slope": dropout_slope},
+                  "stationary_cov": stationary}
+
+
+def mediation(n_clients: int, *, a: float = 0.3, b: float = 0.3, direct: float = 0.1, seed=None):
+    """Single-mediator data (x -> m -> y); targets a, b, direct and indirect = a*b.
+
+    >>> d, t = mediation(10, a=0.5, b=0.5, seed=5)
+    >>> t["targets"]["indirect"]
+    0.25
+    """
+    if n_clients < 5:
+        raise AllianceStatsError(f"mediation(): n_clients={n_clients} must be at least 5.")
+    rng = _rng(seed)
+    x = rng.standard_normal(n_clients)
+    m = a * x + rng.standard_normal(n_clients)
+    y = direct * x + b * m + rng.standard_normal(n_clients)
+    return pd.DataFrame({"client": np.arange(n_clients), "x": x, "m": m, "y": y}), {
+        "targets": {"a": float(a), "b": float(b), "direct": float(direct), "indirect": float(round(a * b, 15))},
+        "params": {"a": a, "b": b, "direct": direct}}
