@@ -21,3 +21,6 @@ from .compare import compare_mlm  # noqa: E402
 from .alliance_outcome import AllianceOutcomeResult, fit_alliance_outcome  # noqa: E402
 
 __all__ += ["icc", "r2", "R2Result", "compare_mlm", "fit_alliance_outcome", "AllianceOutcomeResult"]
+from .compare import profile_ci  # noqa: E402
+
+__all__ += ["profile_ci"]

@@ -20,7 +20,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REF = json.loads((FIXTURES / "extras_reference.json").read_text())
 
 mixed = pytest.importorskip("allianceStats.mixed", reason="the mixed-model engine (fit_mlm) is not importable")
-fit_mlm, icc, r2, compare_mlm = mixed.fit_mlm, mixed.icc, mixed.r2, mixed.compare_mlm
+fit_mlm, icc, r2, compare_mlm, profile_ci = mixed.fit_mlm, mixed.icc, mixed.r2, mixed.compare_mlm, mixed.profile_ci
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +253,29 @@ def test_helpers_are_in_the_public_api():
 
     assert als.icc is icc and als.r2 is r2 and als.compare_mlm is compare_mlm
     assert als.fit_alliance_outcome is mixed.fit_alliance_outcome
+
+
+# ------------------------------------------------------------------------------------- profile CIs
+def test_profile_ci_matches_root_finding_on_lme4_refits(decomposed):
+    # The fixture's limits solve zeta(b) = -/+ z by uniroot on lme4 ML refits with offsets (and agree with
+    # lme4's spline-interpolated confint(method = "profile") to 1e-3 SE). Tolerance: 1e-5 of the SE.
+    ref = REF["profile"]
+    rows = decomposed.dropna(subset=["alliance"])
+    fit = fit_mlm(ref["formula"], rows)  # REML: profiled on the ML deviance, as lme4 does
+    refs = {r["term"]: r for r in ref["terms"]}
+    terms = ["(Intercept)", "session0"]
+    ci = profile_ci(fit, terms, level=ref["level"]).set_index("term")
+    assert list(ci.index) == terms and ci.attrs["level"] == 0.95
+    se = fit.params.set_index("term")["std_error"]
+    for t in terms:
+        np.testing.assert_allclose(ci.loc[t, "estimate"], refs[t]["estimate"], rtol=1e-5)
+        for col in ["ci_lower", "ci_upper"]:
+            assert abs(ci.loc[t, col] - refs[t][col]) < 1e-5 * se[t], (t, col)
+
+
+@pytest.mark.parametrize("term, fragment", [("alliance", "not among"), ("session0:alliance_within", "cannot be")])
+def test_profile_ci_bad_terms(decomposed, term, fragment):
+    rows = decomposed.dropna(subset=["alliance"])
+    fit = fit_mlm("outcome ~ session0 + alliance_within + session0:alliance_within + (1 | client)", rows)
+    with pytest.raises(AllianceStatsError, match=fragment):
+        profile_ci(fit, term)
