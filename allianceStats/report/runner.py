@@ -40,6 +40,7 @@ File format (all tables optional except ``[data]``; relative paths are relative 
     options = { n_boot = 2000 }
     [cycle]
     [hypotheses]
+    mapping = { alliance = "alliance", empathic_attunement = "empathy" }   # registry roles -> columns
     [dynamics]
     column = "alliance"
 
@@ -414,13 +415,18 @@ def step_hypotheses(data, opts, seed, ctx) -> list[Section]:
     test_hypotheses = api("test_hypotheses")
     kwargs = dict(opts.get("options", {}))
     mapping = opts.get("mapping")
-    result = test_hypotheses(data, mapping, seed=seed, **kwargs) if mapping is not None else \
-        test_hypotheses(data, seed=seed, **kwargs)
+    if not isinstance(mapping, dict):
+        raise AllianceStatsError("[hypotheses] needs a 'mapping' table from the registry's roles to columns, "
+                                 "e.g. mapping = { alliance = \"alliance\", empathic_attunement = \"empathy\" }.")
+    result = test_hypotheses(data, mapping, seed=seed, **kwargs)
     table = _frame(result) if _frame(result) is not None else _frame(getattr(result, "table", None))
     if table is None:
         raise AllianceStatsError(f"test_hypotheses returned a {type(result).__name__}, not a table.")
-    return [Section("hypotheses", "Hypotheses of the review: supported or not",
-                    tables=[Table("hypotheses", "Hypothesis tests", table.reset_index(drop=True))])]
+    return [Section("hypotheses", "Hypotheses of the review: supported or not", paragraphs=[
+        "Each claim of the review, the model that tests it and its estimate with a bootstrap interval; "
+        "'supported' means the interval lies above zero. Hypotheses whose roles are not mapped to columns "
+        "are listed with a note."],
+        tables=[Table("hypotheses", "Hypothesis tests", table.reset_index(drop=True))])]
 
 
 def step_dynamics(data, opts, seed, ctx) -> list[Section]:

@@ -41,7 +41,7 @@ def test_parse_analysis_orders_steps_and_checks_types():
 
 def test_unavailable_module_gives_visible_skipped_section(monkeypatch, sessions):
     monkeypatch.setattr(runner, "api", _fake_api({}))
-    rep = build_report(_spec(hypotheses={}, riclpm={}), sessions)
+    rep = build_report(_spec(hypotheses={"mapping": {}}, riclpm={}), sessions)
     assert [s.status for s in rep.sections] == ["skipped", "skipped"]
     html = render_html(rep)
     assert "<strong>Skipped:</strong> allianceStats.x.test_hypotheses is not available" in html
@@ -103,7 +103,7 @@ def test_hypotheses_and_provenance(monkeypatch, sessions):
         return table
 
     monkeypatch.setattr(runner, "api", _fake_api({"test_hypotheses": test_hypotheses}))
-    rep = build_report(_spec(hypotheses={}), sessions)
+    rep = build_report(_spec(hypotheses={"mapping": {"alliance": "alliance"}}), sessions)
     assert seen["seed"] == 5
     assert rep.sections[0].tables[0].display["Supported"].tolist() == ["yes"]
     prov = rep.provenance
