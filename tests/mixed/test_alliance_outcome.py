@@ -138,3 +138,12 @@ def test_worked_analysis_runs_top_to_bottom():
                             ("fixed effects ", "truth ", "mixed "))
     assert fe < truth < mixed_est
     assert elapsed < 30
+
+
+def test_row_order_does_not_matter(data):
+    # lags go by client and session number, not by row position
+    shuffled = data.sample(frac=1.0, random_state=11).reset_index(drop=True)
+    a = fit_alliance_outcome(data, random_slope=False).comparison
+    b = fit_alliance_outcome(shuffled, random_slope=False).comparison
+    np.testing.assert_allclose(b["estimate"], a["estimate"], rtol=1e-6)
+    np.testing.assert_allclose(b["std_error"], a["std_error"], rtol=1e-4)
