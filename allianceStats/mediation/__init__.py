@@ -3,6 +3,10 @@
 - :func:`mediation` — single, parallel and serial mediation with observed variables: the saturated path model
   by ML (= OLS), delta-method standard errors, vectorised case / cluster bootstrap (percentile, BCa) or Monte
   Carlo intervals (Preacher & Hayes 2008; Hayes 2013; MacKinnon 2008; Efron 1987; Selig & Preacher 2008).
+- :func:`multilevel_mediation` — 1-1-1 mediation in session data: within- and between-client indirect effects
+  (Zhang, Zyphur & Preacher 2009) with random a and b slopes and their covariance (Bauer, Preacher & Gil 2006).
+- :func:`hypotheses` / :func:`test_hypotheses` — the SDT hypothesis registry as data, and a runner that maps a
+  data set's columns to the registry's roles and fits the model each hypothesis names.
 
 References are listed in each module's docstring.
 
@@ -20,9 +24,12 @@ Example
 import sys
 import types
 
+from .hypotheses import REGISTRY, Hypothesis, hypotheses, test_hypotheses
+from .multilevel import MultilevelMediationResult, multilevel_mediation
 from .observed import MediationResult, mediation
 
-__all__ = ["mediation", "MediationResult"]
+__all__ = ["mediation", "multilevel_mediation", "hypotheses", "test_hypotheses", "MediationResult",
+           "MultilevelMediationResult", "Hypothesis", "REGISTRY"]
 
 
 class _CallableModule(types.ModuleType):

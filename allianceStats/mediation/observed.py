@@ -216,10 +216,20 @@ def mediation(data: pd.DataFrame, x: str, mediators: str | Sequence[str], y: str
     if len(complete) < len(data):
         warnings.warn(f"mediation(): {len(data) - len(complete)} of {len(data)} rows have a missing value in "
                       f"{used} and were dropped (listwise deletion).", DataWarning, stacklevel=2)
+    options = {"x": x, "mediators": list(mediators), "y": y, "covariates": list(covariates), "serial": serial,
+               "cluster": cluster, "n_boot": n_boot, "ci": ci, "level": level}
+    return fit_path_model(complete, model, cluster=cluster, n_boot=n_boot, ci=ci, level=level, seed=seed,
+                          options=options)
+
+
+def fit_path_model(complete: pd.DataFrame, model: PathModel, *, cluster: str | None, n_boot: int, ci: str,
+                   level: float, seed: int | None, options: dict) -> MediationResult:
+    """Estimate any recursive path model (and its effects) on complete rows; the engine behind
+    :func:`mediation` and the path hypotheses of :func:`allianceStats.test_hypotheses`."""
     n = len(complete)
     n_par = max(len(eq.predictors) + 1 for eq in model.equations)
     if n <= n_par + 1:
-        raise IdentificationError(f"mediation(): {n} complete rows for regressions with {n_par} coefficients; "
+        raise IdentificationError(f"{n} complete rows for regressions with {n_par} coefficients; "
                                   "more rows than coefficients are needed.")
     design = data_matrix(complete[list(model.variables)].to_numpy(dtype=float))
     coefs, vcov, psi = model.fit(design)
@@ -235,8 +245,8 @@ def mediation(data: pd.DataFrame, x: str, mediators: str | Sequence[str], y: str
         groups, uniques = pd.factorize(complete[cluster], sort=True)
         n_clusters = len(uniques)
         if n_clusters < 10:
-            warnings.warn(f"mediation(): only {n_clusters} clusters in '{cluster}'; a cluster bootstrap with "
-                          "fewer than ~30 clusters gives unreliable intervals.", DataWarning, stacklevel=2)
+            warnings.warn(f"only {n_clusters} clusters in '{cluster}'; a cluster bootstrap with fewer than ~30 "
+                          "clusters gives unreliable intervals.", DataWarning, stacklevel=3)
     if ci == "monte_carlo":
         coef_draws = monte_carlo_coefficients(coefs, vcov, n_boot, rng)
     else:
@@ -267,8 +277,6 @@ def mediation(data: pd.DataFrame, x: str, mediators: str | Sequence[str], y: str
         coords={"draw": np.arange(n_boot), "effect": effects["effect"].to_numpy(), "path": path_names},
         attrs={"method": "monte_carlo" if ci == "monte_carlo" else
                ("cluster bootstrap" if cluster is not None else "case bootstrap"), "seed": seed})
-    options = {"x": x, "mediators": list(mediators), "y": y, "covariates": list(covariates), "serial": serial,
-               "cluster": cluster, "n_boot": n_boot, "ci": ci, "level": level}
     return MediationResult(
         effects=effects, paths=paths, draws=draws, level=float(level), ci_method=ci, n_boot=n_boot, n_obs=n,
         n_clusters=n_clusters, residual_cov=pd.DataFrame(psi, index=outcomes, columns=outcomes),
