@@ -131,8 +131,10 @@ def _zscore(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     for c in cols:
         sd = out[c].std(ddof=1)
         if not sd > 0:
-            raise IdentificationError(f"predictor {c!r} does not vary across the clients analysed (SD {sd!r}); "
-                                      f"it cannot be standardised or estimated")
+            raise IdentificationError(f"predictor {c!r} does not vary across the {len(out)} clients analysed "
+                                      f"(SD {float(sd):.3g}); it cannot be estimated. For 'repaired' / "
+                                      f"'unrepaired': a less strict rupture definition (rupture_options="
+                                      f"{{'k': 1, 'sd': 'pooled'}}) or a later landmark gives more events")
         out[c] = (out[c] - out[c].mean()) / sd
     return out
 

@@ -98,7 +98,7 @@ class SuddenChangeResult:
                 f"relative >= {self.relative:.0%}" if self.relative is not None else "relative: skipped",
                 f"3+3 mean difference > t(alpha={self.alpha:g}) x pooled SD"
                 + (" (Lutz 2013 df adjustment)" if self.adjust else " (complete neighbours only)")]
-        return (f"Sudden {self.direction}es in {self.column!r} ({self.better} is better): " + "; ".join(crit)
+        return (f"Sudden {self.direction}{'es' if self.direction == 'loss' else 's'} in {self.column!r} ({self.better} is better): " + "; ".join(crit)
                 + f"\nevents: {len(self.events)} in {with_ev} of {n_clients} clients with an interval")
 
 
