@@ -316,6 +316,9 @@ def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = 
         raise AllianceStatsError("predictors=[]: name at least one predictor column, e.g. predictors=['alliance']")
     cl = client_survival(data, predictors, client=client, time=time, event=event, early_sessions=early_sessions)
     cl = _drop_incomplete(cl, predictors, "client", early_sessions)
+    if cl.empty:
+        raise IdentificationError(f"no client has a value of every predictor {predictors} in sessions "
+                                  f"{list(early_sessions)}; check early_sessions and the predictor columns")
     first = data.groupby(client)[time].min().reindex(cl["client"]).to_numpy()
     options = {"predictors": predictors, "client": client, "time": time, "event": event, "method": method,
                "early_sessions": list(early_sessions), "ties": ties if method == "cox" else None,
@@ -397,7 +400,8 @@ def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | N
 
     Returns one row per group and dropout time: ``group, time, n_risk, n_events, survival, std_error, ci_lower,
     ci_upper`` (``group`` is ``"all"`` without grouping; ``DataFrame.attrs["conf_level"]`` holds the level).
-    Rows are the dropout times only (the curve is 1 before the first), as R ``summary(survfit)``.
+    Rows are the dropout times only (the curve is 1 before the first), as R ``summary(survfit)``; a group
+    without any dropout therefore has no rows (its curve stays at 1).
 
     Example
     -------

@@ -94,3 +94,21 @@ def test_kaplan_meier_groups_and_tertiles():
     changing = df.assign(arm=np.where(df["session"] == 1, "A", "B"))
     with pytest.raises(ValueError, match="constant within client"):
         kaplan_meier(changing, group="arm")
+
+
+def test_custom_column_names_give_the_same_results():
+    df = _panel()
+    renamed = df.rename(columns={"client": "id", "session": "visit", "dropout": "left", "alliance": "wai"})
+    a = fit_dropout(df, predictors=["alliance"]).params
+    b = fit_dropout(renamed, predictors=["wai"], client="id", time="visit", event="left").params
+    pd.testing.assert_frame_equal(a.drop(columns="term"), b.drop(columns="term"))
+    km_a = kaplan_meier(df, split="median")
+    km_b = kaplan_meier(renamed, split="median", variable="wai", client="id", time="visit", event="left")
+    pd.testing.assert_frame_equal(km_a, km_b)
+
+
+def test_no_early_values_at_all_is_an_identification_error():
+    with pytest.raises(IdentificationError, match="no client has a value"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_dropout(_panel(), predictors=["alliance"], early_sessions=(40,))
