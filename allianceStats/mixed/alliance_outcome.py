@@ -28,9 +28,9 @@ predictor it has Nickell's (1981) bias: for :math:`T` sessions per client,
 .. math:: \operatorname{plim}(\hat\rho_{FE} - \rho) \approx -\frac{1 + \rho}{T - 1},
 
 which is large for short treatments (:math:`T = 6`, :math:`\rho = 0.3`: about −0.26) and spills over to
-predictors correlated with :math:`y_{t-1}`. The random-effects (mixed) estimate errs the other way, because
-:math:`y_{t-1}` is correlated with the client's random intercept; the two bracket the truth in typical
-designs (Angrist & Pischke 2009, sec. 5.3). A consistent estimate needs a dynamic panel model (ML-SEM:
+predictors correlated with :math:`y_{t-1}`. The random-effects (mixed) estimate tends to err the other way,
+because :math:`y_{t-1}` is correlated with the client's random intercept, which the model assumes independent
+of the predictors (Hsiao 2014, ch. 4). A consistent estimate needs a dynamic panel model (ML-SEM:
 :func:`allianceStats.fit_dpm`; Allison, Williams & Moral-Benito 2017), which is what Falkenström et al.
 recommend for this question.
 
@@ -38,7 +38,7 @@ References: Falkenström, F., Finkel, S., Sandell, R., Rubel, J. A., & Holmqvist
 Psychol.* 85(6), 537–549. Zilcha-Mano, S. (2017). *Am. Psychol.* 72(4), 311–325. Nickell, S. (1981).
 *Econometrica* 49(6), 1417–1426. Baldwin, S. A., Wampold, B. E., & Imel, Z. E. (2007). *J. Consult. Clin.
 Psychol.* 75(6), 842–852. Allison, P. D., Williams, R., & Moral-Benito, E. (2017). *Socius* 3.
-Angrist, J. D., & Pischke, J.-S. (2009). *Mostly Harmless Econometrics*. Princeton University Press.
+Hsiao, C. (2014). *Analysis of Panel Data* (3rd ed.). Cambridge University Press.
 """
 from __future__ import annotations
 
@@ -218,8 +218,8 @@ def fit_alliance_outcome(data: pd.DataFrame, *, outcome: str = "outcome", allian
             f"Nickell (1981) bias: with the lagged outcome as a predictor and on average {t_mean:.2f} analysed "
             f"sessions per client, the fixed-effects estimate of {y_lag} is biased by about "
             f"-(1 + rho)/(T - 1) = {nickell:.3f} (at rho = {rho:.3f}), and the bias spills over to predictors "
-            f"correlated with {y_lag}; the mixed-model estimate is biased the other way (the lagged outcome is "
-            "correlated with the client's random intercept). For a consistent estimate fit a dynamic panel "
+            f"correlated with {y_lag}; the mixed-model estimate tends to be biased the other way (the lagged outcome "
+            "is correlated with the client's random intercept). For a consistent estimate fit a dynamic panel "
             "model (allianceStats.fit_dpm; Allison, Williams & Moral-Benito 2017)."
             if nickell is not None else
             "Nickell bias cannot be approximated: every client has a single analysed session.")
