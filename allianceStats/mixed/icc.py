@@ -49,9 +49,10 @@ def _check_columns(data, needed: dict[str, str | None], where: str) -> None:
         raise AllianceStatsError(f"{where} takes a pandas DataFrame; got {type(data).__name__}.")
     absent = [f"{role}={col!r}" for role, col in needed.items() if col is not None and col not in data.columns]
     if absent:
+        hint = " (or therapist=None for a two-level model)" if any(a.startswith("therapist=") for a in absent) else ""
         raise AllianceStatsError(
             f"{where}: column(s) {', '.join(absent)} not in the data (columns: {list(data.columns)}). "
-            "Pass the names of your columns, e.g. client='patient_id'."
+            f"Pass the names of your columns, e.g. client='patient_id'{hint}."
         )
 
 

@@ -111,6 +111,7 @@ def test_result_is_frozen_and_input_untouched(data):
 
 @pytest.mark.parametrize("change, kwargs, fragment", [
     (lambda d: d, {"alliance": "wai"}, "alliance='wai'"),
+    (lambda d: d.drop(columns="therapist"), {}, "therapist=None for a two-level model"),
     (lambda d: d.assign(alliance=d.alliance.astype(str)), {}, "not numeric"),
     (lambda d: d[d.session == 1], {}, "two consecutive"),
 ])
