@@ -22,7 +22,9 @@ Definitions (client *i*, observed scores :math:`x_{it}` at session numbers *t*; 
 ``n_ruptures``, ``n_repaired``  from :func:`~allianceStats.dynamics.detect_ruptures` with ``rupture_options``;
               NaN for clients it does not screen (fewer than 3 scores, zero SD).
 
-All indices except ``mean`` are invariant to adding a constant to a client's scores.
+All indices except ``mean`` are invariant to adding a constant to a client's scores. Where no session is
+missing, ``mssd`` / ``rmssd`` equal R ``psych::mssd`` / ``psych::rmssd`` (tested to 1e-10); across a missing
+score psych differences the neighbouring values, which this function does not.
 
 References
 ----------

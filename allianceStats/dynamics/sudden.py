@@ -17,7 +17,8 @@ percent days abstinent or alliance), a **sudden gain** meets three criteria:
    published). :math:`t_{crit}` is the two-tailed critical value of Student's *t* with :math:`n_1 + n_2 - 2` df at
    level ``alpha``: 2.776 for 3 + 3 sessions at α = .05. With ``adjust=True`` (Lutz et al., 2013) a missing
    neighbour lowers the df (3 + 2 sessions: df 3; 2 + 2: df 2, 9.925 at α = .01); at least two sessions are
-   needed on each side. With ``adjust=False`` all 3 + 3 neighbours must be observed.
+   needed on each side. With ``adjust=False`` all 3 + 3 neighbours must be observed (the R package
+   ``suddengains`` instead keeps 2.776 whatever is missing; its ``adjust = TRUE`` rule is the one used here).
 
 A **sudden loss** (``direction="loss"``) applies the same criteria to a worsening (Lutz et al., 2013).
 Criteria 1 and 2 count equality as met ("at least"); criterion 3 is strict ("exceeds").

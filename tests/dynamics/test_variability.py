@@ -66,3 +66,18 @@ def test_bad_arguments():
     flat = pd.DataFrame({"client": "a", "session": [1, 2, 3], "alliance": [3.0, 3.0, 3.0]})
     with pytest.raises(AllianceStatsError, match="pass pac_cutoff"):
         variability(flat)
+
+
+def test_matches_psych_mssd_sd_and_lm_where_nothing_is_missing():
+    # fixture: tests/dynamics/fixtures/make_fixtures.R (psych 2.2.9); clients with a score at every session
+    import json
+    from pathlib import Path
+
+    fix = Path(__file__).resolve().parent / "fixtures"
+    ref = pd.DataFrame(json.loads((fix / "dropout_reference.json").read_text())["variability"])
+    sessions = pd.read_csv(fix / "dropout_sessions.csv")
+    ours = variability(sessions, pac_cutoff=0.5).set_index("client").loc[ref["client"]]
+    assert len(ref) > 50
+    np.testing.assert_array_equal(ours["n_scores"], ref["n_scores"])
+    for col in ["mean", "sd", "mssd", "rmssd", "slope"]:
+        np.testing.assert_allclose(ours[col], ref[col], rtol=1e-10, err_msg=col)
