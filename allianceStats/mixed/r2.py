@@ -92,14 +92,17 @@ class R2Result:
 
     ``variances``: columns ``component, variance, definition`` (``var_fixed, var_random, f1, f2, v, m,
     residual``). ``measures``: columns ``measure, value, definition`` (``marginal, conditional, total_*,
-    within_*, between_*``; see :mod:`allianceStats.mixed.r2`). ``cluster`` is the grouping factor that
-    defines "within" and "between".
+    within_*, between_*``; see :mod:`allianceStats.mixed.r2`). ``by_factor``: columns ``group, var_random,
+    v, m``, each grouping factor's share of the random-effects variances (e.g. how much of ``m`` is
+    therapist variance in a three-level model). ``cluster`` is the grouping factor that defines "within"
+    and "between".
     """
 
     marginal: float
     conditional: float
     variances: pd.DataFrame
     measures: pd.DataFrame
+    by_factor: pd.DataFrame
     cluster: str
     nobs: int
 
@@ -119,6 +122,9 @@ class R2Result:
                  "  Rights & Sterba (2019):"]
         for _, row in self.measures.iloc[2:].iterrows():
             lines.append(f"    {row.measure:<11} {row.value:.4f}   {row.definition}")
+        lines.append("  Random-effects variance by grouping factor (Johnson's mean; R&S v and m):")
+        for _, row in self.by_factor.iterrows():
+            lines.append(f"    {row.group:<11} {row.var_random:.4g}   v {row.v:.4g}   m {row.m:.4g}")
         return "\n".join(lines)
 
     def __str__(self) -> str:  # pragma: no cover - convenience
@@ -193,15 +199,16 @@ def r2(fit) -> R2Result:
     f1 = float(np.var(yf - yf_between, ddof=1))
     f2 = float(np.var(yf_between, ddof=1))
 
-    var_random = v = m = 0.0
+    per_factor = []
     for fac in factors:
         Z = np.asarray(fit.Z[fac], dtype=np.float64).reshape(n, -1)
         S = fit.random_cov[fac].to_numpy(dtype=np.float64)
-        var_random += float(np.mean(np.einsum("ij,jk,ik->i", Z, S, Z)))
         Zb = _cluster_means(Z, codes, n_clusters)
         zbar = Z.mean(axis=0)
-        v += float(np.trace(S @ _cov(Z - Zb)))
-        m += float(np.trace(S @ _cov(Zb)) + zbar @ S @ zbar)
+        per_factor.append((str(fac), float(np.mean(np.einsum("ij,jk,ik->i", Z, S, Z))),
+                           float(np.trace(S @ _cov(Z - Zb))), float(np.trace(S @ _cov(Zb)) + zbar @ S @ zbar)))
+    by_factor = pd.DataFrame(per_factor, columns=["group", "var_random", "v", "m"])
+    var_random, v, m = (float(by_factor[c].sum()) for c in ("var_random", "v", "m"))
 
     denom_ns = var_fixed + var_random + sigma2
     total = f1 + f2 + v + m + sigma2
@@ -223,4 +230,5 @@ def r2(fit) -> R2Result:
     variances = pd.DataFrame({"component": list(comps), "variance": np.array(list(comps.values()), dtype=float),
                               "definition": [_COMPONENTS[k] for k in comps]})
     return R2Result(marginal=float(values["marginal"]), conditional=float(values["conditional"]),
-                    variances=variances, measures=measures, cluster=str(cluster), nobs=int(n))
+                    variances=variances, measures=measures, by_factor=by_factor, cluster=str(cluster),
+                    nobs=int(n))

@@ -120,6 +120,12 @@ def test_r2_matches_explicit_formulas_on_lme4_fits(case, centred, decomposed):
     comps = res.variances.set_index("component")["variance"]
     for name in ["var_fixed", "var_random", "f1", "f2", "v", "m", "residual"]:
         np.testing.assert_allclose(comps[name], ref[name], rtol=1e-5, atol=1e-10, err_msg=name)
+    by = res.by_factor.set_index("group")
+    assert list(by.index) == [b["group"] for b in ref["by_factor"]]
+    for b in ref["by_factor"]:
+        for col in ["var_random", "v", "m"]:
+            np.testing.assert_allclose(by.loc[b["group"], col], b[col], rtol=1e-5, atol=1e-10,
+                                       err_msg=f"{b['group']} {col}")
     assert res.marginal == got["marginal"] and res.conditional == got["conditional"]
     assert res["within_f1"] == got["within_f1"]
     assert res.cluster == "client"
