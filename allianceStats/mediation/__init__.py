@@ -5,6 +5,8 @@
   Carlo intervals (Preacher & Hayes 2008; Hayes 2013; MacKinnon 2008; Efron 1987; Selig & Preacher 2008).
 - :func:`multilevel_mediation` — 1-1-1 mediation in session data: within- and between-client indirect effects
   (Zhang, Zyphur & Preacher 2009) with random a and b slopes and their covariance (Bauer, Preacher & Gil 2006).
+- :func:`wave_mediation` — within-person indirect effects x[t-2] -> m[t-1] -> y[t] from a three-variable
+  RI-CLPM (Hamaker et al. 2015; Cole & Maxwell 2003), delta-method and Monte Carlo intervals.
 - :func:`hypotheses` / :func:`test_hypotheses` — the SDT hypothesis registry as data, and a runner that maps a
   data set's columns to the registry's roles and fits the model each hypothesis names.
 
@@ -27,9 +29,10 @@ import types
 from .hypotheses import REGISTRY, Hypothesis, hypotheses, test_hypotheses
 from .multilevel import MultilevelMediationResult, multilevel_mediation
 from .observed import MediationResult, mediation
+from .waves import WaveMediationResult, wave_mediation
 
-__all__ = ["mediation", "multilevel_mediation", "hypotheses", "test_hypotheses", "MediationResult",
-           "MultilevelMediationResult", "Hypothesis", "REGISTRY"]
+__all__ = ["mediation", "multilevel_mediation", "wave_mediation", "hypotheses", "test_hypotheses",
+           "MediationResult", "MultilevelMediationResult", "WaveMediationResult", "Hypothesis", "REGISTRY"]
 
 
 class _CallableModule(types.ModuleType):
