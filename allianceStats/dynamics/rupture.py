@@ -208,11 +208,11 @@ def detect_ruptures(data: pd.DataFrame, column: str = "alliance", *, client: str
                                  f"Strauss 2006: 1)")
     if not np.isfinite(repair_window) or repair_window < 1:
         raise AllianceStatsError(f"repair_window={repair_window!r}: must be at least 1 session")
-    if int(min_sessions) != min_sessions or min_sessions < 3 and sd == "within":
-        raise AllianceStatsError(f"min_sessions={min_sessions!r}: must be an integer, at least 3 with "
-                                 f"sd='within' (a within-client SD from two scores cannot flag a rupture)")
-    if min_sessions < 2:
-        raise AllianceStatsError(f"min_sessions={min_sessions!r}: must be at least 2")
+    lowest = 3 if sd == "within" else 2
+    if int(min_sessions) != min_sessions or min_sessions < lowest:
+        raise AllianceStatsError(
+            f"min_sessions={min_sessions!r}: must be a whole number of at least {lowest} with sd={sd!r} (with "
+            f"two scores a client's own SD puts the lower one only 0.71 SD below the mean)")
     df = session_table(data, [column], client=client, time=time, where="detect_ruptures")
     df = df[df[column].notna()]
 

@@ -145,3 +145,11 @@ def test_bad_input_messages():
     txt = df.assign(alliance=df["alliance"].astype(str))
     with pytest.raises(SchemaError, match="expected numbers"):
         detect_ruptures(txt)
+
+
+def test_min_sessions_rules():
+    df = _long({"two": TWO_SESSIONS, "edge": EXACT})
+    with pytest.raises(AllianceStatsError, match="at least 3 with sd='within'"):
+        detect_ruptures(df, min_sessions=2)
+    pooled = detect_ruptures(df, sd="pooled", k=1, min_sessions=2).clients.set_index("client")
+    assert pooled.loc["two", "screened"]  # with the pooled SD a two-session client can be screened
