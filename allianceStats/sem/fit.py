@@ -173,10 +173,12 @@ class _Work:
             theta0 = _start_values(self.table, list(self.pt.observed), list(self.pt.latent), self.frames)
             if not np.isfinite(obj.loglik(theta0)):
                 theta0 = self._inflate(theta0)
-        theta, rec = fisher_scoring(obj, theta0)
+        fiml = polish and self.missing == "fiml"
+        # under FIML, Fisher scoring converges only linearly: stop it early and finish with Newton steps
+        theta, rec = fisher_scoring(obj, theta0, tol=1e-9 if fiml else 1e-12, step_tol=1e-4 if fiml else 1e-7)
         hess = None
         steps = 0
-        if polish and (self.missing == "fiml"):
+        if fiml:
             theta, hess, steps = newton_polish(obj, theta)
             rec["loglik"] = obj.loglik(theta)
         rec["newton_steps"] = steps
@@ -467,8 +469,8 @@ def fit_sem(model: str, data: pd.DataFrame, *, missing: str = "fiml", estimator:
     observed = list(pt.observed)
     p = len(observed)
     px = len(pt.exogenous_x)
-    for dat in work.datas:
-        mu1, sig1, llg, _ = dat.saturated()
+    for gm, dat in zip(work.models, work.datas):
+        mu1, sig1, llg, _ = dat.saturated(start=gm.implied(theta))
         ll_h1 += llg
         h1_moments.append((mu1, sig1))
         ll_base += _baseline_loglik(dat, observed, list(pt.exogenous_x))

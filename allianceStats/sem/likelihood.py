@@ -40,6 +40,13 @@ import numpy as np
 LOG2PI = np.log(2.0 * np.pi)
 
 
+def _pair_kernel(n, A, B):
+    """K (p² × p²) with vec(X)ᵀ K vec(Y) = Σ_k n_k tr(X A_k Y B_k) for symmetric A_k, B_k (one GEMM)."""
+    P, p, _ = A.shape
+    G = (n[:, None] * A.reshape(P, p * p)).T @ B.reshape(P, p * p)    # G[(b,c),(d,a)] = Σ n A[b,c] B[d,a]
+    return G.reshape(p, p, p, p).transpose(3, 0, 1, 2).reshape(p * p, p * p)
+
+
 @dataclass
 class PatternData:
     """Sufficient statistics of one group's data, by missing-data pattern."""
@@ -50,6 +57,7 @@ class PatternData:
     row_pattern: np.ndarray  # (n,) pattern index of each row
     sum_y: np.ndarray        # (P, p) sums of observed values (0 where missing)
     sum_yy: np.ndarray       # (P, p, p) sums of cross-products (0 outside the observed block)
+    _cache: tuple | None = None
 
     @classmethod
     def from_array(cls, y: np.ndarray) -> "PatternData":
@@ -95,28 +103,33 @@ class PatternData:
         logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
         eye = np.broadcast_to(np.eye(len(sigma)), pad.shape)
         Linv = np.linalg.solve(L, eye)
-        inv = np.einsum("kji,kjl->kil", Linv, Linv) * outer
+        inv = (Linv.transpose(0, 2, 1) @ Linv) * outer
         return inv, logdet
 
     def _moments(self, mu):
-        mk = self.masks.astype(float)
-        n = self.counts
-        d = (self.sum_y / n[:, None] - mu[None]) * mk               # ȳ_o − μ_o
-        ybar = self.sum_y / n[:, None]
-        S = self.sum_yy / n[:, None, None] - ybar[:, :, None] * ybar[:, None, :]
-        M = (S + d[:, :, None] * d[:, None, :]) * (mk[:, :, None] * mk[:, None, :])
+        if self._cache is None:
+            mk = self.masks.astype(float)
+            ybar = self.sum_y / self.counts[:, None]
+            S = self.sum_yy / self.counts[:, None, None] - ybar[:, :, None] * ybar[:, None, :]
+            self._cache = (mk, ybar, S * (mk[:, :, None] * mk[:, None, :]))
+        mk, ybar, S = self._cache
+        d = (ybar - mu[None]) * mk                                  # ȳ_o − μ_o
+        M = S + d[:, :, None] * d[:, None, :]
         return d, M
+
+    def _loglik_from_inverse(self, mu, inv, logdet):
+        d, M = self._moments(mu)
+        p_o = self.masks.sum(axis=1)
+        tr = np.einsum("kij,kji->k", inv, M)
+        return -0.5 * float(np.sum(self.counts * (p_o * LOG2PI + logdet + tr))), d, M
 
     def loglik(self, mu: np.ndarray, sigma: np.ndarray, *, gradient: bool = False):
         """Log-likelihood ℓ(μ, Σ); with ``gradient`` also ∂ℓ/∂μ (p,) and ∂ℓ/∂Σ (p, p). −inf if Σ_oo not PD."""
         inv, logdet = self._padded_inverse(sigma)
         if inv is None:
             return -np.inf, None, None
-        d, M = self._moments(mu)
+        ll, d, M = self._loglik_from_inverse(mu, inv, logdet)
         n = self.counts
-        p_o = self.masks.sum(axis=1)
-        tr = np.einsum("kij,kji->k", inv, M)
-        ll = -0.5 * float(np.sum(n * (p_o * LOG2PI + logdet + tr)))
         if not gradient:
             return ll, None, None
         g_mu = np.einsum("k,kij,kj->i", n, inv, d)
@@ -132,14 +145,35 @@ class PatternData:
         q = dmu.shape[0]
         W = np.einsum("k,kij->ij", n, inv)
         info = dmu @ W @ dmu.T
-        if self.complete:
-            X = np.einsum("ij,qjk->qik", inv[0], dsigma)
-            info += 0.5 * n[0] * np.einsum("qij,rji->qr", X, X)
-        else:
-            Kfull = np.einsum("k,kab,kcd->bcda", n, inv, inv, optimize=True).reshape(p * p, p * p)
-            D = dsigma.reshape(q, p * p)
-            info += 0.5 * D @ Kfull @ D.T
+        D = dsigma.reshape(q, p * p)
+        info += 0.5 * D @ _pair_kernel(n, inv, inv) @ D.T
         return info
+
+    def observed_information_moments(self, mu, sigma, dmu, dsigma):
+        """Δᵀ(−∂²ℓ/∂m∂mᵀ)Δ for the moments m = (μ, Σ) along the derivative directions dmu, dsigma.
+
+        Per pattern (P = Σ_oo⁻¹ padded, d = ȳ_o − μ_o, M = S_o + ddᵀ, u = P d):
+        μμ: n dμ_kᵀ P dμ_l;  μΣ: n dμ_kᵀ P dΣ_l u;
+        ΣΣ: ½ n [−tr(P dΣ_k P dΣ_l) + tr(P dΣ_k P dΣ_l P M) + tr(P dΣ_l P dΣ_k P M)].
+        Each sum over patterns is one matrix product (a p² × p² kernel), so the cost is independent of q
+        until the final contraction. The second derivatives of μ(θ), Σ(θ) are added by the caller.
+        """
+        inv, _ = self._padded_inverse(sigma)
+        d, M = self._moments(mu)
+        n = self.counts
+        p = sigma.shape[0]
+        q = dmu.shape[0]
+        W = np.einsum("k,kij->ij", n, inv)
+        H = dmu @ W @ dmu.T
+        D = dsigma.reshape(q, p * p)
+        R = inv @ M @ inv
+        X1 = D @ _pair_kernel(n, inv, inv) @ D.T
+        X2 = D @ _pair_kernel(n, inv, R) @ D.T
+        H += 0.5 * (-X1 + X2 + X2.T)
+        u = np.einsum("kij,kj->ki", inv, d)
+        T = ((n[:, None] * inv.reshape(len(n), p * p)).T @ u).reshape(p, p, p)   # T[a, c, b]
+        cross = np.einsum("kc,acb,lab->kl", dmu, T, dsigma, optimize=True)
+        return H + cross + cross.T
 
     def case_scores(self, mu: np.ndarray, sigma: np.ndarray):
         """Per-row derivatives of the row's log-likelihood: (n, p) w.r.t. μ and (n, p, p) w.r.t. Σ."""
@@ -152,16 +186,22 @@ class PatternData:
         g_sigma = -0.5 * (Ik - z[:, :, None] * z[:, None, :])
         return g_mu, g_sigma
 
-    def saturated(self, *, tol: float = 1e-13, max_iter: int = 20000):
-        """ML estimates (μ, Σ) of the saturated model and its log-likelihood: closed form or EM."""
+    def saturated(self, *, start=None, tol: float = 1e-13, max_iter: int = 20000):
+        """ML estimates (μ, Σ) of the saturated model and its log-likelihood: closed form or EM.
+
+        ``start`` = (μ, Σ) to start EM from (e.g. a fitted model's implied moments, which are usually close).
+        """
         if self.complete:
             mu = self.sum_y[0] / self.counts[0]
             sigma = self.sum_yy[0] / self.counts[0] - np.outer(mu, mu)
             ll, _, _ = self.loglik(mu, sigma)
             return mu, sigma, ll, 0
         y = self.y
-        mu = np.nanmean(y, axis=0)
-        sigma = np.diag(np.nanvar(y, axis=0))
+        if start is not None and self.loglik(*start)[0] > -np.inf:
+            mu, sigma = np.array(start[0], dtype=float), np.array(start[1], dtype=float)
+        else:
+            mu = np.nanmean(y, axis=0)
+            sigma = np.diag(np.nanvar(y, axis=0))
         ll_old = -np.inf
         mk = self.masks.astype(float)
         n = self.counts
@@ -169,7 +209,11 @@ class PatternData:
         p = len(mu)
         it = 0
         for it in range(1, max_iter + 1):
-            inv, _ = self._padded_inverse(sigma)
+            inv, logdet = self._padded_inverse(sigma)
+            ll, _, _ = self._loglik_from_inverse(mu, inv, logdet)
+            if abs(ll - ll_old) < tol * max(1.0, abs(ll)):
+                break
+            ll_old = ll
             SP = sigma[None] @ inv                                   # Σ Σ_oo⁻¹ (padded)
             Q = np.eye(p)[None] * mk[:, None, :] + SP * (1.0 - mk)[:, :, None]
             cond = (sigma[None] - SP @ sigma[None]) * ((1 - mk)[:, :, None] * (1 - mk)[:, None, :])
@@ -184,8 +228,4 @@ class PatternData:
             mu = T1 / N
             sigma = T2 / N - np.outer(mu, mu)
             sigma = 0.5 * (sigma + sigma.T)
-            ll, _, _ = self.loglik(mu, sigma)
-            if abs(ll - ll_old) < tol * max(1.0, abs(ll)):
-                break
-            ll_old = ll
         return mu, sigma, ll, it

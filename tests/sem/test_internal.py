@@ -152,3 +152,21 @@ def test_unidentified_model_warns_and_gives_no_standard_errors():
     with pytest.warns(Warning, match="not be identified"):
         res = fit_sem("f =~ NA*x1 + x2", df)
     assert res.params.query("op == '=~'")["std_error"].isna().all()
+
+
+@pytest.mark.parametrize("name, model, defaults", [
+    ("panel.csv", _riclpm(), "none"),
+    ("path.csv", "m1 ~ a1*x + w\nm2 ~ a2*x + d*m1\ny ~ b1*m1 + b2*m2 + cp*x", "sem"),
+    ("cfa.csv", "fa =~ a1 + a2 + a3\nfb =~ b1 + b2 + b3", "sem"),
+])
+def test_analytic_observed_information_matches_numerical_hessian(name, model, defaults):
+    data = pd.read_csv(FIX / name)
+    stmts, defs = parse_model(model)
+    pt = build_partable(stmts, defs, observed=set(data.columns), n_groups=1, defaults=defaults)
+    _, frames = fit_module._prepare_data(data, pt.observed, None, "fiml", pt.exogenous_x)
+    work = fit_module._Work(pt, frames, "fiml")
+    theta, _, _ = work.estimate(polish=False)
+    theta = theta + np.random.default_rng(1).normal(scale=0.01, size=len(theta))  # away from the optimum
+    analytic = work.objective.observed_information(theta)
+    numerical = work.objective.numerical_observed_information(theta)
+    assert np.abs(analytic - numerical).max() <= 1e-7 * np.abs(numerical).max()
