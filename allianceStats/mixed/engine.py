@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import nlopt
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtr, stdtrit  # Student t cdf / quantile; lighter to import than scipy.stats
 
 from ..errors import BoundaryWarning, ConvergenceWarning, FormulaError
 from ..results import Convergence, make_provenance
@@ -67,7 +67,7 @@ from .design import Design, build_design
 from .ar1 import lags, whiten
 from .formula import parse_formula
 from .result import PARAM_COLUMNS, VARCOMP_COLUMNS, MixedResult
-from .satterthwaite import richardson_hessian, richardson_jacobian, satterthwaite_df, varpar_covariance
+from .satterthwaite import richardson_gen_d, richardson_jacobian, satterthwaite_df, varpar_covariance
 
 SINGULAR_TOL = 1e-4      # lme4's isSingular tolerance on bounded theta elements
 GRADIENT_TOL = 1e-3      # a bounded θ at 0 whose slope is below −GRADIENT_TOL is not at an optimum
@@ -135,6 +135,24 @@ def _chol_forward(A: np.ndarray, B: np.ndarray) -> tuple[float, np.ndarray]:
     Raises LinAlgError if a block is not positive definite.
     """
     q = A.shape[0]
+    if q == 1:  # closed forms for the common block sizes: fewer numpy calls per evaluation
+        a = A[0, 0]
+        if not np.all(a > 0):
+            raise np.linalg.LinAlgError("block not positive definite")
+        return float(np.log(a).sum()), B / np.sqrt(a)
+    if q == 2:
+        a00, a10, a11 = A[0, 0], A[1, 0], A[1, 1]
+        if not np.all(a00 > 0):
+            raise np.linalg.LinAlgError("block not positive definite")
+        c00 = np.sqrt(a00)
+        c10 = a10 / c00
+        d = a11 - c10 * c10
+        if not np.all(d > 0):
+            raise np.linalg.LinAlgError("block not positive definite")
+        c11 = np.sqrt(d)
+        W0 = B[0] / c00
+        W = np.stack([W0, (B[1] - c10 * W0) / c11])
+        return float(np.log(a00).sum() + np.log(d).sum()), W
     C = np.zeros_like(A)
     W = np.empty_like(B)
     for j in range(q):
@@ -279,6 +297,22 @@ class _Problem:
             ldx = 2.0 * np.log(np.diag(CF)[:p]).sum()
             return logdet + ldx + (n - p) * (1 + np.log(2 * np.pi * r2 / (n - p))) + logdetR
         return logdet + n * (1 + np.log(2 * np.pi * r2 / n)) + logdetR
+
+    def deviance_parts(self, par: np.ndarray) -> np.ndarray:
+        """(a, r²) of lmerTest's deviance D = a + r²/σ² + nₑ log(2πσ²): a = log|L|² [+ log|R_X|²] + log|R|."""
+        theta, phi = self.split(par)
+        logdet, F, logdetR, _ = self.solve(theta, phi)
+        CF = np.linalg.cholesky(F)
+        a = logdet + logdetR
+        if self.reml:
+            a += 2.0 * np.log(np.diag(CF)[:self.p]).sum()
+        return np.array([a, CF[self.p, self.p] ** 2])
+
+    def xtx_inverse(self, par: np.ndarray) -> np.ndarray:
+        """(R_XᵀR_X)⁻¹ at θ (and φ): cov(β̂) / σ²."""
+        theta, phi = self.split(par)
+        _, F, _, _ = self.solve(theta, phi)
+        return np.linalg.inv(F[:self.p, :self.p])
 
     def deviance_varpar(self, varpar: np.ndarray) -> float:
         """Deviance with σ not profiled (lmerTest's ``devfun_vp``); varpar = (θ, [φ,] σ)."""
@@ -506,6 +540,29 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
                      n_dropped_total, warn_msgs)
 
 
+def _varpar_derivatives(prob: _Problem, x: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hessian of lmerTest's unprofiled deviance D(θ, [φ,] σ) and Jacobian of cov(β̂), as lmerTest needs them.
+
+    D = a(θ) + r²(θ)/σ² + nₑ log(2πσ²) with a = log|L|² [+ log|R_X|²] [+ log|R|] and nₑ = n (ML) or n − p
+    (REML). The θ-derivatives of a and r² are numerical (numDeriv's genD scheme, as lmerTest); the σ parts
+    are exact: ∂²D/∂σ² = 6r²/σ⁴ − 2nₑ/σ², ∂²D/∂θ∂σ = −2 (∂r²/∂θ)/σ³, and ∂cov(β̂)/∂σ = 2 cov(β̂)/σ.
+    This equals differentiating D numerically in all of (θ, σ), with fewer evaluations.
+    """
+    n_e = prob.n - prob.p if prob.reml else prob.n
+    g, h = richardson_gen_d(prob.deviance_parts, x)          # parts = (a, r²)
+    s2 = sigma ** 2
+    k = len(x)
+    hess = np.zeros((k + 1, k + 1))
+    hess[:k, :k] = h[0] + h[1] / s2
+    hess[:k, k] = hess[k, :k] = -2.0 * g[1] / sigma ** 3
+    r2 = prob.deviance_parts(x)[1]
+    hess[k, k] = 6.0 * r2 / s2 ** 2 - 2.0 * n_e / s2
+    jac_theta = richardson_jacobian(prob.xtx_inverse, x)    # (p, p, k)
+    cov = s2 * prob.xtx_inverse(x)
+    jac = np.concatenate([s2 * jac_theta, (2.0 * cov / sigma)[..., None]], axis=2)
+    return hess, jac
+
+
 def _assemble(prob, design, spec, data, x, f, reml, level, correlation, time, converged, singular, conv,
               n_dropped, warn_msgs) -> MixedResult:
     n, p = prob.n, prob.p
@@ -520,15 +577,13 @@ def _assemble(prob, design, spec, data, x, f, reml, level, correlation, time, co
     vcov = sigma2 * np.linalg.inv(Fxx)
 
     # Satterthwaite (lmerTest): Hessian of the unprofiled deviance in varpar = (theta, [phi,] sigma)
-    varpar = np.r_[x, sigma]
-    hess = richardson_hessian(prob.deviance_varpar, varpar)
+    hess, jac = _varpar_derivatives(prob, x, sigma)
     A, n_nonpos = varpar_covariance(hess)
-    jac = richardson_jacobian(prob.vcov_beta_varpar, varpar)
     df = satterthwaite_df(vcov, jac, A)
     se = np.sqrt(np.diag(vcov))
     tstat = beta / se
-    pval = 2 * stats.t.sf(np.abs(tstat), df)
-    tq = stats.t.ppf(0.5 + level / 2, df)
+    pval = 2 * stdtr(df, -np.abs(tstat))
+    tq = stdtrit(df, 0.5 + level / 2)
     params = pd.DataFrame({"term": design.xnames, "estimate": beta, "std_error": se, "df": df,
                            "statistic": tstat, "p_value": pval, "ci_lower": beta - tq * se,
                            "ci_upper": beta + tq * se}, columns=PARAM_COLUMNS)

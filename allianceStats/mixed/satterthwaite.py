@@ -69,31 +69,44 @@ def richardson_hessian(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.nd
     Diagonal: extrapolated ``(f(x+h) − 2f(x) + f(x−h)) / h²``; off-diagonal: extrapolated
     ``(f(x+hᵢ+hⱼ) − 2f(x) + f(x−hᵢ−hⱼ) − Hᵢᵢhᵢ² − Hⱼⱼhⱼ²) / (2hᵢhⱼ)``.
     """
+    return richardson_gen_d(f, x)[1]
+
+
+def richardson_gen_d(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian of a scalar- or vector-valued ``f`` at ``x`` by numDeriv's ``genD`` scheme.
+
+    Returns ``(G, H)`` with shapes ``f(x).shape + (k,)`` and ``f(x).shape + (k, k)``; the gradient comes
+    free from the evaluations of the Hessian diagonal.
+    """
     x = np.asarray(x, dtype=float)
     k = len(x)
     h0 = _steps(x, _D_HESSIAN)
-    f0 = f(x)
-    H = np.zeros((k, k))
+    f0 = np.asarray(f(x), dtype=float)
+    G = np.zeros(f0.shape + (k,))
+    H = np.zeros(f0.shape + (k, k))
     for i in range(k):
-        levels, h = [], h0[i]
+        first, second, h = [], [], h0[i]
         for _ in range(_R):
             e = np.zeros(k)
             e[i] = h
-            levels.append((f(x + e) - 2 * f0 + f(x - e)) / h ** 2)
+            fp, fm = np.asarray(f(x + e)), np.asarray(f(x - e))
+            first.append((fp - fm) / (2 * h))
+            second.append((fp - 2 * f0 + fm) / h ** 2)
             h /= _V
-        H[i, i] = _extrapolate(levels)
+        G[..., i] = _extrapolate(first)
+        H[..., i, i] = _extrapolate(second)
     for i in range(k):
         for j in range(i):
             levels, hi, hj = [], h0[i], h0[j]
             for _ in range(_R):
                 e = np.zeros(k)
                 e[i], e[j] = hi, hj
-                levels.append((f(x + e) - 2 * f0 + f(x - e) - H[i, i] * hi ** 2 - H[j, j] * hj ** 2)
-                              / (2 * hi * hj))
+                levels.append((np.asarray(f(x + e)) - 2 * f0 + np.asarray(f(x - e)) - H[..., i, i] * hi ** 2
+                               - H[..., j, j] * hj ** 2) / (2 * hi * hj))
                 hi /= _V
                 hj /= _V
-            H[i, j] = H[j, i] = _extrapolate(levels)
-    return H
+            H[..., i, j] = H[..., j, i] = _extrapolate(levels)
+    return G, H
 
 
 def varpar_covariance(hessian: np.ndarray, tol: float = 1e-8) -> tuple[np.ndarray, int]:

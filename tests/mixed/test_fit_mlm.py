@@ -245,3 +245,17 @@ def test_predict_three_level_new_client_of_known_therapist(three):
     expected = res.fixef @ [1.0, 0.5, 2.0] + res.ranef()["therapist"].loc["T03", "(Intercept)"]
     np.testing.assert_allclose(res.predict(new), [expected], rtol=1e-12)
     np.testing.assert_allclose(res.predict(new, include_random=False), [res.fixef @ [1.0, 0.5, 2.0]])
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_structured_varpar_hessian_equals_full_numerical(three, reml):
+    """The exact sigma parts of the Satterthwaite Hessian/Jacobian agree with lmerTest's all-numerical route."""
+    from allianceStats.mixed.engine import _varpar_derivatives
+
+    f = "y ~ x + time + (1 + time | client) + (1 | therapist)"
+    res = fit_mlm(f, three, reml=reml)
+    prob = _Problem(build_design(parse_formula(f), three), reml, None)
+    varpar = np.r_[res.theta, res.sigma]
+    hess, jac = _varpar_derivatives(prob, res.theta, res.sigma)
+    np.testing.assert_allclose(hess, richardson_hessian(prob.deviance_varpar, varpar), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(jac, richardson_jacobian(prob.vcov_beta_varpar, varpar), rtol=1e-6, atol=1e-12)
