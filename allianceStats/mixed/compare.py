@@ -15,9 +15,13 @@ part, and the same numbers as lme4's ``anova(..., refit = FALSE)`` (lme4's defau
 A variance tested on its boundary (e.g. adding a random slope) makes the :math:`\chi^2` p-value conservative
 (Self & Liang 1987; Stram & Lee 1994: the null distribution is a mixture of :math:`\chi^2` distributions).
 
+Profile-likelihood intervals (:func:`profile_ci`) invert the same likelihood-ratio test for one fixed effect
+at a time: the limits are where the ML deviance, minimised over every other parameter, has risen by
+:math:`z^2_{(1+\text{level})/2}` above its minimum.
+
 References: Bates, D., Mächler, M., Bolker, B., & Walker, S. (2015). *J. Stat. Softw.* 67(1).
 Self, S. G., & Liang, K.-Y. (1987). *JASA* 82(398), 605–610. Stram, D. O., & Lee, J. W. (1994).
-*Biometrics* 50(4), 1171–1177.
+*Biometrics* 50(4), 1171–1177. Venzon, D. J., & Moolgavkar, S. H. (1988). *Appl. Stat.* 37(1), 87–94.
 """
 from __future__ import annotations
 
@@ -216,7 +220,7 @@ def profile_ci(fit, term: str | list[str] | None = None, *, level: float = 0.95)
     For a fixed effect :math:`\beta_k`, the profile is the signed root of the ML deviance, minimised over
     every other parameter with :math:`\beta_k = b` held fixed (an offset :math:`b x_k`):
     :math:`\zeta(b) = \operatorname{sign}(b - \hat\beta_k)\sqrt{D(b) - D(\hat\beta)}`; the limits solve
-    :math:`\zeta(b) = \mp z_{(1+\text{level})/2}` (Bates et al. 2015, sec. 5.1; Venzon & Moolgavkar 1988).
+    :math:`\zeta(b) = \mp z_{(1+\text{level})/2}` (Bates et al. 2015; Venzon & Moolgavkar 1988).
     As lme4 does, REML fits are profiled on the ML deviance, so the interval is centred on the ML estimate
     (reported in ``estimate``). Unlike Wald intervals, profile intervals need no normal approximation for
     the variance parameters' uncertainty. Each limit is found by root finding on refits, so
