@@ -11,7 +11,8 @@ What a student learns here
    alliance as a mechanism); the client's mean alliance predicts it *between* clients (the alliance as a
    trait of the client). They answer different questions and can differ in size.
 3. How much variance each part explains (R²: Nakagawa & Schielzeth 2013; Rights & Sterba 2019).
-4. How to test one model against another (likelihood ratio; why REML fits are refitted by ML).
+4. How to test one model against another (likelihood ratio; why REML fits are refitted by ML), and the
+   profile-likelihood confidence interval built on the same idea.
 5. Why adding the previous outcome is delicate: the mixed model and the econometric fixed-effects estimator
    are biased in opposite directions (Nickell 1981), and the simulated data let us see it.
 
@@ -69,6 +70,15 @@ within_between = als.fit_mlm(formula, rows)
 print("\nStep 4: within/between model\n" + within_between.summary())
 print(f"   simulated truth: lagged within-client alliance effect {truth['params']['alliance_to_outcome']} "
       "(a direct path; the estimate also carries paths through the sessions in between)")
+
+# Step 4b. A second kind of confidence interval. The Wald interval in the table is estimate ± t × SE. A
+# profile-likelihood interval instead asks which values of the coefficient the data do not reject in a
+# likelihood-ratio test (lme4's confint(method = "profile")); when the two agree, the normal approximation
+# behind the Wald interval is fine.
+wald = within_between.params.set_index("term").loc["alliance_within_lag1", ["ci_lower", "ci_upper"]]
+profile = als.mixed.profile_ci(within_between, "alliance_within_lag1").iloc[0]
+print(f"\nStep 4b: 95% CI of the lagged within-client alliance effect: Wald [{wald.ci_lower:.3f}, "
+      f"{wald.ci_upper:.3f}], profile likelihood [{profile.ci_lower:.3f}, {profile.ci_upper:.3f}]")
 
 # --- Step 5. Explained variance -------------------------------------------------------------------------
 # Marginal R²: fixed effects only; conditional: fixed + random. Rights & Sterba's within_f1 is the share of
