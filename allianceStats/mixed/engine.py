@@ -477,16 +477,32 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
 
     Example
     -------
-    >>> import pandas as pd
-    >>> from pathlib import Path
-    >>> import allianceStats
-    >>> csv = Path(allianceStats.__file__).parents[1] / "tests/mixed/fixtures/sleepstudy.csv"
-    >>> sleep = pd.read_csv(csv, dtype={"Subject": str})
-    >>> res = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep)
-    >>> round(res.deviance, 3), res.params.estimate.round(3).tolist()
-    (1743.628, [251.405, 10.467])
-    >>> res.varcomp.group.tolist()
-    ['Subject', 'Subject', 'Subject', 'Residual']
+    Sessions in clients in therapists (simulated: true slope of x 0.5, of session 0.2):
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> ther = np.repeat(np.arange(10), 60); cli = np.repeat(np.arange(100), 6); s = np.tile(np.arange(6.0), 100)
+    >>> df = pd.DataFrame({"therapist": ther.astype(str), "client": cli.astype(str), "session0": s,
+    ...                    "x": rng.normal(size=600)})
+    >>> df["y"] = (1 + 0.5 * df.x + 0.2 * s + rng.normal(0, 0.5, 10)[ther] + rng.normal(0, 1, 100)[cli]
+    ...            + rng.normal(0, 0.2, 100)[cli] * s + rng.normal(size=600))
+    >>> res = fit_mlm("y ~ x + session0 + (1 + session0 | client) + (1 | therapist)", df)
+    >>> print(res.params[["term", "estimate", "std_error", "df"]].round(2).to_string(index=False))
+           term  estimate  std_error     df
+    (Intercept)      0.90       0.23   9.52
+              x      0.55       0.05 501.72
+       session0      0.18       0.03  98.94
+    >>> print(res.varcomp.round(3).to_string(index=False))
+        group        var1     var2  vcov  sdcor
+       client (Intercept)      NaN 1.188  1.090
+       client    session0      NaN 0.036  0.190
+       client (Intercept) session0 0.033  0.159
+    therapist (Intercept)      NaN 0.362  0.601
+     Residual         NaN      NaN 1.107  1.052
+    >>> res.converged, res.singular, res.ngroups
+    (True, False, {'client': 100, 'therapist': 10})
+
+    lme4's ``sleepstudy`` reproduced step by step: ``analyses/07_reproduce_sleepstudy.py``.
     """
     if correlation not in (None, "ar1"):
         raise FormulaError(f"correlation={correlation!r} is not supported; use None or 'ar1'.")
