@@ -16,7 +16,7 @@ True
 from __future__ import annotations
 
 from .diagrams import cycle_diagram, mediation_diagram, paths_table, riclpm_diagram
-from .figures import figure_to_svg, trajectory_plot
+from .figures import figure_to_svg, retention_plot, trajectory_plot
 
 __all__ = ["cycle_diagram", "mediation_diagram", "paths_table", "riclpm_diagram", "figure_to_svg",
-           "trajectory_plot"]
+           "retention_plot", "trajectory_plot"]

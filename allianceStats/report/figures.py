@@ -118,3 +118,50 @@ def trajectory_plot(data: pd.DataFrame, column: str, *, client: str = "client", 
             return figure_to_svg(fig, figure_id=figure_id or f"traj-{column}")
         finally:
             plt.close(fig)
+
+
+def retention_plot(curves: pd.DataFrame, *, title: str = "Retention (Kaplan–Meier)", time_label: str = "session",
+                   figure_id: str = "km") -> str:
+    """Step curves of the share of clients still in treatment, one per group, from a tidy table.
+
+    ``curves`` has columns ``group, time, survival`` (+ optional ``ci_lower, ci_upper``), one row per group
+    and event time, as :func:`allianceStats.kaplan_meier` returns (the curve is 1 before the first event).
+    Groups are told apart by line style (solid, dashed, dotted …), not colour, so the figure prints in
+    black and white. Returns SVG text.
+
+    Example
+    -------
+    >>> import pandas as pd
+    >>> km = pd.DataFrame({"group": ["low", "low", "high"], "time": [2, 4, 3], "survival": [0.8, 0.5, 0.9]})
+    >>> svg = retention_plot(km)
+    >>> svg.startswith("<svg") and "low" in svg and "high" in svg
+    True
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    missing = [c for c in ("group", "time", "survival") if c not in curves.columns]
+    if missing:
+        raise AllianceStatsError(f"retention_plot: column(s) {missing} missing; expected group, time, survival.")
+    styles = ["-", "--", ":", "-."]
+    with matplotlib.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+        try:
+            for k, (name, g) in enumerate(curves.groupby("group", sort=True)):
+                g = g.sort_values("time")
+                t = np.concatenate([[0.0], g["time"].to_numpy(float)])
+                s = np.concatenate([[1.0], g["survival"].to_numpy(float)])
+                ax.step(t, s, where="post", color="#000000", linestyle=styles[k % len(styles)], linewidth=1.8,
+                        label=str(name))
+            ax.set_ylim(0, 1.02)
+            ax.set_xlabel(time_label)
+            ax.set_ylabel("share still in treatment")
+            ax.set_title(title)
+            ax.spines[["top", "right"]].set_visible(False)
+            ax.legend(frameon=False, loc="lower left")
+            fig.tight_layout()
+            return figure_to_svg(fig, figure_id=figure_id)
+        finally:
+            plt.close(fig)

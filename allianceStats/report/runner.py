@@ -57,7 +57,7 @@ import math
 import tomllib
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ import pandas as pd
 from ..errors import AllianceStatsError
 from ..results import data_sha256, package_versions
 from .diagrams import cycle_diagram, mediation_diagram, riclpm_diagram
-from .figures import trajectory_plot
+from .figures import retention_plot, trajectory_plot
 from .render import Figure, Report, Section, Table
 
 #: analysis kinds in report order; a file lists any subset
@@ -437,22 +437,33 @@ def step_dynamics(data, opts, seed, ctx) -> list[Section]:
     def ruptures():
         res = api("detect_ruptures")(data, column, **opts.get("ruptures", {}))
         paras = [res.summary()] if hasattr(res, "summary") else []
-        return paras, result_tables("ruptures", "Ruptures", res, attrs=("events", "clients"))
+        tables = result_tables("ruptures", "Ruptures", res, attrs=("events", "clients"))
+        # one row per client is for the files; the page shows the events
+        return paras, [replace(t, max_rows=0) if t.name.endswith("_clients") else t for t in tables]
 
     def variability():
         res = api("variability")(data, column, **opts.get("variability", {}))
         frame = _frame(res) if _frame(res) is not None else _frame(getattr(res, "clients", None))
-        return [], [Table("variability", f"Variability of {column} per client", frame)] if frame is not None else []
+        return [], [Table("variability", f"Variability of {column} per client", frame, max_rows=10)] \
+            if frame is not None else []
 
     def dropout():
         predictors = opts.get("dropout_predictors")
         if predictors is None:
             raise AllianceStatsError("set dynamics.dropout_predictors (columns) to fit the dropout model.")
         res = api("fit_dropout")(data, predictors=list(predictors), **opts.get("dropout", {}))
-        return [], result_tables("dropout", "Time to dropout", res, attrs=("params",))
+        what = f"Time to dropout ({getattr(res, 'method', '')}; {getattr(res, 'ratio_name', 'ratio')} in 'ratio')"
+        return list(getattr(res, "notes", ())), result_tables("dropout", what, res, attrs=("params",))
 
-    parts = [("ruptures", ruptures), ("variability", variability), ("dropout", dropout)]
-    paras, tables = [], []
+    def retention():
+        curves = api("kaplan_meier")(data, split=opts.get("km_split", "median"), variable=column)
+        figures.append(Figure(retention_plot(curves, title=f"Retention by early {column} (Kaplan–Meier)",
+                                             figure_id="km"),
+                              caption=f"Clients split at the median of their mean {column} in sessions 1–2."))
+        return [], [Table("kaplan_meier", "Kaplan–Meier retention", curves.reset_index(drop=True), max_rows=0)]
+
+    parts = [("ruptures", ruptures), ("variability", variability), ("dropout", dropout), ("retention", retention)]
+    paras, tables, figures = [], [], []
     for label, fn in parts:
         try:
             p, t = fn()
@@ -463,7 +474,7 @@ def step_dynamics(data, opts, seed, ctx) -> list[Section]:
         except Exception as err:  # noqa: BLE001
             paras.append(f"{label}: could not be computed — {type(err).__name__}: {err}")
     sections.append(Section("dynamics", f"Alliance dynamics: ruptures, variability, dropout ({column})",
-                            paragraphs=paras, tables=tables))
+                            paragraphs=paras, tables=tables, figures=figures))
     return sections
 
 

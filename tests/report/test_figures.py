@@ -38,3 +38,18 @@ def test_trajectory_samples_clients_with_seed(sessions):
 def test_trajectory_bad_column(sessions):
     with pytest.raises(AllianceStatsError, match="not in the data"):
         trajectory_plot(sessions, "nope")
+
+
+def test_retention_plot_groups_by_line_style():
+    import pandas as pd
+
+    from allianceStats.report.figures import retention_plot
+
+    km = pd.DataFrame({"group": ["low", "low", "high", "high"], "time": [2, 4, 3, 6],
+                       "survival": [0.8, 0.5, 0.9, 0.7]})
+    svg = retention_plot(km, figure_id="km")
+    assert svg == retention_plot(km.iloc[::-1], figure_id="km")  # row order does not matter
+    assert ">low<" in svg and ">high<" in svg
+    assert "stroke-dasharray" in svg  # the second group is dashed, not a second colour
+    with pytest.raises(AllianceStatsError, match="survival"):
+        retention_plot(km.drop(columns="survival"))
