@@ -12,6 +12,7 @@ import json
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -22,43 +23,15 @@ import pandas as pd
 
 from allianceStats.sem import fit_sem
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "sem" / "fixtures"))
+from generate_data import panel, riclpm_syntax  # noqa: E402  (same generator and syntax as the tests)
+
 RESULTS = Path(__file__).resolve().parent / "results" / "sem.md"
 
 
 def make_panel(n, waves, seed=1):
-    """Two-variable RI-CLPM data with MAR dropout and 3% scattered missing values."""
-    rng = np.random.default_rng(seed)
-    ri = rng.multivariate_normal([0, 0], [[0.5, 0.2], [0.2, 0.4]], size=n)
-    wx = np.zeros((n, waves))
-    wy = np.zeros((n, waves))
-    wx[:, 0] = rng.normal(size=n)
-    wy[:, 0] = 0.3 * wx[:, 0] + rng.normal(size=n)
-    for t in range(1, waves):
-        wx[:, t] = 0.4 * wx[:, t - 1] + 0.15 * wy[:, t - 1] + rng.normal(scale=0.8, size=n)
-        wy[:, t] = 0.2 * wx[:, t - 1] + 0.35 * wy[:, t - 1] + rng.normal(scale=0.8, size=n)
-    df = pd.DataFrame({**{f"x{t + 1}": 3 + ri[:, 0] + wx[:, t] for t in range(waves)},
-                       **{f"y{t + 1}": 2 + ri[:, 1] + wy[:, t] for t in range(waves)}})
-    last = np.full(n, waves)
-    for t in range(1, waves):
-        leave = (rng.random(n) < 1 / (1 + np.exp(2.5 + 0.5 * (df[f"x{t}"] - 3)))) & (last == waves)
-        last[leave] = t
-    for t in range(2, waves + 1):
-        df.loc[last < t, [f"x{t}", f"y{t}"]] = np.nan
-    for c in df.columns:
-        df.loc[rng.random(n) < 0.03, c] = np.nan
-    return df.dropna(how="all")
-
-
-def riclpm_syntax(waves):
-    lines = ["RIx =~ " + " + ".join(f"1*x{t}" for t in range(1, waves + 1)),
-             "RIy =~ " + " + ".join(f"1*y{t}" for t in range(1, waves + 1)),
-             "RIx ~~ RIx", "RIy ~~ RIy", "RIx ~~ RIy"]
-    for t in range(1, waves + 1):
-        lines += [f"wx{t} =~ 1*x{t}", f"wy{t} =~ 1*y{t}", f"x{t} ~~ 0*x{t}", f"y{t} ~~ 0*y{t}", f"x{t} ~ 1",
-                  f"y{t} ~ 1", f"wx{t} ~~ wy{t}", f"wx{t} ~~ wx{t}", f"wy{t} ~~ wy{t}"]
-    for t in range(2, waves + 1):
-        lines += [f"wx{t} ~ wx{t - 1} + wy{t - 1}", f"wy{t} ~ wx{t - 1} + wy{t - 1}"]
-    return "\n".join(lines)
+    """The fixtures' RI-CLPM generator (MAR dropout, 3% scattered missing values), rows all missing dropped."""
+    return panel(np.random.default_rng(seed), n=n, waves=waves, scattered=0.03).dropna(how="all")
 
 
 def time_ours(model, data, repeat=3):

@@ -137,17 +137,19 @@ class PatternData:
         g_sigma = -0.5 * np.einsum("k,kij->ij", n, inv - IMI)
         return ll, g_mu, g_sigma
 
+    def _information_terms(self, inv, dmu, dsigma):
+        """Σ_o n_o ∂μᵀ P ∂μ, the flattened ∂Σ (q, p²) and the kernel of Σ_o n_o tr(P ∂Σ P ∂Σ)."""
+        n = self.counts
+        p = inv.shape[1]
+        W = np.einsum("k,kij->ij", n, inv)
+        D = dsigma.reshape(dmu.shape[0], p * p)
+        return dmu @ W @ dmu.T, D, D @ _pair_kernel(n, inv, inv) @ D.T
+
     def expected_information(self, sigma: np.ndarray, dmu: np.ndarray, dsigma: np.ndarray) -> np.ndarray:
         """Σ_o n_o [∂μᵀ Σ_oo⁻¹ ∂μ + ½ tr(Σ_oo⁻¹ ∂Σ Σ_oo⁻¹ ∂Σ)] for derivatives dmu (q,p), dsigma (q,p,p)."""
         inv, _ = self._padded_inverse(sigma)
-        n = self.counts
-        p = sigma.shape[0]
-        q = dmu.shape[0]
-        W = np.einsum("k,kij->ij", n, inv)
-        info = dmu @ W @ dmu.T
-        D = dsigma.reshape(q, p * p)
-        info += 0.5 * D @ _pair_kernel(n, inv, inv) @ D.T
-        return info
+        mean_part, _, X1 = self._information_terms(inv, dmu, dsigma)
+        return mean_part + 0.5 * X1
 
     def observed_information_moments(self, mu, sigma, dmu, dsigma):
         """Δᵀ(−∂²ℓ/∂m∂mᵀ)Δ for the moments m = (μ, Σ) along the derivative directions dmu, dsigma.
@@ -162,18 +164,12 @@ class PatternData:
         d, M = self._moments(mu)
         n = self.counts
         p = sigma.shape[0]
-        q = dmu.shape[0]
-        W = np.einsum("k,kij->ij", n, inv)
-        H = dmu @ W @ dmu.T
-        D = dsigma.reshape(q, p * p)
-        R = inv @ M @ inv
-        X1 = D @ _pair_kernel(n, inv, inv) @ D.T
-        X2 = D @ _pair_kernel(n, inv, R) @ D.T
-        H += 0.5 * (-X1 + X2 + X2.T)
+        mean_part, D, X1 = self._information_terms(inv, dmu, dsigma)
+        X2 = D @ _pair_kernel(n, inv, inv @ M @ inv) @ D.T
         u = np.einsum("kij,kj->ki", inv, d)
         T = ((n[:, None] * inv.reshape(len(n), p * p)).T @ u).reshape(p, p, p)   # T[a, c, b]
         cross = np.einsum("kc,acb,lab->kl", dmu, T, dsigma, optimize=True)
-        return H + cross + cross.T
+        return mean_part + 0.5 * (-X1 + X2 + X2.T) + cross + cross.T
 
     def case_scores(self, mu: np.ndarray, sigma: np.ndarray):
         """Per-row derivatives of the row's log-likelihood: (n, p) w.r.t. μ and (n, p, p) w.r.t. Σ."""

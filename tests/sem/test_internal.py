@@ -4,6 +4,7 @@ Tolerances: OLS agreement 1e-6 (both closed form at the optimum); gradient vs ce
 relative; semopy 2e-3 relative (its SLSQP optimiser stops ~1e-4 short of the optimum, measured here; it is an
 independent cross-check of the model, not of the last digit).
 """
+import sys
 import warnings
 from pathlib import Path
 
@@ -18,20 +19,12 @@ from allianceStats.sem.partable import build_partable
 from allianceStats.sem.syntax import parse_model
 
 FIX = Path(__file__).resolve().parent / "fixtures"
+sys.path.insert(0, str(FIX))
+from generate_data import riclpm_syntax  # noqa: E402  (the fixture generator is the one source of the syntax)
 
 
 def _riclpm(waves=4, ri=True):
-    lines = []
-    if ri:
-        lines += ["RIx =~ " + " + ".join(f"1*x{t}" for t in range(1, waves + 1)),
-                  "RIy =~ " + " + ".join(f"1*y{t}" for t in range(1, waves + 1)),
-                  "RIx ~~ RIx", "RIy ~~ RIy", "RIx ~~ RIy"]
-    for t in range(1, waves + 1):
-        lines += [f"wx{t} =~ 1*x{t}", f"wy{t} =~ 1*y{t}", f"x{t} ~~ 0*x{t}", f"y{t} ~~ 0*y{t}", f"x{t} ~ 1",
-                  f"y{t} ~ 1", f"wx{t} ~~ wy{t}", f"wx{t} ~~ wx{t}", f"wy{t} ~~ wy{t}"]
-    for t in range(2, waves + 1):
-        lines += [f"wx{t} ~ wx{t - 1} + wy{t - 1}", f"wy{t} ~ wx{t - 1} + wy{t - 1}"]
-    return "\n".join(lines)
+    return riclpm_syntax(waves, random_intercepts=ri)
 
 
 def test_saturated_path_model_equals_ols():
