@@ -23,7 +23,9 @@ Retention model (Cox, a landmark analysis)
     The same predictors computed over sessions 1..\\ *L* only (``landmark``, default 6), and the time to
     dropout of the clients still in treatment after session *L* (Anderson, Cain & Gelber, 1983). Using
     ruptures or variability over the whole treatment to predict dropout would let the outcome define the
-    predictor (a client who leaves at session 3 cannot have a repaired rupture at session 8).
+    predictor (a client who leaves at session 3 cannot have a repaired rupture at session 8). Within a short
+    window the client's own SD rarely flags a rupture (with *k* = 2 a single dip needs 6 scores to reach 2 SD),
+    so ``rupture_options={"sd": "pooled"}`` (and often ``"k": 1``) is the practical choice here.
 
 ``standardize=True`` (default) divides ``level``, ``variability``, ``repaired`` and ``unrepaired`` by their SD
 across the clients of each model, so that their coefficients are per SD and comparable side by side; the
