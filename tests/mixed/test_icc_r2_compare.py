@@ -1,9 +1,10 @@
-"""icc(), r2() and compare_mlm() against lme4 1.1-31 (fixtures written by fixtures/extras_fixtures.R).
+"""icc(), r2(), compare_mlm() and profile_ci() against lme4 1.1-31 / lmerTest 3.1-3 (fixtures written by
+fixtures/extras_fixtures.R, which fits with tightened optimiser tolerances so that the references are optima).
 
 Tolerances: variances, ICCs and R² (functions of the estimates) 1e-5 relative; ICC standard errors and CI
-limits 1e-4 relative (they use the numerical Hessian of the deviance, as SEs elsewhere); log-likelihood, AIC, BIC and
-deviance 1e-4 absolute (about 4e-8 relative at these values: the optimisers' own precision); chi-square 1e-4
-absolute; p-values 1e-4 relative.
+limits 1e-4 relative (they use the numerical Hessian of the deviance, as SEs elsewhere); log-likelihood,
+AIC, BIC and deviance 1e-4 absolute (about 4e-8 relative at these values: the optimisers' own precision);
+chi-square 1e-4 absolute; p-values 1e-4 relative; profile CI limits 1e-5 of the standard error.
 """
 from __future__ import annotations
 
