@@ -197,10 +197,16 @@ def _fit_one(h: Hypothesis, data, cols, cluster, session, n_boot, level, seed, m
         if boot_cluster is None:
             raise AllianceStatsError(f"needs the cluster column '{cluster}'")
         key = (cols["x"], cols["m"], cols["y"])
-        if key not in ml_cache:
-            ml_cache[key] = multilevel_mediation(data, *key, cluster=cluster, n_draws=max(n_boot, 1000),
-                                                 level=level, seed=seed)
-        row = ml_cache[key].effects.set_index("effect").loc[h.effect]
+        if key not in ml_cache:  # within and between hypotheses share one fit, and its warnings
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                fit = multilevel_mediation(data, *key, cluster=cluster, n_draws=max(n_boot, 1000), level=level,
+                                           seed=seed)
+            ml_cache[key] = (fit, [(w.message, w.category) for w in caught])
+        fit, caught = ml_cache[key]
+        for message, category in caught:
+            warnings.warn(message, category, stacklevel=2)
+        row = fit.effects.set_index("effect").loc[h.effect]
         text = f"multilevel 1-1-1 mediation {' -> '.join(key)} ({h.effect})"
     return float(row["estimate"]), float(row["ci_lower"]), float(row["ci_upper"]), float(row["p_value"]), text
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from allianceStats.errors import AllianceStatsError, IdentificationError
-from allianceStats.mediation.multilevel import fit_stacked, multilevel_mediation
+from allianceStats.mediation.multilevel import fit_stacked, multilevel_mediation, simulate_111
 
 # nlme fixed-effect names -> our order (m: intercept, a_W, a_B; y: intercept, b_W, b_B, c'_W, c'_B)
 NLME_FIXED = ["Sm", "Sm:xw", "Sm:xb", "Sy", "Sy:mw", "Sy:mb", "xw:Sy", "xb:Sy"]
@@ -46,31 +46,10 @@ def test_stacked_model_matches_nlme(nlme_multilevel):
     assert np.sqrt(fit.var_y) == pytest.approx(ref["sigma_y"], rel=1e-4)
 
 
-def simulate_111(n_clusters, n_per, seed, a_w=0.4, b_w=0.35, sigma_ab=0.03, a_b=0.6, b_b=0.5, c_w=0.1, c_b=0.2):
-    """1-1-1 data whose observed cluster means are the true ones (within deviations centred exactly), so the
-    Zhang et al. (2009) model holds exactly with observed means: within indirect = a_w b_w + sigma_ab,
-    between indirect = a_b b_b."""
-    rng = np.random.default_rng(seed)
-    g = np.repeat(np.arange(n_clusters), n_per)
-    cov_ab = np.array([[0.04, sigma_ab], [sigma_ab, 0.04]])
-    slopes = rng.multivariate_normal([a_w, b_w], cov_ab, size=n_clusters)
-    xbar = rng.normal(size=n_clusters)
-    xw = rng.normal(size=g.size)
-    xw -= np.bincount(g, xw)[g] / n_per
-    m_dev = slopes[g, 0] * xw + 0.8 * rng.normal(size=g.size)
-    m_dev -= np.bincount(g, m_dev)[g] / n_per
-    mbar = a_b * xbar + 0.5 * rng.normal(size=n_clusters)
-    y = (b_b * mbar[g] + c_b * xbar[g] + 0.5 * rng.normal(size=n_clusters)[g] + slopes[g, 1] * m_dev
-         + c_w * xw + 0.8 * rng.normal(size=g.size))
-    return pd.DataFrame({"client": [f"c{j:03d}" for j in g], "x": xbar[g] + xw, "m": mbar[g] + m_dev, "y": y})
-
-
 def test_recovers_known_within_and_between_indirect_effects():
-    data = simulate_111(250, 12, seed=42)
+    data, truth = simulate_111(250, 12, seed=42)
     res = multilevel_mediation(data, "x", "m", "y", n_draws=4000, seed=1)
     eff = res.effects.set_index("effect")
-    truth = {"within indirect": 0.4 * 0.35 + 0.03, "between indirect": 0.6 * 0.5, "within direct": 0.1,
-             "between direct": 0.2}
     for name, value in truth.items():  # within 3.5 standard errors of the truth, and inside the 95% interval
         assert abs(eff.loc[name, "estimate"] - value) < 3.5 * eff.loc[name, "std_error"], name
     assert eff.loc["within indirect", "ci_lower"] < truth["within indirect"] < eff.loc["within indirect", "ci_upper"]
@@ -83,7 +62,7 @@ def test_recovers_known_within_and_between_indirect_effects():
 
 
 def test_cluster_bootstrap_and_monte_carlo_agree_roughly():
-    data = simulate_111(60, 8, seed=3)
+    data, _ = simulate_111(60, 8, seed=3)
     mc = multilevel_mediation(data, "x", "m", "y", n_draws=2000, seed=2, random_slopes=False)
     boot = multilevel_mediation(data, "x", "m", "y", n_draws=30, seed=2, random_slopes=False, method="bootstrap")
     assert mc.effects["estimate"].equals(boot.effects["estimate"])
@@ -94,7 +73,7 @@ def test_cluster_bootstrap_and_monte_carlo_agree_roughly():
 
 
 def test_seeded_and_not_mutating():
-    data = simulate_111(30, 6, seed=5)
+    data, _ = simulate_111(30, 6, seed=5)
     before = data.copy()
     one = multilevel_mediation(data, "x", "m", "y", n_draws=500, seed=9, random_slopes=False)
     two = multilevel_mediation(data, "x", "m", "y", n_draws=500, seed=9, random_slopes=False)
@@ -104,7 +83,7 @@ def test_seeded_and_not_mutating():
 
 
 def test_bad_inputs():
-    data = simulate_111(30, 6, seed=5)
+    data, _ = simulate_111(30, 6, seed=5)
     with pytest.raises(AllianceStatsError, match="cluster column 'therapist' not found"):
         multilevel_mediation(data, "x", "m", "y", cluster="therapist")
     with pytest.raises(AllianceStatsError, match="not one of"):
