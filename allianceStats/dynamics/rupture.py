@@ -15,7 +15,8 @@ Reference level :math:`r_i` (``reference=``)
     ``"mean"``   the mean of all the client's observed scores (default);
     ``"median"`` their median;
     ``"others"`` the mean of the client's *other* sessions (leave-one-out), so that the dip does not pull its own
-    reference down; the reference then differs from session to session.
+    reference down; the reference then differs from session to session (the SD below is still computed from
+    all of the client's scores).
 
 Standard deviation :math:`s_i` (``sd=``), the choices Gumz et al. (2012) compare
     ``"within"``   the client's own SD of scores (ddof = 1): intra-individual variability (default);

@@ -239,6 +239,7 @@ def _fit_cox(cl: pd.DataFrame, predictors: list[str], ties: str, conf_level: flo
         warnings.simplefilter("always")
         res = model.fit(method="newton", maxiter=100, tol=1e-12)
     ok, msg = _at_optimum(model, res.params)
+    # PHReg does not report its iteration count (-1); the verdict comes from checking the optimum
     conv = Convergence(converged=ok, iterations=-1, optimizer="statsmodels PHReg Newton-Raphson", message=msg,
                        warnings=tuple(str(w.message) for w in caught))
     return _wald_table(predictors, res.params, res.bse, conf_level), float(res.llf), conv
@@ -291,6 +292,12 @@ def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = 
     method : ``"cox"`` or ``"discrete"``. ties : ``"efron"`` or ``"breslow"`` (Cox).
     baseline : ``"linear"``, ``"quadratic"`` or ``"factor"`` (discrete). landmark : analyse only clients still in
     treatment after the last early session. conf_level : level of the Wald intervals (an attribute of the result).
+
+    Returns
+    -------
+    DropoutResult: ``params`` (log ratios, Wald SEs, z, p, CIs and the exponentiated ``ratio`` with its CI),
+    ``clients`` (the analysed per-client table), ``loglik``, ``notes``, ``convergence``, ``provenance``. A fit
+    whose optimum fails the check (e.g. separation) is flagged and warned about (:class:`ConvergenceWarning`).
 
     Example
     -------

@@ -80,3 +80,14 @@ def test_no_repaired_rupture_anywhere_is_an_identification_error():
 def test_summary_names_both_models():
     text = level_variability_repair(_data(), rupture_options=OPTS).summary()
     assert "Outcome model" in text and "Retention model (landmark after session 6)" in text
+
+
+def test_mean_outcome_without_baseline_and_without_retention():
+    df = _data()
+    res = level_variability_repair(df, rupture_options=OPTS, outcome_at="mean", baseline=False, event=None)
+    assert res.retention is None
+    assert res.outcome_params["term"].tolist() == ["intercept", "level", "variability", "repaired", "unrepaired",
+                                                   "sessions"]
+    y = df.groupby("client")["outcome"].mean()
+    np.testing.assert_allclose(res.clients.set_index("client")["outcome_y"], y.loc[res.clients["client"]],
+                               rtol=1e-14)
