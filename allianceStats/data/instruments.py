@@ -28,33 +28,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from ..errors import AllianceStatsError
+from .schema import schema_dir  # one resource locator for every shipped schema
 
 __all__ = ["schema_dir", "instruments_dir", "list_instruments", "load_instrument", "validate_key", "Instrument", "Item",
            "Subscale"]
-
-
-def schema_dir() -> Path:
-    """The ``data_schemas`` folder: inside the installed package if present, else next to the source tree.
-
-    An installed wheel force-includes ``data_schemas/`` as ``allianceStats/data_schemas/``; an editable
-    install or a source checkout has it at the repository root, two levels above this file.
-
-    >>> (schema_dir() / "instruments" / "instrument.schema.json").is_file()
-    True
-    """
-    try:
-        packaged = Path(str(resources.files("allianceStats") / "data_schemas"))
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover - no resource reader for the package
-        packaged = None
-    if packaged is not None and packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "data_schemas"
 
 
 def instruments_dir() -> Path:

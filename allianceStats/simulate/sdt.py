@@ -36,7 +36,8 @@ pair (alliance–outcome: ``trait_corr_alliance_outcome``).
 
 *Measures.* ``alliance`` is the continuous WAI-SR-scale alliance score of the process (1–5). The twelve
 WAI-SR items ``wai_1..wai_12`` are its error-laden indicators (item = alliance + N(0, ``item_sd``²), rounded
-to 1–5) with subscale means ``wai_goal``, ``wai_task``, ``wai_bond`` (Hatcher & Gillaspy 2006); ``srs``
+to 1–5, plus a stable client-specific item effect with SD ``item_client_sd``, so that between-client
+reliability is realistic) with subscale means ``wai_goal``, ``wai_task``, ``wai_bond`` (Hatcher & Gillaspy 2006); ``srs``
 (0–40) is a second, noisier indicator. ``outcome`` is percent days abstinent (0–100) and ``days_use`` the
 implied days of use in the past week (0–7).
 
@@ -93,7 +94,7 @@ SDT_DEFAULTS = MappingProxyType({
     "residual_sd_alliance": 0.25, "residual_sd_needs": 0.25, "residual_sd_motivation": 0.4,
     "residual_sd_engagement": 0.3, "residual_sd_outcome": 5.0,
     # measurement
-    "item_sd": 0.6, "srs_sd": 2.0,
+    "item_sd": 0.6, "item_client_sd": 0.15, "srs_sd": 2.0,
     # missingness and dropout
     "p_missed": 0.05, "p_missing_measure": 0.02, "dropout_intercept": float(np.log(0.06 / 0.94)), "dropout_early_alliance": -1.2,
 })
@@ -236,7 +237,9 @@ def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *,
 
     # measurement: WAI-SR items and SRS from the alliance score
     alliance = observed[..., 0]
-    items = np.clip(np.rint(alliance[..., None] + rng.normal(0, p["item_sd"], size=alliance.shape + (12,))), 1, 5)
+    item_client = rng.normal(0.0, p["item_client_sd"], size=(n_clients, 12))  # a client's stable item-specific view
+    items = np.clip(np.rint(alliance[..., None] + item_client[None]
+                            + rng.normal(0, p["item_sd"], size=alliance.shape + (12,))), 1, 5)
     srs = np.clip(np.round(4.0 + 8.5 * (alliance - 1.0) + rng.normal(0, p["srs_sd"], alliance.shape), 1), 0, 40)
 
     # attendance: missed sessions and dropout after session t >= 2, hazard driven by early alliance

@@ -107,9 +107,11 @@ def test_schema_dir_source_tree_and_installed_wheel(tmp_path, monkeypatch):
     # an installed wheel carries data_schemas/ as allianceStats/data_schemas/: it must win when present
     packaged = tmp_path / "allianceStats"
     (packaged / "data_schemas").mkdir(parents=True)
-    monkeypatch.setattr(ins.resources, "files", lambda name: packaged)
+    from allianceStats.data import schema as sch  # the one resource locator, shared by instruments
+
+    monkeypatch.setattr(sch.resources, "files", lambda name: packaged)
     assert ins.schema_dir() == packaged / "data_schemas"
-    monkeypatch.setattr(ins.resources, "files", lambda name: tmp_path / "nowhere")
+    monkeypatch.setattr(sch.resources, "files", lambda name: tmp_path / "nowhere")
     assert ins.schema_dir() == Path(ins.__file__).resolve().parents[2] / "data_schemas"
 
 
