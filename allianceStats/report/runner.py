@@ -329,6 +329,47 @@ def _client_means(data: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return data.groupby("client", sort=True)[cols].mean().reset_index()
 
 
+def mediation_syntax(paths: pd.DataFrame, effects: pd.DataFrame | None = None) -> str:
+    """lavaan syntax of a fitted path model (``paths``: ``label, lhs, op, rhs``) with its indirect effects.
+
+    Regressions keep the fitted labels; each route ``"x -> m -> y"`` of ``effects`` becomes a ``:=``
+    product of the labels along it, so ``lavaan::sem(syntax, data)`` re-fits the same model in R.
+
+    >>> import pandas as pd
+    >>> p = pd.DataFrame({"label": ["a1", "b1", "cp"], "lhs": ["m", "y", "y"], "op": ["~"] * 3,
+    ...                   "rhs": ["x", "m", "x"]})
+    >>> print(mediation_syntax(p, pd.DataFrame({"effect": ["x -> m -> y", "total indirect"]})))
+    m ~ a1*x
+    y ~ b1*m + cp*x
+    ind1 := a1*b1
+    total_indirect := ind1
+    total := cp + total_indirect
+    """
+    reg = paths[paths["op"] == "~"]
+    label_of = {(r.rhs, r.lhs): (r.label if isinstance(r.label, str) and r.label else "")
+                for r in reg.itertuples(index=False)}
+    lines = []
+    for lhs, group in reg.groupby("lhs", sort=False):
+        terms = [f"{r.label}*{r.rhs}" if isinstance(r.label, str) and r.label else str(r.rhs)
+                 for r in group.itertuples(index=False)]
+        lines.append(f"{lhs} ~ {' + '.join(terms)}")
+    routes = [] if effects is None else [e for e in effects["effect"] if "->" in str(e)]
+    names = []
+    for k, route in enumerate(routes, 1):
+        nodes = [n.strip() for n in str(route).split("->")]
+        labels = [label_of.get((a, b), "") for a, b in zip(nodes[:-1], nodes[1:])]
+        if all(labels):
+            names.append(f"ind{k}")
+            lines.append(f"ind{k} := {'*'.join(labels)}")
+    if names:
+        lines.append(f"total_indirect := {' + '.join(names)}")
+        first = [n.strip() for n in str(routes[0]).split("->")]
+        direct = label_of.get((first[0], first[-1]))
+        if direct:
+            lines.append(f"total := {direct} + total_indirect")
+    return "\n".join(lines)
+
+
 def step_mediation(data, specs, seed, ctx) -> list[Section]:
     mediation = api("mediation")
     sections = []
@@ -357,6 +398,10 @@ def step_mediation(data, specs, seed, ctx) -> list[Section]:
             sections.append(Section.failed(f"mediation-{name}", title, f"{type(err).__name__}: {err}"))
             continue
         paths = res.paths if hasattr(res, "paths") else res
+        if hasattr(res, "to_lavaan"):
+            ctx["syntax"][f"mediation {name}"] = res.to_lavaan()
+        elif {"label", "lhs", "op", "rhs"} <= set(paths.columns):
+            ctx["syntax"][f"mediation {name}"] = mediation_syntax(paths, getattr(res, "effects", None))
         diagram = mediation_diagram(paths, x, mediators, y, serial=bool(spec.get("serial", False)),
                                     alpha=1 - getattr(res, "level", 0.95))
         what = "client means (one row per client)" if unit == "client" else "sessions, clients resampled"
