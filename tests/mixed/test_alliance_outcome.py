@@ -120,6 +120,7 @@ def test_bad_input_says_what_and_how(data, change, kwargs, fragment):
         fit_alliance_outcome(change(data), **kwargs)
 
 
+@pytest.mark.slow  # a subprocess with its own imports: ~3 s CPU, longer wall time on a busy machine
 def test_worked_analysis_runs_top_to_bottom():
     import resource
     import subprocess
