@@ -21,7 +21,9 @@ residuals of purely dependent variables — those regressed on something and pre
 the residual variance of the only indicator of a single-indicator latent fixed to 0 (``auto.fix.single``).
 ``defaults="none"`` mimics ``lavaan::lavaan()``: only what is written, with variances, intercepts and means
 not written fixed to 0. In both, exogenous observed covariates (observed, only on the right of ``~``, never
-an indicator) get the ``fixed.x`` treatment.
+an indicator) get the ``fixed.x`` treatment — unless the syntax itself gives them a variance, covariance or
+intercept, in which case, as in lavaan, fixed.x is switched off (with a warning) and they are estimated
+(``defaults="sem"`` then also frees their covariances).
 
 Example
 -------
@@ -36,12 +38,13 @@ y ~ x1 1 False
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..errors import FormulaError, IdentificationError
+from ..errors import DataWarning, FormulaError, IdentificationError
 from .syntax import Definition, Statement, expression_names
 
 COLUMNS = ["lhs", "op", "rhs", "group", "user", "free", "value", "label", "exo"]
@@ -107,6 +110,15 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
     eqs_y = {s.lhs for s in statements if s.op == "~"}
     eqs_x = {s.rhs for s in statements if s.op == "~"}
     ov_x = [v for v in ov if v in eqs_x and v not in eqs_y and v not in indicators]
+    # lavaan: syntax with parameters of the exogenous covariates themselves switches fixed.x off
+    fixed_x = not any((s.op == "~~" and s.lhs in ov_x and s.rhs in ov_x) or (s.op == "~1" and s.lhs in ov_x)
+                      for s in statements)
+    exo_free = [] if fixed_x else ov_x
+    if not fixed_x:
+        warnings.warn("the syntax contains parameters of exogenous covariates "
+                      f"{ov_x}; switching to fixed.x = FALSE (they are estimated, as lavaan does).",
+                      DataWarning, stacklevel=3)
+        ov_x = []
     ov_y = [v for v in ov if v in eqs_y and v not in eqs_x and v not in indicators]
     lv_x = [v for v in latent if v not in eqs_y and v not in indicators]
     lv_y = [v for v in latent if v in eqs_y and v not in eqs_x and v not in indicators]
@@ -139,9 +151,6 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
             free = bool(np.isnan(value))
             if s.op == "=~" and s.lhs not in first_loading and defaults == "sem" and free and not explicit_free:
                 free, value = False, 1.0
-            if s.op == "~~" and s.lhs in ov_x and s.rhs in ov_x and free:
-                raise FormulaError(f"model line {s.line!r} frees the (co)variance of exogenous covariate(s); with "
-                                   "fixed.x these are fixed at their sample values. Remove the line.")
             add(s.lhs, s.op, s.rhs, g, True, free, value, label)
         if s.op == "=~":
             first_loading.add(s.lhs)
@@ -166,6 +175,8 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
             for a, b in itertools.combinations(lv_x, 2):
                 add(a, "~~", b, g, False, True, np.nan, "")
             for a, b in itertools.combinations(ov_y + lv_y, 2):
+                add(a, "~~", b, g, False, True, np.nan, "")
+            for a, b in itertools.combinations(exo_free, 2):
                 add(a, "~~", b, g, False, True, np.nan, "")
         for a, b in itertools.combinations_with_replacement(ov_x, 2):
             add(a, "~~", b, g, False, False, np.nan, "", exo=True)
