@@ -1,8 +1,8 @@
 """fit_dropout and kaplan_meier against R (survival::coxph, glm(binomial), survfit) and statsmodels called directly.
 
 Fixture: tests/dynamics/fixtures/make_fixtures.R writes dropout_sessions.csv (seeded) and dropout_reference.json
-(R 4.2.2, survival 3.5.3, digits = NA; R fitted with coxph eps 1e-10 and glm epsilon 1e-14, we with Newton /
-IRLS tolerance 1e-12, so both sit at the optimum). Tolerances: coefficients, z and log-likelihood 1e-6
+(R 4.2.2, survival 3.5.3, digits = NA; full sample and the landmark subset after session 2). R fitted with coxph
+eps 1e-10 and glm epsilon 1e-14, we with Newton / IRLS tolerance 1e-12, so both sit at the optimum. Tolerances: coefficients, z and log-likelihood 1e-6
 relative, standard errors 1e-5 relative, p-values 1e-5 relative (they inherit the SE error), Kaplan-Meier
 1e-10 (closed-form).
 """
@@ -114,3 +114,13 @@ def test_equals_statsmodels_called_directly():
     # our own person-period expansion gives the same rows
     mine = person_period(client_survival(SESSIONS, PRED).dropna().reset_index(drop=True))
     assert len(mine) == len(pp) and mine["event"].sum() == pp["event"].sum() == cl["event"].sum()
+
+
+@pytest.mark.parametrize("method,key", [("cox", "cox_landmark"), ("discrete", "discrete_landmark")])
+def test_landmark_after_session_2_matches_r_on_the_subset(method, key):
+    ref = REF[key]
+    fit = _fit(method=method, landmark=True)
+    _check(fit.params, ref)
+    assert fit.loglik == pytest.approx(ref["loglik"], rel=1e-6)
+    if method == "cox":
+        assert (fit.n_clients, fit.n_events) == (ref["n"], ref["nevent"])
