@@ -92,14 +92,19 @@ def _load(data: str, columns: list[str] | None):
 
 @contextlib.contextmanager
 def _fitting(what: str) -> Iterator[None]:
-    """Spinner while fitting; any non-input error becomes a fit failure with its reason."""
-    with err_console.status(f"fitting {what} …"):
+    """Spinner while fitting; warnings go to stderr; any non-input error becomes a fit failure with its reason."""
+    with err_console.status(f"fitting {what} …"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             yield
         except AllianceStatsError:
             raise
         except Exception as err:  # noqa: BLE001 - reported as the reason, exit code 1
             raise FitFailure(f"{what}: {type(err).__name__}: {err}") from None
+        finally:
+            for w in caught:
+                if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+                    err_console.print(f"warning: {w.category.__name__}: {w.message}", markup=False)
 
 
 def _write_csv(frame, out: Path | None) -> None:

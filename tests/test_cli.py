@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from typer.testing import CliRunner
 
 import allianceStats
 from allianceStats.cli import app
-from allianceStats.errors import ConvergenceError
+from allianceStats.errors import ConvergenceError, ConvergenceWarning
 
 runner = CliRunner()
 
@@ -94,6 +96,18 @@ def test_fit_failures_exit_1_with_reason(data_csv, monkeypatch):
     result = invoke("fit", "mlm", data_csv, "-f", "outcome ~ 1 + (1 | client)")
     assert result.exit_code == 1 and "FloatingPointError: overflow in exp" in result.stderr
 
+    def not_converged(*args, **kwargs):
+        warnings.warn("iteration limit reached", ConvergenceWarning, stacklevel=2)
+        return SimpleNamespace(converged=False, convergence=SimpleNamespace(message="max evaluations"),
+                               params=pd.DataFrame({"term": ["(Intercept)"], "estimate": [1.0]}),
+                               summary=lambda: "fake summary")
+
+    monkeypatch.setattr(allianceStats, "fit_mlm", not_converged)
+    result = invoke("fit", "mlm", data_csv, "-f", "outcome ~ 1 + (1 | client)")
+    assert result.exit_code == 1 and "fake summary" in result.stdout
+    assert "warning: ConvergenceWarning: iteration limit reached" in result.stderr
+    assert "did not converge" in result.stderr and "max evaluations" in result.stderr
+
 
 def test_fit_mediation_and_ruptures(data_csv, tmp_path):
     out = tmp_path / "effects.csv"
@@ -144,9 +158,9 @@ def test_report_runs_and_reruns_byte_identically(data_csv, tmp_path):
     second = invoke("report", toml, "-o", tmp_path / "b")
     assert first.exit_code == 0 and second.exit_code == 0, first.stderr
     assert "failed: Multilevel model: broken" in first.stderr
-    csvs = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.csv"))
-    assert Path("tables/mlm_ao_params.csv") in csvs and Path("tables/mediation_needs_effects.csv") in csvs
-    for rel in csvs:
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "tables").iterdir())
+    assert Path("tables/mlm_ao_params.csv") in files and Path("tables/mediation_needs_effects.md") in files
+    for rel in files:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
     html = (tmp_path / "a" / "index.html").read_text(encoding="utf-8")
     assert "Test &lt;b&gt;study&lt;/b&gt;" in html and "<b>study</b>" not in html
@@ -174,6 +188,7 @@ def test_report_seed_changes_bootstrap(data_csv, tmp_path):
     ("[data]\npath = 'x.csv'\n[mlmm]\n", "unknown key 'mlmm'"),
     ("[data\n", "not valid TOML"),
     ("seed = -1\n[data]\npath = 'x.csv'\n", "non-negative integer"),
+    ("[data]\npath = 'no_such_file.csv'\n[describe]\n", "not found"),
 ])
 def test_report_bad_analysis_file(tmp_path, text, needle):
     toml = tmp_path / "bad.toml"
@@ -207,3 +222,17 @@ def test_entry_point_installed():
         pytest.skip(reason="the alliance-stats console script is not installed in this environment")
     result = subprocess.run([str(script), "validate", "example"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("OK:")
+
+
+def test_fit_panel_and_sem(data_csv, tmp_path):
+    out = tmp_path / "riclpm.csv"
+    result = invoke("fit", "riclpm", data_csv, "-v", "alliance", "-v", "outcome", "--waves", "4", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    params = pd.read_csv(out)
+    assert ((params["lhs"] == "w_alliance_3") & (params["rhs"] == "w_outcome_2")).any()
+    clpm = invoke("fit", "clpm", data_csv, "-v", "alliance", "-v", "outcome", "--waves", "3")
+    assert clpm.exit_code == 0, clpm.stderr
+    sem = invoke("fit", "sem", data_csv, "-m", "motivation ~ autonomy + competence")
+    assert sem.exit_code == 0, sem.stderr
+    bad = invoke("fit", "sem", data_csv, "-m", "motivation ~~~ autonomy")
+    assert bad.exit_code == 2 and "motivation ~~~ autonomy" in bad.stderr
