@@ -30,8 +30,9 @@ from .errors import (
     SchemaError,
 )
 
-# decompose is both a module (DESIGN.md layout) and its function: bind the function eagerly so that
-# ``allianceStats.decompose`` is always the function, never the module object.
+# decompose and compare are both modules and their functions: bind the functions eagerly so that
+# ``allianceStats.decompose`` / ``allianceStats.compare`` are always the functions, never the modules.
+from .compare import compare
 from .decompose import decompose
 
 try:
@@ -46,6 +47,8 @@ _LAZY = {
     "load_schema": "allianceStats.data.schema",
     "score": "allianceStats.data.scoring",
     "reliability": "allianceStats.data.scoring",
+    "load_instrument": "allianceStats.data.instruments",
+    "list_instruments": "allianceStats.data.instruments",
     "to_wide": "allianceStats.data.reshape",
     "to_long": "allianceStats.data.reshape",
     "load_example": "allianceStats.data.example",
@@ -55,6 +58,7 @@ _LAZY = {
     "icc": "allianceStats.mixed",
     "r2": "allianceStats.mixed",
     "compare_mlm": "allianceStats.mixed",
+    "profile_ci": "allianceStats.mixed",
     "fit_alliance_outcome": "allianceStats.mixed",
     # SEM and panel models
     "fit_sem": "allianceStats.sem",
@@ -77,14 +81,12 @@ _LAZY = {
     "level_variability_repair": "allianceStats.dynamics",
     # power
     "power": "allianceStats.power_analysis",
-    # comparison of nested fits of any family
-    "compare": "allianceStats.compare",
 }
 _SUBMODULES = {"simulate", "data", "mixed", "sem", "panel", "mediation", "dynamics", "report", "power_analysis",
                "errors", "results"}
 
 __all__ = sorted(
-    [*_LAZY, *_SUBMODULES, "decompose", "AllianceStatsError", "SchemaError", "FormulaError", "IdentificationError",
+    [*_LAZY, *_SUBMODULES, "decompose", "compare", "AllianceStatsError", "SchemaError", "FormulaError", "IdentificationError",
      "ConvergenceError", "ConvergenceWarning", "BoundaryWarning", "DataWarning", "__version__"]
 )
 

@@ -7,8 +7,7 @@ Dispatches on the result type: mixed-model fits go to :func:`allianceStats.mixed
 Example
 -------
 >>> import allianceStats as als
->>> from allianceStats.data.example import load_example
->>> d = load_example()
+>>> d = als.decompose(als.load_example(), "alliance")
 >>> a = als.fit_mlm("outcome ~ 1 + (1 | client)", d)
 >>> b = als.fit_mlm("outcome ~ session0 + (1 | client)", d)
 >>> table = als.compare(a, b)
