@@ -10,7 +10,8 @@ Example
 >>> d = als.decompose(als.load_example(), "alliance")
 >>> a = als.fit_mlm("outcome ~ 1 + (1 | client)", d)
 >>> b = als.fit_mlm("outcome ~ session0 + (1 | client)", d)
->>> table = als.compare(a, b)
+>>> from allianceStats.compare import compare
+>>> table = compare(a, b)
 >>> list(table.columns)[:3]
 ['model', 'npar', 'aic']
 """
