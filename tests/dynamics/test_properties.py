@@ -26,7 +26,7 @@ def _key(events):
     return events[["client", "rupture_session", "repair_session", "repaired", "window_observed"]]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(panel, st.lists(st.integers(-20, 20), min_size=5, max_size=5),
        st.sampled_from(["within", "pooled", "combined"]), st.sampled_from(["mean", "median", "others"]),
        st.sampled_from([1.0, 2.0]))
@@ -37,7 +37,7 @@ def test_ruptures_invariant_to_adding_a_constant_per_client(series, shifts, sd, 
     np.testing.assert_allclose(base.events["depth"], moved.events["depth"], rtol=1e-9, atol=1e-9)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(panel, st.sampled_from(["mean", "median", "others"]))
 def test_within_sd_events_of_a_client_do_not_depend_on_other_clients(series, ref):
     whole = detect_ruptures(_frame(series), sd="within", reference=ref).events
@@ -58,7 +58,7 @@ def test_pooled_sd_events_do_depend_on_other_clients():
         detect_ruptures(_frame([me, *wild]), sd="within").events)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(panel, st.lists(st.integers(-20, 20), min_size=5, max_size=5))
 def test_variability_indices_invariant_to_shifts(series, shifts):
     base = variability(_frame(series), pac_cutoff=0.505)  # off the 0.01 grid: no ties
@@ -69,7 +69,7 @@ def test_variability_indices_invariant_to_shifts(series, shifts):
                                rtol=0, atol=1e-9)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(panel, st.sampled_from(["within", "pooled", "combined"]), st.sampled_from([1.0, 2.0]),
        st.integers(1, 4))
 def test_rupture_events_are_well_formed(series, sd, k, window):
@@ -85,7 +85,7 @@ def test_rupture_events_are_well_formed(series, sd, k, window):
         assert np.all(np.diff(starts) > 0)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(panel)
 def test_sudden_gains_of_a_client_do_not_depend_on_other_clients(series):
     from allianceStats.dynamics import sudden_gains
