@@ -80,6 +80,12 @@ class MediationResult:
     residual_cov: pd.DataFrame
     convergence: Convergence
     provenance: Provenance
+    syntax: str = ""
+
+    def to_lavaan(self) -> str:
+        """lavaan syntax of the fitted model, with the effects as ``:=`` lines; ``sem(syntax, data)`` in R gives
+        the same estimates and delta-method standard errors (add ``se = "bootstrap"`` for bootstrap ones)."""
+        return self.syntax
 
     def summary(self) -> str:
         """Plain-text summary: model size, interval method, effects table and paths table."""
@@ -129,6 +135,40 @@ def build_model(x: str, mediators: Sequence[str], y: str, covariates: Sequence[s
                Effect("total", (direct, *all_terms)))
     variables = tuple(dict.fromkeys((x, *covariates, *mediators, y)))
     return PathModel(variables, tuple(eqs), labels, effects)
+
+
+def lavaan_syntax(model: PathModel) -> str:
+    """lavaan syntax of a path model: labelled regressions, the free residual covariances and ``:=`` effects.
+
+    >>> print(lavaan_syntax(build_model("x", ["m"], "y")))
+    m ~ a1*x
+    y ~ cp*x + b1*m
+    # x -> m -> y
+    ind_m := a1*b1
+    total_indirect := a1*b1
+    direct := cp
+    total := cp + a1*b1
+    """
+    lines = []
+    for eq in model.equations:
+        terms = [f"{model.labels[(eq.outcome, p)]}*{p}" if (eq.outcome, p) in model.labels else p
+                 for p in eq.predictors]
+        lines.append(f"{eq.outcome} ~ {' + '.join(terms)}")
+    eqs = model.equations
+    for i, ei in enumerate(eqs):
+        free = [ej.outcome for ej in eqs[i + 1:]
+                if ei.outcome not in ej.predictors and ej.outcome not in ei.predictors]
+        if free:
+            lines.append(f"{ei.outcome} ~~ {' + '.join(free)}")
+    for eff in model.effects:
+        expr = " + ".join("*".join(model.labels[k] for k in term) for term in eff.terms)
+        if " -> " in eff.name:
+            lines.append(f"# {eff.name}")
+            name = "ind_" + "_".join(eff.name.split(" -> ")[1:-1])
+        else:
+            name = eff.name.replace(" ", "_")
+        lines.append(f"{name} := {expr}")
+    return "\n".join(lines)
 
 
 def _check_inputs(data, x, mediators, y, covariates, cluster, n_boot, ci, level):
@@ -280,5 +320,5 @@ def fit_path_model(complete: pd.DataFrame, model: PathModel, *, cluster: str | N
     return MediationResult(
         effects=effects, paths=paths, draws=draws, level=float(level), ci_method=ci, n_boot=n_boot, n_obs=n,
         n_clusters=n_clusters, residual_cov=pd.DataFrame(psi, index=outcomes, columns=outcomes),
-        convergence=Convergence(True, 0, "closed form (OLS normal equations)"),
+        convergence=Convergence(True, 0, "closed form (OLS normal equations)"), syntax=lavaan_syntax(model),
         provenance=make_provenance(complete, options=options, seed=seed, extra_versions=("xarray",)))

@@ -114,3 +114,24 @@ def test_serial_routes_written_out(paths_data):
         "support -> alliance -> needs -> engagement", "total indirect", "direct", "total"]
     eff = res.effects.set_index("effect")["estimate"]
     assert eff["total"] == pytest.approx(eff["direct"] + eff["total indirect"], rel=1e-12)
+
+
+def test_exported_lavaan_syntax_is_the_fitted_lavaan_model(fitted):
+    _, res, ref = fitted
+    pe = pd.DataFrame(ref["params"])
+    endogenous = set(res.residual_cov.index)
+    theirs = {(r.lhs, r.op, r.rhs) for r in pe.itertuples()
+              if r.op == "~" or (r.op == "~~" and r.lhs != r.rhs and {r.lhs, r.rhs} <= endogenous)}
+    ours = set()
+    for line in res.to_lavaan().splitlines():
+        for op in ("~~", "~"):
+            if f" {op} " in line and ":=" not in line:
+                lhs, rhs = line.split(f" {op} ")
+                ours |= {(lhs, op, term.split("*")[-1]) for term in rhs.split(" + ")}
+                break
+    assert ours == theirs
+    defined = {r.lhs for r in pe.itertuples() if r.op == ":="}
+    assert {"total_indirect", "total"} <= defined
+    # lavaan stores the := expression without spaces
+    lavaan_total = pe.loc[pe["lhs"] == "total_indirect", "rhs"].iloc[0]
+    assert "total_indirect := " + lavaan_total.replace("+", " + ") in res.to_lavaan()
