@@ -40,7 +40,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..errors import AllianceStatsError
-from .svg import Diagram
+from .svg import Diagram, node_width
 
 PATH_COLUMNS = ["from", "to", "estimate", "ci_lower", "ci_upper", "p_value", "std_all", "label"]
 
@@ -176,36 +176,43 @@ def mediation_diagram(paths, x: str | None = None, mediators: Sequence[str] | No
     if serial is None:
         serial = bool((table["from"].isin(mediators) & table["to"].isin(mediators)).any())
     names = labels or {}
+    text = {v: str(names.get(v, v)) for v in (x, y, *mediators)}
+    wx, wy = node_width(text[x]), node_width(text[y])
+    wm = [node_width(text[m]) for m in mediators] or [70.0]
     k = max(len(mediators), 1)
+    label_room = 230  # horizontal room for an "estimate [CI]" label between two columns
     if serial:
-        width = max(760, 200 * (k + 1))
+        step = max(200.0, max(wm) + 150)
+        width = max(760.0, (k + 1) * step + (wx + wy) / 2 + 20)
         height = 340
-        d = Diagram(width, height)
-        d.add_node(x, names.get(x, x), 90, height - 45)
-        d.add_node(y, names.get(y, y), width - 90, height - 45)
-        for i, m in enumerate(mediators):
-            cx = 90 + (width - 180) * (i + 1) / (k + 1)
-            d.add_node(m, names.get(m, m), cx, 45 + (60 if i % 2 else 0) * (k > 2))
     elif k == 1:
-        width, height = 720, 230
-        d = Diagram(width, height)
-        d.add_node(x, names.get(x, x), 95, height - 45)
-        d.add_node(y, names.get(y, y), width - 95, height - 45)
-        d.add_node(mediators[0], names.get(mediators[0], mediators[0]), width / 2, 40)
+        width, height = max(720.0, wx + wm[0] + wy + 2 * label_room), 230
+    else:
+        width, height = max(780.0, wx + max(wm) + wy + 2 * label_room), 100 * k + 70
+    d = Diagram(width, height)
+    left, right = 10 + wx / 2, width - 10 - wy / 2
+    if serial:
+        d.add_node(x, text[x], left, height - 45)
+        d.add_node(y, text[y], right, height - 45)
+        for i, m in enumerate(mediators):
+            cx = left + (right - left) * (i + 1) / (k + 1)
+            d.add_node(m, text[m], cx, 45 + (60 if i % 2 else 0) * (k > 2))
+    elif k == 1:
+        d.add_node(x, text[x], left, height - 45)
+        d.add_node(y, text[y], right, height - 45)
+        d.add_node(mediators[0], text[mediators[0]], width / 2, 40)
     else:
         # x and y at mid height so the a and b paths fan out both ways; c' runs below everything
-        width, height = 780, 100 * k + 70
-        d = Diagram(width, height)
-        d.add_node(x, names.get(x, x), 95, 40 + 50 * (k - 1))
-        d.add_node(y, names.get(y, y), width - 95, 40 + 50 * (k - 1))
+        d.add_node(x, text[x], left, 40 + 50 * (k - 1))
+        d.add_node(y, text[y], right, 40 + 50 * (k - 1))
         for i, m in enumerate(mediators):
-            d.add_node(m, names.get(m, m), width / 2, 40 + 100 * i)
+            d.add_node(m, text[m], width / 2, 40 + 100 * i)
     for _, row in table.iterrows():
         label = path_label(row, digits=digits)
         sig = bool(row["significant"])
         if not serial and k > 1 and row["from"] == x and row["to"] == y:
             below = height - 15
-            d.route_via(x, y, [(95, below), (width - 95, below)], label=label, significant=sig)
+            d.route_via(x, y, [(left, below), (right, below)], label=label, significant=sig)
         else:
             # a paths labelled near their mediator, b paths near theirs: away from where the fans cross
             at = 0.72 if row["from"] == x and row["to"] in mediators else (
@@ -260,12 +267,14 @@ def riclpm_diagram(params, variables: Sequence[str], *, value: str = "std_all", 
         raise AllianceStatsError(
             f"no components named {prefix}<variable>_<wave> for variables {list(variables)} in the "
             "parameter table; pass the params of fit_riclpm and the variable names it was fitted with.")
-    col_gap, row_gap = 200, 170 if len(variables) == 2 else 130
-    width = 110 + col_gap * (len(waves) - 1) + 110
+    widest = max(node_width(f"{v} {w}") for v in variables for w in waves)
+    col_gap, row_gap = max(200.0, widest + 120), 170 if len(variables) == 2 else 130
+    margin = max(110.0, widest / 2 + 10)
+    width = 2 * margin + col_gap * (len(waves) - 1)
     height = 60 + row_gap * (len(variables) - 1) + 60
     d = Diagram(width, height)
     for name, (r, w) in sorted(wave_of.items(), key=lambda kv: (kv[1][1], kv[1][0])):
-        d.add_node(name, f"{variables[r]} {w}", 110 + col_gap * waves.index(w), 60 + row_gap * r,
+        d.add_node(name, f"{variables[r]} {w}", margin + col_gap * waves.index(w), 60 + row_gap * r,
                    shape="ellipse" if prefix else "rect")  # latent within components vs observed scores
     keep = table[table["from"].isin(wave_of) & table["to"].isin(wave_of)]
     # autoregressive first so their labels get the midpoints
@@ -320,10 +329,17 @@ def cycle_diagram(paths, *, behaviours: Sequence[str] = ("empathy", "autonomy_su
             lookup[(engagement, alliance)] = lookup[(key, alliance)]
     nb, nn = max(len(behaviours), 1), max(len(needs), 1)
     rows = max(nb, nn)
-    width, height = 980, 80 * rows + 70
+    height = 80 * rows + 70
     mid = 40 + 80 * (rows - 1) / 2
+    # columns: behaviours, alliance, needs, motivation, engagement; 120 px between boxes for the labels
+    col_w = {"b": max(map(node_width, behaviours), default=70.0), "a": node_width(alliance),
+             "n": max(map(node_width, needs), default=70.0), "m": node_width(motivation), "e": node_width(engagement)}
+    cols, edge = {}, 10.0
+    for role in ("b", "a", "n", "m", "e"):
+        cols[role] = edge + col_w[role] / 2
+        edge += col_w[role] + 120
+    width = max(980.0, edge - 120 + 10)
     d = Diagram(width, height + 40)
-    cols = {"b": 95, "a": 290, "n": 500, "m": 705, "e": 890}
 
     def key(role, name):
         return f"{role}:{name}"

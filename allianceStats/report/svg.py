@@ -45,6 +45,11 @@ def text_width(text: str, size: float) -> float:
     return max(len(text), 1) * size * CHAR_WIDTH
 
 
+def node_width(text: str, min_width: float = 70) -> float:
+    """Width (px) of the box drawn around a node's text, so layouts can be sized before drawing."""
+    return max(min_width, text_width(text, NODE_FONT) + 18)
+
+
 @dataclass(frozen=True)
 class Box:
     """Axis-aligned rectangle given by its centre ``(cx, cy)`` and size ``(w, h)``."""
@@ -150,8 +155,8 @@ class Diagram:
 
     def add_node(self, key: str, text: str, cx: float, cy: float, *, shape: str = "rect",
                  min_width: float = 70) -> Node:
-        """Place a node centred at ``(cx, cy)``; its width follows its text."""
-        w = max(min_width, text_width(text, NODE_FONT) + 18)
+        """Place a node centred at ``(cx, cy)``; its width follows its text (:func:`node_width`)."""
+        w = node_width(text, min_width)
         node = Node(key, text, Box(cx, cy, w, NODE_FONT * 2.4), shape)
         self.nodes[key] = node
         return node

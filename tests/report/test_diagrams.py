@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ET
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from allianceStats.errors import AllianceStatsError
 from allianceStats.report.diagrams import cycle_diagram, mediation_diagram, paths_table, riclpm_diagram
@@ -174,3 +176,44 @@ def test_paths_table_layouts_and_errors():
         paths_table(pd.DataFrame({"a": [1]}))
     with pytest.raises(AllianceStatsError, match="cannot draw paths from a int"):
         paths_table(3)
+
+
+def _inside_and_apart(d):
+    boxes = [n.box for n in d.nodes.values()] + [a.label_box for a in d.arrows if a.label_box is not None]
+    for b in boxes:
+        assert b.left >= 0 and b.top >= 0 and b.right <= d.width and b.bottom <= d.height, b
+    nodes = list(d.nodes.values())
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1:]:
+            assert not a.box.grow(5).overlaps(b.box), (a.key, b.key)
+
+
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=34)
+
+
+@settings(max_examples=25, deadline=None)
+@given(names=st.lists(names, min_size=3, max_size=5, unique=True), serial=st.booleans(),
+       est=st.floats(-9.99, 9.99))
+def test_mediation_layout_any_names(names, serial, est):
+    x, *mediators, y = names
+    rows = [(x, m) for m in mediators] + [(m, y) for m in mediators] + [(x, y)]
+    if serial:
+        rows += list(zip(mediators[:-1], mediators[1:]))
+    t = pd.DataFrame({"from": [r[0] for r in rows], "to": [r[1] for r in rows], "estimate": est,
+                      "ci_lower": est - 1, "ci_upper": est + 1})
+    d = mediation_diagram(t, x, mediators, y, serial=serial)
+    _inside_and_apart(d)
+    assert d.label_collisions() == []
+
+
+@settings(max_examples=15, deadline=None)
+@given(long=names)
+def test_cycle_and_riclpm_layouts_with_long_names(long):
+    d = cycle_diagram(None, behaviours=(long, "empathy"), needs=("autonomy", long + "x", "relatedness"))
+    _inside_and_apart(d)
+    assert d.label_collisions() == []
+    rows = [{"lhs": f"w_{a}_{t}", "op": "~", "rhs": f"w_{b}_{t - 1}", "estimate": 0.1, "p_value": 0.5}
+            for t in (2, 3) for a in (long, "outcome") for b in (long, "outcome")]
+    r = riclpm_diagram(pd.DataFrame(rows), [long, "outcome"])
+    _inside_and_apart(r)
+    assert r.label_collisions() == []
