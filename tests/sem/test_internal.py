@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
+from allianceStats.errors import BoundaryWarning, ConvergenceWarning
 from allianceStats.sem import fit_sem
 from allianceStats.sem import fit as fit_module
 from allianceStats.sem.partable import build_partable
@@ -163,3 +164,25 @@ def test_analytic_observed_information_matches_numerical_hessian(name, model, de
     analytic = work.objective.observed_information(theta)
     numerical = work.objective.numerical_observed_information(theta)
     assert np.abs(analytic - numerical).max() <= 1e-7 * np.abs(numerical).max()
+
+
+def test_non_positive_definite_latent_covariance_is_reported():
+    # on this fixture lavaan 0.6.14 also warns: the random intercepts correlate beyond 1
+    data = pd.read_csv(FIX / "panel.csv")
+    with pytest.warns(BoundaryWarning, match="latent variables is not positive definite"):
+        res = fit_sem(_riclpm(), data, defaults="none")
+    assert any("not positive definite" in w for w in res.convergence.warnings)
+
+
+def test_non_convergence_is_flagged_and_warned(monkeypatch):
+    real = fit_module.fisher_scoring
+
+    def one_step(obj, theta0, **kw):
+        return real(obj, theta0, max_iter=1)
+
+    monkeypatch.setattr(fit_module, "fisher_scoring", one_step)
+    data = pd.read_csv(FIX / "cfa.csv").dropna()
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        res = fit_sem("fa =~ a1 + a2 + a3\nfb =~ b1 + b2 + b3", data, missing="listwise")
+    assert res.convergence.converged is False
+    assert "WARNING" in res.summary()

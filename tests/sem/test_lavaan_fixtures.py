@@ -17,7 +17,7 @@ from allianceStats.sem import compare_sem, fit_sem
 FIX = Path(__file__).resolve().parent / "fixtures"
 REF = json.loads((FIX / "lavaan_fixtures.json").read_text())
 CASES = ["cfa_fiml", "cfa_listwise", "path_fiml", "path_fiml_mlr", "path0_fiml_mlr", "path_listwise_mlr",
-         "riclpm_fiml", "clpm_fiml", "mg_fiml"]
+         "riclpm_fiml", "clpm_fiml", "mg_fiml", "mg_fiml_mlr", "riclpm_fiml_mlr", "cfa_listwise_mlr"]
 FIT_KEYS = {"npar": "npar", "chisq": "chisq", "df": "df", "pvalue": "pvalue", "baseline_chisq": "baseline.chisq",
             "baseline_df": "baseline.df", "cfi": "cfi", "tli": "tli", "rmsea": "rmsea",
             "rmsea_ci_lower": "rmsea.ci.lower", "rmsea_ci_upper": "rmsea.ci.upper", "srmr": "srmr",
@@ -118,7 +118,8 @@ def test_chisq_difference_ml():
     assert close(table["p_value"].iloc[1], ref["p_value"][1], 1e-4)
 
 
-@pytest.mark.parametrize("case", ["path_fiml_mlr", "path0_fiml_mlr", "path_listwise_mlr"])
+@pytest.mark.parametrize("case", ["path_fiml_mlr", "path0_fiml_mlr", "path_listwise_mlr", "mg_fiml_mlr",
+                                  "riclpm_fiml_mlr", "cfa_listwise_mlr"])
 
 def test_scaled_chisq(case):
     fit = fitted(case).fit
