@@ -93,3 +93,34 @@ def test_bad_inputs():
     flat = data.assign(x=data.groupby("client")["x"].transform("mean"))
     with pytest.raises(IdentificationError, match="does not vary within clusters"):
         multilevel_mediation(flat, "x", "m", "y")
+
+
+def test_separable_stacked_model_equals_two_fit_mlm_fits(nlme_multilevel):
+    """With G block-diagonal between the m block (intercept, a_j) and the y block (b_j, intercept), the stacked
+    likelihood factorises into the two equations, so each must equal allianceStats.fit_mlm (validated against
+    lme4) on its own equation: fixed effects 1e-5 relative, SEs and variance components 1e-4 relative."""
+    import allianceStats as als
+
+    data, _ = nlme_multilevel
+    codes, uniques = pd.factorize(data["client"], sort=True)
+    fit = fit_stacked(data, "x", "m", "y", codes, len(uniques), zero_cov=frozenset({(2, 0), (2, 1), (3, 0), (3, 1)}))
+    d = data.assign(x_between=data.groupby("client")["x"].transform("mean"),
+                    m_between=data.groupby("client")["m"].transform("mean"))
+    d = d.assign(x_within=d["x"] - d["x_between"], m_within=d["m"] - d["m_between"])
+    fm = als.fit_mlm("m ~ x_within + x_between + (1 + x_within | client)", d)
+    fy = als.fit_mlm("y ~ m_within + m_between + x_within + x_between + (1 + m_within | client)", d)
+    se = np.sqrt(np.diag(fit.vcov_beta))
+    np.testing.assert_allclose(fit.beta[:3], fm.params["estimate"], rtol=1e-5)
+    np.testing.assert_allclose(fit.beta[3:], fy.params["estimate"], rtol=1e-5)
+    np.testing.assert_allclose(se[:3], fm.params["std_error"], rtol=1e-4)
+    np.testing.assert_allclose(se[3:], fy.params["std_error"], rtol=1e-4)
+    vm = fm.varcomp.set_index(["var1", "var2"], drop=False)["vcov"]
+    vy = fy.varcomp.set_index(["var1", "var2"], drop=False)["vcov"]
+    np.testing.assert_allclose([fit.g[0, 0], fit.g[1, 1], fit.g[1, 0]],
+                               [vm[("(Intercept)", np.nan)], vm[("x_within", np.nan)],
+                                vm[("(Intercept)", "x_within")]], rtol=1e-4)
+    np.testing.assert_allclose([fit.g[3, 3], fit.g[2, 2], fit.g[3, 2]],
+                               [vy[("(Intercept)", np.nan)], vy[("m_within", np.nan)],
+                                vy[("(Intercept)", "m_within")]], rtol=1e-4)
+    assert fit.var_m == pytest.approx(fm.varcomp.set_index("group").loc["Residual", "vcov"], rel=1e-4)
+    assert fit.var_y == pytest.approx(fy.varcomp.set_index("group").loc["Residual", "vcov"], rel=1e-4)
