@@ -214,14 +214,28 @@ def mediation_diagram(paths, x: str | None = None, mediators: Sequence[str] | No
             below = height - 15
             d.route_via(x, y, [(left, below), (right, below)], label=label, significant=sig)
         else:
-            # a paths labelled near their mediator, b paths near theirs: away from where the fans cross
-            at = 0.72 if row["from"] == x and row["to"] in mediators else (
-                0.28 if row["from"] in mediators and row["to"] == y else None)
-            d.add_arrow(row["from"], row["to"], label=label, significant=sig, label_at=at)
+            d.add_arrow(row["from"], row["to"], label=label, significant=sig,
+                        label_at=_label_position(row["from"], row["to"], x, mediators, y, serial))
     d.notes.append("Solid black: 95% CI excludes 0 (or p < .05); dashed grey: not significant. "
                    "Labels: estimate [CI].")
     d.place_labels()
     return d
+
+
+def _label_position(source, target, x, mediators, y, serial) -> float | None:
+    """Preferred label position along a mediation path, away from where arrows crowd or cross.
+
+    Parallel: a paths near their mediator, b paths near theirs (the fans have spread out there).
+    Serial: the a path to a later mediator and the b path from an earlier one cross mid-diagram, so
+    their labels go near x and near y respectively.
+    """
+    if source == x and target in mediators:
+        i = mediators.index(target)
+        return (0.5 if i == 0 else 0.25) if serial else 0.72
+    if source in mediators and target == y:
+        i = mediators.index(source)
+        return (0.5 if i == len(mediators) - 1 else 0.75) if serial else 0.28
+    return None
 
 
 _WAVE = r"^{}{}_(\d+)$"
