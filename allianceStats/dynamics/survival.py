@@ -187,12 +187,12 @@ def person_period(clients: pd.DataFrame, first_session: pd.Series | None = None,
 
     >>> import pandas as pd
     >>> person_period(pd.DataFrame({"client": ["a", "b"], "time": [2, 3], "event": [1, 0], "x": [0.5, 1.0]}))
-       client  period  event    x
-    0       a       1      0  0.5
-    1       a       2      1  0.5
-    2       b       1      0  1.0
-    3       b       2      0  1.0
-    4       b       3      0  1.0
+      client  period  event    x
+    0      a       1      0  0.5
+    1      a       2      1  0.5
+    2      b       1      0  1.0
+    3      b       2      0  1.0
+    4      b       3      0  1.0
     """
     t = clients["time"].to_numpy()
     if np.any(t != np.round(t)):
