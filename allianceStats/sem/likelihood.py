@@ -58,6 +58,7 @@ class PatternData:
     sum_y: np.ndarray        # (P, p) sums of observed values (0 where missing)
     sum_yy: np.ndarray       # (P, p, p) sums of cross-products (0 outside the observed block)
     _cache: tuple | None = None
+    _last_inverse: tuple | None = None
 
     @classmethod
     def from_array(cls, y: np.ndarray) -> "PatternData":
@@ -92,7 +93,17 @@ class PatternData:
         return bool(self.masks.all())
 
     def _padded_inverse(self, sigma: np.ndarray):
-        """Batched Σ_oo⁻¹ (zero-padded) and log|Σ_oo|; None when some Σ_oo is not positive definite."""
+        """Batched Σ_oo⁻¹ (zero-padded) and log|Σ_oo|; None when some Σ_oo is not positive definite.
+
+        The last result is kept: an optimiser asks for the same Σ in consecutive calls (value, then gradient).
+        """
+        if self._last_inverse is not None and np.array_equal(self._last_inverse[0], sigma):
+            return self._last_inverse[1], self._last_inverse[2]
+        inv, logdet = self._compute_padded_inverse(sigma)
+        self._last_inverse = (sigma.copy(), inv, logdet)
+        return inv, logdet
+
+    def _compute_padded_inverse(self, sigma: np.ndarray):
         mk = self.masks.astype(float)
         outer = mk[:, :, None] * mk[:, None, :]
         pad = sigma[None] * outer + np.eye(len(sigma))[None] * (1.0 - mk)[:, None, :]
