@@ -465,6 +465,8 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
     reml : REML (default, as lme4) or ML (needed to compare models with different fixed effects).
     correlation : None or ``"ar1"``: residual AR(1) within the innermost grouping factor, in ``time``.
     time : column with integer session times for ``correlation="ar1"`` (gaps allowed: corr = φ^|t−s|).
+        Under AR(1) the df are Satterthwaite's with φ as one more variance parameter (nlme reports
+        containment df instead; these df are not validated against R, the estimates, SEs and logLik are).
     level : confidence level of the Wald t intervals in ``params``.
 
     Returns
