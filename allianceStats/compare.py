@@ -21,7 +21,13 @@ from .errors import AllianceStatsError
 
 
 def compare(*fits, **options):
-    """Compare nested fits of one family; returns a table with one row per fit and the difference tests."""
+    """Compare nested fits of one family; returns a table with one row per fit and the difference tests.
+
+    Mixed models: likelihood-ratio test as lme4's ``anova()`` (:func:`allianceStats.mixed.compare_mlm`);
+    SEM / panel models: chi-square difference test as lavaan's ``lavTestLRT()``
+    (:func:`allianceStats.sem.compare_sem`), scaled (Satorra & Bentler 2001) under MLR.
+    Options are passed to the family's function. An example is in this module's docstring.
+    """
     if len(fits) < 2:
         raise AllianceStatsError(f"compare() needs at least two fitted models; got {len(fits)}.")
     kinds = {type(f).__module__.split(".")[1] if type(f).__module__.startswith("allianceStats.") else "other"
