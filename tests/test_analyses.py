@@ -43,4 +43,5 @@ def test_analysis_script_is_documented_and_indexed(script):
     assert doc and len(doc) > 200, f"{script.name} needs a module docstring explaining what it teaches"
     number = re.match(r"(\d+)", script.name).group(1)
     index = (ROOT / "analyses" / "README.md").read_text(encoding="utf-8")
-    assert re.search(rf"^\| {number} \|", index, flags=re.M), f"analysis {number} is missing from analyses/README.md"
+    assert re.search(rf"^\| (\[{number}\]\({re.escape(script.name)}\)|{number}) \|", index, flags=re.M), \
+        f"analysis {number} ({script.name}) is missing from analyses/README.md"
