@@ -259,3 +259,37 @@ def test_structured_varpar_hessian_equals_full_numerical(three, reml):
     hess, jac = _varpar_derivatives(prob, res.theta, res.sigma)
     np.testing.assert_allclose(hess, richardson_hessian(prob.deviance_varpar, varpar), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(jac, richardson_jacobian(prob.vcov_beta_varpar, varpar), rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:the Hessian of the deviance")  # expected at a non-optimal point
+def test_non_convergence_is_reported_not_hidden(sleep, monkeypatch):
+    """If the optimiser stops early (simulated: it returns its start point), the fit says so."""
+    from allianceStats.errors import ConvergenceWarning
+    from allianceStats.mixed import engine
+
+    def stalled(fun, x0, lower, upper, **kw):
+        x0 = np.asarray(x0, dtype=float)
+        return x0, float(fun(x0)), 1, "BOBYQA (nlopt)", False, "maximum number of evaluations reached"
+
+    monkeypatch.setattr(engine, "_bobyqa", stalled)
+    monkeypatch.setattr(engine, "_newton_check",
+                        lambda fun, x, f, lower, upper, max_steps=3: (x, f, 5.0, 1.0, True, 0))
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        res = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep)
+    assert not res.converged and not res.convergence.converged
+    assert "maximum number of evaluations" in res.convergence.message
+    assert "did not converge" in res.summary()
+
+
+def test_shifting_and_scaling_the_response(sleep):
+    """y -> a + b*y changes the intercept/slopes and variances as it must; df and deviance shift exactly."""
+    f = "Reaction ~ Days + (Days | Subject)"
+    base = fit_mlm(f, sleep)
+    moved = fit_mlm(f, sleep.assign(Reaction=10 + 2 * sleep.Reaction))
+    np.testing.assert_allclose(moved.fixef.to_numpy(), [10 + 2 * base.fixef.iloc[0], 2 * base.fixef.iloc[1]],
+                               rtol=1e-5)
+    np.testing.assert_allclose(moved.varcomp.vcov, 4 * base.varcomp.vcov, rtol=1e-4)
+    np.testing.assert_allclose(moved.theta, base.theta, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(moved.params.df, base.params.df, rtol=1e-4)
+    # REML criterion: + (n - p) * log(b^2)
+    np.testing.assert_allclose(moved.deviance - base.deviance, (base.nobs - 2) * np.log(4.0), atol=1e-6)
