@@ -67,6 +67,7 @@ class PanelResult:
         wave_to`` and the parameter columns; ``std_all`` is the standardized path for diagrams.
     sem : the underlying :class:`allianceStats.sem.SEMResult`.
     data : the wide table that was fitted (one row per client).
+    spec : the model options (constraints, predictors, groups, ...) the syntax was built from.
     """
 
     model: str
@@ -82,6 +83,7 @@ class PanelResult:
     group: str | None = None
     convergence: Convergence | None = None
     provenance: Provenance | None = None
+    spec: dict = field(default_factory=dict)
 
     # what allianceStats.compare / compare_sem read from a fit
     @property
@@ -231,7 +233,7 @@ def _lag_lookup(names: dict[str, list[str]], variables, waves) -> dict[tuple[str
 
 
 def _fit(model_name, syntax, engine_syntax, wide, *, variables, waves, lookup, phantoms, group, missing,
-         estimator, se, n_boot, seed) -> PanelResult:
+         estimator, se, n_boot, seed, spec) -> PanelResult:
     from ..sem import fit_sem  # the panel layer sits on the SEM engine (DESIGN.md: panel -> sem)
 
     res = fit_sem(engine_syntax, wide, missing=missing, estimator=estimator, group=group, se=se,
@@ -240,7 +242,7 @@ def _fit(model_name, syntax, engine_syntax, wide, *, variables, waves, lookup, p
     cross, auto = _path_tables(params, lookup)
     return PanelResult(model=model_name, variables=tuple(variables), waves=tuple(waves), syntax=syntax,
                        params=params, fit=res.fit, cross_lagged=cross, autoregressive=auto, sem=res, data=wide,
-                       group=group, convergence=res.convergence, provenance=res.provenance)
+                       group=group, convergence=res.convergence, provenance=res.provenance, spec=dict(spec))
 
 
 def _group_count(wide: pd.DataFrame, group: str | None) -> int | None:
@@ -342,9 +344,12 @@ def fit_riclpm(data: pd.DataFrame, variables: Sequence[str], *, client: str = "c
                            predictors_on=predictors_on, indicators=indicators, invariance=invariance,
                            between=between, groups=n_groups, group_equal=group_equal, equal_means=equal_means,
                            ri_variances=ri_variances, columns=columns)
+    spec = dict(constraints=constraints, predictors=tuple(zs), predictors_on=predictors_on, group=group,
+                group_equal=group_equal, equal_means=equal_means, indicators=indicators, invariance=invariance,
+                between=between, ri_variances=ri_variances)
     return _fit("RI-CLPM", syntax, syntax, wide_df, variables=variables, waves=ws,
                 lookup=_lag_lookup(names, variables, ws), phantoms=(), group=group, missing=missing,
-                estimator=estimator, se=se, n_boot=n_boot, seed=seed)
+                estimator=estimator, se=se, n_boot=n_boot, seed=seed, spec=spec)
 
 
 def fit_clpm(data: pd.DataFrame, variables: Sequence[str], *, client: str = "client", wave: str = "session",
@@ -388,9 +393,11 @@ def fit_clpm(data: pd.DataFrame, variables: Sequence[str], *, client: str = "cli
     # wave-1 variables are exogenous with free (co)variances: lavaan then switches fixed.x off; the engine
     # gets the equivalent single-indicator form (see phantomize), and the table is renamed back
     first = [cols[v][0] for v in variables]
+    spec = dict(constraints=constraints, predictors=tuple(zs), group=group, group_equal=group_equal,
+                equal_means=equal_means)
     return _fit("CLPM", syntax, phantomize(syntax, first), wide_df, variables=variables, waves=ws,
                 lookup=_lag_lookup(cols, variables, ws), phantoms=first, group=group, missing=missing,
-                estimator=estimator, se=se, n_boot=n_boot, seed=seed)
+                estimator=estimator, se=se, n_boot=n_boot, seed=seed, spec=spec)
 
 
 def fit_dpm(data: pd.DataFrame, y: str, x: Sequence[str] | str, *, client: str = "client",
@@ -438,7 +445,7 @@ def fit_dpm(data: pd.DataFrame, y: str, x: Sequence[str] | str, *, client: str =
     lookup = {(cols[y][k], cols[u][k - 1]): (y, ws[k], u, ws[k - 1]) for k in range(1, T) for u in [y, *xs]}
     return _fit("DPM", syntax, phantomize(syntax, exogenous), wide_df, variables=[y, *xs], waves=ws,
                 lookup=lookup, phantoms=exogenous, group=None, missing=missing, estimator=estimator, se=se,
-                n_boot=n_boot, seed=seed)
+                n_boot=n_boot, seed=seed, spec=dict(predetermined=predetermined, error_invariance=error_invariance))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -451,7 +458,9 @@ def compare_panel(*fits: PanelResult, names: Sequence[str] | None = None) -> pd.
     Fits are ordered by df (least restricted first) and each is tested against the row above, as
     :func:`allianceStats.sem.compare_sem` does (lavaan's ``anova``). When a CLPM is tested against an
     RI-CLPM of the same variables, the k random-intercept variances are 0 under the null hypothesis, on the
-    boundary of the parameter space: the naive χ² p-value (``p_value``) is then conservative. ``p_value_chibar``
+    boundary of the parameter space: the naive χ² p-value (``p_value``) is then conservative. (This applies
+    when the two models differ only by the random intercepts: same variables, constraints, predictors and
+    groups; otherwise ``p_value_chibar`` is NaN.) ``p_value_chibar``
     is the chi-bar-square p-value of Stoel et al. (2006): a mixture of χ² with ``df_diff - k + j`` degrees of
     freedom, ``j = 0..k``, with weights binomial(k, 1/2) (exact when the variance estimates are
     asymptotically independent; otherwise an approximation between the naive test and a χ²(df_diff - k)).
@@ -480,7 +489,11 @@ def compare_panel(*fits: PanelResult, names: Sequence[str] | None = None) -> pd.
     notes = [""] * len(fits)
     for row in range(1, len(order)):
         upper, lower = fits[order[row - 1]], fits[order[row]]
-        if lower.model == "CLPM" and upper.model == "RI-CLPM" and set(lower.variables) == set(upper.variables):
+        shared = ("constraints", "predictors", "group", "group_equal", "equal_means")
+        same_spec = all(lower.spec.get(k) == upper.spec.get(k) for k in shared) \
+            and upper.spec.get("indicators") is None and upper.spec.get("ri_variances") == "free"
+        if lower.model == "CLPM" and upper.model == "RI-CLPM" and set(lower.variables) == set(upper.variables) \
+                and same_spec:
             k = len(upper.variables)
             diff, ddf = table.loc[row, "chisq_diff"], int(table.loc[row, "df_diff"])
             weights = stats.binom.pmf(np.arange(k + 1), k, 0.5)
