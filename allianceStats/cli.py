@@ -40,7 +40,7 @@ app.add_typer(fit_app, name="fit")
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-DEMO_ANALYSIS = Path(__file__).resolve().parent / "report" / "demo_analysis.toml"
+from .report.runner import DEMO_ANALYSIS  # noqa: E402  (the analysis file behind `alliance-stats demo`)
 
 DataArg = Annotated[str, typer.Argument(help='Session table: a CSV or Parquet file, or "example" for the bundled data.')]
 ColumnOpt = Annotated[Optional[list[str]], typer.Option(

@@ -42,7 +42,11 @@ from .tables import apa_table, atomic_write, to_csv_text, to_markdown
 
 
 def slug(text: str) -> str:
-    """A file- and anchor-safe name: lowercase ASCII letters, digits, ``_`` and ``-``."""
+    """A file- and anchor-safe name: lowercase ASCII letters, digits, ``_`` and ``-``.
+
+    >>> slug("Mediation: needs (parallel)")
+    'mediation-needs-parallel'
+    """
     s = re.sub(r"[^a-z0-9_-]+", "-", str(text).lower()).strip("-")
     return s or "item"
 

@@ -71,6 +71,8 @@ from .figures import retention_plot, trajectory_plot
 from .render import Figure, Report, Section, Table
 
 #: analysis kinds in report order; a file lists any subset
+#: the analysis file behind ``alliance-stats demo``
+DEMO_ANALYSIS = Path(__file__).resolve().parent / "demo_analysis.toml"
 STEP_ORDER = ["describe", "icc", "trajectories", "mlm", "riclpm", "mediation", "cycle", "hypotheses", "dynamics"]
 _LIST_STEPS = {"mlm", "mediation"}
 DEFAULT_TITLE = "allianceStats report"
@@ -139,7 +141,13 @@ def parse_analysis(raw: dict[str, Any], *, base_dir: Path | str = ".", source: s
 
 
 def load_analysis(path: str | Path) -> AnalysisSpec:
-    """Read and check an analysis TOML file (see the module docstring for its format)."""
+    """Read and check an analysis TOML file (see the module docstring for its format).
+
+    >>> from allianceStats.report.runner import DEMO_ANALYSIS
+    >>> spec = load_analysis(DEMO_ANALYSIS)
+    >>> spec.data_path, spec.steps[:3]
+    ('example', ['describe', 'icc', 'trajectories'])
+    """
     path = Path(path)
     if not path.is_file():
         raise AllianceStatsError(f"analysis file not found: {path}.")
@@ -151,7 +159,12 @@ def load_analysis(path: str | Path) -> AnalysisSpec:
 
 
 def load_data(spec: AnalysisSpec) -> pd.DataFrame:
-    """The validated session table named by the spec (``"example"`` = the bundled example data)."""
+    """The validated session table named by the spec (``"example"`` = the bundled example data).
+
+    >>> spec = parse_analysis({"data": {"path": "example"}})
+    >>> load_data(spec)["client"].nunique()
+    200
+    """
     import allianceStats as als
 
     if spec.data_path == "example":
@@ -165,7 +178,15 @@ def load_data(spec: AnalysisSpec) -> pd.DataFrame:
 
 
 def api(name: str):
-    """The public function ``allianceStats.<name>``, or :class:`Unavailable` saying which module is missing."""
+    """The public function ``allianceStats.<name>``, or :class:`Unavailable` saying which module is missing.
+
+    >>> api("decompose").__name__
+    'decompose'
+    >>> api("no_such_function")
+    Traceback (most recent call last):
+    ...
+    allianceStats.report.runner.Unavailable: allianceStats.no_such_function.no_such_function is not available (AttributeError: module 'allianceStats' has no attribute 'no_such_function')
+    """
     import allianceStats as als
 
     try:
@@ -186,7 +207,14 @@ def _frame(obj) -> pd.DataFrame | None:
 
 
 def result_tables(name: str, title: str, result, attrs=("params", "effects", "paths", "varcomp", "fit")) -> list[Table]:
-    """Tables for every tidy DataFrame attribute of a result (``params``, ``effects``, ``varcomp`` …)."""
+    """Tables for every tidy DataFrame attribute of a result (``params``, ``effects``, ``varcomp`` …).
+
+    >>> import pandas as pd
+    >>> from types import SimpleNamespace
+    >>> res = SimpleNamespace(params=pd.DataFrame({"term": ["x"], "estimate": [0.5]}), fit={"aic": 10.0})
+    >>> [t.name for t in result_tables("m", "Model", res)]
+    ['m_params', 'm_fit']
+    """
     if isinstance(result, pd.DataFrame):
         return [Table(name, title, result)]
     level = getattr(result, "level", 0.95)
@@ -212,7 +240,7 @@ def _therapist(data: pd.DataFrame) -> str | None:
 
 
 # -- steps -------------------------------------------------------------------------------------------------
-def step_describe(data, opts, seed, ctx) -> list[Section]:
+def _step_describe(data, opts, seed, ctx) -> list[Section]:
     desc = api("describe")(data)
     overview = desc.overview.rename_axis("quantity").reset_index()
     measures = desc.measures.rename_axis("measure").reset_index()
@@ -222,7 +250,7 @@ def step_describe(data, opts, seed, ctx) -> list[Section]:
                 Table("measures", "Measures: missingness and distribution", measures)])]
 
 
-def step_icc(data, opts, seed, ctx) -> list[Section]:
+def _step_icc(data, opts, seed, ctx) -> list[Section]:
     icc = api("icc")
     measures = _columns_present(data, opts.get("measures"), ["alliance", "outcome", "needs", "motivation"])
     frames = []
@@ -243,7 +271,7 @@ def step_icc(data, opts, seed, ctx) -> list[Section]:
                       max_rows=0)])]
 
 
-def step_trajectories(data, opts, seed, ctx) -> list[Section]:
+def _step_trajectories(data, opts, seed, ctx) -> list[Section]:
     measures = _columns_present(data, opts.get("measures"), ["alliance", "outcome"])
     figs = [Figure(trajectory_plot(data, m, max_clients=int(opts.get("max_clients", 80)), seed=seed,
                                    figure_id=f"traj-{k}"),
@@ -252,7 +280,7 @@ def step_trajectories(data, opts, seed, ctx) -> list[Section]:
     return [Section("trajectories", "Trajectories", figures=figs)]
 
 
-def step_mlm(data, specs, seed, ctx) -> list[Section]:
+def _step_mlm(data, specs, seed, ctx) -> list[Section]:
     fit_mlm, decompose = api("fit_mlm"), None
     sections = []
     for k, spec in enumerate(specs):
@@ -288,13 +316,13 @@ def step_mlm(data, specs, seed, ctx) -> list[Section]:
     return sections
 
 
-def step_riclpm(data, opts, seed, ctx) -> list[Section]:
+def _step_riclpm(data, opts, seed, ctx) -> list[Section]:
     fit_riclpm = api("fit_riclpm")
     variables = list(opts.get("variables", ["alliance", "outcome"]))
     kwargs = dict(opts.get("options", {}))
     res = fit_riclpm(data, variables, **kwargs)
     tables = result_tables("riclpm", "RI-CLPM", res, attrs=("params", "fit"))
-    figs = [Figure(riclpm_diagram(res.params, variables).svg,
+    figs = [Figure(riclpm_diagram(res.params, variables).to_svg(title="RI-CLPM path diagram"),
                    caption="RI-CLPM, within-person part: autoregressive (horizontal) and cross-lagged "
                            "(diagonal) paths, standardized.")]
     if hasattr(res, "to_lavaan"):
@@ -305,7 +333,7 @@ def step_riclpm(data, opts, seed, ctx) -> list[Section]:
         try:
             clpm = api("fit_clpm")(data, variables, **kwargs)
             tables += result_tables("clpm", "CLPM", clpm, attrs=("params", "fit"))
-            figs.append(Figure(riclpm_diagram(clpm.params, variables, prefix="").svg,
+            figs.append(Figure(riclpm_diagram(clpm.params, variables, prefix="").to_svg(title="CLPM path diagram"),
                                caption="CLPM for comparison: lagged paths between the observed scores, "
                                        "standardized (between- and within-client variance mixed)."))
             if hasattr(clpm, "to_lavaan"):
@@ -370,7 +398,7 @@ def mediation_syntax(paths: pd.DataFrame, effects: pd.DataFrame | None = None) -
     return "\n".join(lines)
 
 
-def step_mediation(data, specs, seed, ctx) -> list[Section]:
+def _step_mediation(data, specs, seed, ctx) -> list[Section]:
     mediation = api("mediation")
     sections = []
     for k, spec in enumerate(specs):
@@ -408,12 +436,13 @@ def step_mediation(data, specs, seed, ctx) -> list[Section]:
         sections.append(Section(
             f"mediation-{name}", title,
             paragraphs=[f"{x} → {', '.join(mediators)} → {y}; data: {what}; seed {seed + k}."],
-            figures=[Figure(diagram.svg, caption=f"Path diagram: {spec.get('title', name)}.")],
+            figures=[Figure(diagram.to_svg(title=f"Mediation path diagram: {name}"),
+                            caption=f"Path diagram: {spec.get('title', name)}.")],
             tables=result_tables(f"mediation_{name}", name, res, attrs=("effects", "paths"))))
     return sections
 
 
-def step_cycle(data, opts, seed, ctx) -> list[Section]:
+def _step_cycle(data, opts, seed, ctx) -> list[Section]:
     fit_mlm, decompose = api("fit_mlm"), api("decompose")
     behaviours = [b for b in opts.get("behaviours", ["empathy", "autonomy_support"]) if b in data.columns]
     alliance = opts.get("alliance", "alliance")
@@ -452,11 +481,12 @@ def step_cycle(data, opts, seed, ctx) -> list[Section]:
              "for client). The feedback arrow uses the previous session's engagement."]
     return [Section("cycle", "The cyclical model: behaviours → alliance → needs → motivation → engagement",
                     paragraphs=paras + [f"Not fitted: {f}" for f in failures],
-                    figures=[Figure(diagram.svg, caption="Within-client estimates on the arrows.")],
+                    figures=[Figure(diagram.to_svg(title="Cyclical SDT model"),
+                                    caption="Within-client estimates on the arrows.")],
                     tables=[Table("cycle_paths", "Cyclical model: within-client paths", table)])]
 
 
-def step_hypotheses(data, opts, seed, ctx) -> list[Section]:
+def _step_hypotheses(data, opts, seed, ctx) -> list[Section]:
     test_hypotheses = api("test_hypotheses")
     kwargs = dict(opts.get("options", {}))
     mapping = opts.get("mapping")
@@ -474,7 +504,7 @@ def step_hypotheses(data, opts, seed, ctx) -> list[Section]:
         tables=[Table("hypotheses", "Hypothesis tests", table.reset_index(drop=True))])]
 
 
-def step_dynamics(data, opts, seed, ctx) -> list[Section]:
+def _step_dynamics(data, opts, seed, ctx) -> list[Section]:
     column = opts.get("column", "alliance")
     sections = []
     parts: list[tuple[str, Callable[[], tuple[list[str], list[Table]]]]] = []
@@ -524,20 +554,28 @@ def step_dynamics(data, opts, seed, ctx) -> list[Section]:
 
 
 STEPS: dict[str, tuple[str, Callable]] = {
-    "describe": ("Data summary", step_describe),
-    "icc": ("Intraclass correlations", step_icc),
-    "trajectories": ("Trajectories", step_trajectories),
-    "mlm": ("Multilevel models", step_mlm),
-    "riclpm": ("Cross-lagged panel models", step_riclpm),
-    "mediation": ("Mediation", step_mediation),
-    "cycle": ("The cyclical model", step_cycle),
-    "hypotheses": ("Hypotheses", step_hypotheses),
-    "dynamics": ("Alliance dynamics", step_dynamics),
+    "describe": ("Data summary", _step_describe),
+    "icc": ("Intraclass correlations", _step_icc),
+    "trajectories": ("Trajectories", _step_trajectories),
+    "mlm": ("Multilevel models", _step_mlm),
+    "riclpm": ("Cross-lagged panel models", _step_riclpm),
+    "mediation": ("Mediation", _step_mediation),
+    "cycle": ("The cyclical model", _step_cycle),
+    "hypotheses": ("Hypotheses", _step_hypotheses),
+    "dynamics": ("Alliance dynamics", _step_dynamics),
 }
 
 
 def run_step(step: str, data: pd.DataFrame, opts, seed: int, ctx: dict) -> list[Section]:
-    """Run one step, guarded: unavailable → skipped section; error → failed section; warnings → notes."""
+    """Run one step, guarded: unavailable → skipped section; error → failed section; warnings → notes.
+
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"client": ["a", "a"], "session": [1, 2], "alliance": [3.0, 3.5]})
+    >>> [(s.id, s.status) for s in run_step("trajectories", d, {"measures": ["alliance"]}, 1, {})]
+    [('trajectories', 'ok')]
+    >>> run_step("trajectories", d, {"measures": ["nope"]}, 1, {})[0].status
+    'failed'
+    """
     title, fn = STEPS[step]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -560,6 +598,11 @@ def build_report(spec: AnalysisSpec, data: pd.DataFrame | None = None, *,
     """Run every step named in the spec on the (validated) data and return the :class:`Report`.
 
     ``progress`` is called with each step's name before it runs (the CLI shows a progress bar).
+
+    >>> spec = parse_analysis({"title": "Demo", "seed": 3, "data": {"path": "example"}, "describe": {}})
+    >>> report = build_report(spec)
+    >>> [s.status for s in report.sections], report.provenance["seed"]
+    (['ok'], 3)
     """
     if data is None:
         data = load_data(spec)

@@ -36,23 +36,40 @@ Point = tuple[float, float]
 
 
 def escape(text: object) -> str:
-    """XML-escape any value for use in SVG text or attributes (quotes included)."""
+    """XML-escape any value for use in SVG text or attributes (quotes included).
+
+    >>> escape('<b a="1">&</b>')
+    '&lt;b a=&quot;1&quot;&gt;&amp;&lt;/b&gt;'
+    """
     return _xml_escape(str(text), {'"': "&quot;", "'": "&#39;"})
 
 
 def text_width(text: str, size: float) -> float:
-    """Conservative width estimate of ``text`` at font ``size`` (px); no font metrics needed."""
+    """Conservative width estimate of ``text`` at font ``size`` (px); no font metrics needed.
+
+    >>> round(text_width("alliance", 10), 1)
+    49.6
+    """
     return max(len(text), 1) * size * CHAR_WIDTH
 
 
 def node_width(text: str, min_width: float = 70) -> float:
-    """Width (px) of the box drawn around a node's text, so layouts can be sized before drawing."""
+    """Width (px) of the box drawn around a node's text, so layouts can be sized before drawing.
+
+    >>> node_width("x"), round(node_width("autonomy_support"), 1)
+    (70, 147.0)
+    """
     return max(min_width, text_width(text, NODE_FONT) + 18)
 
 
 @dataclass(frozen=True)
 class Box:
-    """Axis-aligned rectangle given by its centre ``(cx, cy)`` and size ``(w, h)``."""
+    """Axis-aligned rectangle given by its centre ``(cx, cy)`` and size ``(w, h)``.
+
+    >>> b = Box(10, 10, 4, 2)
+    >>> b.hits_segment((0, 10), (20, 10)), b.overlaps(Box(20, 10, 4, 2))
+    (True, False)
+    """
 
     cx: float
     cy: float

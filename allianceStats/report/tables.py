@@ -43,7 +43,11 @@ HEADERS = {
 
 
 def fmt_p(p: float) -> str:
-    """APA p value: ``< .001``, else three decimals without the leading zero (``.034``); ``—`` if missing."""
+    """APA p value: ``< .001``, else three decimals without the leading zero (``.034``); ``—`` if missing.
+
+    >>> fmt_p(0.0004), fmt_p(0.0341)
+    ('< .001', '.034')
+    """
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "—"
     if p < 0.001:
@@ -114,12 +118,23 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 def to_csv_text(table: pd.DataFrame) -> str:
-    """The tidy table as CSV text: full precision (shortest round-trip repr), ``\\n`` line ends, no index."""
+    """The tidy table as CSV text: full precision (shortest round-trip repr), ``\\n`` line ends, no index.
+
+    >>> to_csv_text(pd.DataFrame({"x": [0.1 + 0.2]}))
+    'x\\n0.30000000000000004\\n'
+    """
     return table.to_csv(index=False, lineterminator="\n")
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to a temporary file in the same folder, then rename it over ``path``."""
+    """Write ``text`` (UTF-8) to a temporary file in the same folder, then rename it over ``path``.
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out" / "t.md"
+    >>> atomic_write(target, "| a |\\n")
+    >>> target.read_text(), [p.name for p in target.parent.iterdir()]
+    ('| a |\\n', ['t.md'])
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
