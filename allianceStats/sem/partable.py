@@ -117,7 +117,7 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
     if not fixed_x:
         warnings.warn("the syntax contains parameters of exogenous covariates "
                       f"{ov_x}; switching to fixed.x = FALSE (they are estimated, as lavaan does).",
-                      DataWarning, stacklevel=3)
+                      DataWarning, stacklevel=4)
         ov_x = []
     ov_y = [v for v in ov if v in eqs_y and v not in eqs_x and v not in indicators]
     lv_x = [v for v in latent if v not in eqs_y and v not in indicators]
