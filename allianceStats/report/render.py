@@ -41,6 +41,9 @@ from markupsafe import Markup
 from .tables import apa_table, atomic_write, to_csv_text, to_markdown
 
 
+_ACTIVE_CONTENT = re.compile(r"<\s*script|<\s*foreignObject|<\s*iframe|<[^>]*\son[a-z]+\s*=|javascript:", re.I)
+
+
 def slug(text: str) -> str:
     """A file- and anchor-safe name: lowercase ASCII letters, digits, ``_`` and ``-``.
 
@@ -82,6 +85,12 @@ class Figure:
 
     svg: str
     caption: str = ""
+
+    def __post_init__(self):
+        # defence in depth: the only unescaped markup in a report must be a plain, script-free <svg>
+        if not self.svg.lstrip().startswith("<svg") or _ACTIVE_CONTENT.search(self.svg):
+            raise ValueError("Figure.svg must be an <svg> element without scripts, event handlers, "
+                             "foreignObject or javascript: links (draw it with allianceStats.report).")
 
     @property
     def markup(self) -> Markup:

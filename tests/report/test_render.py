@@ -93,3 +93,11 @@ def test_apa_formatting():
     assert out.iloc[1].tolist() == ["b", "1.23", "80.0", ".046", "—", "no"]
     assert fmt_p(1.0) == "1.000" and fmt_p(float("nan")) == "—"
     assert to_markdown(pd.DataFrame({"a|b": ["x|y"]})) == "| a\\|b |\n| --- |\n| x\\|y |"
+
+
+@pytest.mark.parametrize("svg", ["<script>alert(1)</script>", '<svg onload="alert(1)"></svg>',
+                                 "<svg><foreignObject><p>x</p></foreignObject></svg>",
+                                 '<svg><a href="javascript:alert(1)">x</a></svg>', "<div>not svg</div>"])
+def test_figure_refuses_active_content(svg):
+    with pytest.raises(ValueError, match="without scripts"):
+        Figure(svg)
