@@ -149,10 +149,12 @@ def lavaan_syntax(model: PathModel) -> str:
     direct := cp
     total := cp + a1*b1
     """
+    used = {k for eff in model.effects for term in eff.terms for k in term}
+    labels = {k: model.labels.get(k) or f"p{j}" for j, k in enumerate(model.coef_keys)
+              if k in model.labels or k in used}
     lines = []
     for eq in model.equations:
-        terms = [f"{model.labels[(eq.outcome, p)]}*{p}" if (eq.outcome, p) in model.labels else p
-                 for p in eq.predictors]
+        terms = [f"{labels[(eq.outcome, p)]}*{p}" if (eq.outcome, p) in labels else p for p in eq.predictors]
         lines.append(f"{eq.outcome} ~ {' + '.join(terms)}")
     eqs = model.equations
     for i, ei in enumerate(eqs):
@@ -161,10 +163,11 @@ def lavaan_syntax(model: PathModel) -> str:
         if free:
             lines.append(f"{ei.outcome} ~~ {' + '.join(free)}")
     for eff in model.effects:
-        expr = " + ".join("*".join(model.labels[k] for k in term) for term in eff.terms)
+        expr = " + ".join("*".join(labels[k] for k in term) for term in eff.terms)
         if " -> " in eff.name:
             lines.append(f"# {eff.name}")
-            name = "ind_" + "_".join(eff.name.split(" -> ")[1:-1])
+            route = eff.name.split(" -> ")
+            name = "ind_" + "_".join(route[1:-1]) if len(route) > 2 else "_".join(route)
         else:
             name = eff.name.replace(" ", "_")
         lines.append(f"{name} := {expr}")
