@@ -39,8 +39,13 @@ clients or therapists; the cost per evaluation is O(m (q₁+q₂+p+1)³).
 
 Optimisation and checks
 -----------------------
-θ (and φ) are found by BOBYQA (Powell 2009), the bounded derivative-free optimiser lme4 uses through
-nloptr, here through nlopt; start θ = (diagonal 1, off-diagonal 0) as lme4. At the end the optimum is
+θ is found by bounded L-BFGS-B (scipy) with the *analytic* gradient of the profiled deviance: writing the
+criterion as Σ log|A_i| + Σ log|A2_t| + φ(F), the derivative of φ with respect to F is Φ = [F_xx⁻¹ ⊕ 0]
+(REML only) + c·bbᵀ/r², b = (β̂, −1), c = n − p (REML) or n (ML); it is passed down the elimination
+(therapists, then clients) in the same batched form, see ``_Problem.deviance_and_gradient`` (checked
+against numerical derivatives in the tests). With a residual AR(1), (θ, φ) are found by BOBYQA
+(Powell 2009), the bounded derivative-free optimiser lme4 uses through nloptr, here through nlopt.
+Start θ = (diagonal 1, off-diagonal 0) as lme4. At the end the optimum is
 checked, not only the optimiser's flag: numerical gradient g and Hessian H over the coordinates not held at
 their bound give the deviance decrease a Newton step would achieve, ½ gᵀH⁻¹g (scale free; lme4 checks a
 similar scaled gradient). Newton steps polish the optimum while they help; if the predicted decrease stays
@@ -166,6 +171,21 @@ def _chol_forward(A: np.ndarray, B: np.ndarray) -> tuple[float, np.ndarray]:
     return 2.0 * np.log(np.diagonal(C, axis1=0, axis2=1)).sum(), W
 
 
+def _inv_small(A: np.ndarray) -> tuple[np.ndarray, float]:
+    """Inverses of SPD blocks stored last-axis-major (q, q, m) and Σ log-determinants (closed form for q ≤ 2)."""
+    q = A.shape[0]
+    if q == 1:
+        return 1.0 / A, float(np.log(A[0, 0]).sum())
+    if q == 2:
+        det = A[0, 0] * A[1, 1] - A[1, 0] * A[0, 1]
+        inv = np.empty_like(A)
+        inv[0, 0], inv[1, 1] = A[1, 1] / det, A[0, 0] / det
+        inv[0, 1], inv[1, 0] = -A[0, 1] / det, -A[1, 0] / det
+        return inv, float(np.log(det).sum())
+    At = A.transpose(2, 0, 1)
+    return np.linalg.inv(At).transpose(1, 2, 0), float(np.linalg.slogdet(At)[1].sum())
+
+
 def _lt_stack(L: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Lᵀ X for a stack X (a, c, m) stored last-axis-major: one GEMM."""
     a, c, m = X.shape
@@ -211,6 +231,8 @@ class _Problem:
         self.n, self.p = design.X.shape
         self._G_cache: tuple[float, np.ndarray, float] | None = None
         self._split_cache = None
+        m = len(self.b.client_order)
+        self._ther_of_block = np.repeat(np.arange(len(self.b.starts2)), np.diff(np.r_[self.b.starts2, m]))
         if not self.ar1:
             self.G = np.einsum("mti,mtj->mij", self.b.W, self.b.W)
             self.logdetR = 0.0
@@ -298,6 +320,72 @@ class _Problem:
             return logdet + ldx + (n - p) * (1 + np.log(2 * np.pi * r2 / (n - p))) + logdetR
         return logdet + n * (1 + np.log(2 * np.pi * r2 / n)) + logdetR
 
+    def deviance_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Profiled deviance and its analytic gradient in θ (independent residuals only).
+
+        With K_t the therapist-level matrix left after eliminating the clients and F the final (p+1)² matrix
+        (see the module docstring), write the deviance as Σ log|A_i| + Σ log|A2_t| + φ(F) with
+        φ(F) = [log|F_xx|] + c·log r² (c = n − p under REML, n under ML). Then ∂φ/∂F = Φ =
+        [F_xx⁻¹ ⊕ 0] + c·bbᵀ/r², b = (β̂, −1); the therapist step passes Ψ_t = ∂/∂K_t =
+        [[P + UΦUᵀ, −UΦ], [−ΦUᵀ, Φ]] (P = Λ₂A2⁻¹Λ₂ᵀ, U = PK_cr) down to the clients, and for each level
+        ∂/∂Λ = 2 Σ G_cc Λ A⁻¹ − 2 Σ (G_cr − G_cc Λ V) Ψ Vᵀ with V = A⁻¹ΛᵀG_cr.
+        """
+        Gcc, Gcr, Grr_t, _ = self._split_gram(None)
+        q1, q2, p, n = self.b.q1, self.b.q2, self.p, self.n
+        Ls = _lambdas(theta, self.qs, self.idx)
+        L1 = Ls[0]
+        A = _lt_stack(L1, _lt_stack(L1, Gcc).transpose(1, 0, 2).copy())
+        A[np.arange(q1), np.arange(q1)] += 1.0
+        Ainv, logdet = _inv_small(A)
+        B = _lt_stack(L1, Gcr)
+        V = np.einsum("abm,bcm->acm", Ainv, B)
+        K = Grr_t - np.add.reduceat(np.einsum("aim,ajm->mij", B, V), self.b.starts2, axis=0)
+        if q2:
+            L2 = Ls[1]
+            Kcc, Kcr, Krr = K[:, :q2, :q2], K[:, :q2, q2:], K[:, q2:, q2:]
+            A2 = L2.T @ Kcc @ L2 + np.eye(q2)
+            A2inv = np.linalg.inv(A2)
+            logdet += float(np.linalg.slogdet(A2)[1].sum())
+            V2 = A2inv @ (L2.T @ Kcr)
+            F = (Krr - np.swapaxes(Kcr, 1, 2) @ L2 @ V2).sum(axis=0)
+        else:
+            F = K.sum(axis=0)
+        CF = np.linalg.cholesky(F)
+        r2 = CF[p, p] ** 2
+        c = n - p if self.reml else n
+        beta = np.linalg.solve(F[:p, :p], F[:p, p])
+        bvec = np.r_[beta, -1.0]
+        Phi = c * np.outer(bvec, bvec) / r2
+        if self.reml:
+            Phi[:p, :p] += np.linalg.inv(F[:p, :p])
+            dev = logdet + 2.0 * np.log(np.diag(CF)[:p]).sum() + c * (1 + np.log(2 * np.pi * r2 / c))
+        else:
+            dev = logdet + c * (1 + np.log(2 * np.pi * r2 / c))
+        grad_parts = []
+        if q2:
+            P = L2 @ A2inv @ L2.T
+            U = P @ Kcr
+            UPhi = U @ Phi
+            Psi = np.empty_like(K)
+            Psi[:, :q2, :q2] = P + UPhi @ np.swapaxes(U, 1, 2)
+            Psi[:, :q2, q2:] = -UPhi
+            Psi[:, q2:, :q2] = -np.swapaxes(UPhi, 1, 2)
+            Psi[:, q2:, q2:] = Phi
+            R2 = Kcr - Kcc @ L2 @ V2
+            D2 = 2.0 * (Kcc @ L2 @ A2inv).sum(axis=0) - 2.0 * (R2 @ Phi @ np.swapaxes(V2, 1, 2)).sum(axis=0)
+            Psi_c = Psi[self._ther_of_block].transpose(1, 2, 0)
+            R = Gcr - np.einsum("abm,bc,cdm->adm", Gcc, L1, V)
+            D1 = 2.0 * np.einsum("abm,bc,cdm->ad", Gcc, L1, Ainv) - 2.0 * np.einsum(
+                "aim,ijm,bjm->ab", R, Psi_c, V)
+            grad_parts = [D1, D2]
+        else:
+            R = Gcr - np.einsum("abm,bc,cdm->adm", Gcc, L1, V)
+            RPhi = np.einsum("aim,ij->ajm", R, Phi)
+            D1 = 2.0 * np.einsum("abm,bc,cdm->ad", Gcc, L1, Ainv) - 2.0 * np.einsum("ajm,bjm->ab", RPhi, V)
+            grad_parts = [D1]
+        grad = np.concatenate([D[r, cc] for D, (r, cc) in zip(grad_parts, self.idx)])
+        return float(dev), grad
+
     def deviance_parts(self, par: np.ndarray) -> np.ndarray:
         """(a, r²) of lmerTest's deviance D = a + r²/σ² + nₑ log(2πσ²): a = log|L|² [+ log|R_X|²] + log|R|."""
         theta, phi = self.split(par)
@@ -374,6 +462,26 @@ def _bobyqa(fun, x0, lower, upper, xtol=1e-10, ftol=1e-12, maxeval=20000, step=N
     except (nlopt.RoundoffLimited, RuntimeError) as exc:
         x, ok, msg = np.asarray(x0, dtype=float), False, f"nlopt stopped: {exc}"
     return np.asarray(x), float(fun(np.asarray(x))), count[0], "BOBYQA (nlopt)", ok, msg
+
+
+def _lbfgsb(fun_grad, x0, lower, upper):
+    """Bounded quasi-Newton (scipy L-BFGS-B) with the analytic gradient of the profiled deviance."""
+    from scipy.optimize import minimize
+
+    count = [0]
+
+    def fg(x):
+        count[0] += 1
+        try:
+            return fun_grad(x)
+        except np.linalg.LinAlgError:
+            return np.inf, np.zeros_like(x)
+
+    bounds = [(lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None) for lo, hi in zip(lower, upper)]
+    r = minimize(fg, np.asarray(x0, dtype=float), jac=True, method="L-BFGS-B", bounds=bounds,
+                 options={"ftol": 1e-15, "gtol": 1e-7, "maxiter": 2000, "maxcor": 20})
+    return np.asarray(r.x), float(r.fun), count[0], "L-BFGS-B (scipy, analytic gradient)", bool(r.success), \
+        str(r.message)
 
 
 def _newton_check(fun, x, f, lower, upper, max_steps=3):
@@ -527,19 +635,24 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
         lower = np.r_[lower, -0.999999]
         upper = np.r_[upper, 0.999999]
         x0 = np.r_[x0, 0.2]
-    x, f, nev, optname, ok, msg = _bobyqa(prob.deviance, x0, lower, upper)
+    if prob.ar1:
+        x, f, nev, optname, ok, msg = _bobyqa(prob.deviance, x0, lower, upper)
+    else:
+        x, f, nev, optname, ok, msg = _lbfgsb(prob.deviance_and_gradient, x0, lower, upper)
     x, f, decrease, gmax, kkt_ok, nev1 = _newton_check(prob.deviance, x, f, lower, upper)
     nev += nev1
     restarts = 0
-    if not (ok and kkt_ok and decrease <= DECREASE_TOL):
-        # lme4 restarts too when the first run ends badly; a fresh BOBYQA from the current point
+    # the verdict is the check of the optimum, not the optimiser's flag (L-BFGS-B, for one, reports an
+    # "abnormal" line search when it cannot improve an already optimal point)
+    if not (kkt_ok and decrease <= DECREASE_TOL):
+        # a fresh derivative-free BOBYQA run from the current point (lme4 restarts too when a run ends badly)
         x1, f1, nev1, _, ok1, msg1 = _bobyqa(prob.deviance, x, lower, upper)
         x1, f1, dec1, g1, kkt1, nev2 = _newton_check(prob.deviance, x1, f1, lower, upper)
         nev += nev1 + nev2
         restarts = 1
         if f1 <= f:
             x, f, ok, msg, decrease, gmax, kkt_ok = x1, f1, ok1, msg1, dec1, g1, kkt1
-    converged = bool(ok and kkt_ok and decrease <= DECREASE_TOL and np.isfinite(f))
+    converged = bool(kkt_ok and decrease <= DECREASE_TOL and np.isfinite(f))
     warn_msgs = []
     if not converged:
         warn_msgs.append(f"the optimiser did not converge ({msg}; a Newton step would lower the deviance by "

@@ -293,3 +293,19 @@ def test_shifting_and_scaling_the_response(sleep):
     np.testing.assert_allclose(moved.params.df, base.params.df, rtol=1e-4)
     # REML criterion: + (n - p) * log(b^2)
     np.testing.assert_allclose(moved.deviance - base.deviance, (base.nobs - 2) * np.log(4.0), atol=1e-6)
+
+
+@pytest.mark.parametrize("formula,theta", [
+    ("y ~ x + time + (1 + time | client) + (1 | therapist)", [1.1, -0.2, 0.3, 0.6]),
+    ("y ~ x + (1 | client) + (1 + time | therapist)", [1.1, 0.5, -0.2, 0.3]),
+    ("y ~ x + time + (1 + time | client)", [0.8, 0.1, 0.2]),
+    ("y ~ x + (1 | client)", [0.5]),
+])
+@pytest.mark.parametrize("reml", [True, False])
+def test_analytic_gradient_matches_numerical(three, formula, theta, reml):
+    prob = _Problem(build_design(parse_formula(formula), three), reml, None)
+    theta = np.array(theta)
+    dev, grad = prob.deviance_and_gradient(theta)
+    assert dev == pytest.approx(prob.deviance(theta), abs=1e-9)
+    numeric = richardson_jacobian(lambda t: np.array([prob.deviance(t)]), theta)[0]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-6)
