@@ -511,7 +511,7 @@ def _step_dynamics(data, opts, seed, ctx) -> list[Section]:
 
     def ruptures():
         res = api("detect_ruptures")(data, column, **opts.get("ruptures", {}))
-        paras = [res.summary()] if hasattr(res, "summary") else []
+        paras = res.summary().splitlines() if hasattr(res, "summary") else []
         tables = result_tables("ruptures", "Ruptures", res, attrs=("events", "clients"))
         # one row per client is for the files; the page shows the events
         return paras, [replace(t, max_rows=0) if t.name.endswith("_clients") else t for t in tables]
