@@ -236,3 +236,21 @@ def test_fit_panel_and_sem(data_csv, tmp_path):
     assert sem.exit_code == 0, sem.stderr
     bad = invoke("fit", "sem", data_csv, "-m", "motivation ~~~ autonomy")
     assert bad.exit_code == 2 and "motivation ~~~ autonomy" in bad.stderr
+
+
+def test_report_escapes_a_script_column_end_to_end(data_csv, tmp_path):
+    evil = "<script>alert(1)</script>"
+    frame = pd.read_csv(data_csv).rename(columns={"client": "ID"})
+    frame[evil] = frame["alliance"]
+    path = tmp_path / "evil.csv"
+    frame.to_csv(path, index=False)
+    toml = tmp_path / "evil.toml"
+    toml.write_text(f"title = '{evil}'\n[data]\npath = '{path.as_posix()}'\ncolumns = {{ ID = 'client' }}\n"
+                    f"[describe]\n[trajectories]\nmeasures = ['{evil}']\n")
+    result = invoke("report", toml, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    html = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "<script" not in html.lower()
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3  # title, measures table, figure text
+    measures = pd.read_csv(tmp_path / "out" / "tables" / "measures.csv")
+    assert evil in set(measures["measure"])  # the data files keep the real name
