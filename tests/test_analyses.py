@@ -2,7 +2,7 @@
 
 The scripts are the student-facing documentation (DESIGN.md, "Who uses it"), so a script that no longer
 runs is a broken document. Each runs in a fresh interpreter, from the repository root, with a non-GUI
-matplotlib backend. Scripts that read ``../shared/reference`` handle its absence themselves.
+matplotlib backend, two at a time. Scripts that read ``../shared/reference`` handle its absence themselves.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,16 +21,29 @@ SCRIPTS = sorted((ROOT / "analyses").glob("[0-9]*.py"))
 TIMEOUT_S = 300
 
 
-@pytest.mark.parametrize("script", SCRIPTS or [None], ids=[p.name for p in SCRIPTS] or ["none"])
-def test_analysis_script_runs(script, tmp_path):
-    if script is None:
-        pytest.skip(reason="no worked analyses in analyses/ yet")
+def _run(script: Path) -> subprocess.CompletedProcess | str:
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
     try:
-        proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,
+        return subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{script.name} did not finish within {TIMEOUT_S} s")
+        return f"{script.name} did not finish within {TIMEOUT_S} s"
+
+
+@pytest.fixture(scope="module")
+def script_runs():
+    """Start every script at once, two at a time (the suite runs on 2 cores); tests wait for their own."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        yield {script: pool.submit(_run, script) for script in SCRIPTS}
+
+
+@pytest.mark.parametrize("script", SCRIPTS or [None], ids=[p.name for p in SCRIPTS] or ["none"])
+def test_analysis_script_runs(script, script_runs):
+    if script is None:
+        pytest.skip(reason="no worked analyses in analyses/ yet")
+    proc = script_runs[script].result()
+    if isinstance(proc, str):
+        pytest.fail(proc)
     assert proc.returncode == 0, (f"{script.name} exited {proc.returncode}\n--- stdout (tail) ---\n"
                                   f"{proc.stdout[-2000:]}\n--- stderr (tail) ---\n{proc.stderr[-3000:]}")
     assert proc.stdout.strip(), f"{script.name} printed nothing; a worked analysis shows its results"
