@@ -25,7 +25,7 @@ def test_trajectory_svg_is_deterministic_and_self_contained(sessions):
         assert ref in ids
     sizes = [float(s) for s in re.findall(r"font-size: ?([\d.]+)px", a)] + \
             [float(s) for s in re.findall(r"font: [^;\"]*?([\d.]+)px", a)]
-    assert sizes and min(sizes) >= 9.5
+    assert sizes and min(sizes) >= 10
 
 
 def test_trajectory_samples_clients_with_seed(sessions):

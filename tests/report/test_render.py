@@ -56,6 +56,8 @@ def test_self_contained_no_network(parallel_paths, sessions):
     assert not re.search(r"https?://", stripped)
     assert "<link" not in html and not re.search(r"\ssrc=", html) and "@import" not in html
     assert html.count("<svg") == 2
+    px = [float(v) for v in re.findall(r"font-size:\s*([\d.]+)px", html)]
+    assert px and min(px) >= 10  # printable: no text below 10 px
 
 
 def test_skipped_and_failed_sections_are_visible(parallel_paths, sessions):
