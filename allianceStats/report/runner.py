@@ -75,6 +75,19 @@ from .render import Figure, Report, Section, Table
 DEMO_ANALYSIS = Path(__file__).resolve().parent / "demo_analysis.toml"
 STEP_ORDER = ["describe", "icc", "trajectories", "mlm", "riclpm", "mediation", "cycle", "hypotheses", "dynamics"]
 _LIST_STEPS = {"mlm", "mediation"}
+#: the options each step understands (``options`` tables are passed to the estimation function as keywords)
+STEP_KEYS = {
+    "describe": set(),
+    "icc": {"measures", "therapist"},
+    "trajectories": {"measures", "max_clients"},
+    "mlm": {"name", "title", "formula", "decompose", "therapist", "reml"},
+    "riclpm": {"variables", "options", "clpm"},
+    "mediation": {"name", "title", "x", "mediators", "y", "covariates", "serial", "unit", "options"},
+    "cycle": {"behaviours", "alliance", "needs", "motivation", "engagement"},
+    "hypotheses": {"mapping", "options"},
+    "dynamics": {"column", "ruptures", "variability", "dropout", "dropout_predictors", "km_split"},
+}
+_REQUIRED = {"mlm": {"formula"}, "mediation": {"x", "mediators", "y"}}
 DEFAULT_TITLE = "allianceStats report"
 
 
@@ -134,7 +147,18 @@ def parse_analysis(raw: dict[str, Any], *, base_dir: Path | str = ".", source: s
                 raise AllianceStatsError(f"analysis file {source}: [[{step}]] must be one or more tables.")
         elif not isinstance(value, dict):
             raise AllianceStatsError(f"analysis file {source}: [{step}] must be a table; got {value!r}.")
+        for k, table in enumerate(value if isinstance(value, list) else [value]):
+            where = f"[[{step}]] number {k + 1}" if step in _LIST_STEPS else f"[{step}]"
+            unknown = sorted(set(table) - STEP_KEYS[step])
+            if unknown:
+                problems.append(f"{where}: unknown option(s) {', '.join(map(repr, unknown))}; valid: "
+                                f"{', '.join(sorted(STEP_KEYS[step])) or '(none)'}")
+            missing = sorted(_REQUIRED.get(step, set()) - set(table))
+            if missing:
+                problems.append(f"{where}: missing required option(s) {', '.join(map(repr, missing))}")
         options[step] = value
+    if problems:
+        raise AllianceStatsError(f"analysis file {source}:\n" + "\n".join(f"  - {p}" for p in problems))
     return AnalysisSpec(title=str(raw.get("title", DEFAULT_TITLE)), seed=seed, data_path=data["path"],
                         columns=dict(columns), options=options, base_dir=Path(base_dir), source=source,
                         steps=[s for s in STEP_ORDER if s in options])

@@ -35,6 +35,13 @@ def test_parse_analysis_orders_steps_and_checks_types():
     assert spec.options["mlm"] == [{"formula": "y ~ 1 + (1 | client)"}]  # one table becomes a list
     with pytest.raises(AllianceStatsError, match=r"\[icc\] must be a table"):
         _spec(icc=3)
+    with pytest.raises(AllianceStatsError) as err:
+        _spec(mlm=[{"formla": "y ~ 1"}, {"formula": "y ~ 1"}], mediation={"x": "a", "y": "b"}, cycle={"needs": []})
+    text = str(err.value)
+    assert "[[mlm]] number 1: unknown option(s) 'formla'; valid: decompose, formula" in text
+    assert "[[mlm]] number 1: missing required option(s) 'formula'" in text
+    assert "[[mediation]] number 1: missing required option(s) 'mediators'" in text
+    assert "number 2" not in text and "[cycle]" not in text
     with pytest.raises(AllianceStatsError, match="columns must map"):
         parse_analysis({"data": {"path": "x.csv", "columns": {"a": 1}}})
 
