@@ -64,6 +64,7 @@ from dataclasses import dataclass
 import nlopt
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from scipy.special import stdtr, stdtrit  # Student t cdf / quantile; lighter to import than scipy.stats
 
 from ..errors import BoundaryWarning, ConvergenceWarning, FormulaError
@@ -627,48 +628,51 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
             raise FormulaError(f"correlation='ar1' needs integer session times in column {time!r}.")
     n_dropped_total = design.n_dropped
 
-    prob = _Problem(design, reml, tvals)
-    lower = prob.lower.copy()
-    upper = np.full_like(lower, np.inf)
-    x0 = np.where(np.isfinite(lower), 1.0, 0.0)
-    if prob.ar1:
-        lower = np.r_[lower, -0.999999]
-        upper = np.r_[upper, 0.999999]
-        x0 = np.r_[x0, 0.2]
-    if prob.ar1:
-        x, f, nev, optname, ok, msg = _bobyqa(prob.deviance, x0, lower, upper)
-    else:
-        x, f, nev, optname, ok, msg = _lbfgsb(prob.deviance_and_gradient, x0, lower, upper)
-    x, f, decrease, gmax, kkt_ok, nev1 = _newton_check(prob.deviance, x, f, lower, upper)
-    nev += nev1
-    restarts = 0
-    # the verdict is the check of the optimum, not the optimiser's flag (L-BFGS-B, for one, reports an
-    # "abnormal" line search when it cannot improve an already optimal point)
-    if not (kkt_ok and decrease <= DECREASE_TOL):
-        # a fresh derivative-free BOBYQA run from the current point (lme4 restarts too when a run ends badly)
-        x1, f1, nev1, _, ok1, msg1 = _bobyqa(prob.deviance, x, lower, upper)
-        x1, f1, dec1, g1, kkt1, nev2 = _newton_check(prob.deviance, x1, f1, lower, upper)
-        nev += nev1 + nev2
-        restarts = 1
-        if f1 <= f:
-            x, f, ok, msg, decrease, gmax, kkt_ok = x1, f1, ok1, msg1, dec1, g1, kkt1
-    converged = bool(kkt_ok and decrease <= DECREASE_TOL and np.isfinite(f))
-    warn_msgs = []
-    if not converged:
-        warn_msgs.append(f"the optimiser did not converge ({msg}; a Newton step would lower the deviance by "
-                         f"{decrease:.2g} > {DECREASE_TOL}; max |gradient| {gmax:.2g}); estimates may be "
-                         "unreliable. Rescale covariates (e.g. centre session) or simplify the random part.")
-    theta, phi = prob.split(x)
-    singular = bool(np.any(theta[np.isfinite(prob.lower)] < SINGULAR_TOL))
-    if singular:
-        warn_msgs.append("boundary (singular) fit: a random-effect variance is (near) zero or a correlation is "
-                         "±1; consider a simpler random part (lme4's isSingular, tol 1e-4).")
-    return _assemble(prob, design, spec, data, x, f, reml, level, correlation, time, converged, singular,
-                     Convergence(converged, nev, optname,
-                                 f"{msg}; Newton decrease {decrease:.2g}; max |gradient| {gmax:.2g}; "
-                                 f"restarts {restarts}",
-                                 tuple(warn_msgs)),
-                     n_dropped_total, warn_msgs)
+    # small dense blocks: BLAS threads only add overhead (measured 5x slower on a busy 2-core machine); the
+    # limit is restored on leaving the block
+    with threadpool_limits(limits=1, user_api="blas"):
+        prob = _Problem(design, reml, tvals)
+        lower = prob.lower.copy()
+        upper = np.full_like(lower, np.inf)
+        x0 = np.where(np.isfinite(lower), 1.0, 0.0)
+        if prob.ar1:
+            lower = np.r_[lower, -0.999999]
+            upper = np.r_[upper, 0.999999]
+            x0 = np.r_[x0, 0.2]
+        if prob.ar1:
+            x, f, nev, optname, ok, msg = _bobyqa(prob.deviance, x0, lower, upper)
+        else:
+            x, f, nev, optname, ok, msg = _lbfgsb(prob.deviance_and_gradient, x0, lower, upper)
+        x, f, decrease, gmax, kkt_ok, nev1 = _newton_check(prob.deviance, x, f, lower, upper)
+        nev += nev1
+        restarts = 0
+        # the verdict is the check of the optimum, not the optimiser's flag (L-BFGS-B, for one, reports an
+        # "abnormal" line search when it cannot improve an already optimal point)
+        if not (kkt_ok and decrease <= DECREASE_TOL):
+            # a fresh derivative-free BOBYQA run from the current point (lme4 restarts too when a run ends badly)
+            x1, f1, nev1, _, ok1, msg1 = _bobyqa(prob.deviance, x, lower, upper)
+            x1, f1, dec1, g1, kkt1, nev2 = _newton_check(prob.deviance, x1, f1, lower, upper)
+            nev += nev1 + nev2
+            restarts = 1
+            if f1 <= f:
+                x, f, ok, msg, decrease, gmax, kkt_ok = x1, f1, ok1, msg1, dec1, g1, kkt1
+        converged = bool(kkt_ok and decrease <= DECREASE_TOL and np.isfinite(f))
+        warn_msgs = []
+        if not converged:
+            warn_msgs.append(f"the optimiser did not converge ({msg}; a Newton step would lower the deviance by "
+                             f"{decrease:.2g} > {DECREASE_TOL}; max |gradient| {gmax:.2g}); estimates may be "
+                             "unreliable. Rescale covariates (e.g. centre session) or simplify the random part.")
+        theta, phi = prob.split(x)
+        singular = bool(np.any(theta[np.isfinite(prob.lower)] < SINGULAR_TOL))
+        if singular:
+            warn_msgs.append("boundary (singular) fit: a random-effect variance is (near) zero or a correlation is "
+                             "±1; consider a simpler random part (lme4's isSingular, tol 1e-4).")
+        return _assemble(prob, design, spec, data, x, f, reml, level, correlation, time, converged, singular,
+                         Convergence(converged, nev, optname,
+                                     f"{msg}; Newton decrease {decrease:.2g}; max |gradient| {gmax:.2g}; "
+                                     f"restarts {restarts}",
+                                     tuple(warn_msgs)),
+                         n_dropped_total, warn_msgs)
 
 
 def _varpar_derivatives(prob: _Problem, x: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
