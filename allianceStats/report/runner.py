@@ -530,8 +530,7 @@ def _step_hypotheses(data, opts, seed, ctx) -> list[Section]:
 
 def _step_dynamics(data, opts, seed, ctx) -> list[Section]:
     column = opts.get("column", "alliance")
-    sections = []
-    parts: list[tuple[str, Callable[[], tuple[list[str], list[Table]]]]] = []
+    split = opts.get("km_split", "median")
 
     def ruptures():
         res = api("detect_ruptures")(data, column, **opts.get("ruptures", {}))
@@ -547,34 +546,34 @@ def _step_dynamics(data, opts, seed, ctx) -> list[Section]:
             if frame is not None else []
 
     def dropout():
-        predictors = opts.get("dropout_predictors")
-        if predictors is None:
-            raise AllianceStatsError("set dynamics.dropout_predictors (columns) to fit the dropout model.")
-        res = api("fit_dropout")(data, predictors=list(predictors), **opts.get("dropout", {}))
+        predictors = list(opts.get("dropout_predictors", [column]))  # default: the early level of `column`
+        res = api("fit_dropout")(data, predictors=predictors, **opts.get("dropout", {}))
         what = f"Time to dropout ({getattr(res, 'method', '')}; {getattr(res, 'ratio_name', 'ratio')} in 'ratio')"
         return list(getattr(res, "notes", ())), result_tables("dropout", what, res, attrs=("params",))
 
     def retention():
-        curves = api("kaplan_meier")(data, split=opts.get("km_split", "median"), variable=column)
+        curves = api("kaplan_meier")(data, split=split, variable=column)
         figures.append(Figure(retention_plot(curves, title=f"Retention by early {column} (Kaplan–Meier)",
                                              figure_id="km"),
-                              caption=f"Clients split at the median of their mean {column} in sessions 1–2."))
+                              caption=f"Clients grouped by their mean {column} in sessions 1–2 ({split} split)."))
         return [], [Table("kaplan_meier", "Kaplan–Meier retention", curves.reset_index(drop=True), max_rows=0)]
 
     parts = [("ruptures", ruptures), ("variability", variability), ("dropout", dropout), ("retention", retention)]
-    paras, tables, figures = [], [], []
+    paras, tables, figures, unavailable = [], [], [], []
     for label, fn in parts:
         try:
             p, t = fn()
             paras += p
             tables += t
         except Unavailable as err:
+            unavailable.append(str(err))
             paras.append(f"{label}: skipped — {err}")
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001 - one part failing leaves the others
             paras.append(f"{label}: could not be computed — {type(err).__name__}: {err}")
-    sections.append(Section("dynamics", f"Alliance dynamics: ruptures, variability, dropout ({column})",
-                            paragraphs=paras, tables=tables, figures=figures))
-    return sections
+    title = f"Alliance dynamics: ruptures, variability, dropout ({column})"
+    if len(unavailable) == len(parts):
+        return [Section.skipped("dynamics", title, "; ".join(unavailable))]
+    return [Section("dynamics", title, paragraphs=paras, tables=tables, figures=figures)]
 
 
 STEPS: dict[str, tuple[str, Callable]] = {

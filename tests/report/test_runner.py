@@ -115,3 +115,16 @@ def test_hypotheses_and_provenance(monkeypatch, sessions):
     assert rep.sections[0].tables[0].display["Supported"].tolist() == ["yes"]
     prov = rep.provenance
     assert len(prov["data_sha256"]) == 64 and prov["seed"] == 5 and "jinja2" in prov["versions"]
+
+
+def test_dynamics_parts_fail_alone_and_all_missing_is_skipped(monkeypatch, sessions):
+    def ruptures(data, column, **k):
+        raise FloatingPointError("bad sd")
+
+    monkeypatch.setattr(runner, "api", _fake_api({"detect_ruptures": ruptures}))
+    sec = build_report(_spec(dynamics={"dropout_predictors": ["alliance"]}), sessions).sections[0]
+    assert sec.status == "ok"
+    assert "ruptures: could not be computed — FloatingPointError: bad sd" in sec.paragraphs
+    assert any(p.startswith("dropout: skipped") for p in sec.paragraphs)
+    monkeypatch.setattr(runner, "api", _fake_api({}))
+    assert build_report(_spec(dynamics={}), sessions).sections[0].status == "skipped"
