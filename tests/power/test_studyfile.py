@@ -142,3 +142,28 @@ def test_scheduler_address_of_an_existing_cluster_gives_identical_results(tmp_pa
     for other in (by_argument, by_file):
         pd.testing.assert_frame_equal(other.replications, sync.replications)
         pd.testing.assert_frame_equal(other.table, sync.table)
+
+
+def test_nested_lagged_matrix_and_dropout_reach_the_design_unchanged(tmp_path):
+    path = write(tmp_path, """
+design = "riclpm"
+reps = 4
+seed = 3
+[grid]
+n_clients = 60
+n_sessions = 4
+[effects]
+variables = ["alliance", "outcome"]
+lagged = [[0.30, 0.10],
+          [0.15, 0.25]]
+dropout = 0.2
+""")
+    res = run_study(path, client="sync", progress=False)
+    truth = res.table.set_index("target")["truth"].to_dict()
+    # lagged[i][j] is the effect of variable j at wave t-1 on variable i at wave t
+    assert truth == {"alliance -> alliance": 0.30, "outcome -> alliance": 0.10, "alliance -> outcome": 0.15,
+                     "outcome -> outcome": 0.25}
+    assert set(res.table["n_sessions"]) == {4} and set(res.table["reps"]) == {4}
+    assert res.effects["dropout"] == 0.2
+    csv = pd.read_csv(tmp_path / "study_results" / "power_table.csv")
+    assert sorted(csv["target"]) == sorted(truth)
