@@ -95,32 +95,40 @@ def test_bad_inputs():
         multilevel_mediation(flat, "x", "m", "y")
 
 
+def _separable(data):
+    codes, uniques = pd.factorize(data["client"], sort=True)
+    # G block-diagonal between the m block (intercept, a_j) and the y block (b_j, intercept): the stacked
+    # likelihood factorises into the two equations
+    return fit_stacked(data, "x", "m", "y", codes, len(uniques), zero_cov=frozenset({(2, 0), (2, 1), (3, 0), (3, 1)}))
+
+
+def test_separable_stacked_model_equals_two_lme4_fits(nlme_multilevel, lme4_separable):
+    """Each equation of the separable stacked model equals lme4's REML fit of that equation alone: fixed effects
+    1e-5 relative, their SEs, G entries and residual SDs 1e-4 relative, summed REML log-likelihood 1e-8."""
+    data, _ = nlme_multilevel
+    ref = lme4_separable
+    fit = _separable(data)
+    se = np.sqrt(np.diag(fit.vcov_beta))
+    for part, rows, g_idx, sigma2 in (("m", slice(0, 3), [0, 1], fit.var_m), ("y", slice(3, 8), [3, 2], fit.var_y)):
+        np.testing.assert_allclose(fit.beta[rows], ref[part]["fixed"], rtol=1e-5)
+        np.testing.assert_allclose(se[rows], ref[part]["std_error"], rtol=1e-4)
+        np.testing.assert_allclose(fit.g[np.ix_(g_idx, g_idx)], np.array(ref[part]["G"]), rtol=1e-4)
+        assert np.sqrt(sigma2) == pytest.approx(ref[part]["sigma"], rel=1e-4)
+    assert fit.loglik == pytest.approx(ref["m"]["loglik_reml"] + ref["y"]["loglik_reml"], rel=1e-8)
+
+
+@pytest.mark.xfail(reason="allianceStats.fit_mlm at 9340fb4 stops short of lme4's optimum on the y equation "
+                          "(REML logLik -1015.945 vs lme4 -1015.440) and flags a singular fit; reported to the "
+                          "mixed-model owner", strict=False)
 def test_separable_stacked_model_equals_two_fit_mlm_fits(nlme_multilevel):
-    """With G block-diagonal between the m block (intercept, a_j) and the y block (b_j, intercept), the stacked
-    likelihood factorises into the two equations, so each must equal allianceStats.fit_mlm (validated against
-    lme4) on its own equation: fixed effects 1e-5 relative, SEs and variance components 1e-4 relative."""
     import allianceStats as als
 
     data, _ = nlme_multilevel
-    codes, uniques = pd.factorize(data["client"], sort=True)
-    fit = fit_stacked(data, "x", "m", "y", codes, len(uniques), zero_cov=frozenset({(2, 0), (2, 1), (3, 0), (3, 1)}))
+    fit = _separable(data)
     d = data.assign(x_between=data.groupby("client")["x"].transform("mean"),
                     m_between=data.groupby("client")["m"].transform("mean"))
     d = d.assign(x_within=d["x"] - d["x_between"], m_within=d["m"] - d["m_between"])
     fm = als.fit_mlm("m ~ x_within + x_between + (1 + x_within | client)", d)
     fy = als.fit_mlm("y ~ m_within + m_between + x_within + x_between + (1 + m_within | client)", d)
-    se = np.sqrt(np.diag(fit.vcov_beta))
     np.testing.assert_allclose(fit.beta[:3], fm.params["estimate"], rtol=1e-5)
     np.testing.assert_allclose(fit.beta[3:], fy.params["estimate"], rtol=1e-5)
-    np.testing.assert_allclose(se[:3], fm.params["std_error"], rtol=1e-4)
-    np.testing.assert_allclose(se[3:], fy.params["std_error"], rtol=1e-4)
-    vm = fm.varcomp.set_index(["var1", "var2"], drop=False)["vcov"]
-    vy = fy.varcomp.set_index(["var1", "var2"], drop=False)["vcov"]
-    np.testing.assert_allclose([fit.g[0, 0], fit.g[1, 1], fit.g[1, 0]],
-                               [vm[("(Intercept)", np.nan)], vm[("x_within", np.nan)],
-                                vm[("(Intercept)", "x_within")]], rtol=1e-4)
-    np.testing.assert_allclose([fit.g[3, 3], fit.g[2, 2], fit.g[3, 2]],
-                               [vy[("(Intercept)", np.nan)], vy[("m_within", np.nan)],
-                                vy[("(Intercept)", "m_within")]], rtol=1e-4)
-    assert fit.var_m == pytest.approx(fm.varcomp.set_index("group").loc["Residual", "vcov"], rel=1e-4)
-    assert fit.var_y == pytest.approx(fy.varcomp.set_index("group").loc["Residual", "vcov"], rel=1e-4)
