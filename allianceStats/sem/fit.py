@@ -14,9 +14,12 @@ Standard errors (as lavaan 0.6 computes them for the same options)
   for ``missing="ml"``: ``information="observed"``, ``observed.information="hessian"``).
 * ``se="robust"`` or ``estimator="MLR"``: Huber–White sandwich H⁻¹(Σ_i s_i s_iᵀ)H⁻¹ with the observed
   information H and casewise scores s_i (Yuan & Bentler 2000; lavaan ``se="robust.huber.white"``), with the
-  Yuan–Bentler (Mplus variant) scaled χ².
+  Yuan–Bentler (Mplus variant) scaled χ² — lavaan's ``estimator="MLR"``. (With complete data lavaan's own
+  ``se="robust"`` means ``"robust.sem"``, a sandwich around the *expected* information; that variant is not
+  implemented.)
 * ``se="bootstrap"``: ordinary (row-resampling, within groups) bootstrap; SE = SD of the replicates,
-  percentile CIs.
+  percentile CIs, for defined (``:=``) parameters too (their replicates, not the delta method). Replicates
+  are refitted by Fisher scoring from the full-sample estimates.
 
 Test statistic and fit indices (lavaan ``fitMeasures``): χ² = 2(ℓ_H1 − ℓ_H0) with H1 the saturated model
 (EM under missing data), df = Σ_g [p_g(p_g+3)/2 − p_x(p_x+3)/2] − npar; baseline = independence model with
@@ -423,6 +426,7 @@ def _fit_sem(model, data, *, missing, estimator, group, se, defaults, n_boot, se
                         defaults=defaults)
     labels, frames = _prepare_data(data, pt.observed, group, missing, pt.exogenous_x)
     work = _Work(pt, frames, missing)
+    work.group_labels = tuple(labels)
     warn_list: list[str] = []
     try:
         theta, hess, rec = work.estimate()
@@ -599,6 +603,10 @@ def _params_table(work, theta, vcov, boot, level):
             e[k] = h
             J[:, k] = (_defined_values(defs, table, theta + e) - _defined_values(defs, table, theta - e)) / (2 * h)
         dse = np.sqrt(np.clip(np.diag(J @ vcov @ J.T), 0, None)) if vcov is not None else np.full(len(defs), np.nan)
+        if boot is not None:
+            # bootstrap: the defined parameters' own replicates (not the delta method)
+            dboot = np.array([_defined_values(defs, table, th) for th in boot])
+            dse = dboot.std(axis=0, ddof=1)
         std_vals = _label_values(table, std_all)
         dstd = []
         for d in defs:
@@ -625,11 +633,15 @@ def _params_table(work, theta, vcov, boot, level):
         qlo = np.nanquantile(draws, lo, axis=0)
         qhi = np.nanquantile(draws, hi, axis=0)
         idx = np.maximum(free, 1) - 1
-        rows.loc[: len(table) - 1, "ci_lower"] = np.where(free > 0, qlo[idx], est)
-        rows.loc[: len(table) - 1, "ci_upper"] = np.where(free > 0, qhi[idx], est)
+        lower, upper = np.where(free > 0, qlo[idx], est), np.where(free > 0, qhi[idx], est)
+        if defs:
+            lower = np.r_[lower, np.nanquantile(dboot, lo, axis=0)]
+            upper = np.r_[upper, np.nanquantile(dboot, hi, axis=0)]
+        rows["ci_lower"], rows["ci_upper"] = lower, upper
     rows["std_all"] = std_all
     rows["group"] = rows["group"].astype(int)
     rows.attrs["level"] = level
+    rows.attrs["group_labels"] = dict(enumerate(work.group_labels, start=1))
     names = [f"p{k}" for k in range(1, len(theta) + 1)]
     vcov_df = pd.DataFrame(vcov, index=names, columns=names) if vcov is not None else None
     return rows, vcov_df
@@ -644,6 +656,7 @@ def _bootstrap(work, theta, n_boot, seed):
         frames = [y[rng.integers(0, len(y), len(y))] for y in work.frames]
         try:
             bw = _Work(work.pt, frames, work.missing)
+            bw.group_labels = work.group_labels
             th, _, rec = bw.estimate(theta.copy(), polish=False)
             if rec["converged"]:
                 draws[b] = th

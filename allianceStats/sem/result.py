@@ -3,7 +3,8 @@
 ``params`` columns: ``lhs, op, rhs, label, group, estimate, std_error, statistic, p_value, ci_lower,
 ci_upper, std_all`` (Wald z tests and normal-theory CIs at ``params.attrs["level"]``; fixed parameters have
 ``std_error = 0`` and no test, as in ``lavaan::parameterEstimates``; defined parameters have ``op == ":="``
-and group 0). ``std_all`` is lavaan's completely standardised solution (``standardizedSolution``, type
+and group 0; ``params.attrs["group_labels"]`` maps group numbers to the values of the group column).
+``std_all`` is lavaan's completely standardised solution (``standardizedSolution``, type
 ``"std.all"``, ``cov.std = TRUE``). ``fit`` is a Series named as lavaan's ``fitMeasures`` (with ``_`` for ``.``).
 
 Example

@@ -109,9 +109,10 @@ def test_bootstrap_is_seeded_and_near_the_information_se():
     n = 400
     x = rng.normal(size=n)
     df = pd.DataFrame({"x": x, "y": 0.5 * x + rng.normal(size=n)})
-    a = fit_sem("y ~ x", df, se="bootstrap", n_boot=200, seed=7)
-    b = fit_sem("y ~ x", df, se="bootstrap", n_boot=200, seed=7)
-    std = fit_sem("y ~ x", df)
+    model = "y ~ b*x\nb2 := b^2"
+    a = fit_sem(model, df, se="bootstrap", n_boot=200, seed=7)
+    b = fit_sem(model, df, se="bootstrap", n_boot=200, seed=7)
+    std = fit_sem(model, df)
     pd.testing.assert_frame_equal(a.params, b.params)
     se_boot = a.params.query("op == '~'")["std_error"].iloc[0]
     se_info = std.params.query("op == '~'")["std_error"].iloc[0]
@@ -119,6 +120,9 @@ def test_bootstrap_is_seeded_and_near_the_information_se():
     assert abs(se_boot / se_info - 1) < 0.2
     row = a.params.query("op == '~'").iloc[0]
     assert row["ci_lower"] < row["estimate"] < row["ci_upper"]
+    # the defined parameter's percentile interval is the square of the slope's (a monotone map here)
+    d = a.params.query("op == ':='").iloc[0]
+    assert np.isclose(d["ci_lower"], row["ci_lower"] ** 2, rtol=0.05) and d["ci_upper"] > d["estimate"]
 
 
 def test_heywood_case_is_reported():

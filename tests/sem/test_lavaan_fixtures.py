@@ -20,7 +20,8 @@ CASES = ["cfa_fiml", "cfa_listwise", "path_fiml", "path_fiml_mlr", "path0_fiml_m
          "riclpm_fiml", "clpm_fiml", "mg_fiml", "mg_fiml_mlr", "riclpm_fiml_mlr", "cfa_listwise_mlr"]
 FIT_KEYS = {"npar": "npar", "chisq": "chisq", "df": "df", "pvalue": "pvalue", "baseline_chisq": "baseline.chisq",
             "baseline_df": "baseline.df", "cfi": "cfi", "tli": "tli", "rmsea": "rmsea",
-            "rmsea_ci_lower": "rmsea.ci.lower", "rmsea_ci_upper": "rmsea.ci.upper", "srmr": "srmr",
+            "rmsea_ci_lower": "rmsea.ci.lower", "rmsea_ci_upper": "rmsea.ci.upper",
+            "rmsea_pvalue": "rmsea.pvalue", "srmr": "srmr",
             "aic": "aic", "bic": "bic"}
 SCALED_KEYS = {"chisq_scaled": "chisq.scaled", "chisq_scaling_factor": "chisq.scaling.factor",
                "pvalue_scaled": "pvalue.scaled"}
