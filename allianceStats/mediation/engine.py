@@ -126,7 +126,7 @@ class PathModel:
         """Estimates, their ML covariance matrix, and the residual covariance ``Psi`` (divisor n)."""
         n = design.shape[0]
         col = self.column
-        xs, resid = [], []
+        xs, resid, slopes = [], [], []
         for eq in self.equations:
             x = design[:, [0] + [col[p] for p in eq.predictors]]
             rank = np.linalg.matrix_rank(x)
@@ -138,7 +138,8 @@ class PathModel:
             beta, *_ = np.linalg.lstsq(x, design[:, col[eq.outcome]], rcond=None)
             xs.append(x)
             resid.append(design[:, col[eq.outcome]] - x @ beta)
-        coefs = self.coefficients((design.T @ design)[None])[0]
+            slopes.append(beta[1:])
+        coefs = np.concatenate(slopes)  # same order as coef_keys: equations, then their predictors
         resid = np.column_stack(resid)
         psi = resid.T @ resid / n
         # structural zeros: an outcome that predicts another equation's outcome has no residual covariance with it

@@ -61,6 +61,7 @@ from ..errors import (AllianceStatsError, BoundaryWarning, ConvergenceWarning, D
                       IdentificationError)
 from ..results import Convergence, Provenance, make_provenance
 from .intervals import monte_carlo_coefficients, percentile_interval
+from .observed import EFFECT_COLUMNS
 
 FIXED = ["m: intercept", "m: x_within (a_W)", "m: x_between (a_B)", "y: intercept", "y: m_within (b_W)",
          "y: m_between (b_B)", "y: x_within (c'_W)", "y: x_between (c'_B)"]
@@ -387,7 +388,7 @@ def multilevel_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, cluster:
     lower_ci, upper_ci = percentile_interval(draws, level)
     z = estimate / se
     effects = pd.DataFrame({"effect": EFFECTS, "estimate": estimate, "std_error": se, "ci_lower": lower_ci,
-                            "ci_upper": upper_ci, "p_value": 2 * stats.norm.sf(np.abs(z))})
+                            "ci_upper": upper_ci, "p_value": 2 * stats.norm.sf(np.abs(z))})[EFFECT_COLUMNS]
     zc = stats.norm.ppf(0.5 + level / 2)
     fse = np.sqrt(np.diag(vcov_beta))
     params = pd.DataFrame({"term": FIXED, "estimate": beta, "std_error": fse, "statistic": beta / fse,

@@ -39,8 +39,7 @@ from scipy import stats
 from ..errors import AllianceStatsError
 from ..results import Convergence, Provenance, make_provenance
 from .intervals import monte_carlo_coefficients, percentile_interval
-
-EFFECT_COLUMNS = ["effect", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
+from .observed import EFFECT_COLUMNS
 
 
 @dataclass(frozen=True)
