@@ -1,4 +1,4 @@
-"""Monte Carlo power analysis and simulation studies (see :mod:`allianceStats.power.study`)."""
+"""Monte Carlo power analysis and simulation studies (see :mod:`allianceStats.power_analysis.study`)."""
 from .families import FAMILIES
 from .study import PowerResult, power
 

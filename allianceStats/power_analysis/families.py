@@ -34,7 +34,8 @@ from ..simulate import designs
 
 @dataclass(frozen=True)
 class Family:
-    """One model family: ``simulate(cell, effects, seed) -> (data, truth)`` and ``fit(data, alpha) -> rows``."""
+    """One model family: ``simulate(cell, effects, seed) -> (data, truth)`` and ``fit(data, alpha, seed) -> rows``
+    (``seed``: an integer for any randomness in the fit itself, e.g. Monte Carlo intervals)."""
 
     name: str
     simulate: Callable
@@ -47,7 +48,7 @@ def _row(target, estimate, se, lo, hi, p):
             "ci_upper": float(hi), "p_value": float(p)}
 
 
-def _fit_regression(data, alpha):
+def _fit_regression(data, alpha, seed):
     import statsmodels.api as sm
 
     res = sm.OLS(data["y"].to_numpy(), sm.add_constant(data["x"].to_numpy())).fit()
@@ -55,7 +56,7 @@ def _fit_regression(data, alpha):
     return [_row("slope", res.params[1], res.bse[1], lo, hi, res.pvalues[1])]
 
 
-def _fit_mlm(data, alpha):
+def _fit_mlm(data, alpha, seed):
     from .. import decompose
     from ..mixed import fit_mlm
 
@@ -66,7 +67,7 @@ def _fit_mlm(data, alpha):
             for t in ("within", "between")]
 
 
-def _fit_riclpm(data, alpha):
+def _fit_riclpm(data, alpha, seed):
     from ..panel import fit_riclpm
 
     variables = [c for c in data.columns if c not in ("client", "session")]
@@ -81,10 +82,10 @@ def _fit_riclpm(data, alpha):
     return rows
 
 
-def _fit_mediation(data, alpha):
+def _fit_mediation(data, alpha, seed):
     from ..mediation import mediation
 
-    res = mediation(data, "x", ["m"], "y", n_boot=2000, ci="monte_carlo", level=1 - alpha, seed=0)
+    res = mediation(data, "x", ["m"], "y", n_boot=2000, ci="monte_carlo", level=1 - alpha, seed=seed)
     e = res.effects.set_index("effect")
     rows = [_row("indirect", *e.loc["x -> m -> y", ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]]),
             _row("direct", *e.loc["direct", ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]])]
@@ -122,12 +123,15 @@ def run_replication(family: str, cell: dict, effects: dict, alpha: float, seed) 
     estimates NaN) — never dropped; a boundary / Heywood warning marks the replication ``proper=False``.
     """
     fam = get_family(family)
-    data, truth = fam.simulate(cell, effects, np.random.SeedSequence(seed) if isinstance(seed, int) else seed)
+    seq = np.random.SeedSequence(seed) if isinstance(seed, (int, np.integer)) else seed
+    data_seq, fit_seq = seq.spawn(2)  # independent streams for the data and for the fit's own draws
+    data, truth = fam.simulate(cell, effects, data_seq)
+    fit_seed = int(fit_seq.generate_state(1)[0])
     targets = truth["targets"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            rows = fam.fit(data, alpha)
+            rows = fam.fit(data, alpha, fit_seed)
             error = ""
         except (AllianceStatsError, np.linalg.LinAlgError) as exc:
             rows, error = [], f"{type(exc).__name__}: {exc}"[:300]

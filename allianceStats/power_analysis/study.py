@@ -13,12 +13,14 @@ standard errors (MCSE):
 * ``failed_share`` (did not converge) and ``improper_share`` (boundary / Heywood): reported, never dropped
   silently.
 
-Seeds: a root :class:`numpy.random.SeedSequence` (``seed``) is spawned into one child per cell and one
-grandchild per replication, so every number depends only on (seed, cell, replication) — never on the
-number of workers or the order tasks finish. Replications run in batches (tasks) on a local Dask cluster
+Seeds: each cell has its own :class:`numpy.random.SeedSequence` keyed by the root ``seed`` and the cell's
+sizes (``spawn_key=(n_clients, n_sessions)``), spawned into one child per replication, so every number
+depends only on (seed, cell sizes, replication) — never on the number of workers, the order tasks finish,
+or which other cells the grid holds. Replications run in batches (tasks) on a local Dask cluster
 (processes on this machine's cores) by default, on ``client=`` (a :class:`distributed.Client`) when given, or
-in this process with ``client="sync"``. With ``out_dir`` each finished cell is written to Parquet
-(temporary file, then rename) and a rerun skips finished cells: an interrupted study resumes.
+in this process with ``client="sync"`` (BLAS limited to one thread, as in a Dask worker). With ``out_dir``
+each cell is written to Parquet (temporary file, then rename) the moment its last replication arrives, and
+a rerun skips finished cells: an interrupted or killed study resumes.
 
 Example
 -------
@@ -120,8 +122,8 @@ def _summarise(reps: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _cell_key(model, cell, effects, reps, alpha, seed, index):
-    blob = json.dumps([model, cell, effects, reps, alpha, seed, index], sort_keys=True, default=str)
+def _cell_key(model, cell, effects, reps, alpha, seed):
+    blob = json.dumps([model, cell, effects, reps, alpha, seed], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -177,14 +179,15 @@ def power(design: str, model: str | None = None, *, n_clients, n_sessions=None, 
         raise AllianceStatsError("power(): seed must be an integer (results are reproducible only when seeded).")
     effects = dict(effects or {})
     cells = _cells(n_clients, n_sessions, fam.needs_sessions)
-    cell_seqs = np.random.SeedSequence(int(seed)).spawn(len(cells))
+    cell_seqs = [np.random.SeedSequence(int(seed), spawn_key=(c["n_clients"], c.get("n_sessions", 0)))
+                 for c in cells]
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
 
     frames, todo = {}, []
     for i, cell in enumerate(cells):
-        key = _cell_key(model, cell, effects, reps, alpha, int(seed), i)
+        key = _cell_key(model, cell, effects, reps, alpha, int(seed))
         path = out / f"cell-{key}.parquet" if out is not None else None
         if path is not None and path.is_file():
             frames[i] = pd.read_parquet(path)
@@ -196,7 +199,7 @@ def power(design: str, model: str | None = None, *, n_clients, n_sessions=None, 
         from distributed import Client, LocalCluster
 
         own_cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
+                                   processes=True, dashboard_address=":0")
         client = Client(own_cluster)
     try:
         frames.update(_execute(model, todo, cell_seqs, effects, alpha, reps, client, progress, _stop_after))
@@ -205,9 +208,6 @@ def power(design: str, model: str | None = None, *, n_clients, n_sessions=None, 
             client.close()
             own_cluster.close()
 
-    for i, cell, path in todo:
-        if path is not None and i in frames:
-            _write_atomic(frames[i], path)
     missing = [cells[i] for i, _, _ in todo if i not in frames]
     if missing:
         raise AllianceStatsError(f"power(): the study stopped before cells {missing} finished; finished cells are "
@@ -225,6 +225,9 @@ def power(design: str, model: str | None = None, *, n_clients, n_sessions=None, 
 
 def _execute(model, todo, cell_seqs, effects, alpha, reps, client, progress, stop_after):
     from rich.progress import Progress
+    from threadpoolctl import threadpool_limits
+
+    paths = {i: path for i, _, path in todo}
 
     batches = []
     for i, cell, _ in todo:
@@ -237,7 +240,12 @@ def _execute(model, todo, cell_seqs, effects, alpha, reps, client, progress, sto
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"{model}: {len(batches)} batches", total=len(batches))
         if client == "sync":
-            stream = ((b, _run_batch(model, b[1], effects, alpha, b[0], b[2], b[3])) for b in batches)
+            def stream_sync():
+                with threadpool_limits(1):  # tiny matrices: one BLAS thread is faster, and matches Dask workers
+                    for b in batches:
+                        yield b, _run_batch(model, b[1], effects, alpha, b[0], b[2], b[3])
+
+            stream = stream_sync()
         else:
             futures = {client.submit(_run_batch, model, b[1], effects, alpha, b[0], b[2], b[3], pure=False): b
                        for b in batches}
@@ -250,6 +258,8 @@ def _execute(model, todo, cell_seqs, effects, alpha, reps, client, progress, sto
             if remaining[b[0]] == 0:
                 frame = pd.DataFrame(results[b[0]]).sort_values(["rep", "target"], kind="stable")
                 done_cells[b[0]] = frame.reset_index(drop=True)
+                if paths[b[0]] is not None:  # saved at once, so a killed study keeps every finished cell
+                    _write_atomic(done_cells[b[0]], paths[b[0]])
             bar.advance(task)
             if stop_after is not None and len(done_cells) >= stop_after:
                 break

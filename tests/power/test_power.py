@@ -51,15 +51,43 @@ def test_interrupted_study_resumes_to_the_uninterrupted_table(tmp_path):
     pd.testing.assert_frame_equal(als.power("regression", out_dir=tmp_path, **kw).table, whole.table)
 
 
+def test_killed_study_keeps_finished_cells_and_resumes(tmp_path, monkeypatch):
+    """A study that dies in the middle (here: an exception inside a replication) keeps its finished cells."""
+    kw = dict(n_clients=[20, 30], effects={"slope": 0.3}, reps=30, seed=4, client="sync", progress=False)
+    whole = als.power("regression", **kw)
+    original = families.FAMILIES["regression"]
+
+    def dies_in_second_cell(data, alpha, seed):
+        if len(data) == 30:
+            raise KeyboardInterrupt
+        return original.fit(data, alpha, seed)
+
+    monkeypatch.setitem(families.FAMILIES, "regression",
+                        families.Family("regression", original.simulate, dies_in_second_cell, False))
+    with pytest.raises(KeyboardInterrupt):
+        als.power("regression", out_dir=tmp_path, **kw)
+    assert len(list(tmp_path.glob("cell-*.parquet"))) == 1
+    monkeypatch.setitem(families.FAMILIES, "regression", original)
+    pd.testing.assert_frame_equal(als.power("regression", out_dir=tmp_path, **kw).table, whole.table)
+
+
+def test_a_cells_results_do_not_depend_on_the_rest_of_the_grid():
+    kw = dict(effects={"slope": 0.3}, reps=20, seed=6, client="sync", progress=False)
+    alone = als.power("regression", n_clients=30, **kw)
+    in_grid = als.power("regression", n_clients=[20, 30, 50], **kw)
+    pd.testing.assert_frame_equal(alone.table.reset_index(drop=True),
+                                  in_grid.table[in_grid.table["n_clients"] == 30].reset_index(drop=True))
+
+
 def test_failed_fits_are_counted_not_dropped(monkeypatch):
     calls = {"n": 0}
     original = families.FAMILIES["regression"]
 
-    def flaky(data, alpha):
+    def flaky(data, alpha, seed):
         calls["n"] += 1
         if calls["n"] % 4 == 0:
             raise AllianceStatsError("synthetic failure")
-        return original.fit(data, alpha)
+        return original.fit(data, alpha, seed)
 
     monkeypatch.setitem(families.FAMILIES, "regression", families.Family("regression", original.simulate, flaky, False))
     res = als.power("regression", n_clients=30, reps=40, seed=2, client="sync", progress=False)
