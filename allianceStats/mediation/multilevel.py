@@ -334,8 +334,10 @@ def multilevel_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, cluster:
         problems.append(f"x, m and y must be three different columns; got {x!r}, {m!r}, {y!r}.")
     if method not in ("monte_carlo", "bootstrap"):
         problems.append(f"method={method!r} is not one of ['monte_carlo', 'bootstrap'].")
-    if not 0.0 < level < 1.0:
-        problems.append(f"level={level!r} must be strictly between 0 and 1 (e.g. 0.95).")
+    if not (isinstance(level, float | int) and 0.0 < level < 1.0):
+        problems.append(f"level={level!r} must be a number strictly between 0 and 1 (e.g. 0.95).")
+    if not (isinstance(n_draws, int | np.integer) and n_draws >= 20):
+        problems.append(f"n_draws={n_draws!r}: at least 20 draws are needed (Monte Carlo: 20000 recommended).")
     if problems:
         raise AllianceStatsError("multilevel_mediation(): " + " ".join(problems))
     frame = data[[cluster, x, m, y]].dropna()

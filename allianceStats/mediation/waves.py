@@ -123,8 +123,10 @@ def wave_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, client: str = 
     if len({x, m, y}) < 3:
         raise AllianceStatsError(f"wave_mediation(): x, m and y must be three different columns; got {x!r}, "
                                  f"{m!r}, {y!r}.")
-    if not 0.0 < level < 1.0:
-        raise AllianceStatsError(f"wave_mediation(): level={level!r} must be strictly between 0 and 1.")
+    if not (isinstance(level, float | int) and 0.0 < level < 1.0):
+        raise AllianceStatsError(f"wave_mediation(): level={level!r} must be a number strictly between 0 and 1.")
+    if not (isinstance(n_draws, int | np.integer) and n_draws >= 100):
+        raise AllianceStatsError(f"wave_mediation(): n_draws={n_draws!r}: at least 100 Monte Carlo draws are needed.")
     panel = fit_riclpm(data, [x, m, y], client=client, wave=wave, waves=waves, constraints="lagged",
                        missing=missing)
     if len(panel.waves) < 3:

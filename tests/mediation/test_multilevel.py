@@ -88,6 +88,8 @@ def test_bad_inputs():
         multilevel_mediation(data, "x", "m", "y", cluster="therapist")
     with pytest.raises(AllianceStatsError, match="not one of"):
         multilevel_mediation(data, "x", "m", "y", method="bca")
+    with pytest.raises(AllianceStatsError, match="strictly between 0 and 1"):
+        multilevel_mediation(data, "x", "m", "y", level="95%")
     with pytest.raises(IdentificationError, match="at least 10"):
         multilevel_mediation(data[data["client"].isin(["c000", "c001"])], "x", "m", "y")
     flat = data.assign(x=data.groupby("client")["x"].transform("mean"))
