@@ -180,6 +180,9 @@ class _Work:
         fiml = polish and self.missing == "fiml"
         # under FIML, Fisher scoring converges only linearly: stop it early and finish with Newton steps
         theta, rec = fisher_scoring(obj, theta0, tol=1e-9 if fiml else 1e-12, step_tol=1e-4 if fiml else 1e-7)
+        rec["fallback"] = None
+        if not rec["converged"] and polish:
+            theta, rec = self._fallback(theta, rec)
         hess = None
         steps = 0
         if fiml:
@@ -187,6 +190,28 @@ class _Work:
             rec["loglik"] = obj.loglik(theta)
         rec["newton_steps"] = steps
         return theta, hess, rec
+
+    def _fallback(self, theta, rec):
+        """Second optimiser when Fisher scoring stops early: BFGS on −ℓ/N with the analytic gradient."""
+        obj = self.objective
+        N = sum(d.n for d in self.datas)
+
+        def f(th):
+            ll = obj.loglik(th)
+            return -ll / N if np.isfinite(ll) else 1e10
+
+        def g(th):
+            grad = obj.gradient(th)
+            return -grad / N if np.all(np.isfinite(grad)) else np.zeros_like(th)
+
+        out = optimize.minimize(f, theta, jac=g, method="BFGS", options={"gtol": 1e-10, "maxiter": 5000})
+        ll = obj.loglik(out.x)
+        if np.isfinite(ll) and ll >= rec["loglik"]:
+            theta = out.x
+            rec = dict(rec, loglik=ll, iterations=rec["iterations"] + int(out.nit),
+                       message=f"Fisher scoring stopped ({rec['message']}); continued with BFGS: {out.message}")
+        rec["fallback"] = "BFGS"
+        return theta, rec
 
     def _inflate(self, theta0):
         tab = self.table
@@ -433,6 +458,10 @@ def _fit_sem(model, data, *, missing, estimator, group, se, defaults, n_boot, se
     except FloatingPointError as exc:
         raise IdentificationError(f"estimation could not start: {exc}.") from None
     obj = work.objective
+    if rec.get("fallback"):
+        msg = f"the first optimiser did not converge; {rec['message']}."
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        warn_list.append(msg)
     grad = obj.gradient(theta)
     N = sum(d.n for d in work.datas)
     max_grad = float(np.max(np.abs(grad))) / N
@@ -513,11 +542,11 @@ def _fit_sem(model, data, *, missing, estimator, group, se, defaults, n_boot, se
     params, vcov_df = _params_table(work, theta, vcov, boot, 0.95)
     elapsed = time.perf_counter() - t0
     convergence = Convergence(converged=converged, iterations=int(rec["iterations"] + rec["newton_steps"]),
-                              optimizer="Fisher scoring + Newton (observed information)"
-                              if missing == "fiml" else "Fisher scoring",
+                              optimizer=("Fisher scoring" + (" + BFGS" if rec.get("fallback") else "")
+                                         + (" + Newton (observed information)" if missing == "fiml" else "")),
                               message=rec["message"], warnings=tuple(warn_list))
     options = dict(missing=missing, estimator=estimator, group=group, se=se, defaults=defaults, n_boot=n_boot,
-                   fixed_x=True, meanstructure=True,
+                   exogenous_fixed_x=list(pt.exogenous_x), meanstructure=True,
                    information="observed" if use_observed else "expected", elapsed_seconds=elapsed)
     prov = make_provenance(data, options=options, seed=seed)
     table = work.table.copy()

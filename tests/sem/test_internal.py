@@ -178,13 +178,30 @@ def test_non_positive_definite_latent_covariance_is_reported():
     assert any("not positive definite" in w for w in res.convergence.warnings)
 
 
-def test_non_convergence_is_flagged_and_warned(monkeypatch):
+def _one_fisher_step(monkeypatch):
     real = fit_module.fisher_scoring
 
     def one_step(obj, theta0, **kw):
         return real(obj, theta0, max_iter=1)
 
     monkeypatch.setattr(fit_module, "fisher_scoring", one_step)
+
+
+def test_second_optimiser_takes_over_and_says_so(monkeypatch):
+    _one_fisher_step(monkeypatch)
+    data = pd.read_csv(FIX / "cfa.csv").dropna()
+    model = "fa =~ a1 + a2 + a3\nfb =~ b1 + b2 + b3"
+    with pytest.warns(ConvergenceWarning, match="continued with BFGS"):
+        res = fit_sem(model, data, missing="listwise")
+    monkeypatch.undo()
+    ref = fit_sem(model, data, missing="listwise")
+    assert res.convergence.converged and "BFGS" in res.convergence.optimizer
+    assert np.allclose(res.params["estimate"], ref.params["estimate"], atol=1e-5)
+
+
+def test_non_convergence_is_flagged_and_warned(monkeypatch):
+    _one_fisher_step(monkeypatch)
+    monkeypatch.setattr(fit_module._Work, "_fallback", lambda self, theta, rec: (theta, rec))
     data = pd.read_csv(FIX / "cfa.csv").dropna()
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         res = fit_sem("fa =~ a1 + a2 + a3\nfb =~ b1 + b2 + b3", data, missing="listwise")

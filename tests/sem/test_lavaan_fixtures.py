@@ -136,3 +136,15 @@ def test_chisq_difference_satorra_bentler_2001():
     table = compare_sem(fitted("path_fiml_mlr"), fitted("path0_fiml_mlr"))
     assert close(table["chisq_diff"].iloc[1], ref["chisq_diff"][1], 1e-4)
     assert close(table["p_value"].iloc[1], ref["p_value"][1], 1e-4)
+
+
+@pytest.mark.parametrize("case", ["cfa_fiml", "path_fiml", "mg_fiml", "mg_cfa_fiml", "latent_regression_fiml"])
+def test_exported_syntax_refits_to_the_same_model(case):
+    res = fitted(case)
+    ref = REF[case]
+    data = pd.read_csv(FIX / ref["data"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = fit_sem(res.to_lavaan(), data, defaults="none", group=ref["args"].get("group"))
+    assert again.fit["npar"] == res.fit["npar"] and again.fit["df"] == res.fit["df"]
+    assert abs(again.fit["loglik"] - res.fit["loglik"]) <= 1e-8 * abs(res.fit["loglik"])
