@@ -181,6 +181,12 @@ def _check_columns(wide: pd.DataFrame, needed: Sequence[str], *, where: str) -> 
         raise SchemaError([f"column {c!r} not found" for c in missing]
                           + [f"the {where} needs these columns; the data have {list(wide.columns)[:20]}"],
                           source="panel data")
+    unobserved = [c for c in needed if wide[c].isna().all()]
+    if unobserved:
+        raise SchemaError([f"column {c!r} has no observed value (no client has this variable at this wave)"
+                           for c in unobserved]
+                          + ["choose waves that were observed, e.g. waves=range(1, 7), or drop the variable"],
+                          source="panel data")
     empty = wide[list(needed)].isna().all(axis=1)
     if empty.any():
         warnings.warn(f"{int(empty.sum())} client row(s) have no observed value on the panel variables and are "

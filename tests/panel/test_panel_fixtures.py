@@ -184,6 +184,8 @@ def test_bad_input(panel_long):
         als.fit_riclpm(dup, V2)
     with pytest.raises(als.AllianceStatsError, match="distinct value"):
         als.fit_riclpm(panel_long.assign(arm="A"), V2, group="arm")
+    with pytest.raises(SchemaError, match="'alliance_7' has no observed value"):
+        als.fit_riclpm(panel_long, V2, waves=range(1, 8))
     varying = panel_long.assign(severity=np.arange(len(panel_long)))
     with pytest.raises(SchemaError, match="varies within client"):
         als.fit_riclpm(varying, V2, predictors="severity")
