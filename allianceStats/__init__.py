@@ -81,6 +81,8 @@ _LAZY = {
     "level_variability_repair": "allianceStats.dynamics",
     # power
     "power": "allianceStats.power_analysis",
+    "load_study": "allianceStats.power_analysis",
+    "run_study": "allianceStats.power_analysis",
 }
 _SUBMODULES = {"simulate", "data", "mixed", "sem", "panel", "mediation", "dynamics", "report", "power_analysis",
                "errors", "results"}

@@ -1,4 +1,4 @@
-"""The ``alliance-stats`` command line: validate, describe, fit, ruptures, report, simulate, demo.
+"""The ``alliance-stats`` command line: validate, describe, fit, ruptures, report, simulate, power, demo.
 
 Every command takes a session table (CSV or Parquet; ``--column NAME=ROLE`` maps your column names to
 the schema's roles, as :func:`allianceStats.read_sessions`) or an analysis file (TOML, see
@@ -332,6 +332,28 @@ def _jsonable(value):
     if isinstance(value, np.generic):
         return value.item()
     return str(value)
+
+
+@app.command()
+def power(study: Annotated[Path, typer.Argument(help="Power-study file (TOML), e.g. analyses/studies/riclpm_power.toml.")],
+          scheduler: Annotated[Optional[str], typer.Option(
+              "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port); default: a local cluster.")] = None,
+          progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True) -> None:
+    """Run a Monte Carlo power study: per-cell results, power_table.csv and one power-curve SVG per target."""
+    import re
+
+    from .power_analysis.studyfile import load_study, run_study
+    from .report.power_curve import power_curve_svg
+    from .report.tables import atomic_write
+
+    with _exit_codes():
+        result = run_study(study, scheduler=scheduler, progress=progress)
+        out_dir = Path(load_study(study)["out_dir"])
+        for target in result.table["target"].unique():
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(target)).strip("_")
+            atomic_write(out_dir / f"power_curve_{name}.svg", power_curve_svg(result.table, target=target))
+        typer.echo(result.summary())
+        typer.echo(f"results and power curves in {out_dir}")
 
 
 @app.command()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from .diagrams import cycle_diagram, mediation_diagram, paths_table, riclpm_diagram
 from .figures import figure_to_svg, retention_plot, trajectory_plot
+from .power_curve import power_curve_svg
 
 __all__ = ["cycle_diagram", "mediation_diagram", "paths_table", "riclpm_diagram", "figure_to_svg",
-           "retention_plot", "trajectory_plot"]
+           "retention_plot", "trajectory_plot", "power_curve_svg"]
