@@ -16,7 +16,7 @@ Example
 >>> partial = fit_sem("m ~ x\\n y ~ m", df)
 >>> table = compare_sem(full, partial)
 >>> list(table.columns)
-['model', 'df', 'aic', 'bic', 'chisq', 'chisq_diff', 'df_diff', 'p_value', 'method']
+['model', 'df', 'aic', 'bic', 'chisq', 'chisq_diff', 'df_diff', 'rmsea', 'p_value', 'method']
 >>> int(table["df_diff"].iloc[1])
 1
 """
@@ -33,8 +33,22 @@ def compare_sem(*fits, names=None) -> pd.DataFrame:
     """Compare nested SEM fits by χ²-difference tests (scaled, Satorra & Bentler 2001, under MLR).
 
     Fits are ordered by df (least restricted first), as lavaan does; each row is tested against the row
-    above. Returns a DataFrame ``model, df, aic, bic, chisq, chisq_diff, df_diff, p_value, method``.
-    See the module docstring for the definition and an example.
+    above. Returns a DataFrame ``model, df, aic, bic, chisq, chisq_diff, df_diff, rmsea, p_value, method``
+    (``rmsea`` of the difference test, √G·√(max(Δχ² − Δdf, 0)/(Δdf·N)), as lavaan's ``anova`` prints it).
+    Definition and references: module docstring.
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd
+    >>> from allianceStats.sem import fit_sem, compare_sem
+    >>> rng = np.random.default_rng(8)
+    >>> f = rng.normal(size=500)
+    >>> df = pd.DataFrame({f"x{i}": f + rng.normal(size=500) for i in range(1, 5)})
+    >>> free = fit_sem("f =~ x1 + x2 + x3 + x4", df)
+    >>> equal = fit_sem("f =~ x1 + l*x2 + l*x3 + l*x4", df)
+    >>> table = compare_sem(free, equal, names=["free", "equal loadings"])
+    >>> table[["model", "df", "df_diff"]].to_string(index=False).split()[:6]
+    ['model', 'df', 'df_diff', 'free', '2.0', 'NaN']
     """
     if len(fits) < 2:
         raise AllianceStatsError("compare_sem needs at least two fitted models.")
@@ -56,7 +70,7 @@ def compare_sem(*fits, names=None) -> pd.DataFrame:
     for i in order:
         f = fits[i].fit
         row = {"model": names[i], "df": f["df"], "aic": f["aic"], "bic": f["bic"], "chisq": f["chisq"],
-               "chisq_diff": np.nan, "df_diff": np.nan, "p_value": np.nan, "method": ""}
+               "chisq_diff": np.nan, "df_diff": np.nan, "rmsea": np.nan, "p_value": np.nan, "method": ""}
         if prev is not None:
             d1, d0 = prev["df"], f["df"]
             ddf = d0 - d1
@@ -70,7 +84,9 @@ def compare_sem(*fits, names=None) -> pd.DataFrame:
                 cd = (d0 * c0 - d1 * c1) / ddf if ddf > 0 else np.nan
                 diff = diff / cd
                 method = "Satorra-Bentler (2001) scaled difference"
-            row.update(chisq_diff=diff, df_diff=ddf,
+            G = len(fits[i].n_obs)
+            rmsea = np.sqrt(max(diff - ddf, 0.0) / (ddf * sum(fits[i].n_obs))) * np.sqrt(G) if ddf > 0 else np.nan
+            row.update(chisq_diff=diff, df_diff=ddf, rmsea=rmsea,
                        p_value=float(stats.chi2.sf(diff, ddf)) if ddf > 0 else np.nan, method=method)
         rows.append(row)
         prev = f

@@ -118,6 +118,7 @@ def test_chisq_difference_ml():
     assert close(table["chisq_diff"].iloc[1], ref["chisq_diff"][1], 1e-4)
     assert table["df_diff"].iloc[1] == ref["df_diff"][1]
     assert close(table["p_value"].iloc[1], ref["p_value"][1], 1e-4)
+    assert close(table["rmsea"].iloc[1], ref["rmsea"][1], 1e-4)
 
 
 @pytest.mark.parametrize("case", ["path_fiml_mlr", "path0_fiml_mlr", "path_listwise_mlr", "mg_fiml_mlr",
