@@ -485,6 +485,24 @@ def _lbfgsb(fun_grad, x0, lower, upper):
         str(r.message)
 
 
+def _probe_boundary(fun, x, f, lower, steps=(1e-3, 1e-2, 0.1, 0.5)):
+    """For each θ at (or within 1e-4 of) its lower bound, try moving it inwards by ``steps``.
+
+    Returns (best start point or None, its deviance, evaluations): a point at least 1e-9 better than ``f``
+    means the boundary solution is not a minimum.
+    """
+    best, f_best, nev = None, f - 1e-9, 0
+    for i in np.flatnonzero(np.isfinite(lower) & (x - lower < 1e-4)):
+        for step in steps:
+            xt = x.copy()
+            xt[i] = lower[i] + step
+            ft = fun(xt)
+            nev += 1
+            if ft < f_best:
+                best, f_best = xt, ft
+    return best, f_best, nev
+
+
 def _newton_check(fun, x, f, lower, upper, max_steps=3):
     """Check (and polish) an optimum with a numerical gradient and Hessian over the free coordinates.
 
@@ -639,12 +657,16 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
             lower = np.r_[lower, -0.999999]
             upper = np.r_[upper, 0.999999]
             x0 = np.r_[x0, 0.2]
-        if prob.ar1:
-            x, f, nev, optname, ok, msg = _bobyqa(prob.deviance, x0, lower, upper)
-        else:
-            x, f, nev, optname, ok, msg = _lbfgsb(prob.deviance_and_gradient, x0, lower, upper)
-        x, f, decrease, gmax, kkt_ok, nev1 = _newton_check(prob.deviance, x, f, lower, upper)
-        nev += nev1
+        def optimise(start):
+            if prob.ar1:
+                out = _bobyqa(prob.deviance, start, lower, upper)
+            else:
+                out = _lbfgsb(prob.deviance_and_gradient, start, lower, upper)
+            xs, fs, nevs, name, oks, msgs = out
+            xs, fs, dec, gm, kkt, nev2 = _newton_check(prob.deviance, xs, fs, lower, upper)
+            return xs, fs, nevs + nev2, name, oks, msgs, dec, gm, kkt
+
+        x, f, nev, optname, ok, msg, decrease, gmax, kkt_ok = optimise(x0)
         restarts = 0
         # the verdict is the check of the optimum, not the optimiser's flag (L-BFGS-B, for one, reports an
         # "abnormal" line search when it cannot improve an already optimal point)
@@ -653,9 +675,23 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
             x1, f1, nev1, _, ok1, msg1 = _bobyqa(prob.deviance, x, lower, upper)
             x1, f1, dec1, g1, kkt1, nev2 = _newton_check(prob.deviance, x1, f1, lower, upper)
             nev += nev1 + nev2
-            restarts = 1
+            restarts += 1
             if f1 <= f:
                 x, f, ok, msg, decrease, gmax, kkt_ok = x1, f1, ok1, msg1, dec1, g1, kkt1
+        # A diagonal θ at 0 is a stationary point of the deviance (it depends on that column of Λ only
+        # through its square), so gradient methods cannot leave it even when it is a maximum along that
+        # direction. Probe inwards and restart from a better point (lme4's restart_edge does the same).
+        for _ in range(3):
+            start, f_probe, nev1 = _probe_boundary(prob.deviance, x, f, lower)
+            nev += nev1
+            if start is None:
+                break
+            x1, f1, nev1, _, ok1, msg1, dec1, g1, kkt1 = optimise(start)
+            nev += nev1
+            restarts += 1
+            if not f1 < f:
+                break
+            x, f, ok, msg, decrease, gmax, kkt_ok = x1, f1, ok1, msg1, dec1, g1, kkt1
         converged = bool(kkt_ok and decrease <= DECREASE_TOL and np.isfinite(f))
         warn_msgs = []
         if not converged:

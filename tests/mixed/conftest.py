@@ -32,3 +32,8 @@ def near_singular():
 @pytest.fixture(scope="session")
 def ar1_data():
     return pd.read_csv(FIXTURES / "ar1.csv", dtype={"client": str})
+
+
+@pytest.fixture(scope="session")
+def boundary_escape():
+    return pd.read_csv(FIXTURES / "boundary_escape.csv", dtype={"client": str, "therapist": str})

@@ -28,6 +28,8 @@ CASES = {
     "three_reml": ("y ~ x + time + (1 + time | client) + (1 | therapist)", "three", True),
     "three_ml": ("y ~ x + time + (1 + time | client) + (1 | therapist)", "three", False),
     "three_tslope_reml": ("y ~ x + (1 | client) + (1 + time | therapist)", "three", True),
+    "edge_reml": ("outcome ~ alliance_within_lag1 + alliance_between + alliance_therapist + session0 + "
+                  "outcome_lag1 + (1 + session0 | client) + (1 | therapist)", "boundary_escape", True),
     "singular_reml": ("y ~ time + (1 + time | g)", "near_singular", True),
 }
 
