@@ -180,6 +180,8 @@ def _check_inputs(data, x, mediators, y, covariates, cluster, n_boot, ci, level)
         raise AllianceStatsError(f"data must be a pandas DataFrame, found {type(data).__name__}.")
     if isinstance(mediators, str):
         mediators = (mediators,)
+    if isinstance(covariates, str):
+        covariates = (covariates,)
     mediators, covariates = tuple(mediators), tuple(covariates)
     if not mediators:
         problems.append("no mediator given: pass mediators=['m1', ...] (at least one column).")

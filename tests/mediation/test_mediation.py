@@ -144,4 +144,5 @@ def test_bad_inputs_raise_clear_errors(paths_data):
                   covariates=["baseline", "b2"], n_boot=100)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        mediation(paths_data, "support", "autonomy", "motivation", n_boot=100, seed=1)  # a single name is fine
+        one = mediation(paths_data, "support", "autonomy", "motivation", covariates="baseline", n_boot=100, seed=1)
+    assert one.paths["rhs"].tolist() == ["support", "baseline", "support", "autonomy", "baseline"]  # names as str
