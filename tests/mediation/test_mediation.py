@@ -112,6 +112,11 @@ def test_result_shape_and_level_attribute(paths_data):
     assert res.draws["effects"].dims == ("draw", "effect") and res.draws.sizes["draw"] == 200
     assert res.provenance.seed == 1 and res.provenance.options["ci"] == "percentile"
     assert "support -> autonomy -> motivation" in res.summary()
+    import arviz as az  # the documented route into arviz: add a chain dimension
+
+    stats_table = az.summary(res.draws.expand_dims("chain"), var_names=["effects"], kind="stats")
+    assert stats_table.loc["effects[total]", "sd"] == pytest.approx(
+        float(res.draws["effects"].sel(effect="total").std()), rel=1e-2)
     with pytest.raises(Exception):
         res.level = 0.5  # frozen
 
