@@ -68,12 +68,14 @@ from ..errors import AllianceStatsError
 from ..results import data_sha256, package_versions
 from .diagrams import cycle_diagram, mediation_diagram, riclpm_diagram
 from .figures import retention_plot, trajectory_plot
+from .power_curve import power_curve_svg
 from .render import Figure, Report, Section, Table
 
 #: analysis kinds in report order; a file lists any subset
 #: the analysis file behind ``alliance-stats demo``
 DEMO_ANALYSIS = Path(__file__).resolve().parent / "demo_analysis.toml"
-STEP_ORDER = ["describe", "icc", "trajectories", "mlm", "riclpm", "mediation", "cycle", "hypotheses", "dynamics"]
+STEP_ORDER = ["describe", "icc", "trajectories", "mlm", "riclpm", "mediation", "cycle", "hypotheses", "dynamics",
+              "power"]
 _LIST_STEPS = {"mlm", "mediation"}
 #: the options each step understands (``options`` tables are passed to the estimation function as keywords)
 STEP_KEYS = {
@@ -86,8 +88,9 @@ STEP_KEYS = {
     "cycle": {"behaviours", "alliance", "needs", "motivation", "engagement"},
     "hypotheses": {"mapping", "options"},
     "dynamics": {"column", "ruptures", "variability", "dropout", "dropout_predictors", "km_split"},
+    "power": {"table", "targets"},
 }
-_REQUIRED = {"mlm": {"formula"}, "mediation": {"x", "mediators", "y"}}
+_REQUIRED = {"mlm": {"formula"}, "mediation": {"x", "mediators", "y"}, "power": {"table"}}
 DEFAULT_TITLE = "allianceStats report"
 
 
@@ -576,6 +579,27 @@ def _step_dynamics(data, opts, seed, ctx) -> list[Section]:
     return [Section("dynamics", title, paragraphs=paras, tables=tables, figures=figures)]
 
 
+def _step_power(data, opts, seed, ctx) -> list[Section]:
+    """Power curves from the ``power_table.csv`` that ``alliance-stats power study.toml`` wrote (no estimation)."""
+    path = Path(opts["table"])
+    if not path.is_absolute():
+        path = ctx.get("base_dir", Path(".")) / path
+    if not path.is_file():
+        raise AllianceStatsError(f"power table {path} not found; run `alliance-stats power <study.toml>` first "
+                                 "(it writes power_table.csv in the study's out_dir).")
+    table = pd.read_csv(path)
+    targets = opts.get("targets") or list(dict.fromkeys(table["target"]))
+    figures = [Figure(power_curve_svg(table, target=t),
+                      caption=f"Power for {t}: one line per number of sessions; bars ±1.96 Monte Carlo SE; "
+                              "dashed line at 0.80.") for t in targets]
+    cols = [c for c in ("n_clients", "n_sessions", "target", "truth", "power", "power_mcse", "bias", "rmse",
+                        "coverage", "failed_share", "improper_share") if c in table.columns]
+    return [Section("power", "Power analysis", paragraphs=[
+        "Monte Carlo power, bias, RMSE and CI coverage per sample size (Morris, White & Crowther 2019); "
+        "non-converged and improper replications are counted, not dropped."],
+        figures=figures, tables=[Table("power", "Power by sample size", table[cols], digits=3)])]
+
+
 STEPS: dict[str, tuple[str, Callable]] = {
     "describe": ("Data summary", _step_describe),
     "icc": ("Intraclass correlations", _step_icc),
@@ -586,6 +610,7 @@ STEPS: dict[str, tuple[str, Callable]] = {
     "cycle": ("The cyclical model", _step_cycle),
     "hypotheses": ("Hypotheses", _step_hypotheses),
     "dynamics": ("Alliance dynamics", _step_dynamics),
+    "power": ("Power analysis", _step_power),
 }
 
 
@@ -629,7 +654,7 @@ def build_report(spec: AnalysisSpec, data: pd.DataFrame | None = None, *,
     """
     if data is None:
         data = load_data(spec)
-    ctx: dict[str, Any] = {"syntax": {}}
+    ctx: dict[str, Any] = {"syntax": {}, "base_dir": Path(spec.base_dir)}
     sections: list[Section] = []
     for k, step in enumerate(spec.steps):
         if progress:
