@@ -66,6 +66,7 @@ _LAZY = {
     "fit_clpm": "allianceStats.panel",
     "fit_riclpm": "allianceStats.panel",
     "fit_dpm": "allianceStats.panel",
+    "compare_panel": "allianceStats.panel",
     # mediation
     "mediation": "allianceStats.mediation",
     "multilevel_mediation": "allianceStats.mediation",

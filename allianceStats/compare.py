@@ -2,7 +2,9 @@
 
 Dispatches on the result type: mixed-model fits go to :func:`allianceStats.mixed.compare_mlm`
 (REML fits refitted by ML when their fixed effects differ), SEM fits to
-:func:`allianceStats.sem.compare_sem` (scaled difference test under MLR).
+:func:`allianceStats.sem.compare_sem` (scaled difference test under MLR), panel fits (CLPM / RI-CLPM / DPM)
+to :func:`allianceStats.panel.compare_panel` (with the chi-bar-square p-value for random-intercept variances
+on the boundary).
 
 Example
 -------
@@ -35,9 +37,12 @@ def compare(*fits, **options):
     if kinds == {"mixed"}:
         from .mixed import compare_mlm
         return compare_mlm(*fits, **options)
+    if kinds == {"panel"}:
+        from .panel import compare_panel  # adds the chi-bar-square p when only random intercepts differ
+        return compare_panel(*fits, **options)
     if kinds <= {"sem", "panel"}:
         from .sem import compare_sem
-        return compare_sem(*fits, **options)
+        return compare_sem(*[getattr(f, "sem", f) for f in fits], **options)
     names = ", ".join(sorted(type(f).__name__ for f in fits))
     raise AllianceStatsError(
         f"compare() takes fits of one family (all mixed models, or all SEM / panel models); got {names}. "
