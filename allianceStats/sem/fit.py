@@ -81,7 +81,7 @@ def _prepare_data(data, pt_observed, group, missing, exo):
     frames = []
     for lab in labels:
         sub = data if group is None else data[data[group] == lab]
-        y = sub[cols].to_numpy(dtype=float)
+        y = sub[cols].to_numpy(dtype=float, na_value=np.nan)
         keep = np.ones(len(y), dtype=bool)
         if missing == "listwise":
             keep &= ~np.isnan(y).any(axis=1)

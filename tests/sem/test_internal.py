@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from allianceStats.errors import BoundaryWarning, ConvergenceWarning
 from allianceStats.sem import fit_sem
@@ -207,3 +209,32 @@ def test_non_convergence_is_flagged_and_warned(monkeypatch):
         res = fit_sem("fa =~ a1 + a2 + a3\nfb =~ b1 + b2 + b3", data, missing="listwise")
     assert res.convergence.converged is False
     assert "WARNING" in res.summary()
+
+
+_REFERENCE_ORDER = fit_sem("m1 ~ a1*x + w\nm2 ~ a2*x + d*m1\ny ~ b1*m1 + b2*m2 + cp*x\nind := a1*b1\nm1 ~~ m2",
+                           pd.read_csv(FIX / "path.csv"))
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.permutations(["m1 ~ a1*x + w", "m2 ~ a2*x + d*m1", "y ~ b1*m1 + b2*m2 + cp*x", "ind := a1*b1",
+                        "m1 ~~ m2"]))
+def test_statement_order_does_not_change_the_fit(lines):
+    """The parameter table, not the order of the syntax, defines the model."""
+    data = pd.read_csv(FIX / "path.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit_sem("\n".join(lines), data)
+    key = res.params.set_index(["lhs", "op", "rhs"])["estimate"]
+    assert abs(res.fit["loglik"] - _REFERENCE_ORDER.fit["loglik"]) < 1e-8 * abs(res.fit["loglik"])
+    ref = _REFERENCE_ORDER.params.set_index(["lhs", "op", "rhs"])["estimate"]
+    assert np.allclose(key.loc[ref.index], ref, atol=1e-7)
+
+
+def test_nullable_integer_columns_are_read():
+    data = pd.read_csv(FIX / "path.csv")
+    data["y"] = (data["y"] * 10).round().astype("Int64")
+    data.loc[:9, "y"] = pd.NA
+    res = fit_sem("y ~ x", data)
+    same = fit_sem("y ~ x", data.astype({"y": float}))
+    assert res.n_obs == same.n_obs == (len(data),)   # rows with y missing still carry x (FIML, as lavaan)
+    assert np.allclose(res.params["estimate"], same.params["estimate"], rtol=1e-12)
