@@ -207,6 +207,17 @@ def _theta_layout(qs: list[int]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.
     return np.array(lower), idx
 
 
+def _column_below(idx) -> dict[int, np.ndarray]:
+    """For every θ index: the θ indices below it in the same column of its Λ (empty unless diagonal)."""
+    out, pos = {}, 0
+    for r, c in idx:
+        for k in range(len(r)):
+            below = [pos + j for j in range(len(r)) if c[j] == c[k] and r[j] > r[k]] if r[k] == c[k] else []
+            out[pos + k] = np.array(below, dtype=int)
+        pos += len(r)
+    return out
+
+
 def _lambdas(theta: np.ndarray, qs: list[int], idx) -> list[np.ndarray]:
     out, pos = [], 0
     for q, (r, c) in zip(qs, idx):
@@ -228,6 +239,7 @@ class _Problem:
         self.b = _blocks(design, time)
         self.qs = [self.b.q1] + ([self.b.q2] if self.b.q2 else [])
         self.lower, self.idx = _theta_layout(self.qs)
+        self.column_below = _column_below(self.idx)
         self.n_theta = len(self.lower)
         self.n, self.p = design.X.shape
         self._G_cache: tuple[float, np.ndarray, float] | None = None
@@ -485,21 +497,28 @@ def _lbfgsb(fun_grad, x0, lower, upper):
         str(r.message)
 
 
-def _probe_boundary(fun, x, f, lower, steps=(1e-3, 1e-2, 0.1, 0.5)):
+def _probe_boundary(fun, x, f, lower, column_below, steps=(1e-3, 1e-2, 0.1, 0.5)):
     """For each θ at (or within 1e-4 of) its lower bound, try moving it inwards by ``steps``.
 
+    ``column_below[i]`` lists the θ indices below diagonal element i in its column of Λ. The sign of a
+    column of Λ is arbitrary (ΛΛᵀ is unchanged), but once its diagonal sits at 0 the sign of the elements
+    below decides whether moving the diagonal inwards helps, so both signs are tried.
     Returns (best start point or None, its deviance, evaluations): a point at least 1e-9 better than ``f``
     means the boundary solution is not a minimum.
     """
     best, f_best, nev = None, f - 1e-9, 0
     for i in np.flatnonzero(np.isfinite(lower) & (x - lower < 1e-4)):
-        for step in steps:
-            xt = x.copy()
-            xt[i] = lower[i] + step
-            ft = fun(xt)
-            nev += 1
-            if ft < f_best:
-                best, f_best = xt, ft
+        below = column_below.get(i, np.array([], dtype=int))
+        for flip in ((False, True) if len(below) else (False,)):
+            for step in steps:
+                xt = x.copy()
+                xt[i] = lower[i] + step
+                if flip:
+                    xt[below] *= -1.0
+                ft = fun(xt)
+                nev += 1
+                if ft < f_best:
+                    best, f_best = xt, ft
     return best, f_best, nev
 
 
@@ -682,7 +701,7 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
         # through its square), so gradient methods cannot leave it even when it is a maximum along that
         # direction. Probe inwards and restart from a better point (lme4's restart_edge does the same).
         for _ in range(3):
-            start, f_probe, nev1 = _probe_boundary(prob.deviance, x, f, lower)
+            start, f_probe, nev1 = _probe_boundary(prob.deviance, x, f, lower, prob.column_below)
             nev += nev1
             if start is None:
                 break

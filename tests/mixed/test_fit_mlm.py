@@ -309,3 +309,37 @@ def test_analytic_gradient_matches_numerical(three, formula, theta, reml):
     assert dev == pytest.approx(prob.deviance(theta), abs=1e-9)
     numeric = richardson_jacobian(lambda t: np.array([prob.deviance(t)]), theta)[0]
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-6)
+
+
+def _random_three_level(seed):
+    rng = np.random.default_rng(seed)
+    nt, nc = int(rng.integers(4, 15)), int(rng.integers(2, 8))
+    sd_t, sd_c, sd_s = rng.choice([0, 0.3, 1.0]), rng.choice([0, 0.5, 1.0]), rng.choice([0, 0.05, 0.3])
+    rows = []
+    for t in range(nt):
+        ut = rng.normal(0, sd_t)
+        for c in range(nc):
+            b0, b1 = rng.normal(0, sd_c), rng.normal(0, sd_s)
+            for s in range(int(rng.integers(2, 10))):
+                x = rng.normal()
+                rows.append((f"t{t}", f"t{t}c{c}", s, x, 1 + 0.5 * x + 0.1 * s + ut + b0 + b1 * s + rng.normal()))
+    return pd.DataFrame(rows, columns=["therapist", "client", "s", "x", "y"])
+
+
+@pytest.mark.filterwarnings("ignore::allianceStats.errors.BoundaryWarning")
+@pytest.mark.parametrize("seed", [10, 20, 34, 38, 39])  # seeds where boundary saddles once trapped the fit
+@pytest.mark.parametrize("reml", [True, False])
+def test_optimum_at_least_as_good_as_multistart_bobyqa(seed, reml):
+    """Degenerate designs (zero variances) have boundary saddles; the fit must not stop at one."""
+    from allianceStats.mixed.engine import _bobyqa
+
+    d = _random_three_level(seed)
+    f = "y ~ x + s + (1 + s | client) + (1 | therapist)"
+    res = fit_mlm(f, d, reml=reml)
+    prob = _Problem(build_design(parse_formula(f), d), reml, None)
+    upper = np.full_like(prob.lower, np.inf)
+    diag = np.isfinite(prob.lower)
+    best = min(_bobyqa(prob.deviance, np.where(diag, start, off), prob.lower, upper)[1]
+               for start, off in [(1.0, 0.0), (0.3, 0.0), (2.0, 0.1)])
+    assert res.converged
+    assert res.deviance <= best + 1e-6
