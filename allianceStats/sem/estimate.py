@@ -162,7 +162,8 @@ def fisher_scoring(obj: Objective, theta0, *, max_iter: int = 500, tol: float = 
         theta = cand
         change = ll_new - ll
         ll = ll_new
-        if abs(change) <= tol * max(1.0, abs(ll)) and np.max(np.abs(t * step)) < step_tol:
+        # relative step: variances of variables measured on a 0-100 scale live around 1e2-1e3
+        if abs(change) <= tol * max(1.0, abs(ll)) and np.max(np.abs(t * step) / np.maximum(1.0, np.abs(theta))) < step_tol:
             converged = True
             message = "relative change in log-likelihood below tolerance"
             break

@@ -124,24 +124,48 @@ def _fill_exo(table, observed, exo, frames):
     return table
 
 
+def _pair_cov(y, i, j):
+    both = ~np.isnan(y[:, i]) & ~np.isnan(y[:, j])
+    if both.sum() < 2:
+        return 0.0
+    a, b = y[both, i], y[both, j]
+    return float(np.mean((a - a.mean()) * (b - b.mean())))
+
+
 def _start_values(table, observed, latent, frames):
+    """Start values: intercepts at the means, residual variances at half the variances, regressions 0.
+
+    Each latent variable is scaled by its marker indicator (the first one with a fixed non-zero loading c):
+    variance start 0.5·var(marker)/c², other loadings c·sign(cov(x, marker))·sd(x)/sd(marker), so that signs
+    and very different scales (a 1-5 rating next to a 0-100 percentage) start in the right region.
+    """
     npar = int(table["free"].max())
     theta = np.zeros(npar)
     counts = np.zeros(npar)
-    indicator_var: dict[str, list[float]] = {}
     for g, y in enumerate(frames, start=1):
         var = np.nanvar(y, axis=0)
         mean = np.nanmean(y, axis=0)
         sub = table[table["group"] == g]
-        for lhs, op, rhs in zip(sub["lhs"], sub["op"], sub["rhs"]):
+        markers: dict[str, tuple[int, float]] = {}
+        first: dict[str, int] = {}
+        for lhs, op, rhs, free, value in zip(sub["lhs"], sub["op"], sub["rhs"], sub["free"], sub["value"]):
             if op == "=~" and rhs in observed:
-                indicator_var.setdefault((g, lhs), []).append(var[observed.index(rhs)])
+                first.setdefault(lhs, observed.index(rhs))
+                if free == 0 and value != 0 and lhs not in markers:
+                    markers[lhs] = (observed.index(rhs), float(value))
         for lhs, op, rhs, free in zip(sub["lhs"], sub["op"], sub["rhs"], sub["free"]):
             if free == 0:
                 continue
             k = free - 1
             if op == "=~":
                 v = 1.0
+                if rhs in observed:
+                    j = observed.index(rhs)
+                    ref, c = markers.get(lhs, (first.get(lhs, j), 1.0))
+                    if ref != j and var[ref] > 0:
+                        v = c * np.sign(_pair_cov(y, j, ref) or 1.0) * np.sqrt(var[j] / var[ref])
+                    elif lhs not in markers:
+                        v = np.sqrt(0.5 * var[j])
             elif op == "~":
                 v = 0.0
             elif op == "~1":
@@ -150,8 +174,11 @@ def _start_values(table, observed, latent, frames):
                 v = 0.0
             elif lhs in observed:
                 v = 0.5 * var[observed.index(lhs)]
+            elif lhs in markers:
+                ref, c = markers[lhs]
+                v = 0.5 * var[ref] / c ** 2
             else:
-                v = 0.5 * np.mean(indicator_var.get((g, lhs), [0.1]))
+                v = 0.05
             theta[k] += v
             counts[k] += 1
     return theta / np.maximum(counts, 1)
@@ -233,7 +260,12 @@ def _vcov(info):
         return None
     if not np.all(np.isfinite(vc)) or np.any(np.diag(vc) < 0):
         return None
-    ev = np.linalg.eigvalsh(info)
+    # identification check on the scale-free (correlation) form of the information, so that variables on very
+    # different scales do not look like a rank deficiency
+    d = np.sqrt(np.abs(np.diag(info)))
+    if np.any(d == 0):
+        return None
+    ev = np.linalg.eigvalsh(info / np.outer(d, d))
     if ev.min() <= 1e-10 * max(ev.max(), 1e-300):
         return None
     return vc
