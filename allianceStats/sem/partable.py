@@ -87,7 +87,13 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
     """Build the parameter table from parsed statements (see module docstring for the defaults).
 
     ``observed`` is the set of column names of the data; names in the model that are neither a latent
-    variable (left of ``=~``) nor a data column raise :class:`FormulaError`.
+    variable (left of ``=~``) nor a data column raise :class:`FormulaError`. Defaults follow lavaan 0.6
+    (``lavaanify``; Rosseel 2012), see the module docstring.
+
+    >>> from allianceStats.sem.syntax import parse_model
+    >>> pt = build_partable(*parse_model("f =~ x1 + x2 + x3"), observed={"x1", "x2", "x3"}, n_groups=1)
+    >>> pt.npar, pt.latent   # 2 loadings, 3 residual variances, 1 latent variance, 3 intercepts
+    (9, ('f',))
     """
     if defaults not in ("sem", "none"):
         raise FormulaError(f"defaults={defaults!r} is not known; use 'sem' (like lavaan::sem) or 'none' "

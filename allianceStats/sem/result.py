@@ -37,7 +37,29 @@ def _fmt(v: float) -> str:
 
 @dataclass(frozen=True)
 class SEMResult:
-    """A fitted structural equation model (see module docstring for the columns)."""
+    """A fitted structural equation model, as returned by :func:`allianceStats.fit_sem`.
+
+    Fields: ``params`` (tidy parameter table, module docstring), ``fit`` (fit measures named as lavaan's
+    ``fitMeasures``), ``vcov`` (covariance matrix of the free parameters ``p1..pq``, the ``free`` index of
+    ``partable``), ``partable`` (the parameter table with estimates), ``convergence``, ``provenance``,
+    ``n_obs`` (rows used per group), ``group_labels``, ``options`` (resolved options).
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd
+    >>> from allianceStats.sem import fit_sem
+    >>> rng = np.random.default_rng(6)
+    >>> x = rng.normal(size=250)
+    >>> res = fit_sem("y ~ b*x", pd.DataFrame({"x": x, "y": 0.3 * x + rng.normal(size=250)}))
+    >>> res.summary().splitlines()[0]
+    'SEM fitted by ML (missing = fiml, se = standard, information = observed)'
+    >>> print(res.to_lavaan())
+    y ~ b*x
+    y ~~ y
+    y ~ 1
+    >>> res.r_call("df")
+    'lavaan::lavaan(model, data = df, missing = "ml", estimator = "ML", meanstructure = TRUE, fixed.x = TRUE)'
+    """
 
     model: str
     params: pd.DataFrame
