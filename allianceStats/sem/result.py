@@ -10,15 +10,14 @@ and group 0; ``params.attrs["group_labels"]`` maps group numbers to the values o
 Example
 -------
 >>> import numpy as np, pandas as pd
->>> from allianceStats.sem import fit_sem
->>> rng = np.random.default_rng(0)
->>> f = rng.normal(size=400)
->>> df = pd.DataFrame({f"x{i}": f + rng.normal(size=400) for i in (1, 2, 3)})
->>> res = fit_sem("f =~ x1 + x2 + x3", df)
->>> print(res.to_lavaan().splitlines()[0])
+>>> import allianceStats as als
+>>> factor = np.random.default_rng(0).normal(size=400)
+>>> noise = np.random.default_rng(1).normal(size=(400, 3))
+>>> items = pd.DataFrame(factor[:, None] + noise, columns=["x1", "x2", "x3"])
+>>> cfa = als.fit_sem("f =~ x1 + x2 + x3", items)
+>>> print(cfa.to_lavaan().splitlines()[0]), cfa.params.attrs["level"], int(cfa.fit["df"])
 f =~ 1*x1 + x2 + x3
->>> int(res.fit["df"])
-0
+(None, 0.95, 0)
 """
 from __future__ import annotations
 
