@@ -15,9 +15,10 @@ Example
 >>> noise = np.random.default_rng(1).normal(size=(400, 3))
 >>> items = pd.DataFrame(factor[:, None] + noise, columns=["x1", "x2", "x3"])
 >>> cfa = als.fit_sem("f =~ x1 + x2 + x3", items)
->>> print(cfa.to_lavaan().splitlines()[0]), cfa.params.attrs["level"], int(cfa.fit["df"])
+>>> print(cfa.to_lavaan().splitlines()[0])
 f =~ 1*x1 + x2 + x3
-(None, 0.95, 0)
+>>> cfa.params.attrs["level"], int(cfa.fit["df"])
+(0.95, 0)
 """
 from __future__ import annotations
 
