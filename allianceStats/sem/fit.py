@@ -497,7 +497,17 @@ def _fit_sem(model, data, *, missing, estimator, group, se, defaults, n_boot, se
     grad = obj.gradient(theta)
     N = sum(d.n for d in work.datas)
     max_grad = float(np.max(np.abs(grad))) / N
-    converged = bool(np.isfinite(rec["loglik"]) and max_grad < 1e-5)
+    use_observed = missing == "fiml" or se == "robust"
+    if use_observed:
+        H = hess if hess is not None else obj.observed_information(theta)
+    else:
+        H = obj.expected_information(theta)
+    # scale-free check too: the Newton decrement gᵀH⁻¹g (twice the log-likelihood still to gain)
+    try:
+        decrement = float(grad @ np.linalg.solve(H, grad))
+    except np.linalg.LinAlgError:
+        decrement = np.inf
+    converged = bool(np.isfinite(rec["loglik"]) and (max_grad < 1e-5 or 0 <= decrement < 1e-8))
     if not converged:
         msg = (f"SEM estimation did not converge ({rec['message']}; max |gradient|/N = {max_grad:.2e}); "
                "estimates are unreliable. Check identification, scaling of variables, or simplify the model.")
@@ -508,12 +518,6 @@ def _fit_sem(model, data, *, missing, estimator, group, se, defaults, n_boot, se
         warnings.warn(msg, BoundaryWarning, stacklevel=3)
         warn_list.append(msg)
 
-    # information and vcov
-    use_observed = missing == "fiml" or se == "robust"
-    if use_observed:
-        H = hess if hess is not None else obj.observed_information(theta)
-    else:
-        H = obj.expected_information(theta)
     vcov_model = _vcov(H)
     if vcov_model is None:
         msg = ("the information matrix is singular: the model may not be identified; standard errors are not "
