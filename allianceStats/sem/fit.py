@@ -100,6 +100,11 @@ def _prepare_data(data, pt_observed, group, missing, exo):
                                   "endogenous variable (e.g. 'x ~ 1') to keep them.", DataWarning, stacklevel=4)
                 keep &= ~miss_x
         y = y[keep]
+        never = [c for c, k in zip(cols, np.isnan(y).all(axis=0)) if k]
+        if never:
+            where = "" if group is None else f" in group {lab!r}"
+            raise AllianceStatsError(f"variable(s) {never} have no observed value{where}; drop them from the model "
+                                     "or from that group.")
         if len(y) < 2:
             raise IdentificationError(f"group {lab!r} has {len(y)} usable row(s); at least 2 are needed.")
         frames.append(y)

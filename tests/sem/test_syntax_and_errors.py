@@ -59,6 +59,14 @@ def test_unknown_variable_and_group_count_errors():
         fit_sem("y ~ x\ny ~ x", df)
 
 
+@pytest.mark.filterwarnings("ignore::allianceStats.errors.DataWarning")
+def test_variable_never_observed_in_a_group_is_an_error():
+    data = pd.read_csv(FIX / "panel_mg.csv")
+    data.loc[data["site"] == "B", "y3"] = np.nan
+    with pytest.raises(AllianceStatsError, match=r"\['y3'\] have no observed value in group 'B'"):
+        fit_sem("y3 ~ y2\ny2 ~ y1", data, group="site")
+
+
 def test_sem_defaults_match_lavaan_counts():
     # lavaan 0.6.14 sem(meanstructure = TRUE): 15 free parameters for this model (checked in R: parTable)
     stmts, defs = parse_model("f =~ a*y + m\ng =~ x1 + x2\nf ~ g\nh =~ x1")
