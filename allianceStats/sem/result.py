@@ -157,7 +157,7 @@ class SEMResult:
         ]
         if "chisq_scaled" in f:
             head.append(f"  scaled chi-square (Yuan-Bentler) = {f['chisq_scaled']:.3f}, "
-                        f"scaling factor = {f['chisq_scaling_factor']:.3f}")
+                        f"p = {f['pvalue_scaled']:.4f}, scaling factor = {f['chisq_scaling_factor']:.3f}")
         for w in self.convergence.warnings:
             head.append(f"  WARNING: {w}")
         cols = ["lhs", "op", "rhs", "label", "group", "estimate", "std_error", "statistic", "p_value", "std_all"]
