@@ -256,3 +256,17 @@ def test_variables_on_very_different_scales_and_a_negative_loading():
     assert np.isclose(p.loc[("fa", "=~", "a3"), "estimate"], -100 * q.loc[("fa", "=~", "a3"), "estimate"], rtol=1e-6)
     assert np.isclose(p.loc[("fa", "=~", "a3"), "std_error"], 100 * q.loc[("fa", "=~", "a3"), "std_error"], rtol=1e-5)
     assert np.isclose(res.fit["chisq"], ref.fit["chisq"], rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::allianceStats.errors.DataWarning")
+def test_multigroup_fiml_bootstrap_and_no_standard_errors():
+    data = pd.read_csv(FIX / "panel_mg.csv")
+    model = "x2 ~ c(a, a)*x1\ny2 ~ x2"
+    boot = fit_sem(model, data, group="site", se="bootstrap", n_boot=60, seed=3)
+    info = fit_sem(model, data, group="site")
+    none = fit_sem(model, data, group="site", se="none")
+    a_boot = boot.params.query("label == 'a'")["std_error"]
+    a_info = info.params.query("label == 'a'")["std_error"]
+    assert a_boot.nunique() == 1 and abs(a_boot.iloc[0] / a_info.iloc[0] - 1) < 0.35   # 60 replicates: ~9% MC SE
+    assert np.allclose(boot.params["estimate"], info.params["estimate"])
+    assert none.vcov is None and none.params.query("op == '~'")["std_error"].isna().all()
