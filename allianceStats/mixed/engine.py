@@ -50,7 +50,10 @@ checked, not only the optimiser's flag: numerical gradient g and Hessian H over 
 their bound give the deviance decrease a Newton step would achieve, ½ gᵀH⁻¹g (scale free; lme4 checks a
 similar scaled gradient). Newton steps polish the optimum while they help; if the predicted decrease stays
 above 1e-6 or a bounded θ wants to leave 0, BOBYQA is restarted once from the solution; a fit still failing
-the check is returned with ``converged=False`` and a ConvergenceWarning.
+the check is returned with ``converged=False`` and a ConvergenceWarning. A diagonal θ at 0 is a stationary
+point of the deviance (Λ's column enters only through ΛΛᵀ), so a gradient method can stop there at a saddle;
+every θ at its bound is therefore probed inwards (with both signs of the column below it) and the fit is
+restarted from any better point, as lme4's ``restart_edge`` does (tested against multistart BOBYQA).
 A fit is *singular* (BoundaryWarning) when a bounded θ element is below 1e-4 (lme4's ``isSingular``).
 Fixed effects: β̂ = (R_XᵀR_X)⁻¹ X̃ᵀỹ, cov(β̂) = σ̂² (R_XᵀR_X)⁻¹; t tests with Satterthwaite df
 (:mod:`allianceStats.mixed.satterthwaite`, Kuznetsova et al. 2017, J. Stat. Softw. 82(13)).
