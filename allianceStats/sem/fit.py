@@ -25,6 +25,9 @@ Test statistic and fit indices (lavaan ``fitMeasures``): χ² = 2(ℓ_H1 − ℓ
 (EM under missing data), df = Σ_g [p_g(p_g+3)/2 − p_x(p_x+3)/2] − npar; baseline = independence model with
 free means and variances (and the fixed.x block kept); CFI, TLI (Bentler 1990; Tucker & Lewis 1973);
 RMSEA = √G·√(max(χ² − df, 0)/(df·N)) with a 90% CI from the non-central χ² (Steiger 1990); SRMR (Bentler),
+with MLR also the ``*_scaled`` versions (CFI, TLI, RMSEA from the scaled χ² of the model and of the baseline,
+the latter with its own scaling factor, as lavaan's ``cfi.scaled`` etc.; the scaled RMSEA's CI and lavaan's
+``*.robust`` indices are not computed);
 including mean residuals, against the H1 moments; AIC = −2ℓ + 2q; BIC = −2ℓ + q·log N. As in lavaan, with
 exogenous covariates (fixed.x) the reported log-likelihoods (and so AIC, BIC) are conditional on them: the
 covariates' own marginal log-likelihood is subtracted (χ² is unaffected).
@@ -333,6 +336,37 @@ def _yuan_bentler_scaling(work, theta, H0, df, h1_moments):
     return (trace_h1 - trace_h0) / df if df > 0 else np.nan
 
 
+def _baseline_work(work):
+    """The independence model as a fit of its own: free means and variances; covariates kept (fixed.x)."""
+    pt = work.pt
+    exo = list(pt.exogenous_x)
+    ys = [v for v in pt.observed if v not in exo]
+    lines = [f"{v} ~~ {v}" for v in ys] + [f"{v} ~ 1" for v in ys]
+    if exo:
+        lines.append(f"{ys[0]} ~ " + " + ".join(f"0*{x}" for x in exo))   # makes them fixed.x covariates
+    stmts, defs = parse_model("\n".join(lines))
+    bpt = build_partable(stmts, defs, observed=set(pt.observed), n_groups=pt.n_groups, defaults="none")
+    order = [list(pt.observed).index(v) for v in bpt.observed]
+    return _Work(bpt, [y[:, order] for y in work.frames], work.missing), order
+
+
+def _scaled_indices(work, h1_moments, fit, N, G):
+    """lavaan's *.scaled indices: the baseline χ² scaled by its own Yuan–Bentler factor, then CFI, TLI, RMSEA."""
+    bw, order = _baseline_work(work)
+    theta_b, hess_b, _ = bw.estimate()
+    H_b = hess_b if hess_b is not None else bw.objective.observed_information(theta_b)
+    df, df_b = fit["df"], fit["baseline_df"]
+    h1_b = [(mu[order], sig[np.ix_(order, order)]) for mu, sig in h1_moments]
+    c_b = _yuan_bentler_scaling(bw, theta_b, H_b, df_b, h1_b)
+    t, t_b = fit["chisq_scaled"], fit["baseline_chisq"] / c_b
+    out = {"baseline_chisq_scaled": t_b, "baseline_chisq_scaling_factor": c_b}
+    denom = max(t - df, t_b - df_b, 0.0)
+    out["cfi_scaled"] = 1.0 if denom == 0 else 1.0 - max(t - df, 0.0) / denom
+    out["tli_scaled"] = ((t_b / df_b - t / df) / (t_b / df_b - 1.0)) if df > 0 else 1.0
+    out["rmsea_scaled"] = np.sqrt(max(t - df, 0.0) / (df * N)) * np.sqrt(G) if df > 0 else 0.0
+    return out
+
+
 def _rmsea_ci(chisq, df, n, G, level=0.90):
     if df <= 0 or not np.isfinite(chisq):
         return np.nan, np.nan
@@ -575,6 +609,7 @@ def _fit_sem(model, data, *, missing, estimator, group, se, defaults, n_boot, se
             fit["chisq_scaled"] = chisq / scaling
             fit["pvalue_scaled"] = float(stats.chi2.sf(chisq / scaling, df))
             fit["chisq_scaling_factor"] = scaling
+            fit.update(_scaled_indices(work, h1_moments, fit, N, G))
         else:
             fit["chisq_scaled"] = chisq if df == 0 else np.nan
             fit["pvalue_scaled"] = np.nan

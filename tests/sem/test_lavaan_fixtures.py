@@ -26,7 +26,8 @@ FIT_KEYS = {"npar": "npar", "chisq": "chisq", "df": "df", "pvalue": "pvalue", "b
             "rmsea_pvalue": "rmsea.pvalue", "srmr": "srmr",
             "aic": "aic", "bic": "bic"}
 SCALED_KEYS = {"chisq_scaled": "chisq.scaled", "chisq_scaling_factor": "chisq.scaling.factor",
-               "pvalue_scaled": "pvalue.scaled"}
+               "pvalue_scaled": "pvalue.scaled", "baseline_chisq_scaled": "baseline.chisq.scaled",
+               "cfi_scaled": "cfi.scaled", "tli_scaled": "tli.scaled", "rmsea_scaled": "rmsea.scaled"}
 
 
 def close(a, b, tol):
