@@ -26,8 +26,8 @@ Test statistic and fit indices (lavaan ``fitMeasures``): χ² = 2(ℓ_H1 − ℓ
 free means and variances (and the fixed.x block kept); CFI, TLI (Bentler 1990; Tucker & Lewis 1973);
 RMSEA = √G·√(max(χ² − df, 0)/(df·N)) with a 90% CI from the non-central χ² (Steiger 1990); SRMR (Bentler),
 with MLR also the ``*_scaled`` versions (CFI, TLI, RMSEA from the scaled χ² of the model and of the baseline,
-the latter with its own scaling factor, as lavaan's ``cfi.scaled`` etc.; the scaled RMSEA's CI and lavaan's
-``*.robust`` indices are not computed);
+the latter with its own scaling factor, as lavaan's ``cfi.scaled`` etc.; the scaled RMSEA's CI from the
+unscaled χ² on c·df degrees of freedom; lavaan's ``*.robust`` indices are not computed);
 including mean residuals, against the H1 moments; AIC = −2ℓ + 2q; BIC = −2ℓ + q·log N. As in lavaan, with
 exogenous covariates (fixed.x) the reported log-likelihoods (and so AIC, BIC) are conditional on them: the
 covariates' own marginal log-likelihood is subtracted (χ² is unaffected).
@@ -364,6 +364,9 @@ def _scaled_indices(work, h1_moments, fit, N, G):
     out["cfi_scaled"] = 1.0 if denom == 0 else 1.0 - max(t - df, 0.0) / denom
     out["tli_scaled"] = ((t_b / df_b - t / df) / (t_b / df_b - 1.0)) if df > 0 else 1.0
     out["rmsea_scaled"] = np.sqrt(max(t - df, 0.0) / (df * N)) * np.sqrt(G) if df > 0 else 0.0
+    # lavaan (Mplus variant): CI from the unscaled χ² on c·df degrees of freedom (same point estimate as above)
+    out["rmsea_ci_lower_scaled"], out["rmsea_ci_upper_scaled"] = _rmsea_ci(
+        fit["chisq"], fit["chisq_scaling_factor"] * df, N, G)
     return out
 
 

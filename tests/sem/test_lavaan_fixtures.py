@@ -27,7 +27,8 @@ FIT_KEYS = {"npar": "npar", "chisq": "chisq", "df": "df", "pvalue": "pvalue", "b
             "aic": "aic", "bic": "bic"}
 SCALED_KEYS = {"chisq_scaled": "chisq.scaled", "chisq_scaling_factor": "chisq.scaling.factor",
                "pvalue_scaled": "pvalue.scaled", "baseline_chisq_scaled": "baseline.chisq.scaled",
-               "cfi_scaled": "cfi.scaled", "tli_scaled": "tli.scaled", "rmsea_scaled": "rmsea.scaled"}
+               "cfi_scaled": "cfi.scaled", "tli_scaled": "tli.scaled", "rmsea_scaled": "rmsea.scaled",
+               "rmsea_ci_lower_scaled": "rmsea.ci.lower.scaled", "rmsea_ci_upper_scaled": "rmsea.ci.upper.scaled"}
 
 
 def close(a, b, tol):
