@@ -19,7 +19,8 @@ FIX = Path(__file__).resolve().parent / "fixtures"
 REF = json.loads((FIX / "lavaan_fixtures.json").read_text())
 CASES = ["cfa_fiml", "cfa_listwise", "path_fiml", "path_fiml_mlr", "path0_fiml_mlr", "path_listwise_mlr",
          "riclpm_fiml", "clpm_fiml", "mg_fiml", "mg_fiml_mlr", "riclpm_fiml_mlr", "cfa_listwise_mlr",
-         "cfa_stdlv_fiml", "latent_regression_fiml", "mg_cfa_fiml", "mimic_xmiss_fiml"]
+         "cfa_stdlv_fiml", "latent_regression_fiml", "mg_cfa_fiml", "mimic_xmiss_fiml",
+         "auto_cov_y_fiml"]
 FIT_KEYS = {"npar": "npar", "chisq": "chisq", "df": "df", "pvalue": "pvalue", "baseline_chisq": "baseline.chisq",
             "baseline_df": "baseline.df", "cfi": "cfi", "tli": "tli", "rmsea": "rmsea",
             "rmsea_ci_lower": "rmsea.ci.lower", "rmsea_ci_upper": "rmsea.ci.upper",
