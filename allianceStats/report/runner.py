@@ -121,7 +121,7 @@ def parse_analysis(raw: dict[str, Any], *, base_dir: Path | str = ".", source: s
     >>> parse_analysis({"data": {"path": "x.csv"}, "bogus": {}})
     Traceback (most recent call last):
     ...
-    allianceStats.errors.AllianceStatsError: analysis file <dict>: unknown key 'bogus'; valid keys: title, seed, data, describe, icc, trajectories, mlm, riclpm, mediation, cycle, hypotheses, dynamics.
+    allianceStats.errors.AllianceStatsError: analysis file <dict>: unknown key 'bogus'; valid keys: title, seed, data, describe, icc, trajectories, mlm, riclpm, mediation, cycle, hypotheses, dynamics, power.
     """
     valid = ["title", "seed", "data", *STEP_ORDER]
     problems = [f"unknown key {k!r}" for k in raw if k not in valid]
