@@ -27,7 +27,8 @@ free means and variances (and the fixed.x block kept); CFI, TLI (Bentler 1990; T
 RMSEA = √G·√(max(χ² − df, 0)/(df·N)) with a 90% CI from the non-central χ² (Steiger 1990); SRMR (Bentler),
 with MLR also the ``*_scaled`` versions (CFI, TLI, RMSEA from the scaled χ² of the model and of the baseline,
 the latter with its own scaling factor, as lavaan's ``cfi.scaled`` etc.; the scaled RMSEA's CI from the
-unscaled χ² on c·df degrees of freedom; lavaan's ``*.robust`` indices are not computed);
+unscaled χ² on c·df degrees of freedom; with complete data also the ``*_robust`` CFI, TLI and RMSEA of
+Brosseau-Liard & Savalei — not under FIML, where lavaan uses another correction);
 including mean residuals, against the H1 moments; AIC = −2ℓ + 2q; BIC = −2ℓ + q·log N. As in lavaan, with
 exogenous covariates (fixed.x) the reported log-likelihoods (and so AIC, BIC) are conditional on them: the
 covariates' own marginal log-likelihood is subtracted (χ² is unaffected).
@@ -367,6 +368,16 @@ def _scaled_indices(work, h1_moments, fit, N, G):
     # lavaan (Mplus variant): CI from the unscaled χ² on c·df degrees of freedom (same point estimate as above)
     out["rmsea_ci_lower_scaled"], out["rmsea_ci_upper_scaled"] = _rmsea_ci(
         fit["chisq"], fit["chisq_scaling_factor"] * df, N, G)
+    if work.complete and df > 0:
+        # population-corrected "robust" indices (Brosseau-Liard, Savalei & Li 2012; Brosseau-Liard & Savalei
+        # 2014), complete data only: under FIML lavaan uses a different correction (Savalei 2018), not done here
+        c, X2, X2_b = fit["chisq_scaling_factor"], fit["chisq"], fit["baseline_chisq"]
+        d0, db = X2 - c * df, X2_b - c_b * df_b
+        out["cfi_robust"] = 1.0 if max(d0, db, 0.0) == 0 else 1.0 - max(d0, 0.0) / max(d0, db, 0.0)
+        out["tli_robust"] = 1.0 - (d0 * df_b) / (db * df) if db != 0 else 1.0
+        out["rmsea_robust"] = np.sqrt(max(X2 / N / df - c / N, 0.0)) * np.sqrt(G)
+        lo, hi = _rmsea_ci(t, df, N, G)
+        out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = lo * np.sqrt(c), hi * np.sqrt(c)
     return out
 
 

@@ -125,6 +125,14 @@ def test_chisq_difference_ml():
     assert close(table["rmsea"].iloc[1], ref["rmsea"][1], 1e-4)
 
 
+@pytest.mark.parametrize("case", ["path_listwise_mlr", "cfa_listwise_mlr"])
+def test_robust_fit_indices_complete_data(case):
+    fit = fitted(case).fit
+    ref = REF[case]["fit"]
+    for key in ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust", "rmsea_ci_upper_robust"):
+        assert close(fit[key], ref[key.replace("_robust", ".robust").replace("_", ".")], 1e-4), key
+
+
 @pytest.mark.parametrize("case", ["path_fiml_mlr", "path0_fiml_mlr", "path_listwise_mlr", "mg_fiml_mlr",
                                   "riclpm_fiml_mlr", "cfa_listwise_mlr"])
 
