@@ -4,6 +4,7 @@ Run: .venv/bin/python benchmarks/bench_foundation.py   (writes benchmarks/result
 Peers on the same data in the same run: pandas read_csv alone (the floor for reading) and a plain pandas
 groupby-transform decomposition (what a hand-written script does, without validation).
 """
+import os
 import platform
 import tempfile
 import time
@@ -64,7 +65,8 @@ def main():
     base = rows["pandas: read_csv + groupby person-mean + shift (no validation)"]
     lines = ["# Foundation benchmark: 1,000,000 rows (50,000 clients x 20 sessions), best of 3", "",
              f"Machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-             f"pandas {pd.__version__}. Goal: read + validate + decompose under 5 s.", "",
+             f"pandas {pd.__version__}; 2 cores, 1-minute load average {os.getloadavg()[0]:.1f} at the end. "
+             "Goal: read + validate + decompose under 5 s.", "",
              "| step | seconds | ratio to hand-written pandas |", "| --- | ---: | ---: |"]
     lines += [f"| {k} | {v:.2f} | {v / base:.2f} |" for k, v in rows.items()]
     RESULTS.parent.mkdir(exist_ok=True)
