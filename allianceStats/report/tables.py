@@ -134,6 +134,8 @@ def atomic_write(path: Path, text: str) -> None:
     >>> atomic_write(target, "| a |\\n")
     >>> target.read_text(), [p.name for p in target.parent.iterdir()]
     ('| a |\\n', ['t.md'])
+    >>> oct(target.stat().st_mode & 0o044)  # readable by others
+    '0o44'
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +143,8 @@ def atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        # mkstemp creates the file readable by its owner only; a report is for sharing (rw-r--r--)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
