@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataWarning, FormulaError, IdentificationError
-from .syntax import Definition, Statement, expression_names
+from .syntax import _NUMBER_RE, Definition, Statement, expression_names
 
 COLUMNS = ["lhs", "op", "rhs", "group", "user", "free", "value", "label", "exo"]
 
@@ -80,6 +80,33 @@ def _per_group(mod, n_groups: int, line: str):
                                f"{n_groups} group(s); give one entry per group.")
         return list(mod)
     return [mod] * n_groups
+
+
+def _impose_equalities(table, free_idx, label_idx, equalities):
+    """``a == b``: the two labels share one free parameter; ``a == 0.5``: the labelled rows are fixed at 0.5."""
+    parent = {k: k for k in range(1, int(free_idx.max()) + 1)}
+
+    def root(k):
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    for eq in equalities:
+        if eq.lhs not in label_idx:
+            raise FormulaError(f"constraint {eq.line!r}: {eq.lhs!r} is not the label of a free parameter.")
+        if eq.expression in label_idx:
+            a, b = root(label_idx[eq.lhs]), root(label_idx[eq.expression])
+            parent[max(a, b)] = min(a, b)
+        elif not _NUMBER_RE.match(eq.expression):
+            raise FormulaError(f"constraint {eq.line!r}: {eq.expression!r} is not the label of a free parameter.")
+        else:
+            rows = free_idx == label_idx[eq.lhs]
+            table.loc[rows, "value"] = float(eq.expression)
+            free_idx = np.where(rows, 0, free_idx)
+    merged = np.array([root(k) if k > 0 else 0 for k in free_idx])
+    used = sorted(set(merged[merged > 0]))
+    renumber = {k: i for i, k in enumerate(used, start=1)}
+    return np.array([renumber.get(k, 0) for k in merged]), len(used)
 
 
 def build_partable(statements: list[Statement], definitions: list[Definition], *, observed: set[str],
@@ -213,6 +240,10 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
         free_idx[i] = nxt
         if label:
             label_idx[label] = nxt
+    equalities = [d for d in definitions if d.kind == "=="]
+    definitions = [d for d in definitions if d.kind == ":="]
+    if equalities:
+        free_idx, nxt = _impose_equalities(table, free_idx, label_idx, equalities)
     table["free"] = free_idx
     table["user"] = table["user"].astype(bool)
     table["exo"] = table["exo"].astype(bool)

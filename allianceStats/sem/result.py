@@ -127,6 +127,11 @@ class SEMResult:
                 merged[-1] += " + " + term
             else:
                 merged.append(line)
+        # equality constraints between different labels sharing one free parameter (from 'a == b')
+        free_rows = tab[(tab["free"] > 0) & (tab["label"] != "")]
+        for _, labels in free_rows.groupby("free")["label"]:
+            distinct = list(dict.fromkeys(labels))
+            merged.extend(f"{distinct[0]} == {other}" for other in distinct[1:])
         for d in self.partable.attrs.get("definitions", ()):
             merged.append(f"{d.lhs} := {d.expression}")
         return "\n".join(merged)

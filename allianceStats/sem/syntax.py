@@ -15,9 +15,12 @@ A statement ending in an operator or ``+`` (or a line starting with ``+``) conti
 
 Each right-hand term may carry modifiers joined by ``*``: a number fixes the parameter (``1*x``, ``0*x``,
 ``-0.5*x``), ``NA`` frees it (``NA*x``), an identifier labels it (``a*x``; equal labels mean equal
-parameters), and ``c(...)`` gives one value or label per group (``c(a, b)*x``, ``c(1, NA)*x``). Several
-left-hand variables may be joined by ``+`` (``RIx + RIy ~~ 0*wx1``). Anything else — inequality or ``==``
-constraints, ``start()``, ``|`` thresholds, ``<~`` composites — raises :class:`FormulaError` quoting the line.
+parameters), and ``c(...)`` gives one value or label per group (``c(a, b)*x``, ``c(1, NA)*x``). ``a == b`` makes two labelled
+parameters equal and ``a == 0.5`` fixes one (simple equality constraints, imposed by sharing one free
+parameter, which gives lavaan's estimates and standard errors). Several
+left-hand variables may be joined by ``+`` (``RIx + RIy ~~ 0*wx1``). Anything else — inequality constraints or
+``==`` on expressions, ``start()``, ``|`` thresholds, ``<~`` composites — raises :class:`FormulaError` quoting
+the line.
 
 Example
 -------
@@ -58,11 +61,12 @@ class Statement:
 
 @dataclass(frozen=True)
 class Definition:
-    """A defined parameter ``lhs := expression``."""
+    """A defined parameter ``lhs := expression`` (``kind=":="``) or an equality ``lhs == rhs`` (``kind="=="``)."""
 
     lhs: str
     expression: str
     line: str
+    kind: str = ":="
 
 
 def _logical_lines(model: str) -> list[str]:
@@ -118,7 +122,7 @@ def _parse_modifier(token: str, line: str):
 
 
 def _split_operator(line: str) -> tuple[str, str, str]:
-    for bad in ("<~", "==", "~*~"):
+    for bad in ("<~", "~*~", "<", ">"):
         if bad in line:
             raise FormulaError(f"operator {bad!r} in model line {line!r} is not supported by allianceStats' lavaan "
                                "subset (supported: =~  ~  ~~  ~ 1  :=).")
@@ -214,6 +218,13 @@ def parse_model(model: str) -> tuple[list[Statement], list[Definition]]:
     statements: list[Statement] = []
     definitions: list[Definition] = []
     for line in _logical_lines(model):
+        if "==" in line:
+            lhs, _, rhs = (part.strip() for part in line.partition("=="))
+            if not _NAME_RE.match(lhs) or not (_NAME_RE.match(rhs) or _NUMBER_RE.match(rhs)):
+                raise FormulaError(f"equality constraint {line!r} must be 'label == label' or 'label == number'; "
+                                   "other constraint expressions are not supported.")
+            definitions.append(Definition(lhs, rhs, line, kind="=="))
+            continue
         lhs, op, rhs = _split_operator(line)
         if op == ":=":
             if not _NAME_RE.match(lhs):

@@ -38,7 +38,7 @@ def test_continuation_lines_are_joined():
     assert [s.rhs for s in stmts] == ["x1", "x2", "x3"]
 
 
-@pytest.mark.parametrize("line, quoted", [("f <~ x1 + x2", "'f <~ x1 + x2'"), ("a == b", "'a == b'"),
+@pytest.mark.parametrize("line, quoted", [("f <~ x1 + x2", "'f <~ x1 + x2'"), ("a == b + c", "'a == b + c'"),
                                           ("y ~ x | t1", "'y ~ x | t1'"), ("y ~ start(0.5)*x", "'y ~ start(0.5)*x'"),
                                           ("y ? x", "'y ? x'"), ("ab := a; import_os", "'import_os'")])
 def test_unknown_syntax_is_an_error_quoting_the_line(line, quoted):
@@ -114,3 +114,12 @@ def test_to_lavaan_reproduces_the_fit_in_r(tmp_path):
     assert r["npar"] == res.fit["npar"]
     d = res.params.query("op == ':='").iloc[0]
     assert abs(r["est"] - d["estimate"]) < 1e-5 and abs(r["se"] - d["std_error"]) < 1e-4
+
+
+def test_equality_to_a_number_fixes_the_labelled_parameter():
+    data = pd.read_csv(FIX / "path.csv")
+    a = fit_sem("m1 ~ x\ny ~ b*m1 + c*x\nc == 0.25", data)
+    b = fit_sem("m1 ~ x\ny ~ b*m1 + 0.25*x", data)
+    assert a.fit["npar"] == b.fit["npar"] and abs(a.fit["loglik"] - b.fit["loglik"]) < 1e-9 * abs(b.fit["loglik"])
+    with pytest.raises(FormulaError, match="is not the label of a free parameter"):
+        fit_sem("m1 ~ x\ny ~ b*m1\nb == zz", data)
