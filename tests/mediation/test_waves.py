@@ -88,6 +88,6 @@ def test_delta_interval_and_bad_input(fitted):
     row = delta.effects.iloc[0]
     assert row["ci_upper"] - row["ci_lower"] == pytest.approx(2 * 1.959963984540054 * row["std_error"], rel=1e-9)
     with pytest.raises(AllianceStatsError, match="not one of"):
-        wave_mediation(data, "support", "needs", "motivation", ci="bootstrap")
+        wave_mediation(data, "support", "needs", "motivation", ci="jackknife")
     with pytest.raises(AllianceStatsError, match="three different columns"):
         wave_mediation(data, "support", "support", "motivation")
