@@ -55,6 +55,7 @@ _LAZY = {
     "describe": "allianceStats.data.describe",
     # mixed models
     "fit_mlm": "allianceStats.mixed",
+    "MixedResult": "allianceStats.mixed",
     "icc": "allianceStats.mixed",
     "r2": "allianceStats.mixed",
     "compare_mlm": "allianceStats.mixed",
@@ -62,6 +63,7 @@ _LAZY = {
     "fit_alliance_outcome": "allianceStats.mixed",
     # SEM and panel models
     "fit_sem": "allianceStats.sem",
+    "SEMResult": "allianceStats.sem",
     "compare_sem": "allianceStats.sem",
     "fit_clpm": "allianceStats.panel",
     "fit_riclpm": "allianceStats.panel",
