@@ -432,19 +432,9 @@ def simulate_111(n_clusters: int, n_per: int, *, seed: int, a_w: float = 0.4, b_
     >>> data.shape, round(truth["within indirect"], 2)
     ((100, 4), 0.17)
     """
-    rng = np.random.default_rng(seed)
-    g = np.repeat(np.arange(n_clusters), n_per)
-    slopes = rng.multivariate_normal([a_w, b_w], [[0.04, sigma_ab], [sigma_ab, 0.04]], size=n_clusters)
-    xbar = rng.normal(size=n_clusters)
-    xw = rng.normal(size=g.size)
-    xw -= np.bincount(g, xw)[g] / n_per
-    m_dev = slopes[g, 0] * xw + 0.8 * rng.normal(size=g.size)
-    m_dev -= np.bincount(g, m_dev)[g] / n_per
-    mbar = a_b * xbar + 0.5 * rng.normal(size=n_clusters)
-    y = (b_b * mbar[g] + c_b * xbar[g] + 0.5 * rng.normal(size=n_clusters)[g] + slopes[g, 1] * m_dev
-         + c_w * xw + 0.8 * rng.normal(size=g.size))
-    data = pd.DataFrame({"client": [f"c{j:03d}" for j in g], "x": xbar[g] + xw, "m": mbar[g] + m_dev, "y": y})
-    truth = {"within indirect": a_w * b_w + sigma_ab, "between indirect": a_b * b_b, "within direct": c_w,
-             "between direct": c_b}
-    return data, truth
+    from ..simulate.designs import multilevel_mediation as design  # the DGP lives with the other designs
+
+    data, truth = design(n_clusters, n_per, a_w=a_w, b_w=b_w, sigma_ab=sigma_ab, a_b=a_b, b_b=b_b, c_w=c_w,
+                         c_b=c_b, seed=seed)
+    return data, truth["targets"]
 

@@ -11,6 +11,7 @@ the fit converged and whether the solution was proper (no boundary / Heywood war
 | ``mlm`` | :func:`designs.within_between` | ``y ~ x_within + x_between + (1 | client)``, REML, Satterthwaite df |
 | ``riclpm`` | :func:`designs.riclpm` | :func:`allianceStats.fit_riclpm`, lagged effects constrained equal, FIML |
 | ``mediation`` | :func:`designs.mediation` | :func:`allianceStats.mediation`, Monte Carlo CI (Selig & Preacher 2008) |
+| ``multilevel_mediation`` | :func:`designs.multilevel_mediation` | :func:`allianceStats.multilevel_mediation`, Monte Carlo CI |
 
 Example
 -------
@@ -96,6 +97,15 @@ def _fit_mediation(data, alpha, seed):
     return rows
 
 
+def _fit_multilevel_mediation(data, alpha, seed):
+    from ..mediation import multilevel_mediation
+
+    res = multilevel_mediation(data, "x", "m", "y", cluster="client", method="monte_carlo", n_draws=2000,
+                               level=1 - alpha, seed=seed)
+    return [_row(r.effect, r.estimate, r.std_error, r.ci_lower, r.ci_upper, r.p_value)
+            for r in res.effects.itertuples()]
+
+
 FAMILIES = {
     "regression": Family("regression", lambda c, e, s: designs.regression(c["n_clients"], **e, seed=s),
                          _fit_regression, False),
@@ -105,6 +115,10 @@ FAMILIES = {
                      _fit_riclpm, True),
     "mediation": Family("mediation", lambda c, e, s: designs.mediation(c["n_clients"], **e, seed=s),
                         _fit_mediation, False),
+    "multilevel_mediation": Family(
+        "multilevel_mediation",
+        lambda c, e, s: designs.multilevel_mediation(c["n_clients"], c["n_sessions"], **e, seed=s),
+        _fit_multilevel_mediation, True),
 }
 
 

@@ -140,9 +140,9 @@ def power(design: str, model: str | None = None, *, n_clients, n_sessions=None, 
 
     Parameters
     ----------
-    design : {"regression", "within_between", "riclpm", "mediation"}
+    design : {"regression", "within_between", "riclpm", "mediation", "multilevel_mediation"}
         The data-generating process (:mod:`allianceStats.simulate.designs`); it fixes the default model.
-    model : {"regression", "mlm", "riclpm", "mediation"}, optional
+    model : {"regression", "mlm", "riclpm", "mediation", "multilevel_mediation"}, optional
         The model family fitted to each replication (default: the design's own).
     n_clients, n_sessions : int or list of int
         The grid (sessions = waves for the RI-CLPM). ``n_sessions`` is ignored by single-level designs.
@@ -163,7 +163,8 @@ def power(design: str, model: str | None = None, *, n_clients, n_sessions=None, 
     >>> sorted(res.table["target"])
     ['a', 'b', 'direct', 'indirect']
     """
-    defaults = {"regression": "regression", "within_between": "mlm", "riclpm": "riclpm", "mediation": "mediation"}
+    defaults = {"regression": "regression", "within_between": "mlm", "riclpm": "riclpm", "mediation": "mediation",
+                "multilevel_mediation": "multilevel_mediation"}
     if design not in defaults:
         raise AllianceStatsError(f"power(): unknown design {design!r}; choose one of {sorted(defaults)}.")
     model = model or defaults[design]

@@ -63,7 +63,7 @@ from ..simulate import designs
 from .study import PowerResult, power
 
 #: the data-generating processes a study file may name (functions of :mod:`allianceStats.simulate.designs`)
-DESIGNS = ("regression", "within_between", "riclpm", "mediation")
+DESIGNS = ("regression", "within_between", "riclpm", "mediation", "multilevel_mediation")
 TOP_KEYS = ("title", "design", "model", "reps", "alpha", "seed", "out_dir", "scheduler", "workers", "grid",
             "effects")
 GRID_KEYS = ("n_clients", "n_sessions")

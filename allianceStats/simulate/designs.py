@@ -21,6 +21,11 @@ wrongly parsed population values is avoided by a test that fits a very large dra
     Grasman 2015). Optional dropout after each wave with a logistic hazard on the first variable's observed
     value (missing at random, so FIML is consistent). Targets: the elements of :math:`\Phi`, named
     ``"<from> -> <to>"``.
+``multilevel_mediation``
+    1-1-1 session data: client-specific slopes :math:`(a_j, b_j)` with covariance :math:`\sigma_{ab}`,
+    within-client deviations centred exactly within each client (so observed client means are the true ones).
+    Targets: within indirect :math:`a_W b_W + \sigma_{ab}` (Bauer, Preacher & Gil 2006), between indirect
+    :math:`a_B b_B`, within and between direct effects (Zhang, Zyphur & Preacher 2009).
 ``mediation``
     :math:`m = a x + e_m`, :math:`y = c' x + b m + e_y` with standard normal :math:`x` and errors. Targets:
     ``a``, ``b``, ``direct`` = :math:`c'`, ``indirect`` = :math:`ab`.
@@ -166,3 +171,36 @@ def mediation(n_clients: int, *, a: float = 0.3, b: float = 0.3, direct: float =
     return pd.DataFrame({"client": np.arange(n_clients), "x": x, "m": m, "y": y}), {
         "targets": {"a": float(a), "b": float(b), "direct": float(direct), "indirect": float(round(a * b, 15))},
         "params": {"a": a, "b": b, "direct": direct}}
+
+
+def multilevel_mediation(n_clients: int, n_sessions: int, *, a_w: float = 0.4, b_w: float = 0.35,
+                         sigma_ab: float = 0.03, a_b: float = 0.6, b_b: float = 0.5, c_w: float = 0.1,
+                         c_b: float = 0.2, seed=None):
+    """1-1-1 mediation data with known within- and between-client indirect effects.
+
+    ``(a_j, b_j) ~ N((a_w, b_w), [[0.04, sigma_ab], [sigma_ab, 0.04]])``; the model of Zhang, Zyphur & Preacher
+    (2009) with random a and b slopes (Bauer, Preacher & Gil 2006) holds exactly with observed client means.
+
+    >>> d, t = multilevel_mediation(20, 5, seed=1)
+    >>> d.shape, round(t["targets"]["within indirect"], 2)
+    ((100, 4), 0.17)
+    """
+    if n_clients < 3 or n_sessions < 2:
+        raise AllianceStatsError("multilevel_mediation(): need at least 3 clients and 2 sessions per client.")
+    rng = _rng(seed)
+    g = np.repeat(np.arange(n_clients), n_sessions)
+    slopes = rng.multivariate_normal([a_w, b_w], [[0.04, sigma_ab], [sigma_ab, 0.04]], size=n_clients)
+    xbar = rng.normal(size=n_clients)
+    xw = rng.normal(size=g.size)
+    xw -= np.bincount(g, xw)[g] / n_sessions
+    m_dev = slopes[g, 0] * xw + 0.8 * rng.normal(size=g.size)
+    m_dev -= np.bincount(g, m_dev)[g] / n_sessions
+    mbar = a_b * xbar + 0.5 * rng.normal(size=n_clients)
+    y = (b_b * mbar[g] + c_b * xbar[g] + 0.5 * rng.normal(size=n_clients)[g] + slopes[g, 1] * m_dev
+         + c_w * xw + 0.8 * rng.normal(size=g.size))
+    data = pd.DataFrame({"client": [f"c{j:03d}" for j in g], "x": xbar[g] + xw, "m": mbar[g] + m_dev, "y": y})
+    targets = {"within indirect": a_w * b_w + sigma_ab, "between indirect": a_b * b_b, "within direct": c_w,
+               "between direct": c_b}
+    return data, {"targets": {k: float(v) for k, v in targets.items()},
+                  "params": {"a_w": a_w, "b_w": b_w, "sigma_ab": sigma_ab, "a_b": a_b, "b_b": b_b, "c_w": c_w,
+                             "c_b": c_b}}

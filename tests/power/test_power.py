@@ -137,3 +137,15 @@ def test_mediation_truth_recovered_on_a_large_draw():
     e = res.effects.set_index("effect")
     for effect, target in (("x -> m -> y", "indirect"), ("direct", "direct")):
         assert abs(e.loc[effect, "estimate"] - truth["targets"][target]) < 4 * e.loc[effect, "std_error"]
+
+
+def test_multilevel_mediation_family_and_its_truth():
+    data, truth = designs.multilevel_mediation(800, 6, seed=4)
+    res = als.multilevel_mediation(data, "x", "m", "y", n_draws=2000, seed=1)
+    e = res.effects.set_index("effect")
+    for name, target in truth["targets"].items():
+        assert abs(e.loc[name, "estimate"] - target) < 4 * e.loc[name, "std_error"], name
+    study = als.power("multilevel_mediation", n_clients=40, n_sessions=5, reps=4, seed=2, client="sync",
+                      progress=False)
+    assert sorted(study.table["target"]) == sorted(truth["targets"])
+    assert (study.table["usable"] == 4).all()
