@@ -136,9 +136,8 @@ def write_results(rows, target, t_target, target_load):
         f"dask {dask.__version__}, distributed {distributed.__version__}. Run: `benchmarks/bench_power.py`, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
-        f"**The machine was shared with other jobs during this run**: the 1-minute load average (`os.getloadavg()`)"
-        f" is given per row; with a load above {cores} (the number of cores) every process got only part of a core,"
-        " so the wall-clock rates below understate an idle machine and the speed-ups are noisy.",
+        f"The 1-minute load average (`os.getloadavg()`) is given per row; with a load above {cores} (the number of"
+        " cores) other jobs were running and the wall-clock rates understate an idle machine.",
         "",
         "Per family, one cell, identical seeds; clusters started and warmed up before timing (start-up excluded);"
         " the three executors gave identical tables (checked). Goal: 2 workers ≥ 1.8 × 1 process.",
