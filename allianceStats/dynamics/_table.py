@@ -6,15 +6,13 @@ count session numbers, not rows.
 """
 from __future__ import annotations
 
-import datetime as _dt
-import functools
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..errors import SchemaError
-from ..results import Provenance, data_sha256, package_versions
+from ..results import Provenance, make_provenance
 
 
 def session_table(data: pd.DataFrame, columns: Sequence[str], *, client: str, time: str,
@@ -68,15 +66,6 @@ def check_choice(name: str, value, choices: Sequence[str]) -> None:
         raise AllianceStatsError(f"{name}={value!r} is not supported; choose one of {list(choices)}")
 
 
-@functools.lru_cache(maxsize=1)
-def _versions() -> tuple[tuple[str, str], ...]:
-    # reading package metadata costs ~15 ms a call; versions do not change within a process
-    return tuple(package_versions().items())
-
-
 def provenance(data: pd.DataFrame, options: dict) -> Provenance:
-    """:class:`Provenance` of a dynamics result, as :func:`allianceStats.results.make_provenance` builds it,
-    with the package versions read once per process."""
-    return Provenance(versions=dict(_versions()), options=dict(options), seed=None,
-                      data_sha256=data_sha256(data),
-                      timestamp=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    """:class:`Provenance` of a dynamics result (no seed: these analyses draw no random numbers)."""
+    return make_provenance(data, options=options)
