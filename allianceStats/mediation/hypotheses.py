@@ -154,11 +154,13 @@ def hypotheses() -> pd.DataFrame:
 
 def _lagged_frame(data, x, y, cluster, session):
     """Consecutive-session pairs within cluster: ``x_within`` and ``x_between`` at t, ``y`` at t and t + 1."""
+    from ..decompose import decompose  # person-mean centring (Curran & Bauer 2011), defined in one place
+
     df = data[[cluster, session, x, y]].dropna().sort_values([cluster, session])
+    parts = decompose(df, x, client=cluster, time=session, lags=())
     grouped = df.groupby(cluster, sort=False)
-    between = grouped[x].transform("mean")
-    out = pd.DataFrame({cluster: df[cluster].to_numpy(), "x_within": (df[x] - between).to_numpy(),
-                        "x_between": between.to_numpy(), "y_now": df[y].to_numpy(),
+    out = pd.DataFrame({cluster: df[cluster].to_numpy(), "x_within": parts[f"{x}_within"].to_numpy(),
+                        "x_between": parts[f"{x}_between"].to_numpy(), "y_now": df[y].to_numpy(),
                         "y_next": grouped[y].shift(-1).to_numpy(),
                         "gap": (grouped[session].shift(-1) - df[session]).to_numpy()})
     return out[out["gap"] == 1].drop(columns="gap")
