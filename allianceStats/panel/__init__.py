@@ -10,7 +10,7 @@ References: Hamaker, Kuiper & Grasman (2015), *Psychological Methods* 20(1); Mul
 """
 from .fit import PanelResult, compare_panel, fit_clpm, fit_dpm, fit_riclpm
 from .reshape import panel_wide
-from .syntax import clpm_syntax, dpm_syntax, phantomize, riclpm_syntax
+from .syntax import clpm_syntax, dpm_syntax, riclpm_syntax
 
 __all__ = ["fit_clpm", "fit_riclpm", "fit_dpm", "compare_panel", "PanelResult", "clpm_syntax", "riclpm_syntax",
-           "dpm_syntax", "phantomize", "panel_wide"]
+           "dpm_syntax", "panel_wide"]

@@ -43,8 +43,8 @@ from scipy import stats
 from ..errors import AllianceStatsError, DataWarning, SchemaError
 from ..results import Convergence, Provenance
 from .reshape import panel_wide
-from .syntax import (PHANTOM, _indicator_columns, _predictor_names, _variables, clpm_syntax, dpm_syntax,
-                     observed_columns, phantomize, resolve_waves, riclpm_syntax)
+from .syntax import (_indicator_columns, _predictor_names, _variables, clpm_syntax, dpm_syntax,
+                     observed_columns, resolve_waves, riclpm_syntax)
 
 PATH_COLUMNS = ["group", "outcome", "predictor", "wave_from", "wave_to", "lhs", "op", "rhs", "label",
                 "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper", "std_all"]
@@ -199,20 +199,6 @@ def _check_columns(wide: pd.DataFrame, needed: Sequence[str], *, where: str) -> 
 # tidy tables
 
 
-def _unphantom(params: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Drop the single-indicator scaffolding of :func:`phantomize` and name parameters as lavaan would."""
-    cols = set(columns)
-    ph = {PHANTOM + c for c in cols}
-    drop = ((params["op"] == "=~") & params["lhs"].isin(ph)) \
-        | ((params["op"] == "~~") & params["lhs"].isin(cols) & (params["lhs"] == params["rhs"])) \
-        | ((params["op"] == "~1") & params["lhs"].isin(cols))
-    out = params.loc[~drop].copy()
-    for side in ("lhs", "rhs"):
-        out[side] = out[side].map(lambda s: s[len(PHANTOM):] if s in ph else s)
-    out.attrs = dict(params.attrs)
-    return out.reset_index(drop=True)
-
-
 def _path_tables(params: pd.DataFrame, lookup: dict[tuple[str, str], tuple]) -> tuple[pd.DataFrame, pd.DataFrame]:
     reg = params[params["op"] == "~"]
     rows = []
@@ -238,13 +224,13 @@ def _lag_lookup(names: dict[str, list[str]], variables, waves) -> dict[tuple[str
             for k in range(1, len(waves)) for v in variables for u in variables}
 
 
-def _fit(model_name, syntax, engine_syntax, wide, *, variables, waves, lookup, phantoms, group, missing,
+def _fit(model_name, syntax, wide, *, variables, waves, lookup, group, missing,
          estimator, se, n_boot, seed, spec) -> PanelResult:
     from ..sem import fit_sem  # the panel layer sits on the SEM engine (DESIGN.md: panel -> sem)
 
-    res = fit_sem(engine_syntax, wide, missing=missing, estimator=estimator, group=group, se=se,
+    res = fit_sem(syntax, wide, missing=missing, estimator=estimator, group=group, se=se,
                   defaults="none", n_boot=n_boot, seed=seed)
-    params = _unphantom(res.params, phantoms) if phantoms else res.params
+    params = res.params
     cross, auto = _path_tables(params, lookup)
     return PanelResult(model=model_name, variables=tuple(variables), waves=tuple(waves), syntax=syntax,
                        params=params, fit=res.fit, cross_lagged=cross, autoregressive=auto, sem=res, data=wide,
@@ -353,8 +339,8 @@ def fit_riclpm(data: pd.DataFrame, variables: Sequence[str], *, client: str = "c
     spec = dict(constraints=constraints, predictors=tuple(zs), predictors_on=predictors_on, group=group,
                 group_equal=group_equal, equal_means=equal_means, indicators=indicators, invariance=invariance,
                 between=between, ri_variances=ri_variances)
-    return _fit("RI-CLPM", syntax, syntax, wide_df, variables=variables, waves=ws,
-                lookup=_lag_lookup(names, variables, ws), phantoms=(), group=group, missing=missing,
+    return _fit("RI-CLPM", syntax, wide_df, variables=variables, waves=ws,
+                lookup=_lag_lookup(names, variables, ws), group=group, missing=missing,
                 estimator=estimator, se=se, n_boot=n_boot, seed=seed, spec=spec)
 
 
@@ -396,13 +382,11 @@ def fit_clpm(data: pd.DataFrame, variables: Sequence[str], *, client: str = "cli
     n_groups = _group_count(wide_df, group)
     syntax = clpm_syntax(variables, ws, constraints=constraints, predictors=zs or None, groups=n_groups,
                          group_equal=group_equal, equal_means=equal_means, columns=columns)
-    # wave-1 variables are exogenous with free (co)variances: lavaan then switches fixed.x off; the engine
-    # gets the equivalent single-indicator form (see phantomize), and the table is renamed back
-    first = [cols[v][0] for v in variables]
+    # wave-1 variables are exogenous with written (co)variances: fit_sem switches fixed.x off, as lavaan does
     spec = dict(constraints=constraints, predictors=tuple(zs), group=group, group_equal=group_equal,
                 equal_means=equal_means)
-    return _fit("CLPM", syntax, phantomize(syntax, first), wide_df, variables=variables, waves=ws,
-                lookup=_lag_lookup(cols, variables, ws), phantoms=first, group=group, missing=missing,
+    return _fit("CLPM", syntax, wide_df, variables=variables, waves=ws,
+                lookup=_lag_lookup(cols, variables, ws), group=group, missing=missing,
                 estimator=estimator, se=se, n_boot=n_boot, seed=seed, spec=spec)
 
 
@@ -447,10 +431,9 @@ def fit_dpm(data: pd.DataFrame, y: str, x: Sequence[str] | str, *, client: str =
     T = len(ws)
     needed = [*cols[y], *[c for v in xs for c in cols[v][:T - 1]]]
     wide_df = _check_columns(wide_df, needed, where="dynamic panel model")
-    exogenous = [cols[y][0], *[c for v in xs for c in cols[v][:T - 1]]]
     lookup = {(cols[y][k], cols[u][k - 1]): (y, ws[k], u, ws[k - 1]) for k in range(1, T) for u in [y, *xs]}
-    return _fit("DPM", syntax, phantomize(syntax, exogenous), wide_df, variables=[y, *xs], waves=ws,
-                lookup=lookup, phantoms=exogenous, group=None, missing=missing, estimator=estimator, se=se,
+    return _fit("DPM", syntax, wide_df, variables=[y, *xs], waves=ws,
+                lookup=lookup, group=None, missing=missing, estimator=estimator, se=se,
                 n_boot=n_boot, seed=seed, spec=dict(predetermined=predetermined, error_invariance=error_invariance))
 
 

@@ -567,42 +567,4 @@ def dpm_syntax(y: str, x: Sequence[str] | str, waves: int | Sequence, *, predete
 
 
 
-# ----------------------------------------------------------------------------------------------------
-# single-indicator stand-ins for observed variables
-
-
-PHANTOM = "ph_"
-
-
-def phantomize(syntax: str, columns: Sequence[str]) -> str:
-    """The same model with each observed column ``c`` replaced by a latent ``ph_c =~ 1*c`` (``c ~~ 0*c``).
-
-    ``lavaan()`` switches ``fixed.x`` off when a model frees the (co)variances of exogenous observed
-    variables (wave-1 variables of the CLPM, the predictors of the DPM); writing each such variable as a
-    single-indicator latent with zero residual variance and zero intercept is the equivalent model in which
-    nothing is exogenous-observed: identical likelihood and estimates, the latent's mean taking the place of
-    the observed mean.
-
-    >>> print(phantomize("y_2 ~ y_1\\ny_1 ~~ y_1\\ny_1 ~ 1\\ny_2 ~ 1", ["y_1"]))
-    ph_y_1 =~ 1*y_1
-    y_1 ~~ 0*y_1
-    y_1 ~ 0*1
-    y_2 ~ ph_y_1
-    ph_y_1 ~~ ph_y_1
-    ph_y_1 ~ 1
-    y_2 ~ 1
-    """
-    cols = list(columns)
-    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, sorted(cols, key=len, reverse=True)))
-                         + r")(?![\w.])")
-    out = ([f"{PHANTOM}{c} =~ 1*{c}" for c in cols] + [f"{c} ~~ 0*{c}" for c in cols]
-           + [f"{c} ~ 0*1" for c in cols])
-    for line in syntax.splitlines():
-        if not line or line.startswith("#"):
-            out.append(line)
-        else:
-            out.append(pattern.sub(lambda m: PHANTOM + m.group(1), line))
-    return "\n".join(out)
-
-
-__all__ = ["clpm_syntax", "riclpm_syntax", "dpm_syntax", "observed_columns", "resolve_waves", "phantomize"]
+__all__ = ["clpm_syntax", "riclpm_syntax", "dpm_syntax", "observed_columns", "resolve_waves"]

@@ -22,7 +22,7 @@ the residual variance of the only indicator of a single-indicator latent fixed t
 ``defaults="none"`` mimics ``lavaan::lavaan()``: only what is written, with variances, intercepts and means
 not written fixed to 0. In both, exogenous observed covariates (observed, only on the right of ``~``, never
 an indicator) get the ``fixed.x`` treatment — unless the syntax itself gives them a variance, covariance or
-intercept, in which case, as in lavaan, fixed.x is switched off (with a warning) and they are estimated
+intercept, in which case, as in lavaan, fixed.x is switched off (with a warning under ``defaults="sem"``) and they are estimated
 (``defaults="sem"`` then also frees their covariances).
 
 Example
@@ -148,9 +148,12 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
                       for s in statements)
     exo_free = [] if fixed_x else ov_x
     if not fixed_x:
-        warnings.warn("the syntax contains parameters of exogenous covariates "
-                      f"{ov_x}; switching to fixed.x = FALSE (they are estimated, as lavaan does).",
-                      DataWarning, stacklevel=4)
+        if defaults == "sem":
+            # under defaults="none" (lavaan::lavaan) only what is written is estimated, so written parameters
+            # of covariates are intended and there is nothing to warn about; under "sem" they override fixed.x
+            warnings.warn("the syntax contains parameters of exogenous covariates "
+                          f"{ov_x}; switching to fixed.x = FALSE (they are estimated, as lavaan does).",
+                          DataWarning, stacklevel=4)
         ov_x = []
     ov_y = [v for v in ov if v in eqs_y and v not in eqs_x and v not in indicators]
     lv_x = [v for v in latent if v not in eqs_y and v not in indicators]
