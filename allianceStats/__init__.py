@@ -32,8 +32,8 @@ from .errors import (
 
 # decompose and compare are both modules and their functions: bind the functions eagerly so that
 # ``allianceStats.decompose`` / ``allianceStats.compare`` are always the functions, never the modules.
-from .compare import compare
-from .decompose import decompose
+from .comparison import compare
+from .decomposition import decompose
 
 try:
     __version__ = _metadata.version("allianceStats")

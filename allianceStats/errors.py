@@ -49,7 +49,8 @@ class IdentificationError(AllianceStatsError):
 
 
 class ConvergenceError(AllianceStatsError):
-    """The optimiser failed and no usable estimate exists."""
+    """The optimiser failed and no usable estimate exists (raised only where nothing can be returned; a fit
+    that ends with estimates reports ``convergence.converged = False`` and a :class:`ConvergenceWarning`)."""
 
 
 class AllianceStatsWarning(UserWarning):
@@ -86,3 +87,11 @@ class DataFileError(AllianceStatsError):
 
 
 __all__ += ["DataFileError"]
+
+
+class OptionError(AllianceStatsError):
+    """An argument has a value this function does not accept (a misspelt choice, a level outside (0, 1),
+    a boolean given as text). The message names the argument, the value found and the valid choices."""
+
+
+__all__ += ["OptionError"]

@@ -16,10 +16,11 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import platform
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,32 @@ class Provenance:
     data_sha256: str
     timestamp: str
     python: str = field(default_factory=platform.python_version)
+    function: str = ""
+    elapsed_seconds: float | None = None
+
+
+@runtime_checkable
+class Result(Protocol):
+    """What every fitted result offers (DESIGN.md, "Result objects"; checked by ``tests/test_api_vocabulary.py``).
+
+    - ``convergence``: a :class:`Convergence` whose ``converged`` is the verdict after checking the optimum
+      (analyses without an optimiser report ``Convergence(True, 0, "closed form")``);
+    - ``provenance``: a :class:`Provenance` (versions, options, seed, data hash, calling function, seconds);
+    - ``n_obs``: the number of rows (sessions, or clients for client-level models) the estimates use, an int;
+    - ``conf_level``: the level of every interval in the result;
+    - ``summary()``: a plain-text report.
+    """
+
+    convergence: Convergence
+    provenance: Provenance
+    n_obs: int
+    conf_level: float
+
+    def summary(self) -> str: ...
+
+
+CLOSED_FORM = Convergence(converged=True, iterations=0, optimizer="closed form")
+"""The :class:`Convergence` of an analysis computed in closed form (no optimiser, nothing to converge)."""
 
 
 @lru_cache(maxsize=None)
@@ -88,12 +115,19 @@ def data_sha256(data: pd.DataFrame | np.ndarray) -> str:
 
 
 def make_provenance(data, *, options: dict[str, Any] | None = None, seed: int | None = None,
-                    extra_versions: tuple[str, ...] = ()) -> Provenance:
-    """Build the :class:`Provenance` record for a result fitted on ``data`` with resolved ``options``."""
+                    extra_versions: tuple[str, ...] = (), function: str = "",
+                    started: float | None = None) -> Provenance:
+    """Build the :class:`Provenance` record for a result fitted on ``data`` with resolved ``options``.
+
+    ``function`` is the public function's name (``"fit_mlm"``); ``started`` is the :func:`time.perf_counter`
+    reading taken when it began, from which ``elapsed_seconds`` is computed.
+    """
     return Provenance(
         versions=package_versions(extra_versions),
         options=dict(options or {}),
         seed=seed,
         data_sha256=data_sha256(data),
         timestamp=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        function=function,
+        elapsed_seconds=None if started is None else round(time.perf_counter() - started, 6),
     )

@@ -6,7 +6,7 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "allianceStats"
 ESTIMATION = ["data", "mixed", "sem", "panel", "mediation", "dynamics", "simulate", "power_analysis",
-              "decompose.py", "compare.py", "errors.py", "results.py"]
+              "decomposition.py", "comparison.py", "errors.py", "results.py"]
 ESTIMATORS = {"mixed", "sem", "panel", "mediation", "dynamics", "power_analysis"}
 
 

@@ -26,7 +26,7 @@ Example
 import sys
 import types
 
-from .hypotheses import REGISTRY, Hypothesis, hypotheses, test_hypotheses
+from .registry import REGISTRY, Hypothesis, hypotheses, test_hypotheses
 from .multilevel import MultilevelMediationResult, multilevel_mediation
 from .observed import MediationResult, mediation
 from .waves import WaveMediationResult, wave_mediation

@@ -49,7 +49,7 @@ import pandas as pd
 
 from ..errors import AllianceStatsError
 from ..results import Provenance, make_provenance
-from .icc import _check_columns
+from .intraclass import _check_columns
 from .result import MixedResult
 
 COMPARISON_COLUMNS = ["term", "estimator", "estimate", "std_error", "statistic", "p_value", "ci_lower",
@@ -102,7 +102,7 @@ class AllianceOutcomeResult:
 
 def _lagged(data, outcome, alliance, client, therapist, time):
     """Derived columns: decompose() parts of the alliance plus the outcome at session t-1 (by number)."""
-    from ..decompose import decompose
+    from ..decomposition import decompose
 
     out = decompose(data, alliance, client=client, therapist=therapist, time=time)
     prev = data[[client, time, outcome]].copy()

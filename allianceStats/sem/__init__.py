@@ -16,7 +16,7 @@ Example
 >>> round(float(res.params.query("op == '~'")["estimate"].iloc[0]), 1)
 2.1
 """
-from .compare import compare_sem
+from .comparison import compare_sem
 from .fit import fit_sem
 from .result import SEMResult
 

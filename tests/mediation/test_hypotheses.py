@@ -8,7 +8,7 @@ import pytest
 from allianceStats.errors import AllianceStatsError
 from allianceStats.mediation import REGISTRY, hypotheses
 from allianceStats.mediation import test_hypotheses as run_hypotheses
-from allianceStats.mediation.hypotheses import MODELS, RESULT_COLUMNS
+from allianceStats.mediation.registry import MODELS, RESULT_COLUMNS
 
 
 def test_registry_holds_the_reviews_behaviour_to_need_map():

@@ -40,7 +40,7 @@ def centred(data) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def decomposed(data) -> pd.DataFrame:
-    from allianceStats.decompose import decompose
+    from allianceStats.decomposition import decompose
 
     return decompose(data, "alliance", therapist="therapist")
 

@@ -165,7 +165,7 @@ def test_compare_clpm_riclpm(fits):
     assert np.isnan(mixed["p_value_chibar"]).all() and (mixed["note"] == "").all()
     # als.compare dispatches panel fits to the SEM chi-square difference test
     generic = als.compare(fits["own_clpm"], fits["own_riclpm"])
-    assert generic["chisq_diff"].iloc[1] == pytest.approx(expected)
+    assert generic.table["chisq_diff"].iloc[1] == pytest.approx(expected)
 
 
 def test_inputs_not_modified_and_wide_input_equivalent(panel_long, fits):

@@ -87,7 +87,7 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
     Example
     -------
     >>> import numpy as np, pandas as pd
-    >>> from allianceStats.mixed.icc import icc
+    >>> from allianceStats.mixed.intraclass import icc
     >>> rng = np.random.default_rng(7)
     >>> client = np.repeat(np.arange(40), 6)
     >>> d = pd.DataFrame({"client": client.astype(str),

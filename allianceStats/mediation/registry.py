@@ -154,7 +154,7 @@ def hypotheses() -> pd.DataFrame:
 
 def _lagged_frame(data, x, y, cluster, session):
     """Consecutive-session pairs within cluster: ``x_within`` and ``x_between`` at t, ``y`` at t and t + 1."""
-    from ..decompose import decompose  # person-mean centring (Curran & Bauer 2011), defined in one place
+    from ..decomposition import decompose  # person-mean centring (Curran & Bauer 2011), defined in one place
 
     df = data[[cluster, session, x, y]].dropna().sort_values([cluster, session])
     parts = decompose(df, x, client=cluster, time=session, lags=())

@@ -92,7 +92,7 @@ class R2Result:
 
     ``variances``: columns ``component, variance, definition`` (``var_fixed, var_random, f1, f2, v, m,
     residual``). ``measures``: columns ``measure, value, definition`` (``marginal, conditional, total_*,
-    within_*, between_*``; see :mod:`allianceStats.mixed.r2`). ``by_factor``: columns ``group, var_random,
+    within_*, between_*``; see :mod:`allianceStats.mixed.explained_variance`). ``by_factor``: columns ``group, var_random,
     v, m``, each grouping factor's share of the random-effects variances (e.g. how much of ``m`` is
     therapist variance in a three-level model). ``cluster`` is the grouping factor that defines "within"
     and "between".
@@ -165,7 +165,7 @@ def r2(fit) -> R2Result:
     -------
     >>> import numpy as np, pandas as pd
     >>> from allianceStats.mixed import fit_mlm
-    >>> from allianceStats.mixed.r2 import r2
+    >>> from allianceStats.mixed.explained_variance import r2
     >>> rng = np.random.default_rng(3)
     >>> g = np.repeat(np.arange(50), 6)
     >>> x = rng.normal(size=300)

@@ -32,7 +32,7 @@ Maxwell, S. E. (2015). *Psychol. Methods* 20(1), 63–83. Baldwin, S. A., Wampol
 Example
 -------
 >>> import pandas as pd
->>> from allianceStats.decompose import decompose
+>>> from allianceStats.decomposition import decompose
 >>> d = pd.DataFrame({"client": ["a"] * 3 + ["b"] * 2, "session": [1, 2, 4, 1, 2],
 ...                   "alliance": [3.0, 4.0, 5.0, 2.0, 2.5]})
 >>> decompose(d, "alliance")[["alliance_within", "alliance_between", "alliance_within_lag1"]]

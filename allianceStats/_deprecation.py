@@ -1,0 +1,87 @@
+"""Old names that keep working for one minor version (0.2.x) with a :class:`FutureWarning` naming the new one.
+
+Every rename is listed in ``CHANGELOG.md``; the aliases made here are removed in 0.3.0.
+
+Example
+-------
+>>> import warnings
+>>> from allianceStats._deprecation import renamed_function
+>>> def fit_thing(data, *, client="client"):
+...     return client
+>>> thing = renamed_function("thing", fit_thing)
+>>> with warnings.catch_warnings(record=True) as w:
+...     warnings.simplefilter("always")
+...     thing(None)
+...     "fit_thing" in str(w[0].message)
+'client'
+True
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+REMOVED_IN = "0.3.0"
+
+
+def _warn(message: str, stacklevel: int = 3) -> None:
+    warnings.warn(f"{message}; the old name is removed in allianceStats {REMOVED_IN} (see CHANGELOG.md)",
+                  FutureWarning, stacklevel=stacklevel)
+
+
+def renamed_function(old: str, new: Callable[..., Any], *, new_name: str | None = None) -> Callable[..., Any]:
+    """A wrapper called ``old`` that warns and forwards every argument to ``new``."""
+    target = new_name or new.__name__
+
+    @functools.wraps(new)
+    def wrapper(*args, **kwargs):
+        _warn(f"{old}() is renamed {target}()")
+        return new(*args, **kwargs)
+
+    wrapper.__name__ = old
+    wrapper.__qualname__ = old
+    wrapper.__doc__ = f"Deprecated alias of :func:`{target}` (removed in {REMOVED_IN})."
+    wrapper.__deprecated_alias_of__ = target  # type: ignore[attr-defined]
+    return wrapper
+
+
+def renamed_arguments(**mapping: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: accept each old keyword (``old="new"``) with a :class:`FutureWarning`, passing it as the new one.
+
+    Giving both the old and the new keyword is an :class:`~allianceStats.errors.OptionError`.
+
+    >>> @renamed_arguments(level="conf_level")
+    ... def f(*, conf_level=0.95):
+    ...     return conf_level
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     f(level=0.9)
+    0.9
+    """
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            for old, new in mapping.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        from .errors import OptionError
+
+                        raise OptionError(f"{func.__name__}() got both {old}= (old name) and {new}=; "
+                                          f"give only {new}=")
+                    _warn(f"{func.__name__}(): argument {old}= is renamed {new}=")
+                    kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        wrapper.__renamed_arguments__ = dict(mapping)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:
+    """Issue the standard :class:`FutureWarning` for a rename that cannot be a simple wrapper (an attribute,
+    a value of an argument, an analysis-file key)."""
+    _warn(f"{old} is renamed {new}", stacklevel=stacklevel)

@@ -1,0 +1,227 @@
+"""One input-checking layer for every public function.
+
+Every public function checks its arguments through these helpers, so a given mistake gets the same message
+everywhere. The wording style (also in ``CONTRIBUTING.md``):
+
+- say what was found, where, what was expected and how to fix it, in that order;
+- name the argument as the user typed it (``conf_level=1.5``), the column in quotes (``column 'alliance'``),
+  rows and clients by their labels, at most five of each and then ``…``;
+- a wrong *table* or *column* is a :class:`~allianceStats.errors.SchemaError` (all problems listed at once);
+  a wrong *argument value* is an :class:`~allianceStats.errors.OptionError`.
+
+Example
+-------
+>>> import pandas as pd
+>>> from allianceStats.data.checks import require_columns, check_conf_level
+>>> data = pd.DataFrame({"client": [1, 1], "alliance": [3.0, 4.0]})
+>>> require_columns(data, ["client", "alliance"], where="fit_mediation") is data
+True
+>>> check_conf_level(0.9)
+0.9
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import OptionError, SchemaError
+
+__all__ = [
+    "require_frame",
+    "require_columns",
+    "require_numeric",
+    "check_choice",
+    "check_conf_level",
+    "check_alpha",
+    "check_bool",
+    "check_positive_int",
+    "resolve_seed",
+    "first_labels",
+]
+
+_MAX_SHOWN = 5
+_MAX_LABEL = 60
+
+
+def first_labels(values: Iterable[Any], limit: int = _MAX_SHOWN) -> str:
+    """Comma-separated ``repr`` of the first ``limit`` values, each cut at 60 characters, ``…`` if more.
+
+    >>> first_labels(["a", "b", "c"], limit=2)
+    "'a', 'b', …"
+    """
+    shown = []
+    more = False
+    for i, v in enumerate(values):
+        if i == limit:
+            more = True
+            break
+        text = repr(v)
+        shown.append(text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…")
+    return ", ".join(shown) + (", …" if more else "")
+
+
+def require_frame(data: Any, *, where: str, what: str = "data") -> pd.DataFrame:
+    """Return ``data`` if it is a :class:`pandas.DataFrame` with unique column names, else raise :class:`SchemaError`.
+
+    >>> require_frame([1, 2], where="decompose")
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.SchemaError: 1 problem found in decompose:
+      1. data must be a pandas DataFrame (one row per session), found list; build one with pandas.DataFrame(...) or read_sessions(path)
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise SchemaError([f"{what} must be a pandas DataFrame (one row per session), found {type(data).__name__}; "
+                           f"build one with pandas.DataFrame(...) or read_sessions(path)"], source=where)
+    dup = data.columns[data.columns.duplicated()].unique()
+    if len(dup):
+        raise SchemaError([f"{what} has duplicate column name(s) {first_labels(map(str, dup))}; every column "
+                           f"needs its own name — rename or drop the copies"], source=where)
+    return data
+
+
+def require_columns(data: Any, columns: Iterable[str | None], *, where: str,
+                    what: str = "data") -> pd.DataFrame:
+    """Check that ``data`` is a DataFrame holding every named column (``None`` entries are ignored).
+
+    All missing columns are listed in one :class:`SchemaError`, with the columns the table does have.
+
+    >>> import pandas as pd
+    >>> require_columns(pd.DataFrame({"a": [1]}), ["a", "b", "c"], where="fit_mediation")
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.SchemaError: 2 problems found in fit_mediation:
+      1. column 'b' not found in data; it has columns ['a']
+      2. column 'c' not found in data; it has columns ['a']
+    """
+    data = require_frame(data, where=where, what=what)
+    have = list(map(str, data.columns))
+    shown = have if len(have) <= 20 else have[:20] + ["…"]
+    missing = [c for c in dict.fromkeys(c for c in columns if c is not None) if c not in data.columns]
+    if missing:
+        raise SchemaError([f"column {c!r} not found in {what}; it has columns {shown}" for c in missing],
+                          source=where)
+    return data
+
+
+def require_numeric(data: pd.DataFrame, columns: Iterable[str], *, where: str,
+                    finite: bool = False) -> None:
+    """Check that each column is numeric (not boolean, not text); with ``finite=True`` also no ``±inf``.
+
+    Missing values (NaN) are allowed; each caller says how it treats them.
+
+    >>> import pandas as pd
+    >>> require_numeric(pd.DataFrame({"x": [True]}), ["x"], where="fit_mediation")
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.SchemaError: 1 problem found in fit_mediation:
+      1. column 'x' has dtype bool; expected numbers — convert it with pandas.to_numeric
+    """
+    problems = []
+    for col in dict.fromkeys(columns):
+        s = data[col]
+        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            problems.append(f"column {col!r} has dtype {s.dtype}; expected numbers — convert it with "
+                            f"pandas.to_numeric")
+            continue
+        if finite:
+            bad = np.isinf(s.to_numpy(dtype=float))
+            if bad.any():
+                problems.append(f"column {col!r}: {int(bad.sum())} infinite value(s) at row(s) "
+                                f"{first_labels(data.index[bad])}; replace them with NaN or a finite value")
+    if problems:
+        raise SchemaError(problems, source=where)
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``; else raise :class:`OptionError` listing them.
+
+    >>> check_choice("ci", "bca", ["percentile", "bca"])
+    'bca'
+    >>> check_choice("ci", "bootstrap", ["percentile", "bca"])
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.OptionError: ci='bootstrap' is not supported; choose one of ['percentile', 'bca']
+    """
+    try:
+        ok = value in choices
+    except TypeError:  # unhashable value against a set
+        ok = False
+    if not ok:
+        raise OptionError(f"{name}={value!r} is not supported; choose one of {list(choices)}")
+    return value
+
+
+def check_conf_level(conf_level: Any, name: str = "conf_level") -> float:
+    """Return the confidence level as a float in (0, 1), else raise :class:`OptionError`.
+
+    >>> check_conf_level(95)
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.OptionError: conf_level=95 must be a number between 0 and 1 (e.g. 0.95 for a 95 % interval)
+    """
+    if isinstance(conf_level, bool) or not isinstance(conf_level, (int, float, np.floating, np.integer)) \
+            or not 0.0 < float(conf_level) < 1.0:
+        raise OptionError(f"{name}={conf_level!r} must be a number between 0 and 1 (e.g. 0.95 for a 95 % interval)")
+    return float(conf_level)
+
+
+def check_alpha(alpha: Any) -> float:
+    """Return the test level ``alpha`` as a float in (0, 1), else raise :class:`OptionError`.
+
+    >>> check_alpha(0.05)
+    0.05
+    """
+    return check_conf_level(alpha, name="alpha")
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a boolean (Python or numpy); text such as ``"false"`` is an :class:`OptionError`.
+
+    >>> check_bool("reml", "no")
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.OptionError: reml='no' must be True or False (a boolean, not text or a number)
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise OptionError(f"{name}={value!r} must be True or False (a boolean, not text or a number)")
+
+
+def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int if it is an integer ``>= minimum``, else raise :class:`OptionError`.
+
+    >>> check_positive_int("n_draws", 2000)
+    2000
+    >>> check_positive_int("n_draws", 0)
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.OptionError: n_draws=0 must be an integer of at least 1
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise OptionError(f"{name}={value!r} must be an integer of at least {minimum}")
+    return int(value)
+
+
+def resolve_seed(seed: Any) -> int:
+    """The integer seed a random result records: ``seed`` itself, or a fresh one drawn from the OS if ``None``.
+
+    A result never draws from an unrecorded stream: even an unseeded call records the seed it used, so it can
+    be repeated exactly. Seeds are non-negative integers below 2**63.
+
+    >>> resolve_seed(42)
+    42
+    >>> isinstance(resolve_seed(None), int)
+    True
+    >>> resolve_seed(-1)
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.OptionError: seed=-1 must be a non-negative integer (or None for a fresh seed, which is recorded)
+    """
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise OptionError(f"seed={seed!r} must be a non-negative integer (or None for a fresh seed, which is recorded)")
+    return int(seed)
