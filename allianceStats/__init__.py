@@ -90,6 +90,16 @@ _LAZY = {
 _SUBMODULES = {"simulate", "data", "mixed", "sem", "panel", "mediation", "dynamics", "report", "power_analysis",
                "errors", "results"}
 
+# old public name -> new public name: the old one keeps working until 0.3.0 with a FutureWarning (CHANGELOG.md).
+# Each area adds its renames here; the old names are not in __all__.
+_RENAMED = {
+    "multilevel_mediation": "fit_multilevel_mediation",
+    "wave_mediation": "fit_wave_mediation",
+    "test_hypotheses": "evaluate_hypotheses",
+    "sudden_gains": "detect_sudden_gains",
+    "level_variability_repair": "fit_level_variability_repair",
+}
+
 __all__ = sorted(
     [*_LAZY, *_SUBMODULES, "decompose", "compare", "AllianceStatsError", "SchemaError", "FormulaError", "IdentificationError",
      "ConvergenceError", "ConvergenceWarning", "BoundaryWarning", "DataWarning", "__version__"]
@@ -97,6 +107,11 @@ __all__ = sorted(
 
 
 def __getattr__(name: str):
+    if name in _RENAMED:
+        from ._deprecation import renamed_function
+
+        new = _RENAMED[name]
+        return renamed_function(name, __getattr__(new) if new not in globals() else globals()[new], new_name=new)
     if name in _LAZY:
         module = importlib.import_module(_LAZY[name])
         value = getattr(module, name)
