@@ -3,7 +3,7 @@
 Sessions nested in clients nested in therapists. The public API is re-exported here and loaded lazily
 (PEP 562), so ``import allianceStats`` is fast and an analysis only pays for the engines it uses.
 
-Data flows one way (DESIGN.md): ``data`` -> ``decompose`` -> (``mixed`` | ``panel`` -> ``sem`` |
+Data flows one way (docs/design.md): ``data`` -> ``decompose`` -> (``mixed`` | ``panel`` -> ``sem`` |
 ``mediation`` | ``dynamics``) -> results -> ``report``.
 
 Example

@@ -1,6 +1,6 @@
 """Shared pieces of every fitted result: convergence record and provenance.
 
-Result objects are frozen dataclasses (DESIGN.md, "Result objects"); they carry a :class:`Convergence`
+Result objects are frozen dataclasses (docs/design.md, "Result objects"); they carry a :class:`Convergence`
 and a :class:`Provenance` so that any number can be traced to its data, options, seed and versions.
 
 Example
@@ -55,7 +55,7 @@ class Provenance:
 
 @runtime_checkable
 class Result(Protocol):
-    """What every fitted result offers (DESIGN.md, "Result objects"; checked by ``tests/test_api_vocabulary.py``).
+    """What every fitted result offers (docs/design.md, "Result objects"; checked by ``tests/test_api_vocabulary.py``).
 
     - ``convergence``: a :class:`Convergence` whose ``converged`` is the verdict after checking the optimum
       (analyses without an optimiser report ``Convergence(True, 0, "closed form")``);

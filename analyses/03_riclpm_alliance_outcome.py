@@ -4,7 +4,7 @@ Run it from the repository root:  .venv/bin/python analyses/03_riclpm_alliance_o
 
 What a student learns here
 --------------------------
-1. The question (DESIGN.md Q1/Q2): when a client's alliance is better than usual in one session, is their
+1. The question (docs/design.md Q1/Q2): when a client's alliance is better than usual in one session, is their
    outcome better than usual in the next one (alliance -> outcome)? And the other way round
    (outcome -> alliance: clients who are doing well rate the alliance higher)?
 2. Why the ordinary cross-lagged panel model (CLPM) cannot answer that: its lagged paths mix two things,

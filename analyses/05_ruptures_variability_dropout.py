@@ -14,7 +14,7 @@ What a student learns here
 3. Variability indices per client: within-client SD, the mean square successive difference (MSSD / RMSSD, which
    ignores slow trends and is computed only between consecutive sessions), and the probability of acute change
    (Jahng, Wood & Trull 2008).
-4. Time to dropout (DESIGN.md Q3): Cox proportional hazards and the discrete-time logistic hazard on the alliance
+4. Time to dropout (docs/design.md Q3): Cox proportional hazards and the discrete-time logistic hazard on the alliance
    of sessions 1-2, and Kaplan-Meier retention curves by early-alliance tertile. The data are simulated, so we can
    check the estimate against the value that generated them.
 5. Level vs variability vs repair (Q4): one call puts the three side by side as predictors of the end-of-treatment

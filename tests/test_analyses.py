@@ -1,6 +1,6 @@
 """Every worked analysis in analyses/ runs top to bottom (exit 0) and is listed in analyses/README.md.
 
-The scripts are the student-facing documentation (DESIGN.md, "Who uses it"), so a script that no longer
+The scripts are the student-facing documentation (docs/design.md, "Who uses it"), so a script that no longer
 runs is a broken document. Each runs in a fresh interpreter, from the repository root, with a non-GUI
 matplotlib backend, two at a time. Scripts that read ``../shared/reference`` handle its absence themselves.
 """

@@ -1,4 +1,4 @@
-"""DESIGN.md's one-way data flow: estimation never imports reporting or the CLI; the report never estimates."""
+"""docs/design.md's one-way data flow: estimation never imports reporting or the CLI; the report never estimates."""
 import ast
 from pathlib import Path
 

@@ -3,7 +3,7 @@
 Modules: :mod:`.rupture` (Stiles et al. 2004; Strauss et al. 2006; Gumz et al. 2012), :mod:`.sudden`
 (Tang & DeRubeis 1999; Lutz et al. 2013), :mod:`.indices` (von Neumann et al. 1941; Jahng, Wood & Trull 2008),
 :mod:`.survival` (Cox 1972; Efron 1977; Singer & Willett 1993; Kaplan & Meier 1958),
-:mod:`.comparison` (level vs variability vs repair, DESIGN.md Q4). Each module docstring states its definitions
+:mod:`.comparison` (level vs variability vs repair, docs/design.md Q4). Each module docstring states its definitions
 and edge cases.
 """
 from .comparison import LevelVariabilityRepairResult, level_variability_repair

@@ -1,6 +1,6 @@
 """Level, variability and repaired ruptures of the alliance, side by side, as predictors of outcome and retention.
 
-Question Q4 of DESIGN.md: do rupture repair and alliance variability carry information beyond the mean level?
+Question Q4 of docs/design.md: do rupture repair and alliance variability carry information beyond the mean level?
 One call fits two client-level models with the same three alliance predictors, each computed per client by
 :func:`~allianceStats.dynamics.variability`:
 

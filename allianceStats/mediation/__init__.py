@@ -1,4 +1,4 @@
-"""Mediation for the SDT need-satisfaction hypotheses (DESIGN.md, Q5).
+"""Mediation for the SDT need-satisfaction hypotheses (docs/design.md, Q5).
 
 - :func:`mediation` — single, parallel and serial mediation with observed variables: the saturated path model
   by ML (= OLS), delta-method standard errors, vectorised case / cluster bootstrap (percentile, BCa) or Monte

@@ -3,14 +3,14 @@
 Self-Determination Theory (Deci & Ryan 2000; Ryan, Lynch, Vansteenkiste & Deci 2011) holds that therapist
 behaviours support the client's basic psychological needs — autonomy, competence, relatedness — and that need
 satisfaction fosters autonomous motivation, which carries engagement and outcome. The review this project
-starts from (DESIGN.md) maps behaviours to needs and states a cycle:
+starts from (docs/design.md) maps behaviours to needs and states a cycle:
 
 - behaviour -> need: empathic attunement -> relatedness; motivational calibration -> autonomy; transparency and
   collaboration -> competence and autonomy; emotional presence -> relatedness; rupture repair -> relatedness and
   autonomy; responsiveness -> competence and relatedness;
 - the chain: therapist behaviours -> alliance -> need satisfaction -> autonomous motivation -> engagement /
   outcome -> later alliance;
-- DESIGN.md Q1 (alliance -> later outcome within client), Q2 (outcome -> later alliance) and Q5 (the chain,
+- docs/design.md Q1 (alliance -> later outcome within client), Q2 (outcome -> later alliance) and Q5 (the chain,
   within and between clients). Q3 (dropout), Q4 (ruptures, variability) and Q6 (therapist level) are tested by
   ``fit_dropout``, ``level_variability_repair`` and ``fit_mlm``; they are not in this registry.
 

@@ -119,7 +119,7 @@ def wave_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, client: str = 
     >>> bool(res.effects.loc[0, "ci_lower"] > 0)
     True
     """
-    from ..panel import fit_riclpm  # mediation -> panel -> sem (DESIGN.md data flow)
+    from ..panel import fit_riclpm  # mediation -> panel -> sem (docs/design.md data flow)
 
     if ci not in ("monte_carlo", "delta", "bootstrap"):
         raise AllianceStatsError(f"wave_mediation(): ci={ci!r} is not one of ['monte_carlo', 'delta', 'bootstrap'].")

@@ -10,7 +10,7 @@ Why the RI-CLPM (Hamaker, Kuiper & Grasman, 2015): the CLPM's lagged paths mix s
 differences (a client who has a strong alliance and good outcomes throughout) with within-client
 carry-over (a better-than-usual alliance this session followed by a better-than-usual outcome next
 session). The random intercepts take out the stable part, so the RI-CLPM's cross-lagged paths are
-within-client effects, the mechanism question (DESIGN.md, Q1/Q2).
+within-client effects, the mechanism question (docs/design.md, Q1/Q2).
 
 CLPM vs RI-CLPM (:func:`compare_panel`): the CLPM is the RI-CLPM with the random-intercept variances and
 covariances fixed to 0. Variances fixed at 0 lie on the boundary of the parameter space, so the usual
@@ -226,7 +226,7 @@ def _lag_lookup(names: dict[str, list[str]], variables, waves) -> dict[tuple[str
 
 def _fit(model_name, syntax, wide, *, variables, waves, lookup, group, missing,
          estimator, se, n_boot, seed, spec) -> PanelResult:
-    from ..sem import fit_sem  # the panel layer sits on the SEM engine (DESIGN.md: panel -> sem)
+    from ..sem import fit_sem  # the panel layer sits on the SEM engine (docs/design.md: panel -> sem)
 
     res = fit_sem(syntax, wide, missing=missing, estimator=estimator, group=group, se=se,
                   defaults="none", n_boot=n_boot, seed=seed)
