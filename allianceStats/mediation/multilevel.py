@@ -21,13 +21,11 @@ Because the client's own ``a_j`` and ``b_j`` may covary, the average within-clie
 
 Estimation (Bauer et al. 2006): the two equations are stacked into one mixed model — each session gives an
 ``m`` row and a ``y`` row, indicator variables ``S_m``, ``S_y`` switch the predictors of each equation on — so that
-``sigma_ab`` is an entry of the random-effects covariance matrix. The residual variance differs by row type
-(nlme: ``weights = varIdent(form = ~ 1 | S)``; SAS: ``repeated / group = S``). lme4 and
-:func:`allianceStats.fit_mlm` (one residual variance) cannot fit it, so this module maximises the (restricted)
-likelihood directly: per client, the cross-products of ``[X, Z, response]`` are formed once for the ``m`` rows
-and for the ``y`` rows; each likelihood evaluation is then a batch of small ``q x q`` Cholesky factorisations
-(the marginal covariance ``V_j = Z_j G Z_j' + R_j`` is inverted by the Woodbury identity), the fixed effects are
-profiled out by GLS, and L-BFGS-B optimises the Cholesky factor of ``G`` and the log residual SDs.
+``sigma_ab`` is an entry of the random-effects covariance matrix, and the residual variance differs by row type
+(nlme: ``weights = varIdent(form = ~ 1 | S)``). lme4 and :func:`allianceStats.fit_mlm` (one residual variance)
+cannot fit it; the likelihood is maximised by :mod:`allianceStats.mixed.stacked`, beside the mixed-model engine.
+This module builds the 1-1-1 design (centring within cluster, the indicator columns, the zero covariance of the
+two random intercepts) and turns the fit into effects.
 Validated against ``nlme::lme`` (tests/mediation/fixtures/make_fixtures.R), and, with ``G`` block-diagonal
 between the equations (when the likelihood factorises), against two :func:`allianceStats.fit_mlm` fits.
 
@@ -55,10 +53,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import optimize, stats
+from scipy import stats
 
 from ..errors import (AllianceStatsError, BoundaryWarning, ConvergenceWarning, DataWarning,
                       IdentificationError)
+from ..mixed.stacked import StackedFit, fit_stacked_lmm, stacked_crossproducts
 from ..results import Convergence, Provenance, make_provenance
 from .intervals import monte_carlo_coefficients, percentile_interval
 from .observed import EFFECT_COLUMNS
@@ -115,94 +114,13 @@ class MultilevelMediationResult:
         return self.summary()
 
 
-class _StackedLikelihood:
-    """(Restricted) likelihood of the stacked two-equation model from per-cluster cross-products."""
-
-    def __init__(self, cm: np.ndarray, cy: np.ndarray, counts: np.ndarray, p: int, q: int, reml: bool,
-                 zero_cov: frozenset[tuple[int, int]], resid_scale: np.ndarray, re_scale: np.ndarray):
-        self.cm, self.cy, self.counts, self.p, self.q, self.reml = cm, cy, counts, p, q, reml
-        # the optimiser works on parameters in units of the data's SDs (residual SDs relative to sd(m), sd(y);
-        # random effects relative to their natural scale), which keeps it well conditioned for any units
-        self.resid_scale, self.re_scale = resid_scale, re_scale
-        # G[i, 0] = 0 <=> L[i, 0] = 0, and a zero block below a leading block of G is a zero block of L: the
-        # structural zeros used here are of these kinds, so they are zeros of the Cholesky factor too
-        self.free = tuple((i, j) for i, j in zip(*np.tril_indices(q)) if (i, j) not in zero_cov)
-        self.rows, self.cols = (np.array(v) for v in zip(*self.free))
-
-    def unpack(self, theta):
-        lower = np.zeros((self.q, self.q))
-        lower[self.rows, self.cols] = theta[2:]
-        return ((self.resid_scale[0] * np.exp(theta[0])) ** 2, (self.resid_scale[1] * np.exp(theta[1])) ** 2,
-                self.re_scale[:, None] * lower)
-
-    def natural(self, theta):
-        """``(free entries of G, sigma_m^2, sigma_y^2)`` from the optimiser's parameters."""
-        var_m, var_y, lower = self.unpack(theta)
-        g = lower @ lower.T
-        return np.concatenate([g[self.rows, self.cols], [var_m, var_y]])
-
-    def pieces(self, var_m, var_y, lower, idx=None):
-        """Deviance and the GLS quantities at given variance parameters (clusters ``idx`` for a resample)."""
-        cm, cy, counts = (self.cm, self.cy, self.counts) if idx is None else \
-            (self.cm[idx], self.cy[idx], self.counts[idx])
-        p, q = self.p, self.q
-        c = cm / var_m + cy / var_y
-        czz = c[:, p:p + q, p:p + q]
-        t = np.eye(q) + lower.T @ czz @ lower
-        k = np.linalg.cholesky(t)
-        u = lower.T @ np.concatenate([c[:, p:p + q, :p], c[:, p:p + q, p + q:]], axis=2)
-        qm = np.linalg.solve(k, u)
-        keep = list(range(p)) + [p + q]
-        m = (c[:, keep][:, :, keep] - np.swapaxes(qm, 1, 2) @ qm).sum(axis=0)
-        mxx, mxr, mrr = m[:p, :p], m[:p, p], m[p, p]
-        beta = np.linalg.solve(mxx, mxr)
-        rss = mrr - mxr @ beta
-        n_rows = 2 * counts.sum()
-        logdet = counts.sum() * (np.log(var_m) + np.log(var_y)) + 2 * np.log(np.diagonal(k, axis1=1, axis2=2)).sum()
-        dev = logdet + rss + n_rows * np.log(2 * np.pi)
-        if self.reml:
-            dev += np.linalg.slogdet(mxx)[1] - p * np.log(2 * np.pi)
-        return dev, beta, mxx
-
-    def deviance(self, theta, idx=None):
-        var_m, var_y, lower = self.unpack(theta)
-        try:
-            return self.pieces(var_m, var_y, lower, idx)[0]
-        except np.linalg.LinAlgError:
-            return np.inf
-
-    def fit(self, start, idx=None, ftol=1e-13):
-        return optimize.minimize(self.deviance, start, args=(idx,), method="L-BFGS-B",
-                                 options={"maxiter": 2000, "ftol": ftol, "gtol": 1e-7, "maxfun": 50000})
-
-
-def _hessian(fun, x, rel=1e-3):
-    """Central-difference Hessian with steps proportional to the parameters' size."""
-    h = rel * np.maximum(np.abs(x), 1e-2)
-    k = x.size
-    out = np.empty((k, k))
-    f0 = fun(x)
-    for i in range(k):
-        for j in range(i, k):
-            if i == j:
-                e = np.zeros(k)
-                e[i] = h[i]
-                out[i, i] = (fun(x + e) - 2 * f0 + fun(x - e)) / h[i] ** 2
-            else:
-                ei, ej = np.zeros(k), np.zeros(k)
-                ei[i], ej[j] = h[i], h[j]
-                out[i, j] = out[j, i] = (fun(x + ei + ej) - fun(x + ei - ej) - fun(x - ei + ej)
-                                         + fun(x - ei - ej)) / (4 * h[i] * h[j])
-    return out
-
-
 def _stack(frame: pd.DataFrame, x: str, m: str, y: str, codes: np.ndarray, n_clusters: int, random_slopes: bool):
     """Per-cluster cross-products of ``[X, Z, response]`` for the m rows and the y rows."""
     xb = frame.groupby(codes)[x].transform("mean").to_numpy()
     mb = frame.groupby(codes)[m].transform("mean").to_numpy()
     xv, mv, yv = (frame[c].to_numpy(dtype=float) for c in (x, m, y))
     xw, mw = xv - xb, mv - mb
-    n, zeros, ones = len(frame), np.zeros(len(frame)), np.ones(len(frame))
+    zeros, ones = np.zeros(len(frame)), np.ones(len(frame))
     x_m = np.column_stack([ones, xw, xb, zeros, zeros, zeros, zeros, zeros])
     x_y = np.column_stack([zeros, zeros, zeros, ones, mw, mb, xw, xb])
     if random_slopes:  # random: m intercept, a_j, b_j, y intercept
@@ -213,74 +131,23 @@ def _stack(frame: pd.DataFrame, x: str, m: str, y: str, codes: np.ndarray, n_clu
         z_y = np.column_stack([zeros, ones])
     w_m = np.column_stack([x_m, z_m, mv])
     w_y = np.column_stack([x_y, z_y, yv])
-    width = w_m.shape[1]
-    cm = np.zeros((n_clusters, width * width))
-    cy = np.zeros((n_clusters, width * width))
-    np.add.at(cm, codes, (w_m[:, :, None] * w_m[:, None, :]).reshape(n, -1))
-    np.add.at(cy, codes, (w_y[:, :, None] * w_y[:, None, :]).reshape(n, -1))
-    counts = np.bincount(codes, minlength=n_clusters).astype(float)
-    return cm.reshape(-1, width, width), cy.reshape(-1, width, width), counts
-
-
-def _start(lik: _StackedLikelihood):
-    lower0 = np.eye(lik.q) * 0.3
-    return np.concatenate([[np.log(0.7), np.log(0.7)], lower0[lik.rows, lik.cols]])
-
-
-@dataclass(frozen=True)
-class StackedFit:
-    """The fitted stacked model: likelihood object, optimum, GLS fixed effects and variance parameters."""
-
-    lik: _StackedLikelihood
-    theta: np.ndarray
-    beta: np.ndarray
-    vcov_beta: np.ndarray
-    g: np.ndarray
-    var_m: float
-    var_y: float
-    vcov_phi: np.ndarray
-    loglik: float
-    convergence: Convergence
-    warnings: tuple[str, ...]
+    return stacked_crossproducts(w_m, w_y, codes, n_clusters)
 
 
 def fit_stacked(frame: pd.DataFrame, x: str, m: str, y: str, codes: np.ndarray, n_clusters: int, *,
                 random_slopes: bool = True, reml: bool = True,
                 zero_cov: frozenset[tuple[int, int]] | None = None) -> StackedFit:
-    """Fit the stacked model; ``zero_cov`` lists (row, col) entries of G fixed at 0 (default: cov of the two
-    random intercepts, since y is regressed on the cluster mean of m, which contains m's random intercept)."""
+    """Fit the 1-1-1 stacked model on :mod:`allianceStats.mixed.stacked`; ``zero_cov`` lists (row, col) entries of
+    G fixed at 0 (default: cov of the two random intercepts, since y is regressed on the cluster mean of m, which
+    contains m's random intercept)."""
     q = 4 if random_slopes else 2
     if zero_cov is None:
         zero_cov = frozenset({(q - 1, 0)})
     cm, cy, counts = _stack(frame, x, m, y, codes, n_clusters, random_slopes)
     sd_x, sd_m, sd_y = (float(frame[c].std()) or 1.0 for c in (x, m, y))
     re_scale = np.array([sd_m, sd_m / sd_x, sd_y / sd_m, sd_y]) if random_slopes else np.array([sd_m, sd_y])
-    lik = _StackedLikelihood(cm, cy, counts, p=len(FIXED), q=q, reml=reml, zero_cov=zero_cov,
-                             resid_scale=np.array([sd_m, sd_y]), re_scale=re_scale)
-    opt = lik.fit(_start(lik))
-    var_m, var_y, lower = lik.unpack(opt.x)
-    dev, beta, mxx = lik.pieces(var_m, var_y, lower)
-    g = lower @ lower.T
-    msgs = []
-    grad = optimize.approx_fprime(opt.x, lik.deviance, 1e-7)
-    converged = bool(opt.success or np.max(np.abs(grad)) < 1e-3)
-    if not converged:
-        msgs.append(f"L-BFGS-B stopped: {opt.message}; max |gradient| {np.max(np.abs(grad)):.2g}")
-    boundary = bool(np.any(np.sqrt(np.diag(g)) < 1e-4 * np.sqrt(min(var_m, var_y))))
-    vcov_phi = np.full((opt.x.size, opt.x.size), np.nan)
-    if boundary:
-        msgs.append("a random-effect variance is estimated at zero (singular fit); standard errors of the "
-                    "variance components are not available")
-    else:  # inverse of half the Hessian of the deviance in the optimiser's parameters, mapped to (G, sigma^2)
-        try:
-            vcov_theta = np.linalg.inv(_hessian(lik.deviance, opt.x) / 2.0)
-            jac = optimize.approx_fprime(opt.x, lik.natural, 1e-7)
-            vcov_phi = jac @ vcov_theta @ jac.T
-        except np.linalg.LinAlgError:
-            msgs.append("the Hessian of the variance parameters is singular; their standard errors are missing")
-    return StackedFit(lik, opt.x, beta, np.linalg.inv(mxx), g, float(var_m), float(var_y), vcov_phi,
-                      -0.5 * float(dev), Convergence(converged, int(opt.nit), "L-BFGS-B (scipy)", str(opt.message),
-                                                    tuple(msgs)), tuple(msgs))
+    return fit_stacked_lmm(cm, cy, counts, p=len(FIXED), q=q, reml=reml, zero_cov=zero_cov,
+                           resid_scale=np.array([sd_m, sd_y]), re_scale=re_scale)
 
 
 def multilevel_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, cluster: str = "client",
