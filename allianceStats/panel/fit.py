@@ -42,7 +42,7 @@ from scipy import stats
 
 from ..errors import AllianceStatsError, DataWarning, SchemaError
 from ..results import Convergence, Provenance
-from .reshape import panel_wide
+from ..data.reshape import to_wide
 from .syntax import (_indicator_columns, _predictor_names, _variables, clpm_syntax, dpm_syntax,
                      observed_columns, resolve_waves, riclpm_syntax)
 
@@ -168,7 +168,7 @@ def _prepare(data: pd.DataFrame, varying: Sequence[str], *, client: str, wave: s
             waves = range(1, len(next(iter(columns.values()))) + 1)  # waves numbered by position
         waves = _infer_waves(data.columns, varying) if waves is None else tuple(waves)
         return data.copy(), resolve_waves(waves)
-    out = panel_wide(data, varying, client=client, wave=wave, waves=waves, keep=static)
+    out = to_wide(data, varying, client=client, session=wave, waves=waves, keep=static)
     ws = tuple(waves) if waves is not None else tuple(sorted(data[wave].dropna().unique()))
     return out, resolve_waves(tuple(int(w) if isinstance(w, (np.integer,)) else w for w in ws))
 

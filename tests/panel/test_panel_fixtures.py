@@ -26,7 +26,7 @@ import pytest
 
 import allianceStats as als
 from allianceStats.errors import SchemaError
-from allianceStats.panel import compare_panel, panel_wide
+from allianceStats.panel import compare_panel
 
 from panel_reference import lavaan_params
 
@@ -65,9 +65,10 @@ TOLERANCE = {"own_clpm": (5e-4, 1e-4), "own_riclpm_ri0": (5e-4, 1e-4)}
 
 
 def test_pivot_matches_r_reshape(panel_long, lavaan_panel):
-    wide = panel_wide(panel_long, V3, keep=["severity", "arm"])
+    wide = als.to_wide(panel_long, V3, keep=["severity", "arm"])
     assert len(wide) == lavaan_panel["n_clients"] == panel_long["client"].nunique()
-    assert list(wide.columns[:6]) == ["client", "alliance_1", "alliance_2", "alliance_3", "alliance_4", "alliance_5"]
+    assert list(wide.columns[:8]) == ["client", "severity", "arm", "alliance_1", "alliance_2", "alliance_3",
+                                      "alliance_4", "alliance_5"]
     dropped_out = panel_long.groupby("client")["session"].max() < 5
     assert dropped_out.sum() > 40  # the fixture has real dropout: those clients keep their row, later waves NaN
     some = dropped_out[dropped_out].index[0]
@@ -170,7 +171,7 @@ def test_compare_clpm_riclpm(fits):
 
 def test_inputs_not_modified_and_wide_input_equivalent(panel_long, fits):
     before = panel_long.copy()
-    wide = panel_wide(panel_long, V2, keep=["severity"])
+    wide = als.to_wide(panel_long, V2, keep=["severity"])
     res = als.fit_riclpm(wide, V2, wide=True, predictors="severity", predictors_on="ri")
     pd.testing.assert_frame_equal(panel_long, before)
     assert res.fit["loglik"] == pytest.approx(fits["own_riclpm_z"].fit["loglik"], rel=1e-10)
