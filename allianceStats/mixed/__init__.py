@@ -15,10 +15,10 @@ from .engine import fit_mlm
 from .result import MixedResult
 
 __all__ = ["fit_mlm", "MixedResult"]
-from .intraclass import icc  # noqa: E402  (helpers on MixedResult, owned by the helpers' author)
-from .explained_variance import R2Result, r2  # noqa: E402
-from .comparison import compare_mlm  # noqa: E402
 from .alliance_outcome import AllianceOutcomeResult, fit_alliance_outcome  # noqa: E402
+from .comparison import compare_mlm  # noqa: E402
+from .explained_variance import R2Result, r2  # noqa: E402
+from .intraclass import icc  # noqa: E402  (helpers on MixedResult, owned by the helpers' author)
 
 __all__ += ["icc", "r2", "R2Result", "compare_mlm", "fit_alliance_outcome", "AllianceOutcomeResult"]
 from .comparison import profile_ci  # noqa: E402

@@ -42,11 +42,12 @@ Optimisation and checks
 θ is found by bounded L-BFGS-B (scipy) with the *analytic* gradient of the profiled deviance: writing the
 criterion as Σ log|A_i| + Σ log|A2_t| + φ(F), the derivative of φ with respect to F is Φ = [F_xx⁻¹ ⊕ 0]
 (REML only) + c·bbᵀ/r², b = (β̂, −1), c = n − p (REML) or n (ML); it is passed down the elimination
-(therapists, then clients) in the same batched form, see ``_Problem.deviance_and_gradient`` (checked
+(therapists, then clients) in the same batched form, see ``ProfiledDeviance.deviance_and_gradient`` (checked
 against numerical derivatives in the tests). With a residual AR(1), (θ, φ) are found by BOBYQA
 (Powell 2009), the bounded derivative-free optimiser lme4 uses through nloptr, here through nlopt.
-Start θ = (diagonal 1, off-diagonal 0) as lme4. At the end the optimum is
-checked, not only the optimiser's flag: numerical gradient g and Hessian H over the coordinates not held at
+Start θ = (diagonal 1, off-diagonal 0) as lme4 (:class:`ThetaLayout` records which θ element belongs to
+which factor and which position of its Λ). At the end the optimum is checked, not only the optimiser's flag
+(:mod:`allianceStats.mixed.optimizer`): numerical gradient g and Hessian H over the coordinates not held at
 their bound give the deviance decrease a Newton step would achieve, ½ gᵀH⁻¹g (scale free; lme4 checks a
 similar scaled gradient). Newton steps polish the optimum while they help; if the predicted decrease stays
 above 1e-6 or a bounded θ wants to leave 0, BOBYQA is restarted once from the solution; a fit still failing
@@ -58,29 +59,37 @@ A fit is *singular* (BoundaryWarning) when a bounded θ element is below 1e-4 (l
 Fixed effects: β̂ = (R_XᵀR_X)⁻¹ X̃ᵀỹ, cov(β̂) = σ̂² (R_XᵀR_X)⁻¹; t tests with Satterthwaite df
 (:mod:`allianceStats.mixed.satterthwaite`, Kuznetsova et al. 2017, J. Stat. Softw. 82(13)).
 Random effects: the conditional modes b̂ = Λ û from the PLS solution (lme4's ``ranef``).
+
+The steps of a fit
+------------------
+:func:`fit_mlm` reads as lme4's pipeline: ``_model_design`` (``lFormula``: the formula's model matrices on
+the complete rows), :class:`ProfiledDeviance` (``mkLmerDevfun``: the deviance as a function of θ [, φ]),
+``_optimize`` (``optimizeLmer``: an :class:`~allianceStats.mixed.optimizer.OptimizerRun` with its
+restarts), ``_check_convergence`` (``checkConv``: the :class:`~allianceStats.results.Convergence` verdict
+and ``isSingular``), ``_assemble`` (estimates, standard errors, df, BLUPs, variance components).
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
-import nlopt
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 from scipy.special import stdtr, stdtrit  # Student t cdf / quantile; lighter to import than scipy.stats
+from threadpoolctl import threadpool_limits
 
 from ..errors import BoundaryWarning, ConvergenceWarning, FormulaError
 from ..results import Convergence, make_provenance
-from .design import Design, build_design
 from .ar1 import lags, whiten
+from .design import Design, build_design
 from .formula import parse_formula
+from .optimizer import DECREASE_TOL, OptimizerRun, bobyqa, check_optimum, lbfgsb, probe_boundary
 from .result import PARAM_COLUMNS, VARCOMP_COLUMNS, MixedResult
 from .satterthwaite import richardson_gen_d, richardson_jacobian, satterthwaite_df, varpar_covariance
 
 SINGULAR_TOL = 1e-4      # lme4's isSingular tolerance on bounded theta elements
-GRADIENT_TOL = 1e-3      # a bounded θ at 0 whose slope is below −GRADIENT_TOL is not at an optimum
-DECREASE_TOL = 1e-6      # converged when a Newton step would lower the deviance by less than this
 
 
 # ---------------------------------------------------------------------------------------------- structure
@@ -196,54 +205,113 @@ def _lt_stack(L: np.ndarray, X: np.ndarray) -> np.ndarray:
     return (L.T @ X.reshape(a, c * m)).reshape(L.shape[1], c, m)
 
 
-def _theta_layout(qs: list[int]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """Lower bounds of θ (0 on diagonals) and, per factor, the (row, col) indices of its elements."""
-    lower, idx = [], []
-    for q in qs:
-        r, c = [], []
-        for j in range(q):
-            for i in range(j, q):
-                r.append(i)
-                c.append(j)
-                lower.append(0.0 if i == j else -np.inf)
-        idx.append((np.array(r, dtype=int), np.array(c, dtype=int)))
-    return np.array(lower), idx
+@dataclass(frozen=True, eq=False)
+class ThetaLayout:
+    """Which θ element is which: its grouping factor and its (row, column) in that factor's Λ.
 
+    θ holds the lower triangle of every relative covariance factor Λ_f, column by column, factor after factor
+    (lme4's order, Bates et al. 2015, sec. 3.1). Diagonal elements are bounded below by 0, the others are
+    free; lme4 starts from Λ_f = I.
 
-def _column_below(idx) -> dict[int, np.ndarray]:
-    """For every θ index: the θ indices below it in the same column of its Λ (empty unless diagonal)."""
-    out, pos = {}, 0
-    for r, c in idx:
-        for k in range(len(r)):
-            below = [pos + j for j in range(len(r)) if c[j] == c[k] and r[j] > r[k]] if r[k] == c[k] else []
-            out[pos + k] = np.array(below, dtype=int)
-        pos += len(r)
-    return out
+    >>> layout = ThetaLayout.for_sizes([2, 1])        # (1 + session | client) + (1 | therapist)
+    >>> len(layout), layout.factor.tolist(), layout.row.tolist(), layout.col.tolist()
+    (4, [0, 0, 0, 1], [0, 1, 1, 0], [0, 0, 1, 0])
+    >>> layout.lower.tolist(), layout.start.tolist()
+    ([0.0, -inf, 0.0, 0.0], [1.0, 0.0, 1.0, 1.0])
+    >>> layout.lambdas(np.array([1.0, 0.5, 2.0, 3.0]))[0].tolist()
+    [[1.0, 0.0], [0.5, 2.0]]
+    """
 
+    sizes: tuple[int, ...]
+    factor: np.ndarray   # grouping factor (position in ``sizes``) of each θ element
+    row: np.ndarray      # its row in that factor's Λ
+    col: np.ndarray      # its column
 
-def _lambdas(theta: np.ndarray, qs: list[int], idx) -> list[np.ndarray]:
-    out, pos = [], 0
-    for q, (r, c) in zip(qs, idx):
-        L = np.zeros((q, q))
-        L[r, c] = theta[pos:pos + len(r)]
-        pos += len(r)
-        out.append(L)
-    return out
+    @classmethod
+    def for_sizes(cls, sizes) -> ThetaLayout:
+        """The layout for factors with ``sizes[f]`` random effects each."""
+        factor, row, col = [], [], []
+        for f, q in enumerate(sizes):
+            for j in range(q):
+                for i in range(j, q):
+                    factor.append(f)
+                    row.append(i)
+                    col.append(j)
+        as_int = lambda v: np.array(v, dtype=int)  # noqa: E731
+        return cls(tuple(int(q) for q in sizes), as_int(factor), as_int(row), as_int(col))
+
+    def __len__(self) -> int:
+        return len(self.factor)
+
+    @property
+    def diagonal(self) -> np.ndarray:
+        """True for the elements on a diagonal of Λ (the bounded ones: relative standard deviations)."""
+        return self.row == self.col
+
+    @property
+    def lower(self) -> np.ndarray:
+        """Lower bounds: 0 on diagonals, −∞ elsewhere."""
+        return np.where(self.diagonal, 0.0, -np.inf)
+
+    @property
+    def start(self) -> np.ndarray:
+        """lme4's start: Λ_f = I."""
+        return np.where(self.diagonal, 1.0, 0.0)
+
+    @cached_property
+    def _positions(self) -> tuple[np.ndarray, ...]:
+        return tuple(np.flatnonzero(self.factor == f) for f in range(len(self.sizes)))
+
+    def of_factor(self, f: int) -> np.ndarray:
+        """Positions in θ of factor ``f``'s elements."""
+        return self._positions[f]
+
+    def lambdas(self, theta: np.ndarray) -> list[np.ndarray]:
+        """The Λ_f matrices for a θ vector."""
+        out = []
+        for q, at in zip(self.sizes, self._positions):
+            L = np.zeros((q, q))
+            L[self.row[at], self.col[at]] = theta[at]
+            out.append(L)
+        return out
+
+    def gather(self, matrices: list[np.ndarray]) -> np.ndarray:
+        """The θ-shaped vector of elements ``matrices[f][row, col]`` (e.g. a gradient with respect to each Λ_f)."""
+        return np.concatenate([M[self.row[at], self.col[at]] for M, at in zip(matrices, self._positions)])
+
+    def column_below(self) -> dict[int, np.ndarray]:
+        """For every diagonal θ element: the θ positions below it in the same column of its Λ."""
+        out = {}
+        for k in np.flatnonzero(self.diagonal):
+            below = (self.factor == self.factor[k]) & (self.col == self.col[k]) & (self.row > self.row[k])
+            out[int(k)] = np.flatnonzero(below)
+        return out
 
 
 # ---------------------------------------------------------------------------------------------- core
-class _Problem:
-    """Deviance evaluations for one design (and, under AR(1), one φ at a time)."""
+class ProfiledDeviance:
+    """The profiled deviance of one design as a function of its variance parameters (lme4's
+    ``mkLmerDevfun``): θ, and φ last under a residual AR(1).
+
+    ``layout`` says which θ element is which; ``lower``, ``upper`` and ``start`` are the bounds and the start
+    of the whole parameter vector (θ [, φ]); :meth:`deviance`, :meth:`deviance_and_gradient` (independent
+    residuals) and the pieces the standard errors need are evaluated by the nested block elimination of the
+    module docstring.
+    """
 
     def __init__(self, design: Design, reml: bool, time: np.ndarray | None):
         self.design = design
         self.reml = reml
         self.ar1 = time is not None
         self.b = _blocks(design, time)
-        self.qs = [self.b.q1] + ([self.b.q2] if self.b.q2 else [])
-        self.lower, self.idx = _theta_layout(self.qs)
-        self.column_below = _column_below(self.idx)
-        self.n_theta = len(self.lower)
+        self.layout = ThetaLayout.for_sizes([self.b.q1] + ([self.b.q2] if self.b.q2 else []))
+        self.n_theta = len(self.layout)
+        self.column_below = self.layout.column_below()
+        self.lower, self.upper, self.start = self.layout.lower, np.full(self.n_theta, np.inf), self.layout.start
+        if self.ar1:  # φ of the residual AR(1), strictly inside (−1, 1), started at 0.2
+            self.lower = np.r_[self.lower, -0.999999]
+            self.upper = np.r_[self.upper, 0.999999]
+            self.start = np.r_[self.start, 0.2]
         self.n, self.p = design.X.shape
         self._G_cache: tuple[float, np.ndarray, float] | None = None
         self._split_cache = None
@@ -291,7 +359,7 @@ class _Problem:
         """
         Gcc, Gcr, Grr_t, logdetR = self._split_gram(phi)
         q1, q2 = self.b.q1, self.b.q2
-        Ls = _lambdas(theta, self.qs, self.idx)
+        Ls = self.layout.lambdas(theta)
         L1 = Ls[0]
         r = Gcr.shape[1]
         Tr = np.eye(r)
@@ -348,7 +416,7 @@ class _Problem:
         """
         Gcc, Gcr, Grr_t, _ = self._split_gram(None)
         q1, q2, p, n = self.b.q1, self.b.q2, self.p, self.n
-        Ls = _lambdas(theta, self.qs, self.idx)
+        Ls = self.layout.lambdas(theta)
         L1 = Ls[0]
         A = _lt_stack(L1, _lt_stack(L1, Gcc).transpose(1, 0, 2).copy())
         A[np.arange(q1), np.arange(q1)] += 1.0
@@ -399,7 +467,7 @@ class _Problem:
             RPhi = np.einsum("aim,ij->ajm", R, Phi)
             D1 = 2.0 * np.einsum("abm,bc,cdm->ad", Gcc, L1, Ainv) - 2.0 * np.einsum("ajm,bjm->ab", RPhi, V)
             grad_parts = [D1]
-        grad = np.concatenate([D[r, cc] for D, (r, cc) in zip(grad_parts, self.idx)])
+        grad = self.layout.gather(grad_parts)
         return float(dev), grad
 
     def deviance_parts(self, par: np.ndarray) -> np.ndarray:
@@ -436,161 +504,6 @@ class _Problem:
         theta, phi = self.split(varpar[:-1])
         _, F, _, _ = self.solve(theta, phi)
         return varpar[-1] ** 2 * np.linalg.inv(F[:self.p, :self.p])
-
-
-# ---------------------------------------------------------------------------------------------- optimiser
-def _bobyqa(fun, x0, lower, upper, xtol=1e-10, ftol=1e-12, maxeval=20000, step=None):
-    n = len(x0)
-    count = [0]
-
-    def obj(x, grad):
-        count[0] += 1
-        return float(fun(np.asarray(x)))
-
-    if n == 1:
-        # BOBYQA needs at least two variables; a bounded scalar search is exact enough here
-        from scipy.optimize import minimize_scalar
-
-        lo = lower[0] if np.isfinite(lower[0]) else -1e3
-        hi = upper[0] if np.isfinite(upper[0]) else 1e3
-        hi = min(hi, max(10.0, 10 * abs(x0[0]) + 10))
-        r = minimize_scalar(lambda t: fun(np.array([t])), bounds=(lo, hi), method="bounded",
-                            options={"xatol": xtol, "maxiter": 2000})
-        x, f = np.array([r.x]), float(r.fun)
-        if lo == 0 and fun(np.array([0.0])) <= f:
-            x, f = np.array([0.0]), float(fun(np.array([0.0])))
-        return x, f, r.nfev, "bounded Brent (scipy minimize_scalar)", bool(r.success), str(r.message)
-    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
-    opt.set_lower_bounds([float(v) if np.isfinite(v) else -np.inf for v in lower])
-    opt.set_upper_bounds([float(v) if np.isfinite(v) else np.inf for v in upper])
-    opt.set_min_objective(obj)
-    opt.set_xtol_abs(xtol)
-    opt.set_ftol_abs(ftol)
-    opt.set_maxeval(maxeval)
-    if step is not None:
-        opt.set_initial_step(step)
-    try:
-        x = opt.optimize(np.asarray(x0, dtype=float))
-        code = opt.last_optimize_result()
-        ok = code in (nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED, nlopt.STOPVAL_REACHED)
-        msg = {nlopt.SUCCESS: "success", nlopt.FTOL_REACHED: "ftol reached", nlopt.XTOL_REACHED: "xtol reached",
-               nlopt.MAXEVAL_REACHED: "maximum number of evaluations reached"}.get(code, f"nlopt code {code}")
-    except (nlopt.RoundoffLimited, RuntimeError) as exc:
-        x, ok, msg = np.asarray(x0, dtype=float), False, f"nlopt stopped: {exc}"
-    return np.asarray(x), float(fun(np.asarray(x))), count[0], "BOBYQA (nlopt)", ok, msg
-
-
-def _lbfgsb(fun_grad, x0, lower, upper):
-    """Bounded quasi-Newton (scipy L-BFGS-B) with the analytic gradient of the profiled deviance."""
-    from scipy.optimize import minimize
-
-    count = [0]
-
-    def fg(x):
-        count[0] += 1
-        try:
-            return fun_grad(x)
-        except np.linalg.LinAlgError:
-            return np.inf, np.zeros_like(x)
-
-    bounds = [(lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None) for lo, hi in zip(lower, upper)]
-    r = minimize(fg, np.asarray(x0, dtype=float), jac=True, method="L-BFGS-B", bounds=bounds,
-                 options={"ftol": 1e-15, "gtol": 1e-7, "maxiter": 2000, "maxcor": 20})
-    return np.asarray(r.x), float(r.fun), count[0], "L-BFGS-B (scipy, analytic gradient)", bool(r.success), \
-        str(r.message)
-
-
-def _probe_boundary(fun, x, f, lower, column_below, steps=(1e-3, 1e-2, 0.1, 0.5)):
-    """For each θ at (or within 1e-4 of) its lower bound, try moving it inwards by ``steps``.
-
-    ``column_below[i]`` lists the θ indices below diagonal element i in its column of Λ. The sign of a
-    column of Λ is arbitrary (ΛΛᵀ is unchanged), but once its diagonal sits at 0 the sign of the elements
-    below decides whether moving the diagonal inwards helps, so both signs are tried.
-    Returns (best start point or None, its deviance, evaluations): a point at least 1e-9 better than ``f``
-    means the boundary solution is not a minimum.
-    """
-    best, f_best, nev = None, f - 1e-9, 0
-    for i in np.flatnonzero(np.isfinite(lower) & (x - lower < 1e-4)):
-        below = column_below.get(i, np.array([], dtype=int))
-        for flip in ((False, True) if len(below) else (False,)):
-            for step in steps:
-                xt = x.copy()
-                xt[i] = lower[i] + step
-                if flip:
-                    xt[below] *= -1.0
-                ft = fun(xt)
-                nev += 1
-                if ft < f_best:
-                    best, f_best = xt, ft
-    return best, f_best, nev
-
-
-def _newton_check(fun, x, f, lower, upper, max_steps=3):
-    """Check (and polish) an optimum with a numerical gradient and Hessian over the free coordinates.
-
-    A coordinate at its lower bound whose one-sided slope is non-negative is held fixed (a boundary
-    optimum). For the free coordinates, the predicted decrease of a Newton step, ½ gᵀH⁻¹g, measures the
-    distance to the optimum in deviance units (scale free, unlike a raw gradient, which grows with n).
-    Up to ``max_steps`` Newton steps are taken while they lower the deviance. Returns
-    (x, f, decrease, max |g|, ok, evaluations) with ok = False when a bounded coordinate wants to leave
-    its bound inwards or H is not positive definite.
-    """
-    nev = 0
-    x = np.array(x, dtype=float)
-    for step in range(max_steps + 1):
-        h = 1e-4 * np.maximum(np.abs(x), 0.05)
-        free, ok = [], True
-        g_full = np.zeros_like(x)
-        for i in range(len(x)):
-            e = np.zeros_like(x)
-            e[i] = h[i]
-            if x[i] - h[i] < lower[i]:
-                slope = (fun(x + e) - f) / h[i]
-                nev += 1
-                g_full[i] = min(slope, 0.0)
-                if slope < -GRADIENT_TOL:
-                    ok = False
-                continue
-            if x[i] + h[i] > upper[i]:
-                continue
-            free.append(i)
-        free = np.array(free, dtype=int)
-        k = len(free)
-        if k == 0:
-            return x, f, 0.0, float(np.max(np.abs(g_full), initial=0.0)), ok, nev
-        fp, fm = np.empty(k), np.empty(k)
-        H = np.zeros((k, k))
-        for a, i in enumerate(free):
-            e = np.zeros_like(x)
-            e[i] = h[i]
-            fp[a], fm[a] = fun(x + e), fun(x - e)
-            H[a, a] = (fp[a] - 2 * f + fm[a]) / h[i] ** 2
-        for a, i in enumerate(free):
-            for c in range(a):
-                j = free[c]
-                e = np.zeros_like(x)
-                e[i], e[j] = h[i], h[j]
-                H[a, c] = H[c, a] = (fun(x + e) - fp[a] - fp[c] + 2 * f - fm[a] - fm[c] + fun(x - e)) \
-                    / (2 * h[i] * h[j])
-        nev += 2 * k + k * (k - 1)
-        g = (fp - fm) / (2 * h[free])
-        g_full[free] = g
-        try:
-            np.linalg.cholesky(H)
-            dx = np.linalg.solve(H, g)
-        except np.linalg.LinAlgError:
-            return x, f, np.inf, float(np.max(np.abs(g_full))), False, nev
-        decrease = 0.5 * float(g @ dx)
-        if decrease < 1e-10 or step == max_steps:
-            return x, f, decrease, float(np.max(np.abs(g_full))), ok, nev
-        x_new = x.copy()
-        x_new[free] = np.clip(x[free] - dx, lower[free], upper[free])
-        f_new = fun(x_new)
-        nev += 1
-        if not f_new < f:
-            return x, f, decrease, float(np.max(np.abs(g_full))), ok, nev
-        x, f = x_new, f_new
-    return x, f, decrease, float(np.max(np.abs(g_full))), ok, nev  # pragma: no cover
 
 
 # ---------------------------------------------------------------------------------------------- public
@@ -660,80 +573,87 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
     if not 0 < level < 1:
         raise FormulaError(f"level={level!r} must be strictly between 0 and 1 (e.g. 0.95).")
     spec = parse_formula(formula)
-    design = build_design(spec, data, extra_columns=(time,) if correlation == "ar1" else ())
-    tvals = None
-    if correlation == "ar1":
-        tvals = design.model_frame[time].to_numpy(dtype=float)
-        if not np.all(tvals == np.round(tvals)):
-            raise FormulaError(f"correlation='ar1' needs integer session times in column {time!r}.")
-    n_dropped_total = design.n_dropped
-
+    design, times = _model_design(spec, data, correlation, time)               # lme4: lFormula
     # small dense blocks: BLAS threads only add overhead (measured 5x slower on a busy 2-core machine); the
     # limit is restored on leaving the block
     with threadpool_limits(limits=1, user_api="blas"):
-        prob = _Problem(design, reml, tvals)
-        lower = prob.lower.copy()
-        upper = np.full_like(lower, np.inf)
-        x0 = np.where(np.isfinite(lower), 1.0, 0.0)
-        if prob.ar1:
-            lower = np.r_[lower, -0.999999]
-            upper = np.r_[upper, 0.999999]
-            x0 = np.r_[x0, 0.2]
-        def optimise(start):
-            if prob.ar1:
-                out = _bobyqa(prob.deviance, start, lower, upper)
-            else:
-                out = _lbfgsb(prob.deviance_and_gradient, start, lower, upper)
-            xs, fs, nevs, name, oks, msgs = out
-            xs, fs, dec, gm, kkt, nev2 = _newton_check(prob.deviance, xs, fs, lower, upper)
-            return xs, fs, nevs + nev2, name, oks, msgs, dec, gm, kkt
-
-        x, f, nev, optname, ok, msg, decrease, gmax, kkt_ok = optimise(x0)
-        restarts = 0
-        # the verdict is the check of the optimum, not the optimiser's flag (L-BFGS-B, for one, reports an
-        # "abnormal" line search when it cannot improve an already optimal point)
-        if not (kkt_ok and decrease <= DECREASE_TOL):
-            # a fresh derivative-free BOBYQA run from the current point (lme4 restarts too when a run ends badly)
-            x1, f1, nev1, _, ok1, msg1 = _bobyqa(prob.deviance, x, lower, upper)
-            x1, f1, dec1, g1, kkt1, nev2 = _newton_check(prob.deviance, x1, f1, lower, upper)
-            nev += nev1 + nev2
-            restarts += 1
-            if f1 <= f:
-                x, f, ok, msg, decrease, gmax, kkt_ok = x1, f1, ok1, msg1, dec1, g1, kkt1
-        # A diagonal θ at 0 is a stationary point of the deviance (it depends on that column of Λ only
-        # through its square), so gradient methods cannot leave it even when it is a maximum along that
-        # direction. Probe inwards and restart from a better point (lme4's restart_edge does the same).
-        for _ in range(3):
-            start, f_probe, nev1 = _probe_boundary(prob.deviance, x, f, lower, prob.column_below)
-            nev += nev1
-            if start is None:
-                break
-            x1, f1, nev1, _, ok1, msg1, dec1, g1, kkt1 = optimise(start)
-            nev += nev1
-            restarts += 1
-            if not f1 < f:
-                break
-            x, f, ok, msg, decrease, gmax, kkt_ok = x1, f1, ok1, msg1, dec1, g1, kkt1
-        converged = bool(kkt_ok and decrease <= DECREASE_TOL and np.isfinite(f))
-        warn_msgs = []
-        if not converged:
-            warn_msgs.append(f"the optimiser did not converge ({msg}; a Newton step would lower the deviance by "
-                             f"{decrease:.2g} > {DECREASE_TOL}; max |gradient| {gmax:.2g}); estimates may be "
-                             "unreliable. Rescale covariates (e.g. centre session) or simplify the random part.")
-        theta, phi = prob.split(x)
-        singular = bool(np.any(theta[np.isfinite(prob.lower)] < SINGULAR_TOL))
-        if singular:
-            warn_msgs.append("boundary (singular) fit: a random-effect variance is (near) zero or a correlation is "
-                             "±1; consider a simpler random part (lme4's isSingular, tol 1e-4).")
-        return _assemble(prob, design, spec, data, x, f, reml, level, correlation, time, converged, singular,
-                         Convergence(converged, nev, optname,
-                                     f"{msg}; Newton decrease {decrease:.2g}; max |gradient| {gmax:.2g}; "
-                                     f"restarts {restarts}",
-                                     tuple(warn_msgs)),
-                         n_dropped_total, warn_msgs)
+        deviance = ProfiledDeviance(design, reml, times)                       # lme4: mkLmerDevfun
+        run = _optimize(deviance)                                              # lme4: optimizeLmer
+        convergence, singular = _check_convergence(deviance, run)              # lme4: checkConv
+        return _assemble(deviance, run, convergence, singular, spec, data, level, correlation, time)
 
 
-def _varpar_derivatives(prob: _Problem, x: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def _model_design(spec, data: pd.DataFrame, correlation: str | None, time: str):
+    """Model matrices of the formula on the complete rows, and the session times of an AR(1) residual."""
+    design = build_design(spec, data, extra_columns=(time,) if correlation == "ar1" else ())
+    if correlation != "ar1":
+        return design, None
+    times = design.model_frame[time].to_numpy(dtype=float)
+    if not np.all(times == np.round(times)):
+        raise FormulaError(f"correlation='ar1' needs integer session times in column {time!r}.")
+    return design, times
+
+
+def _minimise_from(deviance: ProfiledDeviance, start: np.ndarray) -> OptimizerRun:
+    """One checked run from ``start``: L-BFGS-B with the analytic gradient, BOBYQA under AR(1)."""
+    if deviance.ar1:
+        run = bobyqa(deviance.deviance, start, deviance.lower, deviance.upper)
+    else:
+        run = lbfgsb(deviance.deviance_and_gradient, start, deviance.lower, deviance.upper)
+    return check_optimum(deviance.deviance, run, deviance.lower, deviance.upper)
+
+
+def _optimize(deviance: ProfiledDeviance) -> OptimizerRun:
+    """Minimise the profiled deviance from lme4's start, with the restarts of the module docstring.
+
+    The returned run is the best point found; its ``evaluations`` and ``restarts`` count every run.
+    """
+    fun, lower, upper = deviance.deviance, deviance.lower, deviance.upper
+    best = _minimise_from(deviance, deviance.start)
+    evaluations, restarts = best.evaluations, 0
+    # the verdict is the check of the optimum, not the optimiser's flag (L-BFGS-B, for one, reports an
+    # "abnormal" line search when it cannot improve an already optimal point)
+    if not best.converged:
+        # a fresh derivative-free BOBYQA run from the current point (lme4 restarts too when a run ends badly)
+        again = check_optimum(fun, bobyqa(fun, best.x, lower, upper), lower, upper)
+        evaluations += again.evaluations
+        restarts += 1
+        if again.deviance <= best.deviance:
+            best = again
+    # A diagonal θ at 0 is a stationary point of the deviance (it depends on that column of Λ only
+    # through its square), so gradient methods cannot leave it even when it is a maximum along that
+    # direction. Probe inwards and restart from a better point (lme4's restart_edge does the same).
+    for _ in range(3):
+        start, _, n_probe = probe_boundary(fun, best.x, best.deviance, lower, deviance.column_below)
+        evaluations += n_probe
+        if start is None:
+            break
+        again = _minimise_from(deviance, start)
+        evaluations += again.evaluations
+        restarts += 1
+        if not again.deviance < best.deviance:
+            break
+        best = again
+    return dataclasses.replace(best, evaluations=evaluations, restarts=restarts)
+
+
+def _check_convergence(deviance: ProfiledDeviance, run: OptimizerRun) -> tuple[Convergence, bool]:
+    """The verdict on the optimum (:class:`Convergence`, with the warnings to raise) and lme4's ``isSingular``."""
+    messages = []
+    if not run.converged:
+        messages.append(f"the optimiser did not converge ({run.message}; a Newton step would lower the deviance "
+                        f"by {run.decrease:.2g} > {DECREASE_TOL}; max |gradient| {run.max_gradient:.2g}); "
+                        "estimates may be unreliable. Rescale covariates (e.g. centre session) or simplify the "
+                        "random part.")
+    theta = run.x[:deviance.n_theta]
+    singular = bool(np.any(theta[deviance.layout.diagonal] < SINGULAR_TOL))
+    if singular:
+        messages.append("boundary (singular) fit: a random-effect variance is (near) zero or a correlation is "
+                        "±1; consider a simpler random part (lme4's isSingular, tol 1e-4).")
+    return Convergence(run.converged, run.evaluations, run.optimizer, run.describe(), tuple(messages)), singular
+
+
+def _varpar_derivatives(prob: ProfiledDeviance, x: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Hessian of lmerTest's unprofiled deviance D(θ, [φ,] σ) and Jacobian of cov(β̂), as lmerTest needs them.
 
     D = a(θ) + r²(θ)/σ² + nₑ log(2πσ²) with a = log|L|² [+ log|R_X|²] [+ log|R|] and nₑ = n (ML) or n − p
@@ -756,8 +676,11 @@ def _varpar_derivatives(prob: _Problem, x: np.ndarray, sigma: float) -> tuple[np
     return hess, jac
 
 
-def _assemble(prob, design, spec, data, x, f, reml, level, correlation, time, converged, singular, conv,
-              n_dropped, warn_msgs) -> MixedResult:
+def _assemble(prob: ProfiledDeviance, run: OptimizerRun, convergence: Convergence, singular: bool, spec, data,
+              level: float, correlation: str | None, time: str) -> MixedResult:
+    """Estimates at the optimum: β̂ and its covariance, Satterthwaite df, BLUPs, variance components; then the
+    warnings of the verdict are raised and the frozen :class:`MixedResult` is built."""
+    design, reml, x, f = prob.design, prob.reml, run.x, run.deviance
     n, p = prob.n, prob.p
     theta, phi = prob.split(x)
     logdet, F, logdetR, pieces = prob.solve(theta, phi, full=True)
@@ -821,11 +744,12 @@ def _assemble(prob, design, spec, data, x, f, reml, level, correlation, time, co
     npar = p + len(x) + 1
     loglik = -f / 2.0
     if n_nonpos and not singular:
-        warn_msgs.append(f"the Hessian of the deviance has {n_nonpos} non-positive eigenvalue(s) at the estimate; "
-                         "Satterthwaite df may be unreliable (lmerTest warns likewise).")
-    for wmsg in warn_msgs:
-        cat = BoundaryWarning if wmsg.startswith("boundary") else ConvergenceWarning
-        warnings.warn(wmsg, cat, stacklevel=3)
+        convergence = dataclasses.replace(convergence, warnings=convergence.warnings + (
+            f"the Hessian of the deviance has {n_nonpos} non-positive eigenvalue(s) at the estimate; "
+            "Satterthwaite df may be unreliable (lmerTest warns likewise).",))
+    for message in convergence.warnings:
+        category = BoundaryWarning if message.startswith("boundary") else ConvergenceWarning
+        warnings.warn(message, category, stacklevel=3)
     options = {"formula": spec.text, "reml": reml, "correlation": correlation, "level": level}
     if correlation:
         options["time"] = time
@@ -836,8 +760,8 @@ def _assemble(prob, design, spec, data, x, f, reml, level, correlation, time, co
         vcov=pd.DataFrame(vcov, index=design.xnames, columns=design.xnames),
         theta=np.asarray(theta, dtype=float), sigma=sigma, random_cov=random_cov,
         loglik=float(loglik), deviance=float(f), aic=float(f + 2 * npar), bic=float(f + npar * np.log(n)),
-        nobs=n, n_dropped=int(n_dropped), ngroups={fc.name: len(fc.levels) for fc in factors}, reml=reml,
-        converged=converged, singular=singular, level=level, convergence=conv,
+        nobs=n, n_dropped=int(design.n_dropped), ngroups={fc.name: len(fc.levels) for fc in factors}, reml=reml,
+        converged=convergence.converged, singular=singular, level=level, convergence=convergence,
         provenance=make_provenance(data.loc[:, [c for c in mf.columns if c in data.columns]], options=options,
                                    extra_versions=("nlopt",)),
         X=design.X.copy(), y=design.y.copy(), groups=mf[[fc.name for fc in factors]].astype(str).reset_index(drop=True),

@@ -170,7 +170,7 @@ class MixedResult:
         if self.reml:
             lines.append(f"REML criterion at convergence: {self.deviance:.4f}")
         else:
-            lines.append(f"     AIC      BIC   logLik deviance")
+            lines.append("     AIC      BIC   logLik deviance")
             lines.append(f"{self.aic:8.1f} {self.bic:8.1f} {self.loglik:8.1f} {self.deviance:8.1f}")
         lines.append("")
         lines.append("Random effects:")

@@ -1,4 +1,5 @@
 """Behaviour of fit_mlm beyond the R reference values: errors, nesting, singular fits, invariances."""
+import dataclasses
 import warnings
 
 import numpy as np
@@ -7,9 +8,10 @@ import pytest
 
 from allianceStats.errors import BoundaryWarning, FormulaError, IdentificationError
 from allianceStats.mixed import MixedResult, fit_mlm
-from allianceStats.mixed.engine import _newton_check, _Problem
 from allianceStats.mixed.design import build_design
+from allianceStats.mixed.engine import ProfiledDeviance, ThetaLayout
 from allianceStats.mixed.formula import parse_formula
+from allianceStats.mixed.optimizer import OptimizerRun, newton_check
 from allianceStats.mixed.satterthwaite import richardson_hessian, richardson_jacobian
 
 
@@ -157,17 +159,17 @@ def test_optimum_is_stationary(three):
     """The projected gradient of the profiled deviance vanishes at the returned theta."""
     f = "y ~ x + time + (1 + time | client) + (1 | therapist)"
     res = fit_mlm(f, three)
-    prob = _Problem(build_design(parse_formula(f), three), True, None)
+    prob = ProfiledDeviance(build_design(parse_formula(f), three), True, None)
     upper = np.full(len(res.theta), np.inf)
     assert prob.deviance(res.theta) == pytest.approx(res.deviance, abs=1e-10)
-    _, f, decrease, gmax, ok, _ = _newton_check(prob.deviance, res.theta, res.deviance, prob.lower, upper, 0)
-    assert ok and decrease < 1e-8 and gmax < 1e-3
+    check = newton_check(prob.deviance, res.theta, res.deviance, prob.lower, upper, 0)
+    assert check.bounds_ok and check.passed and check.decrease < 1e-8 and check.max_gradient < 1e-3
     # from a perturbed point the check reports the distance and its Newton steps walk back to the optimum
     far = res.theta * 1.01
-    _, _, dec_far, _, _, _ = _newton_check(prob.deviance, far, prob.deviance(far), prob.lower, upper, 0)
-    assert dec_far > 1e-3
-    x_pol, f_pol, _, _, _, _ = _newton_check(prob.deviance, far, prob.deviance(far), prob.lower, upper, 5)
-    assert f_pol == pytest.approx(res.deviance, abs=1e-6)
+    check_far = newton_check(prob.deviance, far, prob.deviance(far), prob.lower, upper, 0)
+    assert check_far.decrease > 1e-3 and not check_far.passed
+    polished = newton_check(prob.deviance, far, prob.deviance(far), prob.lower, upper, 5)
+    assert polished.deviance == pytest.approx(res.deviance, abs=1e-6)
 
 
 def test_numerical_derivatives_against_analytic():
@@ -233,7 +235,7 @@ def test_ar1_three_level_runs_and_reduces_to_iid_at_phi_zero(three):
     res = fit_mlm(f, three, correlation="ar1", time="session")
     iid = fit_mlm(f, three)
     assert res.converged and res.deviance <= iid.deviance + 1e-8
-    prob = _Problem(build_design(parse_formula(f), three, ("session",)), True,
+    prob = ProfiledDeviance(build_design(parse_formula(f), three, ("session",)), True,
                     three["session"].to_numpy(float))
     assert prob.deviance(np.r_[iid.theta, 0.0]) == pytest.approx(iid.deviance, abs=1e-8)
 
@@ -254,7 +256,7 @@ def test_structured_varpar_hessian_equals_full_numerical(three, reml):
 
     f = "y ~ x + time + (1 + time | client) + (1 | therapist)"
     res = fit_mlm(f, three, reml=reml)
-    prob = _Problem(build_design(parse_formula(f), three), reml, None)
+    prob = ProfiledDeviance(build_design(parse_formula(f), three), reml, None)
     varpar = np.r_[res.theta, res.sigma]
     hess, jac = _varpar_derivatives(prob, res.theta, res.sigma)
     np.testing.assert_allclose(hess, richardson_hessian(prob.deviance_varpar, varpar), rtol=1e-6, atol=1e-6)
@@ -266,14 +268,19 @@ def test_non_convergence_is_reported_not_hidden(sleep, monkeypatch):
     """If the optimiser stops early (simulated: it returns its start point), the fit says so."""
     from allianceStats.errors import ConvergenceWarning
     from allianceStats.mixed import engine
+    from allianceStats.mixed.optimizer import OptimumCheck
 
     def stalled(fun, x0, lower, upper, **kw):
         x0 = np.asarray(x0, dtype=float)
-        return x0, float(fun(x0)), 1, "BOBYQA (nlopt)", False, "maximum number of evaluations reached"
+        return OptimizerRun(x0, float(fun(x0)), 1, "BOBYQA (nlopt)", False, "maximum number of evaluations reached")
 
-    monkeypatch.setattr(engine, "_bobyqa", stalled)
-    monkeypatch.setattr(engine, "_newton_check",
-                        lambda fun, x, f, lower, upper, max_steps=3: (x, f, 5.0, 1.0, True, 0))
+    def unconvinced(fun, run, lower, upper, max_steps=3):
+        return dataclasses.replace(run, check=OptimumCheck(run.x, run.deviance, 5.0, 1.0, True, 0))
+
+    monkeypatch.setattr(engine, "lbfgsb", lambda fun_grad, x0, lower, upper: stalled(
+        lambda x: fun_grad(x)[0], x0, lower, upper))
+    monkeypatch.setattr(engine, "bobyqa", stalled)
+    monkeypatch.setattr(engine, "check_optimum", unconvinced)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         res = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep)
     assert not res.converged and not res.convergence.converged
@@ -303,7 +310,7 @@ def test_shifting_and_scaling_the_response(sleep):
 ])
 @pytest.mark.parametrize("reml", [True, False])
 def test_analytic_gradient_matches_numerical(three, formula, theta, reml):
-    prob = _Problem(build_design(parse_formula(formula), three), reml, None)
+    prob = ProfiledDeviance(build_design(parse_formula(formula), three), reml, None)
     theta = np.array(theta)
     dev, grad = prob.deviance_and_gradient(theta)
     assert dev == pytest.approx(prob.deviance(theta), abs=1e-9)
@@ -331,15 +338,27 @@ def _random_three_level(seed):
 @pytest.mark.parametrize("reml", [True, False])
 def test_optimum_at_least_as_good_as_multistart_bobyqa(seed, reml):
     """Degenerate designs (zero variances) have boundary saddles; the fit must not stop at one."""
-    from allianceStats.mixed.engine import _bobyqa
+    from allianceStats.mixed.optimizer import bobyqa
 
     d = _random_three_level(seed)
     f = "y ~ x + s + (1 + s | client) + (1 | therapist)"
     res = fit_mlm(f, d, reml=reml)
-    prob = _Problem(build_design(parse_formula(f), d), reml, None)
+    prob = ProfiledDeviance(build_design(parse_formula(f), d), reml, None)
     upper = np.full_like(prob.lower, np.inf)
     diag = np.isfinite(prob.lower)
-    best = min(_bobyqa(prob.deviance, np.where(diag, start, off), prob.lower, upper)[1]
+    best = min(bobyqa(prob.deviance, np.where(diag, start, off), prob.lower, upper).deviance
                for start, off in [(1.0, 0.0), (0.3, 0.0), (2.0, 0.1)])
     assert res.converged
     assert res.deviance <= best + 1e-6
+
+
+def test_theta_layout_maps_theta_to_each_factor(three):
+    """θ element k sits at (row[k], col[k]) of factor[k]'s Λ; σ²ΛΛᵀ is that factor's covariance."""
+    res = fit_mlm("y ~ x + time + (1 + time | client) + (1 | therapist)", three)
+    layout = ThetaLayout.for_sizes([len(v) for v in res.random_terms.values()])
+    assert len(layout) == len(res.theta) == 4
+    assert layout.diagonal.tolist() == [True, False, True, True]
+    for L, cov in zip(layout.lambdas(res.theta), res.random_cov.values()):
+        np.testing.assert_allclose(res.sigma ** 2 * L @ L.T, cov.to_numpy(), rtol=1e-12)
+    assert {k: v.tolist() for k, v in layout.column_below().items()} == {0: [1], 2: [], 3: []}
+    np.testing.assert_array_equal(layout.gather(layout.lambdas(res.theta)), res.theta)
