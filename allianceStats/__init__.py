@@ -77,11 +77,11 @@ _LAZY = {
     "test_hypotheses": "allianceStats.mediation",
     # dynamics
     "detect_ruptures": "allianceStats.dynamics",
-    "sudden_gains": "allianceStats.dynamics",
+    "detect_sudden_gains": "allianceStats.dynamics",
     "variability": "allianceStats.dynamics",
     "fit_dropout": "allianceStats.dynamics",
     "kaplan_meier": "allianceStats.dynamics",
-    "level_variability_repair": "allianceStats.dynamics",
+    "fit_level_variability_repair": "allianceStats.dynamics",
     # power
     "power": "allianceStats.power_analysis",
     "load_study": "allianceStats.power_analysis",

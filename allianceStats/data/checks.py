@@ -38,6 +38,8 @@ __all__ = [
     "check_alpha",
     "check_bool",
     "check_positive_int",
+    "check_number",
+    "check_fraction",
     "resolve_seed",
     "first_labels",
 ]
@@ -203,6 +205,52 @@ def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise OptionError(f"{name}={value!r} must be an integer of at least {minimum}")
     return int(value)
+
+
+def check_number(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
+                 strict: bool = False, hint: str = "") -> float:
+    """Return ``value`` as a float if it is a finite real number within ``[minimum, maximum]``, else raise
+    :class:`OptionError`. ``strict=True`` excludes the bounds themselves; ``hint`` ends the message (how to fix).
+
+    >>> check_number("k", 2, minimum=0, strict=True)
+    2.0
+    >>> check_number("k", -1, minimum=0, strict=True, hint="Stiles et al. (2004) use 2")
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.OptionError: k=-1 must be a number above 0; Stiles et al. (2004) use 2
+    """
+    ok = not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating)) \
+        and bool(np.isfinite(value))
+    if ok and minimum is not None:
+        ok = value > minimum if strict else value >= minimum
+    if ok and maximum is not None:
+        ok = value < maximum if strict else value <= maximum
+    if not ok:
+        low = "above" if strict else "of at least"
+        high = "below" if strict else "at most"
+        if minimum is not None and maximum is not None:
+            span = f"between {minimum:g} and {maximum:g}" + (" (exclusive)" if strict else "")
+        elif minimum is not None:
+            span = f"{low} {minimum:g}"
+        elif maximum is not None:
+            span = f"{high} {maximum:g}"
+        else:
+            span = "(finite)"
+        raise OptionError(f"{name}={value!r} must be a number {span}" + (f"; {hint}" if hint else ""))
+    return float(value)
+
+
+def check_fraction(name: str, value: Any, *, hint: str = "") -> float:
+    """Return ``value`` as a float strictly between 0 and 1 (a share or a quantile), else raise :class:`OptionError`.
+
+    >>> check_fraction("pac_quantile", 0.9)
+    0.9
+    >>> check_fraction("pac_quantile", 90)
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.OptionError: pac_quantile=90 must be a number between 0 and 1 (exclusive)
+    """
+    return check_number(name, value, minimum=0.0, maximum=1.0, strict=True, hint=hint)
 
 
 def resolve_seed(seed: Any) -> int:

@@ -43,6 +43,7 @@ Anderson, J. R., Cain, K. C., & Gelber, R. D. (1983). *Journal of Clinical Oncol
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,9 +52,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import AllianceStatsError, IdentificationError
-from ..results import Provenance
-from ._table import check_choice, provenance, session_table
+from .._deprecation import renamed_arguments
+from ..data.checks import check_bool, check_choice, check_conf_level, check_positive_int
+from ..errors import IdentificationError
+from ..results import CLOSED_FORM, Convergence, Provenance
+from ._table import provenance, session_table
 from .indices import variability
 from .survival import DropoutResult, client_survival, fit_client_table
 
@@ -63,7 +66,7 @@ PARAM_COLUMNS = ["term", "estimate", "std_error", "statistic", "df", "p_value", 
 
 @dataclass(frozen=True)
 class LevelVariabilityRepairResult:
-    """Result of :func:`level_variability_repair`.
+    """Result of :func:`fit_level_variability_repair`.
 
     ``outcome_params``: OLS table ``term, estimate, std_error, statistic, df, p_value, ci_lower, ci_upper``;
     ``outcome_fit``: ``n, r2, adj_r2, df_resid``; ``retention``: the landmark Cox :class:`DropoutResult` (or
@@ -71,6 +74,10 @@ class LevelVariabilityRepairResult:
     (``client, level, variability, repaired, unrepaired, sessions, outcome_first, outcome_y``, the last being the
     modelled outcome);
     ``n_excluded``: clients left out of the outcome model.
+
+    The result protocol (:class:`allianceStats.results.Result`): ``n_obs`` is the number of clients in the
+    outcome model; ``convergence`` is the Cox fit's (the OLS outcome model is closed form; without a retention
+    model it is :data:`~allianceStats.results.CLOSED_FORM`); ``conf_level`` is the level of every interval.
     """
 
     outcome_params: pd.DataFrame
@@ -81,6 +88,13 @@ class LevelVariabilityRepairResult:
     conf_level: float
     options: dict[str, Any]
     provenance: Provenance
+    n_obs: int = 0
+    convergence: Convergence = CLOSED_FORM
+
+    @property
+    def converged(self) -> bool:
+        """True unless the retention (Cox) model failed its convergence check."""
+        return self.convergence.converged
 
     def summary(self) -> str:
         """Both models as text, with the definitions used."""
@@ -97,10 +111,10 @@ class LevelVariabilityRepairResult:
         return "\n".join(lines)
 
 
-def _client_predictors(data, alliance, client, time, sessions_max, var_index, rupture_options):
-    d = data if sessions_max is None else data[data[time] <= sessions_max]
+def _client_predictors(data, alliance, client, session, sessions_max, var_index, rupture_options):
+    d = data if sessions_max is None else data[data[session] <= sessions_max]
     # pac is not used here; a fixed cut-off avoids the sample-quantile default failing on flat data
-    v = variability(d, alliance, client=client, time=time, pac_cutoff=1.0, rupture_options=rupture_options)
+    v = variability(d, alliance, client=client, session=session, pac_cutoff=1.0, rupture_options=rupture_options)
     out = pd.DataFrame({"client": v["client"], "level": v["mean"], "variability": v[var_index],
                         "repaired": v["n_repaired"], "unrepaired": v["n_ruptures"] - v["n_repaired"],
                         "sessions": v["n_scores"].astype(float)})
@@ -141,12 +155,13 @@ def _zscore(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return out
 
 
-def level_variability_repair(data: pd.DataFrame, *, alliance: str = "alliance", outcome: str = "outcome",
-                             client: str = "client", time: str = "session", event: str | None = "dropout",
-                             variability_index: str = "rmssd", outcome_at: str = "last", baseline: bool = True,
-                             landmark: int | None = 6, standardize: bool = True,
-                             rupture_options: Mapping[str, Any] | None = None,
-                             conf_level: float = 0.95) -> LevelVariabilityRepairResult:
+@renamed_arguments(time="session")
+def fit_level_variability_repair(data: pd.DataFrame, *, alliance: str = "alliance", outcome: str = "outcome",
+                                 client: str = "client", session: str = "session", event: str | None = "dropout",
+                                 variability_index: str = "rmssd", outcome_at: str = "last",
+                                 baseline: bool = True, landmark: int | None = 6, standardize: bool = True,
+                                 rupture_options: Mapping[str, Any] | None = None,
+                                 conf_level: float = 0.95) -> LevelVariabilityRepairResult:
     """Alliance level, variability and repaired ruptures side by side, predicting outcome and retention (Q4).
 
     Outcome: OLS of the last observed (or mean) outcome on level, variability (RMSSD or SD), repaired and
@@ -154,9 +169,49 @@ def level_variability_repair(data: pd.DataFrame, *, alliance: str = "alliance", 
     dropout after session ``landmark`` on the same predictors computed over sessions 1..``landmark``
     (``landmark=None`` or ``event=None`` skips it). Definitions and caveats: module docstring
     (:mod:`allianceStats.dynamics.comparison`); ruptures: Stiles et al. (2004); RMSSD: Jahng et al. (2008).
+    Formerly ``level_variability_repair`` (that name warns until 0.3.0).
 
-    Example
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long session table (not modified).
+    alliance, outcome : str
+        The alliance score and the outcome.
+    client, session : str
+        Client-id and session-number columns (``time=`` is the old name of ``session=``).
+    event : str or None
+        Dropout column (1 on a dropout's last observed row); ``None`` skips the retention model.
+    variability_index : {"rmssd", "sd"}
+        The variability predictor.
+    outcome_at : {"last", "mean"}
+        The modelled outcome: the last observed value or the client's mean.
+    baseline : bool
+        Add the first observed outcome to the outcome model.
+    landmark : int or None
+        Session after which retention is modelled (at least 3); ``None`` skips the retention model.
+    standardize : bool
+        Per-SD coefficients for the four alliance predictors.
+    rupture_options : mapping, optional
+        Keyword arguments for :func:`~allianceStats.dynamics.detect_ruptures`.
+    conf_level : float
+        Level of every interval (default 0.95).
+
+    Returns
     -------
+    LevelVariabilityRepairResult
+        ``outcome_params``, ``outcome_fit``, ``retention`` (a :class:`DropoutResult` or None), ``clients``.
+
+    Raises
+    ------
+    SchemaError
+        A column is missing or not numeric, a session number or client id is missing, a pair repeats.
+    OptionError
+        An option outside its choices or range.
+    IdentificationError
+        Too few clients, or a predictor that does not vary (e.g. no repaired rupture).
+
+    Examples
+    --------
     >>> import numpy as np, pandas as pd
     >>> rng = np.random.default_rng(7)
     >>> rows = []
@@ -166,23 +221,25 @@ def level_variability_repair(data: pd.DataFrame, *, alliance: str = "alliance", 
     ...     y = 40 + 8 * a + rng.normal(0, 5, last).cumsum() / 3
     ...     rows += [(f"c{i}", s + 1, x[s], y[s], int(s + 1 == last < 12)) for s in range(last)]
     >>> df = pd.DataFrame(rows, columns=["client", "session", "alliance", "outcome", "dropout"])
-    >>> res = level_variability_repair(df, rupture_options={"k": 1.5})
+    >>> res = fit_level_variability_repair(df, rupture_options={"k": 1.5})
     >>> res.outcome_params["term"].tolist()
     ['intercept', 'level', 'variability', 'repaired', 'unrepaired', 'sessions', 'outcome_first']
     >>> res.retention.params["term"].tolist()
     ['level', 'variability', 'repaired', 'unrepaired']
     """
+    started = time.perf_counter()
+    where = "fit_level_variability_repair"
     check_choice("variability_index", variability_index, ("rmssd", "sd"))
     check_choice("outcome_at", outcome_at, ("last", "mean"))
-    if not 0 < conf_level < 1:
-        raise AllianceStatsError(f"conf_level={conf_level!r} must lie strictly between 0 and 1")
-    if landmark is not None and (int(landmark) != landmark or landmark < 3):
-        raise AllianceStatsError(f"landmark={landmark!r}: a whole session number of at least 3 (ruptures need "
-                                 f"3 scores)")
-    df = session_table(data, [alliance, outcome], client=client, time=time, where="level_variability_repair")
+    conf_level = check_conf_level(conf_level)
+    baseline = check_bool("baseline", baseline)
+    standardize = check_bool("standardize", standardize)
+    if landmark is not None:
+        landmark = check_positive_int("landmark", landmark, minimum=3)  # ruptures need 3 scores
+    df = session_table(data, [alliance, outcome], client=client, session=session, where=where)
 
     # outcome model
-    pred = _client_predictors(df, alliance, client, time, None, variability_index, rupture_options)
+    pred = _client_predictors(df, alliance, client, session, None, variability_index, rupture_options)
     ys = df[df[outcome].notna()].groupby(client, sort=True)[outcome]
     y = (ys.last() if outcome_at == "last" else ys.mean()).rename("outcome_y")
     first = ys.first().rename("outcome_first")
@@ -197,25 +254,32 @@ def level_variability_repair(data: pd.DataFrame, *, alliance: str = "alliance", 
 
     retention = None
     if landmark is not None and event is not None:
-        surv = client_survival(data, (), client=client, time=time, event=event, where="level_variability_repair")
-        early = _client_predictors(df, alliance, client, time, landmark, variability_index, rupture_options)
+        surv = client_survival(data, (), client=client, session=session, event=event, where=where)
+        early = _client_predictors(df, alliance, client, session, landmark, variability_index, rupture_options)
         cl = surv.merge(early[["client", *PREDICTORS]], on="client", how="inner").dropna().reset_index(drop=True)
         cl = cl[cl["time"] > landmark].reset_index(drop=True)
         if standardize and len(cl) > 1:
             cl = _zscore(cl, PREDICTORS)
-        firsts = data.groupby(client)[time].min().reindex(cl["client"]).to_numpy()
+        firsts = data.groupby(client)[session].min().reindex(cl["client"]).to_numpy()
         ropts = {"landmark": landmark, "predictors": PREDICTORS, "standardize": standardize}
         retention = fit_client_table(cl, firsts, PREDICTORS, method="cox", ties="efron", baseline="linear",
                                      landmark_after=landmark, conf_level=conf_level,
                                      early_sessions=tuple(range(1, landmark + 1)),
-                                     provenance=provenance(data[[client, time, alliance, event]], ropts),
-                                     stacklevel=3)
-    options = {"alliance": alliance, "outcome": outcome, "client": client, "time": time, "event": event,
+                                     provenance=provenance(data[[client, session, alliance, event]], ropts,
+                                                           function=where, started=started),
+                                     stacklevel=4)  # -> this function -> its renamed-arguments wrapper -> caller
+    options = {"alliance": alliance, "outcome": outcome, "client": client, "session": session, "event": event,
                "variability": variability_index, "outcome_at": outcome_at, "baseline": baseline,
                "landmark": landmark, "standardize": standardize, "rupture_options": dict(rupture_options or {}),
                "conf_level": conf_level}
     keep = [c for c in ["client", *PREDICTORS, "sessions", "outcome_first", "outcome_y"] if c in used.columns]
+    convergence = CLOSED_FORM if retention is None else Convergence(
+        converged=retention.convergence.converged, iterations=retention.convergence.iterations,
+        optimizer=f"OLS (closed form); retention: {retention.convergence.optimizer}",
+        message=retention.convergence.message, warnings=retention.convergence.warnings)
     return LevelVariabilityRepairResult(
         outcome_params=out_params, outcome_fit=out_fit, retention=retention, clients=used[keep],
         n_excluded=int((~complete).sum()), conf_level=conf_level, options=options,
-        provenance=provenance(data[list(dict.fromkeys([client, time, alliance, outcome]))], options))
+        provenance=provenance(data[list(dict.fromkeys([client, session, alliance, outcome]))], options,
+                              function=where, started=started),
+        n_obs=int(out_fit["n"]), convergence=convergence)

@@ -43,8 +43,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import AllianceStatsError
-from ._table import check_choice, session_table
+from .._deprecation import renamed_arguments
+from ..data.checks import check_choice, check_fraction, check_number
+from ..errors import IdentificationError
+from ._table import session_table
 from .rupture import detect_ruptures
 
 COLUMNS = ["client", "n_scores", "mean", "sd", "mssd", "rmssd", "n_successive", "slope", "pac", "n_ruptures",
@@ -61,7 +63,8 @@ def successive_differences(s: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.diff(x)[step]
 
 
-def variability(data: pd.DataFrame, column: str = "alliance", *, client: str = "client", time: str = "session",
+@renamed_arguments(time="session")
+def variability(data: pd.DataFrame, column: str = "alliance", *, client: str = "client", session: str = "session",
                 pac_cutoff: float | None = None, pac_quantile: float = 0.90, pac_direction: str = "both",
                 rupture_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Per-client mean, within-client SD, MSSD, RMSSD, slope, probability of acute change, ruptures and repairs.
@@ -72,19 +75,39 @@ def variability(data: pd.DataFrame, column: str = "alliance", *, client: str = "
 
     Parameters
     ----------
-    data : long session table (not modified). column : the score.
-    pac_cutoff : size of an acute change in score units; default: the ``pac_quantile`` quantile of all absolute
+    data : pandas.DataFrame
+        Long session table (not modified).
+    column : str
+        The score.
+    client, session : str
+        Client-id and session-number columns (``time=`` is the old name of ``session=``).
+    pac_cutoff : float, optional
+        Size of an acute change in score units; default: the ``pac_quantile`` quantile of all absolute
         successive differences in ``data``.
-    pac_direction : ``"both"``, ``"decrease"`` or ``"increase"``.
-    rupture_options : keyword arguments for :func:`detect_ruptures` (e.g. ``{"sd": "pooled", "k": 1}``).
+    pac_quantile : float
+        Quantile used when ``pac_cutoff`` is not given (default 0.90).
+    pac_direction : {"both", "decrease", "increase"}
+        Which acute changes count.
+    rupture_options : mapping, optional
+        Keyword arguments for :func:`detect_ruptures` (e.g. ``{"sd": "pooled", "k": 1}``).
 
     Returns
     -------
-    DataFrame, one row per client with at least one observed score: ``client, n_scores, mean, sd, mssd, rmssd, n_successive, slope, pac,
-    n_ruptures, n_repaired``; ``attrs["pac_cutoff"]`` holds the cut-off used.
+    pandas.DataFrame
+        One row per client with at least one observed score: ``client, n_scores, mean, sd, mssd, rmssd,
+        n_successive, slope, pac, n_ruptures, n_repaired``; ``attrs["pac_cutoff"]`` holds the cut-off used.
 
-    Example
-    -------
+    Raises
+    ------
+    SchemaError
+        A column is missing or not numeric, a session number or client id is missing, a pair repeats.
+    OptionError
+        An option outside its choices or range.
+    IdentificationError
+        No ``pac_cutoff`` was given and the sample has no change between consecutive sessions.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"client": ["a"] * 5 + ["b"] * 4, "session": [1, 2, 3, 5, 6, 1, 2, 3, 4],
     ...                    "alliance": [4.0, 3.0, 3.5, 1.0, 2.0, 3.0, 3.2, 3.4, 3.6]})
@@ -95,22 +118,21 @@ def variability(data: pd.DataFrame, column: str = "alliance", *, client: str = "
     1      b   3.3  0.04             3  0.200  0.000
     """
     check_choice("pac_direction", pac_direction, ("both", "decrease", "increase"))
-    if pac_cutoff is not None and (not np.isfinite(pac_cutoff) or pac_cutoff <= 0):
-        raise AllianceStatsError(f"pac_cutoff={pac_cutoff!r}: must be a positive number in score units")
-    if not 0 < pac_quantile < 1:
-        raise AllianceStatsError(f"pac_quantile={pac_quantile!r}: must lie strictly between 0 and 1")
-    df = session_table(data, [column], client=client, time=time, where="variability")
+    if pac_cutoff is not None:
+        check_number("pac_cutoff", pac_cutoff, minimum=0, strict=True, hint="a size of change in score units")
+    check_fraction("pac_quantile", pac_quantile)
+    df = session_table(data, [column], client=client, session=session, where="variability")
     df = df[df[column].notna()]
     per_client = []
     for cid, g in df.groupby(client, sort=True):
-        s = g[time].to_numpy(dtype=float)
+        s = g[session].to_numpy(dtype=float)
         x = g[column].to_numpy(dtype=float)
         per_client.append((cid, s, x, successive_differences(s, x)))
     if pac_cutoff is None:
         pooled = np.concatenate([np.abs(d) for *_, d in per_client]) if per_client else np.empty(0)
         cutoff = float(np.quantile(pooled, pac_quantile)) if len(pooled) else np.nan
         if not cutoff > 0:
-            raise AllianceStatsError(
+            raise IdentificationError(
                 f"the {pac_quantile:g} quantile of the absolute successive differences of {column!r} is "
                 f"{cutoff!r}; too few or no changes between consecutive sessions — pass pac_cutoff= explicitly")
     else:
@@ -131,7 +153,7 @@ def variability(data: pd.DataFrame, column: str = "alliance", *, client: str = "
                      "sd": float(x.std(ddof=1)) if n >= 2 else np.nan, "mssd": mssd, "rmssd": np.sqrt(mssd),
                      "n_successive": len(d), "slope": slope, "pac": float(acute.mean()) if len(d) else np.nan})
     out = pd.DataFrame(rows, columns=COLUMNS[:-2])
-    rup = detect_ruptures(data, column, client=client, time=time, **dict(rupture_options or {})).clients
+    rup = detect_ruptures(data, column, client=client, session=session, **dict(rupture_options or {})).clients
     out = out.merge(rup[["client", "n_ruptures", "n_repaired"]], on="client", how="left")
     out = out.astype({"client": data[client].dtype})
     out.attrs["pac_cutoff"] = cutoff

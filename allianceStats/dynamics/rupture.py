@@ -62,15 +62,18 @@ classification and assessment of breaches in the therapeutic relationship. *BMC 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import AllianceStatsError
-from ..results import Provenance
-from ._table import check_choice, provenance, session_table
+from .._deprecation import renamed_arguments
+from ..data.checks import check_choice, check_number, check_positive_int
+from ..errors import OptionError
+from ..results import CLOSED_FORM, Convergence, Provenance
+from ._table import provenance, session_table
 
 METHOD_K = {"stiles2004": 2.0, "strauss2006": 1.0}
 SD_CHOICES = ("within", "pooled", "combined")
@@ -93,6 +96,10 @@ class RuptureResult:
     ``clients``: one row per client, columns ``client, n_scores, reference, sd, threshold, screened, reason,
     n_ruptures, n_repaired`` (``reference`` and ``threshold`` NaN for ``reference="others"``, which varies by
     session; counts NaN for clients not screened).
+
+    The result protocol (:class:`allianceStats.results.Result`): ``n_obs`` is the number of observed scores
+    read (rows with a score); detection is a rule, not an optimisation, so ``convergence`` is
+    :data:`~allianceStats.results.CLOSED_FORM`; no interval is reported (``conf_level`` keeps its default).
     """
 
     events: pd.DataFrame
@@ -105,6 +112,14 @@ class RuptureResult:
     min_sessions: int
     column: str
     provenance: Provenance
+    n_obs: int = 0
+    conf_level: float = 0.95
+    convergence: Convergence = field(default=CLOSED_FORM)
+
+    @property
+    def converged(self) -> bool:
+        """Always True: nothing is optimised (see ``convergence``)."""
+        return self.convergence.converged
 
     def summary(self) -> str:
         """A short text: the definition used and the counts."""
@@ -161,8 +176,9 @@ def _client_events(cid, s: np.ndarray, x: np.ndarray, ref: np.ndarray, sd: float
     return events
 
 
+@renamed_arguments(time="session")
 def detect_ruptures(data: pd.DataFrame, column: str = "alliance", *, client: str = "client",
-                    time: str = "session", method: str = "stiles2004", k: float | None = None,
+                    session: str = "session", method: str = "stiles2004", k: float | None = None,
                     sd: str = "within", reference: str = "mean", repair_window: int | float = 3,
                     min_sessions: int = 3) -> RuptureResult:
     """Find alliance ruptures (drops of at least *k* SD below the client's own level) and their repair.
@@ -175,23 +191,41 @@ def detect_ruptures(data: pd.DataFrame, column: str = "alliance", *, client: str
 
     Parameters
     ----------
-    data : long session table, one row per client and session (not modified).
-    column : the alliance score.
-    client, time : client id and session-number columns.
-    method : ``"stiles2004"`` or ``"strauss2006"``; sets *k* unless ``k`` is given.
-    k : SD multiplier, overrides ``method``.
-    sd : ``"within"`` (client's own SD), ``"pooled"`` (pooled within-person SD), ``"combined"`` (larger of the two).
-    reference : ``"mean"``, ``"median"`` or ``"others"`` (mean of the client's other sessions).
-    repair_window : how many session numbers after the rupture a return still counts as repair (default 3; a
-        choice of this package, not a published constant — report it).
-    min_sessions : clients with fewer observed scores are not screened (default 3).
+    data : pandas.DataFrame
+        Long session table, one row per client and session (not modified).
+    column : str
+        The alliance score.
+    client, session : str
+        Client-id and session-number columns (``time=`` is the old name of ``session=``).
+    method : {"stiles2004", "strauss2006"}
+        Sets *k* (2 or 1) unless ``k`` is given.
+    k : float, optional
+        SD multiplier; overrides ``method``.
+    sd : {"within", "pooled", "combined"}
+        The client's own SD, the pooled within-person SD, or the larger of the two.
+    reference : {"mean", "median", "others"}
+        The client's level: the mean or median of their scores, or the mean of their other sessions.
+    repair_window : int or float
+        How many session numbers after the rupture a return still counts as repair (default 3; a choice of
+        this package, not a published constant — report it).
+    min_sessions : int
+        Clients with fewer observed scores are not screened (default 3).
 
     Returns
     -------
-    RuptureResult with ``events`` (one row per rupture) and ``clients`` (one row per client).
+    RuptureResult
+        ``events`` (one row per rupture) and ``clients`` (one row per client).
 
-    Example
-    -------
+    Raises
+    ------
+    SchemaError
+        A column is missing or not numeric, a session number or client id is missing, a (client, session)
+        pair repeats — every problem listed at once.
+    OptionError
+        An option outside its choices or range.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"client": ["a"] * 8, "session": range(1, 9),
     ...                    "alliance": [4.0, 4.1, 3.9, 4.0, 2.0, 4.1, 4.0, 3.9]})
@@ -199,25 +233,26 @@ def detect_ruptures(data: pd.DataFrame, column: str = "alliance", *, client: str
     >>> res.events[["client", "rupture_session", "repair_session", "repaired"]]
       client  rupture_session  repair_session  repaired
     0      a                5             6.0      True
+    >>> res.n_obs, res.converged
+    (8, True)
     """
+    started = time.perf_counter()
     check_choice("method", method, tuple(METHOD_K))
     check_choice("sd", sd, SD_CHOICES)
     check_choice("reference", reference, REFERENCE_CHOICES)
-    k_used = float(METHOD_K[method] if k is None else k)
-    if not np.isfinite(k_used) or k_used <= 0:
-        raise AllianceStatsError(f"k={k!r}: the SD multiplier must be a positive number (Stiles 2004: 2; "
-                                 f"Strauss 2006: 1)")
-    if not np.isfinite(repair_window) or repair_window < 1:
-        raise AllianceStatsError(f"repair_window={repair_window!r}: must be at least 1 session")
+    k_used = check_number("k", METHOD_K[method] if k is None else k, minimum=0, strict=True,
+                          hint="the SD multiplier must be positive (Stiles 2004: 2; Strauss 2006: 1)")
+    check_number("repair_window", repair_window, minimum=1, hint="a number of sessions")
     lowest = 3 if sd == "within" else 2
-    if int(min_sessions) != min_sessions or min_sessions < lowest:
-        raise AllianceStatsError(
-            f"min_sessions={min_sessions!r}: must be a whole number of at least {lowest} with sd={sd!r} (with "
-            f"two scores a client's own SD puts the lower one only 0.71 SD below the mean)")
-    df = session_table(data, [column], client=client, time=time, where="detect_ruptures")
+    try:
+        min_sessions = check_positive_int("min_sessions", min_sessions, minimum=lowest)
+    except OptionError as err:
+        raise OptionError(f"{err} with sd={sd!r} (with two scores a client's own SD puts the lower one only "
+                          f"0.71 SD below the mean)") from None
+    df = session_table(data, [column], client=client, session=session, where="detect_ruptures")
     df = df[df[column].notna()]
 
-    groups = [(cid, g[time].to_numpy(dtype=float), g[column].to_numpy(dtype=float))
+    groups = [(cid, g[session].to_numpy(dtype=float), g[column].to_numpy(dtype=float))
               for cid, g in df.groupby(client, sort=True)]
     pooled = _pooled_sd([x for _, _, x in groups]) if sd in ("pooled", "combined") else np.nan
     # clients that only have missing scores still get a row
@@ -256,11 +291,13 @@ def detect_ruptures(data: pd.DataFrame, column: str = "alliance", *, client: str
 
     ev_df = pd.DataFrame(events, columns=EVENT_COLUMNS).astype(
         {**{c: float for c in EVENT_COLUMNS[2:9]}, "client": data[client].dtype,
-         "rupture_session": df[time].dtype, "repaired": bool,
+         "rupture_session": df[session].dtype, "repaired": bool,
          "window_observed": bool})
     cl_df = pd.DataFrame(rows, columns=CLIENT_COLUMNS).astype({"client": data[client].dtype})
-    options = {"column": column, "client": client, "time": time, "method": method, "k": k_used, "sd": sd,
-               "reference": reference, "repair_window": repair_window, "min_sessions": int(min_sessions)}
+    options = {"column": column, "client": client, "session": session, "method": method, "k": k_used, "sd": sd,
+               "reference": reference, "repair_window": repair_window, "min_sessions": min_sessions}
     return RuptureResult(events=ev_df, clients=cl_df, method=method, k=k_used, sd=sd, reference=reference,
-                         repair_window=repair_window, min_sessions=int(min_sessions), column=column,
-                         provenance=provenance(data[[client, time, column]], options=options))
+                         repair_window=repair_window, min_sessions=min_sessions, column=column,
+                         provenance=provenance(data[list(dict.fromkeys([client, session, column]))], options,
+                                               function="detect_ruptures", started=started),
+                         n_obs=int(len(df)))

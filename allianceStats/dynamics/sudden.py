@@ -39,15 +39,18 @@ session reports. *Psychotherapy Research, 23*(1), 14-24.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import AllianceStatsError
-from ..results import Provenance
-from ._table import check_choice, provenance, session_table
+from .._deprecation import renamed_arguments
+from ..data.checks import check_alpha, check_bool, check_choice, check_number
+from ..errors import OptionError
+from ..results import CLOSED_FORM, Convergence, Provenance
+from ._table import provenance, session_table
 
 CANDIDATE_COLUMNS = ["client", "pre_session", "post_session", "pre_score", "post_score", "change",
                      "relative_change", "mean_pre", "mean_post", "n_pre", "n_post", "pooled_sd", "t_critical",
@@ -59,25 +62,30 @@ def critical_t(n_pre: int, n_post: int, alpha: float = 0.05) -> float:
 
     Computed from :func:`scipy.stats.t.ppf`; Lutz et al. (2013) use the df of the sessions actually observed.
 
+    Examples
+    --------
     >>> round(critical_t(3, 3, 0.05), 3), round(critical_t(3, 3, 0.01), 3), round(critical_t(2, 2, 0.01), 3)
     (2.776, 4.604, 9.925)
     """
     df = n_pre + n_post - 2
     if df < 1:
-        raise AllianceStatsError(f"critical_t needs n_pre + n_post >= 3, got {n_pre} + {n_post}")
-    if not 0 < alpha < 1:
-        raise AllianceStatsError(f"alpha={alpha!r} must lie strictly between 0 and 1")
+        raise OptionError(f"critical_t needs n_pre + n_post >= 3, got {n_pre} + {n_post}")
+    alpha = check_alpha(alpha)
     return float(stats.t.ppf(1 - alpha / 2, df))
 
 
 @dataclass(frozen=True)
 class SuddenChangeResult:
-    """Sudden gains or losses found by :func:`sudden_gains`.
+    """Sudden gains or losses found by :func:`detect_sudden_gains`.
 
     ``events``: the intervals meeting every criterion applied; ``candidates``: every interval between two
     consecutive observed sessions, columns ``client, pre_session, post_session, pre_score, post_score, change,
     relative_change, mean_pre, mean_post, n_pre, n_post, pooled_sd, t_critical, crit1, crit2, crit3, sudden``.
     ``change`` is ``post_score - pre_score`` in raw units; criteria that were skipped are ``True``.
+
+    The result protocol (:class:`allianceStats.results.Result`): ``n_obs`` is the number of observed scores
+    read; the criteria are closed-form rules (``convergence`` is :data:`~allianceStats.results.CLOSED_FORM`);
+    no interval is reported (``conf_level`` keeps its default; criterion 3 uses the test level ``alpha``).
     """
 
     events: pd.DataFrame
@@ -90,6 +98,14 @@ class SuddenChangeResult:
     adjust: bool
     column: str
     provenance: Provenance
+    n_obs: int = 0
+    conf_level: float = 0.95
+    convergence: Convergence = field(default=CLOSED_FORM)
+
+    @property
+    def converged(self) -> bool:
+        """Always True: nothing is optimised (see ``convergence``)."""
+        return self.convergence.converged
 
     def summary(self) -> str:
         """A short text: criteria applied and counts."""
@@ -99,56 +115,83 @@ class SuddenChangeResult:
                 f"relative >= {self.relative:.0%}" if self.relative is not None else "relative: skipped",
                 f"3+3 mean difference > t(alpha={self.alpha:g}) x pooled SD"
                 + (" (Lutz 2013 df adjustment)" if self.adjust else " (complete neighbours only)")]
-        return (f"Sudden {self.direction}{'es' if self.direction == 'loss' else 's'} in {self.column!r} ({self.better} is better): " + "; ".join(crit)
+        kind = "losses" if self.direction == "loss" else "gains"
+        return (f"Sudden {kind} in {self.column!r} ({self.better} is better): " + "; ".join(crit)
                 + f"\nevents: {len(self.events)} in {with_ev} of {n_clients} clients with an interval")
 
 
-def sudden_gains(data: pd.DataFrame, column: str, *, better: str, min_change: float | None,
-                 direction: str = "gain", relative: float | None = 0.25, alpha: float = 0.05,
-                 adjust: bool = True, client: str = "client", time: str = "session") -> SuddenChangeResult:
+@renamed_arguments(time="session")
+def detect_sudden_gains(data: pd.DataFrame, column: str, *, better: str, min_change: float | None,
+                        direction: str = "gain", relative: float | None = 0.25, alpha: float = 0.05,
+                        adjust: bool = True, client: str = "client",
+                        session: str = "session") -> SuddenChangeResult:
     """Sudden gains (or losses) by the three Tang & DeRubeis (1999) criteria, with the Lutz et al. (2013) df rule.
 
     Criterion 1: improvement >= ``min_change``; criterion 2: improvement >= ``relative`` x |pre-gain score|;
     criterion 3: the mean of sessions N-2..N and of N+1..N+3 differ (towards improvement) by more than
     ``critical_t(n_pre, n_post, alpha)`` x pooled SD. Full definitions and edge cases: module docstring
-    (:mod:`allianceStats.dynamics.sudden`).
+    (:mod:`allianceStats.dynamics.sudden`). Formerly ``sudden_gains`` (that name warns until 0.3.0).
 
     Parameters
     ----------
-    data : long session table (not modified). column : the outcome score.
-    better : ``"lower"`` (symptom scales) or ``"higher"`` (percent days abstinent, alliance). Required, because a
-        wrong guess silently turns gains into losses.
-    min_change : criterion 1 cut-off in score units (required; ``None`` skips it).
-    direction : ``"gain"`` or ``"loss"``.
-    relative : criterion 2 fraction (default 0.25; ``None`` skips it).
-    alpha : two-tailed level of criterion 3 (default .05). adjust : Lutz et al. (2013) df for missing neighbours.
+    data : pandas.DataFrame
+        Long session table (not modified).
+    column : str
+        The outcome score.
+    better : {"lower", "higher"}
+        ``"lower"`` for symptom scales, ``"higher"`` for percent days abstinent or alliance. Required, because
+        a wrong guess silently turns gains into losses.
+    min_change : float or None
+        Criterion 1 cut-off in score units (required; ``None`` skips it).
+    direction : {"gain", "loss"}
+        Sudden gains, or sudden losses (Lutz et al. 2013).
+    relative : float or None
+        Criterion 2 fraction (default 0.25; ``None`` skips it).
+    alpha : float
+        Two-tailed test level of criterion 3 (default .05).
+    adjust : bool
+        Lutz et al. (2013) df for missing neighbours (``False``: all 3 + 3 neighbours required).
+    client, session : str
+        Client-id and session-number columns (``time=`` is the old name of ``session=``).
 
-    Example
+    Returns
     -------
+    SuddenChangeResult
+        ``events`` and every ``candidates`` interval with its three criteria.
+
+    Raises
+    ------
+    SchemaError
+        A column is missing or not numeric, a session number or client id is missing, a pair repeats.
+    OptionError
+        An option outside its choices or range.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"client": "a", "session": range(1, 9),
     ...                    "bdi": [30, 29, 31, 30, 15, 14, 16, 15]})
-    >>> res = sudden_gains(df, "bdi", better="lower", min_change=7)
+    >>> res = detect_sudden_gains(df, "bdi", better="lower", min_change=7)
     >>> res.events[["client", "pre_session", "post_session", "change", "t_critical"]].round(3)
       client  pre_session  post_session  change  t_critical
     0      a            4             5   -15.0       2.776
     """
+    started = time.perf_counter()
     check_choice("direction", direction, ("gain", "loss"))
     check_choice("better", better, ("lower", "higher"))
     for name, val in (("min_change", min_change), ("relative", relative)):
-        if val is not None and (not np.isfinite(val) or val < 0):
-            raise AllianceStatsError(f"{name}={val!r}: must be a non-negative number, or None to skip the "
-                                     f"criterion")
-    if not 0 < alpha < 1:
-        raise AllianceStatsError(f"alpha={alpha!r} must lie strictly between 0 and 1")
-    df = session_table(data, [column], client=client, time=time, where="sudden_gains")
+        if val is not None:
+            check_number(name, val, minimum=0, hint="or None to skip the criterion")
+    alpha = check_alpha(alpha)
+    adjust = check_bool("adjust", adjust)
+    df = session_table(data, [column], client=client, session=session, where="detect_sudden_gains")
     df = df[df[column].notna()]
     # +1 when an increase in the score is the change being looked for
     sign = 1.0 if (better == "higher") == (direction == "gain") else -1.0
     tcache: dict[tuple[int, int], float] = {}
     rows = []
     for cid, g in df.groupby(client, sort=True):
-        s = g[time].to_numpy(dtype=float)
+        s = g[session].to_numpy(dtype=float)
         x = g[column].to_numpy(dtype=float)
         pos = dict(zip(s, range(len(s))))
         for j in range(len(s) - 1):
@@ -186,12 +229,14 @@ def sudden_gains(data: pd.DataFrame, column: str, *, better: str, min_change: fl
             })
     cand = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS).astype({"client": data[client].dtype})
     for col in ("pre_session", "post_session"):
-        cand[col] = cand[col].astype(df[time].dtype)
+        cand[col] = cand[col].astype(df[session].dtype)
     for col in ("crit1", "crit2", "crit3", "sudden"):
         cand[col] = cand[col].astype(bool)
     events = cand[cand["sudden"]].reset_index(drop=True)
     options = {"column": column, "better": better, "direction": direction, "min_change": min_change,
-               "relative": relative, "alpha": alpha, "adjust": adjust, "client": client, "time": time}
+               "relative": relative, "alpha": alpha, "adjust": adjust, "client": client, "session": session}
     return SuddenChangeResult(events=events, candidates=cand, direction=direction, better=better,
                               min_change=min_change, relative=relative, alpha=alpha, adjust=adjust, column=column,
-                              provenance=provenance(data[[client, time, column]], options=options))
+                              provenance=provenance(data[list(dict.fromkeys([client, session, column]))], options,
+                                                    function="detect_sudden_gains", started=started),
+                              n_obs=int(len(df)))

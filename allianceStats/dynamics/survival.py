@@ -49,6 +49,7 @@ Clinical Oncology, 1*(11), 710-719.
 """
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,9 +58,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import (AllianceStatsError, ConvergenceWarning, DataWarning, IdentificationError, SchemaError)
+from .._deprecation import renamed_arguments
+from ..data.checks import check_bool, check_choice, check_conf_level, require_columns
+from ..errors import ConvergenceWarning, DataWarning, IdentificationError, OptionError, SchemaError
 from ..results import Convergence, Provenance
-from ._table import check_choice, provenance, session_table
+from ._table import provenance, session_table
 
 PARAM_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper", "ratio",
                  "ratio_ci_lower", "ratio_ci_upper"]
@@ -74,6 +77,10 @@ class DropoutResult:
     ratio_ci_lower, ratio_ci_upper``; ``estimate`` is the log hazard ratio (Cox) or log odds ratio of the
     discrete-time hazard, ``ratio`` its exponential (``ratio_name`` says which), ``statistic`` the Wald *z*.
     ``clients``: the per-client analysis table (``client, time, event`` and the early predictors).
+
+    The result protocol (:class:`allianceStats.results.Result`): ``n_obs`` is the number of clients analysed
+    (the model has one row per client; equal to ``n_clients``), ``conf_level`` the level of every interval,
+    ``convergence`` the verdict after checking the optimum, ``converged`` its flag.
     """
 
     method: str
@@ -91,6 +98,16 @@ class DropoutResult:
     notes: tuple[str, ...]
     convergence: Convergence
     provenance: Provenance
+
+    @property
+    def n_obs(self) -> int:
+        """Clients analysed (one row each in the model)."""
+        return self.n_clients
+
+    @property
+    def converged(self) -> bool:
+        """The optimum passed the check (``convergence.converged``)."""
+        return self.convergence.converged
 
     def summary(self) -> str:
         """Text table of the effects with their ratios and confidence intervals."""
@@ -121,14 +138,22 @@ def _wald_table(terms, est, se, conf_level: float) -> pd.DataFrame:
                         columns=PARAM_COLUMNS)
 
 
+def _check_early_sessions(early_sessions) -> None:
+    if isinstance(early_sessions, (str, bytes, int, np.integer)) or not hasattr(early_sessions, "__len__") \
+            or len(early_sessions) == 0:
+        raise OptionError(f"early_sessions={early_sessions!r}: give a non-empty sequence of session numbers, "
+                          f"e.g. (1, 2)")
+
+
+@renamed_arguments(time="session")
 def client_survival(data: pd.DataFrame, predictors: Sequence[str] = (), *, client: str = "client",
-                    time: str = "session", event: str = "dropout", early_sessions: Sequence = (1, 2),
+                    session: str = "session", event: str = "dropout", early_sessions: Sequence = (1, 2),
                     where: str = "fit_dropout") -> pd.DataFrame:
     """One row per client: ``client, time`` (last observed session), ``event`` (0/1), early predictor means.
 
-    The output columns are always named ``client, time, event`` whatever the input names.
-
-    Checks the data convention of the module docstring and lists every violation in one :class:`SchemaError`.
+    The output columns are always named ``client, time, event`` whatever the input names (``time`` is the
+    survival time, the last observed session number). Checks the data convention of the module docstring
+    and lists every violation in one :class:`SchemaError`.
 
     >>> import pandas as pd
     >>> df = pd.DataFrame({"client": ["a", "a", "a", "b", "b"], "session": [1, 2, 3, 1, 2],
@@ -139,19 +164,17 @@ def client_survival(data: pd.DataFrame, predictors: Sequence[str] = (), *, clien
     1      b     2      1       2.5
     """
     predictors = list(predictors)
-    if isinstance(early_sessions, (int, np.integer)) or len(early_sessions) == 0:
-        raise AllianceStatsError(f"early_sessions={early_sessions!r}: give a non-empty sequence of session "
-                                 f"numbers, e.g. (1, 2)")
-    df = session_table(data, [event, *predictors], client=client, time=time, where=where)
+    _check_early_sessions(early_sessions)
+    df = session_table(data, [event, *predictors], client=client, session=session, where=where)
     ev = df[event]
     problems = []
     bad = ~ev.isin([0, 1])
     if bad.any():
-        rows = df.loc[bad, [client, time]].head(5)
+        rows = df.loc[bad, [client, session]].head(5)
         problems.append(f"column {event!r} must be 0 or 1 on every row; found "
                         f"{sorted(map(str, ev[bad].unique()))[:5]} at (client, session) "
                         f"{list(rows.itertuples(index=False, name=None))}")
-    last = df.groupby(client, sort=False)[time].transform("max") == df[time]
+    last = df.groupby(client, sort=False)[session].transform("max") == df[session]
     early_one = (ev == 1) & ~last
     if early_one.any():
         ids = list(pd.unique(df.loc[early_one, client]))[:5]
@@ -160,21 +183,22 @@ def client_survival(data: pd.DataFrame, predictors: Sequence[str] = (), *, clien
     if problems:
         raise SchemaError(problems, source=where)
     g = df.groupby(client, sort=True)
-    out = pd.DataFrame({time: g[time].max(), event: g[event].max().astype(int)})
+    out = pd.DataFrame({"time": g[session].max(), "event": g[event].max().astype(int)})
     if predictors:
-        early = df[df[time].isin(list(early_sessions))].groupby(client, sort=True)[predictors].mean()
+        early = df[df[session].isin(list(early_sessions))].groupby(client, sort=True)[predictors].mean()
         out = out.join(early, how="left")
-    out = out.reset_index().rename(columns={client: "client", time: "time", event: "event"})
+    out = out.reset_index().rename(columns={client: "client"})
     return out.astype({"client": data[client].dtype})
 
 
-def _drop_incomplete(cl: pd.DataFrame, predictors: list[str], client: str, early_sessions) -> pd.DataFrame:
+def _drop_incomplete(cl: pd.DataFrame, predictors: list[str], client: str, early_sessions,
+                     stacklevel: int) -> pd.DataFrame:
     miss = cl[predictors].isna().any(axis=1)
     if miss.any():
         ids = cl.loc[miss, client].tolist()
         warnings.warn(f"{len(ids)} client(s) have no value of {predictors} in sessions {list(early_sessions)} and "
                       f"are left out of the dropout model: {ids[:10]}{' ...' if len(ids) > 10 else ''}",
-                      DataWarning, stacklevel=3)
+                      DataWarning, stacklevel=stacklevel)
     return cl[~miss].reset_index(drop=True)
 
 
@@ -196,7 +220,8 @@ def person_period(clients: pd.DataFrame, first_session: pd.Series | None = None,
     """
     t = clients["time"].to_numpy()
     if np.any(t != np.round(t)):
-        raise AllianceStatsError("discrete-time models need whole session numbers; found non-integer times")
+        raise SchemaError("discrete-time models need whole session numbers; found non-integer times",
+                          source="person_period")
     first = np.full(len(t), start) if first_session is None else np.asarray(first_session)
     t = t.astype(int)
     first = first.astype(int)
@@ -275,10 +300,11 @@ def _fit_discrete(pp: pd.DataFrame, predictors: list[str], baseline: str, conf_l
     return _wald_table(X.columns, res.params, res.bse, conf_level), float(res.llf), conv, tuple(notes)
 
 
-def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = "client", time: str = "session",
-                event: str = "dropout", method: str = "cox", early_sessions: Sequence = (1, 2),
-                ties: str = "efron", baseline: str = "linear", landmark: bool = False,
-                conf_level: float = 0.95) -> DropoutResult:
+@renamed_arguments(time="session")
+def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = "client",
+                session: str = "session", event: str = "dropout", method: str = "cox",
+                early_sessions: Sequence = (1, 2), ties: str = "efron", baseline: str = "linear",
+                landmark: bool = False, conf_level: float = 0.95) -> DropoutResult:
     """Time to dropout on early (session 1-2) alliance and covariates: Cox PH or discrete-time logistic hazard.
 
     Cox (1972) via statsmodels ``PHReg`` (Efron ties by default, as R ``coxph``); discrete-time logistic hazard
@@ -287,20 +313,43 @@ def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = 
 
     Parameters
     ----------
-    data : long session table, ``event`` = 1 on a dropout's last observed row (not modified).
-    predictors : numeric columns; each enters as its client mean over ``early_sessions``.
-    method : ``"cox"`` or ``"discrete"``. ties : ``"efron"`` or ``"breslow"`` (Cox).
-    baseline : ``"linear"``, ``"quadratic"`` or ``"factor"`` (discrete). landmark : analyse only clients still in
-    treatment after the last early session. conf_level : level of the Wald intervals (an attribute of the result).
+    data : pandas.DataFrame
+        Long session table, ``event`` = 1 on a dropout's last observed row (not modified).
+    predictors : list of str
+        Numeric columns; each enters as its client mean over ``early_sessions``.
+    client, session, event : str
+        Client-id, session-number and dropout columns (``time=`` is the old name of ``session=``).
+    method : {"cox", "discrete"}
+        Cox proportional hazards, or the discrete-time logistic hazard.
+    early_sessions : sequence of int
+        Sessions whose values make the predictors (default sessions 1 and 2).
+    ties : {"efron", "breslow"}
+        Handling of tied dropout times (Cox).
+    baseline : {"linear", "quadratic", "factor"}
+        Baseline hazard over sessions (discrete).
+    landmark : bool
+        Analyse only clients still in treatment after the last early session.
+    conf_level : float
+        Level of the Wald intervals (an attribute of the result, default 0.95).
 
     Returns
     -------
-    DropoutResult: ``params`` (log ratios, Wald SEs, z, p, CIs and the exponentiated ``ratio`` with its CI),
-    ``clients`` (the analysed per-client table), ``loglik``, ``notes``, ``convergence``, ``provenance``. A fit
-    whose optimum fails the check (e.g. separation) is flagged and warned about (:class:`ConvergenceWarning`).
+    DropoutResult
+        ``params`` (log ratios, Wald SEs, z, p, CIs and the exponentiated ``ratio`` with its CI), ``clients``
+        (the analysed per-client table), ``loglik``, ``notes``, ``convergence``, ``provenance``. A fit whose
+        optimum fails the check (e.g. separation) is flagged and warned about (:class:`ConvergenceWarning`).
 
-    Example
-    -------
+    Raises
+    ------
+    SchemaError
+        A column is missing or not numeric, or the dropout column breaks the data convention.
+    OptionError
+        An option outside its choices or range.
+    IdentificationError
+        No dropouts, too few clients, or no client with every early predictor.
+
+    Examples
+    --------
     >>> import numpy as np, pandas as pd
     >>> rng = np.random.default_rng(1)
     >>> rows = []
@@ -313,28 +362,32 @@ def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = 
     >>> fit.n_clients, fit.n_events, bool(fit.params.loc[0, "ratio"] < 1)
     (60, 31, True)
     """
+    started = time.perf_counter()
     check_choice("method", method, ("cox", "discrete"))
     check_choice("ties", ties, ("efron", "breslow"))
     check_choice("baseline", baseline, ("linear", "quadratic", "factor"))
-    if not 0 < conf_level < 1:
-        raise AllianceStatsError(f"conf_level={conf_level!r} must lie strictly between 0 and 1")
+    conf_level = check_conf_level(conf_level)
+    landmark = check_bool("landmark", landmark)
     predictors = [predictors] if isinstance(predictors, str) else list(predictors)
     if not predictors:
-        raise AllianceStatsError("predictors=[]: name at least one predictor column, e.g. predictors=['alliance']")
-    cl = client_survival(data, predictors, client=client, time=time, event=event, early_sessions=early_sessions)
-    cl = _drop_incomplete(cl, predictors, "client", early_sessions)
+        raise OptionError("predictors=[]: name at least one predictor column, e.g. predictors=['alliance']")
+    cl = client_survival(data, predictors, client=client, session=session, event=event,
+                         early_sessions=early_sessions)
+    # the warning points at the user's call: here -> fit_dropout -> its renamed-arguments wrapper -> caller
+    cl = _drop_incomplete(cl, predictors, "client", early_sessions, stacklevel=4)
     if cl.empty:
         raise IdentificationError(f"no client has a value of every predictor {predictors} in sessions "
                                   f"{list(early_sessions)}; check early_sessions and the predictor columns")
-    first = data.groupby(client)[time].min().reindex(cl["client"]).to_numpy()
-    options = {"predictors": predictors, "client": client, "time": time, "event": event, "method": method,
+    first = data.groupby(client)[session].min().reindex(cl["client"]).to_numpy()
+    options = {"predictors": predictors, "client": client, "session": session, "event": event, "method": method,
                "early_sessions": list(early_sessions), "ties": ties if method == "cox" else None,
                "baseline": baseline if method == "discrete" else None, "landmark": landmark,
                "conf_level": conf_level}
-    prov = provenance(data[list(dict.fromkeys([client, time, event, *predictors]))], options)
+    prov = provenance(data[list(dict.fromkeys([client, session, event, *predictors]))], options,
+                      function="fit_dropout", started=started)
     return fit_client_table(cl, first, predictors, method=method, ties=ties, baseline=baseline,
                             landmark_after=max(early_sessions) if landmark else None, conf_level=conf_level,
-                            early_sessions=tuple(early_sessions), provenance=prov, stacklevel=3)
+                            early_sessions=tuple(early_sessions), provenance=prov, stacklevel=4)
 
 
 def fit_client_table(cl: pd.DataFrame, first: np.ndarray, predictors: list[str], *, method: str, ties: str,
@@ -343,7 +396,7 @@ def fit_client_table(cl: pd.DataFrame, first: np.ndarray, predictors: list[str],
     """Fit the dropout model to a per-client table (``client, time, event`` + predictors, complete rows).
 
     The engine behind :func:`fit_dropout`, for callers that build their own client-level predictors (e.g.
-    :func:`~allianceStats.dynamics.level_variability_repair`). ``first`` holds each client's first session;
+    :func:`~allianceStats.dynamics.fit_level_variability_repair`). ``first`` holds each client's first session;
     ``landmark_after`` = *L* keeps only clients with ``time > L`` and, for the discrete model, periods > *L*.
     """
     if landmark_after is not None:
@@ -391,8 +444,9 @@ def _km_one(label, t: np.ndarray, d: np.ndarray, q: float) -> pd.DataFrame:
                          "survival": s, "std_error": se, "ci_lower": lo, "ci_upper": hi}, columns=KM_COLUMNS)
 
 
+@renamed_arguments(time="session")
 def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | None = None,
-                 variable: str = "alliance", client: str = "client", time: str = "session",
+                 variable: str = "alliance", client: str = "client", session: str = "session",
                  event: str = "dropout", early_sessions: Sequence = (1, 2), conf_level: float = 0.95
                  ) -> pd.DataFrame:
     """Kaplan-Meier retention curves, overall or by group, as a tidy table for a report.
@@ -405,13 +459,41 @@ def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | N
     ``"at or above median"``; ``"tertiles"`` -> ``"low"`` (<= 1st tertile), ``"middle"``, ``"high"`` (> 2nd
     tertile). Clients without an early value are left out of a split.
 
-    Returns one row per group and dropout time: ``group, time, n_risk, n_events, survival, std_error, ci_lower,
-    ci_upper`` (``group`` is ``"all"`` without grouping; ``DataFrame.attrs["conf_level"]`` holds the level).
-    Rows are the dropout times only (the curve is 1 before the first), as R ``summary(survfit)``; a group
-    without any dropout therefore has no rows (its curve stays at 1).
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long session table, ``event`` = 1 on a dropout's last observed row (not modified).
+    group : str, optional
+        A column constant within client (e.g. a treatment arm).
+    split : {"median", "tertiles"}, optional
+        Group clients by their early mean of ``variable`` instead.
+    variable : str
+        The column ``split`` uses (default ``"alliance"``).
+    client, session, event : str
+        Client-id, session-number and dropout columns (``time=`` is the old name of ``session=``).
+    early_sessions : sequence of int
+        Sessions whose values make the early mean of ``variable``.
+    conf_level : float
+        Level of the pointwise intervals (default 0.95).
 
-    Example
+    Returns
     -------
+    pandas.DataFrame
+        One row per group and dropout time: ``group, time, n_risk, n_events, survival, std_error, ci_lower,
+        ci_upper`` (``group`` is ``"all"`` without grouping; ``time`` is the session number;
+        ``DataFrame.attrs["conf_level"]`` holds the level). Rows are the dropout times only (the curve is 1
+        before the first), as R ``summary(survfit)``; a group without any dropout therefore has no rows (its
+        curve stays at 1).
+
+    Raises
+    ------
+    SchemaError
+        A column is missing, the dropout column breaks the data convention, or ``group`` varies within client.
+    OptionError
+        ``group`` and ``split`` both given, or an option outside its choices or range.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"client": ["a", "a", "b", "c", "c", "c"], "session": [1, 2, 1, 1, 2, 3],
     ...                    "dropout": [0, 1, 1, 0, 0, 0], "alliance": [3.0, 3.0, 2.0, 4.5, 4.0, 4.0]})
@@ -421,25 +503,22 @@ def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | N
     1   all     2       2         1     0.333
     """
     if group is not None and split is not None:
-        raise AllianceStatsError("give either group= (a column) or split= ('median' or 'tertiles'), not both")
+        raise OptionError("give either group= (a column) or split= ('median' or 'tertiles'), not both")
     if split is not None:
         check_choice("split", split, ("median", "tertiles"))
-    if not 0 < conf_level < 1:
-        raise AllianceStatsError(f"conf_level={conf_level!r} must lie strictly between 0 and 1")
+    conf_level = check_conf_level(conf_level)
     preds = [variable] if split is not None else []
-    cl = client_survival(data, preds, client=client, time=time, event=event, early_sessions=early_sessions,
+    cl = client_survival(data, preds, client=client, session=session, event=event, early_sessions=early_sessions,
                          where="kaplan_meier")
     if group is not None:
-        if group not in data.columns:
-            raise SchemaError([f"column {group!r} not found; the table has columns {list(data.columns)}"],
-                              source="kaplan_meier")
+        require_columns(data, [group], where="kaplan_meier")
         per = data.groupby(client)[group].nunique(dropna=False)
         if (per > 1).any():
-            raise AllianceStatsError(f"column {group!r} changes within client(s) {per[per > 1].index[:5].tolist()}; "
-                                     f"a Kaplan-Meier group must be constant within client")
+            raise SchemaError([f"column {group!r} changes within client(s) {per[per > 1].index[:5].tolist()}; "
+                               f"a Kaplan-Meier group must be constant within client"], source="kaplan_meier")
         labels = data.groupby(client)[group].first().reindex(cl["client"]).to_numpy()
     elif split is not None:
-        cl = _drop_incomplete(cl, [variable], "client", early_sessions)
+        cl = _drop_incomplete(cl, [variable], "client", early_sessions, stacklevel=4)
         x = cl[variable].to_numpy()
         if split == "median":
             labels = np.where(x < np.median(x), "below median", "at or above median")
@@ -454,6 +533,6 @@ def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | N
     parts = [_km_one(lab, cl["time"].to_numpy(float)[labels == lab], cl["event"].to_numpy(float)[labels == lab], q)
              for lab in order if (labels == lab).any()]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=KM_COLUMNS)
-    out = out.astype({"time": data[time].dtype, "n_risk": int, "n_events": int})
+    out = out.astype({"time": data[session].dtype, "n_risk": int, "n_events": int})
     out.attrs["conf_level"] = conf_level
     return out

@@ -1,11 +1,11 @@
-"""level_variability_repair: both models equal statsmodels fitted by hand on tables built independently."""
+"""fit_level_variability_repair: both models equal statsmodels fitted by hand on tables built independently."""
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 from statsmodels.duration.hazard_regression import PHReg
 
-from allianceStats.dynamics import detect_ruptures, level_variability_repair
+from allianceStats.dynamics import detect_ruptures, fit_level_variability_repair
 from allianceStats.errors import IdentificationError
 
 OPTS = {"k": 1.5}
@@ -39,7 +39,7 @@ def _by_hand(df, upto=None):
 
 def test_outcome_model_equals_ols_on_a_hand_built_table():
     df = _data()
-    res = level_variability_repair(df, rupture_options=OPTS)
+    res = fit_level_variability_repair(df, rupture_options=OPTS)
     t = _by_hand(df)
     Z = t[["level", "variability", "repaired", "unrepaired"]]
     Z = (Z - Z.mean()) / Z.std(ddof=1)
@@ -50,7 +50,7 @@ def test_outcome_model_equals_ols_on_a_hand_built_table():
     np.testing.assert_allclose(res.outcome_params["p_value"], ols.pvalues, rtol=1e-8)
     assert res.outcome_fit["r2"] == pytest.approx(ols.rsquared, rel=1e-12)
     # raw-unit coefficients are the per-SD ones divided by the predictor SD
-    raw = level_variability_repair(df, rupture_options=OPTS, standardize=False, landmark=None)
+    raw = fit_level_variability_repair(df, rupture_options=OPTS, standardize=False, landmark=None)
     sd = t[["level", "variability", "repaired", "unrepaired"]].std(ddof=1).to_numpy()
     np.testing.assert_allclose(raw.outcome_params["estimate"].iloc[1:5] * sd,
                                res.outcome_params["estimate"].iloc[1:5], rtol=1e-9)
@@ -59,7 +59,7 @@ def test_outcome_model_equals_ols_on_a_hand_built_table():
 
 def test_retention_model_is_a_landmark_cox_on_early_predictors():
     df = _data()
-    res = level_variability_repair(df, rupture_options=OPTS, landmark=5)
+    res = fit_level_variability_repair(df, rupture_options=OPTS, landmark=5)
     t = _by_hand(df, upto=5)
     g = df.groupby("client")
     t["time"], t["event"] = g["session"].max(), g["dropout"].max()
@@ -74,17 +74,17 @@ def test_retention_model_is_a_landmark_cox_on_early_predictors():
 
 def test_no_repaired_rupture_anywhere_is_an_identification_error():
     with pytest.raises(IdentificationError, match="does not vary"):
-        level_variability_repair(_data(), rupture_options={"k": 50})
+        fit_level_variability_repair(_data(), rupture_options={"k": 50})
 
 
 def test_summary_names_both_models():
-    text = level_variability_repair(_data(), rupture_options=OPTS).summary()
+    text = fit_level_variability_repair(_data(), rupture_options=OPTS).summary()
     assert "Outcome model" in text and "Retention model (landmark after session 6)" in text
 
 
 def test_mean_outcome_without_baseline_and_without_retention():
     df = _data()
-    res = level_variability_repair(df, rupture_options=OPTS, outcome_at="mean", baseline=False, event=None)
+    res = fit_level_variability_repair(df, rupture_options=OPTS, outcome_at="mean", baseline=False, event=None)
     assert res.retention is None
     assert res.outcome_params["term"].tolist() == ["intercept", "level", "variability", "repaired", "unrepaired",
                                                    "sessions"]

@@ -88,10 +88,10 @@ def test_rupture_events_are_well_formed(series, sd, k, window):
 @settings(max_examples=20, deadline=None)
 @given(panel)
 def test_sudden_gains_of_a_client_do_not_depend_on_other_clients(series):
-    from allianceStats.dynamics import sudden_gains
+    from allianceStats.dynamics import detect_sudden_gains
 
     frame = _frame(series).rename(columns={"alliance": "y"}).assign(y=lambda d: d["y"] * 10)
-    whole = sudden_gains(frame, "y", better="higher", min_change=5).candidates
+    whole = detect_sudden_gains(frame, "y", better="higher", min_change=5).candidates
     last = f"c{len(series) - 1}"
-    alone = sudden_gains(frame[frame["client"] == last], "y", better="higher", min_change=5).candidates
+    alone = detect_sudden_gains(frame[frame["client"] == last], "y", better="higher", min_change=5).candidates
     pd.testing.assert_frame_equal(whole[whole["client"] == last].reset_index(drop=True), alone)

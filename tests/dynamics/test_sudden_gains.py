@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from allianceStats.dynamics import sudden_gains
+from allianceStats.dynamics import detect_sudden_gains
 from allianceStats.dynamics.sudden import critical_t
 from allianceStats.errors import AllianceStatsError
 
@@ -25,7 +25,7 @@ BDI = [30.0, 29, 31, 30, 15, 14, 16, 15]
 
 
 def test_textbook_gain_and_its_criteria():
-    res = sudden_gains(_df(range(1, 9), BDI), "bdi", better="lower", min_change=7)
+    res = detect_sudden_gains(_df(range(1, 9), BDI), "bdi", better="lower", min_change=7)
     assert res.events["pre_session"].tolist() == [4]
     row = res.events.iloc[0]
     pre, post = np.array([29.0, 31, 30]), np.array([15.0, 14, 16])
@@ -40,9 +40,9 @@ def test_textbook_gain_and_its_criteria():
 
 def test_relative_criterion_equality_counts_and_absolute_criterion():
     scores = [20.0, 20, 20, 15, 15, 15]  # 5 points = exactly 25% of 20
-    res = sudden_gains(_df(range(1, 7), scores), "bdi", better="lower", min_change=5)
+    res = detect_sudden_gains(_df(range(1, 7), scores), "bdi", better="lower", min_change=5)
     assert res.events["pre_session"].tolist() == [3]
-    res6 = sudden_gains(_df(range(1, 7), scores), "bdi", better="lower", min_change=6)
+    res6 = detect_sudden_gains(_df(range(1, 7), scores), "bdi", better="lower", min_change=6)
     assert res6.events.empty and not res6.candidates["crit1"].any()
 
 
@@ -50,28 +50,28 @@ def test_missing_neighbour_lutz_adjustment():
     # session 7 missing: 3 pre, 2 post -> df 3
     sessions = [1, 2, 3, 4, 5, 6, 8]
     scores = [30.0, 29, 31, 30, 15, 14, 15]
-    res = sudden_gains(_df(sessions, scores), "bdi", better="lower", min_change=7)
+    res = detect_sudden_gains(_df(sessions, scores), "bdi", better="lower", min_change=7)
     row = res.events.iloc[0]
     assert (row["n_pre"], row["n_post"]) == (3, 2)
     assert row["t_critical"] == pytest.approx(stats.t.ppf(0.975, 3), rel=1e-14)
-    strict = sudden_gains(_df(sessions, scores), "bdi", better="lower", min_change=7, adjust=False)
+    strict = detect_sudden_gains(_df(sessions, scores), "bdi", better="lower", min_change=7, adjust=False)
     assert strict.events.empty
 
 
 def test_no_gain_across_a_missed_session():
     sessions = [1, 2, 3, 4, 6, 7, 8, 9]
-    res = sudden_gains(_df(sessions, BDI), "bdi", better="lower", min_change=7)
+    res = detect_sudden_gains(_df(sessions, BDI), "bdi", better="lower", min_change=7)
     assert res.events.empty
     assert 4 not in res.candidates["pre_session"].tolist()
 
 
 def test_losses_and_direction_symmetry():
     worse = [15.0, 14, 16, 15, 30, 29, 31, 30]
-    loss = sudden_gains(_df(range(1, 9), worse), "bdi", better="lower", min_change=7, direction="loss")
+    loss = detect_sudden_gains(_df(range(1, 9), worse), "bdi", better="lower", min_change=7, direction="loss")
     assert loss.events["pre_session"].tolist() == [4]
-    assert sudden_gains(_df(range(1, 9), worse), "bdi", better="lower", min_change=7).events.empty
+    assert detect_sudden_gains(_df(range(1, 9), worse), "bdi", better="lower", min_change=7).events.empty
     # negating the scale and flipping `better` gives the same events
-    flipped = sudden_gains(_df(range(1, 9), [-v for v in worse]), "bdi", better="higher", min_change=7,
+    flipped = detect_sudden_gains(_df(range(1, 9), [-v for v in worse]), "bdi", better="higher", min_change=7,
                            direction="loss")
     assert flipped.events["pre_session"].tolist() == [4]
 
@@ -79,8 +79,8 @@ def test_losses_and_direction_symmetry():
 def test_bad_arguments():
     df = _df(range(1, 9), BDI)
     with pytest.raises(AllianceStatsError, match="better"):
-        sudden_gains(df, "bdi", better="up", min_change=7)
+        detect_sudden_gains(df, "bdi", better="up", min_change=7)
     with pytest.raises(AllianceStatsError, match="alpha"):
-        sudden_gains(df, "bdi", better="lower", min_change=7, alpha=1.5)
+        detect_sudden_gains(df, "bdi", better="lower", min_change=7, alpha=1.5)
     with pytest.raises(AllianceStatsError, match="min_change"):
-        sudden_gains(df, "bdi", better="lower", min_change=-1)
+        detect_sudden_gains(df, "bdi", better="lower", min_change=-1)

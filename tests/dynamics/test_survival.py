@@ -100,10 +100,10 @@ def test_custom_column_names_give_the_same_results():
     df = _panel()
     renamed = df.rename(columns={"client": "id", "session": "visit", "dropout": "left", "alliance": "wai"})
     a = fit_dropout(df, predictors=["alliance"]).params
-    b = fit_dropout(renamed, predictors=["wai"], client="id", time="visit", event="left").params
+    b = fit_dropout(renamed, predictors=["wai"], client="id", session="visit", event="left").params
     pd.testing.assert_frame_equal(a.drop(columns="term"), b.drop(columns="term"))
     km_a = kaplan_meier(df, split="median")
-    km_b = kaplan_meier(renamed, split="median", variable="wai", client="id", time="visit", event="left")
+    km_b = kaplan_meier(renamed, split="median", variable="wai", client="id", session="visit", event="left")
     pd.testing.assert_frame_equal(km_a, km_b)
 
 
