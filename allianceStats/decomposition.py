@@ -19,7 +19,7 @@ the client means of therapist :math:`j`:
     The within part of the same client at session :math:`t - k` — by session *number*, so the lag is missing
     (NaN) at a client's first sessions and wherever session :math:`t-k` was not attended; it never crosses
     clients.
-``<time>0``
+``<session>0``
     :math:`t - 1`: time since the first session, so an intercept refers to session 1.
 
 So ``within + between (+ therapist) (+ trend) == x`` for every observed value (up to rounding), and the
@@ -50,55 +50,104 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .errors import AllianceStatsError
+from ._deprecation import renamed_arguments
+from .data.checks import check_bool, check_choice, first_labels, require_columns, require_numeric
+from .errors import OptionError, SchemaError
 
 METHODS = ("person_mean", "detrend")
 
+_WHERE = "decompose"
 
-def _validate(df, cols, client, therapist, time, method, lags):
-    problems = []
-    if not isinstance(df, pd.DataFrame):
-        raise AllianceStatsError(f"decompose() takes a pandas DataFrame; got {type(df).__name__}.")
-    needed = [client, time, *cols] + ([therapist] if therapist else [])
-    absent = [c for c in needed if c not in df.columns]
-    if absent:
-        problems.append(f"column(s) {absent} not in the data (columns: {list(df.columns)})")
-    for c in cols:
-        if c in df.columns and not pd.api.types.is_numeric_dtype(df[c]):
-            problems.append(f"column {c!r} is not numeric (dtype {df[c].dtype}); validate it with read_sessions()")
-    if method not in METHODS:
-        problems.append(f"method={method!r} is not one of {METHODS}")
-    bad_lags = [k for k in lags if not isinstance(k, (int, np.integer)) or k < 1]
+
+def _validate(data, cols, client, therapist, session, method, lags) -> None:
+    check_choice("method", method, METHODS)
+    bad_lags = [k for k in lags if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1]
     if bad_lags:
-        problems.append(f"lags must be positive integers; got {bad_lags}")
-    if not problems and df[[client, time]].duplicated().any():
-        problems.append(f"duplicate ({client}, {time}) rows; validate the table with read_sessions() first")
-    if not problems and therapist and (df.groupby(client)[therapist].nunique() > 1).any():
-        problems.append(f"some clients have more than one {therapist!r}; clients must be nested in therapists")
+        raise OptionError(f"lags={lags!r}: lags must be positive integers (session numbers back), e.g. (1,) or "
+                          f"(1, 2); found {bad_lags}")
+    require_columns(data, [client, session, *cols, therapist], where=_WHERE)
+    problems = []
+    try:
+        require_numeric(data, [session, *cols], where=_WHERE)
+    except SchemaError as err:
+        problems += err.problems
+    if not problems:
+        s = data[session].to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(s) | (s != np.round(s))
+        if bad.any():
+            problems.append(f"column {session!r}: missing or non-integer session number(s) at row(s) "
+                            f"{first_labels(data.index[bad])}; every row needs a whole session number — validate "
+                            f"the table with read_sessions() first")
+    missing_id = data[client].isna().to_numpy()
+    if missing_id.any():
+        problems.append(f"column {client!r}: missing client id at row(s) {first_labels(data.index[missing_id])}")
+    if not problems:
+        dup = data.duplicated([client, session], keep=False).to_numpy()
+        if dup.any():
+            problems.append(f"duplicate ({client}, {session}) rows at {first_labels(data.index[dup])}; each client "
+                            f"has one row per session — validate the table with read_sessions() first")
+    if not problems and therapist:
+        n_ther = data.groupby(client, sort=False)[therapist].nunique()
+        multi = n_ther.index[n_ther.to_numpy() > 1]
+        if len(multi):
+            problems.append(f"column {therapist!r}: client(s) {first_labels(multi)} have more than one therapist; "
+                            f"clients must be nested in therapists")
     if problems:
-        raise AllianceStatsError("decompose(): " + "; ".join(problems) + ".")
+        raise SchemaError(problems, source=_WHERE)
 
 
-def decompose(df: pd.DataFrame, columns: str | Iterable[str], *, client: str = "client",
-              therapist: str | None = None, time: str = "session", method: str = "person_mean",
-              lags: Iterable[int] = (1,)) -> pd.DataFrame:
+def _derived_columns(cols, therapist, session, method, lags) -> list[str]:
+    out = []
+    for col in cols:
+        out += [f"{col}_within", f"{col}_between"]
+        out += [f"{col}_therapist"] if therapist else []
+        out += [f"{col}_trend"] if method == "detrend" else []
+        out += [f"{col}_within_lag{k}" for k in lags]
+    return out
+
+
+@renamed_arguments(df="data", time="session")
+def decompose(data: pd.DataFrame, columns: str | Iterable[str], *, client: str = "client",
+              therapist: str | None = None, session: str = "session", method: str = "person_mean",
+              lags: Iterable[int] = (1,), overwrite: bool = False) -> pd.DataFrame:
     """Split measures into within-client, between-client and therapist parts and add within-part lags.
 
-    Definitions and references are in the module docstring. The input is never modified: a new DataFrame
-    (same rows, same order, same index) is returned with the added columns.
+    Definitions and references are in the module docstring (Curran & Bauer 2011; Wang & Maxwell 2015;
+    Baldwin, Wampold & Imel 2007). The input is never modified: a new DataFrame (same rows, same order, same
+    index) is returned with the added columns.
 
     Parameters
     ----------
-    df : DataFrame
+    data : pandas.DataFrame
         Long session table (one row per client and session), e.g. from :func:`read_sessions`.
     columns : str or list of str
         Numeric measures to decompose.
-    client, therapist, time : str
-        Column names; ``therapist=None`` gives a two-level decomposition.
+    client, therapist, session : str
+        Column names; ``therapist=None`` gives a two-level decomposition (``time=`` is the old name of
+        ``session=``, ``df=`` of ``data``).
     method : {"person_mean", "detrend"}
         Within part as deviation from the client mean, or from the client's linear trend.
     lags : iterable of int
         Lags (in session numbers) of the within part to add.
+    overwrite : bool
+        The table already holds a column this call would add (``<col>_within`` …, e.g. from an earlier call):
+        ``False`` (default) refuses with a :class:`~allianceStats.errors.SchemaError` naming them, ``True``
+        replaces them in the returned copy. ``<session>0`` is always recomputed (it only depends on the session
+        numbers) unless it holds other values, which also needs ``overwrite=True``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``data`` with ``<col>_within``, ``<col>_between`` (``<col>_therapist``, ``<col>_trend``),
+        ``<col>_within_lag<k>`` for each measure and ``<session>0``.
+
+    Raises
+    ------
+    SchemaError
+        A column is missing or not numeric, a session number or client id is missing, a (client, session)
+        pair repeats, a client has two therapists, or an output column exists and ``overwrite=False``.
+    OptionError
+        ``method`` or ``lags`` has a value outside its choices.
 
     Examples
     --------
@@ -108,13 +157,28 @@ def decompose(df: pd.DataFrame, columns: str | Iterable[str], *, client: str = "
     >>> recon = out["alliance_within"] + out["alliance_between"] + out["alliance_therapist"]
     >>> bool(((recon - out["alliance"]).abs().dropna() < 1e-9).all())
     True
+    >>> decompose(out, "alliance")
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.SchemaError: 1 problem found in decompose:
+      1. data already has the column(s) 'alliance_within', 'alliance_between', 'alliance_within_lag1' that decompose() would add; pass overwrite=True to replace them in the returned copy, or drop or rename them first
     """
     cols = [columns] if isinstance(columns, str) else list(columns)
     lags = tuple(lags)
-    _validate(df, cols, client, therapist, time, method, lags)
-    out = df.copy()
-    codes, _ = pd.factorize(df[client], sort=False)
-    t = df[time].to_numpy(dtype=np.float64)
+    overwrite = check_bool("overwrite", overwrite)
+    _validate(data, cols, client, therapist, session, method, lags)
+    if not overwrite:
+        clash = [c for c in _derived_columns(cols, therapist, session, method, lags) if c in data.columns]
+        zero = f"{session}0"
+        if zero in data.columns and not (data[zero] == data[session] - 1).all():
+            clash.append(zero)
+        if clash:
+            raise SchemaError([f"data already has the column(s) {first_labels(clash, limit=20)} that decompose() "
+                               f"would add; pass overwrite=True to replace them in the returned copy, or drop or "
+                               f"rename them first"], source=_WHERE)
+    out = data.copy()
+    codes, _ = pd.factorize(data[client], sort=False)
+    t = data[session].to_numpy(dtype=np.float64)
     n_clients = codes.max() + 1 if len(codes) else 0
 
     def client_mean(values):
@@ -126,17 +190,17 @@ def decompose(df: pd.DataFrame, columns: str | Iterable[str], *, client: str = "
 
     if therapist:
         t_codes_of_client = np.zeros(n_clients, dtype=np.int64)
-        t_codes_row, _ = pd.factorize(df[therapist], sort=False)
+        t_codes_row, _ = pd.factorize(data[therapist], sort=False)
         t_codes_of_client[codes] = t_codes_row
 
     # lag lookup: row position of (same client, session t-k), via one integer key per row
-    t_int = df[time].to_numpy(dtype=np.int64)
+    t_int = data[session].to_numpy(dtype=np.int64)
     span = int(t_int.max() - t_int.min()) + 1 + max(lags, default=0) if len(t_int) else 1
     key = codes.astype(np.int64) * span + (t_int - (t_int.min() if len(t_int) else 0))
     key_index = pd.Index(key)
 
     for col in cols:
-        x = df[col].to_numpy(dtype=np.float64)
+        x = data[col].to_numpy(dtype=np.float64)
         mean, n = client_mean(x)
         if method == "person_mean":
             within = x - mean[codes]
@@ -168,5 +232,5 @@ def decompose(df: pd.DataFrame, columns: str | Iterable[str], *, client: str = "
             pos = key_index.get_indexer(key - k)
             lagged = np.where(pos >= 0, within[np.maximum(pos, 0)], np.nan)
             out[f"{col}_within_lag{k}"] = lagged
-    out[f"{time}0"] = df[time] - 1
+    out[f"{session}0"] = data[session] - 1
     return out

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from allianceStats import AllianceStatsError, decompose
+from allianceStats import decompose
+from allianceStats.errors import OptionError, SchemaError
 
 
 @st.composite
@@ -75,20 +76,62 @@ def test_session0_and_index_preserved():
     assert out.index.tolist() == [7, 3] and out["session0"].tolist() == [0, 1]
 
 
-@pytest.mark.parametrize("kwargs,needle", [
-    ({"columns": "nope"}, "not in the data"),
-    ({"columns": "x", "method": "spline"}, "method='spline'"),
-    ({"columns": "x", "lags": (0,)}, "positive integers"),
+@pytest.mark.parametrize("kwargs,error,needle", [
+    ({"columns": "nope"}, SchemaError, "column 'nope' not found in data"),
+    ({"columns": "x", "method": "spline"}, OptionError, "method='spline' is not supported"),
+    ({"columns": "x", "lags": (0,)}, OptionError, "positive integers"),
+    ({"columns": "x", "overwrite": "yes"}, OptionError, "overwrite='yes' must be True or False"),
+    ({"columns": "label"}, SchemaError, "column 'label' has dtype"),
 ])
-def test_bad_arguments(kwargs, needle):
-    d = pd.DataFrame({"client": ["a", "a"], "session": [1, 2], "x": [1.0, 2.0]})
-    with pytest.raises(AllianceStatsError, match=needle):
+def test_bad_arguments(kwargs, error, needle):
+    d = pd.DataFrame({"client": ["a", "a"], "session": [1, 2], "x": [1.0, 2.0], "label": ["p", "q"]})
+    with pytest.raises(error, match=needle):
         decompose(d, **kwargs)
 
 
-def test_duplicates_and_non_nested_are_errors():
+def test_duplicates_non_nested_and_missing_sessions_are_schema_errors():
     d = pd.DataFrame({"therapist": ["t1", "t2"], "client": ["a", "a"], "session": [1, 2], "x": [1.0, 2.0]})
-    with pytest.raises(AllianceStatsError, match="nested"):
+    with pytest.raises(SchemaError, match="nested"):
         decompose(d, "x", therapist="therapist")
-    with pytest.raises(AllianceStatsError, match="duplicate"):
+    with pytest.raises(SchemaError, match="duplicate"):
         decompose(d.assign(session=1), "x")
+    with pytest.raises(SchemaError, match="non-integer session"):
+        decompose(d.assign(session=[1.0, np.nan]), "x")
+    with pytest.raises(SchemaError, match="must be a pandas DataFrame"):
+        decompose(d.to_dict(), "x")
+
+
+def test_existing_output_columns_are_not_overwritten_unless_asked():
+    d = pd.DataFrame({"client": ["a", "a", "b", "b"], "session": [1, 2, 1, 2], "x": [1.0, 2.0, 3.0, 5.0],
+                      "y": [0.0, 1.0, 1.0, 0.0]})
+    once = decompose(d, "x")
+    with pytest.raises(SchemaError, match=r"'x_within', 'x_between', 'x_within_lag1'.*overwrite=True") as err:
+        decompose(once, "x")
+    assert len(err.value.problems) == 1
+    user = d.assign(x_within=9.0)
+    with pytest.raises(SchemaError, match="'x_within'"):
+        decompose(user, "x")
+    pd.testing.assert_frame_equal(user, d.assign(x_within=9.0))  # input untouched
+    again = decompose(user, "x", overwrite=True)
+    pd.testing.assert_frame_equal(again[once.columns], once[once.columns].assign(x_within=once["x_within"]),
+                                  check_like=True)
+    assert list(again.columns[:5]) == ["client", "session", "x", "y", "x_within"]  # replaced in place
+    # another measure on an already decomposed table: session0 is recomputed, nothing else clashes
+    both = decompose(once, "y")
+    assert both["session0"].tolist() == [0, 1, 0, 1] and "y_within" in both
+    with pytest.raises(SchemaError, match="'session0'"):
+        decompose(d.assign(session0=7), "x")
+
+
+def test_old_argument_names_warn_and_give_the_same_table():
+    d = pd.DataFrame({"client": ["a", "a", "b"], "visit": [1, 2, 1], "x": [1.0, 2.0, 4.0]})
+    new = decompose(d, "x", session="visit")
+    with pytest.warns(FutureWarning, match="argument time= is renamed session="):
+        old = decompose(d, "x", time="visit")
+    pd.testing.assert_frame_equal(new, old)
+    assert "visit0" in new
+    with pytest.warns(FutureWarning, match="argument df= is renamed data="):
+        old = decompose(df=d, columns="x", session="visit")
+    pd.testing.assert_frame_equal(new, old)
+    with pytest.raises(OptionError, match="give only session="):
+        decompose(d, "x", time="visit", session="visit")
