@@ -3,8 +3,11 @@
 Public API: :func:`fit_sem` (fit a model), :func:`compare_sem` (χ²-difference tests of nested fits),
 :class:`SEMResult` (the fitted model). Modules, in pipeline order: ``syntax`` (parser), ``partable``
 (parameter table and lavaan defaults), ``model`` (matrices and derivatives), ``likelihood`` (FIML over
-missing-data patterns, EM for H1), ``estimate`` (optimisation and information), ``fit`` (``fit_sem``),
-``result`` (``SEMResult``), ``compare`` (``compare_sem``). See ``fit.py`` for the methods and references.
+missing-data patterns, EM for H1), ``prepare`` (step 1: data, parameter table, sample statistics),
+``estimate`` (step 2: start values, optimisation, information), ``fit_measures`` (steps 4-5: reference models
+and fit indices), ``parameter_estimates`` (step 6: the tidy parameter table), ``fit`` (``fit_sem``, which runs
+the steps), ``result`` (``SEMResult``), ``comparison`` (``compare_sem``). See ``fit.py`` for the methods and
+references.
 
 Example
 -------

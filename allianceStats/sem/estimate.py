@@ -1,4 +1,5 @@
-"""Estimation: the multigroup objective, its analytic gradient, Fisher scoring and Newton polishing.
+"""Step 2 of ``fit_sem`` (estimate): start values, the objective, Fisher scoring, a fallback optimiser, Newton
+polishing, the check of the optimum; and the covariance matrix of the estimates from the information (step 3).
 
 The objective is the negative log-likelihood −ℓ(θ) = −Σ_g ℓ_g(μ_g(θ), Σ_g(θ)) (``likelihood.py``), with
 ∇ℓ = Σ_g [(∂μ_g/∂θ)ᵀ ∂ℓ_g/∂μ + Σ_ij (∂Σ_g/∂θ)_ij (∂ℓ_g/∂Σ)_ij]. It is minimised by Fisher scoring —
@@ -6,7 +7,8 @@ The objective is the negative log-likelihood −ℓ(θ) = −Σ_g ℓ_g(μ_g(θ)
 not positive definite (the classic LISREL algorithm; Lee & Jennrich 1979) — followed, when the data are
 incomplete, by Newton steps with the observed information (the Hessian of −ℓ, obtained by central
 differences of the analytic gradient, as lavaan does). Parameters are unbounded, so improper
-solutions (negative variances) are found and then reported, as in lavaan.
+solutions (negative variances) are found and then reported, as in lavaan (:func:`improper_solution`).
+When Fisher scoring stops early, BFGS on −ℓ/N with the analytic gradient takes over (:func:`optimize`).
 
 Example
 -------
@@ -25,7 +27,20 @@ True
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+import pandas as pd
+from scipy import optimize as _scipy_optimize
+
+from ..errors import IdentificationError
+
+if TYPE_CHECKING:
+    from .prepare import Problem
+
+OptimizerRecord = dict[str, Any]
+"""How an optimisation ended: ``iterations``, ``converged``, ``message``, ``loglik`` (and, from
+:func:`optimize`, ``fallback`` and ``newton_steps``)."""
 
 
 class Objective:
@@ -189,3 +204,170 @@ def newton_polish(obj: Objective, theta, *, max_steps: int = 5):
         if np.max(np.abs(step) / np.maximum(1.0, np.abs(theta))) > 1e-6:
             H = obj.observed_information(theta)
     return theta, H, steps
+
+
+# ----------------------------------------------------------------------------------------------------
+# start values and the optimisation run of one Problem
+
+
+def _pair_cov(y: np.ndarray, i: int, j: int) -> float:
+    both = ~np.isnan(y[:, i]) & ~np.isnan(y[:, j])
+    if both.sum() < 2:
+        return 0.0
+    a, b = y[both, i], y[both, j]
+    return float(np.mean((a - a.mean()) * (b - b.mean())))
+
+
+def start_values(table: pd.DataFrame, observed: list[str], latent: list[str], frames: list[np.ndarray]) -> np.ndarray:
+    """Start values: intercepts at the means, residual variances at half the variances, regressions 0.
+
+    Each latent variable is scaled by its marker indicator (the first one with a fixed non-zero loading c):
+    variance start 0.5·var(marker)/c², other loadings c·sign(cov(x, marker))·sd(x)/sd(marker), so that signs
+    and very different scales (a 1-5 rating next to a 0-100 percentage) start in the right region.
+    """
+    npar = int(table["free"].max())
+    theta = np.zeros(npar)
+    counts = np.zeros(npar)
+    for g, y in enumerate(frames, start=1):
+        var = np.nanvar(y, axis=0)
+        mean = np.nanmean(y, axis=0)
+        sub = table[table["group"] == g]
+        markers: dict[str, tuple[int, float]] = {}
+        first: dict[str, int] = {}
+        for lhs, op, rhs, free, value in zip(sub["lhs"], sub["op"], sub["rhs"], sub["free"], sub["value"]):
+            if op == "=~" and rhs in observed:
+                first.setdefault(lhs, observed.index(rhs))
+                if free == 0 and value != 0 and lhs not in markers:
+                    markers[lhs] = (observed.index(rhs), float(value))
+        for lhs, op, rhs, free in zip(sub["lhs"], sub["op"], sub["rhs"], sub["free"]):
+            if free == 0:
+                continue
+            k = free - 1
+            if op == "=~":
+                v = 1.0
+                if rhs in observed:
+                    j = observed.index(rhs)
+                    ref, c = markers.get(lhs, (first.get(lhs, j), 1.0))
+                    if ref != j and var[ref] > 0:
+                        v = c * np.sign(_pair_cov(y, j, ref) or 1.0) * np.sqrt(var[j] / var[ref])
+                    elif lhs not in markers:
+                        v = np.sqrt(0.5 * var[j])
+            elif op == "~":
+                v = 0.0
+            elif op == "~1":
+                v = mean[observed.index(lhs)] if lhs in observed else 0.0
+            elif lhs != rhs:
+                v = 0.0
+            elif lhs in observed:
+                v = 0.5 * var[observed.index(lhs)]
+            elif lhs in markers:
+                ref, c = markers[lhs]
+                v = 0.5 * var[ref] / c ** 2
+            else:
+                v = 0.05
+            theta[k] += v
+            counts[k] += 1
+    return theta / np.maximum(counts, 1)
+
+
+def optimize(problem: Problem, theta0: np.ndarray | None = None, *,
+             polish: bool = True) -> tuple[np.ndarray, np.ndarray | None, OptimizerRecord]:
+    """Maximise ℓ(θ) of ``problem``: returns (θ̂, observed information at θ̂ or None, record).
+
+    Fisher scoring from :func:`start_values` (or ``theta0``); if it stops early and ``polish`` is set, BFGS
+    takes over (:func:`_fallback`); under FIML (``polish``) Newton steps with the observed information finish
+    the job, since Fisher scoring converges only linearly there. The bootstrap calls this with
+    ``polish=False`` from the full-sample estimates.
+    """
+    obj = problem.objective
+    if theta0 is None:
+        theta0 = start_values(problem.table, list(problem.pt.observed), list(problem.pt.latent), problem.frames)
+        if not np.isfinite(obj.loglik(theta0)):
+            theta0 = _inflate(problem, theta0)
+    fiml = polish and problem.missing == "fiml"
+    # under FIML, Fisher scoring converges only linearly: stop it early and finish with Newton steps
+    theta, rec = fisher_scoring(obj, theta0, tol=1e-9 if fiml else 1e-12, step_tol=1e-4 if fiml else 1e-7)
+    rec["fallback"] = None
+    if not rec["converged"] and polish:
+        theta, rec = _fallback(problem, theta, rec)
+    hess = None
+    steps = 0
+    if fiml:
+        theta, hess, steps = newton_polish(obj, theta)
+        rec["loglik"] = obj.loglik(theta)
+    rec["newton_steps"] = steps
+    return theta, hess, rec
+
+
+def _fallback(problem: Problem, theta: np.ndarray, rec: OptimizerRecord) -> tuple[np.ndarray, OptimizerRecord]:
+    """Second optimiser when Fisher scoring stops early: BFGS on −ℓ/N with the analytic gradient."""
+    obj = problem.objective
+    N = problem.n_obs
+
+    def f(th: np.ndarray) -> float:
+        ll = obj.loglik(th)
+        return -ll / N if np.isfinite(ll) else 1e10
+
+    def g(th: np.ndarray) -> np.ndarray:
+        grad = obj.gradient(th)
+        return -grad / N if np.all(np.isfinite(grad)) else np.zeros_like(th)
+
+    out = _scipy_optimize.minimize(f, theta, jac=g, method="BFGS", options={"gtol": 1e-10, "maxiter": 5000})
+    ll = obj.loglik(out.x)
+    if np.isfinite(ll) and ll >= rec["loglik"]:
+        theta = out.x
+        rec = dict(rec, loglik=ll, iterations=rec["iterations"] + int(out.nit),
+                   message=f"Fisher scoring stopped ({rec['message']}); continued with BFGS: {out.message}")
+    rec["fallback"] = "BFGS"
+    return theta, rec
+
+
+def _inflate(problem: Problem, theta0: np.ndarray) -> np.ndarray:
+    """Start values with the free variances inflated until the implied covariance matrices are positive definite."""
+    tab = problem.table
+    var_rows = tab[(tab["op"] == "~~") & (tab["lhs"] == tab["rhs"]) & (tab["free"] > 0)]
+    for factor in (2.0, 4.0, 10.0):
+        th = theta0.copy()
+        for k in var_rows["free"].unique():
+            th[k - 1] = abs(th[k - 1]) * factor + 0.1
+        if np.isfinite(problem.objective.loglik(th)):
+            return th
+    raise IdentificationError("no positive-definite implied covariance matrix at the start values; check "
+                              "for variances fixed at 0 that leave an observed variable without variance.")
+
+
+def improper_solution(problem: Problem, theta: np.ndarray) -> list[str]:
+    """Heywood cases and non-positive-definite latent covariance matrices at θ (lavaan warns of both)."""
+    problems = []
+    for g, gm in enumerate(problem.models, start=1):
+        _, Psi, _ = gm.matrices(theta)
+        tag = "" if len(problem.models) == 1 else f" in group {g}"
+        names = gm.observed + gm.latent
+        neg = [names[i] for i in range(gm.m) if Psi[i, i] < 0]
+        if neg:
+            problems.append(f"negative (residual) variance(s) of {neg}{tag} (Heywood case)")
+        lat = [gm.pos[v] for v in gm.latent]
+        if lat:
+            ev = np.linalg.eigvalsh(Psi[np.ix_(lat, lat)])
+            if ev.min() < -1e-12 and not neg:
+                problems.append(f"the covariance matrix of the latent variables{tag} is not positive definite")
+    return problems
+
+
+def vcov_from_information(info: np.ndarray) -> np.ndarray | None:
+    """Inverse of the information matrix, or None when it is singular (the model is then not identified)."""
+    try:
+        vc = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(vc)) or np.any(np.diag(vc) < 0):
+        return None
+    # identification check on the scale-free (correlation) form of the information, so that variables on very
+    # different scales do not look like a rank deficiency
+    d = np.sqrt(np.abs(np.diag(info)))
+    if np.any(d == 0):
+        return None
+    ev = np.linalg.eigvalsh(info / np.outer(d, d))
+    if ev.min() <= 1e-10 * max(ev.max(), 1e-300):
+        return None
+    return vc

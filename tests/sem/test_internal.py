@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from allianceStats.errors import BoundaryWarning, ConvergenceWarning
 from allianceStats.sem import fit_sem
-from allianceStats.sem import fit as fit_module
+from allianceStats.sem import estimate as estimate_module
+from allianceStats.sem.prepare import Problem, prepare_frames
 from allianceStats.sem.partable import build_partable
 from allianceStats.sem.syntax import parse_model
 
@@ -53,9 +54,9 @@ def test_analytic_gradient_matches_numerical_under_fiml():
     data = pd.read_csv(FIX / "panel.csv")
     stmts, defs = parse_model(_riclpm())
     pt = build_partable(stmts, defs, observed=set(data.columns), n_groups=1, defaults="none")
-    labels, frames = fit_module._prepare_data(data, pt.observed, None, "fiml", pt.exogenous_x)
-    work = fit_module._Work(pt, frames, "fiml")
-    theta = fit_module._start_values(work.table, list(pt.observed), list(pt.latent), frames)
+    labels, frames = prepare_frames(data, pt.observed, None, "fiml", pt.exogenous_x)
+    work = Problem(pt, frames, "fiml")
+    theta = estimate_module.start_values(work.table, list(pt.observed), list(pt.latent), frames)
     theta = theta + np.random.default_rng(0).normal(scale=0.02, size=len(theta))
     g = work.objective.gradient(theta)
     num = np.zeros_like(g)
@@ -165,9 +166,9 @@ def test_analytic_observed_information_matches_numerical_hessian(name, model, de
     data = pd.read_csv(FIX / name)
     stmts, defs = parse_model(model)
     pt = build_partable(stmts, defs, observed=set(data.columns), n_groups=1, defaults=defaults)
-    _, frames = fit_module._prepare_data(data, pt.observed, None, "fiml", pt.exogenous_x)
-    work = fit_module._Work(pt, frames, "fiml")
-    theta, _, _ = work.estimate(polish=False)
+    _, frames = prepare_frames(data, pt.observed, None, "fiml", pt.exogenous_x)
+    work = Problem(pt, frames, "fiml")
+    theta, _, _ = estimate_module.optimize(work, polish=False)
     theta = theta + np.random.default_rng(1).normal(scale=0.01, size=len(theta))  # away from the optimum
     analytic = work.objective.observed_information(theta)
     numerical = work.objective.numerical_observed_information(theta)
@@ -183,12 +184,12 @@ def test_non_positive_definite_latent_covariance_is_reported():
 
 
 def _one_fisher_step(monkeypatch):
-    real = fit_module.fisher_scoring
+    real = estimate_module.fisher_scoring
 
     def one_step(obj, theta0, **kw):
         return real(obj, theta0, max_iter=1)
 
-    monkeypatch.setattr(fit_module, "fisher_scoring", one_step)
+    monkeypatch.setattr(estimate_module, "fisher_scoring", one_step)
 
 
 def test_second_optimiser_takes_over_and_says_so(monkeypatch):
@@ -205,7 +206,7 @@ def test_second_optimiser_takes_over_and_says_so(monkeypatch):
 
 def test_non_convergence_is_flagged_and_warned(monkeypatch):
     _one_fisher_step(monkeypatch)
-    monkeypatch.setattr(fit_module._Work, "_fallback", lambda self, theta, rec: (theta, rec))
+    monkeypatch.setattr(estimate_module, "_fallback", lambda problem, theta, rec: (theta, rec))
     data = pd.read_csv(FIX / "cfa.csv").dropna()
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         res = fit_sem("fa =~ a1 + a2 + a3\nfb =~ b1 + b2 + b3", data, missing="listwise")
