@@ -16,8 +16,8 @@ Example
 -------
 >>> import allianceStats as als
 >>> d = als.decompose(als.load_example(), "alliance")
->>> a = als.fit_mlm("outcome ~ 1 + (1 | client)", d)
->>> b = als.fit_mlm("outcome ~ session0 + (1 | client)", d)
+>>> a = als.fit_mlm(d, "outcome ~ 1 + (1 | client)")
+>>> b = als.fit_mlm(d, "outcome ~ session0 + (1 | client)")
 >>> result = als.compare(a, b)
 >>> list(result.table.columns)[:10] == list(COMPARISON_COLUMNS)
 True

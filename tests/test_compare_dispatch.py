@@ -21,8 +21,8 @@ def test_panel_fits_go_to_compare_panel(example):
 
 def test_mixed_fits_go_to_compare_mlm_and_families_do_not_mix(example):
     d = als.decompose(example, "alliance")
-    a = als.fit_mlm("outcome ~ 1 + (1 | client)", d, reml=False)
-    b = als.fit_mlm("outcome ~ session0 + (1 | client)", d, reml=False)
+    a = als.fit_mlm(d, "outcome ~ 1 + (1 | client)", reml=False)
+    b = als.fit_mlm(d, "outcome ~ session0 + (1 | client)", reml=False)
     direct = als.compare_mlm(a, b)
     direct = direct.table if hasattr(direct, "table") else direct
     result = compare(a, b)

@@ -86,7 +86,7 @@ class AllianceOutcomeResult:
         wide.columns = [f"{v} ({e})" for v, e in wide.columns]
         wide = wide.reindex(self.comparison.term.drop_duplicates())
         lines = [f"Alliance-outcome model: {self.formula}",
-                 f"{self.mixed.nobs} sessions of {self.data[self._client].nunique()} clients "
+                 f"{self.mixed.n_obs} sessions of {self.data[self._client].nunique()} clients "
                  f"(mean {self.sessions_per_client:.2f} analysed sessions per client)", "",
                  wide.to_string(float_format=lambda v: f"{v:.4f}", na_rep="-"), ""]
         lines += [f"Note: {n}" for n in self.notes]
@@ -104,7 +104,7 @@ def _lagged(data, outcome, alliance, client, therapist, time):
     """Derived columns: decompose() parts of the alliance plus the outcome at session t-1 (by number)."""
     from ..decomposition import decompose
 
-    out = decompose(data, alliance, client=client, therapist=therapist, time=time)
+    out = decompose(data, alliance, client=client, therapist=therapist, session=time)
     prev = data[[client, time, outcome]].copy()
     prev[time] = prev[time] + 1
     lagged = data[[client, time]].merge(prev, on=[client, time], how="left")[outcome].to_numpy()
@@ -182,8 +182,8 @@ def fit_alliance_outcome(data: pd.DataFrame, *, outcome: str = "outcome", allian
             f"fit_alliance_outcome(): no row has the outcome, the alliance at the previous session"
             f"{' and the previous outcome' if prior_outcome else ''} all observed. Each client needs at least "
             f"two consecutive sessions ({time} t-1 and t) with {alliance!r} and {outcome!r} recorded.")
-    mixed = fit_mlm(formula, used, reml=reml)
-    level = float(getattr(mixed, "level", 0.95))
+    mixed = fit_mlm(used, formula, reml=reml)
+    level = mixed.conf_level
 
     fe_terms = [within_lag, time0] + ([y_lag] if prior_outcome else [])
     panel = used.set_index([client, time])

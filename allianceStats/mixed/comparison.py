@@ -34,6 +34,21 @@ from ..errors import AllianceStatsError
 COMPARE_COLUMNS = ["model", "npar", "aic", "bic", "loglik", "deviance", "chisq", "df", "p_value"]
 
 
+def _refit_options(fit) -> dict:
+    """The options of ``fit`` that a refit on its own rows keeps (the AR(1) residual and its session column)."""
+    options = {"correlation": fit.correlation}
+    if fit.correlation:
+        options["session"] = fit.provenance.options["session"]
+    return options
+
+
+def _refit_ml(fit):
+    """``fit`` refitted by maximum likelihood on the rows it used."""
+    from .engine import fit_mlm
+
+    return fit_mlm(fit.model_frame, fit.formula, reml=False, conf_level=fit.conf_level, **_refit_options(fit))
+
+
 def _npar(fit) -> int:
     return int(len(fit.fixef) + len(np.ravel(fit.theta)) + 1 + (1 if fit.correlation == "ar1" else 0))
 
@@ -69,19 +84,18 @@ def compare_mlm(*fits, refit: bool = True, names: list[str] | None = None) -> pd
     >>> g = np.repeat(np.arange(40), 5)
     >>> d = pd.DataFrame({"client": g.astype(str), "x": rng.normal(size=200)})
     >>> d["y"] = 0.4 * d.x + rng.normal(0, 1, 40)[g] + rng.normal(size=200)
-    >>> tab = compare_mlm(fit_mlm("y ~ 1 + (1 | client)", d), fit_mlm("y ~ x + (1 | client)", d),
+    >>> tab = compare_mlm(fit_mlm(d, "y ~ 1 + (1 | client)"), fit_mlm(d, "y ~ x + (1 | client)"),
     ...                   names=["empty", "with x"])
     >>> list(tab.model), int(tab.df.iloc[1]), tab.attrs["method"]
     (['empty', 'with x'], 1, 'ML')
     >>> bool(tab.p_value.iloc[1] < 0.05)
     True
     """
-    from . import fit_mlm
 
     if len(fits) < 2:
         raise AllianceStatsError(f"compare_mlm() needs at least two fitted models; got {len(fits)}.")
     for k, f in enumerate(fits, 1):
-        missing = [a for a in ("fixef", "theta", "loglik", "reml", "nobs", "y", "formula", "model_frame")
+        missing = [a for a in ("fixef", "theta", "loglik", "reml", "n_obs", "y", "formula", "model_frame")
                    if not hasattr(f, a)]
         if missing:
             raise AllianceStatsError(f"compare_mlm(): argument {k} is a {type(f).__name__}, not a fit of "
@@ -92,11 +106,11 @@ def compare_mlm(*fits, refit: bool = True, names: list[str] | None = None) -> pd
         raise AllianceStatsError(f"compare_mlm(): {len(names)} names for {len(fits)} fits; give one per fit.")
     names = [str(x) for x in names]
 
-    nobs = {int(f.nobs) for f in fits}
+    nobs = {int(f.n_obs) for f in fits}
     same_rows = len(nobs) == 1 and all(np.allclose(np.asarray(f.y), np.asarray(fits[0].y), equal_nan=True)
                                       for f in fits[1:])
     if not same_rows:
-        counts = ", ".join(f"{nm}: {int(f.nobs)} rows" for nm, f in zip(names, fits))
+        counts = ", ".join(f"{nm}: {int(f.n_obs)} rows" for nm, f in zip(names, fits))
         raise AllianceStatsError(
             f"compare_mlm(): the fits use different rows or responses ({counts}). Likelihoods of different "
             "data cannot be compared; fit every model to the same rows (drop rows with missing values in "
@@ -117,10 +131,7 @@ def compare_mlm(*fits, refit: bool = True, names: list[str] | None = None) -> pd
         refitted = []
         for nm, f in zip(names, fits):
             if f.reml:
-                opts = dict(getattr(getattr(f, "provenance", None), "options", {}) or {})
-                extra = {"time": opts["time"]} if f.correlation and "time" in opts else {}
-                refitted.append(fit_mlm(f.formula, f.model_frame, reml=False, correlation=f.correlation,
-                                        level=f.level, **extra))
+                refitted.append(_refit_ml(f))
                 notes.append(f"{nm} refitted by ML (instead of REML) because {why}")
             else:
                 refitted.append(f)
@@ -130,7 +141,7 @@ def compare_mlm(*fits, refit: bool = True, names: list[str] | None = None) -> pd
     if not_converged:
         notes.append(f"did not converge: {', '.join(not_converged)}; the test may be unreliable")
 
-    n = float(fits[0].nobs)
+    n = float(fits[0].n_obs)
     npar = np.array([_npar(f) for f in fits])
     loglik = np.array([float(f.loglik) for f in fits])
     order = np.argsort(npar, kind="stable")
@@ -249,7 +260,7 @@ def profile_ci(fit, term: str | list[str] | None = None, *, level: float = 0.95)
     >>> g = np.repeat(np.arange(30), 6)
     >>> d = pd.DataFrame({"client": g.astype(str), "x": rng.normal(size=180)})
     >>> d["y"] = 1 + 0.5 * d.x + rng.normal(0, 1, 30)[g] + rng.normal(size=180)
-    >>> ci = profile_ci(fit_mlm("y ~ x + (1 | client)", d), "x")
+    >>> ci = profile_ci(fit_mlm(d, "y ~ x + (1 | client)"), "x")
     >>> bool(ci.ci_lower.iloc[0] < 0.5 < ci.ci_upper.iloc[0]), ci.attrs["level"]
     (True, 0.95)
     """
@@ -271,11 +282,8 @@ def profile_ci(fit, term: str | list[str] | None = None, *, level: float = 0.95)
             raise AllianceStatsError(
                 f"profile_ci(): {bad} cannot be profiled: only the intercept and numeric covariates that enter "
                 "as main effects can (compute an interaction or a dummy as its own column to profile it).")
-    opts = dict(getattr(getattr(fit, "provenance", None), "options", {}) or {})
-    extra = {"correlation": fit.correlation}
-    if fit.correlation and "time" in opts:
-        extra["time"] = opts["time"]
-    ml = fit if not fit.reml else fit_mlm(fit.formula, fit.model_frame, reml=False, **extra)
+    extra = _refit_options(fit)
+    ml = fit if not fit.reml else _refit_ml(fit)
     y = np.asarray(ml.y, dtype=np.float64)
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     se = dict(zip(names, np.sqrt(np.diag(ml.vcov.to_numpy()))))
@@ -289,7 +297,7 @@ def profile_ci(fit, term: str | list[str] | None = None, *, level: float = 0.95)
 
         def zeta(b, formula=formula, offset=offset, response=response, b_hat=b_hat):
             frame = ml.model_frame.assign(**{response: y - b * offset})
-            dev = fit_mlm(formula, frame, reml=False, **extra).deviance
+            dev = fit_mlm(frame, formula, reml=False, **extra).deviance
             return np.sign(b - b_hat) * np.sqrt(max(dev - ml.deviance, 0.0))
 
         limits = [_solve_limit(zeta, b_hat, side * z, se[t], t) for side in (-1.0, 1.0)]

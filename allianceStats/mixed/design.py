@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from ..errors import FormulaError, IdentificationError
+from ..data.checks import first_labels, require_columns, require_numeric
+from ..errors import FormulaError, IdentificationError, SchemaError
 from .formula import Formula
 
 
@@ -136,32 +137,23 @@ def _factor_levels_of(formula: Formula, frame: pd.DataFrame) -> dict[str, list[s
     return out
 
 
-def _check_columns(formula: Formula, data: pd.DataFrame) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise FormulaError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
-    missing = [v for v in formula.variables if v not in data.columns]
-    if missing:
-        raise FormulaError(f"column(s) {missing} used in formula {formula.text!r} are not in the data; "
-                           f"available columns: {list(map(str, data.columns))}.")
-    for r in formula.random:
-        for v in r.covariates:
-            if _is_factor(data[v]):
-                raise FormulaError(f"random-effect covariate {v!r} in {r.text!r} is not numeric (dtype "
-                                   f"{data[v].dtype}); only numeric random slopes are supported.")
-    if _is_factor(data[formula.response]):
-        raise FormulaError(f"response {formula.response!r} is not numeric (dtype {data[formula.response].dtype}).")
+def _check_columns(formula: Formula, data: pd.DataFrame, extra_columns: tuple[str, ...], where: str) -> None:
+    """Every used column exists; the response and random-slope covariates are numbers; no ±inf anywhere used."""
+    used = list(dict.fromkeys(formula.variables + list(extra_columns)))
+    require_columns(data, used, where=where)
+    numbers = [formula.response] + [v for r in formula.random for v in r.covariates]
+    numeric_used = [c for c in used if is_numeric_dtype(data[c]) and not is_bool_dtype(data[c])]
+    require_numeric(data, numbers + numeric_used, where=where, finite=True)
 
 
-def build_design(formula: Formula, data: pd.DataFrame, extra_columns: tuple[str, ...] = ()) -> Design:
+def build_design(formula: Formula, data: pd.DataFrame, extra_columns: tuple[str, ...] = (), *,
+                 where: str = "fit_mlm") -> Design:
     """Build :class:`Design` for ``formula`` on ``data`` (never modifies ``data``); see module docstring.
 
     ``extra_columns`` are kept in ``model_frame`` and take part in dropping incomplete rows (e.g. the
-    session time of a residual AR(1)).
+    session time of a residual AR(1)). ``where`` names the public function in error messages.
     """
-    _check_columns(formula, data)
-    missing = [c for c in extra_columns if c not in data.columns]
-    if missing:
-        raise FormulaError(f"column(s) {missing} are needed but not in the data.")
+    _check_columns(formula, data, extra_columns, where)
     used = list(dict.fromkeys(formula.variables + list(extra_columns)))
     frame = data.loc[:, used]
     keep = frame.notna().all(axis=1).to_numpy()
@@ -173,10 +165,6 @@ def build_design(formula: Formula, data: pd.DataFrame, extra_columns: tuple[str,
     factor_levels = _factor_levels_of(formula, frame)
     X, xnames = _fixed_columns(formula, frame, factor_levels)
     y = frame[formula.response].to_numpy(dtype=float)
-    if not np.all(np.isfinite(X)) or not np.all(np.isfinite(y)):
-        bad = [c for c in used if c in frame and is_numeric_dtype(frame[c])
-               and not np.all(np.isfinite(frame[c].to_numpy(dtype=float)))]
-        raise FormulaError(f"column(s) {bad} contain infinite values.")
     _check_rank(X, xnames)
 
     factors = []
@@ -245,20 +233,25 @@ def model_matrices_for_prediction(spec: DesignSpec, newdata: pd.DataFrame):
     """X, Z per factor and grouping labels for ``newdata`` with the coding of the fit (for ``predict``)."""
     f = spec.formula
     need = [v for v in f.variables if v != f.response]
-    missing = [v for v in need if v not in newdata.columns]
-    if missing:
-        raise FormulaError(f"newdata lacks column(s) {missing} used by the model.")
-    frame = newdata.loc[:, need]
-    if frame.isna().any().any():
-        bad = [c for c in need if frame[c].isna().any()]
-        raise FormulaError(f"newdata has missing values in column(s) {bad}; drop or impute those rows first.")
+    frame = require_columns(newdata, need, where="MixedResult.predict", what="newdata").loc[:, need]
+    problems = []
+    for c in need:
+        missing = frame[c].isna().to_numpy()
+        if missing.any():
+            problems.append(f"column {c!r} of newdata has missing values at row(s) "
+                            f"{first_labels(frame.index[missing])}; drop or impute those rows first")
     for v, lev in spec.factor_levels.items():
         new = set(frame[v].astype(str)) - set(lev) - {"TRUE", "FALSE"}
         if new and not is_bool_dtype(frame[v]):
-            raise FormulaError(f"newdata column {v!r} has level(s) {sorted(new)} not seen in the fit {lev}.")
+            problems.append(f"column {v!r} of newdata has level(s) {first_labels(sorted(new))} not seen in the fit; "
+                            f"the fit's levels are {first_labels(lev)}")
+    if problems:
+        raise SchemaError(problems, source="MixedResult.predict")
     X, names = _fixed_columns(f, frame, spec.factor_levels)
     if names != spec.xnames:
-        raise FormulaError(f"newdata gives fixed-effect columns {names}, the fit had {spec.xnames}.")
+        raise SchemaError([f"newdata gives fixed-effect columns {names}, the fit had {spec.xnames}; give every "
+                           "factor the levels it had in the fit (e.g. as a pandas Categorical)"],
+                          source="MixedResult.predict")
     Zs, grp = {}, {}
     for r in f.random:
         Zc = [np.ones(len(frame))] if r.intercept else []

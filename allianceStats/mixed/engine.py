@@ -71,6 +71,7 @@ and ``isSingular``), ``_assemble`` (estimates, standard errors, df, BLUPs, varia
 from __future__ import annotations
 
 import dataclasses
+import time
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -80,7 +81,17 @@ import pandas as pd
 from scipy.special import stdtr, stdtrit  # Student t cdf / quantile; lighter to import than scipy.stats
 from threadpoolctl import threadpool_limits
 
-from ..errors import BoundaryWarning, ConvergenceWarning, FormulaError
+from .._deprecation import renamed_arguments, warn_renamed
+from ..data.checks import (
+    check_bool,
+    check_choice,
+    check_conf_level,
+    first_labels,
+    require_columns,
+    require_frame,
+    require_numeric,
+)
+from ..errors import BoundaryWarning, ConvergenceWarning, SchemaError
 from ..results import Convergence, make_provenance
 from .ar1 import lags, whiten
 from .design import Design, build_design
@@ -109,7 +120,7 @@ class _Blocks:
     row_pos: tuple[np.ndarray, np.ndarray]  # (client block, slot) of each model-frame row
 
 
-def _blocks(design: Design, time: np.ndarray | None) -> _Blocks:
+def _blocks(design: Design, times: np.ndarray | None) -> _Blocks:
     f1 = design.factors[0]
     n, p = design.X.shape
     m = len(f1.levels)
@@ -124,7 +135,7 @@ def _blocks(design: Design, time: np.ndarray | None) -> _Blocks:
     rank = np.empty(m, dtype=np.int64)
     rank[client_order] = np.arange(m)
     block = rank[f1.codes]
-    key2 = time if time is not None else np.arange(n)
+    key2 = times if times is not None else np.arange(n)
     rows = np.lexsort((np.arange(n), key2, block))
     counts = np.bincount(block, minlength=m)
     T = int(counts.max())
@@ -137,9 +148,9 @@ def _blocks(design: Design, time: np.ndarray | None) -> _Blocks:
     mask = np.zeros((m, T), dtype=bool)
     mask[block, slot] = True
     tt = None
-    if time is not None:
+    if times is not None:
         tt = np.zeros((m, T))
-        tt[block, slot] = time
+        tt[block, slot] = times
     outer_sorted = outer[client_order]
     starts2 = np.flatnonzero(np.r_[True, outer_sorted[1:] != outer_sorted[:-1]])
     return _Blocks(W, mask, tt, f1.q, Z2.shape[1], p, starts2, client_order, outer_sorted, (block, slot))
@@ -299,11 +310,11 @@ class ProfiledDeviance:
     module docstring.
     """
 
-    def __init__(self, design: Design, reml: bool, time: np.ndarray | None):
+    def __init__(self, design: Design, reml: bool, times: np.ndarray | None):
         self.design = design
         self.reml = reml
-        self.ar1 = time is not None
-        self.b = _blocks(design, time)
+        self.ar1 = times is not None
+        self.b = _blocks(design, times)
         self.layout = ThetaLayout.for_sizes([self.b.q1] + ([self.b.q2] if self.b.q2 else []))
         self.n_theta = len(self.layout)
         self.column_below = self.layout.column_below()
@@ -507,8 +518,9 @@ class ProfiledDeviance:
 
 
 # ---------------------------------------------------------------------------------------------- public
-def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation: str | None = None,
-            time: str = "session", level: float = 0.95) -> MixedResult:
+@renamed_arguments(level="conf_level", time="session")
+def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation: str | None = None,
+            session: str = "session", conf_level: float = 0.95) -> MixedResult:
     """Fit a two- or three-level linear mixed model by REML or ML, as lme4's ``lmer`` + lmerTest.
 
     Model (see :mod:`allianceStats.mixed.engine`): ``y = Xβ + Zb + ε`` with correlated random effects per
@@ -520,27 +532,53 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
 
     Parameters
     ----------
-    formula : lme4 syntax, e.g. ``"outcome ~ alliance_within_lag1 + alliance_between + session0 +
-        (1 + session0 | client) + (1 | therapist)"``. See :mod:`allianceStats.mixed.formula`.
-    data : long table (one row per session). Never modified. Rows with a missing value in a used column
-        are dropped (counted in ``n_dropped``).
-    reml : REML (default, as lme4) or ML (needed to compare models with different fixed effects).
-    correlation : None or ``"ar1"``: residual AR(1) within the innermost grouping factor, in ``time``.
-    time : column with integer session times for ``correlation="ar1"`` (gaps allowed: corr = φ^|t−s|).
-        Under AR(1) the df are Satterthwaite's with φ as one more variance parameter (nlme reports
-        containment df instead; these df are not validated against R, the estimates, SEs and logLik are).
-    level : confidence level of the Wald t intervals in ``params``.
+    data : pandas.DataFrame
+        Long table, one row per session; never modified. Rows with a missing value in a used column are
+        dropped (counted in ``n_dropped``).
+    formula : str
+        lme4 syntax, e.g. ``"outcome ~ alliance_within_lag1 + alliance_between + session0 +
+        (1 + session0 | client) + (1 | therapist)"`` (see :mod:`allianceStats.mixed.formula`).
+    reml : bool, default True
+        REML (as lme4) or maximum likelihood (needed to compare models with different fixed effects).
+    correlation : {None, "ar1"}, default None
+        ``"ar1"``: residual AR(1) within the innermost grouping factor (the client), in ``session`` time.
+    session : str, default "session"
+        Column of integer session numbers for ``correlation="ar1"`` (gaps allowed: corr = φ^|t−s|). Under
+        AR(1) the df are Satterthwaite's with φ as one more variance parameter (nlme reports containment df
+        instead; these df are not validated against R, the estimates, SEs and logLik are).
+    conf_level : float, default 0.95
+        Level of the Wald t intervals (Satterthwaite df) in ``params``.
 
     Returns
     -------
-    MixedResult (see :mod:`allianceStats.mixed.result` for every attribute).
+    MixedResult
+        Estimates, variance components, BLUPs and the result protocol (``converged``, ``n_obs``,
+        ``conf_level``, ``provenance``); every attribute is listed in :mod:`allianceStats.mixed.result`.
 
+    Raises
+    ------
+    SchemaError
+        ``data`` is not a DataFrame, lacks a column of the formula, or a response / random-slope column is
+        not numeric, or holds infinite values.
+    FormulaError
+        The formula cannot be read (the message quotes it).
+    OptionError
+        ``reml``, ``correlation`` or ``conf_level`` has a value not listed above.
+    IdentificationError
+        The design cannot be fitted (not nested, rank-deficient fixed effects, too few groups or rows).
+
+    Notes
+    -----
     Validated against lme4 1.1-31 / lmerTest 3.1-3 (sleepstudy; a simulated 3-level unbalanced set with
     dropout; a singular fit) and nlme 3.1-162 (corAR1): estimates and variance components to 1e-5
-    relative, SEs and df to 1e-4, deviance to 1e-6 (tests/mixed/test_reference_r.py).
+    relative, SEs and df to 1e-4, deviance to 1e-6 (``tests/mixed/test_reference_r.py``). lme4's
+    ``sleepstudy`` reproduced step by step: ``analyses/07_reproduce_sleepstudy.py``.
 
-    Example
-    -------
+    Before 0.2.0 the call was ``fit_mlm(formula, data, level=..., time=...)``; that order and those names
+    still work, with a FutureWarning, until 0.3.0.
+
+    Examples
+    --------
     Sessions in clients in therapists (simulated: true slope of x 0.5, of session 0.2):
 
     >>> import numpy as np, pandas as pd
@@ -550,7 +588,7 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
     ...                    "x": rng.normal(size=600)})
     >>> df["y"] = (1 + 0.5 * df.x + 0.2 * s + rng.normal(0, 0.5, 10)[ther] + rng.normal(0, 1, 100)[cli]
     ...            + rng.normal(0, 0.2, 100)[cli] * s + rng.normal(size=600))
-    >>> res = fit_mlm("y ~ x + session0 + (1 + session0 | client) + (1 | therapist)", df)
+    >>> res = fit_mlm(df, "y ~ x + session0 + (1 + session0 | client) + (1 | therapist)")
     >>> print(res.params[["term", "estimate", "std_error", "df"]].round(2).to_string(index=False))
            term  estimate  std_error     df
     (Intercept)      0.90       0.23   9.52
@@ -563,34 +601,65 @@ def fit_mlm(formula: str, data: pd.DataFrame, *, reml: bool = True, correlation:
        client (Intercept) session0 0.033  0.159
     therapist (Intercept)      NaN 0.362  0.601
      Residual         NaN      NaN 1.107  1.052
-    >>> res.converged, res.singular, res.ngroups
-    (True, False, {'client': 100, 'therapist': 10})
-
-    lme4's ``sleepstudy`` reproduced step by step: ``analyses/07_reproduce_sleepstudy.py``.
+    >>> res.converged, res.singular, res.n_obs, res.n_groups
+    (True, False, 600, {'client': 100, 'therapist': 10})
     """
-    if correlation not in (None, "ar1"):
-        raise FormulaError(f"correlation={correlation!r} is not supported; use None or 'ar1'.")
-    if not 0 < level < 1:
-        raise FormulaError(f"level={level!r} must be strictly between 0 and 1 (e.g. 0.95).")
+    started = time.perf_counter()
+    data, formula = data_then_formula(data, formula, where="fit_mlm")
+    reml = check_bool("reml", reml)
+    check_choice("correlation", correlation, (None, "ar1"))
+    conf_level = check_conf_level(conf_level)
     spec = parse_formula(formula)
-    design, times = _model_design(spec, data, correlation, time)               # lme4: lFormula
+    design, times = _model_design(spec, data, correlation, session)            # lme4: lFormula
     # small dense blocks: BLAS threads only add overhead (measured 5x slower on a busy 2-core machine); the
     # limit is restored on leaving the block
     with threadpool_limits(limits=1, user_api="blas"):
         deviance = ProfiledDeviance(design, reml, times)                       # lme4: mkLmerDevfun
         run = _optimize(deviance)                                              # lme4: optimizeLmer
         convergence, singular = _check_convergence(deviance, run)              # lme4: checkConv
-        return _assemble(deviance, run, convergence, singular, spec, data, level, correlation, time)
+        result = _assemble(deviance, run, convergence, singular, spec, data, conf_level, correlation, session,
+                           started)
+    for message in result.convergence.warnings:
+        category = BoundaryWarning if message.startswith("boundary") else ConvergenceWarning
+        warnings.warn(message, category, stacklevel=3)  # 3: past the renamed_arguments wrapper, at the caller
+    return result
 
 
-def _model_design(spec, data: pd.DataFrame, correlation: str | None, time: str):
+def data_then_formula(data, formula, *, where: str, stacklevel: int = 6) -> tuple[pd.DataFrame, str]:
+    """``(data, formula)``, accepting the pre-0.2.0 order ``(formula, data)`` with a FutureWarning.
+
+    ``stacklevel`` points the warning at the user's call: 6 for a public function wrapped by
+    :func:`~allianceStats._deprecation.renamed_arguments` that calls this helper directly.
+
+    >>> import warnings, pandas as pd
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     d, f = data_then_formula("y ~ 1 + (1 | g)", pd.DataFrame({"y": [1.0]}), where="fit_mlm")
+    >>> f, caught[0].category.__name__
+    ('y ~ 1 + (1 | g)', 'FutureWarning')
+    """
+    if isinstance(data, str) and isinstance(formula, pd.DataFrame):
+        warn_renamed(f"{where}(formula, data)", f"{where}(data, formula): the table comes first",
+                     stacklevel=stacklevel)
+        data, formula = formula, data
+    return require_frame(data, where=where), formula
+
+
+def _model_design(spec, data: pd.DataFrame, correlation: str | None, session: str):
     """Model matrices of the formula on the complete rows, and the session times of an AR(1) residual."""
-    design = build_design(spec, data, extra_columns=(time,) if correlation == "ar1" else ())
-    if correlation != "ar1":
+    ar1 = correlation == "ar1"
+    if ar1:
+        require_columns(data, [session], where="fit_mlm")
+        require_numeric(data, [session], where="fit_mlm")
+    design = build_design(spec, data, extra_columns=(session,) if ar1 else (), where="fit_mlm")
+    if not ar1:
         return design, None
-    times = design.model_frame[time].to_numpy(dtype=float)
-    if not np.all(times == np.round(times)):
-        raise FormulaError(f"correlation='ar1' needs integer session times in column {time!r}.")
+    times = design.model_frame[session].to_numpy(dtype=float)
+    fractional = times != np.round(times)
+    if fractional.any():
+        rows = design.model_frame.index[fractional]
+        raise SchemaError([f"column {session!r} has non-integer session numbers at row(s) {first_labels(rows)}; "
+                           "correlation='ar1' needs integer session numbers (session=...)"], source="fit_mlm")
     return design, times
 
 
@@ -677,9 +746,9 @@ def _varpar_derivatives(prob: ProfiledDeviance, x: np.ndarray, sigma: float) -> 
 
 
 def _assemble(prob: ProfiledDeviance, run: OptimizerRun, convergence: Convergence, singular: bool, spec, data,
-              level: float, correlation: str | None, time: str) -> MixedResult:
-    """Estimates at the optimum: β̂ and its covariance, Satterthwaite df, BLUPs, variance components; then the
-    warnings of the verdict are raised and the frozen :class:`MixedResult` is built."""
+              conf_level: float, correlation: str | None, session: str, started: float) -> MixedResult:
+    """Estimates at the optimum (β̂ and its covariance, Satterthwaite df, BLUPs, variance components) in a
+    frozen :class:`MixedResult`; a non-positive-definite Hessian adds a warning to ``convergence``."""
     design, reml, x, f = prob.design, prob.reml, run.x, run.deviance
     n, p = prob.n, prob.p
     theta, phi = prob.split(x)
@@ -699,7 +768,7 @@ def _assemble(prob: ProfiledDeviance, run: OptimizerRun, convergence: Convergenc
     se = np.sqrt(np.diag(vcov))
     tstat = beta / se
     pval = 2 * stdtr(df, -np.abs(tstat))
-    tq = stdtrit(df, 0.5 + level / 2)
+    tq = stdtrit(df, 0.5 + conf_level / 2)
     params = pd.DataFrame({"term": design.xnames, "estimate": beta, "std_error": se, "df": df,
                            "statistic": tstat, "p_value": pval, "ci_lower": beta - tq * se,
                            "ci_upper": beta + tq * se}, columns=PARAM_COLUMNS)
@@ -747,12 +816,9 @@ def _assemble(prob: ProfiledDeviance, run: OptimizerRun, convergence: Convergenc
         convergence = dataclasses.replace(convergence, warnings=convergence.warnings + (
             f"the Hessian of the deviance has {n_nonpos} non-positive eigenvalue(s) at the estimate; "
             "Satterthwaite df may be unreliable (lmerTest warns likewise).",))
-    for message in convergence.warnings:
-        category = BoundaryWarning if message.startswith("boundary") else ConvergenceWarning
-        warnings.warn(message, category, stacklevel=3)
-    options = {"formula": spec.text, "reml": reml, "correlation": correlation, "level": level}
+    options = {"formula": spec.text, "reml": reml, "correlation": correlation, "conf_level": conf_level}
     if correlation:
-        options["time"] = time
+        options["session"] = session
     mf = design.model_frame.copy()
     return MixedResult(
         formula=spec.text, params=params, varcomp=varcomp,
@@ -760,10 +826,10 @@ def _assemble(prob: ProfiledDeviance, run: OptimizerRun, convergence: Convergenc
         vcov=pd.DataFrame(vcov, index=design.xnames, columns=design.xnames),
         theta=np.asarray(theta, dtype=float), sigma=sigma, random_cov=random_cov,
         loglik=float(loglik), deviance=float(f), aic=float(f + 2 * npar), bic=float(f + npar * np.log(n)),
-        nobs=n, n_dropped=int(design.n_dropped), ngroups={fc.name: len(fc.levels) for fc in factors}, reml=reml,
-        converged=convergence.converged, singular=singular, level=level, convergence=convergence,
+        n_obs=int(n), n_dropped=int(design.n_dropped), n_groups={fc.name: len(fc.levels) for fc in factors},
+        reml=reml, singular=singular, conf_level=conf_level, convergence=convergence,
         provenance=make_provenance(data.loc[:, [c for c in mf.columns if c in data.columns]], options=options,
-                                   extra_versions=("nlopt",)),
+                                   extra_versions=("nlopt",), function="fit_mlm", started=started),
         X=design.X.copy(), y=design.y.copy(), groups=mf[[fc.name for fc in factors]].astype(str).reset_index(drop=True),
         random_terms={fc.name: list(fc.znames) for fc in factors}, Z={fc.name: fc.Z.copy() for fc in factors},
         model_frame=mf, varpar_vcov=A, correlation=correlation, ar1_phi=None if phi is None else float(phi),

@@ -173,7 +173,7 @@ def r2(fit) -> R2Result:
     >>> d["x_w"] = d.x - d.groupby("client").x.transform("mean")
     >>> d["x_b"] = d.x - d.x_w
     >>> d["y"] = 0.5 * d.x_w + 0.8 * d.x_b + rng.normal(0, 1, 50)[g] + rng.normal(size=300)
-    >>> res = r2(fit_mlm("y ~ x_w + x_b + (1 | client)", d))
+    >>> res = r2(fit_mlm(d, "y ~ x_w + x_b + (1 | client)"))
     >>> bool(0 < res.marginal < res.conditional < 1)
     True
     >>> round(res["total_f1"] + res["total_f2"], 10) == round(res["total_f"], 10)

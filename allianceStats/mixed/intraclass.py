@@ -110,7 +110,7 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
         formula = f"{outcome} ~ 1 + (1 | {client})"
     else:
         formula = f"{outcome} ~ 1 + (1 | {therapist}) + (1 | {client})"
-    fit = fit_mlm(formula, data, reml=reml)
+    fit = fit_mlm(data, formula, reml=reml)
     var_c = float(fit.random_cov[client].to_numpy()[0, 0])
     var_e = float(fit.sigma ** 2)
     var_t = float(fit.random_cov[therapist].to_numpy()[0, 0]) if therapist is not None else 0.0
@@ -156,6 +156,6 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
     if fit.singular:
         notes.append("boundary (singular) fit: a variance is estimated as zero; its ICC has no CI")
     out = pd.DataFrame(rows, columns=ICC_COLUMNS)
-    out.attrs.update(formula=formula, reml=bool(reml), nobs=int(fit.nobs), converged=bool(fit.converged),
+    out.attrs.update(formula=formula, reml=bool(reml), nobs=int(fit.n_obs), converged=bool(fit.converged),
                      singular=bool(fit.singular), conf_level=float(conf_level), notes=tuple(notes))
     return out

@@ -10,8 +10,9 @@ Stable attributes (other modules rely on these names and meanings)
 ``formula`` (str)            the formula as given.
 ``params`` (DataFrame)       one row per fixed effect; columns exactly ``term, estimate, std_error, df,
                              statistic, p_value, ci_lower, ci_upper``. ``df`` is Satterthwaite's (as
-                             lmerTest), ``statistic`` the t value, CIs are Wald t intervals at ``level``.
-``level`` (float)            confidence level of ``ci_lower``/``ci_upper`` (default 0.95).
+                             lmerTest), ``statistic`` the t value, CIs are Wald t intervals at
+                             ``conf_level``.
+``conf_level`` (float)       confidence level of ``ci_lower``/``ci_upper`` (default 0.95).
 ``varcomp`` (DataFrame)      columns exactly ``group, var1, var2, vcov, sdcor`` as lme4's
                              ``as.data.frame(VarCorr(fit))``: per grouping factor (lme4's order: the
                              factor with more levels first) the variances, then the covariances in
@@ -25,13 +26,17 @@ Stable attributes (other modules rely on these names and meanings)
                              (σ² Λ Λᵀ), indexed by its Z column names.
 ``loglik, deviance, aic, bic`` (float)  ``deviance`` is the REML criterion under REML and −2·logLik under
                              ML (lme4's ``REMLcrit`` / ``deviance``); ``loglik`` is the (restricted)
-                             log-likelihood; AIC/BIC as lme4's (BIC with log(nobs)).
-``nobs`` (int)               rows used; ``n_dropped`` rows dropped for missing values in used columns.
-``ngroups`` (dict)           factor -> number of levels among the rows used.
-``reml``, ``converged``, ``singular`` (bool); ``correlation`` (None or ``"ar1"``), ``ar1_phi`` (float
-                             or None): the residual AR(1) parameter when ``correlation="ar1"``.
-``convergence`` (:class:`~allianceStats.results.Convergence`), ``provenance``
-                             (:class:`~allianceStats.results.Provenance`).
+                             log-likelihood; AIC/BIC as lme4's (BIC with log(n_obs)).
+``n_obs`` (int)              rows used; ``n_dropped`` rows dropped for missing values in used columns.
+``n_groups`` (dict)          factor -> number of levels among the rows used.
+``reml``, ``singular`` (bool); ``correlation`` (None or ``"ar1"``), ``ar1_phi`` (float or None): the
+                             residual AR(1) parameter when ``correlation="ar1"``.
+``convergence`` (:class:`~allianceStats.results.Convergence`; ``converged`` is a property reading it),
+                             ``provenance`` (:class:`~allianceStats.results.Provenance`, with
+                             ``function="fit_mlm"`` and the resolved options).
+
+Renamed in 0.2.0 (the old names still work, with a FutureWarning, until 0.3.0): ``nobs`` → ``n_obs``,
+``level`` → ``conf_level``, ``ngroups`` → ``n_groups``.
 Design pieces (rows in the order of ``model_frame``):
 ``X`` (ndarray n×p)          fixed-effects design, columns named ``fixef.index``.
 ``y`` (ndarray n)            response.
@@ -55,6 +60,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._deprecation import warn_renamed
 from ..results import Convergence, Provenance
 
 PARAM_COLUMNS = ["term", "estimate", "std_error", "df", "statistic", "p_value", "ci_lower", "ci_upper"]
@@ -73,7 +79,7 @@ class MixedResult:
     >>> g = np.repeat(np.arange(30), 5)
     >>> df = pd.DataFrame({"g": g.astype(str), "x": rng.normal(size=150)})
     >>> df["y"] = 1 + 0.5 * df.x + rng.normal(size=30)[g] + rng.normal(size=150)
-    >>> res = fit_mlm("y ~ x + (1 | g)", df)
+    >>> res = fit_mlm(df, "y ~ x + (1 | g)")
     >>> list(res.params.columns)
     ['term', 'estimate', 'std_error', 'df', 'statistic', 'p_value', 'ci_lower', 'ci_upper']
     >>> list(res.varcomp.group)
@@ -92,13 +98,12 @@ class MixedResult:
     deviance: float
     aic: float
     bic: float
-    nobs: int
+    n_obs: int
     n_dropped: int
-    ngroups: dict[str, int]
+    n_groups: dict[str, int]
     reml: bool
-    converged: bool
     singular: bool
-    level: float
+    conf_level: float
     convergence: Convergence
     provenance: Provenance
     X: np.ndarray
@@ -114,6 +119,30 @@ class MixedResult:
     _ranef: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     _spec: Any = field(default=None, repr=False)
 
+    # ------------------------------------------------------------------ the result protocol
+    @property
+    def converged(self) -> bool:
+        """The optimum passed the convergence check (``convergence.converged``)."""
+        return self.convergence.converged
+
+    @property
+    def nobs(self) -> int:
+        """Deprecated alias of :attr:`n_obs` (removed in 0.3.0)."""
+        warn_renamed("MixedResult.nobs", "MixedResult.n_obs", stacklevel=4)
+        return self.n_obs
+
+    @property
+    def level(self) -> float:
+        """Deprecated alias of :attr:`conf_level` (removed in 0.3.0)."""
+        warn_renamed("MixedResult.level", "MixedResult.conf_level", stacklevel=4)
+        return self.conf_level
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Deprecated alias of :attr:`n_groups` (removed in 0.3.0)."""
+        warn_renamed("MixedResult.ngroups", "MixedResult.n_groups", stacklevel=4)
+        return self.n_groups
+
     # ------------------------------------------------------------------ random effects and predictions
     def ranef(self) -> dict[str, pd.DataFrame]:
         """Conditional modes (BLUPs) of the random effects, lme4's ``ranef(fit)``.
@@ -127,7 +156,7 @@ class MixedResult:
         """Predictions ``Xβ̂`` (``include_random=False``) or ``Xβ̂ + Zb̂`` (lme4's ``predict(fit)``).
 
         With ``newdata``, rows whose grouping level was not in the fit get the population prediction for
-        that factor (lme4's ``allow.new.levels=TRUE``). Rows with missing covariates raise a FormulaError.
+        that factor (lme4's ``allow.new.levels=TRUE``). Missing columns or values raise a SchemaError.
         """
         from .design import model_matrices_for_prediction
 
@@ -189,8 +218,8 @@ class MixedResult:
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         for r in rows:
             lines.append(" " + " ".join(s.ljust(w) for s, w in zip(r, widths)).rstrip())
-        lines.append("Number of obs: " + f"{self.nobs}, groups:  "
-                     + "; ".join(f"{k}, {v}" for k, v in self.ngroups.items()))
+        lines.append("Number of obs: " + f"{self.n_obs}, groups:  "
+                     + "; ".join(f"{k}, {v}" for k, v in self.n_groups.items()))
         if self.n_dropped:
             lines.append(f"({self.n_dropped} rows dropped for missing values)")
         lines.append("")
@@ -199,7 +228,7 @@ class MixedResult:
         tab.columns = ["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"]
         tab.index.name = None
         lines.append(tab.to_string(float_format=lambda v: f"{v:.4g}"))
-        lines.append(f"Confidence intervals (Wald t, Satterthwaite df) at level {self.level:g} in .params")
+        lines.append(f"Confidence intervals (Wald t, Satterthwaite df) at level {self.conf_level:g} in .params")
         if self.singular:
             lines.append("boundary (singular) fit: see help('isSingular')")
         if not self.converged:

@@ -51,7 +51,7 @@ def test_lagged_columns_match_r(data):
 
 def _check_against_r(res, ref):
     assert res.formula == ref["formula"]
-    assert res.mixed.nobs == ref["nobs"] == len(res.data)
+    assert res.mixed.n_obs == ref["nobs"] == len(res.data)
     fe = pd.DataFrame(ref["fixef"]).set_index("term")
     params = res.mixed.params.set_index("term")
     assert list(params.index) == list(fe.index)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allianceStats.errors import BoundaryWarning, FormulaError, IdentificationError
+from allianceStats.errors import BoundaryWarning, FormulaError, IdentificationError, OptionError, SchemaError
 from allianceStats.mixed import MixedResult, fit_mlm
 from allianceStats.mixed.design import build_design
 from allianceStats.mixed.engine import ProfiledDeviance, ThetaLayout
@@ -29,7 +29,7 @@ def _nested(seed=3, n_t=6, n_c=5, n_s=6):
 
 
 def test_result_is_frozen_and_params_columns_fixed(sleep):
-    res = fit_mlm("Reaction ~ Days + (1 | Subject)", sleep)
+    res = fit_mlm(sleep, "Reaction ~ Days + (1 | Subject)")
     assert isinstance(res, MixedResult)
     assert list(res.params.columns) == ["term", "estimate", "std_error", "df", "statistic", "p_value",
                                         "ci_lower", "ci_upper"]
@@ -43,23 +43,23 @@ def test_result_is_frozen_and_params_columns_fixed(sleep):
 def test_wald_ci_uses_satterthwaite_t(sleep):
     from scipy import stats
 
-    res = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep, level=0.9)
+    res = fit_mlm(sleep, "Reaction ~ Days + (Days | Subject)", conf_level=0.9)
     p = res.params
     q = stats.t.ppf(0.95, p.df)
     np.testing.assert_allclose(p.ci_upper - p.estimate, q * p.std_error, rtol=1e-12)
-    assert res.level == 0.9
+    assert res.conf_level == 0.9
 
 
 def test_inputs_not_mutated(three):
     before = three.copy(deep=True)
-    fit_mlm("y ~ x + time + (1 + time | client) + (1 | therapist)", three)
+    fit_mlm(three, "y ~ x + time + (1 + time | client) + (1 | therapist)")
     pd.testing.assert_frame_equal(three, before)
 
 
 def test_row_order_does_not_matter(three):
     f = "y ~ x + time + (1 + time | client) + (1 | therapist)"
-    a = fit_mlm(f, three)
-    b = fit_mlm(f, three.sample(frac=1.0, random_state=4))
+    a = fit_mlm(three, f)
+    b = fit_mlm(three.sample(frac=1.0, random_state=4), f)
     np.testing.assert_allclose(a.deviance, b.deviance, atol=1e-8)
     np.testing.assert_allclose(a.params.estimate, b.params.estimate, rtol=1e-6)
 
@@ -67,34 +67,38 @@ def test_row_order_does_not_matter(three):
 def test_missing_rows_dropped_and_counted(sleep):
     d = sleep.copy()
     d.loc[[3, 50, 100], "Reaction"] = np.nan
-    res = fit_mlm("Reaction ~ Days + (1 | Subject)", d)
-    assert res.nobs == len(d) - 3 and res.n_dropped == 3
-    full = fit_mlm("Reaction ~ Days + (1 | Subject)", d.dropna())
+    res = fit_mlm(d, "Reaction ~ Days + (1 | Subject)")
+    assert res.n_obs == len(d) - 3 and res.n_dropped == 3
+    full = fit_mlm(d.dropna(), "Reaction ~ Days + (1 | Subject)")
     np.testing.assert_allclose(res.deviance, full.deviance, atol=1e-9)
 
 
 def test_predict_newdata_matches_fitted_and_population(sleep):
-    res = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep)
+    res = fit_mlm(sleep, "Reaction ~ Days + (Days | Subject)")
     np.testing.assert_allclose(res.predict(sleep), res.fitted(), rtol=1e-12)
     new = pd.DataFrame({"Days": [0.0, 5.0], "Subject": ["nobody", "nobody"]})
     np.testing.assert_allclose(res.predict(new), res.fixef["(Intercept)"] + res.fixef["Days"] * new.Days)
     np.testing.assert_allclose(res.residuals(), res.y - res.fitted())
+    with pytest.raises(SchemaError, match="(?s)'Days' not found in newdata.*"):
+        res.predict(new.drop(columns="Days"))
+    with pytest.raises(SchemaError, match="column 'Days' of newdata has missing values at row"):
+        res.predict(new.assign(Days=[np.nan, 1.0]))
 
 
 def test_categorical_fixed_effect_is_treatment_coded(three):
     d = three.assign(arm=np.where(three.therapist < "T09", "control", "treat"))
-    res = fit_mlm("y ~ x + arm + (1 | client) + (1 | therapist)", d)
+    res = fit_mlm(d, "y ~ x + arm + (1 | client) + (1 | therapist)")
     assert res.params.term.tolist() == ["(Intercept)", "x", "armtreat"]
-    res2 = fit_mlm("y ~ x + treat + (1 | client) + (1 | therapist)", d.assign(treat=(d.arm == "treat") * 1.0))
+    res2 = fit_mlm(d.assign(treat=(d.arm == "treat") * 1.0), "y ~ x + treat + (1 | client) + (1 | therapist)")
     np.testing.assert_allclose(res.params.estimate, res2.params.estimate, rtol=1e-6)
 
 
 def test_interaction_and_no_intercept_terms(sleep):
     d = sleep.assign(z=np.tile(np.arange(10.0), 18) % 3)
-    res = fit_mlm("Reaction ~ Days*z + (1 | Subject)", d)
+    res = fit_mlm(d, "Reaction ~ Days*z + (1 | Subject)")
     assert res.params.term.tolist() == ["(Intercept)", "Days", "z", "Days:z"]
     with pytest.warns(BoundaryWarning):  # lme4 also returns theta = 0 here (no intercept: a poor model)
-        res0 = fit_mlm("Reaction ~ 0 + Days + (0 + Days | Subject)", sleep)
+        res0 = fit_mlm(sleep, "Reaction ~ 0 + Days + (0 + Days | Subject)")
     assert res0.params.term.tolist() == ["Days"] and res0.random_terms == {"Subject": ["Days"]}
 
 
@@ -103,43 +107,42 @@ def test_interaction_and_no_intercept_terms(sleep):
     ("y ~ x + (1 | therapist/client)", "therapist/client"),
     ("y ~ log(x) + (1 | client)", "log\\(x\\)"),
     ("y ~ x", "no random term"),
-    ("y ~ nothere + (1 | client)", "nothere"),
     ("y ~ x + (1 | client) + (x | client)", "more than one random term"),
     ("y x (1 | client)", "exactly one '~'"),
 ])
 def test_formula_errors_quote_the_text(three, formula, match):
     with pytest.raises(FormulaError, match=match):
-        fit_mlm(formula, three)
+        fit_mlm(three, formula)
 
 
 def test_not_nested_names_the_client():
     d = _nested()
     d.loc[d.index[:3], "therapist"] = "t5"  # client t0c0 now seen with therapists t0 and t5
     with pytest.raises(IdentificationError, match=r"'t0c0'.*not nested|not nested.*'t0c0'"):
-        fit_mlm("y ~ x + (1 | client) + (1 | therapist)", d)
+        fit_mlm(d, "y ~ x + (1 | client) + (1 | therapist)")
 
 
 def test_rank_deficient_x_names_the_columns():
     d = _nested().assign(x2=lambda df: 2 * df.x)
     with pytest.raises(IdentificationError, match=r"x2|'x'"):
-        fit_mlm("y ~ x + x2 + (1 | client)", d)
+        fit_mlm(d, "y ~ x + x2 + (1 | client)")
 
 
 def test_too_many_random_effects():
     d = _nested(n_s=2)
     with pytest.raises(IdentificationError, match="number of random effects"):
-        fit_mlm("y ~ x + (1 + session | client)", d)
+        fit_mlm(d, "y ~ x + (1 + session | client)")
 
 
 def test_one_group_is_an_error():
     d = _nested().assign(one="a")
     with pytest.raises(IdentificationError, match="at least two groups"):
-        fit_mlm("y ~ x + (1 | one)", d)
+        fit_mlm(d, "y ~ x + (1 | one)")
 
 
 def test_singular_fit_flagged(near_singular):
     with pytest.warns(BoundaryWarning, match="singular"):
-        res = fit_mlm("y ~ time + (1 + time | g)", near_singular)
+        res = fit_mlm(near_singular, "y ~ time + (1 + time | g)")
     assert res.singular and res.converged
     assert "singular" in res.summary()
 
@@ -150,7 +153,7 @@ def test_zero_therapist_variance_is_singular():
     d["y"] = 1 + d.x + rng.normal(size=len(d))  # no client or therapist effect at all
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        res = fit_mlm("y ~ x + (1 | client) + (1 | therapist)", d)
+        res = fit_mlm(d, "y ~ x + (1 | client) + (1 | therapist)")
     assert res.singular
     assert any(issubclass(w.category, BoundaryWarning) for w in rec)
 
@@ -158,7 +161,7 @@ def test_zero_therapist_variance_is_singular():
 def test_optimum_is_stationary(three):
     """The projected gradient of the profiled deviance vanishes at the returned theta."""
     f = "y ~ x + time + (1 + time | client) + (1 | therapist)"
-    res = fit_mlm(f, three)
+    res = fit_mlm(three, f)
     prob = ProfiledDeviance(build_design(parse_formula(f), three), True, None)
     upper = np.full(len(res.theta), np.inf)
     assert prob.deviance(res.theta) == pytest.approx(res.deviance, abs=1e-10)
@@ -193,7 +196,7 @@ def test_statsmodels_mixedlm_cross_check(sleep):
 
     sm = smf.mixedlm("Reaction ~ Days", sleep, groups=sleep["Subject"], re_formula="~Days").fit(
         reml=True, method="lbfgs")
-    res = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep)
+    res = fit_mlm(sleep, "Reaction ~ Days + (Days | Subject)")
     np.testing.assert_allclose(res.params.estimate, sm.fe_params, rtol=1e-4)
     np.testing.assert_allclose(res.params.std_error, sm.bse_fe, rtol=1e-3)
     np.testing.assert_allclose(res.random_cov["Subject"].to_numpy(), sm.cov_re.to_numpy(), rtol=2e-3)
@@ -204,7 +207,7 @@ def test_statsmodels_mixedlm_cross_check(sleep):
 
 def test_ar1_gap_handling_matches_dense_likelihood(ar1_data):
     """Whitening with gaps equals the dense Gaussian log-likelihood with corr phi^|t-s| (ML)."""
-    res = fit_mlm("y ~ session + x + (1 | client)", ar1_data, reml=False, correlation="ar1")
+    res = fit_mlm(ar1_data, "y ~ session + x + (1 | client)", reml=False, correlation="ar1")
     phi, s2, tau2 = res.ar1_phi, res.sigma ** 2, res.varcomp.vcov.iloc[0]
     beta = res.fixef.to_numpy()
     ll = 0.0
@@ -218,22 +221,22 @@ def test_ar1_gap_handling_matches_dense_likelihood(ar1_data):
 
 
 def test_ar1_requires_time_column(three):
-    with pytest.raises(FormulaError, match="visit"):
-        fit_mlm("y ~ x + (1 | client)", three, correlation="ar1", time="visit")
+    with pytest.raises(SchemaError, match="'visit' not found"):
+        fit_mlm(three, "y ~ x + (1 | client)", correlation="ar1", session="visit")
 
 
 def test_ar1_duplicate_sessions_rejected(ar1_data):
     d = ar1_data.copy()
     d.loc[1, "session"] = d.loc[0, "session"]
     with pytest.raises(IdentificationError, match="distinct"):
-        fit_mlm("y ~ session + x + (1 | client)", d, correlation="ar1")
+        fit_mlm(d, "y ~ session + x + (1 | client)", correlation="ar1")
 
 
 def test_ar1_three_level_runs_and_reduces_to_iid_at_phi_zero(three):
     """With AR(1) on a three-level design, the deviance at phi = 0 equals the independent-residual fit."""
     f = "y ~ x + time + (1 + time | client) + (1 | therapist)"
-    res = fit_mlm(f, three, correlation="ar1", time="session")
-    iid = fit_mlm(f, three)
+    res = fit_mlm(three, f, correlation="ar1", session="session")
+    iid = fit_mlm(three, f)
     assert res.converged and res.deviance <= iid.deviance + 1e-8
     prob = ProfiledDeviance(build_design(parse_formula(f), three, ("session",)), True,
                     three["session"].to_numpy(float))
@@ -241,7 +244,7 @@ def test_ar1_three_level_runs_and_reduces_to_iid_at_phi_zero(three):
 
 
 def test_predict_three_level_new_client_of_known_therapist(three):
-    res = fit_mlm("y ~ x + time + (1 + time | client) + (1 | therapist)", three)
+    res = fit_mlm(three, "y ~ x + time + (1 + time | client) + (1 | therapist)")
     np.testing.assert_allclose(res.predict(three), res.fitted(), rtol=1e-12)
     new = pd.DataFrame({"x": [0.5], "time": [2.0], "client": ["new"], "therapist": ["T03"]})
     expected = res.fixef @ [1.0, 0.5, 2.0] + res.ranef()["therapist"].loc["T03", "(Intercept)"]
@@ -255,7 +258,7 @@ def test_structured_varpar_hessian_equals_full_numerical(three, reml):
     from allianceStats.mixed.engine import _varpar_derivatives
 
     f = "y ~ x + time + (1 + time | client) + (1 | therapist)"
-    res = fit_mlm(f, three, reml=reml)
+    res = fit_mlm(three, f, reml=reml)
     prob = ProfiledDeviance(build_design(parse_formula(f), three), reml, None)
     varpar = np.r_[res.theta, res.sigma]
     hess, jac = _varpar_derivatives(prob, res.theta, res.sigma)
@@ -282,7 +285,7 @@ def test_non_convergence_is_reported_not_hidden(sleep, monkeypatch):
     monkeypatch.setattr(engine, "bobyqa", stalled)
     monkeypatch.setattr(engine, "check_optimum", unconvinced)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
-        res = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep)
+        res = fit_mlm(sleep, "Reaction ~ Days + (Days | Subject)")
     assert not res.converged and not res.convergence.converged
     assert "maximum number of evaluations" in res.convergence.message
     assert "did not converge" in res.summary()
@@ -291,15 +294,15 @@ def test_non_convergence_is_reported_not_hidden(sleep, monkeypatch):
 def test_shifting_and_scaling_the_response(sleep):
     """y -> a + b*y changes the intercept/slopes and variances as it must; df and deviance shift exactly."""
     f = "Reaction ~ Days + (Days | Subject)"
-    base = fit_mlm(f, sleep)
-    moved = fit_mlm(f, sleep.assign(Reaction=10 + 2 * sleep.Reaction))
+    base = fit_mlm(sleep, f)
+    moved = fit_mlm(sleep.assign(Reaction=10 + 2 * sleep.Reaction), f)
     np.testing.assert_allclose(moved.fixef.to_numpy(), [10 + 2 * base.fixef.iloc[0], 2 * base.fixef.iloc[1]],
                                rtol=1e-5)
     np.testing.assert_allclose(moved.varcomp.vcov, 4 * base.varcomp.vcov, rtol=1e-4)
     np.testing.assert_allclose(moved.theta, base.theta, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(moved.params.df, base.params.df, rtol=1e-4)
     # REML criterion: + (n - p) * log(b^2)
-    np.testing.assert_allclose(moved.deviance - base.deviance, (base.nobs - 2) * np.log(4.0), atol=1e-6)
+    np.testing.assert_allclose(moved.deviance - base.deviance, (base.n_obs - 2) * np.log(4.0), atol=1e-6)
 
 
 @pytest.mark.parametrize("formula,theta", [
@@ -342,7 +345,7 @@ def test_optimum_at_least_as_good_as_multistart_bobyqa(seed, reml):
 
     d = _random_three_level(seed)
     f = "y ~ x + s + (1 + s | client) + (1 | therapist)"
-    res = fit_mlm(f, d, reml=reml)
+    res = fit_mlm(d, f, reml=reml)
     prob = ProfiledDeviance(build_design(parse_formula(f), d), reml, None)
     upper = np.full_like(prob.lower, np.inf)
     diag = np.isfinite(prob.lower)
@@ -354,7 +357,7 @@ def test_optimum_at_least_as_good_as_multistart_bobyqa(seed, reml):
 
 def test_theta_layout_maps_theta_to_each_factor(three):
     """θ element k sits at (row[k], col[k]) of factor[k]'s Λ; σ²ΛΛᵀ is that factor's covariance."""
-    res = fit_mlm("y ~ x + time + (1 + time | client) + (1 | therapist)", three)
+    res = fit_mlm(three, "y ~ x + time + (1 + time | client) + (1 | therapist)")
     layout = ThetaLayout.for_sizes([len(v) for v in res.random_terms.values()])
     assert len(layout) == len(res.theta) == 4
     assert layout.diagonal.tolist() == [True, False, True, True]
@@ -362,3 +365,71 @@ def test_theta_layout_maps_theta_to_each_factor(three):
         np.testing.assert_allclose(res.sigma ** 2 * L @ L.T, cov.to_numpy(), rtol=1e-12)
     assert {k: v.tolist() for k, v in layout.column_below().items()} == {0: [1], 2: [], 3: []}
     np.testing.assert_array_equal(layout.gather(layout.lambdas(res.theta)), res.theta)
+
+
+# ------------------------------------------------------------------------ vocabulary (issue 11), protocol
+def test_result_protocol(sleep):
+    from allianceStats.results import Result
+
+    res = fit_mlm(sleep, "Reaction ~ Days + (1 | Subject)")
+    assert isinstance(res, Result)
+    assert type(res.n_obs) is int and res.n_obs == 180 and res.conf_level == 0.95
+    assert res.converged is res.convergence.converged is True
+    assert res.provenance.function == "fit_mlm" and res.provenance.elapsed_seconds >= 0
+    assert res.provenance.options == {"formula": "Reaction ~ Days + (1 | Subject)", "reml": True,
+                                      "correlation": None, "conf_level": 0.95}
+
+
+def test_old_argument_order_and_names_warn_and_give_the_same_fit(sleep):
+    new = fit_mlm(sleep, "Reaction ~ Days + (Days | Subject)", conf_level=0.9)
+    with pytest.warns(FutureWarning) as caught:
+        old = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep, level=0.9)
+    messages = [str(w.message) for w in caught]
+    assert any("fit_mlm(data, formula)" in m for m in messages)
+    assert any("level= is renamed conf_level=" in m for m in messages)
+    assert all(w.filename == __file__ for w in caught)  # the warnings point at the caller's line
+    pd.testing.assert_frame_equal(old.params, new.params)
+    with pytest.warns(FutureWarning, match="time= is renamed session="):
+        fit_mlm(sleep.assign(session=sleep.Days), "Reaction ~ Days + (1 | Subject)", correlation="ar1",
+                time="session")
+
+
+@pytest.mark.parametrize("old, new, value", [("nobs", "n_obs", 180), ("level", "conf_level", 0.95),
+                                             ("ngroups", "n_groups", {"Subject": 18})])
+def test_renamed_result_attributes_warn(sleep, old, new, value):
+    res = fit_mlm(sleep, "Reaction ~ Days + (1 | Subject)")
+    with pytest.warns(FutureWarning, match=f"MixedResult.{old} is renamed MixedResult.{new}") as caught:
+        assert getattr(res, old) == value == getattr(res, new)
+    assert caught[0].filename == __file__
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"reml": "no"}, "reml='no' must be True or False"),
+    ({"reml": 1}, "reml=1 must be True or False"),
+    ({"correlation": "ar2"}, r"correlation='ar2' is not supported; choose one of \[None, 'ar1'\]"),
+    ({"conf_level": 95}, "conf_level=95 must be a number between 0 and 1"),
+])
+def test_bad_options_are_option_errors(sleep, kwargs, fragment):
+    with pytest.raises(OptionError, match=fragment):
+        fit_mlm(sleep, "Reaction ~ Days + (1 | Subject)", **kwargs)
+
+
+def test_bad_tables_are_schema_errors_listing_every_problem(three):
+    with pytest.raises(SchemaError, match="must be a pandas DataFrame"):
+        fit_mlm(three.to_dict(), "y ~ x + (1 | client)")
+    with pytest.raises(SchemaError, match=r"(?s)2 problems.*'nothere'.*'gone'") as err:
+        fit_mlm(three, "y ~ nothere + gone + (1 | client)")
+    assert len(err.value.problems) == 2
+    bad = three.assign(y=three.y.astype(str), x=three.x.where(three.index != 7, np.inf))
+    with pytest.raises(SchemaError) as err:
+        fit_mlm(bad, "y ~ x + (1 | client)")
+    assert "column 'y' has dtype" in str(err.value) and "column 'x': 1 infinite value(s) at row(s) 7" in str(err.value)
+    with pytest.raises(SchemaError, match="non-integer session numbers at row"):
+        fit_mlm(three.assign(session=three.session + 0.5), "y ~ x + (1 | client)", correlation="ar1")
+
+
+def test_convergence_warnings_point_at_the_caller(near_singular):
+    with pytest.warns(BoundaryWarning) as caught:
+        res = fit_mlm(near_singular, "y ~ time + (1 + time | g)")
+    assert caught[0].filename == __file__
+    assert any(w.startswith("boundary") for w in res.convergence.warnings)

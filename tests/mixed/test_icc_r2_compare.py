@@ -108,8 +108,8 @@ R2_MEASURES = ["marginal", "conditional", "total_f1", "total_f2", "total_v", "to
 def test_r2_matches_explicit_formulas_on_lme4_fits(case, centred, decomposed):
     ref = REF["r2"][case]
     frame = decomposed if case == "rs_time_3l" else centred
-    fit = fit_mlm(ref["formula"], frame)
-    assert fit.nobs == ref["nobs"]
+    fit = fit_mlm(frame, ref["formula"])
+    assert fit.n_obs == ref["nobs"]
     # the estimates the R² are functions of
     np.testing.assert_allclose(fit.fixef[list(ref["fixef"])].to_numpy(), list(ref["fixef"].values()),
                                rtol=1e-5)
@@ -142,8 +142,8 @@ def test_r2_matches_performance_package_when_it_was_available():
 
 
 def test_r2_decomposition_identities(decomposed):
-    fit = fit_mlm("outcome ~ alliance_within + alliance_between + session0 + (1 + session0 | client) + "
-                  "(1 | therapist)", decomposed)
+    fit = fit_mlm(decomposed, "outcome ~ alliance_within + alliance_between + session0 + (1 + session0 | client) + "
+                  "(1 | therapist)")
     res = r2(fit)
     c = res.variances.set_index("component")["variance"]
     np.testing.assert_allclose(c["f1"] + c["f2"], c["var_fixed"], rtol=1e-10)
@@ -156,7 +156,7 @@ def test_r2_decomposition_identities(decomposed):
 
 
 def test_r2_random_intercepts_only_is_the_variance_sum(decomposed):
-    fit = fit_mlm("outcome ~ alliance_within + (1 | client) + (1 | therapist)", decomposed)
+    fit = fit_mlm(decomposed, "outcome ~ alliance_within + (1 | client) + (1 | therapist)")
     res = r2(fit)
     tau = sum(float(v.to_numpy()[0, 0]) for v in fit.random_cov.values())
     c = res.variances.set_index("component")["variance"]
@@ -177,7 +177,7 @@ def anova_fits(decomposed):
     f = REF["anova"]
     forms = {"m_time": f["fixed_differ"]["formulas"][0], "m_all": f["fixed_differ"]["formulas"][1],
              "m_all_rs": f["same_fixed_reml"]["formulas"][1]}
-    return {name: {reml: fit_mlm(form, dd, reml=reml) for reml in (True, False)} for name, form in forms.items()}
+    return {name: {reml: fit_mlm(dd, form, reml=reml) for reml in (True, False)} for name, form in forms.items()}
 
 
 def _check_table(tab, ref_rows):
@@ -218,7 +218,7 @@ def test_compare_refuses_invalid_reml_comparison_without_refit(anova_fits):
 
 
 def test_compare_refuses_fits_to_different_rows(data, anova_fits):
-    other = fit_mlm("outcome ~ session0 + (1 | client)", data.assign(session0=data.session - 1))
+    other = fit_mlm(data.assign(session0=data.session - 1), "outcome ~ session0 + (1 | client)")
     with pytest.raises(AllianceStatsError, match="different rows"):
         compare_mlm(anova_fits["m_time"][False], other)
 
@@ -233,9 +233,9 @@ def test_compare_refits_ar1_fits_by_ml_like_direct_ml_fits(decomposed):
     rows = decomposed.dropna(subset=["alliance"])
     small = "outcome ~ session0 + (1 | client)"
     large = "outcome ~ session0 + alliance_within + (1 | client)"
-    via_refit = compare_mlm(fit_mlm(small, rows, correlation="ar1"), fit_mlm(large, rows, correlation="ar1"))
-    direct = compare_mlm(fit_mlm(small, rows, reml=False, correlation="ar1"),
-                         fit_mlm(large, rows, reml=False, correlation="ar1"))
+    via_refit = compare_mlm(fit_mlm(rows, small, correlation="ar1"), fit_mlm(rows, large, correlation="ar1"))
+    direct = compare_mlm(fit_mlm(rows, small, reml=False, correlation="ar1"),
+                         fit_mlm(rows, large, reml=False, correlation="ar1"))
     assert list(via_refit.npar) == [5, 6]  # 2 (or 3) fixed effects + theta + sigma + phi
     np.testing.assert_allclose(via_refit.loglik, direct.loglik, rtol=0, atol=1e-6)
     np.testing.assert_allclose(via_refit.p_value.iloc[1], direct.p_value.iloc[1], rtol=1e-6)
@@ -251,7 +251,7 @@ def test_icc_and_r2_are_invariant_to_rescaling_the_outcome(decomposed):
     np.testing.assert_allclose(b["icc"], a["icc"], rtol=1e-5)
     np.testing.assert_allclose(b["variance"], a["variance"] * 2.5 ** 2, rtol=1e-5)
     form = "outcome ~ alliance_within + alliance_between + session0 + (1 + session0 | client) + (1 | therapist)"
-    ra, rb = r2(fit_mlm(form, decomposed)), r2(fit_mlm(form, scaled))
+    ra, rb = r2(fit_mlm(decomposed, form)), r2(fit_mlm(scaled, form))
     np.testing.assert_allclose(rb.measures["value"], ra.measures["value"], rtol=1e-5, atol=1e-10)
 
 
@@ -268,7 +268,7 @@ def test_profile_ci_matches_root_finding_on_lme4_refits(decomposed):
     # lme4's spline-interpolated confint(method = "profile") to 1e-3 SE). Tolerance: 1e-5 of the SE.
     ref = REF["profile"]
     rows = decomposed.dropna(subset=["alliance"])
-    fit = fit_mlm(ref["formula"], rows)  # REML: profiled on the ML deviance, as lme4 does
+    fit = fit_mlm(rows, ref["formula"])  # REML: profiled on the ML deviance, as lme4 does
     refs = {r["term"]: r for r in ref["terms"]}
     terms = ["(Intercept)", "session0"]
     ci = profile_ci(fit, terms, level=ref["level"]).set_index("term")
@@ -283,6 +283,6 @@ def test_profile_ci_matches_root_finding_on_lme4_refits(decomposed):
 @pytest.mark.parametrize("term, fragment", [("alliance", "not among"), ("session0:alliance_within", "cannot be")])
 def test_profile_ci_bad_terms(decomposed, term, fragment):
     rows = decomposed.dropna(subset=["alliance"])
-    fit = fit_mlm("outcome ~ session0 + alliance_within + session0:alliance_within + (1 | client)", rows)
+    fit = fit_mlm(rows, "outcome ~ session0 + alliance_within + session0:alliance_within + (1 | client)")
     with pytest.raises(AllianceStatsError, match=fragment):
         profile_ci(fit, term)

@@ -41,7 +41,7 @@ def fits(request):
         data = request.getfixturevalue(data_name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BoundaryWarning)
-            out[key] = fit_mlm(formula, data, reml=reml)
+            out[key] = fit_mlm(data, formula, reml=reml)
     return out
 
 
@@ -82,8 +82,8 @@ def test_criteria_match_lme4(fits, reference, key):
     _close(res.loglik, ref["loglik"], 0, atol=1e-6)
     _close(res.aic, ref["aic"], 0, atol=1e-6)
     _close(res.bic, ref["bic"], 0, atol=1e-6)
-    assert res.nobs == ref["nobs"]
-    assert res.ngroups == ref["ngroups"]
+    assert res.n_obs == ref["nobs"]
+    assert res.n_groups == ref["ngroups"]
     assert res.singular == ref["singular"]
     assert res.converged
 
@@ -108,10 +108,10 @@ def test_ar1_matches_nlme(reference, ar1_data, key, reml):
     N / (N - p); fit_mlm follows lme4 (no scaling), so the factor is applied before comparing ML SEs.
     """
     ref = reference[key]
-    res = fit_mlm(ref["formula"], ar1_data, reml=reml, correlation="ar1")
+    res = fit_mlm(ar1_data, ref["formula"], reml=reml, correlation="ar1")
     assert res.params.term.tolist() == ref["term"]
     _close(res.params.estimate, ref["estimate"], 1e-5)
-    scale = 1.0 if reml else np.sqrt(res.nobs / (res.nobs - len(ref["term"])))
+    scale = 1.0 if reml else np.sqrt(res.n_obs / (res.n_obs - len(ref["term"])))
     _close(res.params.std_error * scale, ref["std_error"], 1e-4)
     _close(res.ar1_phi, ref["phi"], 0, atol=1e-4)
     _close(res.sigma, ref["sigma"], 1e-4)
