@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 
 import allianceStats as als
 from allianceStats.data import instruments as ins
+from allianceStats.data import internal_consistency as ic
 from allianceStats.data import scoring as sc
-from allianceStats.errors import (AllianceStatsError, BoundaryWarning, DataWarning, SchemaError)
+from allianceStats.errors import (AllianceStatsError, BoundaryWarning, DataWarning, OptionError, SchemaError)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KEY_FILES = sorted(p for p in ins.instruments_dir().glob("*.json") if p.name != "instrument.schema.json")
@@ -42,7 +43,7 @@ def reference():
 
 @pytest.fixture(scope="module")
 def fixture_reliability(fixture_data):
-    return als.reliability(fixture_data, "wai", client="client", time="session")
+    return als.reliability(fixture_data, "wai", client="client", session="session")
 
 
 def wai_frame(n=40, seed=3, client=True):
@@ -193,7 +194,7 @@ def test_prorated_sum_is_mean_times_number_of_items_and_tsrq_three_item_rule():
 
 @pytest.mark.parametrize("bad", [0, 1.5, -1, "all", None])
 def test_invalid_prorate_is_refused(bad):
-    with pytest.raises(AllianceStatsError, match="prorate"):
+    with pytest.raises(OptionError, match=f"prorate={bad!r} is not supported"):
         als.score(wai_frame(n=4), "wai", prorate=bad)
 
 
@@ -268,7 +269,7 @@ def test_alpha_equals_pingouin(fixture_data):
     expect = pingouin.cronbach_alpha(data=fixture_data[cols], nan_policy="listwise")[0]
     assert rel.table["alpha"].iat[0] == pytest.approx(expect, abs=1e-12)
     gen = wai_frame(n=300, seed=11, client=False)
-    assert sc.cronbach_alpha(np.cov(gen.to_numpy(), rowvar=False)) == pytest.approx(
+    assert ic.cronbach_alpha(np.cov(gen.to_numpy(), rowvar=False)) == pytest.approx(
         pingouin.cronbach_alpha(data=gen)[0], abs=1e-12)
 
 
@@ -305,7 +306,7 @@ def test_one_factor_ml_solution_has_zero_gradient(fixture_reliability):
     """Internal check: at our (lambda, theta) the ML discrepancy's numerical gradient vanishes."""
     for (scale, level), S in fixture_reliability.covariances.items():
         S = S.to_numpy()
-        fit = sc._fit_one_factor(S)
+        fit = ic._fit_one_factor(S)
         assert fit.converged and fit.at_bound == ()
         theta = np.concatenate([fit.loadings, fit.residuals])
         k = S.shape[0]
@@ -322,10 +323,10 @@ def test_one_factor_ml_solution_has_zero_gradient(fixture_reliability):
 def test_omega_of_compound_symmetry_is_closed_form():
     # 4 items, loadings sqrt(.5), unique .5: omega = (4 sqrt(.5))^2 / ((4 sqrt(.5))^2 + 4 * .5) = 0.8
     S = np.full((4, 4), 0.5) + 0.5 * np.eye(4)
-    assert sc.omega_total(S) == pytest.approx(0.8, abs=1e-12)
-    assert sc.cronbach_alpha(S) == pytest.approx(0.8, abs=1e-12)  # tau-equivalent: alpha = omega
+    assert ic.omega_total(S) == pytest.approx(0.8, abs=1e-12)
+    assert ic.cronbach_alpha(S) == pytest.approx(0.8, abs=1e-12)  # tau-equivalent: alpha = omega
     with pytest.raises(AllianceStatsError, match="at least 3 items"):
-        sc.omega_total(S[:2, :2])
+        ic.omega_total(S[:2, :2])
 
 
 def exact_cov_frame(S, n=200, seed=5):
@@ -354,7 +355,7 @@ def test_non_positive_definite_between_matrix_falls_back_to_uls(reference):
     d = pd.read_csv(FIXTURES / ref["data"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rel = als.reliability(d, items=ref["items"], client="client", time="session")
+        rel = als.reliability(d, items=ref["items"], client="client", session="session")
     caught = [(w.category, str(w.message)) for w in caught]
     assert any(c is DataWarning and "between covariance matrix of 'scale' is not positive definite" in m
                for c, m in caught), caught
@@ -379,7 +380,7 @@ def test_reliability_input_checks_and_no_mutation(fixture_data):
     pd.testing.assert_frame_equal(fixture_data, before)
     dup = pd.concat([fixture_data.iloc[:3], fixture_data.iloc[:1]])
     with pytest.raises(SchemaError, match="more than one row"):
-        als.reliability(dup, "wai", client="client", time="session")
+        als.reliability(dup, "wai", client="client", session="session")
     with pytest.raises(SchemaError, match="'clinic'"):
         als.reliability(fixture_data, "wai", client="clinic")
     with pytest.raises(AllianceStatsError, match="needs an instrument or items"):
@@ -407,7 +408,7 @@ def test_reliability_result_is_tidy_frozen_and_summarised(fixture_reliability):
     assert np.isnan(pair["omega"]) and pair["omega_estimator"] == ""   # omega needs 3 items
 
 
-@pytest.mark.parametrize("module", [ins, sc], ids=["instruments", "scoring"])
+@pytest.mark.parametrize("module", [ins, sc, ic], ids=["instruments", "scoring", "internal_consistency"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import AllianceStatsError
+from .._deprecation import renamed_arguments
+from .checks import require_columns
 
 
 @dataclass(frozen=True)
@@ -46,46 +47,70 @@ class Description:
         return "\n".join(lines)
 
 
-def describe(df: pd.DataFrame, columns=None, *, client: str = "client", therapist: str | None = "therapist",
-             time: str = "session", event: str | None = "dropout") -> Description:
+@renamed_arguments(df="data", time="session")
+def describe(data: pd.DataFrame, columns=None, *, client: str = "client", therapist: str | None = "therapist",
+             session: str = "session", event: str | None = "dropout") -> Description:
     """Design counts, attendance, dropout and per-measure missingness of a session table.
 
-    ``columns`` defaults to every numeric column except identifiers, time, the event and WAI-SR items.
-    Missing identifiers or event columns are simply left out of the overview.
+    Counts only (definitions in the module docstring); no model is fitted.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long session table (not modified; ``df=`` is the old name).
+    columns : list of str, optional
+        Measures to describe; default every numeric column except identifiers, the session number, the event
+        and WAI-SR items.
+    client, session : str
+        Client-id and session-number columns (required; ``time=`` is the old name of ``session=``).
+    therapist, event : str or None
+        Therapist and dropout columns; left out of the overview when absent from the table.
+
+    Returns
+    -------
+    Description
+        ``overview`` (one value per design quantity) and ``measures`` (one row per measure).
+
+    Raises
+    ------
+    SchemaError
+        ``data`` is not a DataFrame, or the client or session column (or a named measure) is missing.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> d = pd.DataFrame({"client": ["a", "a", "b"], "session": [1, 3, 1], "y": [1.0, None, 2.0]})
     >>> int(describe(d, therapist=None, event=None).measures.loc["y", "missing"])
     1
     """
-    for c in (client, time):
-        if c not in df.columns:
-            raise AllianceStatsError(f"describe(): column {c!r} not in the data (columns: {list(df.columns)}).")
-    therapist = therapist if therapist in df.columns else None
-    event = event if event in df.columns else None
-    per_client = df.groupby(client, sort=False)[time]
+    if isinstance(columns, str):
+        columns = [columns]
+    require_columns(data, [client, session, *(columns or [])], where="describe")
+    therapist = therapist if therapist in data.columns else None
+    event = event if event in data.columns else None
+    per_client = data.groupby(client, sort=False)[session]
     n_sess = per_client.size()
     scheduled = per_client.max().sum()
-    ov = {"clients": df[client].nunique(), "sessions": len(df),
+    ov = {"clients": data[client].nunique(), "sessions": len(data),
           "sessions_per_client_mean": n_sess.mean(), "sessions_per_client_min": n_sess.min(),
-          "sessions_per_client_max": n_sess.max(), "attendance": len(df) / scheduled if scheduled else np.nan}
+          "sessions_per_client_max": n_sess.max(), "attendance": len(data) / scheduled if scheduled else np.nan}
     if therapist:
-        ov["therapists"] = df[therapist].nunique()
-        ov["clients_per_therapist_mean"] = df.groupby(therapist)[client].nunique().mean()
+        ov["therapists"] = data[therapist].nunique()
+        ov["clients_per_therapist_mean"] = data.groupby(therapist)[client].nunique().mean()
     if event:
-        drop = df.groupby(client, sort=False)[event].max()
+        drop = data.groupby(client, sort=False)[event].max()
         ov["dropouts"] = int(drop.sum())
         ov["dropout_rate"] = float(drop.mean())
     overview = pd.DataFrame({"value": pd.Series(ov, dtype=float)})
     if columns is None:
-        skip = {client, time, therapist, event, f"{time}0"}
+        skip = {client, session, therapist, event, f"{session}0"}
         item = re.compile(r"^wai_\d+$")
-        columns = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])
+        columns = [c for c in data.columns if c not in skip and pd.api.types.is_numeric_dtype(data[c])
                    and not item.match(str(c))]
     rows = {}
     for c in columns:
-        x = df[c]
-        all_missing = x.isna().groupby(df[client], sort=False).all()
+        x = data[c]
+        all_missing = x.isna().groupby(data[client], sort=False).all()
         rows[c] = {"n": int(x.notna().sum()), "missing": int(x.isna().sum()), "missing_share": float(x.isna().mean()),
                    "clients_all_missing": int(all_missing.sum()), "mean": x.mean(), "sd": x.std(),
                    "min": x.min(), "max": x.max()}
