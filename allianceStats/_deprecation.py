@@ -85,3 +85,37 @@ def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:
     """Issue the standard :class:`FutureWarning` for a rename that cannot be a simple wrapper (an attribute,
     a value of an argument, an analysis-file key)."""
     _warn(f"{old} is renamed {new}", stacklevel=stacklevel)
+
+
+class FormerTable:
+    """Mixin for a result that replaced a returned DataFrame: DataFrame access on the result (``res["icc"]``,
+    ``res.loc``, ``res.to_string()``, ``res.attrs``) goes to ``res.table`` with a :class:`FutureWarning`.
+
+    The subclass sets ``_former`` (what returned the DataFrame, e.g. ``"icc()"``) and may override
+    ``_former_attrs()`` (what ``DataFrame.attrs`` used to hold).
+    """
+
+    _former = "this function"
+
+    def _former_attrs(self) -> dict[str, Any]:
+        return {}
+
+    def _warn_table(self) -> None:
+        _warn(f"{self._former} now returns a result object ({type(self).__name__}), not a DataFrame: use .table "
+              f"for the table and the result's attributes for what DataFrame.attrs held", stacklevel=4)
+
+    def __getitem__(self, key):
+        self._warn_table()
+        return self.table[key]  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str):
+        table = self.__dict__.get("table")
+        if name.startswith("_") or table is None:
+            raise AttributeError(name)
+        if name == "attrs":
+            self._warn_table()
+            return self._former_attrs()
+        if name in table.columns or hasattr(table, name):
+            self._warn_table()
+            return getattr(table, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

@@ -42,14 +42,16 @@ Hsiao, C. (2014). *Analysis of Panel Data* (3rd ed.). Cambridge University Press
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from ..errors import AllianceStatsError
-from ..results import Provenance, make_provenance
-from .intraclass import _check_columns
+from .._deprecation import renamed_arguments, warn_renamed
+from ..data.checks import check_bool, check_conf_level, require_columns, require_numeric
+from ..errors import IdentificationError, SchemaError
+from ..results import Convergence, Provenance, make_provenance
 from .result import MixedResult
 
 COMPARISON_COLUMNS = ["term", "estimator", "estimate", "std_error", "statistic", "p_value", "ci_lower",
@@ -60,24 +62,56 @@ COMPARISON_COLUMNS = ["term", "estimator", "estimate", "std_error", "statistic",
 class AllianceOutcomeResult:
     """The alliance–outcome model fitted two ways (see :mod:`allianceStats.mixed.alliance_outcome`).
 
-    ``mixed``: the :class:`MixedResult`; ``fixed_effects``: linearmodels' ``PanelEffectsResults``
-    (client effects, SEs clustered by client); ``comparison``: tidy table, columns ``term, estimator,
-    estimate, std_error, statistic, p_value, ci_lower, ci_upper`` with ``estimator`` ``"mixed"`` or
-    ``"fixed_effects"``, CIs at ``level``; ``data``: the analysis rows with the derived columns;
-    ``nickell_bias``: :math:`-(1+\\hat\\rho_{FE})/(T-1)` with ``sessions_per_client`` = T (None without the
-    prior outcome); ``notes``: what the user should know.
+    Attributes
+    ----------
+    mixed : MixedResult
+        The mixed model.
+    fixed_effects : linearmodels PanelEffectsResults
+        The within estimator (client effects, standard errors clustered by client).
+    comparison : pandas.DataFrame
+        Both estimators side by side: columns ``term, estimator, estimate, std_error, statistic, p_value,
+        ci_lower, ci_upper`` with ``estimator`` ``"mixed"`` or ``"fixed_effects"``; intervals at ``conf_level``.
+    data : pandas.DataFrame
+        The analysis rows with the derived columns.
+    formula : str
+        The mixed model's formula.
+    nickell_bias : float or None
+        :math:`-(1+\\hat\\rho_{FE})/(T-1)` with ``sessions_per_client`` = T (None without the prior outcome).
+    sessions_per_client : float
+        Mean analysed sessions per client.
+    conf_level : float
+        Level of every interval.
+    n_obs : int
+        Sessions analysed (the same rows for both estimators).
+    notes : tuple of str
+        What the user should know.
+    convergence, provenance
+        The mixed model's convergence; provenance of this call (``function="fit_alliance_outcome"``).
     """
 
     mixed: MixedResult
-    fixed_effects: Any
+    fixed_effects: Any = field(repr=False)
     comparison: pd.DataFrame
-    data: pd.DataFrame
+    data: pd.DataFrame = field(repr=False)
     formula: str
     nickell_bias: float | None
     sessions_per_client: float
-    level: float
+    conf_level: float
+    n_obs: int
     notes: tuple[str, ...]
+    convergence: Convergence
     provenance: Provenance
+
+    @property
+    def converged(self) -> bool:
+        """The mixed model's optimum passed the convergence check (the within estimator is closed form)."""
+        return self.convergence.converged
+
+    @property
+    def level(self) -> float:
+        """Deprecated alias of :attr:`conf_level` (removed in 0.3.0)."""
+        warn_renamed("AllianceOutcomeResult.level", "AllianceOutcomeResult.conf_level", stacklevel=4)
+        return self.conf_level
 
     def summary(self) -> str:
         """The two estimators side by side, then the notes."""
@@ -86,7 +120,7 @@ class AllianceOutcomeResult:
         wide.columns = [f"{v} ({e})" for v, e in wide.columns]
         wide = wide.reindex(self.comparison.term.drop_duplicates())
         lines = [f"Alliance-outcome model: {self.formula}",
-                 f"{self.mixed.n_obs} sessions of {self.data[self._client].nunique()} clients "
+                 f"{self.n_obs} sessions of {self.data[self._client].nunique()} clients "
                  f"(mean {self.sessions_per_client:.2f} analysed sessions per client)", "",
                  wide.to_string(float_format=lambda v: f"{v:.4f}", na_rep="-"), ""]
         lines += [f"Note: {n}" for n in self.notes]
@@ -100,76 +134,107 @@ class AllianceOutcomeResult:
         return self.summary()
 
 
-def _lagged(data, outcome, alliance, client, therapist, time):
+def _lagged(data, outcome, alliance, client, therapist, session):
     """Derived columns: decompose() parts of the alliance plus the outcome at session t-1 (by number)."""
     from ..decomposition import decompose
 
-    out = decompose(data, alliance, client=client, therapist=therapist, session=time)
-    prev = data[[client, time, outcome]].copy()
-    prev[time] = prev[time] + 1
-    lagged = data[[client, time]].merge(prev, on=[client, time], how="left")[outcome].to_numpy()
+    out = decompose(data, alliance, client=client, therapist=therapist, session=session)
+    prev = data[[client, session, outcome]].copy()
+    prev[session] = prev[session] + 1
+    lagged = data[[client, session]].merge(prev, on=[client, session], how="left")[outcome].to_numpy()
     out[f"{outcome}_lag1"] = lagged
     return out
 
 
+def _check_table(data, outcome, alliance, client, therapist, session) -> None:
+    where = "fit_alliance_outcome"
+    try:
+        require_columns(data, [outcome, alliance, client, therapist, session], where=where)
+    except SchemaError as err:
+        hint = "; give therapist=None for a two-level model (no therapists)"
+        raise SchemaError([p + hint if therapist is not None and p.startswith(f"column {therapist!r} not found")
+                           else p for p in err.problems], source=where) from None
+    require_numeric(data, [outcome, alliance, session], where=where)
+
+
+@renamed_arguments(time="session")
 def fit_alliance_outcome(data: pd.DataFrame, *, outcome: str = "outcome", alliance: str = "alliance",
-                         client: str = "client", therapist: str | None = "therapist", time: str = "session",
-                         prior_outcome: bool = True, random_slope: bool = True,
-                         reml: bool = True) -> AllianceOutcomeResult:
+                         client: str = "client", therapist: str | None = "therapist", session: str = "session",
+                         prior_outcome: bool = True, random_slope: bool = True, reml: bool = True,
+                         conf_level: float = 0.95) -> AllianceOutcomeResult:
     """Outcome at session t on the within-client alliance at t−1, the client and therapist alliance means,
     time and the prior outcome — by a mixed model and, beside it, by the fixed-effects within estimator.
 
     The model, the derived columns, the fixed-effects comparison and the Nickell (1981) bias are defined in
-    the module docstring (Falkenström et al. 2017; Zilcha-Mano 2017). The mixed part is
-    :func:`allianceStats.mixed.fit_mlm` on the formula in ``result.formula``; it matches lme4 1.1-31 on the
-    same rows, and the fixed-effects estimates match R's ``lm(y ~ ... + factor(client))``
-    (``tests/mixed/fixtures/extras_fixtures.R``, 1e-5 relative).
+    the module docstring (Falkenström et al. 2017; Zilcha-Mano 2017).
 
     Parameters
     ----------
-    data : DataFrame
+    data : pandas.DataFrame
         Long session table (one row per client and session); never modified.
-    outcome, alliance, client, therapist, time : str
-        Column names. ``therapist=None`` drops the therapist mean and the therapist random intercept
-        (two levels; ``alliance_between`` is then the raw client mean).
-    prior_outcome : bool
+    outcome, alliance : str
+        Columns of the outcome and the alliance (numeric).
+    client, therapist, session : str
+        Column roles. ``therapist=None`` drops the therapist mean and the therapist random intercept (two
+        levels; ``alliance_between`` is then the raw client mean). Lags go by session number.
+    prior_outcome : bool, default True
         Add the outcome at session t−1 as a predictor.
-    random_slope : bool
+    random_slope : bool, default True
         Random slope of time (``session0``) per client, correlated with the client intercept.
-    reml : bool
-        REML (default) or ML for the mixed model.
+    reml : bool, default True
+        REML or ML for the mixed model.
+    conf_level : float, default 0.95
+        Level of the intervals of both estimators (Wald t with Satterthwaite df for the mixed model; Wald
+        with clustered standard errors for the within estimator).
 
     Returns
     -------
     AllianceOutcomeResult
+        Both fits, the side-by-side table ``comparison``, the Nickell bias and the result protocol.
 
-    Example
-    -------
+    Raises
+    ------
+    SchemaError
+        A named column is missing or not numeric.
+    OptionError
+        A boolean option or ``conf_level`` has an invalid value.
+    IdentificationError
+        No client has two consecutive sessions with the alliance and the outcome observed.
+
+    Notes
+    -----
+    The mixed part is :func:`allianceStats.mixed.fit_mlm` on the formula in ``result.formula``; it matches
+    lme4 1.1-31 on the same rows, and the fixed-effects estimates match R's ``lm(y ~ ... + factor(client))``
+    (``tests/mixed/fixtures/extras_fixtures.R``, 1e-5 relative). Renamed in 0.2.0: ``time=`` → ``session=``,
+    ``result.level`` → ``result.conf_level`` (the old names warn until 0.3.0).
+
+    Examples
+    --------
     >>> from allianceStats.data.example import load_example
     >>> from allianceStats.mixed import fit_alliance_outcome
     >>> res = fit_alliance_outcome(load_example(), random_slope=False)
     >>> res.formula
-    'outcome ~ alliance_within_lag1 + alliance_between + alliance_therapist + session0 + outcome_lag1 + (1 | client) + (1 | therapist)'
-    >>> sorted(set(res.comparison.estimator))
-    ['fixed_effects', 'mixed']
+    'outcome ~ alliance_within_lag1 + alliance_between + alliance_therapist + session0 + outcome_lag1 +
+     (1 | client) + (1 | therapist)'
+    >>> sorted(set(res.comparison.estimator)), res.converged, res.n_obs == len(res.data)
+    (['fixed_effects', 'mixed'], True, True)
     >>> bool(res.nickell_bias < 0)
     True
     """
     from linearmodels import PanelOLS
 
-    from . import fit_mlm
+    from .engine import fit_mlm
 
-    _check_columns(data, {"outcome": outcome, "alliance": alliance, "client": client, "therapist": therapist,
-                          "time": time}, "fit_alliance_outcome()")
-    problems = [f"column {c!r} is not numeric (dtype {data[c].dtype})" for c in (outcome, alliance, time)
-                if not pd.api.types.is_numeric_dtype(data[c])]
-    if problems:
-        raise AllianceStatsError("fit_alliance_outcome(): " + "; ".join(problems)
-                                 + ". Validate the table with read_sessions() first.")
+    started = time.perf_counter()
+    _check_table(data, outcome, alliance, client, therapist, session)
+    prior_outcome = check_bool("prior_outcome", prior_outcome)
+    random_slope = check_bool("random_slope", random_slope)
+    reml = check_bool("reml", reml)
+    conf_level = check_conf_level(conf_level)
 
-    derived = _lagged(data, outcome, alliance, client, therapist, time)
+    derived = _lagged(data, outcome, alliance, client, therapist, session)
     within_lag, between = f"{alliance}_within_lag1", f"{alliance}_between"
-    time0, y_lag = f"{time}0", f"{outcome}_lag1"
+    time0, y_lag = f"{session}0", f"{outcome}_lag1"
     fixed = [within_lag, between] + ([f"{alliance}_therapist"] if therapist else []) + [time0]
     fixed += [y_lag] if prior_outcome else []
     random = f"(1 + {time0} | {client})" if random_slope else f"(1 | {client})"
@@ -178,18 +243,17 @@ def fit_alliance_outcome(data: pd.DataFrame, *, outcome: str = "outcome", allian
 
     used = derived.dropna(subset=[outcome, *fixed]).reset_index(drop=True)
     if used.empty:
-        raise AllianceStatsError(
+        raise IdentificationError(
             f"fit_alliance_outcome(): no row has the outcome, the alliance at the previous session"
             f"{' and the previous outcome' if prior_outcome else ''} all observed. Each client needs at least "
-            f"two consecutive sessions ({time} t-1 and t) with {alliance!r} and {outcome!r} recorded.")
-    mixed = fit_mlm(used, formula, reml=reml)
-    level = mixed.conf_level
+            f"two consecutive sessions ({session} t-1 and t) with {alliance!r} and {outcome!r} recorded.")
+    mixed = fit_mlm(used, formula, reml=reml, conf_level=conf_level)
 
     fe_terms = [within_lag, time0] + ([y_lag] if prior_outcome else [])
-    panel = used.set_index([client, time])
+    panel = used.set_index([client, session])
     fe = PanelOLS(panel[outcome], panel[fe_terms], entity_effects=True).fit(cov_type="clustered",
                                                                             cluster_entity=True)
-    ci = fe.conf_int(level=level)
+    ci = fe.conf_int(level=conf_level)
     mixed_rows = mixed.params[["term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper"]]
     fe_rows = pd.DataFrame({"term": fe_terms, "estimate": fe.params[fe_terms].to_numpy(),
                             "std_error": fe.std_errors[fe_terms].to_numpy(),
@@ -228,9 +292,12 @@ def fit_alliance_outcome(data: pd.DataFrame, *, outcome: str = "outcome", allian
         notes.append("the mixed model is a boundary (singular) fit: a variance is (near) zero or a correlation "
                      "is ±1 (see mixed.varcomp); if it is the time slope, consider random_slope=False.")
     provenance = make_provenance(data, options={"outcome": outcome, "alliance": alliance, "client": client,
-                                                "therapist": therapist, "time": time,
+                                                "therapist": therapist, "session": session,
                                                 "prior_outcome": prior_outcome, "random_slope": random_slope,
-                                                "reml": reml}, extra_versions=("linearmodels",))
+                                                "reml": reml, "conf_level": conf_level},
+                                 extra_versions=("linearmodels", "nlopt"), function="fit_alliance_outcome",
+                                 started=started)
     return AllianceOutcomeResult(mixed=mixed, fixed_effects=fe, comparison=comparison, data=used,
-                                 formula=formula, nickell_bias=nickell, sessions_per_client=t_mean, level=level,
-                                 notes=tuple(notes), provenance=provenance)
+                                 formula=formula, nickell_bias=nickell, sessions_per_client=t_mean,
+                                 conf_level=conf_level, n_obs=mixed.n_obs, notes=tuple(notes),
+                                 convergence=mixed.convergence, provenance=provenance)

@@ -52,12 +52,15 @@ variance in multilevel models. *Psychol. Methods* 24(3), 309–338.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..errors import AllianceStatsError
+from .._deprecation import warn_renamed
+from ..errors import OptionError
+from ..results import Convergence, Provenance, make_provenance
 
 _DEFINITIONS = {
     "marginal": "var_fixed / (var_fixed + var_random + sigma2)  [Nakagawa & Schielzeth; Johnson]",
@@ -90,12 +93,28 @@ _COMPONENTS = {
 class R2Result:
     """R² of a mixed model: Nakagawa–Schielzeth–Johnson and the Rights & Sterba (2019) set.
 
-    ``variances``: columns ``component, variance, definition`` (``var_fixed, var_random, f1, f2, v, m,
-    residual``). ``measures``: columns ``measure, value, definition`` (``marginal, conditional, total_*,
-    within_*, between_*``; see :mod:`allianceStats.mixed.explained_variance`). ``by_factor``: columns ``group, var_random,
-    v, m``, each grouping factor's share of the random-effects variances (e.g. how much of ``m`` is
-    therapist variance in a three-level model). ``cluster`` is the grouping factor that defines "within"
-    and "between".
+    Attributes
+    ----------
+    marginal, conditional : float
+        Nakagawa & Schielzeth's (2013) R² with Johnson's (2014) random-slope term.
+    variances : pandas.DataFrame
+        Columns ``component, variance, definition`` (``var_fixed, var_random, f1, f2, v, m, residual``).
+    measures : pandas.DataFrame
+        Columns ``measure, value, definition`` (``marginal, conditional, total_*, within_*, between_*``; see
+        :mod:`allianceStats.mixed.explained_variance`); ``res["within_f1"]`` reads one value.
+    by_factor : pandas.DataFrame
+        Columns ``group, var_random, v, m``: each grouping factor's share of the random-effects variances
+        (e.g. how much of ``m`` is therapist variance in a three-level model).
+    cluster : str
+        The grouping factor that defines "within" and "between".
+    n_obs : int
+        Rows of the fit.
+    conf_level : float
+        The fit's confidence level (these R² are point values; no interval is computed).
+    convergence, provenance
+        The fit's convergence (R² of a non-converged fit inherit its doubt); provenance of this call
+        (``function="r2"``). ``converged`` reads ``convergence``; ``nobs`` is the pre-0.2.0 name of
+        ``n_obs`` (warns until 0.3.0).
     """
 
     marginal: float
@@ -104,7 +123,21 @@ class R2Result:
     measures: pd.DataFrame
     by_factor: pd.DataFrame
     cluster: str
-    nobs: int
+    n_obs: int
+    conf_level: float
+    convergence: Convergence
+    provenance: Provenance
+
+    @property
+    def converged(self) -> bool:
+        """The fit's optimum passed the convergence check."""
+        return self.convergence.converged
+
+    @property
+    def nobs(self) -> int:
+        """Deprecated alias of :attr:`n_obs` (removed in 0.3.0)."""
+        warn_renamed("R2Result.nobs", "R2Result.n_obs", stacklevel=4)
+        return self.n_obs
 
     def __getitem__(self, measure: str) -> float:
         """The value of one measure by name, e.g. ``res["within_f1"]``."""
@@ -115,7 +148,7 @@ class R2Result:
 
     def summary(self) -> str:
         """A short text table of all measures."""
-        lines = [f"R² of a linear mixed model ({self.nobs} rows; within/between with respect to "
+        lines = [f"R² of a linear mixed model ({self.n_obs} rows; within/between with respect to "
                  f"{self.cluster!r})",
                  f"  Nakagawa & Schielzeth marginal    {self.marginal:.4f}",
                  f"  Nakagawa & Schielzeth conditional {self.conditional:.4f}",
@@ -125,6 +158,8 @@ class R2Result:
         lines.append("  Random-effects variance by grouping factor (Johnson's mean; R&S v and m):")
         for _, row in self.by_factor.iterrows():
             lines.append(f"    {row.group:<11} {row.var_random:.4g}   v {row.v:.4g}   m {row.m:.4g}")
+        if not self.converged:
+            lines.append(f"WARNING: the fit did not converge: {self.convergence.message}")
         return "\n".join(lines)
 
     def __str__(self) -> str:  # pragma: no cover - convenience
@@ -148,9 +183,7 @@ def r2(fit) -> R2Result:
 
     Definitions and the treatment of random slopes and three-level models are in the module docstring.
     "Within" and "between" refer to the lowest grouping factor of the fit (clients), so three-level fits put
-    the therapist variance in the between-client part ``m``. Validated against explicit formulas evaluated
-    on lme4 1.1-31 fits (``tests/mixed/fixtures/extras_fixtures.R``; marginal and conditional R² also equal
-    ``performance::r2_nakagawa`` 0.10.2 there) to 1e-5.
+    the therapist variance in the between-client part ``m``.
 
     Parameters
     ----------
@@ -160,9 +193,22 @@ def r2(fit) -> R2Result:
     Returns
     -------
     R2Result
+        The two Nakagawa–Schielzeth values, the Rights & Sterba measures and the variances they divide, and
+        the result protocol (``n_obs``, ``converged`` — the fit's —, ``provenance``).
 
-    Example
-    -------
+    Raises
+    ------
+    OptionError
+        ``fit`` is not a mixed-model fit, or it has no random effects.
+
+    Notes
+    -----
+    Validated against explicit formulas evaluated on lme4 1.1-31 fits
+    (``tests/mixed/fixtures/extras_fixtures.R``; marginal and conditional R² also equal
+    ``performance::r2_nakagawa`` 0.10.2 there) to 1e-5.
+
+    Examples
+    --------
     >>> import numpy as np, pandas as pd
     >>> from allianceStats.mixed import fit_mlm
     >>> from allianceStats.mixed.explained_variance import r2
@@ -174,18 +220,19 @@ def r2(fit) -> R2Result:
     >>> d["x_b"] = d.x - d.x_w
     >>> d["y"] = 0.5 * d.x_w + 0.8 * d.x_b + rng.normal(0, 1, 50)[g] + rng.normal(size=300)
     >>> res = r2(fit_mlm(d, "y ~ x_w + x_b + (1 | client)"))
-    >>> bool(0 < res.marginal < res.conditional < 1)
-    True
+    >>> bool(0 < res.marginal < res.conditional < 1), res.n_obs, res.converged
+    (True, 300, True)
     >>> round(res["total_f1"] + res["total_f2"], 10) == round(res["total_f"], 10)
     True
     """
+    started = time.perf_counter()
     for attr in ("X", "fixef", "Z", "random_cov", "groups", "random_terms", "sigma"):
         if not hasattr(fit, attr):
-            raise AllianceStatsError(
+            raise OptionError(
                 f"r2() takes a fitted mixed model from fit_mlm(); got {type(fit).__name__} without .{attr}.")
     factors = list(fit.random_terms)
     if not factors:
-        raise AllianceStatsError("r2(): the fit has no random effects; use an ordinary R² for a linear model.")
+        raise OptionError("r2(): the fit has no random effects; use an ordinary R² for a linear model.")
     # lme4 orders factors by number of levels (most first): in a nested design the first is the lowest level
     cluster = factors[0]
     codes, uniques = pd.factorize(fit.groups[cluster], sort=False)
@@ -231,4 +278,6 @@ def r2(fit) -> R2Result:
                               "definition": [_COMPONENTS[k] for k in comps]})
     return R2Result(marginal=float(values["marginal"]), conditional=float(values["conditional"]),
                     variances=variances, measures=measures, by_factor=by_factor, cluster=str(cluster),
-                    nobs=int(n))
+                    n_obs=int(n), conf_level=fit.conf_level, convergence=fit.convergence,
+                    provenance=make_provenance(fit.model_frame, options={"formula": fit.formula}, function="r2",
+                                               started=started))

@@ -35,29 +35,93 @@ References: Snijders, T. A. B., & Bosker, R. J. (2012). *Multilevel Analysis* (2
 """
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from ..errors import AllianceStatsError
+from .._deprecation import FormerTable
+from ..data.checks import check_bool, check_conf_level, require_columns, require_numeric
+from ..errors import OptionError
+from ..results import Convergence, Provenance, make_provenance
+from .result import MixedResult
 
 ICC_COLUMNS = ["level", "icc", "variance", "std_error", "ci_lower", "ci_upper", "definition"]
 
 
-def _check_columns(data, needed: dict[str, str | None], where: str) -> None:
-    if not isinstance(data, pd.DataFrame):
-        raise AllianceStatsError(f"{where} takes a pandas DataFrame; got {type(data).__name__}.")
-    absent = [f"{role}={col!r}" for role, col in needed.items() if col is not None and col not in data.columns]
-    if absent:
-        hint = " (or therapist=None for a two-level model)" if any(a.startswith("therapist=") for a in absent) else ""
-        raise AllianceStatsError(
-            f"{where}: column(s) {', '.join(absent)} not in the data (columns: {list(data.columns)}). "
-            f"Pass the names of your columns, e.g. client='patient_id'{hint}."
-        )
+@dataclass(frozen=True, repr=False)
+class ICCResult(FormerTable):
+    """Intraclass correlations of one measure (see :mod:`allianceStats.mixed.intraclass`).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Columns ``level, icc, variance, std_error, ci_lower, ci_upper, definition``; rows ``therapist``
+        (three levels only), ``client``, ``same_client`` (three levels only) and ``residual`` (its ``icc`` is
+        the residual share). Intervals at ``conf_level``.
+    outcome, formula : str
+        The measure and the empty model fitted.
+    reml, singular : bool
+        REML or ML; a variance estimated as zero (lme4's ``isSingular``: that share has no interval).
+    n_obs : int
+        Sessions used (rows with the measure observed).
+    conf_level : float
+        Level of ``ci_lower`` / ``ci_upper``.
+    notes : tuple of str
+        What the user should know (missing intervals, boundary fits).
+    fit : MixedResult
+        The empty model.
+    convergence, provenance
+        Those of the fit; ``provenance.function`` is ``"icc"``. ``converged`` reads ``convergence``.
+    """
+
+    table: pd.DataFrame
+    outcome: str
+    formula: str
+    reml: bool
+    singular: bool
+    n_obs: int
+    conf_level: float
+    notes: tuple[str, ...]
+    convergence: Convergence
+    provenance: Provenance
+    fit: MixedResult = field(repr=False, compare=False)
+
+    _former = "icc()"
+
+    @property
+    def converged(self) -> bool:
+        """The empty model's optimum passed the convergence check."""
+        return self.convergence.converged
+
+    def _former_attrs(self) -> dict:
+        return {"formula": self.formula, "reml": self.reml, "nobs": self.n_obs, "converged": self.converged,
+                "singular": self.singular, "conf_level": self.conf_level, "notes": self.notes}
+
+    def summary(self) -> str:
+        """The shares with their intervals, then the notes."""
+        pct = f"{100 * self.conf_level:g}%"
+        tab = self.table[["level", "icc", "variance", "std_error", "ci_lower", "ci_upper"]]
+        lines = [f"Intraclass correlations of {self.outcome} ({'REML' if self.reml else 'ML'}; {self.n_obs} "
+                 f"sessions; {pct} intervals, delta method on the logit scale)", f"Model: {self.formula}",
+                 tab.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-")]
+        if not self.converged:
+            lines.append(f"WARNING: the empty model did not converge: {self.convergence.message}")
+        lines += [f"Note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        shares = ", ".join(f"{lv} {v:.3f}" for lv, v in zip(self.table["level"], self.table["icc"]))
+        return f"<ICCResult of {self.outcome!r}: {shares}; n = {self.n_obs}>"
 
 
 def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: str | None = None,
-        reml: bool = True, conf_level: float = 0.95) -> pd.DataFrame:
+        reml: bool = True, conf_level: float = 0.95) -> ICCResult:
     """Intraclass correlations of ``outcome`` from the empty two- or three-level model.
 
     Fits ``outcome ~ 1 + (1 | client)`` or, with ``therapist``, ``outcome ~ 1 + (1 | therapist) +
@@ -66,46 +130,64 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
 
     Parameters
     ----------
-    data : DataFrame
-        Long session table, one row per client and session. Rows with a missing ``outcome`` are dropped.
-    outcome, client, therapist : str
-        Column names; ``therapist=None`` gives the two-level model.
-    reml : bool
-        REML (default, as lme4) or maximum-likelihood variance estimates.
-    conf_level : float
-        Confidence level of ``ci_lower`` / ``ci_upper`` (delta method on the logit scale; module docstring).
+    data : pandas.DataFrame
+        Long session table, one row per client and session; never modified. Rows with a missing
+        ``outcome`` are dropped.
+    outcome : str
+        The measure (a numeric column).
+    client, therapist : str
+        Column roles; ``therapist=None`` (default) gives the two-level model.
+    reml : bool, default True
+        REML (as lme4) or maximum-likelihood variance estimates.
+    conf_level : float, default 0.95
+        Level of ``ci_lower`` / ``ci_upper`` (delta method on the logit scale; module docstring).
 
     Returns
     -------
-    DataFrame with columns ``level, icc, variance, std_error, ci_lower, ci_upper, definition``; rows
-    ``therapist`` (three levels only), ``client``, ``same_client`` (three levels only) and ``residual``
-    (its ``icc`` is the residual share). ``attrs`` holds ``formula``, ``reml``, ``nobs``, ``converged``,
-    ``singular``, ``conf_level`` and ``notes``. Validated against lme4 1.1-31 and lmerTest 3.1-3
-    (``tests/mixed/fixtures/extras_fixtures.R``): ICCs and variances to 1e-5 relative, standard errors and
-    CI limits to 1e-4 relative.
+    ICCResult
+        ``table`` with columns ``level, icc, variance, std_error, ci_lower, ci_upper, definition``, plus
+        ``converged``, ``singular``, ``n_obs``, ``notes``, the empty model ``fit`` and provenance.
 
-    Example
-    -------
+    Raises
+    ------
+    SchemaError
+        ``data`` lacks a named column, or ``outcome`` is not numeric.
+    OptionError
+        ``client`` and ``therapist`` name the same column; ``reml`` or ``conf_level`` is invalid.
+
+    Notes
+    -----
+    Validated against lme4 1.1-31 and lmerTest 3.1-3 (``tests/mixed/fixtures/extras_fixtures.R``): ICCs and
+    variances to 1e-5 relative, standard errors and CI limits to 1e-4 relative. Before 0.2.0 ``icc()``
+    returned the table itself with ``attrs``; DataFrame access on the result still works, with a
+    FutureWarning, until 0.3.0.
+
+    Examples
+    --------
     >>> import numpy as np, pandas as pd
-    >>> from allianceStats.mixed.intraclass import icc
+    >>> from allianceStats.mixed import icc
     >>> rng = np.random.default_rng(7)
     >>> client = np.repeat(np.arange(40), 6)
     >>> d = pd.DataFrame({"client": client.astype(str),
     ...                   "alliance": 3.5 + rng.normal(0, 0.6, 40)[client] + rng.normal(0, 0.4, 240)})
-    >>> tab = icc(d, "alliance")
-    >>> list(tab.level)
-    ['client', 'residual']
-    >>> bool(0.5 < tab.icc.iloc[0] < 0.9)
-    True
+    >>> res = icc(d, "alliance")
+    >>> print(res.table[["level", "icc", "ci_lower", "ci_upper"]].round(3).to_string(index=False))
+       level   icc  ci_lower  ci_upper
+      client 0.615     0.483     0.732
+    residual 0.385     0.268     0.517
+    >>> res.converged, res.singular, res.n_obs
+    (True, False, 240)
     """
-    from . import fit_mlm
+    from .engine import fit_mlm
 
-    _check_columns(data, {"outcome": outcome, "client": client, "therapist": therapist}, "icc()")
+    started = time.perf_counter()
+    require_columns(data, [outcome, client, therapist], where="icc")
+    require_numeric(data, [outcome], where="icc")
     if therapist is not None and therapist == client:
-        raise AllianceStatsError(f"icc(): client and therapist are the same column ({client!r}); "
-                                 "give the therapist column, or therapist=None for two levels.")
-    if not 0.0 < conf_level < 1.0:
-        raise AllianceStatsError(f"icc(): conf_level must be between 0 and 1 (e.g. 0.95); got {conf_level!r}.")
+        raise OptionError(f"client={client!r} and therapist={therapist!r} name the same column; give the "
+                          "therapist column, or therapist=None for two levels")
+    reml = check_bool("reml", reml)
+    conf_level = check_conf_level(conf_level)
     if therapist is None:
         formula = f"{outcome} ~ 1 + (1 | {client})"
     else:
@@ -114,7 +196,6 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
     var_c = float(fit.random_cov[client].to_numpy()[0, 0])
     var_e = float(fit.sigma ** 2)
     var_t = float(fit.random_cov[therapist].to_numpy()[0, 0]) if therapist is not None else 0.0
-    total = var_t + var_c + var_e
     # θ_k = τ_k / σ for each intercept-only factor, in the fit's factor order; every share is a function of θ
     factors = list(fit.random_terms)
     theta = np.asarray(fit.theta, dtype=np.float64)
@@ -155,7 +236,11 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
     rows.append(share([], var_e, "residual", "sigma2 / total: share of session-level variance"))
     if fit.singular:
         notes.append("boundary (singular) fit: a variance is estimated as zero; its ICC has no CI")
-    out = pd.DataFrame(rows, columns=ICC_COLUMNS)
-    out.attrs.update(formula=formula, reml=bool(reml), nobs=int(fit.n_obs), converged=bool(fit.converged),
-                     singular=bool(fit.singular), conf_level=float(conf_level), notes=tuple(notes))
-    return out
+    table = pd.DataFrame(rows, columns=ICC_COLUMNS)
+    provenance = make_provenance(data.loc[:, [c for c in (outcome, client, therapist) if c is not None]],
+                                 options={"outcome": outcome, "client": client, "therapist": therapist, "reml": reml,
+                                          "conf_level": conf_level}, extra_versions=("nlopt",), function="icc",
+                                 started=started)
+    return ICCResult(table=table, outcome=outcome, formula=formula, reml=reml, singular=fit.singular,
+                     n_obs=fit.n_obs, conf_level=conf_level, notes=tuple(notes), convergence=fit.convergence,
+                     provenance=provenance, fit=fit)

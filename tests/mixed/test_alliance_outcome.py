@@ -110,9 +110,11 @@ def test_result_is_frozen_and_input_untouched(data):
 
 
 @pytest.mark.parametrize("change, kwargs, fragment", [
-    (lambda d: d, {"alliance": "wai"}, "alliance='wai'"),
+    (lambda d: d, {"alliance": "wai"}, "column 'wai' not found in data"),
     (lambda d: d.drop(columns="therapist"), {}, "therapist=None for a two-level model"),
-    (lambda d: d.assign(alliance=d.alliance.astype(str)), {}, "not numeric"),
+    (lambda d: d.assign(alliance=d.alliance.astype(str)), {}, "column 'alliance' has dtype"),
+    (lambda d: d, {"random_slope": "no"}, "random_slope='no' must be True or False"),
+    (lambda d: d, {"conf_level": 1.5}, "conf_level=1.5 must be a number between 0 and 1"),
     (lambda d: d[d.session == 1], {}, "two consecutive"),
 ])
 def test_bad_input_says_what_and_how(data, change, kwargs, fragment):
@@ -154,3 +156,22 @@ def test_row_order_does_not_matter(data):
     b = fit_alliance_outcome(shuffled, random_slope=False).comparison
     np.testing.assert_allclose(b["estimate"], a["estimate"], rtol=1e-6)
     np.testing.assert_allclose(b["std_error"], a["std_error"], rtol=1e-4)
+
+
+def test_result_protocol_and_renamed_arguments(data):
+    from allianceStats.results import Result
+
+    res = fit_alliance_outcome(data, random_slope=False, conf_level=0.9)
+    assert isinstance(res, Result) and type(res.n_obs) is int and res.n_obs == len(res.data)
+    assert res.conf_level == res.mixed.conf_level == 0.9 and res.converged is res.mixed.converged
+    assert res.provenance.function == "fit_alliance_outcome" and res.provenance.options["conf_level"] == 0.9
+    fe = res.comparison[res.comparison.estimator == "fixed_effects"]
+    # 90% intervals of the within estimator: estimate -/+ t_0.95 x SE (clustered), linearmodels' residual df
+    from scipy import stats
+    q = stats.t.ppf(0.95, res.fixed_effects.df_resid)
+    np.testing.assert_allclose(fe.ci_upper - fe.estimate, q * fe.std_error, rtol=1e-6)
+    with pytest.warns(FutureWarning, match="time= is renamed session="):
+        old = fit_alliance_outcome(data, random_slope=False, conf_level=0.9, time="session")
+    pd.testing.assert_frame_equal(old.comparison, res.comparison)
+    with pytest.warns(FutureWarning, match="AllianceOutcomeResult.level is renamed"):
+        assert res.level == 0.9

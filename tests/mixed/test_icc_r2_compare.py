@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allianceStats.errors import AllianceStatsError
+from allianceStats.errors import AllianceStatsError, OptionError, SchemaError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REF = json.loads((FIXTURES / "extras_reference.json").read_text())
@@ -51,8 +51,9 @@ def test_icc_matches_lme4(data, case):
     ref = REF["icc"][case]
     outcome = ref["formula"].split("~")[0].strip()
     therapist = "therapist" if "var_therapist" in ref else None
-    tab = icc(data, outcome, therapist=therapist, reml=ref["reml"]).set_index("level")
-    assert tab.attrs["nobs"] == ref["nobs"]
+    res = icc(data, outcome, therapist=therapist, reml=ref["reml"])
+    tab = res.table.set_index("level")
+    assert res.n_obs == ref["nobs"] and res.converged and not res.singular and res.reml is ref["reml"]
     np.testing.assert_allclose(tab.loc["client", "variance"], ref["var_client"], rtol=1e-5)
     np.testing.assert_allclose(tab.loc["residual", "variance"], ref["var_residual"], rtol=1e-5)
     np.testing.assert_allclose(tab.loc["client", "icc"], ref["icc_client"], rtol=1e-5)
@@ -72,10 +73,10 @@ def test_icc_matches_lme4(data, case):
 
 
 def test_icc_shares_add_up(data):
-    tab = icc(data, "outcome", therapist="therapist").set_index("level")
-    assert list(tab.reset_index().columns) == ["level", "icc", "variance", "std_error", "ci_lower", "ci_upper",
-                                               "definition"]
-    assert tab.attrs["conf_level"] == 0.95
+    res = icc(data, "outcome", therapist="therapist")
+    tab = res.table.set_index("level")
+    assert list(res.table.columns) == ["level", "icc", "variance", "std_error", "ci_lower", "ci_upper", "definition"]
+    assert res.conf_level == 0.95 and res.formula == "outcome ~ 1 + (1 | therapist) + (1 | client)"
     assert ((tab.ci_lower < tab.icc) & (tab.icc < tab.ci_upper)).all()
     np.testing.assert_allclose(tab.loc[["therapist", "client", "residual"], "icc"].sum(), 1.0, rtol=1e-12)
     np.testing.assert_allclose(tab.loc["same_client", "icc"],
@@ -88,15 +89,37 @@ def test_icc_does_not_modify_input(data):
     pd.testing.assert_frame_equal(data, before)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"outcome": "wellbeing"}, "outcome='wellbeing'"),
-    ({"outcome": "alliance", "client": "patient"}, "client='patient'"),
-    ({"outcome": "alliance", "therapist": "client"}, "same column"),
-    ({"outcome": "alliance", "conf_level": 95}, "between 0 and 1"),
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    ({"outcome": "wellbeing"}, SchemaError, "column 'wellbeing' not found in data"),
+    ({"outcome": "alliance", "client": "patient"}, SchemaError, "column 'patient' not found in data"),
+    ({"outcome": "therapist"}, SchemaError, "column 'therapist' has dtype"),
+    ({"outcome": "alliance", "therapist": "client"}, OptionError, "name the same column"),
+    ({"outcome": "alliance", "conf_level": 95}, OptionError, "between 0 and 1"),
+    ({"outcome": "alliance", "reml": "yes"}, OptionError, "reml='yes' must be True or False"),
 ])
-def test_icc_bad_input_says_what_and_how(data, kwargs, fragment):
-    with pytest.raises(AllianceStatsError, match=fragment):
+def test_icc_bad_input_says_what_and_how(data, kwargs, error, fragment):
+    with pytest.raises(error, match=fragment):
         icc(data, **kwargs)
+
+
+def test_icc_result_protocol_and_former_table_access(data):
+    from allianceStats.results import Result
+
+    res = icc(data, "alliance", therapist="therapist")
+    assert isinstance(res, Result) and type(res.n_obs) is int
+    assert res.provenance.function == "icc" and res.provenance.options["therapist"] == "therapist"
+    assert res.fit.formula == res.formula and res.convergence is res.fit.convergence
+    assert "Intraclass correlations of alliance" in res.summary() and "same_client" in res.summary()
+    assert repr(res).startswith("<ICCResult of 'alliance': therapist ")
+    # the DataFrame that icc() returned before 0.2.0: still readable, with a FutureWarning at the caller
+    former = r"icc\(\) now returns a result object \(ICCResult\), not a DataFrame"
+    with pytest.warns(FutureWarning, match=former) as caught:
+        assert list(res["level"]) == list(res.table["level"])
+        assert res.set_index("level").loc["client", "icc"] == res.table.icc.iloc[1]
+        assert res.attrs["nobs"] == res.n_obs and res.attrs["singular"] is False
+    assert len(caught) == 4 and all(w.filename == __file__ for w in caught)
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        res.nonsense  # noqa: B018
 
 
 # ----------------------------------------------------------------------------------------------- R2
@@ -148,7 +171,7 @@ def test_r2_decomposition_identities(decomposed):
     c = res.variances.set_index("component")["variance"]
     np.testing.assert_allclose(c["f1"] + c["f2"], c["var_fixed"], rtol=1e-10)
     # Johnson's mean of z' Sigma z and Rights & Sterba's v + m differ only in the divisor (n vs n - 1)
-    n = res.nobs
+    n = res.n_obs
     assert abs((c["v"] + c["m"]) - c["var_random"]) < c["var_random"] * 2.0 / (n - 1)
     np.testing.assert_allclose(res["within_f1"] + res["within_v"], res["within_f1v"], rtol=1e-12)
     np.testing.assert_allclose(res["between_f2"] + res["between_m"], 1.0, rtol=1e-12)
@@ -166,8 +189,22 @@ def test_r2_random_intercepts_only_is_the_variance_sum(decomposed):
 
 
 def test_r2_rejects_non_fits():
-    with pytest.raises(AllianceStatsError, match="fit_mlm"):
+    with pytest.raises(OptionError, match="fit_mlm"):
         r2(pd.DataFrame({"x": [1.0]}))
+
+
+def test_r2_result_protocol(decomposed):
+    from allianceStats.results import Result
+
+    fit = fit_mlm(decomposed, "outcome ~ alliance_within + (1 | client)")
+    res = r2(fit)
+    assert isinstance(res, Result) and res.n_obs == fit.n_obs and type(res.n_obs) is int
+    assert res.convergence is fit.convergence and res.converged and res.conf_level == fit.conf_level
+    assert res.provenance.function == "r2" and res.provenance.options == {"formula": fit.formula}
+    assert "Nakagawa & Schielzeth marginal" in res.summary()
+    with pytest.warns(FutureWarning, match="R2Result.nobs is renamed R2Result.n_obs") as caught:
+        assert res.nobs == res.n_obs
+    assert caught[0].filename == __file__
 
 
 # ---------------------------------------------------------------------------------------- compare
@@ -246,8 +283,8 @@ def test_icc_and_r2_are_invariant_to_rescaling_the_outcome(decomposed):
     # ICCs and R² are ratios of variances: a change of units (y -> 100 - 2.5 y) must leave them unchanged
     # up to the optimiser's tolerance on the relative parameters theta.
     scaled = decomposed.assign(outcome=100.0 - 2.5 * decomposed["outcome"])
-    a = icc(decomposed, "outcome", therapist="therapist").set_index("level")
-    b = icc(scaled, "outcome", therapist="therapist").set_index("level")
+    a = icc(decomposed, "outcome", therapist="therapist").table.set_index("level")
+    b = icc(scaled, "outcome", therapist="therapist").table.set_index("level")
     np.testing.assert_allclose(b["icc"], a["icc"], rtol=1e-5)
     np.testing.assert_allclose(b["variance"], a["variance"] * 2.5 ** 2, rtol=1e-5)
     form = "outcome ~ alliance_within + alliance_between + session0 + (1 + session0 | client) + (1 | therapist)"
