@@ -3,7 +3,7 @@
 Run: .venv/bin/python benchmarks/bench_power.py   (writes benchmarks/results/power.md; about 5-10 minutes)
 
 Part 1, per family (regression, mlm, riclpm, mediation), one cell, the same seed in every run:
-  * ``client="sync"``: replications in this process (1 core);
+  * ``dask_client="sync"``: replications in this process (1 core);
   * a LocalCluster with 1 worker process and one with 2 worker processes (one thread each), started once
     and warmed up (modules imported on the workers) before the clock starts, so the rates compare execution,
     not start-up. Goal: 2 workers at least 1.8x the replications per second of 1 process.
@@ -68,7 +68,7 @@ def timed_power(design, cell, effects, reps, client):
     """Wall-clock seconds, CPU seconds of the executing processes, and the load average before / after."""
     load_before = load()
     c0, t0 = cpu_seconds(client), time.perf_counter()
-    res = als.power(design, **cell, effects=effects, reps=reps, seed=99, client=client, progress=False)
+    res = als.power(design, **cell, effects=effects, reps=reps, seed=99, dask_client=client, progress=False)
     seconds = time.perf_counter() - t0
     return res, seconds, cpu_seconds(client) - c0, (load_before, load())
 

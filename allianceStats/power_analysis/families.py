@@ -10,8 +10,8 @@ the fit converged and whether the solution was proper (no boundary / Heywood war
 | ``regression`` | :func:`designs.regression` | OLS t test (statsmodels), the analytic check |
 | ``mlm`` | :func:`designs.within_between` | ``y ~ x_within + x_between + (1 | client)``, REML, Satterthwaite df |
 | ``riclpm`` | :func:`designs.riclpm` | :func:`allianceStats.fit_riclpm`, lagged effects constrained equal, FIML |
-| ``mediation`` | :func:`designs.mediation` | :func:`allianceStats.mediation`, Monte Carlo CI (Selig & Preacher 2008) |
-| ``multilevel_mediation`` | :func:`designs.multilevel_mediation` | :func:`allianceStats.multilevel_mediation`, Monte Carlo CI |
+| ``mediation`` | :func:`designs.mediation` | :func:`allianceStats.fit_mediation`, Monte Carlo CI (Selig & Preacher 2008) |
+| ``multilevel_mediation`` | :func:`designs.multilevel_mediation` | :func:`allianceStats.fit_multilevel_mediation`, Monte Carlo CI |
 
 Example
 -------
@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from ..errors import AllianceStatsError, BoundaryWarning, ConvergenceWarning
+from ..errors import AllianceStatsError, BoundaryWarning, ConvergenceWarning, OptionError
 from ..simulate import designs
 
 
@@ -62,7 +62,7 @@ def _fit_mlm(data, alpha, seed):
     from ..mixed import fit_mlm
 
     d = decompose(data, "x", lags=())
-    fit = fit_mlm("y ~ x_within + x_between + (1 | client)", d, level=1 - alpha)
+    fit = fit_mlm(d, "y ~ x_within + x_between + (1 | client)", conf_level=1 - alpha)
     p = fit.params.set_index("term")
     return [_row(t, *p.loc[f"x_{t}", ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]])
             for t in ("within", "between")]
@@ -84,9 +84,9 @@ def _fit_riclpm(data, alpha, seed):
 
 
 def _fit_mediation(data, alpha, seed):
-    from ..mediation import mediation
+    from ..mediation import fit_mediation
 
-    res = mediation(data, "x", ["m"], "y", n_boot=2000, ci="monte_carlo", level=1 - alpha, seed=seed)
+    res = fit_mediation(data, "x", ["m"], "y", n_draws=2000, ci="monte_carlo", conf_level=1 - alpha, seed=seed)
     e = res.effects.set_index("effect")
     rows = [_row("indirect", *e.loc["x -> m -> y", ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]]),
             _row("direct", *e.loc["direct", ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]])]
@@ -98,10 +98,10 @@ def _fit_mediation(data, alpha, seed):
 
 
 def _fit_multilevel_mediation(data, alpha, seed):
-    from ..mediation import multilevel_mediation
+    from ..mediation import fit_multilevel_mediation
 
-    res = multilevel_mediation(data, "x", "m", "y", cluster="client", method="monte_carlo", n_draws=2000,
-                               level=1 - alpha, seed=seed)
+    res = fit_multilevel_mediation(data, "x", "m", "y", client="client", ci="monte_carlo", n_draws=2000,
+                                   conf_level=1 - alpha, seed=seed)
     return [_row(r.effect, r.estimate, r.std_error, r.ci_lower, r.ci_upper, r.p_value)
             for r in res.effects.itertuples()]
 
@@ -127,7 +127,7 @@ def get_family(name: str) -> Family:
     try:
         return FAMILIES[name]
     except KeyError:
-        raise AllianceStatsError(f"unknown model family {name!r}; choose one of {sorted(FAMILIES)}.") from None
+        raise OptionError(f"model={name!r} is not supported; choose one of {sorted(FAMILIES)}.") from None
 
 
 def run_replication(family: str, cell: dict, effects: dict, alpha: float, seed) -> list[dict]:

@@ -17,24 +17,28 @@ Seeds: each cell has its own :class:`numpy.random.SeedSequence` keyed by the roo
 sizes (``spawn_key=(n_clients, n_sessions)``), spawned into one child per replication, so every number
 depends only on (seed, cell sizes, replication) — never on the number of workers, the order tasks finish,
 or which other cells the grid holds. Replications run in batches (tasks) on a local Dask cluster
-(processes on this machine's cores) by default, on ``client=`` (a :class:`distributed.Client`) when given, or
-in this process with ``client="sync"`` (BLAS limited to one thread, as in a Dask worker). With ``out_dir``
+(processes on this machine's cores) by default, on ``dask_client=`` (a :class:`distributed.Client`) or the
+cluster at ``scheduler=`` (an address) when given, or in this process with ``dask_client="sync"`` (BLAS limited
+to one thread, as in a Dask worker). With ``out_dir``
 each cell is written to Parquet (temporary file, then rename) the moment its last replication arrives, and
 a rerun skips finished cells: an interrupted or killed study resumes.
 
 Example
 -------
 >>> import allianceStats as als
->>> res = als.power("regression", n_clients=[20, 40], effects={"slope": 0.5}, reps=50, seed=1, client="sync",
-...                 progress=False)
+>>> res = als.power("regression", n_clients=[20, 40], effects={"slope": 0.5}, reps=50, seed=1,
+...                 dask_client="sync", progress=False)
 >>> res.table[["n_clients", "target", "power"]].shape
 (2, 3)
+>>> res.n_obs, res.conf_level, res.provenance.seed
+(100, 0.95, 1)
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -42,8 +46,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import AllianceStatsError
-from ..results import Provenance, make_provenance
+from .._deprecation import renamed_arguments
+from ..data.checks import check_alpha, check_bool, check_choice, check_positive_int, resolve_seed
+from ..errors import AllianceStatsError, OptionError
+from ..results import CLOSED_FORM, Convergence, Provenance, make_provenance
 from .families import get_family, run_replication
 
 BATCH = 25  # replications per task: large enough to amortise scheduling, small enough to balance two cores
@@ -64,6 +70,12 @@ class PowerResult:
     ``table``: one row per cell and target — ``model, n_clients, n_sessions, target, truth, reps, usable,
     power, power_mcse, mean_estimate, bias, bias_mcse, rel_bias, rel_bias_mcse, rmse, rmse_mcse, coverage,
     coverage_mcse, failed_share, improper_share``. ``replications``: every replication's raw row.
+
+    The result protocol (:class:`allianceStats.results.Result`): ``n_obs`` is the number of replications run
+    (``reps`` x cells); ``conf_level`` = 1 - ``alpha``, the level of every replication's interval (coverage is
+    measured at it); the study itself optimises nothing (``convergence`` is
+    :data:`~allianceStats.results.CLOSED_FORM`; replications whose fit failed are counted in
+    ``failed_share``); the root seed is ``provenance.seed``.
     """
 
     table: pd.DataFrame
@@ -72,6 +84,14 @@ class PowerResult:
     alpha: float
     effects: dict
     provenance: Provenance = field(repr=False)
+    n_obs: int = 0
+    conf_level: float = 0.95
+    convergence: Convergence = field(default=CLOSED_FORM, repr=False)
+
+    @property
+    def converged(self) -> bool:
+        """Always True: the study optimises nothing itself (see ``failed_share`` for the replications)."""
+        return self.convergence.converged
 
     def summary(self) -> str:
         """Plain-text table of power, bias, coverage and failures per cell and target."""
@@ -86,13 +106,16 @@ def _cells(n_clients, n_sessions, needs_sessions):
     clients = [n_clients] if np.isscalar(n_clients) else list(n_clients)
     if needs_sessions:
         if n_sessions is None:
-            raise AllianceStatsError("power(): this model needs n_sessions (an integer or a list of integers).")
+            raise OptionError("power(): this model needs n_sessions (an integer or a list of integers).")
         sessions = [n_sessions] if np.isscalar(n_sessions) else list(n_sessions)
     else:
         sessions = [None] if n_sessions is None else ([n_sessions] if np.isscalar(n_sessions) else list(n_sessions))
-    bad = [v for v in clients + [s for s in sessions if s is not None] if int(v) != v or v < 2]
-    if bad:
-        raise AllianceStatsError(f"power(): numbers of clients and sessions must be integers >= 2; got {bad}.")
+    values = clients + [s for s in sessions if s is not None]
+    bad = [v for v in values if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                                      np.floating))
+           or not np.isfinite(v) or int(v) != v or v < 2]
+    if bad or not clients:
+        raise OptionError(f"power(): numbers of clients and sessions must be integers >= 2; got {bad or clients}.")
     return [{"n_clients": int(c), **({"n_sessions": int(s)} if s is not None else {})}
             for c, s in product(clients, sessions)]
 
@@ -133,10 +156,31 @@ def _write_atomic(frame: pd.DataFrame, path: Path):
     os.replace(tmp, path)
 
 
+_DEFAULT_MODEL = {"regression": "regression", "within_between": "mlm", "riclpm": "riclpm", "mediation": "mediation",
+                  "multilevel_mediation": "multilevel_mediation"}
+CONNECT_TIMEOUT = "20s"  # how long power() waits for a scheduler given by address
+
+
+def _connect(address: str):
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as err:
+        raise AllianceStatsError(f"power(): cannot connect to the Dask scheduler at {address!r} ({err}); check the "
+                                 "address or leave out scheduler= to use a local cluster.") from None
+
+
+@renamed_arguments(client="dask_client")
 def power(design: str, model: str | None = None, *, n_clients, n_sessions=None, effects: dict | None = None,
-          reps: int = 1000, alpha: float = 0.05, seed: int, client=None, workers: int | None = None,
-          out_dir: str | Path | None = None, progress: bool = True, _stop_after: int | None = None) -> PowerResult:
+          reps: int = 1000, alpha: float = 0.05, seed: int | None = None, dask_client=None,
+          scheduler: str | None = None, workers: int | None = None, out_dir: str | Path | None = None,
+          progress: bool = True, _stop_after: int | None = None) -> PowerResult:
     """Monte Carlo power, bias, RMSE and coverage for a grid of sample sizes (definitions in the module docstring).
+
+    Performance measures and their Monte Carlo standard errors follow Morris, White & Crowther (2019); each
+    replication is simulated by :mod:`allianceStats.simulate.designs` and fitted by its model family
+    (:mod:`allianceStats.power_analysis.families`).
 
     Parameters
     ----------
@@ -148,71 +192,105 @@ def power(design: str, model: str | None = None, *, n_clients, n_sessions=None, 
         The grid (sessions = waves for the RI-CLPM). ``n_sessions`` is ignored by single-level designs.
     effects : dict
         Population values passed to the design, e.g. ``{"lagged": [[0.3, 0.1], [0.15, 0.3]], "dropout": 0.1}``.
-    reps, alpha, seed
-        Replications per cell, significance level (CIs at 1 - alpha), and the root seed (required).
-    client : None, "sync" or distributed.Client
-        None starts a local Dask cluster with ``workers`` processes (default: the machine's cores);
-        "sync" runs in this process; a Client sends the same study to an existing cluster unchanged.
+    reps : int
+        Replications per cell (at least 2).
+    alpha : float
+        Significance level of each replication's test; its intervals are at level 1 - ``alpha``.
+    seed : int, optional
+        The root seed; every number depends only on it, the cell sizes and the replication. ``None`` draws a
+        fresh seed, which is recorded in ``provenance.seed`` (pass it back to repeat or resume the study).
+    dask_client : None, "sync" or distributed.Client
+        None starts a local Dask cluster with ``workers`` processes (default: the machine's cores), unless
+        ``scheduler`` is given; "sync" runs in this process; a Client sends the same study to an existing cluster
+        unchanged. ``client=`` is the old name.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``"tcp://host:8786"``): a client is connected for the run and
+        closed afterwards. Give either ``dask_client`` or ``scheduler``.
+    workers : int, optional
+        Processes of the local cluster.
     out_dir : path, optional
         Folder for per-cell Parquet results; finished cells are skipped on a rerun (resume).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    PowerResult
+        ``table`` (one row per cell and target) and ``replications`` (every replication's row).
+
+    Raises
+    ------
+    OptionError
+        An unknown design or model, a bad grid, ``reps``, ``alpha``, ``seed`` or ``workers``, or both
+        ``dask_client`` and ``scheduler``.
+    AllianceStatsError
+        The scheduler cannot be reached, or the study stopped before every cell finished (rerun to resume).
 
     Examples
     --------
-    >>> res = power("mediation", n_clients=100, effects={"a": 0.4, "b": 0.4}, reps=20, seed=3, client="sync",
+    >>> res = power("mediation", n_clients=100, effects={"a": 0.4, "b": 0.4}, reps=20, seed=3, dask_client="sync",
     ...             progress=False)
     >>> sorted(res.table["target"])
     ['a', 'b', 'direct', 'indirect']
     """
-    defaults = {"regression": "regression", "within_between": "mlm", "riclpm": "riclpm", "mediation": "mediation",
-                "multilevel_mediation": "multilevel_mediation"}
-    if design not in defaults:
-        raise AllianceStatsError(f"power(): unknown design {design!r}; choose one of {sorted(defaults)}.")
-    model = model or defaults[design]
-    if defaults[design] != model:
-        raise AllianceStatsError(f"power(): design {design!r} is analysed by model {defaults[design]!r}; "
-                                 f"got model={model!r}.")
+    started = time.perf_counter()
+    check_choice("design", design, sorted(_DEFAULT_MODEL))
+    model = model or _DEFAULT_MODEL[design]
+    if _DEFAULT_MODEL[design] != model:
+        raise OptionError(f"power(): design {design!r} is analysed by model {_DEFAULT_MODEL[design]!r}; "
+                          f"got model={model!r}.")
     fam = get_family(model)
-    if not (isinstance(reps, (int, np.integer)) and reps >= 2):
-        raise AllianceStatsError(f"power(): reps={reps!r} must be an integer >= 2.")
-    if not 0 < alpha < 1:
-        raise AllianceStatsError(f"power(): alpha={alpha!r} must lie strictly between 0 and 1.")
-    if not isinstance(seed, (int, np.integer)):
-        raise AllianceStatsError("power(): seed must be an integer (results are reproducible only when seeded).")
+    reps = check_positive_int("reps", reps, minimum=2)
+    alpha = check_alpha(alpha)
+    seed = resolve_seed(seed)
+    progress = check_bool("progress", progress)
+    if workers is not None:
+        workers = check_positive_int("workers", workers)
+    if dask_client is not None and scheduler is not None:
+        raise OptionError("power(): give either dask_client= or scheduler=, not both.")
+    if scheduler is not None and not (isinstance(scheduler, str) and "://" in scheduler):
+        raise OptionError(f"scheduler={scheduler!r} must be an address such as 'tcp://host:8786'")
+    if isinstance(dask_client, str) and dask_client != "sync":
+        raise OptionError(f"dask_client={dask_client!r} is not supported; give None, 'sync' or a "
+                          f"distributed.Client (an address goes to scheduler=)")
     effects = dict(effects or {})
     cells = _cells(n_clients, n_sessions, fam.needs_sessions)
-    cell_seqs = [np.random.SeedSequence(int(seed), spawn_key=(c["n_clients"], c.get("n_sessions", 0)))
-                 for c in cells]
+    cell_seqs = [np.random.SeedSequence(seed, spawn_key=(c["n_clients"], c.get("n_sessions", 0))) for c in cells]
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
 
     frames, todo = {}, []
     for i, cell in enumerate(cells):
-        key = _cell_key(model, cell, effects, reps, alpha, int(seed))
+        key = _cell_key(model, cell, effects, reps, alpha, seed)
         path = out / f"cell-{key}.parquet" if out is not None else None
         if path is not None and path.is_file():
             frames[i] = pd.read_parquet(path)
         else:
             todo.append((i, cell, path))
 
-    own_cluster = None
-    if todo and client is None:
-        from distributed import Client, LocalCluster
+    own_client = own_cluster = None
+    if todo and dask_client is None:
+        if scheduler is not None:
+            dask_client = own_client = _connect(scheduler)
+        else:
+            from distributed import Client, LocalCluster
 
-        own_cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=":0")
-        client = Client(own_cluster)
+            own_cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                       processes=True, dashboard_address=":0")
+            dask_client = own_client = Client(own_cluster)
     try:
-        frames.update(_execute(model, todo, cell_seqs, effects, alpha, reps, client, progress, _stop_after))
+        frames.update(_execute(model, todo, cell_seqs, effects, alpha, reps, dask_client, progress, _stop_after))
     finally:
+        if own_client is not None:
+            own_client.close()
         if own_cluster is not None:
-            client.close()
             own_cluster.close()
 
     missing = [cells[i] for i, _, _ in todo if i not in frames]
     if missing:
         raise AllianceStatsError(f"power(): the study stopped before cells {missing} finished; finished cells are "
-                                 f"saved in {out}; run the same call again to resume.")
+                                 f"saved in {out}; run the same call again (seed={seed}) to resume.")
     reps_frame = pd.concat([frames[i] for i in range(len(cells))], ignore_index=True)
     table = _summarise(reps_frame, alpha)
     grid = pd.DataFrame(cells).reset_index(names="cell")
@@ -221,10 +299,12 @@ def power(design: str, model: str | None = None, *, n_clients, n_sessions=None, 
     return PowerResult(table=table, replications=reps_frame, model=model, alpha=alpha, effects=effects,
                        provenance=make_provenance(grid, options={"design": design, "model": model, "reps": reps,
                                                                  "alpha": alpha, "effects": effects,
-                                                                 "cells": cells}, seed=int(seed)))
+                                                                 "cells": cells}, seed=seed, function="power",
+                                                  started=started),
+                       n_obs=int(reps * len(cells)), conf_level=1.0 - alpha)
 
 
-def _execute(model, todo, cell_seqs, effects, alpha, reps, client, progress, stop_after):
+def _execute(model, todo, cell_seqs, effects, alpha, reps, dask_client, progress, stop_after):
     from rich.progress import Progress
     from threadpoolctl import threadpool_limits
 
@@ -240,7 +320,7 @@ def _execute(model, todo, cell_seqs, effects, alpha, reps, client, progress, sto
     done_cells = {}
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"{model}: {len(batches)} batches", total=len(batches))
-        if client == "sync":
+        if dask_client == "sync":
             def stream_sync():
                 with threadpool_limits(1):  # tiny matrices: one BLAS thread is faster, and matches Dask workers
                     for b in batches:
@@ -248,7 +328,7 @@ def _execute(model, todo, cell_seqs, effects, alpha, reps, client, progress, sto
 
             stream = stream_sync()
         else:
-            futures = {client.submit(_run_batch, model, b[1], effects, alpha, b[0], b[2], b[3], pure=False): b
+            futures = {dask_client.submit(_run_batch, model, b[1], effects, alpha, b[0], b[2], b[3], pure=False): b
                        for b in batches}
             from distributed import as_completed
 

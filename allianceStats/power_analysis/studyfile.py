@@ -44,7 +44,7 @@ Example
 >>> study = load_study(folder / "slope.toml")
 >>> study["design"], study["n_clients"], study["effects"]
 ('regression', [20, 40], {'slope': 0.5})
->>> res = run_study(folder / "slope.toml", client="sync", progress=False)
+>>> res = run_study(folder / "slope.toml", dask_client="sync", progress=False)
 >>> res.table["n_clients"].tolist(), (folder / "slope_results" / "power_table.csv").is_file()
 ([20, 40], True)
 """
@@ -58,7 +58,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ..errors import AllianceStatsError
+from .._deprecation import renamed_arguments
+from ..errors import AllianceStatsError, OptionError
 from ..simulate import designs
 from .study import PowerResult, power
 
@@ -69,7 +70,6 @@ TOP_KEYS = ("title", "design", "model", "reps", "alpha", "seed", "out_dir", "sch
 GRID_KEYS = ("n_clients", "n_sessions")
 TABLE_FILE = "power_table.csv"
 STUDY_FILE = "study.json"
-CONNECT_TIMEOUT = "20s"  # how long run_study waits for a scheduler given by address
 
 
 def _effect_names(design: str) -> list[str]:
@@ -219,14 +219,16 @@ def load_study(path: str | Path) -> dict[str, Any]:
     return parse_study(raw, base_dir=path.resolve().parent, source=path.name)
 
 
-def run_study(path: str | Path, *, client=None, scheduler: str | None = None, progress: bool = True) -> PowerResult:
+@renamed_arguments(client="dask_client")
+def run_study(path: str | Path, *, dask_client=None, scheduler: str | None = None,
+              progress: bool = True) -> PowerResult:
     r"""Run the power study described in a study file and write its results; return the :class:`PowerResult`.
 
-    Executor, in order of precedence: ``client`` (a :class:`distributed.Client`, or ``"sync"`` for this
-    process); ``scheduler`` (an address such as ``"tcp://host:8786"``: a client is connected to that existing
-    cluster for the run and closed afterwards); the file's ``scheduler``; otherwise a local Dask cluster with
-    the file's ``workers`` (default: this machine's cores). The numbers do not depend on the choice: seeds are
-    per replication (see :func:`allianceStats.power`).
+    Executor, in order of precedence: ``dask_client`` (a :class:`distributed.Client`, or ``"sync"`` for this
+    process; ``client=`` is its old name); ``scheduler`` (an address such as ``"tcp://host:8786"``: a client is
+    connected to that existing cluster for the run and closed afterwards); the file's ``scheduler``; otherwise a
+    local Dask cluster with the file's ``workers`` (default: this machine's cores). The numbers do not depend
+    on the choice: seeds are per replication (see :func:`allianceStats.power`).
 
     Written to ``out_dir``: ``cell-<key>.parquet`` per finished cell as it arrives (a rerun skips them, so an
     interrupted study resumes), then ``power_table.csv`` (``PowerResult.table``; performance measures and MCSEs
@@ -239,32 +241,19 @@ def run_study(path: str | Path, *, client=None, scheduler: str | None = None, pr
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "mediation.toml"
     >>> _ = f.write_text('design = "mediation"\nreps = 10\nseed = 7\nout_dir = "out"\n'
     ...                  '[grid]\nn_clients = 80\n[effects]\na = 0.4\nb = 0.4\n')
-    >>> res = run_study(f, client="sync", progress=False)
+    >>> res = run_study(f, dask_client="sync", progress=False)
     >>> sorted(res.table["target"]), sorted(p.name for p in (f.parent / "out").glob("*.csv"))
     (['a', 'b', 'direct', 'indirect'], ['power_table.csv'])
     """
     study = load_study(path)
-    if client is not None and scheduler is not None:
-        raise AllianceStatsError("run_study(): give either client= or scheduler=, not both.")
-    address = scheduler if client is None else None
-    address = address or (study["scheduler"] if client is None else None)
-    kwargs = dict(model=study["model"], n_clients=study["n_clients"], n_sessions=study["n_sessions"],
-                  effects=study["effects"], reps=study["reps"], alpha=study["alpha"], seed=study["seed"],
-                  workers=study["workers"], out_dir=study["out_dir"], progress=progress)
-    if address is not None:
-        from distributed import Client
-
-        try:
-            remote = Client(address, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError) as err:
-            raise AllianceStatsError(f"run_study(): cannot connect to the Dask scheduler at {address!r} ({err}); "
-                                     "check the address or leave out scheduler= to use a local cluster.") from None
-        try:
-            result = power(study["design"], client=remote, **kwargs)
-        finally:
-            remote.close()
-    else:
-        result = power(study["design"], client=client, **kwargs)
+    if dask_client is not None and scheduler is not None:
+        raise OptionError("run_study(): give either dask_client= or scheduler=, not both.")
+    if dask_client is None:
+        scheduler = scheduler or study["scheduler"]
+    result = power(study["design"], model=study["model"], n_clients=study["n_clients"],
+                   n_sessions=study["n_sessions"], effects=study["effects"], reps=study["reps"],
+                   alpha=study["alpha"], seed=study["seed"], dask_client=dask_client, scheduler=scheduler,
+                   workers=study["workers"], out_dir=study["out_dir"], progress=progress)
     _write_outputs(study, result)
     return result
 

@@ -7,6 +7,7 @@ import pytest
 
 import allianceStats as als
 from allianceStats import AllianceStatsError
+from allianceStats.power_analysis import study as study_module
 from allianceStats.power_analysis import studyfile
 from allianceStats.power_analysis.studyfile import load_study, run_study
 
@@ -95,9 +96,9 @@ def test_file_errors_name_the_file(tmp_path):
 
 def test_run_study_equals_power_called_directly_and_writes_its_outputs(tmp_path):
     path = write(tmp_path, TINY)
-    res = run_study(path, client="sync", progress=False)
+    res = run_study(path, dask_client="sync", progress=False)
     direct = als.power("regression", n_clients=[12, 25], effects={"slope": 0.6, "sd_error": 1.5}, reps=30,
-                       alpha=0.1, seed=42, client="sync", progress=False)
+                       alpha=0.1, seed=42, dask_client="sync", progress=False)
     pd.testing.assert_frame_equal(res.table, direct.table)
     pd.testing.assert_frame_equal(res.replications, direct.replications)
     out = tmp_path / "out"
@@ -107,20 +108,20 @@ def test_run_study_equals_power_called_directly_and_writes_its_outputs(tmp_path)
     record = json.loads((out / "study.json").read_text())
     assert record["study"]["seed"] == 42 and record["provenance"]["options"]["reps"] == 30
     # a rerun reads the finished cells from out_dir (resume) and gives the same table
-    pd.testing.assert_frame_equal(run_study(path, client="sync", progress=False).table, res.table)
+    pd.testing.assert_frame_equal(run_study(path, dask_client="sync", progress=False).table, res.table)
 
 
 def test_client_argument_takes_precedence_over_the_files_scheduler(tmp_path):
     path = write(tmp_path, TINY.replace('out_dir = "out"', 'scheduler = "tcp://127.0.0.1:9"'))
-    res = run_study(path, client="sync", progress=False)
+    res = run_study(path, dask_client="sync", progress=False)
     assert res.table["reps"].tolist() == [30, 30]
     assert (tmp_path / "study_results" / "power_table.csv").is_file()  # default out_dir: <stem>_results
-    with pytest.raises(AllianceStatsError, match="either client= or scheduler="):
-        run_study(path, client="sync", scheduler="tcp://127.0.0.1:9")
+    with pytest.raises(AllianceStatsError, match="either dask_client= or scheduler="):
+        run_study(path, dask_client="sync", scheduler="tcp://127.0.0.1:9")
 
 
 def test_unreachable_scheduler_is_an_error_that_says_how_to_fix_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(studyfile, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(study_module, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(AllianceStatsError, match="cannot connect to the Dask scheduler at 'tcp://127.0.0.1:9'"):
         run_study(write(tmp_path, TINY), scheduler="tcp://127.0.0.1:9", progress=False)
 
@@ -128,7 +129,8 @@ def test_unreachable_scheduler_is_an_error_that_says_how_to_fix_it(tmp_path, mon
 def test_scheduler_address_of_an_existing_cluster_gives_identical_results(tmp_path):
     from distributed import LocalCluster
 
-    sync = run_study(write(tmp_path, TINY.replace('"out"', '"sync"'), "a.toml"), client="sync", progress=False)
+    sync = run_study(write(tmp_path, TINY.replace('"out"', '"sync"'), "a.toml"), dask_client="sync",
+                     progress=False)
     # worker threads behind a real TCP scheduler: the client side is exactly as for a remote cluster, without
     # the seconds it takes to spawn worker processes (process workers are covered in test_power.py)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://",
@@ -138,8 +140,10 @@ def test_scheduler_address_of_an_existing_cluster_gives_identical_results(tmp_pa
         by_argument = run_study(write(tmp_path, TINY, "b.toml"), scheduler=address, progress=False)
         in_file = write(tmp_path, f'scheduler = "{address}"\n' + TINY.replace('"out"', '"file"'), "c.toml")
         by_file = run_study(in_file, progress=False)
+        direct = als.power("regression", n_clients=[12, 25], effects={"slope": 0.6, "sd_error": 1.5}, reps=30,
+                           alpha=0.1, seed=42, scheduler=address, progress=False)
         assert "run_batch" in cluster.scheduler.task_prefixes  # the replications ran on this cluster
-    for other in (by_argument, by_file):
+    for other in (by_argument, by_file, direct):
         pd.testing.assert_frame_equal(other.replications, sync.replications)
         pd.testing.assert_frame_equal(other.table, sync.table)
 
@@ -158,7 +162,7 @@ lagged = [[0.30, 0.10],
           [0.15, 0.25]]
 dropout = 0.2
 """)
-    res = run_study(path, client="sync", progress=False)
+    res = run_study(path, dask_client="sync", progress=False)
     truth = res.table.set_index("target")["truth"].to_dict()
     # lagged[i][j] is the effect of variable j at wave t-1 on variable i at wave t
     assert truth == {"alliance -> alliance": 0.30, "outcome -> alliance": 0.10, "alliance -> outcome": 0.15,
