@@ -46,7 +46,7 @@ def _names(value: str | Iterable[str], argument: str) -> list[str]:
     return names
 
 
-def _session_label(value: Any) -> Any:
+def session_label(value: Any) -> Any:
     """A session number as it appears in a column name: 3.0 is written ``3``, not ``3.0``."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return int(value)
@@ -139,7 +139,7 @@ def to_wide(data: pd.DataFrame, columns: str | Iterable[str], *, client: str = "
     for m in cols:
         for s in sessions:
             values = pivot[(m, s)] if pivot is not None and (m, s) in pivot.columns else pd.Series(dtype=float)
-            measures[f"{m}{sep}{_session_label(s)}"] = out[client].map(values).to_numpy()
+            measures[f"{m}{sep}{session_label(s)}"] = out[client].map(values).to_numpy()
     return pd.concat([out, pd.DataFrame(measures, index=out.index)], axis=1)
 
 

@@ -8,7 +8,7 @@ nothing is added behind the user's back except the means of latent variables, wh
 Notation
 --------
 Variable ``v`` measured at waves ``t = 1..T`` is the observed column ``v_t`` (long data pivoted by
-:func:`allianceStats.panel.reshape.panel_wide`), or any column name given through ``columns=``.
+:func:`allianceStats.to_wide`), or any column name given through ``columns=``.
 
 CLPM (cross-lagged panel model)::
 
@@ -65,15 +65,23 @@ models with fixed effects. *Socius*, 3, 1-17.
 """
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
-from ..errors import FormulaError
+from ..data.checks import check_bool, check_choice
+from ..errors import OptionError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 CONSTRAINTS = (None, "lagged", "stationary")
 GROUP_EQUAL = ("lagged", "within", "between", "means", "predictors")
 INVARIANCE = ("configural", "weak", "strong")
+PREDICTORS_ON = ("observed", "ri")
+RI_VARIANCES = ("free", "zero")
+BETWEEN = ("indicator", "factor")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -82,7 +90,7 @@ INVARIANCE = ("configural", "weak", "strong")
 
 def _check_name(name: str, what: str) -> str:
     if not isinstance(name, str) or not _IDENT.match(name):
-        raise FormulaError(
+        raise OptionError(
             f"{what} {name!r} is not usable as a lavaan name: it must start with a letter and contain only "
             "letters, digits, '_' or '.'. Rename the column (e.g. data.rename(columns={...}))."
         )
@@ -97,13 +105,13 @@ def resolve_waves(waves: int | Sequence) -> tuple:
     """
     if isinstance(waves, int) and not isinstance(waves, bool):
         if waves < 2:
-            raise FormulaError(f"waves={waves}: a panel model needs at least 2 waves.")
+            raise OptionError(f"waves={waves}: a panel model needs at least 2 waves.")
         return tuple(range(1, waves + 1))
     out = tuple(waves)
     if len(out) < 2:
-        raise FormulaError(f"waves={out!r}: a panel model needs at least 2 waves.")
+        raise OptionError(f"waves={out!r}: a panel model needs at least 2 waves.")
     if len(set(out)) != len(out):
-        raise FormulaError(f"waves={out!r} contains duplicates.")
+        raise OptionError(f"waves={out!r} contains duplicates.")
     return out
 
 
@@ -123,7 +131,7 @@ def observed_columns(variables: Sequence[str], waves: int | Sequence,
         if columns is not None and v in columns:
             cols = list(columns[v])
             if len(cols) != len(waves):
-                raise FormulaError(f"columns[{v!r}] has {len(cols)} names but there are {len(waves)} waves.")
+                raise OptionError(f"columns[{v!r}] has {len(cols)} names but there are {len(waves)} waves.")
         else:
             cols = [f"{v}_{w}" for w in waves]
         out[v] = [_check_name(c, "column") for c in cols]
@@ -132,11 +140,11 @@ def observed_columns(variables: Sequence[str], waves: int | Sequence,
 
 def _variables(variables: Sequence[str]) -> list[str]:
     if isinstance(variables, str):
-        raise FormulaError(f"variables={variables!r}: give a list of at least two variable names, "
+        raise OptionError(f"variables={variables!r}: give a list of at least two variable names, "
                            "e.g. ['alliance', 'outcome'].")
     vs = list(variables)
     if len(vs) < 1 or len(set(vs)) != len(vs):
-        raise FormulaError(f"variables={vs!r}: give distinct variable names.")
+        raise OptionError(f"variables={vs!r}: give distinct variable names.")
     return [_check_name(v, "variable") for v in vs]
 
 
@@ -163,17 +171,15 @@ class _Labels:
 
 
 def _check_options(constraints, groups, group_equal):
-    if constraints not in CONSTRAINTS:
-        raise FormulaError(f"constraints={constraints!r}; choose one of None, 'lagged', 'stationary'.")
+    check_choice("constraints", constraints, CONSTRAINTS)
     n_groups = 1 if groups is None else (groups if isinstance(groups, int) else len(list(groups)))
     if n_groups < 1:
-        raise FormulaError(f"groups={groups!r}: need at least one group.")
+        raise OptionError(f"groups={groups!r}: need at least one group.")
     ge = (group_equal,) if isinstance(group_equal, str) else tuple(group_equal or ())
-    bad = [g for g in ge if g not in GROUP_EQUAL]
-    if bad:
-        raise FormulaError(f"group_equal contains {bad!r}; valid classes are {GROUP_EQUAL}.")
+    for g in ge:
+        check_choice("group_equal", g, GROUP_EQUAL)
     if ge and n_groups < 2:
-        raise FormulaError(f"group_equal={ge!r} needs groups= with two or more groups.")
+        raise OptionError(f"group_equal={ge!r} needs groups= with two or more groups.")
     return n_groups, ge
 
 
@@ -283,6 +289,7 @@ def clpm_syntax(variables: Sequence[str], waves: int | Sequence, *, constraints:
     variables = _variables(variables)
     waves = resolve_waves(waves)
     n_groups, ge = _check_options(constraints, groups, group_equal)
+    equal_means = check_bool("equal_means", equal_means)
     lab = _Labels(n_groups, ge)
     cols = observed_columns(variables, waves, columns)
     zs = _predictor_names(predictors)
@@ -362,10 +369,9 @@ def riclpm_syntax(variables: Sequence[str], waves: int | Sequence, *, constraint
     variables = _variables(variables)
     waves = resolve_waves(waves)
     n_groups, ge = _check_options(constraints, groups, group_equal)
-    if predictors_on not in ("observed", "ri"):
-        raise FormulaError(f"predictors_on={predictors_on!r}; choose 'observed' or 'ri'.")
-    if ri_variances not in ("free", "zero"):
-        raise FormulaError(f"ri_variances={ri_variances!r}; choose 'free' or 'zero'.")
+    check_choice("predictors_on", predictors_on, PREDICTORS_ON)
+    check_choice("ri_variances", ri_variances, RI_VARIANCES)
+    equal_means = check_bool("equal_means", equal_means)
     lab = _Labels(n_groups, ge)
     zs = _predictor_names(predictors)
     if indicators is not None:
@@ -418,14 +424,14 @@ def _indicator_columns(variables, waves, indicators, columns) -> dict[str, list[
     out = {}
     for v in variables:
         if v not in indicators:
-            raise FormulaError(f"indicators has no entry for variable {v!r}; give indicators={{{v!r}: [...]}}.")
+            raise OptionError(f"indicators has no entry for variable {v!r}; give indicators={{{v!r}: [...]}}.")
         items = [_check_name(i, "indicator") for i in indicators[v]]
         if len(items) < 2:
-            raise FormulaError(f"indicators[{v!r}] has {len(items)} indicator(s); a within factor needs >= 2.")
+            raise OptionError(f"indicators[{v!r}] has {len(items)} indicator(s); a within factor needs >= 2.")
         if columns is not None and v in columns:
             per_wave = [list(c) for c in columns[v]]
             if len(per_wave) != len(waves) or any(len(c) != len(items) for c in per_wave):
-                raise FormulaError(f"columns[{v!r}] must list {len(items)} columns for each of {len(waves)} waves.")
+                raise OptionError(f"columns[{v!r}] must list {len(items)} columns for each of {len(waves)} waves.")
         else:
             per_wave = [[f"{i}_{w}" for i in items] for w in waves]
         out[v] = [[_check_name(c, "column") for c in cs] for cs in per_wave]
@@ -434,18 +440,16 @@ def _indicator_columns(variables, waves, indicators, columns) -> dict[str, list[
 
 def _riclpm_indicators(variables, waves, constraints, zs, predictors_on, indicators, invariance, between,
                        lab, equal_means, ri_variances, columns) -> str:
-    if invariance not in INVARIANCE:
-        raise FormulaError(f"invariance={invariance!r}; choose one of {INVARIANCE}.")
-    if between not in ("indicator", "factor"):
-        raise FormulaError(f"between={between!r}; choose 'indicator' or 'factor'.")
+    check_choice("invariance", invariance, INVARIANCE)
+    check_choice("between", between, BETWEEN)
     if between == "factor" and invariance == "configural":
-        raise FormulaError("between='factor' gives the between factor the within loadings, which must then be "
+        raise OptionError("between='factor' gives the between factor the within loadings, which must then be "
                            "equal over time: use invariance='weak' or 'strong'.")
     if zs and predictors_on == "observed":
-        raise FormulaError("with indicators, time-invariant predictors act on the random intercepts: "
+        raise OptionError("with indicators, time-invariant predictors act on the random intercepts: "
                            "use predictors_on='ri'.")
     if equal_means:
-        raise FormulaError("equal_means applies to single-indicator models; with indicators use "
+        raise OptionError("equal_means applies to single-indicator models; with indicators use "
                            "invariance='strong' for intercepts equal over time.")
     cols = _indicator_columns(variables, waves, indicators, columns)
     items = {v: list(indicators[v]) for v in variables}
@@ -504,7 +508,35 @@ def _riclpm_indicators(variables, waves, constraints, zs, predictors_on, indicat
 # DPM
 
 
-def dpm_syntax(y: str, x: Sequence[str] | str, waves: int | Sequence, *, predetermined: bool = True,
+def x_then_y(func: F) -> F:
+    """``fit_dpm`` and ``dpm_syntax`` took ``(y, x)`` before 0.2.0 and take ``(x, y)`` now, like every other
+    allianceStats function (x the predictor, y the outcome). A call that passes both by position is read in the
+    new order and warns (FutureWarning, until 0.3.0) that the order changed; a list in the ``y`` slot (an old
+    call with several predictors) is an :class:`OptionError`."""
+    first = 1 if func.__name__ == "fit_dpm" else 0  # fit_dpm takes data first
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if len(args) >= first + 2:
+            x, y = args[first], args[first + 1]
+            head = "data, " if first else ""
+            if not isinstance(y, str):
+                raise OptionError(f"{func.__name__}(): y={y!r} must be one outcome column; since allianceStats 0.2.0 "
+                                  f"the order is {func.__name__}({head}x, y) — x the predictor(s), y the outcome "
+                                  f"(it was {func.__name__}({head}y, x)); pass x= and y= by keyword")
+            from ..sem._messages import warn  # imported here: the builders run without the SEM engine
+
+            warn(f"{func.__name__}(): x and y given by position are read in the order ({head}x, y) since "
+                 f"allianceStats 0.2.0 (it was ({head}y, x)): here x={x!r} is the predictor and y={y!r} the "
+                 f"outcome. Pass x= and y= by keyword to make the call unambiguous (this warning goes in 0.3.0)",
+                 FutureWarning)
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@x_then_y
+def dpm_syntax(x: Sequence[str] | str, y: str, waves: int | Sequence, *, predetermined: bool = True,
                error_invariance: bool = False, columns: Mapping[str, Sequence[str]] | None = None) -> str:
     """lavaan syntax of the ML-SEM dynamic panel model with fixed effects (Allison, Williams & Moral-Benito 2017).
 
@@ -518,9 +550,22 @@ def dpm_syntax(y: str, x: Sequence[str] | str, waves: int | Sequence, *, predete
     free per wave. Falkenström, Finkel, Sandell, Rubel & Holmqvist (2017) recommend this model for
     session-level alliance-outcome data with a lagged outcome.
 
+    Parameters
+    ----------
+    x : str or list of str
+        Time-varying predictor(s) (before 0.2.0 the second argument; see :func:`x_then_y`).
+    y : str
+        The outcome.
+    waves : int or sequence
+        Number of waves ``T`` or the wave labels (at least 3).
+    predetermined, error_invariance : bool
+        As described above.
+    columns : mapping, optional
+        Column names when they do not follow ``<variable>_<wave>``.
+
     Example
     -------
-    >>> s = dpm_syntax("outcome", "alliance", 4)
+    >>> s = dpm_syntax(x="alliance", y="outcome", waves=4)
     >>> print(s.splitlines()[1])
     FE_outcome =~ 1*outcome_2 + 1*outcome_3 + 1*outcome_4
     >>> "outcome_3 ~ rho*outcome_2 + beta_alliance*alliance_2" in s
@@ -528,16 +573,18 @@ def dpm_syntax(y: str, x: Sequence[str] | str, waves: int | Sequence, *, predete
     >>> "outcome_2 ~~ alliance_3" in s  # alliance_3 is predetermined: it may follow the wave-2 residual
     True
     """
+    predetermined = check_bool("predetermined", predetermined)
+    error_invariance = check_bool("error_invariance", error_invariance)
     _check_name(y, "outcome")
     xs = [x] if isinstance(x, str) else list(x)
     if not xs:
-        raise FormulaError("fit_dpm needs at least one time-varying predictor x.")
+        raise OptionError("fit_dpm needs at least one time-varying predictor x.")
     xs = [_check_name(v, "predictor") for v in xs]
     if y in xs:
-        raise FormulaError(f"{y!r} is both the outcome and a predictor; the lagged outcome is always included.")
+        raise OptionError(f"{y!r} is both the outcome and a predictor; the lagged outcome is always included.")
     waves = resolve_waves(waves)
     if len(waves) < 3:
-        raise FormulaError(f"the dynamic panel model needs at least 3 waves (got {len(waves)}): with 2 the fixed "
+        raise OptionError(f"the dynamic panel model needs at least 3 waves (got {len(waves)}): with 2 the fixed "
                            "effect and the lagged outcome are not identified.")
     cols = observed_columns([y, *xs], waves, columns)
     T = len(waves)
@@ -567,4 +614,4 @@ def dpm_syntax(y: str, x: Sequence[str] | str, waves: int | Sequence, *, predete
 
 
 
-__all__ = ["clpm_syntax", "riclpm_syntax", "dpm_syntax", "observed_columns", "resolve_waves"]
+__all__ = ["clpm_syntax", "riclpm_syntax", "dpm_syntax", "observed_columns", "resolve_waves", "x_then_y"]

@@ -4,6 +4,13 @@ For ML fits the difference of the χ² statistics of nested models is χ² with 
 (Steiger, Shapiro & Browne 1985). For MLR fits the Satorra–Bentler (2001) scaled difference is used, as in
 lavaan's default ``method = "satorra.bentler.2001"``: with unscaled statistics T_0, T_1, df d_0 > d_1 and
 scaling factors c_0, c_1, c_d = (d_0 c_0 − d_1 c_1)/(d_0 − d_1) and T_d = (T_0 − T_1)/c_d.
+The RMSEA of the difference test (lavaan's ``RMSEA`` column of ``lavTestLRT``) is
+√G·√(max(Δχ² − Δdf, 0)/(Δdf·N)).
+
+The result is a :class:`~allianceStats.comparison.ComparisonResult` whose ``table`` has the columns
+:data:`~allianceStats.comparison.COMPARISON_COLUMNS` (each model's own ``chisq``/``df``, the test of each row
+against the row above in ``chisq_diff, df_diff, p_value``), then each model's ``cfi`` and ``rmsea`` and the
+difference test's ``rmsea_diff``.
 
 Example
 -------
@@ -14,31 +21,74 @@ Example
 >>> df = pd.DataFrame({"x": x, "m": m, "y": y})
 >>> full = fit_sem("m ~ x\\n y ~ m + x", df)
 >>> partial = fit_sem("m ~ x\\n y ~ m", df)
->>> table = compare_sem(full, partial)
->>> list(table.columns)
-['model', 'df', 'aic', 'bic', 'chisq', 'chisq_diff', 'df_diff', 'rmsea', 'p_value', 'method']
->>> int(table["df_diff"].iloc[1])
-1
+>>> result = compare_sem(full, partial)
+>>> list(result.table.columns)
+['model', 'npar', 'loglik', 'aic', 'bic', 'chisq', 'df', 'chisq_diff', 'df_diff', 'p_value', 'cfi', 'rmsea', 'rmsea_diff']
+>>> int(result.table["df_diff"].iloc[1]), result.method
+(1, 'chi-square difference (likelihood ratio)')
 """
 from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import replace
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import AllianceStatsError
+from ..comparison import ComparisonResult, comparison_table
+from ..errors import OptionError
+from ..results import Provenance, make_provenance
+
+SEM_EXTRA_COLUMNS = ("cfi", "rmsea", "rmsea_diff")
+"""Columns after :data:`~allianceStats.comparison.COMPARISON_COLUMNS` in an SEM comparison."""
 
 
-def compare_sem(*fits, names=None) -> pd.DataFrame:
+class FittedSEM(Protocol):
+    """What a comparison reads from a fit: :class:`~allianceStats.sem.SEMResult` and
+    :class:`~allianceStats.panel.PanelResult` both offer it."""
+
+    @property
+    def fit(self) -> pd.Series: ...
+
+    @property
+    def n_obs(self) -> int: ...
+
+    @property
+    def n_obs_by_group(self) -> tuple[int, ...]: ...
+
+    @property
+    def options(self) -> dict[str, Any]: ...
+
+    @property
+    def provenance(self) -> Provenance: ...
+
+
+def compare_sem(*fits: FittedSEM, names: Sequence[Hashable] | None = None) -> ComparisonResult:
     """Compare nested SEM fits by χ²-difference tests (scaled, Satorra & Bentler 2001, under MLR).
 
     Fits are ordered by df (least restricted first), as lavaan does; each row is tested against the row
-    above. Returns a DataFrame ``model, df, aic, bic, chisq, chisq_diff, df_diff, rmsea, p_value, method``
-    (``rmsea`` of the difference test, √G·√(max(Δχ² − Δdf, 0)/(Δdf·N)), as lavaan's ``anova`` prints it).
-    Definition and references: module docstring.
+    above. Definitions and references: module docstring. Checked against lavaan 0.6.14's ``lavTestLRT``
+    (``tests/sem/test_lavaan_fixtures.py``).
 
-    Example
+    Parameters
+    ----------
+    *fits : SEMResult or PanelResult
+        Two or more fits of nested models to the same rows, all by ML or all by MLR.
+    names : sequence, optional
+        A name per fit, in the order given (default ``model_1``, ``model_2``, ...).
+
+    Returns
     -------
+    ComparisonResult
+        ``table`` (module docstring), ``method`` (``"chi-square difference (likelihood ratio)"`` or
+        ``"Satorra-Bentler (2001) scaled chi-square difference"``), ``n_obs``, ``provenance``.
+
+    Examples
+    --------
     >>> import numpy as np, pandas as pd
     >>> from allianceStats.sem import fit_sem, compare_sem
     >>> rng = np.random.default_rng(8)
@@ -46,36 +96,41 @@ def compare_sem(*fits, names=None) -> pd.DataFrame:
     >>> df = pd.DataFrame({f"x{i}": f + rng.normal(size=500) for i in range(1, 5)})
     >>> free = fit_sem("f =~ x1 + x2 + x3 + x4", df)
     >>> equal = fit_sem("f =~ x1 + l*x2 + l*x3 + l*x4", df)
-    >>> table = compare_sem(free, equal, names=["free", "equal loadings"])
-    >>> table[["model", "df", "df_diff"]].to_string(index=False).split()[:6]
+    >>> result = compare_sem(free, equal, names=["free", "equal loadings"])
+    >>> result.table[["model", "df", "df_diff"]].to_string(index=False).split()[:6]
     ['model', 'df', 'df_diff', 'free', '2.0', 'NaN']
     """
+    started = time.perf_counter()
     if len(fits) < 2:
-        raise AllianceStatsError("compare_sem needs at least two fitted models.")
-    names = list(names) if names is not None else [f"model_{i + 1}" for i in range(len(fits))]
-    if len(names) != len(fits):
-        raise AllianceStatsError(f"{len(names)} names given for {len(fits)} models.")
-    n = {sum(f.n_obs) for f in fits}
+        raise OptionError(f"compare_sem() needs at least two fitted models; got {len(fits)}")
+    wrong = [type(f).__name__ for f in fits if not all(hasattr(f, a) for a in ("fit", "n_obs_by_group", "options"))]
+    if wrong:
+        raise OptionError(f"compare_sem() compares results of fit_sem() or the panel fits; got {', '.join(wrong)}")
+    labels = list(names) if names is not None else [f"model_{i + 1}" for i in range(len(fits))]
+    if len(labels) != len(fits):
+        raise OptionError(f"names= gives {len(labels)} names for {len(fits)} models; give one name per model")
+    n = {f.n_obs for f in fits}
     if len(n) > 1:
-        raise AllianceStatsError(f"models were fitted to different numbers of observations {sorted(n)}; nested "
-                                 "comparisons need the same data.")
+        raise OptionError(f"the models were fitted to different numbers of rows {sorted(n)}; a nested comparison "
+                          "needs the same data: refit them on the same rows")
     scaled = [("chisq_scaling_factor" in f.fit and np.isfinite(f.fit.get("chisq_scaling_factor", np.nan)))
               or f.options.get("estimator") == "MLR" for f in fits]
     if any(scaled) and not all(scaled):
-        raise AllianceStatsError("cannot compare a scaled (MLR) fit with an unscaled (ML) fit; refit with the same "
-                                 "estimator.")
+        raise OptionError("cannot compare a scaled (MLR) fit with an unscaled (ML) fit; refit them with the same "
+                          "estimator=")
+    method = ("Satorra-Bentler (2001) scaled chi-square difference" if all(scaled)
+              else "chi-square difference (likelihood ratio)")
     order = sorted(range(len(fits)), key=lambda i: fits[i].fit["df"])
     rows = []
     prev = None
     for i in order:
         f = fits[i].fit
-        row = {"model": names[i], "df": f["df"], "aic": f["aic"], "bic": f["bic"], "chisq": f["chisq"],
-               "chisq_diff": np.nan, "df_diff": np.nan, "rmsea": np.nan, "p_value": np.nan, "method": ""}
+        row = {"model": labels[i], "npar": f["npar"], "loglik": f["loglik"], "aic": f["aic"], "bic": f["bic"],
+               "chisq": f["chisq"], "df": f["df"], "cfi": f.get("cfi", np.nan), "rmsea": f.get("rmsea", np.nan)}
         if prev is not None:
             d1, d0 = prev["df"], f["df"]
             ddf = d0 - d1
             diff = f["chisq"] - prev["chisq"]
-            method = "chi-square difference"
             if all(scaled):
                 c0 = f.get("chisq_scaling_factor", np.nan) if d0 > 0 else 1.0
                 c1 = prev.get("chisq_scaling_factor", np.nan) if d1 > 0 else 1.0
@@ -83,11 +138,24 @@ def compare_sem(*fits, names=None) -> pd.DataFrame:
                 c1 = 1.0 if d1 == 0 else c1
                 cd = (d0 * c0 - d1 * c1) / ddf if ddf > 0 else np.nan
                 diff = diff / cd
-                method = "Satorra-Bentler (2001) scaled difference"
-            G = len(fits[i].n_obs)
-            rmsea = np.sqrt(max(diff - ddf, 0.0) / (ddf * sum(fits[i].n_obs))) * np.sqrt(G) if ddf > 0 else np.nan
-            row.update(chisq_diff=diff, df_diff=ddf, rmsea=rmsea,
-                       p_value=float(stats.chi2.sf(diff, ddf)) if ddf > 0 else np.nan, method=method)
+            G = len(fits[i].n_obs_by_group)
+            rmsea = np.sqrt(max(diff - ddf, 0.0) / (ddf * fits[i].n_obs)) * np.sqrt(G) if ddf > 0 else np.nan
+            row.update(chisq_diff=diff, df_diff=ddf, rmsea_diff=rmsea,
+                       p_value=float(stats.chi2.sf(diff, ddf)) if ddf > 0 else np.nan)
         rows.append(row)
         prev = f
-    return pd.DataFrame(rows)
+    table = comparison_table(rows, SEM_EXTRA_COLUMNS)
+    return ComparisonResult(table=table, method=method, n_obs=int(fits[0].n_obs),
+                            provenance=comparison_provenance(fits, labels, "compare_sem", started))
+
+
+def comparison_provenance(fits: Sequence[FittedSEM], names: Sequence[Hashable], function: str,
+                          started: float) -> Provenance:
+    """Provenance of a comparison: the fits' data hash (one hash when all were fitted to the same table, else a
+    hash of their hashes), the names and each fit's function and options."""
+    hashes = [f.provenance.data_sha256 if f.provenance is not None else "" for f in fits]
+    options = {"names": [str(n) for n in names],
+               "fits": [{"function": f.provenance.function, "data_sha256": h} for f, h in zip(fits, hashes)]}
+    prov = make_provenance(pd.DataFrame(), options=options, function=function, started=started)
+    common = hashes[0] if len(set(hashes)) == 1 else hashlib.sha256("\x1f".join(hashes).encode()).hexdigest()
+    return replace(prov, data_sha256=common)

@@ -147,7 +147,7 @@ def parameter_table(problem: Problem, theta: np.ndarray, vcov: np.ndarray | None
         rows["ci_lower"], rows["ci_upper"] = lower, upper
     rows["std_all"] = standardized
     rows["group"] = rows["group"].astype(int)
-    rows.attrs["level"] = conf_level
+    rows.attrs["conf_level"] = conf_level
     rows.attrs["group_labels"] = dict(enumerate(problem.group_labels, start=1))
     names = [f"p{k}" for k in range(1, len(theta) + 1)]
     vcov_df = pd.DataFrame(vcov, index=names, columns=names) if vcov is not None else None

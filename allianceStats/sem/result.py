@@ -1,11 +1,16 @@
 """The fitted SEM: a frozen result with tidy parameters, fit measures, lavaan export and a summary.
 
+It follows the result protocol of :class:`allianceStats.results.Result` (``convergence`` and ``converged``,
+``provenance``, ``n_obs``, ``conf_level``, ``summary()``).
+
 ``params`` columns: ``lhs, op, rhs, label, group, estimate, std_error, statistic, p_value, ci_lower,
-ci_upper, std_all`` (Wald z tests and normal-theory CIs at ``params.attrs["level"]``; fixed parameters have
+ci_upper, std_all`` (Wald z tests and normal-theory intervals at ``conf_level``; fixed parameters have
 ``std_error = 0`` and no test, as in ``lavaan::parameterEstimates``; defined parameters have ``op == ":="``
 and group 0; ``params.attrs["group_labels"]`` maps group numbers to the values of the group column).
 ``std_all`` is lavaan's completely standardised solution (``standardizedSolution``, type
 ``"std.all"``, ``cov.std = TRUE``). ``fit`` is a Series named as lavaan's ``fitMeasures`` (with ``_`` for ``.``).
+``paths`` holds the regressions (``op == "~"``: ``lhs`` the outcome, ``rhs`` the predictor) with the columns
+:data:`PATH_COLUMNS` every ``paths`` table of allianceStats has, then ``group`` and ``std_all``.
 
 Example
 -------
@@ -14,21 +19,27 @@ Example
 >>> factor = np.random.default_rng(0).normal(size=400)
 >>> noise = np.random.default_rng(1).normal(size=(400, 3))
 >>> items = pd.DataFrame(factor[:, None] + noise, columns=["x1", "x2", "x3"])
->>> cfa = als.fit_sem("f =~ x1 + x2 + x3", items)
+>>> cfa = als.fit_sem("f =~ x1 + x2 + x3", items, conf_level=0.9)
 >>> print(cfa.to_lavaan().splitlines()[0])
 f =~ 1*x1 + x2 + x3
->>> cfa.params.attrs["level"], int(cfa.fit["df"])
-(0.95, 0)
+>>> cfa.conf_level, cfa.n_obs, int(cfa.fit["df"]), cfa.converged
+(0.9, 400, 0, True)
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .._deprecation import warn_renamed
 from ..results import Convergence, Provenance
+
+PATH_COLUMNS = ("lhs", "op", "rhs", "label", "estimate", "std_error", "statistic", "p_value", "ci_lower",
+                "ci_upper")
+"""The columns every ``paths`` table starts with (``op`` is ``"~"``; ``lhs`` the outcome, ``rhs`` the predictor)."""
 
 
 def _fmt(v: float) -> str:
@@ -39,13 +50,35 @@ def _fmt(v: float) -> str:
 class SEMResult:
     """A fitted structural equation model, as returned by :func:`allianceStats.fit_sem`.
 
-    Fields: ``params`` (tidy parameter table, module docstring), ``fit`` (fit measures named as lavaan's
-    ``fitMeasures``), ``vcov`` (covariance matrix of the free parameters ``p1..pq``, the ``free`` index of
-    ``partable``), ``partable`` (the parameter table with estimates), ``convergence``, ``provenance``,
-    ``n_obs`` (rows used per group), ``group_labels``, ``options`` (resolved options).
+    Attributes
+    ----------
+    model : str
+        The lavaan syntax that was fitted.
+    params : DataFrame
+        Tidy parameter table (module docstring).
+    fit : Series
+        Fit measures named as lavaan's ``fitMeasures`` (``chisq, df, pvalue, cfi, tli, rmsea, srmr, loglik,
+        aic, bic, npar`` ...).
+    vcov : DataFrame or None
+        Covariance matrix of the free parameters ``p1..pq`` (the ``free`` index of ``partable``); None with
+        ``se="none"``.
+    partable : DataFrame
+        The parameter table with estimates.
+    convergence, provenance
+        How the optimiser ended; versions, options, seed (bootstrap), data hash, function, seconds.
+    n_obs : int
+        Rows used, all groups together (lavaan's ``ntotal``).
+    n_obs_by_group : tuple of int
+        Rows used per group, in the order of ``group_labels``.
+    group_labels, group, observed
+        Group values (in order of appearance), the group column, the observed variables.
+    conf_level : float
+        Level of every interval in ``params`` and ``paths``.
+    options : dict
+        Resolved options (also in ``provenance.options``).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, pandas as pd
     >>> from allianceStats.sem import fit_sem
     >>> rng = np.random.default_rng(6)
@@ -59,6 +92,8 @@ class SEMResult:
     y ~ 1
     >>> res.r_call("df")
     'lavaan::lavaan(model, data = df, missing = "ml", estimator = "ML", meanstructure = TRUE, fixed.x = TRUE)'
+    >>> res.paths[["lhs", "op", "rhs", "label"]].values.tolist()
+    [['y', '~', 'x', 'b']]
     """
 
     model: str
@@ -68,17 +103,31 @@ class SEMResult:
     partable: pd.DataFrame
     convergence: Convergence
     provenance: Provenance
-    n_obs: tuple[int, ...]
-    group_labels: tuple
+    n_obs: int
+    n_obs_by_group: tuple[int, ...]
+    group_labels: tuple[Hashable, ...]
     group: str | None
     observed: tuple[str, ...]
+    conf_level: float = 0.95
     options: dict[str, Any] = field(default_factory=dict)
-    theta: np.ndarray = field(default=None, repr=False)
+    theta: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def converged(self) -> bool:
+        """Whether the optimiser reached a checked optimum (``convergence.converged``)."""
+        return self.convergence.converged
+
+    @property
+    def paths(self) -> pd.DataFrame:
+        """The regressions (``op == "~"``): :data:`PATH_COLUMNS`, then ``group`` and ``std_all``."""
+        reg = self.params[self.params["op"] == "~"]
+        return reg[[*PATH_COLUMNS, "group", "std_all"]].reset_index(drop=True)
 
     @property
     def level(self) -> float:
-        """Confidence level of ``ci_lower`` / ``ci_upper``."""
-        return float(self.params.attrs.get("level", 0.95))
+        """Deprecated: use :attr:`conf_level` (removed in 0.3.0)."""
+        warn_renamed("SEMResult.level", "SEMResult.conf_level", stacklevel=4)
+        return self.conf_level
 
     def to_lavaan(self) -> str:
         """lavaan syntax that reproduces this fit with ``lavaan::lavaan()`` (see :meth:`r_call`).
@@ -151,8 +200,8 @@ class SEMResult:
             f"SEM fitted by {self.options.get('estimator', 'ML')} "
             f"(missing = {self.options.get('missing')}, se = {self.options.get('se')}, "
             f"information = {self.options.get('information')})",
-            f"  observations: {sum(self.n_obs)}" + (f" in groups {dict(zip(self.group_labels, self.n_obs))}"
-                                                    if self.group else ""),
+            f"  observations: {self.n_obs}" + (f" in groups {dict(zip(self.group_labels, self.n_obs_by_group))}"
+                                               if self.group else ""),
             f"  converged: {self.convergence.converged} after {self.convergence.iterations} iterations"
             f" ({self.convergence.optimizer})",
             f"  chi-square = {f['chisq']:.3f}, df = {f['df']:.0f}, p = {f['pvalue']:.4f}",
@@ -167,4 +216,10 @@ class SEMResult:
             head.append(f"  WARNING: {w}")
         cols = ["lhs", "op", "rhs", "label", "group", "estimate", "std_error", "statistic", "p_value", "std_all"]
         body = self.params[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")
-        return "\n".join(head) + f"\n\nParameters (CI level {self.level:.2f}):\n" + body
+        return "\n".join(head) + f"\n\nParameters ({100 * self.conf_level:g}% confidence intervals in params):\n" + body
+
+    def __repr__(self) -> str:
+        f = self.fit
+        state = "converged" if self.converged else "NOT converged"
+        return (f"<SEMResult: {self.options.get('estimator', 'ML')}, n = {self.n_obs}, npar = {f['npar']:.0f}, "
+                f"chisq = {f['chisq']:.3f} on {f['df']:.0f} df, {state}>")

@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 
 import allianceStats as als
+from allianceStats.comparison import COMPARISON_COLUMNS
 from allianceStats.errors import SchemaError
 from allianceStats.panel import compare_panel
 
@@ -42,7 +43,7 @@ MODELS = {
     "own_riclpm_z": lambda d: als.fit_riclpm(d, V2, predictors="severity", predictors_on="ri"),
     "own_riclpm_mg": lambda d: als.fit_riclpm(d, V2, group="arm"),
     "own_riclpm_mg_lagged": lambda d: als.fit_riclpm(d, V2, group="arm", group_equal="lagged"),
-    "own_dpm": lambda d: als.fit_dpm(d, "outcome", "alliance"),
+    "own_dpm": lambda d: als.fit_dpm(d, x="alliance", y="outcome"),
 }
 
 
@@ -85,7 +86,7 @@ def test_against_lavaan(name, fits, lavaan_panel):
     assert res.sem.convergence.converged and ref["converged"]
     assert res.fit["loglik"] >= f["logl"] - 1e-8  # we reach at least lavaan's maximum
     est_floor, se_rel = TOLERANCE.get(name, (2e-5, 1e-4))
-    assert sum(res.n_obs) == sum(np.atleast_1d(ref["nobs"]))
+    assert res.n_obs == sum(np.atleast_1d(ref["nobs"])) == sum(res.n_obs_by_group)
     assert res.fit["npar"] == f["npar"] and res.fit["df"] == f["df"]
     for ours, theirs in (("loglik", "logl"), ("chisq", "chisq"), ("aic", "aic"), ("bic", "bic"),
                          ("baseline_chisq", "baseline.chisq")):
@@ -142,9 +143,14 @@ def test_tidy_tables_and_naming(fits):
     row = cl.query("outcome == 'alliance' and predictor == 'outcome' and wave_to == 3").iloc[0]
     assert (row["lhs"], row["op"], row["rhs"], row["wave_from"]) == ("w_alliance_3", "~", "w_outcome_2", 2)
     assert len(cl) == 6 * 4 and len(res.autoregressive) == 3 * 4
-    assert res.level == 0.95 and (cl["ci_lower"] < cl["estimate"]).all()
-    paths = res.paths()
-    assert len(paths) == 9 and set(paths["kind"]) == {"autoregressive", "cross-lagged"}
+    assert res.conf_level == 0.95 and (cl["ci_lower"] < cl["estimate"]).all()
+    summary = res.path_summary()
+    assert len(summary) == 9 and set(summary["kind"]) == {"autoregressive", "cross-lagged"}
+    paths = res.paths
+    assert list(paths.columns[:10]) == ["lhs", "op", "rhs", "label", "estimate", "std_error", "statistic", "p_value",
+                                        "ci_lower", "ci_upper"]
+    assert len(paths) == len(cl) + len(res.autoregressive) == 9 * 4 and (paths["op"] == "~").all()
+    assert set(paths.query("kind == 'cross-lagged'")["lhs"]) == set(cl["lhs"])
     assert "w_alliance_3 ~ w_alliance_2 + w_needs_2 + w_outcome_2" in res.to_lavaan()
     assert "lavaan::lavaan(model" in res.r_call() and 'missing = "ml"' in res.r_call()
     assert "Cross-lagged effects" in res.summary()
@@ -156,13 +162,16 @@ def test_tidy_tables_and_naming(fits):
 
 
 def test_compare_clpm_riclpm(fits):
-    table = compare_panel(fits["own_clpm"], fits["own_riclpm"])
+    result = compare_panel(fits["own_clpm"], fits["own_riclpm"])
+    table = result.table
+    assert list(table.columns) == [*COMPARISON_COLUMNS, "cfi", "rmsea", "rmsea_diff", "p_value_chibar", "note"]
+    assert "chi-bar-square" in result.method and result.notes and result.provenance.function == "compare_panel"
     expected = fits["own_clpm"].fit["chisq"] - fits["own_riclpm"].fit["chisq"]
     assert table["chisq_diff"].iloc[1] == pytest.approx(expected)
     assert table["df_diff"].iloc[1] == 54 - 48
     assert 0 <= table["p_value_chibar"].iloc[1] <= table["p_value"].iloc[1]
     # models that differ by more than the random intercepts get no boundary correction
-    mixed = compare_panel(fits["own_clpm"], fits["own_riclpm_lagged"])
+    mixed = compare_panel(fits["own_clpm"], fits["own_riclpm_lagged"]).table
     assert np.isnan(mixed["p_value_chibar"]).all() and (mixed["note"] == "").all()
     # als.compare dispatches panel fits to the SEM chi-square difference test
     generic = als.compare(fits["own_clpm"], fits["own_riclpm"])

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from allianceStats.errors import FormulaError
+from allianceStats.errors import OptionError
 from allianceStats.panel import clpm_syntax, dpm_syntax, riclpm_syntax
 
 from panel_reference import FIXTURES, lavaan_params, tutorial_name
@@ -113,14 +113,14 @@ def test_indicators_invariance_sequence():
     strong = riclpm_syntax(["alliance", "outcome"], 3, indicators=items, invariance="strong", between="factor")
     assert "task_2 ~ i_task*1" in strong and "w_alliance_2 ~ 1" in strong and "w_alliance_1 ~ 1" not in strong
     assert strong.count("RI_alliance =~ 1*goal_1 + l_task*task_1") == 1
-    with pytest.raises(FormulaError, match="weak"):
+    with pytest.raises(OptionError, match="weak"):
         riclpm_syntax(["alliance", "outcome"], 3, indicators=items, between="factor")
 
 
 def test_clpm_and_dpm_structure():
     c = _lines(clpm_syntax(["alliance", "outcome"], 3, constraints="lagged"))
     assert "outcome_3 ~ cl_outcome_alliance*alliance_2 + ar_outcome*outcome_2" in c
-    d = dpm_syntax("outcome", ["alliance", "needs"], 4)
+    d = dpm_syntax(x=["alliance", "needs"], y="outcome", waves=4)
     dl = _lines(d)
     assert "FE_outcome =~ 1*outcome_2 + 1*outcome_3 + 1*outcome_4" in dl
     assert "outcome_4 ~ rho*outcome_3 + beta_alliance*alliance_3 + beta_needs*needs_3" in dl
@@ -129,7 +129,7 @@ def test_clpm_and_dpm_structure():
     assert "outcome_2 ~~ alliance_3 + needs_3" in dl and "alliance_4" not in d
     assert "outcome_2 ~~ alliance_2" not in d and "outcome_3 ~~" not in d.replace("outcome_3 ~~ outcome_3", "")
     assert "FE_outcome ~~ outcome_1" in dl and "FE_outcome ~~ alliance_3" in dl
-    strict = dpm_syntax("outcome", "alliance", 4, predetermined=False, error_invariance=True)
+    strict = dpm_syntax(x="alliance", y="outcome", waves=4, predetermined=False, error_invariance=True)
     assert "outcome_2 ~~ alliance" not in strict and "outcome_3 ~~ sigma2*outcome_3" in strict
 
 
@@ -142,13 +142,13 @@ def test_clpm_and_dpm_structure():
     (dict(variables=["x", "y"], waves=3, columns={"x": ["a", "b"]}), "2 names but there are 3 waves"),
 ])
 def test_bad_input_is_reported(bad, match):
-    with pytest.raises(FormulaError, match=match):
+    with pytest.raises(OptionError, match=match):
         riclpm_syntax(**bad)
 
 
 def test_dpm_needs_three_waves():
-    with pytest.raises(FormulaError, match="at least 3 waves"):
-        dpm_syntax("outcome", "alliance", 2)
+    with pytest.raises(OptionError, match="at least 3 waves"):
+        dpm_syntax(x="alliance", y="outcome", waves=2)
 
 
 def test_committed_syntax_files_are_current():

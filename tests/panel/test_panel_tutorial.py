@@ -85,7 +85,7 @@ def test_clpm(clpm, tutorial_output):
 
 
 def test_clpm_vs_riclpm_difference(basic, clpm, tutorial_output):
-    table = compare_panel(clpm, basic)
+    table = compare_panel(clpm, basic).table
     pub = tutorial_output
     expected = pub["CLPM.fit"]["fit"]["chisq"] - pub["RICLPM.fit (basic, added)"]["fit"]["chisq"]
     assert table["model"].tolist() == ["RI-CLPM", "CLPM"]
@@ -126,7 +126,7 @@ def test_extension3_between_within_invariance(tutorial_dir, tutorial_ext3_delta)
     common = dict(wide=True, columns=columns, indicators=items, invariance="strong")
     within = als.fit_riclpm(datmi, cols, **common)
     across = als.fit_riclpm(datmi, cols, between="factor", **common)
-    table = compare_panel(within, across, names=["within", "between"])
+    table = compare_panel(within, across, names=["within", "between"]).table
     assert table["df_diff"].iloc[1] == tutorial_ext3_delta["df"]
     assert table["chisq_diff"].iloc[1] == pytest.approx(tutorial_ext3_delta["chisq"], abs=0.005)
     assert table["p_value"].iloc[1] == pytest.approx(tutorial_ext3_delta["pvalue"], abs=0.0005)

@@ -113,8 +113,8 @@ def test_bootstrap_is_seeded_and_near_the_information_se():
     x = rng.normal(size=n)
     df = pd.DataFrame({"x": x, "y": 0.5 * x + rng.normal(size=n)})
     model = "y ~ b*x\nb2 := b^2"
-    a = fit_sem(model, df, se="bootstrap", n_boot=200, seed=7)
-    b = fit_sem(model, df, se="bootstrap", n_boot=200, seed=7)
+    a = fit_sem(model, df, se="bootstrap", n_draws=200, seed=7)
+    b = fit_sem(model, df, se="bootstrap", n_draws=200, seed=7)
     std = fit_sem(model, df)
     pd.testing.assert_frame_equal(a.params, b.params)
     se_boot = a.params.query("op == '~'")["std_error"].iloc[0]
@@ -239,7 +239,8 @@ def test_nullable_integer_columns_are_read():
     data.loc[:9, "y"] = pd.NA
     res = fit_sem("y ~ x", data)
     same = fit_sem("y ~ x", data.astype({"y": float}))
-    assert res.n_obs == same.n_obs == (len(data),)   # rows with y missing still carry x (FIML, as lavaan)
+    assert res.n_obs == same.n_obs == len(data)   # rows with y missing still carry x (FIML, as lavaan)
+    assert res.n_obs_by_group == (len(data),)
     assert np.allclose(res.params["estimate"], same.params["estimate"], rtol=1e-12)
 
 
@@ -263,7 +264,7 @@ def test_variables_on_very_different_scales_and_a_negative_loading():
 def test_multigroup_fiml_bootstrap_and_no_standard_errors():
     data = pd.read_csv(FIX / "panel_mg.csv")
     model = "x2 ~ c(a, a)*x1\ny2 ~ x2"
-    boot = fit_sem(model, data, group="site", se="bootstrap", n_boot=60, seed=3)
+    boot = fit_sem(model, data, group="site", se="bootstrap", n_draws=60, seed=3)
     info = fit_sem(model, data, group="site")
     none = fit_sem(model, data, group="site", se="none")
     a_boot = boot.params.query("label == 'a'")["std_error"]

@@ -123,12 +123,14 @@ def test_fit_measures(case):
 
 def test_chisq_difference_ml():
     ref = REF["compare_ri_clpm"]
-    table = compare_sem(fitted("riclpm_fiml"), fitted("clpm_fiml"))
+    result = compare_sem(fitted("riclpm_fiml"), fitted("clpm_fiml"))
+    table = result.table
+    assert result.method == "chi-square difference (likelihood ratio)"
     assert close(table["chisq"], ref["chisq"], 1e-4).all()
     assert close(table["chisq_diff"].iloc[1], ref["chisq_diff"][1], 1e-4)
     assert table["df_diff"].iloc[1] == ref["df_diff"][1]
     assert close(table["p_value"].iloc[1], ref["p_value"][1], 1e-4)
-    assert close(table["rmsea"].iloc[1], ref["rmsea"][1], 1e-4)
+    assert close(table["rmsea_diff"].iloc[1], ref["rmsea"][1], 1e-4)  # lavTestLRT's RMSEA: of the difference
 
 
 @pytest.mark.parametrize("case", ["path_listwise_mlr", "cfa_listwise_mlr"])
@@ -152,7 +154,9 @@ def test_scaled_chisq(case):
 
 def test_chisq_difference_satorra_bentler_2001():
     ref = REF["compare_path_mlr"]
-    table = compare_sem(fitted("path_fiml_mlr"), fitted("path0_fiml_mlr"))
+    result = compare_sem(fitted("path_fiml_mlr"), fitted("path0_fiml_mlr"))
+    table = result.table
+    assert result.method == "Satorra-Bentler (2001) scaled chi-square difference"
     assert close(table["chisq_diff"].iloc[1], ref["chisq_diff"][1], 1e-4)
     assert close(table["p_value"].iloc[1], ref["p_value"][1], 1e-4)
 

@@ -90,7 +90,7 @@ def test_fixed_x_drops_rows_with_missing_covariates_with_a_warning():
     data.loc[:4, "x"] = np.nan
     with pytest.warns(DataWarning, match="missing exogenous covariate"):
         res = fit_sem("m1 ~ x\ny ~ m1", data)
-    assert res.n_obs[0] == len(data) - 5
+    assert res.n_obs == len(data) - 5
 
 
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript with lavaan is not installed")
