@@ -1,13 +1,16 @@
 """The ``alliance-stats`` command line: validate, describe, fit, ruptures, report, simulate, power, demo.
 
 Every command takes a session table (CSV or Parquet; ``--column NAME=ROLE`` maps your column names to
-the schema's roles, as :func:`allianceStats.read_sessions`) or an analysis file (TOML, see
-:mod:`allianceStats.report.runner`). Results go to standard output; progress and messages to standard
-error.
+the schema's roles ``client``, ``therapist``, ``session`` and the measures, as
+:func:`allianceStats.read_sessions`) or an analysis file (TOML, see :mod:`allianceStats.analysis`). Results go
+to standard output; progress, warnings and messages to standard error. Options follow the package's vocabulary
+(docs/design.md, "Vocabulary"): ``--conf-level``, ``--n-draws``, ``--ci``, ``--seed``, ``--waves``,
+``--scheduler``; the 0.1 spelling ``--n-boot`` still works with a warning naming ``--n-draws``.
 
-Exit codes: ``0`` success; ``2`` bad input — the data or the options are wrong (a
-:class:`~allianceStats.errors.SchemaError` lists every problem; no traceback); ``1`` the model could not
-be fitted (non-convergence, an unidentified model, a numerical failure), with the reason.
+Exit codes: ``0`` success; ``2`` bad input — the data, the options or a file are wrong (a
+:class:`~allianceStats.errors.SchemaError` lists every problem); ``1`` the model could not be fitted
+(non-convergence, an unidentified model, a numerical failure), with the reason. Every error is one message on
+standard error, never a traceback.
 
 Example
 -------
@@ -24,13 +27,16 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .errors import AllianceStatsError, ConvergenceError, IdentificationError
+from ._deprecation import warn_renamed
+from .analysis import DEMO_ANALYSIS
+from .errors import AllianceStatsError, ConvergenceError, IdentificationError, OptionError
 
 app = typer.Typer(name="alliance-stats", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -40,12 +46,13 @@ app.add_typer(fit_app, name="fit")
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-from .report.runner import DEMO_ANALYSIS  # noqa: E402  (the analysis file behind `alliance-stats demo`)
-
-DataArg = Annotated[str, typer.Argument(help='Session table: a CSV or Parquet file, or "example" for the bundled data.')]
-ColumnOpt = Annotated[Optional[list[str]], typer.Option(
+DataArg = Annotated[str, typer.Argument(
+    help='Session table: a CSV or Parquet file, or "example" for the bundled data.')]
+ColumnOpt = Annotated[list[str] | None, typer.Option(
     "--column", "-c", help="Map a column of your file to a schema role: NAME=ROLE (repeatable).")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the main table to this CSV file.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Also write the main table to this CSV file.")]
+ConfLevelOpt = Annotated[float | None, typer.Option(
+    "--conf-level", help="Level of every confidence interval, between 0 and 1 (default 0.95).")]
 
 
 class FitFailure(Exception):
@@ -54,15 +61,47 @@ class FitFailure(Exception):
 
 @contextlib.contextmanager
 def _exit_codes() -> Iterator[None]:
-    """Map errors to exit codes and print messages, never tracebacks, to standard error."""
+    """Map errors to exit codes and print one message, never a traceback, on standard error.
+
+    ``1``: the model could not be fitted (:class:`ConvergenceError`, :class:`IdentificationError`, a numerical
+    failure); ``2``: bad input (every other :class:`AllianceStatsError`, a file that cannot be read or written).
+    """
     try:
         yield
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
     except (ConvergenceError, IdentificationError, FitFailure) as err:
         err_console.print(f"error: could not fit the model: {err}", markup=False)
         raise typer.Exit(1) from None
     except AllianceStatsError as err:
         err_console.print(f"error: {err}", markup=False)
         raise typer.Exit(2) from None
+    except OSError as err:
+        err_console.print(f"error: {err.strerror or err}" + (f": {err.filename}" if err.filename else ""),
+                          markup=False)
+        raise typer.Exit(2) from None
+    except Exception as err:  # noqa: BLE001 - a bug still gets one line, not a traceback
+        err_console.print(f"error: unexpected {type(err).__name__}: {err} (please report this with the command "
+                          "you ran)", markup=False)
+        raise typer.Exit(1) from None
+
+
+def _print_warnings(caught) -> None:
+    for w in caught:
+        if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+            err_console.print(f"warning: {w.category.__name__}: {w.message}", markup=False)
+
+
+def _renamed_option(old: str, new: str) -> None:
+    """Tell the user an option of the 0.1 vocabulary is renamed (the value is still used)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_renamed(old, new)
+    _print_warnings(caught)
+
+
+def _level(conf_level: float | None) -> dict[str, float]:
+    return {} if conf_level is None else {"conf_level": conf_level}
 
 
 def _mapping(columns: list[str] | None) -> dict[str, str] | None:
@@ -72,7 +111,7 @@ def _mapping(columns: list[str] | None) -> dict[str, str] | None:
     for item in columns:
         name, sep, role = item.partition("=")
         if not sep or not name or not role:
-            raise AllianceStatsError(f"--column takes NAME=ROLE (e.g. --column ID=client); got {item!r}.")
+            raise OptionError(f"--column takes NAME=ROLE (e.g. --column ID=client); got {item!r}")
         out[name] = role
     return out
 
@@ -85,8 +124,7 @@ def _load(data: str, columns: list[str] | None):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = als.read_sessions(Path(data), columns=_mapping(columns))
-    for w in caught:
-        err_console.print(f"warning: {w.message}", markup=False)
+    _print_warnings(caught)
     return frame
 
 
@@ -102,9 +140,7 @@ def _fitting(what: str) -> Iterator[None]:
         except Exception as err:  # noqa: BLE001 - reported as the reason, exit code 1
             raise FitFailure(f"{what}: {type(err).__name__}: {err}") from None
         finally:
-            for w in caught:
-                if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
-                    err_console.print(f"warning: {w.category.__name__}: {w.message}", markup=False)
+            _print_warnings(caught)
 
 
 def _write_csv(frame, out: Path | None) -> None:
@@ -116,16 +152,13 @@ def _write_csv(frame, out: Path | None) -> None:
 
 
 def _check_converged(result, what: str) -> None:
-    converged = getattr(result, "converged", None)
-    if converged is None and hasattr(result, "convergence"):
-        converged = getattr(result.convergence, "converged", None)
-    if converged is False:
+    if not result.converged:
         raise FitFailure(f"{what} did not converge; the estimates above are not reliable "
-                         f"({getattr(getattr(result, 'convergence', None), 'message', '')}).")
+                         f"({result.convergence.message}).")
 
 
 def _show(result) -> None:
-    typer.echo(result.summary() if hasattr(result, "summary") else str(result))
+    typer.echo(result.summary())
 
 
 @app.command()
@@ -151,10 +184,10 @@ def describe(data: DataArg, column: ColumnOpt = None) -> None:
 @fit_app.command("mlm")
 def fit_mlm(data: DataArg,
             formula: Annotated[str, typer.Option("--formula", "-f", help="lme4-style formula.")],
-            decompose: Annotated[Optional[list[str]], typer.Option(
+            decompose: Annotated[list[str] | None, typer.Option(
                 help="Split these measures into _within/_between parts (and lags) first (repeatable).")] = None,
             ml: Annotated[bool, typer.Option("--ml", help="Maximum likelihood instead of REML.")] = False,
-            column: ColumnOpt = None, out: OutOpt = None) -> None:
+            conf_level: ConfLevelOpt = None, column: ColumnOpt = None, out: OutOpt = None) -> None:
     """Fit a nested linear mixed model (lme4 syntax), e.g. -f "outcome ~ alliance_within_lag1 + (1 | client)"."""
     import allianceStats as als
 
@@ -164,20 +197,20 @@ def fit_mlm(data: DataArg,
             frame = als.decompose(frame, decompose,
                                   therapist="therapist" if "therapist" in frame.columns else None)
         with _fitting("mixed model"):
-            res = als.fit_mlm(formula, frame, reml=not ml)
+            res = als.fit_mlm(frame, formula, reml=not ml, **_level(conf_level))
         _show(res)
         _write_csv(res.params, out)
         _check_converged(res, "the mixed model")
 
 
 def _panel(kind: str, data: str, variables: list[str], waves: int | None, constraints: str | None,
-           column: list[str] | None, out: Path | None) -> None:
+           conf_level: float | None, column: list[str] | None, out: Path | None) -> None:
     import allianceStats as als
 
     with _exit_codes():
         frame = _load(data, column)
         options = {k: v for k, v in {"waves": list(range(1, waves + 1)) if waves else None,
-                                     "constraints": constraints}.items() if v is not None}
+                                     "constraints": constraints, "conf_level": conf_level}.items() if v is not None}
         fit = als.fit_riclpm if kind == "riclpm" else als.fit_clpm
         with _fitting(kind.upper()):
             res = fit(frame, variables, **options)
@@ -186,29 +219,30 @@ def _panel(kind: str, data: str, variables: list[str], waves: int | None, constr
         _check_converged(res, f"the {kind.upper()}")
 
 
-VariablesOpt = Annotated[list[str], typer.Option("--variable", "-v", help="Panel variable (repeat: -v alliance -v outcome).")]
-WavesOpt = Annotated[Optional[int], typer.Option(help="Use sessions 1..WAVES as the waves.")]
-ConstraintsOpt = Annotated[Optional[str], typer.Option(help='None, "lagged" or "stationary".')]
+VariablesOpt = Annotated[list[str], typer.Option(
+    "--variable", "-v", help="Panel variable (repeat: -v alliance -v outcome).")]
+WavesOpt = Annotated[int | None, typer.Option(help="Use sessions 1..WAVES as the waves.")]
+ConstraintsOpt = Annotated[str | None, typer.Option(help='None, "lagged" or "stationary".')]
 
 
 @fit_app.command("riclpm")
 def fit_riclpm(data: DataArg, variable: VariablesOpt, waves: WavesOpt = None, constraints: ConstraintsOpt = None,
-               column: ColumnOpt = None, out: OutOpt = None) -> None:
+               conf_level: ConfLevelOpt = None, column: ColumnOpt = None, out: OutOpt = None) -> None:
     """Fit a random-intercept cross-lagged panel model (Hamaker et al. 2015) by FIML."""
-    _panel("riclpm", data, variable, waves, constraints, column, out)
+    _panel("riclpm", data, variable, waves, constraints, conf_level, column, out)
 
 
 @fit_app.command("clpm")
 def fit_clpm(data: DataArg, variable: VariablesOpt, waves: WavesOpt = None, constraints: ConstraintsOpt = None,
-             column: ColumnOpt = None, out: OutOpt = None) -> None:
+             conf_level: ConfLevelOpt = None, column: ColumnOpt = None, out: OutOpt = None) -> None:
     """Fit a cross-lagged panel model by FIML."""
-    _panel("clpm", data, variable, waves, constraints, column, out)
+    _panel("clpm", data, variable, waves, constraints, conf_level, column, out)
 
 
 @fit_app.command("sem")
 def fit_sem(data: DataArg,
             model: Annotated[str, typer.Option("--model", "-m", help="lavaan syntax, or a file holding it.")],
-            column: ColumnOpt = None, out: OutOpt = None) -> None:
+            conf_level: ConfLevelOpt = None, column: ColumnOpt = None, out: OutOpt = None) -> None:
     """Fit a structural equation model written in lavaan syntax (ML / FIML)."""
     import allianceStats as als
 
@@ -216,7 +250,7 @@ def fit_sem(data: DataArg,
         text = Path(model).read_text(encoding="utf-8") if Path(model).is_file() else model
         frame = _load(data, column)
         with _fitting("SEM"):
-            res = als.fit_sem(text, frame)
+            res = als.fit_sem(model=text, data=frame, **_level(conf_level))
         _show(res)
         _write_csv(res.params, out)
         _check_converged(res, "the SEM")
@@ -228,28 +262,33 @@ def fit_mediation(data: DataArg,
                   mediator: Annotated[list[str], typer.Option("--mediator", "-m", help="Mediator (repeatable).")],
                   y: Annotated[str, typer.Option("--y", help="Outcome.")],
                   serial: Annotated[bool, typer.Option(help="Mediators form a chain in the given order.")] = False,
-                  unit: Annotated[str, typer.Option(help='"client" (client means) or "session" (clusters = clients).')] = "client",
-                  n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 5000,
-                  seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+                  unit: Annotated[str, typer.Option(
+                      help='"client" (client means) or "session" (clients resampled).')] = "client",
+                  n_draws: Annotated[int, typer.Option(help="Bootstrap resamples (or Monte Carlo draws).")] = 5000,
+                  ci: Annotated[str, typer.Option(
+                      help='Interval method: "percentile", "bca" or "monte_carlo".')] = "percentile",
+                  conf_level: ConfLevelOpt = None,
+                  seed: Annotated[int, typer.Option(help="Random seed (recorded with the result).")] = 1,
+                  n_boot: Annotated[int | None, typer.Option(hidden=True, help="Renamed --n-draws.")] = None,
                   column: ColumnOpt = None, out: OutOpt = None) -> None:
-    """Indirect effects of X on Y through the mediators, with bootstrap CIs."""
+    """Indirect effects of X on Y through the mediators, with bootstrap (or Monte Carlo) intervals."""
     import allianceStats as als
 
+    from .data.checks import check_choice, require_columns
+
     with _exit_codes():
-        frame = _load(data, column)
-        cols = [x, *mediator, y]
-        missing = [c for c in cols if c not in frame.columns]
-        if missing:
-            raise AllianceStatsError(f"column(s) {missing} not in the data; available: {', '.join(frame.columns)}.")
-        kwargs = {}
+        if n_boot is not None:
+            _renamed_option("--n-boot", "--n-draws")
+            n_draws = n_boot
+        check_choice("--unit", unit, ["client", "session"])
+        frame = require_columns(_load(data, column), [x, *mediator, y], where="fit mediation")
+        kwargs = {"n_draws": n_draws, "ci": ci, "seed": seed, **_level(conf_level)}
         if unit == "client":
-            frame = frame.groupby("client", sort=True)[cols].mean().reset_index()
-        elif unit == "session":
-            kwargs["cluster"] = "client"
+            frame = frame.groupby("client", sort=True)[[x, *mediator, y]].mean().reset_index()
         else:
-            raise AllianceStatsError(f"--unit must be 'client' or 'session'; got {unit!r}.")
+            kwargs["client"] = "client"
         with _fitting("mediation model"):
-            res = als.mediation(frame, x, mediator, y, serial=serial, n_boot=n_boot, seed=seed, **kwargs)
+            res = als.fit_mediation(frame, x, mediator, y, serial=serial, **kwargs)
         _show(res)
         _write_csv(res.effects, out)
 
@@ -270,11 +309,15 @@ def ruptures(data: DataArg,
 
 
 def _run_report(analysis: Path, outdir: Path, strict: bool) -> Path:
-    from .report.render import write_report
-    from .report.runner import build_report, load_analysis, load_data
+    """Run an analysis file (:mod:`allianceStats.analysis`), draw it (:mod:`allianceStats.report`), write it."""
+    from .analysis import load_analysis, load_data, run_analysis
+    from .report import build_report, write_report
 
-    spec = load_analysis(analysis)
-    data = load_data(spec)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec = load_analysis(analysis)
+        data = load_data(spec)
+    _print_warnings(caught)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=err_console, transient=True) as progress:
         task = progress.add_task("analysis", total=len(spec.steps))
@@ -282,8 +325,9 @@ def _run_report(analysis: Path, outdir: Path, strict: bool) -> Path:
         def tick(step: str) -> None:
             progress.update(task, description=f"running {step}", completed=spec.steps.index(step))
 
-        report = build_report(spec, data, progress=tick)
+        run = run_analysis(spec, data, progress=tick)
         progress.update(task, completed=len(spec.steps), description="writing report")
+        report = build_report(run)
         path = write_report(report, outdir)
     for section in report.sections:
         if section.status != "ok":
@@ -295,7 +339,8 @@ def _run_report(analysis: Path, outdir: Path, strict: bool) -> Path:
 
 @app.command()
 def report(analysis: Annotated[Path, typer.Argument(help="Analysis file (TOML).")],
-           out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for index.html and tables/.")] = Path("reports/report"),
+           out: Annotated[Path, typer.Option(
+               "--out", "-o", help="Output folder for index.html and tables/.")] = Path("reports/report"),
            strict: Annotated[bool, typer.Option(help="Exit 1 if any analysis failed.")] = False) -> None:
     """Run every analysis of a TOML analysis file and write the HTML report and its tables."""
     with _exit_codes():
@@ -307,7 +352,8 @@ def report(analysis: Annotated[Path, typer.Argument(help="Analysis file (TOML)."
 def simulate(out: Annotated[Path, typer.Option("--out", "-o", help="CSV file for the session table.")],
              therapists: int = 20, clients: Annotated[int, typer.Option(help="Clients per therapist.")] = 10,
              sessions: int = 10, seed: int = 1,
-             truth: Annotated[Optional[Path], typer.Option(help="Also write the population values (JSON).")] = None) -> None:
+             truth: Annotated[Path | None, typer.Option(
+                 help="Also write the population values (JSON).")] = None) -> None:
     """Simulate session data from the cyclical alliance / SDT model (known truth) to a CSV file."""
     from .report.tables import atomic_write, to_csv_text
     from .simulate import sdt_cycle
@@ -335,9 +381,11 @@ def _jsonable(value):
 
 
 @app.command()
-def power(study: Annotated[Path, typer.Argument(help="Power-study file (TOML), e.g. analyses/studies/riclpm_power.toml.")],
-          scheduler: Annotated[Optional[str], typer.Option(
-              "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port); default: a local cluster.")] = None,
+def power(study: Annotated[Path, typer.Argument(
+              help="Power-study file (TOML), e.g. analyses/studies/riclpm_power.toml.")],
+          scheduler: Annotated[str | None, typer.Option(
+              "--scheduler",
+              help="Address of an existing Dask scheduler (tcp://host:port); default: a local cluster.")] = None,
           progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True) -> None:
     """Run a Monte Carlo power study: per-cell results, power_table.csv and one power-curve SVG per target."""
     import re

@@ -112,10 +112,18 @@ def test_fit_failures_exit_1_with_reason(data_csv, monkeypatch):
 def test_fit_mediation_and_ruptures(data_csv, tmp_path):
     out = tmp_path / "effects.csv"
     result = invoke("fit", "mediation", data_csv, "--x", "alliance", "-m", "autonomy", "-m", "competence",
-                    "--y", "motivation", "--n-boot", "200", "--seed", "3", "--out", out)
+                    "--y", "motivation", "--n-draws", "200", "--seed", "3", "--conf-level", "0.9", "--out", out)
     assert result.exit_code == 0, result.stderr
+    assert "FutureWarning" not in result.stderr
     effects = pd.read_csv(out)
     assert {"total indirect", "direct", "total"} <= set(effects["effect"])
+    old = invoke("fit", "mediation", data_csv, "--x", "alliance", "-m", "autonomy", "-m", "competence",
+                 "--y", "motivation", "--n-boot", "200", "--seed", "3", "--conf-level", "0.9", "--out", out)
+    assert old.exit_code == 0 and "--n-boot is renamed --n-draws" in old.stderr
+    assert pd.read_csv(out).equals(effects)  # the old option gives the same numbers
+    bad_unit = invoke("fit", "mediation", data_csv, "--x", "alliance", "-m", "autonomy", "--y", "motivation",
+                      "--unit", "clients")
+    assert bad_unit.exit_code == 2 and "--unit='clients' is not supported" in bad_unit.stderr
     bad = invoke("fit", "mediation", data_csv, "--x", "alliance", "-m", "nope", "--y", "motivation")
     assert bad.exit_code == 2 and "nope" in bad.stderr
     rup = invoke("ruptures", data_csv, "--out", tmp_path / "events.csv")
@@ -145,8 +153,9 @@ name = "needs"
 x = "alliance"
 mediators = ["autonomy", "relatedness"]
 y = "motivation"
-options = {{ n_boot = 300 }}
+n_draws = 300
 [cycle]
+n_draws = 200
 [dynamics]
 """
 
@@ -165,7 +174,8 @@ def test_report_runs_and_reruns_byte_identically(data_csv, tmp_path):
     html = (tmp_path / "a" / "index.html").read_text(encoding="utf-8")
     assert "Test &lt;b&gt;study&lt;/b&gt;" in html and "<b>study</b>" not in html
     broken = tmp_path / "broken.toml"
-    broken.write_text(f"[data]\npath = '{data_csv.as_posix()}'\n[[mlm]]\nformula = 'outcome ~ nothing_here + (1 | client)'\n")
+    broken.write_text(f"[data]\npath = '{data_csv.as_posix()}'\n[[mlm]]\n"
+                      "formula = 'outcome ~ nothing_here + (1 | client)'\n")
     strict = invoke("report", broken, "-o", tmp_path / "c", "--strict")
     assert strict.exit_code == 1 and "some analyses failed" in strict.stderr
     assert (tmp_path / "c" / "index.html").is_file()  # the report is still written
@@ -173,7 +183,7 @@ def test_report_runs_and_reruns_byte_identically(data_csv, tmp_path):
 
 def test_report_seed_changes_bootstrap(data_csv, tmp_path):
     text = (f"seed = 42\n[data]\npath = '{data_csv.as_posix()}'\n[[mediation]]\nname = 'needs'\nx = 'alliance'\n"
-            "mediators = ['autonomy']\ny = 'motivation'\noptions = { n_boot = 300 }\n")
+            "mediators = ['autonomy']\ny = 'motivation'\nn_draws = 300\n")
     (tmp_path / "s1.toml").write_text(text)
     (tmp_path / "s2.toml").write_text(text.replace("seed = 42", "seed = 43"))
     for name in ("s1", "s2"):
@@ -184,10 +194,12 @@ def test_report_seed_changes_bootstrap(data_csv, tmp_path):
 
 
 @pytest.mark.parametrize("text,needle", [
-    ("title = 'x'\n", "[data] table with a 'path'"),
+    ("title = 'x'\n", "missing required key 'data'"),
     ("[data]\npath = 'x.csv'\n[mlmm]\n", "unknown key 'mlmm'"),
     ("[data\n", "not valid TOML"),
-    ("seed = -1\n[data]\npath = 'x.csv'\n", "non-negative integer"),
+    ("seed = -1\n[data]\npath = 'x.csv'\n", "seed must be a non-negative whole number"),
+    ("[data]\npath = 'x.csv'\n[[mlm]]\nformula = 'y ~ 1'\nreml = 'false'\n",
+     "reml must be true or false (a TOML boolean, without quotes); found the string 'false'"),
     ("[data]\npath = 'no_such_file.csv'\n[describe]\n", "not found"),
 ])
 def test_report_bad_analysis_file(tmp_path, text, needle):
@@ -195,6 +207,35 @@ def test_report_bad_analysis_file(tmp_path, text, needle):
     toml.write_text(text)
     result = invoke("report", toml, "-o", tmp_path / "out")
     assert result.exit_code == 2 and needle in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing is written for a file that does not check
+
+
+def test_report_old_analysis_keys_warn_and_still_work(data_csv, tmp_path):
+    toml = tmp_path / "old.toml"
+    toml.write_text(f"[data]\npath = '{data_csv.as_posix()}'\n[[mediation]]\nname = 'needs'\nx = 'alliance'\n"
+                    "mediators = ['autonomy']\ny = 'motivation'\noptions = { n_boot = 100 }\n")
+    result = invoke("report", toml, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: FutureWarning: analysis file" in result.stderr
+    assert "[[mediation]] number 1 options.n_boot is renamed n_draws" in result.stderr
+    assert (tmp_path / "out" / "tables" / "mediation_needs_effects.csv").is_file()
+
+
+def test_no_traceback_for_unexpected_errors(data_csv, tmp_path, monkeypatch):
+    def bug(*args, **kwargs):
+        raise KeyError("internal")
+
+    monkeypatch.setattr(allianceStats, "describe", bug)
+    result = invoke("describe", data_csv)
+    assert result.exit_code == 1 and result.stderr.startswith("error: unexpected KeyError: 'internal'")
+    assert len(result.stderr.strip().splitlines()) == 1
+    target = tmp_path / "file"
+    target.write_text("not a folder")
+    toml = tmp_path / "a.toml"
+    toml.write_text(f"[data]\npath = '{data_csv.as_posix()}'\n[trajectories]\n")
+    blocked = invoke("report", toml, "-o", target / "out")  # the output folder cannot be created
+    assert blocked.exit_code == 2 and blocked.stderr.strip().startswith("error: Not a directory")
+    assert len(blocked.stderr.strip().splitlines()) == 1
 
 
 def test_simulate_then_validate(tmp_path):

@@ -22,7 +22,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..errors import AllianceStatsError
+from .._deprecation import renamed_arguments
+from ..data.checks import require_columns
+from ..errors import SchemaError
 
 _RC = {
     "svg.hashsalt": "allianceStats",
@@ -63,14 +65,16 @@ def figure_to_svg(fig, *, figure_id: str = "fig") -> str:
     return text.replace("<svg ", '<svg class="figure" ', 1).strip()
 
 
-def trajectory_plot(data: pd.DataFrame, column: str, *, client: str = "client", time: str = "session",
+@renamed_arguments(time="session")
+def trajectory_plot(data: pd.DataFrame, column: str, *, client: str = "client", session: str = "session",
                     max_clients: int = 80, seed: int = 0, title: str | None = None,
                     figure_id: str | None = None) -> str:
-    """Spaghetti plot of ``column`` over ``time``: one thin grey line per client, the mean in black.
+    """Spaghetti plot of ``column`` over ``session``: one thin grey line per client, the mean in black.
 
     At most ``max_clients`` clients are drawn (a seeded random subset, so the figure is reproducible);
-    the mean line uses *all* clients and is the time axis shows the number observed at each session (up to 16 sessions), which
-    makes dropout visible. Returns SVG text.
+    the mean line uses *all* clients, and below the session axis (up to 16 sessions) the number of clients
+    observed at each session makes dropout visible. Returns SVG text. (``time=`` is the 0.1 name of
+    ``session=`` and warns.)
 
     Example
     -------
@@ -84,13 +88,12 @@ def trajectory_plot(data: pd.DataFrame, column: str, *, client: str = "client", 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    missing = [c for c in (client, time, column) if c not in data.columns]
-    if missing:
-        raise AllianceStatsError(f"trajectory_plot: column(s) {missing} not in the data; found "
-                                 f"{', '.join(map(str, data.columns))}.")
+    require_columns(data, [client, session, column], where="trajectory_plot")
+    time = session
     d = data[[client, time, column]].dropna()
     if d.empty:
-        raise AllianceStatsError(f"trajectory_plot: no non-missing values of {column!r} to draw.")
+        raise SchemaError([f"column {column!r} has no non-missing value (with client and session) to draw"],
+                          source="trajectory_plot")
     ids = pd.unique(d[client])
     if len(ids) > max_clients:
         rng = np.random.default_rng(seed)
@@ -142,9 +145,7 @@ def retention_plot(curves: pd.DataFrame, *, title: str = "Retention (Kaplan–Me
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    missing = [c for c in ("group", "time", "survival") if c not in curves.columns]
-    if missing:
-        raise AllianceStatsError(f"retention_plot: column(s) {missing} missing; expected group, time, survival.")
+    require_columns(curves, ["group", "time", "survival"], where="retention_plot", what="curves")
     styles = ["-", "--", ":", "-."]
     with matplotlib.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)

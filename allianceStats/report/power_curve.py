@@ -50,10 +50,12 @@ def _marker(shape: str, x: float, y: float, r: float = 4.0) -> str:
         return (f'<rect x="{_fmt(x - r)}" y="{_fmt(y - r)}" width="{2 * r:.1f}" height="{2 * r:.1f}" '
                 'fill="#000000"/>')
     if shape == "triangle":
-        pts = f"{_fmt(x)},{_fmt(y - r * 1.2)} {_fmt(x + r * 1.1)},{_fmt(y + r * 0.8)} {_fmt(x - r * 1.1)},{_fmt(y + r * 0.8)}"
+        pts = (f"{_fmt(x)},{_fmt(y - r * 1.2)} {_fmt(x + r * 1.1)},{_fmt(y + r * 0.8)} "
+               f"{_fmt(x - r * 1.1)},{_fmt(y + r * 0.8)}")
         return f'<polygon points="{pts}" fill="#ffffff" stroke="#000000" stroke-width="1.5"/>'
     if shape == "diamond":
-        pts = f"{_fmt(x)},{_fmt(y - r * 1.3)} {_fmt(x + r)},{_fmt(y)} {_fmt(x)},{_fmt(y + r * 1.3)} {_fmt(x - r)},{_fmt(y)}"
+        pts = (f"{_fmt(x)},{_fmt(y - r * 1.3)} {_fmt(x + r)},{_fmt(y)} {_fmt(x)},{_fmt(y + r * 1.3)} "
+               f"{_fmt(x - r)},{_fmt(y)}")
         return f'<polygon points="{pts}" fill="#000000"/>'
     return (f'<path d="M{_fmt(x - r)},{_fmt(y - r)} L{_fmt(x + r)},{_fmt(y + r)} M{_fmt(x - r)},{_fmt(y + r)} '
             f'L{_fmt(x + r)},{_fmt(y - r)}" stroke="#000000" stroke-width="1.8"/>')

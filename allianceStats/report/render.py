@@ -40,7 +40,6 @@ from markupsafe import Markup
 
 from .tables import apa_table, atomic_write, to_csv_text, to_markdown
 
-
 _ACTIVE_CONTENT = re.compile(r"<\s*script|<\s*foreignObject|<\s*iframe|<[^>]*\son[a-z]+\s*=|javascript:", re.I)
 
 

@@ -37,7 +37,8 @@ HEADERS = {
     "estimate": "Estimate", "std_error": "SE", "statistic": "Statistic", "df": "df", "p_value": "p",
     "std_all": "β (std.)", "hazard_ratio": "HR", "group": "Group", "var1": "Var 1", "var2": "Var 2",
     "vcov": "Variance", "sdcor": "SD / r", "measure": "Measure", "icc": "ICC", "supported": "Supported",
-    "hypothesis": "Hypothesis", "model": "Model", "statement": "Statement", "note": "Note", "icc_therapist": "ICC therapist", "icc_client": "ICC client",
+    "hypothesis": "Hypothesis", "model": "Model", "statement": "Statement", "note": "Note",
+    "icc_therapist": "ICC therapist", "icc_client": "ICC client",
     "icc_same_client": "ICC same client", "icc_residual": "Residual share",
 }
 

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from allianceStats.errors import AllianceStatsError
+from allianceStats.errors import AllianceStatsError, SchemaError
 from allianceStats.report.figures import trajectory_plot
 
 
@@ -36,8 +36,17 @@ def test_trajectory_samples_clients_with_seed(sessions):
 
 
 def test_trajectory_bad_column(sessions):
-    with pytest.raises(AllianceStatsError, match="not in the data"):
+    with pytest.raises(SchemaError, match="column 'nope' not found in data"):
         trajectory_plot(sessions, "nope")
+    with pytest.raises(SchemaError, match="column 'alliance' has no non-missing value"):
+        trajectory_plot(sessions.assign(alliance=float("nan")), "alliance")
+
+
+def test_trajectory_session_column_and_its_old_name(sessions):
+    visits = sessions.rename(columns={"session": "visit"})
+    svg = trajectory_plot(visits, "alliance", session="visit", figure_id="a")
+    with pytest.warns(FutureWarning, match="argument time= is renamed session="):
+        assert trajectory_plot(visits, "alliance", time="visit", figure_id="a") == svg
 
 
 def test_retention_plot_groups_by_line_style():

@@ -1,0 +1,784 @@
+"""Analysis files: read a TOML file naming the data and the analyses, run each one through the public API.
+
+An *analysis file* names the data, the column roles, the seed and the analyses (*steps*) to run. This module
+reads and checks it (:func:`load_analysis`, :func:`parse_analysis`), loads the data (:func:`load_data`) and runs
+every step by calling the public estimation API — ``fit_mlm``, ``icc``, ``fit_riclpm``, ``fit_mediation``,
+``fit_multilevel_mediation``, ``fit_wave_mediation``, ``evaluate_hypotheses``, ``detect_ruptures``,
+``detect_sudden_gains``, ``fit_level_variability_repair``, ``fit_dropout`` … (:func:`run_analysis`). The results
+come back as an :class:`AnalysisRun`: one :class:`StepResult` per step holding the fitted result objects.
+Drawing them is the job of :func:`allianceStats.report.build_report`; this module never draws, and the
+report never estimates (docs/design.md, "Layout").
+
+Every step is guarded: a step that raises becomes a *failed* step carrying the error message, and the other
+steps still run. Warnings raised by a step (e.g. ``ConvergenceWarning``) are kept with it.
+
+Same file + same data + same seed → the same numbers: step ``k`` (its position in :data:`STEP_ORDER` among the
+steps of the file) gets the seed ``seed + 1000·k``, and the ``j``-th table of a ``[[list]]`` step adds ``j``.
+
+The file (every table optional except ``[data]``; relative paths are relative to the TOML file)::
+
+    title = "My study"
+    seed = 2025
+    conf_level = 0.95             # every interval; a step's own conf_level overrides it
+    [data]
+    path = "sessions.csv"         # CSV or Parquet; "example" = the bundled example data
+    client = "ID"                 # your column holding each role (client, therapist, session) ...
+    columns = { WAI = "alliance" }   # ... and any other renames: your name -> the schema's name
+    [describe]
+    [icc]
+    measures = ["alliance", "outcome"]
+    [trajectories]
+    measures = ["alliance", "outcome"]
+    [[mlm]]
+    name = "alliance_outcome"
+    formula = "outcome ~ alliance_within_lag1 + alliance_between + session0 + (1 | client)"
+    decompose = ["alliance"]
+    [riclpm]
+    variables = ["alliance", "outcome"]
+    waves = [1, 2, 3, 4, 5]
+    clpm = true                   # also fit the CLPM and compare
+    [[mediation]]
+    name = "needs"
+    x = "alliance"
+    mediators = ["autonomy", "competence", "relatedness"]
+    y = "motivation"
+    unit = "client"               # "client": client means; "session": sessions, clients resampled
+    n_draws = 2000
+    [[multilevel_mediation]]
+    x = "alliance"
+    m = "needs"
+    y = "motivation"
+    [[wave_mediation]]
+    x = "alliance"
+    m = "needs"
+    y = "outcome"
+    [cycle]                       # the SDT cycle of the hypothesis registry, drawn as a diagram
+    [hypotheses]
+    mapping = { alliance = "alliance", empathic_attunement = "empathy" }   # registry roles -> columns
+    [dynamics]
+    column = "alliance"
+    sudden_gains = { column = "outcome", better = "higher", min_change = 5 }
+
+:data:`SCHEMA` lists every key with its type; :func:`parse_analysis` checks them all and raises one
+:class:`~allianceStats.errors.SchemaError` listing every problem. Keys of the 0.1 vocabulary (``n_boot``,
+``level``, ``cluster``, ``wave``/``time`` inside ``options``; the ``[cycle]`` role keys) keep working with a
+:class:`FutureWarning` naming the new key (:data:`RENAMED_OPTIONS`).
+
+Example
+-------
+>>> spec = parse_analysis({"title": "t", "seed": 1, "data": {"path": "example"}, "describe": {}})
+>>> spec.steps, spec.seed
+(['describe'], 1)
+>>> run = run_analysis(spec)
+>>> [(s.id, s.status) for s in run.steps]
+[('describe', 'ok')]
+"""
+from __future__ import annotations
+
+import tomllib
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import allianceStats as als
+
+from ._deprecation import warn_renamed
+from .errors import AllianceStatsError, OptionError, SchemaError
+from .results import data_sha256, package_versions
+
+__all__ = ["DEMO_ANALYSIS", "STEP_ORDER", "SCHEMA", "RENAMED_OPTIONS", "Key", "AnalysisSpec", "StepResult",
+           "AnalysisRun", "parse_analysis", "load_analysis", "load_data", "run_analysis", "run_step"]
+
+#: the analysis file behind ``alliance-stats demo`` (the bundled example data, every step)
+DEMO_ANALYSIS = Path(__file__).resolve().parent / "demo_analysis.toml"
+DEFAULT_TITLE = "allianceStats report"
+#: step kinds in run (and report) order; a file lists any subset
+STEP_ORDER = ["describe", "icc", "trajectories", "mlm", "riclpm", "mediation", "multilevel_mediation",
+              "wave_mediation", "cycle", "hypotheses", "dynamics", "power"]
+#: steps written as arrays of tables (``[[mlm]]``): each table is one analysis
+LIST_STEPS = {"mlm", "mediation", "multilevel_mediation", "wave_mediation"}
+_INTERVALS = ("percentile", "bca", "monte_carlo", "delta", "wald", "profile")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of an analysis file: its ``type`` (see :data:`TYPES`), a one-line ``help``, ``required``,
+    and for ``type="choice"`` the valid ``choices``."""
+
+    type: str
+    help: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+_CONF = Key("conf_level", "interval level, a number between 0 and 1 (default: the file's conf_level, else 0.95)")
+_OPTIONS = Key("table", "further keyword arguments of the estimation function")
+
+#: every key of every table of an analysis file (``""``: the top level)
+SCHEMA: dict[str, dict[str, Key]] = {
+    "": {"title": Key("text", "report title"),
+         "seed": Key("seed", "base seed, a non-negative integer: step k gets seed + 1000·k"),
+         "conf_level": _CONF,
+         "data": Key("table", "the session table", required=True)},
+    "data": {"path": Key("text", 'CSV or Parquet file, or "example" (the bundled data)', required=True),
+             "columns": Key("renames", "your column name -> schema name (as read_sessions(columns=))"),
+             "client": Key("text", "your column holding the client id"),
+             "therapist": Key("text", "your column holding the therapist id"),
+             "session": Key("text", "your column holding the session number")},
+    "describe": {},
+    "icc": {"measures": Key("names", "columns (default: alliance, outcome, needs, motivation present)"),
+            "therapist": Key("column_or_false", "therapist column, or false for a two-level model"),
+            "conf_level": _CONF},
+    "trajectories": {"measures": Key("names", "columns to draw (default: alliance, outcome)"),
+                     "max_clients": Key("count", "at most this many client lines (default 80)")},
+    "mlm": {"name": Key("text", "short name (tables are named mlm_<name>_...)"),
+            "title": Key("text", "section title"),
+            "formula": Key("text", "lme4-style formula", required=True),
+            "decompose": Key("names", "measures split into _within/_between (and lags) first"),
+            "therapist": Key("column_or_false", "therapist column for the decomposition, or false"),
+            "reml": Key("bool", "REML (true, default) or ML (false)"),
+            "conf_level": _CONF},
+    "riclpm": {"variables": Key("names", "panel variables (default: alliance, outcome)"),
+               "waves": Key("integers", "session numbers used as waves (default: all)"),
+               "clpm": Key("bool", "also fit the CLPM and compare the two"),
+               "conf_level": _CONF, "options": _OPTIONS},
+    "mediation": {"name": Key("text", "short name"), "title": Key("text", "section title"),
+                  "x": Key("text", "predictor", required=True),
+                  "mediators": Key("names", "mediator(s)", required=True),
+                  "y": Key("text", "outcome", required=True),
+                  "covariates": Key("names", "covariates of every equation"),
+                  "serial": Key("bool", "the mediators form a chain in the given order"),
+                  "unit": Key("choice", "client means, or sessions with clients resampled",
+                              choices=("client", "session")),
+                  "n_draws": Key("count", "bootstrap resamples / Monte Carlo draws"),
+                  "ci": Key("choice", "interval method", choices=_INTERVALS),
+                  "conf_level": _CONF, "options": _OPTIONS},
+    "multilevel_mediation": {"name": Key("text", "short name"), "title": Key("text", "section title"),
+                             "x": Key("text", "predictor", required=True),
+                             "m": Key("text", "mediator", required=True),
+                             "y": Key("text", "outcome", required=True),
+                             "n_draws": Key("count", "Monte Carlo draws"),
+                             "conf_level": _CONF, "options": _OPTIONS},
+    "wave_mediation": {"name": Key("text", "short name"), "title": Key("text", "section title"),
+                       "x": Key("text", "predictor", required=True),
+                       "m": Key("text", "mediator", required=True),
+                       "y": Key("text", "outcome", required=True),
+                       "waves": Key("integers", "session numbers used as waves (at least three)"),
+                       "ci": Key("choice", "interval method", choices=_INTERVALS),
+                       "n_draws": Key("count", "Monte Carlo draws or bootstrap resamples"),
+                       "conf_level": _CONF, "options": _OPTIONS},
+    "cycle": {"mapping": Key("mapping", "registry role -> column(s) (default: [hypotheses] mapping)"),
+              "ci": Key("choice", "interval method", choices=_INTERVALS),
+              "n_draws": Key("count", "bootstrap resamples per arrow"),
+              "conf_level": _CONF},
+    "hypotheses": {"mapping": Key("mapping", "registry role -> column(s)", required=True),
+                   "ids": Key("names", "hypotheses to test (default: all)"),
+                   "ci": Key("choice", "interval method", choices=_INTERVALS),
+                   "n_draws": Key("count", "bootstrap resamples / Monte Carlo draws"),
+                   "conf_level": _CONF, "options": _OPTIONS},
+    "dynamics": {"column": Key("text", "alliance column (default: alliance)"),
+                 "ruptures": Key("table", "options of detect_ruptures"),
+                 "variability": Key("table", "options of variability"),
+                 "sudden_gains": Key("table", "run detect_sudden_gains with these options (column, better, ...)"),
+                 "level_variability_repair": Key("table", "run fit_level_variability_repair with these options"),
+                 "dropout": Key("table", "options of fit_dropout"),
+                 "dropout_predictors": Key("names", "predictors of dropout (default: column)"),
+                 "km_split": Key("choice", "split of the Kaplan-Meier curves by early alliance",
+                                 choices=("median", "tertile", "quartile")),
+                 "conf_level": _CONF},
+    "power": {"table": Key("text", "power_table.csv written by `alliance-stats power`", required=True),
+              "targets": Key("names", "targets to draw (default: all)")},
+}
+
+#: keys of the 0.1 vocabulary inside ``options`` tables -> their new names (FutureWarning until 0.3.0)
+RENAMED_OPTIONS = {"n_boot": "n_draws", "level": "conf_level", "cluster": "client", "wave": "session",
+                   "time": "session"}
+#: the 0.1 ``[cycle]`` keys -> the registry role each one now maps in ``[cycle] mapping``
+_CYCLE_ROLE_KEYS = {"alliance": "alliance", "motivation": "motivation", "engagement": "engagement"}
+_CYCLE_LIST_KEYS = ("behaviours", "needs")
+
+TYPES = {
+    "text": "a string in quotes",
+    "bool": "true or false (a TOML boolean, without quotes)",
+    "count": "a whole number of at least 1",
+    "seed": "a non-negative whole number",
+    "conf_level": "a number between 0 and 1 (e.g. 0.95)",
+    "names": 'a list of column names (e.g. ["alliance", "outcome"]) or one name',
+    "integers": "a list of whole numbers (e.g. [1, 2, 3])",
+    "mapping": 'a table of names to a name or a list of names (e.g. { alliance = "WAI" })',
+    "renames": 'a table of names to names (e.g. { WAI = "alliance" })',
+    "table": "a table (e.g. { key = value } or a [section])",
+    "column_or_false": "a column name, or false",
+    "choice": "one of the listed choices",
+}
+
+
+def _toml_type(value: Any) -> str:
+    names = {bool: "a boolean", str: "the string", int: "the integer", float: "the number", list: "a list",
+             dict: "a table"}
+    kind = names.get(type(value), type(value).__name__)
+    return f"{kind} {value!r}" if isinstance(value, (bool, str, int, float)) else kind
+
+
+def _check(key: Key, value: Any) -> tuple[Any, str | None]:
+    """``(normalised value, None)`` when ``value`` has the key's type, else ``(None, problem)``."""
+    t, ok, out = key.type, False, value
+    if t == "text":
+        ok = isinstance(value, str) and value != ""
+    elif t == "bool":
+        ok = isinstance(value, bool)
+    elif t in ("count", "seed"):
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= (1 if t == "count" else 0)
+    elif t == "conf_level":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
+        out = float(value) if ok else value
+    elif t == "names":
+        out = [value] if isinstance(value, str) else value
+        ok = isinstance(out, list) and all(isinstance(v, str) and v for v in out)
+    elif t == "integers":
+        ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    elif t == "mapping":
+        ok = isinstance(value, dict) and all(isinstance(v, str) or (isinstance(v, list) and v and all(
+            isinstance(c, str) for c in v)) for v in value.values())
+    elif t == "renames":
+        ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    elif t == "table":
+        ok = isinstance(value, dict)
+    elif t == "column_or_false":
+        ok = value is False or (isinstance(value, str) and value != "")
+        out = None if value is False else value
+    elif t == "choice":
+        ok = value in key.choices
+        if not ok:
+            return None, f"must be one of {list(key.choices)}; found {_toml_type(value)}"
+    if ok:
+        return out, None
+    return None, f"must be {TYPES[t]}; found {_toml_type(value)}"
+
+
+def _check_table(table: Mapping[str, Any], schema: Mapping[str, Key], where: str) -> tuple[dict, list[str]]:
+    """Check every key of one table against its schema; return the normalised table and the problems."""
+    problems, out = [], {}
+    for k, v in table.items():
+        if k not in schema:
+            problems.append(f"{where}: unknown key {k!r}; valid keys: {', '.join(schema) or '(none)'}")
+            continue
+        value, problem = _check(schema[k], v)
+        if problem:
+            problems.append(f"{where}: {k} {problem}")
+        else:
+            out[k] = value
+    missing = [k for k, key in schema.items() if key.required and k not in table]
+    problems += [f"{where}: missing required key {k!r} ({schema[k].help})" for k in missing]
+    return out, problems
+
+
+def _rename_options(step: str, table: dict, where: str, source: str) -> tuple[dict, list[str]]:
+    """Translate 0.1 keys inside ``options`` (with a FutureWarning) and lift keys the step itself knows."""
+    options = table.get("options")
+    if not isinstance(options, dict):
+        return table, []
+    table, options, problems = dict(table), dict(options), []
+    for old, new in RENAMED_OPTIONS.items():
+        if old in options:
+            warn_renamed(f"analysis file {source}: {where} options.{old}", f"{new}", stacklevel=4)
+            if new in options:
+                problems.append(f"{where}: options has both {old!r} (old name) and {new!r}; keep only {new!r}")
+            options[new] = options.pop(old)
+    for k in [k for k in options if k in SCHEMA[step] and k != "options"]:
+        if k in table:
+            problems.append(f"{where}: {k!r} is given both as a key and in options; give it once, as a key")
+        else:
+            table[k] = options.pop(k)
+    table["options"] = options
+    return table, problems
+
+
+def _rename_cycle_keys(table: dict, source: str) -> dict:
+    """The 0.1 ``[cycle]`` keys (``alliance = "WAI"``, ``needs = [...]``) become ``mapping`` entries."""
+    old = [k for k in (*_CYCLE_ROLE_KEYS, *_CYCLE_LIST_KEYS) if k in table]
+    if not old:
+        return table
+    table, mapping = dict(table), dict(table.get("mapping", {}))
+    for k in old:
+        value = table.pop(k)
+        warn_renamed(f"analysis file {source}: [cycle] {k}", "[cycle] mapping (registry role -> column; the cycle "
+                     "is the hypothesis registry's)", stacklevel=4)
+        if k in _CYCLE_ROLE_KEYS and isinstance(value, str):
+            mapping.setdefault(_CYCLE_ROLE_KEYS[k], value)
+        elif k == "needs" and isinstance(value, list):
+            for need in value:
+                if isinstance(need, str):
+                    mapping.setdefault(need, need)
+    if mapping:
+        table["mapping"] = mapping
+    return table
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """A checked analysis file: data source and column mapping, seed, level and the options of each step.
+
+    ``options[step]`` is a dict for single steps and a list of dicts for :data:`LIST_STEPS`; ``steps`` lists
+    the file's steps in :data:`STEP_ORDER`.
+    """
+
+    title: str
+    seed: int
+    data_path: str
+    columns: dict[str, str]
+    options: dict[str, Any]
+    base_dir: Path = Path(".")
+    source: str = "<dict>"
+    steps: list[str] = field(default_factory=list)
+    conf_level: float | None = None
+
+
+def parse_analysis(raw: Mapping[str, Any], *, base_dir: Path | str = ".", source: str = "<dict>") -> AnalysisSpec:
+    """Check an analysis mapping (as read from TOML) against :data:`SCHEMA` and return an :class:`AnalysisSpec`.
+
+    Every key's type is checked (``reml = "false"`` is text, not a boolean, and is an error; a single name
+    where a list is expected becomes a one-element list), unknown keys are errors that list the valid ones
+    (a typo must not silently drop an analysis), and all problems are reported at once.
+
+    Parameters
+    ----------
+    raw : mapping
+        The parsed TOML document.
+    base_dir : path
+        Folder against which relative paths in the file are resolved.
+    source : str
+        Name of the file, used in messages.
+
+    Returns
+    -------
+    AnalysisSpec
+
+    Raises
+    ------
+    SchemaError
+        Listing every problem found in the file.
+
+    Examples
+    --------
+    >>> parse_analysis({"data": {"path": "x.csv"}, "mlm": {"formula": "y ~ 1", "reml": "false"}, "bogus": {}})
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.SchemaError: 2 problems found in analysis file <dict>:
+      1. unknown key 'bogus'; valid keys: title, seed, conf_level, data, describe, icc, trajectories, mlm, ...
+      2. [[mlm]] number 1: reml must be true or false (a TOML boolean, without quotes); found the string 'false'
+    >>> parse_analysis({"data": {"path": "x.csv"}, "icc": {"measures": "alliance"}}).options["icc"]
+    {'measures': ['alliance']}
+    """
+    valid = [*SCHEMA[""], *STEP_ORDER]
+    problems = [f"unknown key {k!r}; valid keys: {', '.join(valid)}" for k in raw if k not in valid]
+    top, top_problems = _check_table({k: v for k, v in raw.items() if k in SCHEMA[""]}, SCHEMA[""], "top level")
+    problems += [p.replace("top level: ", "", 1) for p in top_problems]
+    data: dict[str, Any] = {}
+    if isinstance(raw.get("data"), dict):
+        data, data_problems = _check_table(raw["data"], SCHEMA["data"], "[data]")
+        problems += data_problems
+    columns = dict(data.get("columns", {}))
+    for role in ("client", "therapist", "session"):
+        if role in data:
+            if columns.get(data[role], role) != role:
+                problems.append(f"[data]: column {data[role]!r} is mapped to both {role!r} and "
+                                f"{columns[data[role]]!r}")
+            columns[data[role]] = role
+    options: dict[str, Any] = {}
+    for step in STEP_ORDER:
+        if step not in raw:
+            continue
+        value = raw[step]
+        tables = value if step in LIST_STEPS and isinstance(value, list) else [value]
+        if not all(isinstance(t, dict) for t in tables) or not tables:
+            shape = f"[[{step}]] must be one or more tables" if step in LIST_STEPS else f"[{step}] must be a table"
+            problems.append(f"{shape}; found {_toml_type(value)}")
+            continue
+        checked = []
+        for k, table in enumerate(tables):
+            where = f"[[{step}]] number {k + 1}" if step in LIST_STEPS else f"[{step}]"
+            if step == "cycle":
+                table = _rename_cycle_keys(table, source)
+            table, renamed = _rename_options(step, table, where, source)
+            table, found = _check_table(table, SCHEMA[step], where)
+            problems += renamed + found
+            checked.append(table)
+        options[step] = checked if step in LIST_STEPS else checked[0]
+        names = [str(t.get("name", f"{step}{j + 1}")) for j, t in enumerate(checked)]
+        problems += [f"[[{step}]]: name {n!r} is used by more than one table; give each its own name"
+                     for n in sorted({n for n in names if names.count(n) > 1})]
+    if problems:
+        raise SchemaError(problems, source=f"analysis file {source}")
+    return AnalysisSpec(title=top.get("title", DEFAULT_TITLE), seed=top.get("seed", 0), data_path=data["path"],
+                        columns=columns, options=options, base_dir=Path(base_dir), source=source,
+                        steps=[s for s in STEP_ORDER if s in options], conf_level=top.get("conf_level"))
+
+
+def load_analysis(path: str | Path) -> AnalysisSpec:
+    """Read and check an analysis TOML file (format: the module docstring; keys: :data:`SCHEMA`).
+
+    Parameters
+    ----------
+    path : path of the TOML file.
+
+    Returns
+    -------
+    AnalysisSpec
+
+    Raises
+    ------
+    DataFileError
+        The file does not exist or is not valid TOML.
+    SchemaError
+        Listing every problem in its keys.
+
+    Examples
+    --------
+    >>> spec = load_analysis(DEMO_ANALYSIS)
+    >>> spec.data_path, spec.steps[:3]
+    ('example', ['describe', 'icc', 'trajectories'])
+    """
+    from .errors import DataFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"analysis file not found: {path}; give the path of a TOML file "
+                            "(alliance-stats demo shows one: allianceStats/demo_analysis.toml)")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise DataFileError(f"analysis file {path} is not valid TOML: {err}") from None
+    return parse_analysis(raw, base_dir=path.resolve().parent, source=str(path))
+
+
+def load_data(spec: AnalysisSpec) -> pd.DataFrame:
+    """The validated session table named by the spec (``"example"``: :func:`allianceStats.load_example`).
+
+    Read with :func:`allianceStats.read_sessions`, which checks it against the session schema and raises a
+    :class:`~allianceStats.errors.SchemaError` listing every problem.
+
+    Examples
+    --------
+    >>> spec = parse_analysis({"data": {"path": "example"}})
+    >>> load_data(spec)["client"].nunique()
+    200
+    """
+    if spec.data_path == "example":
+        return als.load_example()
+    path = Path(spec.data_path)
+    if not path.is_absolute():
+        path = spec.base_dir / path
+    return als.read_sessions(path, columns=spec.columns or None)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step of an analysis file produced.
+
+    ``kind`` is the step's key in the file (``"mlm"``), ``name`` the ``name`` of a ``[[list]]`` entry (``""``
+    for single steps), ``options`` its checked options, ``seed`` the seed it was given, ``results`` the fitted
+    result objects by name (``{"fit": MixedResult}``, ``{"riclpm": ..., "clpm": ..., "comparison": ...}``),
+    ``status`` ``"ok"`` or ``"failed"`` (then ``error`` says why), ``notes`` parts of the step that could not
+    be computed while the rest was, ``warnings`` the warnings it raised (``"ConvergenceWarning: ..."``).
+    """
+
+    kind: str
+    name: str
+    options: Mapping[str, Any]
+    seed: int
+    results: Mapping[str, Any] = field(default_factory=dict)
+    status: str = "ok"
+    error: str = ""
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    conf_level: float = 0.95
+
+    @property
+    def id(self) -> str:
+        """Unique id within a run: ``kind`` or ``kind-name``."""
+        return f"{self.kind}-{self.name}" if self.name else self.kind
+
+
+@dataclass(frozen=True)
+class AnalysisRun:
+    """The results of an analysis file: ``title``, one :class:`StepResult` per analysis (in file order) and
+    ``provenance`` (analysis file, data source and SHA-256, seed, package versions)."""
+
+    title: str
+    steps: tuple[StepResult, ...]
+    provenance: Mapping[str, Any]
+
+    @property
+    def failed(self) -> list[StepResult]:
+        """The steps that could not be computed."""
+        return [s for s in self.steps if s.status != "ok"]
+
+
+# -- steps: each returns (results, notes); they call the public API only -----------------------------------------
+def _columns_present(data: pd.DataFrame, wanted, default) -> list[str]:
+    cols = list(wanted) if wanted is not None else [c for c in default if c in data.columns]
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise SchemaError([f"column {c!r} is not in the data; available: {', '.join(map(str, data.columns))}"
+                           for c in missing], source="the analysis file's measures")
+    return cols
+
+
+def _therapist(data: pd.DataFrame, opts: Mapping[str, Any]) -> str | None:
+    """The therapist column for three-level analyses: the option's (``false``/None: none), if the data have one."""
+    return (opts.get("therapist", "therapist") or None) if "therapist" in data.columns else None
+
+
+def _level(opts: Mapping[str, Any]) -> dict[str, float]:
+    return {"conf_level": opts["conf_level"]} if "conf_level" in opts else {}
+
+
+def _run_describe(data, opts, seed):
+    return {"description": als.describe(data)}, []
+
+
+def _run_icc(data, opts, seed):
+    measures = _columns_present(data, opts.get("measures"), ["alliance", "outcome", "needs", "motivation"])
+    therapist = _therapist(data, opts)
+    return {"icc": {m: als.icc(data, m, therapist=therapist, **_level(opts)) for m in measures}}, []
+
+
+def _run_trajectories(data, opts, seed):
+    measures = _columns_present(data, opts.get("measures"), ["alliance", "outcome"])
+    return {"data": data, "measures": measures}, []
+
+
+def _run_mlm(data, opts, seed):
+    d = data
+    if opts.get("decompose"):
+        d = als.decompose(data, list(opts["decompose"]), therapist=_therapist(data, opts))
+    fit = als.fit_mlm(d, opts["formula"], reml=opts.get("reml", True), **_level(opts))
+    return {"fit": fit, "therapist_part": any(c.endswith("_therapist") for c in d.columns)}, []
+
+
+def _run_riclpm(data, opts, seed):
+    variables = list(opts.get("variables", ["alliance", "outcome"]))
+    kwargs = {**opts.get("options", {}), **_level(opts)}
+    if "waves" in opts:
+        kwargs["waves"] = opts["waves"]
+    results, notes = {"riclpm": als.fit_riclpm(data, variables, **kwargs), "variables": variables}, []
+    if opts.get("clpm", False):
+        try:
+            results["clpm"] = als.fit_clpm(data, variables, **kwargs)
+        except Exception as err:  # noqa: BLE001 - the RI-CLPM stands on its own
+            notes.append(f"CLPM not fitted: {type(err).__name__}: {err}")
+        else:
+            try:
+                results["comparison"] = als.compare(results["riclpm"], results["clpm"], names=["RI-CLPM", "CLPM"])
+            except Exception as err:  # noqa: BLE001
+                notes.append(f"CLPM vs RI-CLPM comparison not available: {type(err).__name__}: {err}")
+    return results, notes
+
+
+def _run_mediation(data, opts, seed):
+    x, y, mediators = opts["x"], opts["y"], list(opts["mediators"])
+    covariates = list(opts.get("covariates", []))
+    kwargs = {**opts.get("options", {}), **_level(opts)}
+    kwargs.update({k: opts[k] for k in ("n_draws", "ci") if k in opts})
+    if opts.get("unit", "client") == "client":
+        cols = list(dict.fromkeys([x, *mediators, y, *covariates]))
+        _columns_present(data, cols, [])
+        d = data.groupby("client", sort=True)[cols].mean().reset_index()
+    else:
+        d, kwargs = data, {"client": "client", **kwargs}
+    fit = als.fit_mediation(d, x, mediators, y, covariates=covariates, serial=opts.get("serial", False),
+                            seed=seed, **kwargs)
+    return {"fit": fit}, []
+
+
+def _run_multilevel_mediation(data, opts, seed):
+    kwargs = {**opts.get("options", {}), **_level(opts)}
+    if "n_draws" in opts:
+        kwargs["n_draws"] = opts["n_draws"]
+    return {"fit": als.fit_multilevel_mediation(data, opts["x"], opts["m"], opts["y"], seed=seed, **kwargs)}, []
+
+
+def _run_wave_mediation(data, opts, seed):
+    kwargs = {**opts.get("options", {}), **_level(opts)}
+    kwargs.update({k: opts[k] for k in ("n_draws", "ci", "waves") if k in opts})
+    return {"fit": als.fit_wave_mediation(data, opts["x"], opts["m"], opts["y"], seed=seed, **kwargs)}, []
+
+
+def _names(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _run_cycle(data, opts, seed, mapping_default=None):
+    """The registry's cycle (its hypotheses marked ``cycle``), tested by ``evaluate_hypotheses``."""
+    registry = als.hypotheses()
+    cycle = registry[registry["cycle"]]
+    mapping = dict(opts.get("mapping") or mapping_default or {})
+    if not mapping:  # the registry's role names where the data have a column of that name
+        roles = {r for h in registry["roles"] for r in h.values()}
+        mapping = {r: r for r in sorted(roles) if r in data.columns}
+    kwargs = {**_level(opts), **{k: opts[k] for k in ("n_draws", "ci") if k in opts}}
+    result = als.evaluate_hypotheses(data, mapping, ids=cycle["id"].tolist(), seed=seed, **kwargs)
+    # the cycle's stages: the first arrow's tail, then each arrow's head (the last arrow closes the cycle)
+    arrows = cycle["roles"].tolist()
+    stages = [_names(mapping.get(role, role)) for role in [arrows[0]["x"], *(a["y"] for a in arrows[:-1])]]
+    if len(stages) != 5:
+        raise AllianceStatsError(f"the registry's cycle has {len(stages)} stages; the cycle diagram draws five "
+                                 "(behaviours, alliance, needs, motivation, engagement)")
+    layout = {"behaviours": stages[0], "alliance": stages[1][0], "needs": stages[2], "motivation": stages[3][0],
+              "engagement": stages[4][0]}
+    return {"hypotheses": result, "layout": layout, "mapping": mapping}, []
+
+
+def _run_hypotheses(data, opts, seed):
+    kwargs = {**opts.get("options", {}), **_level(opts)}
+    kwargs.update({k: opts[k] for k in ("n_draws", "ids", "ci") if k in opts})
+    return {"hypotheses": als.evaluate_hypotheses(data, opts["mapping"], seed=seed, **kwargs)}, []
+
+
+def _run_dynamics(data, opts, seed):
+    column = opts.get("column", "alliance")
+    level = _level(opts)
+    parts: list[tuple[str, Callable[[], Any]]] = [
+        ("ruptures", lambda: als.detect_ruptures(data, column, **opts.get("ruptures", {}))),
+        ("variability", lambda: als.variability(data, column, **opts.get("variability", {})))]
+    if "sudden_gains" in opts:
+        gains = {"column": "outcome", **opts["sudden_gains"]}
+        parts.append(("sudden_gains", lambda: als.detect_sudden_gains(data, **gains)))
+    if "level_variability_repair" in opts:
+        lvr = {"alliance": column, **level, **opts["level_variability_repair"]}
+        parts.append(("level_variability_repair", lambda: als.fit_level_variability_repair(data, **lvr)))
+    predictors = list(opts.get("dropout_predictors", [column]))
+    parts += [("dropout", lambda: als.fit_dropout(data, predictors=predictors, **level, **opts.get("dropout", {}))),
+              ("retention", lambda: als.kaplan_meier(data, split=opts.get("km_split", "median"), variable=column,
+                                                     **level))]
+    results, notes = {}, []
+    for label, fn in parts:
+        try:
+            results[label] = fn()
+        except Exception as err:  # noqa: BLE001 - one part failing leaves the others
+            notes.append(f"{label}: could not be computed — {type(err).__name__}: {err}")
+    if not results:
+        raise AllianceStatsError("no part of the dynamics step could be computed: " + "; ".join(notes))
+    return results, notes
+
+
+def _run_power(data, opts, seed, base_dir=Path(".")):
+    path = Path(opts["table"])
+    if not path.is_absolute():
+        path = base_dir / path
+    if not path.is_file():
+        raise OptionError(f"[power] table: {path} not found; run `alliance-stats power <study.toml>` first "
+                          "(it writes power_table.csv in the study's out_dir)")
+    table = pd.read_csv(path)
+    targets = opts.get("targets") or list(dict.fromkeys(table["target"]))
+    return {"table": table, "targets": targets}, []
+
+
+_RUNNERS: dict[str, Callable[..., tuple[dict[str, Any], list[str]]]] = {
+    "describe": _run_describe, "icc": _run_icc, "trajectories": _run_trajectories, "mlm": _run_mlm,
+    "riclpm": _run_riclpm, "mediation": _run_mediation, "multilevel_mediation": _run_multilevel_mediation,
+    "wave_mediation": _run_wave_mediation, "cycle": _run_cycle, "hypotheses": _run_hypotheses,
+    "dynamics": _run_dynamics, "power": _run_power,
+}
+
+
+def run_step(kind: str, data: pd.DataFrame, opts: Mapping[str, Any], seed: int, *, name: str = "",
+             conf_level: float | None = None, **context: Any) -> StepResult:
+    """Run one analysis, guarded: an error becomes a failed :class:`StepResult`; warnings are recorded.
+
+    Parameters
+    ----------
+    kind : a step of :data:`STEP_ORDER`.
+    data : the validated session table (never modified).
+    opts : the step's checked options (one table of the file).
+    seed : the seed of its random draws.
+    name : the entry's name for ``[[list]]`` steps.
+    conf_level : the file's level, used when the step does not set its own.
+    context : ``base_dir`` (power tables), ``mapping_default`` (the cycle's default mapping).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"client": ["a", "a"], "session": [1, 2], "alliance": [3.0, 3.5]})
+    >>> run_step("trajectories", d, {"measures": ["alliance"]}, 1).status
+    'ok'
+    >>> step = run_step("trajectories", d, {"measures": ["nope"]}, 1)
+    >>> step.status, step.error.splitlines()[0]
+    ('failed', "SchemaError: 1 problem found in the analysis file's measures:")
+    """
+    opts = dict(opts)
+    if conf_level is not None and "conf_level" in SCHEMA[kind]:
+        opts.setdefault("conf_level", conf_level)
+    extra = {k: v for k, v in context.items() if k in _RUNNERS[kind].__code__.co_varnames}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            results, notes = _RUNNERS[kind](data, opts, seed, **extra)
+        except Exception as err:  # noqa: BLE001 - the report shows the reason and goes on
+            return StepResult(kind, name, opts, seed, status="failed", error=f"{type(err).__name__}: {err}",
+                              warnings=_messages(caught), conf_level=opts.get("conf_level", 0.95))
+    return StepResult(kind, name, opts, seed, results=results, notes=tuple(notes), warnings=_messages(caught),
+                      conf_level=opts.get("conf_level", 0.95))
+
+
+def _messages(caught) -> tuple[str, ...]:
+    return tuple(sorted({f"{w.category.__name__}: {w.message}" for w in caught
+                         if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))}))
+
+
+def run_analysis(spec: AnalysisSpec, data: pd.DataFrame | None = None, *,
+                 progress: Callable[[str], None] | None = None) -> AnalysisRun:
+    """Run every step of an analysis file on the (validated) data; return the :class:`AnalysisRun`.
+
+    Step ``k`` of the file gets the seed ``spec.seed + 1000·k`` (the ``j``-th entry of a ``[[list]]`` step adds
+    ``j``), so the same file, data and seed give the same numbers. Draw the result with
+    :func:`allianceStats.report.build_report`.
+
+    Parameters
+    ----------
+    spec : the checked analysis file (:func:`load_analysis`).
+    data : the session table; default: :func:`load_data`.
+    progress : called with each step's kind before it runs (the CLI shows a progress bar).
+
+    Returns
+    -------
+    AnalysisRun
+
+    Examples
+    --------
+    >>> spec = parse_analysis({"title": "Demo", "seed": 3, "data": {"path": "example"},
+    ...                        "mlm": [{"name": "m", "formula": "outcome ~ 1 + (1 | client)"}]})
+    >>> run = run_analysis(spec)
+    >>> step = run.steps[0]
+    >>> step.id, step.seed, step.results["fit"].converged, run.provenance["seed"]
+    ('mlm-m', 3, True, 3)
+    """
+    if data is None:
+        data = load_data(spec)
+    context = {"base_dir": Path(spec.base_dir), "mapping_default": spec.options.get("hypotheses", {}).get("mapping")}
+    steps: list[StepResult] = []
+    for k, kind in enumerate(spec.steps):
+        if progress:
+            progress(kind)
+        seed = spec.seed + 1000 * k
+        if kind in LIST_STEPS:
+            for j, opts in enumerate(spec.options[kind]):
+                name = str(opts.get("name", f"{kind}{j + 1}"))
+                steps.append(run_step(kind, data, opts, seed + j, name=name, conf_level=spec.conf_level,
+                                      **context))
+        else:
+            steps.append(run_step(kind, data, spec.options[kind], seed, conf_level=spec.conf_level, **context))
+    provenance = {
+        "analysis_file": Path(spec.source).name,
+        "data_source": "bundled example data" if spec.data_path == "example" else spec.data_path,
+        "data_sha256": data_sha256(data),
+        "seed": spec.seed,
+        "versions": package_versions(("jinja2", "matplotlib", "typer", "rich")),
+    }
+    return AnalysisRun(spec.title, tuple(steps), provenance)
+

@@ -1,0 +1,390 @@
+"""Report sections drawn from the results of an analysis file: one section per analysis, no estimation here.
+
+:func:`build_report` takes what :func:`allianceStats.analysis.run_analysis` returns — a title, one *step* per
+analysis holding its fitted result objects, and provenance — and draws each step: paragraphs, tables (the
+results' tidy DataFrames) and figures (path diagrams, trajectories, retention and power curves). A step that
+failed becomes a visible "could not be computed" section with its reason; warnings raised while fitting are
+shown as a note at the top of their section. The lavaan syntax of every fitted SEM-family result goes to the
+provenance footer, so a reader can refit the model in R.
+
+What a step must offer is written down in :class:`StepLike` (a :class:`typing.Protocol`); this module reads
+result objects only through their public attributes (``params``, ``paths``, ``effects``, ``conf_level``, ...)
+and methods (``summary()``, ``to_lavaan()``).
+
+Example
+-------
+>>> import pandas as pd
+>>> from types import SimpleNamespace
+>>> fit = SimpleNamespace(params=pd.DataFrame({"term": ["(Intercept)"], "estimate": [1.0]}),
+...                       varcomp=pd.DataFrame({"group": ["client"], "vcov": [0.5]}), reml=True, n_obs=40,
+...                       converged=True, singular=False, aic=101.5, conf_level=0.95)
+>>> step = SimpleNamespace(kind="mlm", name="m", id="mlm-m", options={"formula": "y ~ 1 + (1 | client)"},
+...                        seed=1, results={"fit": fit, "therapist_part": False}, status="ok", error="",
+...                        notes=(), warnings=(), conf_level=0.95)
+>>> report = build_report(SimpleNamespace(title="Demo", steps=[step], provenance={"seed": 1}))
+>>> [t.name for t in report.sections[0].tables]
+['mlm_m_params', 'mlm_m_varcomp']
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Protocol
+
+import pandas as pd
+
+from .diagrams import cycle_diagram, mediation_diagram, riclpm_diagram
+from .figures import retention_plot, trajectory_plot
+from .power_curve import power_curve_svg
+from .render import Figure, Report, Section, Table
+
+__all__ = ["StepLike", "RunLike", "build_report", "draw_step", "section_title", "result_tables"]
+
+
+class StepLike(Protocol):
+    """One analysis as :class:`allianceStats.analysis.StepResult` describes it."""
+
+    kind: str
+    name: str
+    options: Mapping[str, Any]
+    seed: int
+    results: Mapping[str, Any]
+    status: str
+    error: str
+    notes: Sequence[str]
+    warnings: Sequence[str]
+    conf_level: float
+
+    @property
+    def id(self) -> str: ...
+
+
+class RunLike(Protocol):
+    """An analysis run as :class:`allianceStats.analysis.AnalysisRun` describes it."""
+
+    title: str
+    steps: Sequence[StepLike]
+    provenance: Mapping[str, Any]
+
+
+_TITLES = {
+    "describe": "Data summary",
+    "icc": "Intraclass correlations",
+    "trajectories": "Trajectories",
+    "mlm": "Multilevel model",
+    "riclpm": "Cross-lagged panel models",
+    "mediation": "Mediation",
+    "multilevel_mediation": "Multilevel mediation",
+    "wave_mediation": "Mediation across waves",
+    "cycle": "The cyclical model: behaviours → alliance → needs → motivation → engagement",
+    "hypotheses": "Hypotheses of the review: supported or not",
+    "dynamics": "Alliance dynamics",
+    "power": "Power analysis",
+}
+
+
+def section_title(step: StepLike) -> str:
+    """The heading of a step's section: its kind, and for ``[[list]]`` entries the entry's title or name.
+
+    >>> from types import SimpleNamespace
+    >>> section_title(SimpleNamespace(kind="mlm", name="ao", options={"title": "outcome on alliance"}))
+    'Multilevel model: outcome on alliance'
+    """
+    base = _TITLES.get(step.kind, step.kind)
+    if step.kind == "dynamics":
+        return f"{base}: ruptures, variability, dropout ({step.options.get('column', 'alliance')})"
+    if step.name:
+        return f"{base}: {step.options.get('title', step.name)}"
+    return base
+
+
+def _frame(obj: Any) -> pd.DataFrame | None:
+    if isinstance(obj, pd.DataFrame):
+        return obj
+    if isinstance(obj, pd.Series):
+        return obj.rename("value").rename_axis("measure").reset_index()
+    if isinstance(obj, Mapping) and obj and all(pd.api.types.is_scalar(v) or v is None for v in obj.values()):
+        return pd.DataFrame({"measure": list(obj), "value": list(obj.values())})
+    return None
+
+
+def result_tables(name: str, title: str, result: Any, attrs: Sequence[str] = ("params", "effects", "paths",
+                                                                              "varcomp", "fit"),
+                  *, conf_level: float = 0.95) -> list[Table]:
+    """Tables for the tidy DataFrame (or ``{measure: value}``) attributes of a result that are present.
+
+    >>> import pandas as pd
+    >>> from types import SimpleNamespace
+    >>> res = SimpleNamespace(params=pd.DataFrame({"term": ["x"], "estimate": [0.5]}), fit={"aic": 10.0})
+    >>> [t.name for t in result_tables("m", "Model", res)]
+    ['m_params', 'm_fit']
+    """
+    if isinstance(result, pd.DataFrame):
+        return [Table(name, title, result.reset_index(drop=True), level=conf_level)]
+    out = []
+    for attr in attrs:
+        frame = _frame(getattr(result, attr, None))
+        if frame is not None and len(frame):
+            out.append(Table(f"{name}_{attr}", f"{title}: {attr}", frame.reset_index(drop=True), level=conf_level))
+    return out
+
+
+# -- one drawer per kind: (step, syntax) -> Section; ``syntax`` collects lavaan syntax for the footer ------------
+def _draw_describe(step, syntax) -> Section:
+    desc = step.results["description"]
+    overview = desc.overview.rename_axis("quantity").reset_index()
+    measures = desc.measures.rename_axis("measure").reset_index()
+    return Section(step.id, section_title(step), paragraphs=[
+        "Design counts, attendance, dropout and missingness of the validated session table."],
+        tables=[Table("design", "Design and dropout", overview, digits=3),
+                Table("measures", "Measures: missingness and distribution", measures)])
+
+
+def _draw_icc(step, syntax) -> Section:
+    fits = step.results["icc"]
+    table = pd.concat([res.table.assign(measure=m)[["measure", *[c for c in res.table.columns if c != "measure"]]]
+                       for m, res in fits.items()], ignore_index=True)
+    # one row per measure for reading; the long table (with variances) goes to the CSV beside it
+    wide = table.pivot(index="measure", columns="level", values="icc").reindex(list(fits))
+    wide = wide[[c for c in ("therapist", "client", "same_client", "residual") if c in wide.columns]]
+    wide = wide.rename(columns=lambda c: f"icc_{c}").rename_axis(None, axis=1).reset_index()
+    definitions = "; ".join(dict.fromkeys(f"{lv}: {d}" for lv, d in zip(table["level"], table["definition"])))
+    return Section(step.id, section_title(step), paragraphs=[
+        "Shares of variance between therapists, between clients and within clients (sessions), from "
+        "empty mixed models (REML)."],
+        tables=[Table("icc", "Intraclass correlations by measure", wide, digits=3, note=definitions),
+                Table("icc_long", "Intraclass correlations with variance components", table, digits=3,
+                      max_rows=0, level=step.conf_level)])
+
+
+def _draw_trajectories(step, syntax) -> Section:
+    data, measures = step.results["data"], step.results["measures"]
+    figs = [Figure(trajectory_plot(data, m, max_clients=int(step.options.get("max_clients", 80)), seed=step.seed,
+                                   figure_id=f"traj-{k}"),
+                   caption=f"{m} by session: clients in grey, mean of all observed clients in black.")
+            for k, m in enumerate(measures)]
+    return Section(step.id, section_title(step), figures=figs)
+
+
+def _draw_mlm(step, syntax) -> Section:
+    fit, opts = step.results["fit"], step.options
+    paras = [f"Formula: {opts['formula']}",
+             f"{'REML' if fit.reml else 'ML'} fit on {fit.n_obs} sessions; converged: {fit.converged}; "
+             f"singular: {fit.singular}; AIC {fit.aic:.2f}."]
+    if opts.get("decompose") and step.results.get("therapist_part"):
+        paras.append("Decomposition (Curran & Bauer 2011; Baldwin, Wampold & Imel 2007): x_within = x − "
+                     "client mean (state-like); x_between = client mean − therapist mean (trait-like); "
+                     "x_therapist = mean of the therapist's client means; x_within_lag1 = previous "
+                     "session's x_within.")
+    elif opts.get("decompose"):
+        paras.append("Decomposition (Curran & Bauer 2011): x_within = x − client mean (state-like); "
+                     "x_between = client mean (trait-like); x_within_lag1 = previous session's x_within.")
+    return Section(step.id, section_title(step), paragraphs=paras,
+                   tables=result_tables(f"mlm_{step.name}", step.name, fit, attrs=("params", "varcomp"),
+                                        conf_level=fit.conf_level))
+
+
+def _draw_riclpm(step, syntax) -> Section:
+    res, variables = step.results["riclpm"], step.results["variables"]
+    tables = result_tables("riclpm", "RI-CLPM", res, attrs=("params", "fit"), conf_level=res.conf_level)
+    figs = [Figure(riclpm_diagram(res.params, variables).to_svg(title="RI-CLPM path diagram"),
+                   caption="RI-CLPM, within-person part: autoregressive (horizontal) and cross-lagged "
+                           "(diagonal) paths, standardized.")]
+    syntax["RI-CLPM"] = res.to_lavaan()
+    paras = [f"Random-intercept cross-lagged panel model of {', '.join(variables)} (Hamaker, Kuiper & "
+             "Grasman 2015): stable between-client differences are separated from within-client dynamics."]
+    clpm = step.results.get("clpm")
+    if clpm is not None:
+        tables += result_tables("clpm", "CLPM", clpm, attrs=("params", "fit"), conf_level=clpm.conf_level)
+        figs.append(Figure(riclpm_diagram(clpm.params, variables, prefix="").to_svg(title="CLPM path diagram"),
+                           caption="CLPM for comparison: lagged paths between the observed scores, "
+                                   "standardized (between- and within-client variance mixed)."))
+        syntax["CLPM"] = clpm.to_lavaan()
+    comparison = step.results.get("comparison")
+    if comparison is not None:
+        tables.append(Table("clpm_vs_riclpm", "CLPM vs RI-CLPM (χ² difference test)",
+                            comparison.table.reset_index(drop=True)))
+    return Section(step.id, section_title(step), paragraphs=paras + list(step.notes), figures=figs, tables=tables)
+
+
+def _draw_mediation(step, syntax) -> Section:
+    fit, opts, name = step.results["fit"], step.options, step.name
+    x, y, mediators = opts["x"], opts["y"], list(opts["mediators"])
+    serial = bool(opts.get("serial", False))
+    syntax[f"mediation {name}"] = fit.to_lavaan()
+    diagram = mediation_diagram(fit.paths, x, mediators, y, serial=serial, alpha=1 - fit.conf_level)
+    what = ("client means (one row per client)" if opts.get("unit", "client") == "client"
+            else "sessions, clients resampled")
+    return Section(step.id, section_title(step),
+                   paragraphs=[f"{x} → {', '.join(mediators)} → {y}; data: {what}; seed {step.seed}."],
+                   figures=[Figure(diagram.to_svg(title=f"Mediation path diagram: {name}"),
+                                   caption=f"Path diagram: {opts.get('title', name)}.")],
+                   tables=result_tables(f"mediation_{name}", name, fit, attrs=("effects", "paths"),
+                                        conf_level=fit.conf_level))
+
+
+def _draw_multilevel_mediation(step, syntax) -> Section:
+    fit, opts, name = step.results["fit"], step.options, step.name
+    return Section(step.id, section_title(step), paragraphs=[
+        f"{opts['x']} → {opts['m']} → {opts['y']} in session data, clients as clusters (1-1-1 design; Bauer, "
+        "Preacher & Gil 2006; Zhang, Zyphur & Preacher 2009): the within-client indirect effect (sessions above "
+        "the client's own mean) and the between-client indirect effect (clients with higher means); "
+        f"seed {step.seed}."],
+        tables=result_tables(f"multilevel_mediation_{name}", name, fit, attrs=("effects", "params", "varcomp"),
+                             conf_level=fit.conf_level))
+
+
+def _draw_wave_mediation(step, syntax) -> Section:
+    fit, opts, name = step.results["fit"], step.options, step.name
+    syntax[f"wave mediation {name}"] = fit.panel.to_lavaan()
+    return Section(step.id, section_title(step), paragraphs=[
+        f"Within-person indirect effect {opts['x']}[t−2] → {opts['m']}[t−1] → {opts['y']}[t] from a "
+        "three-variable RI-CLPM with lagged paths equal over waves (Hamaker et al. 2015; Cole & Maxwell 2003); "
+        f"seed {step.seed}."],
+        tables=result_tables(f"wave_mediation_{name}", name, fit, attrs=("effects", "paths"),
+                             conf_level=fit.conf_level))
+
+
+def _draw_cycle(step, syntax) -> Section:
+    result, layout = step.results["hypotheses"], step.results["layout"]
+    diagram = cycle_diagram(result.paths, alpha=1 - result.conf_level, **layout)
+    paras = ["Each arrow is a hypothesis of the SDT registry (allianceStats.hypotheses(), those marked 'cycle'), "
+             "tested by evaluate_hypotheses: a within-client effect with a bootstrap interval over clients. The "
+             "feedback arrow is the effect of one session's engagement on the next session's alliance."]
+    table = result.table
+    paras += [f"Not estimated: {r['hypothesis']}: {r['note']}" for _, r in table[table["model"] == "not fitted"]
+              .iterrows()]
+    return Section(step.id, section_title(step), paragraphs=paras,
+                   figures=[Figure(diagram.to_svg(title="Cyclical SDT model"),
+                                   caption="Within-client estimates on the arrows; intervals in the table.")],
+                   tables=[Table("cycle_paths", "Cyclical model: one hypothesis per arrow",
+                                 table.reset_index(drop=True), level=result.conf_level)])
+
+
+def _draw_hypotheses(step, syntax) -> Section:
+    result = step.results["hypotheses"]
+    return Section(step.id, section_title(step), paragraphs=[
+        "Each claim of the review, the model that tests it and its estimate with a bootstrap interval; "
+        "'supported' means the interval lies above zero. Hypotheses whose roles are not mapped to columns "
+        "are listed with a note."],
+        tables=[Table("hypotheses", "Hypothesis tests", result.table.reset_index(drop=True),
+                      level=result.conf_level)])
+
+
+def _draw_dynamics(step, syntax) -> Section:
+    r, column, level = step.results, step.options.get("column", "alliance"), step.conf_level
+    paras: list[str] = []
+    tables: list[Table] = []
+    figures: list[Figure] = []
+    if "ruptures" in r:
+        paras += r["ruptures"].summary().splitlines()
+        # one row per client is for the files; the page shows the events
+        tables += [replace(t, max_rows=0) if t.name.endswith("_clients") else t
+                   for t in result_tables("ruptures", "Ruptures", r["ruptures"], attrs=("events", "clients"))]
+    if "variability" in r:
+        tables.append(Table("variability", f"Variability of {column} per client", r["variability"], max_rows=10))
+    if "sudden_gains" in r:
+        paras += r["sudden_gains"].summary().splitlines()
+        tables += result_tables("sudden_gains", "Sudden gains", r["sudden_gains"], attrs=("events",))
+    if "level_variability_repair" in r:
+        lvr = r["level_variability_repair"]
+        paras.append(f"Level vs variability vs repaired ruptures of {column} (Q4): outcome model on "
+                     f"{lvr.outcome_fit['n']} clients, R² = {lvr.outcome_fit['r2']:.3f}.")
+        tables += result_tables("level_variability_repair", "Level, variability and repair: outcome", lvr,
+                                attrs=("outcome_params",), conf_level=lvr.conf_level)
+        if lvr.retention is not None:
+            tables += result_tables("level_variability_repair_retention",
+                                    "Level, variability and repair: retention", lvr.retention, attrs=("params",),
+                                    conf_level=lvr.conf_level)
+    if "dropout" in r:
+        res = r["dropout"]
+        paras += list(res.notes)
+        tables += result_tables("dropout", f"Time to dropout ({res.method}; {res.ratio_name} in 'ratio')", res,
+                                attrs=("params",), conf_level=res.conf_level)
+    if "retention" in r:
+        split = step.options.get("km_split", "median")
+        figures.append(Figure(retention_plot(r["retention"], title=f"Retention by early {column} (Kaplan–Meier)",
+                                             figure_id="km"),
+                              caption=f"Clients grouped by their mean {column} in sessions 1–2 ({split} split)."))
+        tables.append(Table("kaplan_meier", "Kaplan–Meier retention", r["retention"].reset_index(drop=True),
+                            max_rows=0, level=level))
+    return Section(step.id, section_title(step), paragraphs=paras + list(step.notes), tables=tables,
+                   figures=figures)
+
+
+def _draw_power(step, syntax) -> Section:
+    table, targets = step.results["table"], step.results["targets"]
+    figures = [Figure(power_curve_svg(table, target=t),
+                      caption=f"Power for {t}: one line per number of sessions; bars ±1.96 Monte Carlo SE; "
+                              "dashed line at 0.80.") for t in targets]
+    cols = [c for c in ("n_clients", "n_sessions", "target", "truth", "power", "power_mcse", "bias", "rmse",
+                        "coverage", "failed_share", "improper_share") if c in table.columns]
+    return Section(step.id, section_title(step), paragraphs=[
+        "Monte Carlo power, bias, RMSE and CI coverage per sample size (Morris, White & Crowther 2019); "
+        "non-converged and improper replications are counted, not dropped."],
+        figures=figures, tables=[Table("power", "Power by sample size", table[cols], digits=3)])
+
+
+DRAWERS: dict[str, Callable[[Any, dict[str, str]], Section]] = {
+    "describe": _draw_describe, "icc": _draw_icc, "trajectories": _draw_trajectories, "mlm": _draw_mlm,
+    "riclpm": _draw_riclpm, "mediation": _draw_mediation, "multilevel_mediation": _draw_multilevel_mediation,
+    "wave_mediation": _draw_wave_mediation, "cycle": _draw_cycle, "hypotheses": _draw_hypotheses,
+    "dynamics": _draw_dynamics, "power": _draw_power,
+}
+
+
+def draw_step(step: StepLike, syntax: dict[str, str] | None = None) -> Section:
+    """The report section of one step: drawn from its results, or a visible failure with the reason.
+
+    Warnings raised while fitting become the section's note. A result that cannot be drawn (an attribute
+    missing) is reported as a failed section, never as a crash of the whole report.
+
+    >>> from types import SimpleNamespace
+    >>> step = SimpleNamespace(kind="icc", name="", id="icc", options={}, seed=1, results={}, status="failed",
+    ...                        error="SchemaError: column 'x' is not in the data", notes=(), warnings=(),
+    ...                        conf_level=0.95)
+    >>> section = draw_step(step)
+    >>> section.status, section.note
+    ('failed', "SchemaError: column 'x' is not in the data")
+    """
+    title = section_title(step)
+    if step.status != "ok":
+        return Section.failed(step.id, title, step.error)
+    collected: dict[str, str] = {}
+    try:
+        section = DRAWERS[step.kind](step, collected)
+    except Exception as err:  # noqa: BLE001 - one section that cannot be drawn leaves the others
+        return Section.failed(step.id, title, f"the results could not be drawn: {type(err).__name__}: {err}")
+    if syntax is not None:
+        syntax.update(collected)
+    if step.warnings:
+        section.note = " ".join(filter(None, [section.note, "Warnings: " + " | ".join(step.warnings)]))
+    return section
+
+
+def build_report(run: RunLike) -> Report:
+    """The :class:`~allianceStats.report.render.Report` of an analysis run: one section per step, provenance.
+
+    Parameters
+    ----------
+    run : the value of :func:`allianceStats.analysis.run_analysis` (title, steps, provenance).
+
+    Returns
+    -------
+    Report
+        Render it with :func:`~allianceStats.report.render.render_html` or write it with
+        :func:`~allianceStats.report.render.write_report`. Its provenance adds ``syntax``: the lavaan syntax of
+        every SEM-family model in the report, by name.
+
+    Examples
+    --------
+    >>> from allianceStats.analysis import parse_analysis, run_analysis
+    >>> run = run_analysis(parse_analysis({"title": "Demo", "seed": 3, "data": {"path": "example"},
+    ...                                    "describe": {}}))
+    >>> report = build_report(run)
+    >>> [s.status for s in report.sections], report.provenance["seed"]
+    (['ok'], 3)
+    """
+    syntax: dict[str, str] = {}
+    sections = [draw_step(step, syntax) for step in run.steps]
+    return Report(run.title, sections, {**run.provenance, "syntax": syntax})
