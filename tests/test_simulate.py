@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from allianceStats import AllianceStatsError
+from allianceStats.errors import OptionError
 from allianceStats.data.example import EXAMPLE_PATH, make_example
 from allianceStats.simulate import sdt_cycle
 from allianceStats.simulate.sdt import STATE
@@ -128,11 +128,11 @@ def test_same_seed_same_data_and_bad_arguments():
     a, _ = sdt_cycle(2, 3, 4, seed=9)
     b, _ = sdt_cycle(2, 3, 4, seed=9)
     pd.testing.assert_frame_equal(a, b)
-    with pytest.raises(AllianceStatsError, match="unknown effect"):
+    with pytest.raises(OptionError, match="unknown effect"):
         sdt_cycle(2, 3, 4, seed=1, alliance_to_nothing=1.0)
-    with pytest.raises(AllianceStatsError, match="n_sessions"):
+    with pytest.raises(OptionError, match="n_sessions"):
         sdt_cycle(2, 3, 1, seed=1)
-    with pytest.raises(AllianceStatsError, match="explosive"):
+    with pytest.raises(OptionError, match="explosive"):
         sdt_cycle(2, 3, 4, seed=1, phi_alliance=1.2)
 
 
@@ -140,3 +140,40 @@ def test_bundled_example_equals_its_generator():
     shipped = pd.read_csv(EXAMPLE_PATH)
     regenerated, _ = make_example()
     pd.testing.assert_frame_equal(shipped, regenerated, check_dtype=False, atol=1e-9, rtol=0)
+
+
+# --- issue 11: the seed each data set was drawn with is recorded; option errors; the designs' vocabulary ----
+
+def test_truth_records_the_seed_and_an_unseeded_draw_can_be_repeated():
+    from allianceStats.simulate import designs
+
+    assert sdt_cycle(2, 3, 4, seed=8)[1]["seed"] == 8
+    data, truth = sdt_cycle(2, 3, 4, seed=None)
+    assert isinstance(truth["seed"], int)
+    pd.testing.assert_frame_equal(sdt_cycle(2, 3, 4, seed=truth["seed"])[0], data)
+    seq = np.random.SeedSequence(5, spawn_key=(40, 0))
+    d1, t1 = designs.mediation(40, seed=seq)
+    assert t1["seed"] == {"entropy": 5, "spawn_key": (40, 0)}
+    again = np.random.SeedSequence(t1["seed"]["entropy"], spawn_key=t1["seed"]["spawn_key"])
+    pd.testing.assert_frame_equal(designs.mediation(40, seed=again)[0], d1)
+    for make in (lambda s: designs.regression(10, seed=s), lambda s: designs.within_between(5, 3, seed=s),
+                 lambda s: designs.riclpm(10, 3, seed=s), lambda s: designs.multilevel_mediation(5, 3, seed=s)):
+        assert make(3)[1]["seed"] == 3
+    with pytest.raises(OptionError, match="seed=-1"):
+        designs.regression(10, seed=-1)
+    with pytest.raises(OptionError, match="seed=1.5"):
+        sdt_cycle(2, 3, 4, seed=1.5)
+
+
+def test_riclpm_design_counts_sessions_and_the_old_argument_warns():
+    from allianceStats.simulate import designs
+
+    new, _ = designs.riclpm(20, 4, seed=2)
+    with pytest.warns(FutureWarning, match="argument n_waves= is renamed n_sessions="):
+        old, _ = designs.riclpm(20, n_waves=4, seed=2)
+    pd.testing.assert_frame_equal(new, old)
+    assert sorted(new["session"].unique()) == [1, 2, 3, 4]
+    with pytest.raises(OptionError, match="3 waves"):
+        designs.riclpm(20, 2, seed=2)
+    with pytest.raises(OptionError, match="not stationary"):
+        designs.riclpm(20, 4, lagged=[[1.1, 0], [0, 0.2]], seed=2)

@@ -1,6 +1,8 @@
 r"""Small data-generating processes whose truth is exactly what their model estimates (for power studies).
 
-Each function returns ``(data, truth)``; ``truth["targets"]`` maps parameter names to the value the matching
+Each function returns ``(data, truth)``; ``truth["seed"]`` is the seed the data were drawn with (an int, or the
+entropy and spawn key of a :class:`numpy.random.SeedSequence`); ``truth["targets"]`` maps parameter names to the
+value the matching
 model converges to as the number of clients grows (its pseudo-true value), so bias and coverage in
 :func:`allianceStats.power` are measured against the right numbers — the error powRICLPM 0.2.0 made with
 wrongly parsed population values is avoided by a test that fits a very large draw and recovers them.
@@ -46,11 +48,9 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_discrete_lyapunov
 
-from ..errors import AllianceStatsError
-
-
-def _rng(seed):
-    return np.random.default_rng(seed)
+from .._deprecation import renamed_arguments
+from ..errors import OptionError
+from ._seed import generator
 
 
 def regression(n_clients: int, *, slope: float = 0.3, sd_error: float = 1.0, seed=None):
@@ -61,12 +61,13 @@ def regression(n_clients: int, *, slope: float = 0.3, sd_error: float = 1.0, see
     (1.0, 0.5)
     """
     if n_clients < 3:
-        raise AllianceStatsError(f"regression(): n_clients={n_clients} must be at least 3.")
+        raise OptionError(f"regression(): n_clients={n_clients} must be at least 3.")
+    rng, recorded = generator(seed)
     x = np.linspace(-1.0, 1.0, n_clients)
     x = (x - x.mean()) / x.std(ddof=1)
-    y = slope * x + _rng(seed).normal(0.0, sd_error, n_clients)
+    y = slope * x + rng.normal(0.0, sd_error, n_clients)
     return pd.DataFrame({"client": np.arange(n_clients), "x": x, "y": y}), {
-        "targets": {"slope": float(slope)}, "params": {"slope": slope, "sd_error": sd_error}}
+        "targets": {"slope": float(slope)}, "params": {"slope": slope, "sd_error": sd_error}, "seed": recorded}
 
 
 def within_between(n_clients: int, n_sessions: int, *, within: float = 0.3, between: float = 0.5,
@@ -79,8 +80,8 @@ def within_between(n_clients: int, n_sessions: int, *, within: float = 0.3, betw
     ['between', 'within']
     """
     if n_clients < 3 or n_sessions < 2:
-        raise AllianceStatsError("within_between(): need at least 3 clients and 2 sessions per client.")
-    rng = _rng(seed)
+        raise OptionError("within_between(): need at least 3 clients and 2 sessions per client.")
+    rng, recorded = generator(seed)
     u = rng.normal(0.0, np.sqrt(var_x_between), n_clients)
     v = rng.normal(0.0, np.sqrt(var_y_between), n_clients)
     w = rng.normal(0.0, np.sqrt(var_x_within), (n_clients, n_sessions))
@@ -95,16 +96,17 @@ def within_between(n_clients: int, n_sessions: int, *, within: float = 0.3, betw
     return data, {"targets": {"within": float(within), "between": float(pseudo_between)},
                   "params": {"within": within, "between": between, "var_x_between": var_x_between,
                              "var_x_within": var_x_within, "var_y_between": var_y_between,
-                             "var_y_within": var_y_within}}
+                             "var_y_within": var_y_within}, "seed": recorded}
 
 
-def riclpm(n_clients: int, n_waves: int, *, lagged=((0.3, 0.1), (0.15, 0.3)), variables=("x", "y"),
+@renamed_arguments(n_waves="n_sessions")
+def riclpm(n_clients: int, n_sessions: int, *, lagged=((0.3, 0.1), (0.15, 0.3)), variables=("x", "y"),
            ri_var=(0.5, 0.5), ri_cor: float = 0.3, innovation_var=(0.5, 0.5), innovation_cor: float = 0.2,
            dropout: float = 0.0, dropout_slope: float = -0.5, seed=None):
     """Data from a k-variable RI-CLPM with optional MAR dropout; targets are the lagged effects.
 
-    ``lagged[i][j]`` is the effect of variable ``j`` at wave t-1 on variable ``i`` at wave t (the
-    transition matrix Φ). ``dropout`` is the baseline probability of leaving after each wave; the log-odds
+    ``n_sessions`` waves (sessions 1..n_sessions; ``n_waves=`` is the old name). ``lagged[i][j]`` is the effect
+    of variable ``j`` at wave t-1 on variable ``i`` at wave t (the transition matrix Φ). ``dropout`` is the baseline probability of leaving after each wave; the log-odds
     change by ``dropout_slope`` per unit of the first variable's last observed value.
 
     >>> d, t = riclpm(100, 4, seed=4)
@@ -114,12 +116,12 @@ def riclpm(n_clients: int, n_waves: int, *, lagged=((0.3, 0.1), (0.15, 0.3)), va
     phi = np.asarray(lagged, dtype=float)
     k = len(variables)
     if phi.shape != (k, k):
-        raise AllianceStatsError(f"riclpm(): lagged must be {k}x{k} for variables {list(variables)}; got {phi.shape}.")
+        raise OptionError(f"riclpm(): lagged must be {k}x{k} for variables {list(variables)}; got {phi.shape}.")
     if np.max(np.abs(np.linalg.eigvals(phi))) >= 1:
-        raise AllianceStatsError("riclpm(): the lagged matrix is not stationary (an eigenvalue >= 1 in modulus).")
-    if n_clients < 3 or n_waves < 3:
-        raise AllianceStatsError("riclpm(): need at least 3 clients and 3 waves.")
-    rng = _rng(seed)
+        raise OptionError("riclpm(): the lagged matrix is not stationary (an eigenvalue >= 1 in modulus).")
+    if n_clients < 3 or n_sessions < 3:
+        raise OptionError("riclpm(): need at least 3 clients and 3 waves (n_sessions).")
+    rng, recorded = generator(seed)
     sd_ri = np.sqrt(np.asarray(ri_var, float))
     cov_ri = np.outer(sd_ri, sd_ri) * (np.full((k, k), ri_cor) + (1 - ri_cor) * np.eye(k))
     sd_in = np.sqrt(np.asarray(innovation_var, float))
@@ -127,22 +129,22 @@ def riclpm(n_clients: int, n_waves: int, *, lagged=((0.3, 0.1), (0.15, 0.3)), va
     stationary = solve_discrete_lyapunov(phi, cov_in)
     ri = rng.multivariate_normal(np.zeros(k), cov_ri, n_clients)
     w = rng.multivariate_normal(np.zeros(k), stationary, n_clients)
-    values = np.empty((n_waves, n_clients, k))
+    values = np.empty((n_sessions, n_clients, k))
     chol = np.linalg.cholesky(cov_in)
-    for t in range(n_waves):
+    for t in range(n_sessions):
         if t:
             w = w @ phi.T + rng.standard_normal((n_clients, k)) @ chol.T
         values[t] = ri + w
-    last = np.full(n_clients, n_waves)
+    last = np.full(n_clients, n_sessions)
     if dropout > 0:
         base = np.log(dropout / (1 - dropout))
         active = np.ones(n_clients, bool)
-        for t in range(n_waves - 1):
+        for t in range(n_sessions - 1):
             p = 1 / (1 + np.exp(-(base + dropout_slope * values[t, :, 0])))
             leave = active & (rng.random(n_clients) < p)
             last[leave] = t + 1
             active &= ~leave
-    t_idx, c_idx = np.nonzero(np.arange(1, n_waves + 1)[:, None] <= last[None])
+    t_idx, c_idx = np.nonzero(np.arange(1, n_sessions + 1)[:, None] <= last[None])
     order = np.lexsort((t_idx, c_idx))
     t_idx, c_idx = t_idx[order], c_idx[order]
     data = pd.DataFrame({"client": c_idx, "session": t_idx + 1})
@@ -152,7 +154,7 @@ def riclpm(n_clients: int, n_waves: int, *, lagged=((0.3, 0.1), (0.15, 0.3)), va
     return data, {"targets": targets, "params": {"lagged": phi.tolist(), "ri_cov": cov_ri.tolist(),
                                                  "innovation_cov": cov_in.tolist(), "dropout": dropout,
                                                  "dropout_slope": dropout_slope},
-                  "stationary_cov": stationary}
+                  "stationary_cov": stationary, "seed": recorded}
 
 
 def mediation(n_clients: int, *, a: float = 0.3, b: float = 0.3, direct: float = 0.1, seed=None):
@@ -163,14 +165,14 @@ def mediation(n_clients: int, *, a: float = 0.3, b: float = 0.3, direct: float =
     0.25
     """
     if n_clients < 5:
-        raise AllianceStatsError(f"mediation(): n_clients={n_clients} must be at least 5.")
-    rng = _rng(seed)
+        raise OptionError(f"mediation(): n_clients={n_clients} must be at least 5.")
+    rng, recorded = generator(seed)
     x = rng.standard_normal(n_clients)
     m = a * x + rng.standard_normal(n_clients)
     y = direct * x + b * m + rng.standard_normal(n_clients)
     return pd.DataFrame({"client": np.arange(n_clients), "x": x, "m": m, "y": y}), {
         "targets": {"a": float(a), "b": float(b), "direct": float(direct), "indirect": float(round(a * b, 15))},
-        "params": {"a": a, "b": b, "direct": direct}}
+        "params": {"a": a, "b": b, "direct": direct}, "seed": recorded}
 
 
 def multilevel_mediation(n_clients: int, n_sessions: int, *, a_w: float = 0.4, b_w: float = 0.35,
@@ -186,8 +188,8 @@ def multilevel_mediation(n_clients: int, n_sessions: int, *, a_w: float = 0.4, b
     ((100, 4), 0.17)
     """
     if n_clients < 3 or n_sessions < 2:
-        raise AllianceStatsError("multilevel_mediation(): need at least 3 clients and 2 sessions per client.")
-    rng = _rng(seed)
+        raise OptionError("multilevel_mediation(): need at least 3 clients and 2 sessions per client.")
+    rng, recorded = generator(seed)
     g = np.repeat(np.arange(n_clients), n_sessions)
     slopes = rng.multivariate_normal([a_w, b_w], [[0.04, sigma_ab], [sigma_ab, 0.04]], size=n_clients)
     xbar = rng.normal(size=n_clients)
@@ -203,4 +205,4 @@ def multilevel_mediation(n_clients: int, n_sessions: int, *, a_w: float = 0.4, b
                "between direct": c_b}
     return data, {"targets": {k: float(v) for k, v in targets.items()},
                   "params": {"a_w": a_w, "b_w": b_w, "sigma_ab": sigma_ab, "a_b": a_b, "b_b": b_b, "c_w": c_w,
-                             "c_b": c_b}}
+                             "c_b": c_b}, "seed": recorded}

@@ -62,7 +62,8 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_discrete_lyapunov
 
-from ..errors import AllianceStatsError
+from ..errors import OptionError
+from ._seed import generator
 
 STATE = ("alliance", "autonomy", "competence", "relatedness", "motivation", "engagement", "outcome")
 BEHAVIOURS = ("empathy", "autonomy_support")
@@ -147,7 +148,7 @@ def _check(n_therapists, clients_per_therapist, n_sessions, effects):
     if unknown:
         problems.append(f"unknown effect name(s) {unknown}; valid names: {sorted(SDT_DEFAULTS)}")
     if problems:
-        raise AllianceStatsError("sdt_cycle(): " + "; ".join(problems))
+        raise OptionError("sdt_cycle(): " + "; ".join(problems))
 
 
 def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *, seed, **effects):
@@ -161,8 +162,9 @@ def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *,
     ----------
     n_therapists, clients_per_therapist, n_sessions : int
         Design size. Sessions are numbered 1..n_sessions; missed sessions and sessions after dropout are absent.
-    seed : int or numpy.random.SeedSequence
-        Required: the same seed gives the same data, bit for bit.
+    seed : int, numpy.random.SeedSequence or None
+        Required: the same seed gives the same data, bit for bit. ``None`` draws a fresh seed; either way the
+        seed used is ``truth["seed"]``.
     **effects : float
         Population values to change (see :data:`SDT_DEFAULTS`).
 
@@ -174,7 +176,7 @@ def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *,
         ``params`` (every input value), ``means``, ``slopes``, ``sd`` (therapist / client / within),
         ``icc``, ``within_paths`` (contemporaneous and lag-1 paths of the within process),
         ``stationary_cov`` (within covariance of the state vector), ``dropout`` (hazard coefficients),
-        ``therapist_effects`` and ``client_effects`` (the realised random effects).
+        ``therapist_effects`` and ``client_effects`` (the realised random effects), ``seed`` (the seed used).
 
     Examples
     --------
@@ -183,11 +185,13 @@ def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *,
     (20, True)
     >>> truth["within_paths"]["lag1"]["alliance -> outcome"]
     4.0
+    >>> truth["seed"]
+    11
     """
     _check(n_therapists, clients_per_therapist, n_sessions, effects)
     p = dict(SDT_DEFAULTS)
     p.update({k: float(v) for k, v in effects.items()})
-    rng = np.random.default_rng(seed)
+    rng, recorded = generator(seed)
     n_clients = n_therapists * clients_per_therapist
 
     C, L, G, S_eps = _within_system(p)
@@ -196,8 +200,8 @@ def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *,
     S_b = np.eye(2) * p["within_sd_behaviour"] ** 2
     Q = inv @ (G @ S_b @ G.T + S_eps) @ inv.T
     if np.max(np.abs(np.linalg.eigvals(Phi))) >= 1:
-        raise AllianceStatsError("sdt_cycle(): the lagged effects make the within-client process explosive "
-                                 "(largest eigenvalue of the transition matrix >= 1); use smaller lagged effects.")
+        raise OptionError("sdt_cycle(): the lagged effects make the within-client process explosive "
+                          "(largest eigenvalue of the transition matrix >= 1); use smaller lagged effects.")
     stationary = solve_discrete_lyapunov(Phi, Q)
 
     # therapist level
@@ -281,6 +285,7 @@ def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *,
 
     truth = _truth(p, stationary, C, L, G, ther_ids, ther_b, ther_a, ther_y, client_ids, ther_of_client, traits,
                    dropped, last, early)
+    truth["seed"] = recorded
     return data, truth
 
 
