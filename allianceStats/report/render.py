@@ -58,20 +58,21 @@ class Table:
     """A tidy table shown APA-formatted in the report and exported as ``<name>.csv`` / ``<name>.md``.
 
     The HTML shows at most ``max_rows`` rows (``0``: only links to the files); the files hold every row.
+    ``conf_level`` heads the interval column (``95% CI``); ``digits`` is the number of decimals shown.
     """
 
     name: str
     title: str
     data: pd.DataFrame
     note: str = ""
-    level: float = 0.95
+    conf_level: float = 0.95
     digits: int = 2
     max_rows: int = 40
 
     @property
     def display(self) -> pd.DataFrame:
         """APA-formatted strings of the first ``max_rows`` rows (all rows go to the CSV / Markdown files)."""
-        return apa_table(self.data.head(self.max_rows), level=self.level, digits=self.digits)
+        return apa_table(self.data.head(self.max_rows), conf_level=self.conf_level, digits=self.digits)
 
     @property
     def truncated(self) -> bool:
@@ -161,7 +162,7 @@ def write_report(report: Report, outdir: str | Path) -> Path:
     for table in report.tables():
         stem = slug(table.name)
         atomic_write(outdir / "tables" / f"{stem}.csv", to_csv_text(table.data))
-        full = apa_table(table.data, level=table.level, digits=table.digits)
+        full = apa_table(table.data, conf_level=table.conf_level, digits=table.digits)
         md = f"**{table.title}**\n\n{to_markdown(full)}\n"
         if table.note:
             md += f"\n*Note.* {table.note}\n"

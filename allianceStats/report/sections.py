@@ -120,12 +120,12 @@ def result_tables(name: str, title: str, result: Any, attrs: Sequence[str] = ("p
     ['m_params', 'm_fit']
     """
     if isinstance(result, pd.DataFrame):
-        return [Table(name, title, result.reset_index(drop=True), level=conf_level)]
+        return [Table(name, title, result.reset_index(drop=True), conf_level=conf_level)]
     out = []
     for attr in attrs:
         frame = _frame(getattr(result, attr, None))
         if frame is not None and len(frame):
-            out.append(Table(f"{name}_{attr}", f"{title}: {attr}", frame.reset_index(drop=True), level=conf_level))
+            out.append(Table(f"{name}_{attr}", f"{title}: {attr}", frame.reset_index(drop=True), conf_level=conf_level))
     return out
 
 
@@ -154,7 +154,7 @@ def _draw_icc(step, syntax) -> Section:
         "empty mixed models (REML)."],
         tables=[Table("icc", "Intraclass correlations by measure", wide, digits=3, note=definitions),
                 Table("icc_long", "Intraclass correlations with variance components", table, digits=3,
-                      max_rows=0, level=step.conf_level)])
+                      max_rows=0, conf_level=step.conf_level)])
 
 
 def _draw_trajectories(step, syntax) -> Section:
@@ -258,7 +258,7 @@ def _draw_cycle(step, syntax) -> Section:
                    figures=[Figure(diagram.to_svg(title="Cyclical SDT model"),
                                    caption="Within-client estimates on the arrows; intervals in the table.")],
                    tables=[Table("cycle_paths", "Cyclical model: one hypothesis per arrow",
-                                 table.reset_index(drop=True), level=result.conf_level)])
+                                 table.reset_index(drop=True), conf_level=result.conf_level)])
 
 
 def _draw_hypotheses(step, syntax) -> Section:
@@ -268,7 +268,7 @@ def _draw_hypotheses(step, syntax) -> Section:
         "'supported' means the interval lies above zero. Hypotheses whose roles are not mapped to columns "
         "are listed with a note."],
         tables=[Table("hypotheses", "Hypothesis tests", result.table.reset_index(drop=True),
-                      level=result.conf_level)])
+                      conf_level=result.conf_level)])
 
 
 def _draw_dynamics(step, syntax) -> Section:
@@ -307,7 +307,7 @@ def _draw_dynamics(step, syntax) -> Section:
                                              figure_id="km"),
                               caption=f"Clients grouped by their mean {column} in sessions 1–2 ({split} split)."))
         tables.append(Table("kaplan_meier", "Kaplan–Meier retention", r["retention"].reset_index(drop=True),
-                            max_rows=0, level=level))
+                            max_rows=0, conf_level=level))
     return Section(step.id, section_title(step), paragraphs=paras + list(step.notes), tables=tables,
                    figures=figures)
 

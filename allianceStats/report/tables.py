@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._deprecation import renamed_arguments
 from .diagrams import fmt_number
 
 HEADERS = {
@@ -72,11 +73,12 @@ def _fmt_cell(value, digits: int, *, counts: bool = False) -> str:
     return str(value)
 
 
-def apa_table(table: pd.DataFrame, *, level: float = 0.95, digits: int = 2) -> pd.DataFrame:
+@renamed_arguments(level="conf_level")
+def apa_table(table: pd.DataFrame, *, conf_level: float = 0.95, digits: int = 2) -> pd.DataFrame:
     """Format a tidy result table for display: strings only, APA rules, CI merged into one column.
 
     ``df`` gets one decimal; ``p_value`` uses :func:`fmt_p`; ``ci_lower``/``ci_upper`` become one column
-    headed ``"95% CI"`` (from ``level``); ``statistic`` keeps two decimals. Other columns are formatted by
+    headed ``"95% CI"`` (from ``conf_level``); ``statistic`` keeps two decimals. Other columns are formatted by
     type; their headers come from ``HEADERS`` or the column name itself (escaped later by the template).
 
     >>> import pandas as pd
@@ -91,7 +93,7 @@ def apa_table(table: pd.DataFrame, *, level: float = 0.95, digits: int = 2) -> p
             if ci_done or not {"ci_lower", "ci_upper"} <= set(table.columns):
                 continue
             ci_done = True
-            out[f"{level:.0%} CI"] = [
+            out[f"{conf_level:.0%} CI"] = [
                 "—" if (pd.isna(lo) or pd.isna(hi)) else f"[{fmt_number(lo, digits)}, {fmt_number(hi, digits)}]"
                 for lo, hi in zip(table["ci_lower"], table["ci_upper"])]
             continue

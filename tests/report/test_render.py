@@ -89,7 +89,9 @@ def test_apa_formatting():
     t = pd.DataFrame({"term": ["a", "b"], "estimate": [-0.004, 1.23456], "df": [12.345, 80.0],
                       "p_value": [0.0004, 0.0456], "ci_lower": [-0.1, 1.0], "ci_upper": [0.09, float("nan")],
                       "supported": [True, False]})
-    out = apa_table(t, level=0.9)
+    out = apa_table(t, conf_level=0.9)
+    with pytest.warns(FutureWarning, match="argument level= is renamed conf_level="):
+        assert apa_table(t, level=0.9).equals(out)
     assert out.columns.tolist() == ["Term", "Estimate", "df", "p", "90% CI", "Supported"]
     assert out.iloc[0].tolist() == ["a", "0.00", "12.3", "< .001", "[−0.10, 0.09]", "yes"]
     assert out.iloc[1].tolist() == ["b", "1.23", "80.0", ".046", "—", "no"]

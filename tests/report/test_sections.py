@@ -86,7 +86,7 @@ def test_mediation_diagram_at_the_result_level():
                               options={"x": "x", "mediators": ["m"], "y": "y", "title": "X to Y"}))
     assert section.title == "Mediation: X to Y" and "seed 12" in section.paragraphs[0]
     assert [t.name for t in section.tables] == ["mediation_needs_effects", "mediation_needs_paths"]
-    assert {t.level for t in section.tables} == {0.9}
+    assert {t.conf_level for t in section.tables} == {0.9}
     assert section.figures[0].svg.count("stroke-dasharray") >= 1  # the direct path's CI includes 0
 
 
@@ -101,7 +101,7 @@ def test_cycle_is_drawn_from_the_registry_arrows():
     layout = {"behaviours": ["empathy"], "alliance": "alliance", "needs": ["needs"], "motivation": "motivation",
               "engagement": "engagement"}
     section = draw_step(_step("cycle", {"hypotheses": result, "layout": layout}))
-    assert section.status == "ok" and section.tables[0].name == "cycle_paths" and section.tables[0].level == 0.9
+    assert section.status == "ok" and section.tables[0].name == "cycle_paths" and section.tables[0].conf_level == 0.9
     assert "Not estimated: C6: role 'engagement' is not mapped to a column" in section.paragraphs
     svg = section.figures[0].svg
     assert "0.30" in svg and "0.40" in svg and "n.e." in svg
