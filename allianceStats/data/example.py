@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataWarning
+from .checks import check_bool
 from .read import read_sessions
 
 EXAMPLE_SEED = 20261125
@@ -46,14 +47,28 @@ def make_example() -> tuple[pd.DataFrame, dict]:
 def load_example(*, validate: bool = True) -> pd.DataFrame:
     """Load the bundled example session table (validated with :func:`read_sessions` unless ``validate=False``).
 
-    Columns: therapist, client, session, therapist behaviours (empathy, autonomy_support), WAI-SR items and
-    subscales, alliance, srs, need satisfaction (autonomy, competence, relatedness, needs), motivation,
-    engagement, outcome (percent days abstinent), days_use, dropout. See ``example_data/codebook.md``.
+    Simulated from the SDT-cycle model (:func:`allianceStats.simulate.sdt_cycle`, seed ``EXAMPLE_SEED``; see
+    the module docstring), so every population value is known. Columns: therapist, client, session, therapist
+    behaviours (empathy, autonomy_support), WAI-SR items and subscales, alliance, srs, need satisfaction
+    (autonomy, competence, relatedness, needs), motivation, engagement, outcome (percent days abstinent),
+    days_use, dropout. See ``example_data/codebook.md``.
 
+    Parameters
+    ----------
+    validate : bool
+        Read through :func:`read_sessions` (typed, sorted, checked); ``False`` reads the CSV as it is.
+
+    Returns
+    -------
+    pandas.DataFrame
+        200 clients of 20 therapists, up to 10 sessions each.
+
+    Examples
+    --------
     >>> load_example().columns[:3].tolist()
     ['therapist', 'client', 'session']
     """
-    if not validate:
+    if not check_bool("validate", validate):
         return pd.read_csv(EXAMPLE_PATH)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # the example's known single-session clients

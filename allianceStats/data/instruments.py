@@ -32,7 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import AllianceStatsError
+from ..errors import AllianceStatsError, OptionError
 from .schema import schema_dir  # one resource locator for every shipped schema
 
 __all__ = ["schema_dir", "instruments_dir", "list_instruments", "load_instrument", "validate_key", "Instrument", "Item",
@@ -141,8 +141,18 @@ def _aliases() -> dict[str, str]:
 
 
 def list_instruments() -> list[str]:
-    """Names of the shipped scoring keys.
+    """Names of the shipped scoring keys (the files of ``data_schemas/instruments/``).
 
+    Keys and their sources: WAI-SR (Hatcher & Gillaspy 2006), SRS (Duncan et al. 2003), BPNSFS (Chen et al.
+    2015), TSRQ (Levesque et al. 2007), SUD outcomes (Sobell & Sobell 1992); see the module docstring.
+
+    Returns
+    -------
+    list of str
+        Sorted key names; each also loads by its aliases (``"wai"`` for ``"wai_sr"``).
+
+    Examples
+    --------
     >>> list_instruments()
     ['bpnsfs', 'srs', 'sud_outcomes', 'tsrq', 'wai_sr']
     """
@@ -182,9 +192,29 @@ def validate_key(raw: Mapping[str, Any], source: str = "<dict>") -> list[str]:
 def load_instrument(instrument: str | Path | Mapping[str, Any] | Instrument) -> Instrument:
     """Load a scoring key by name or alias (``"wai"``, ``"WAI-SR"``), from a JSON file, or from a dict.
 
-    The key is validated against ``instrument.schema.json`` and checked for consistency; every problem
-    is listed in one :class:`~allianceStats.errors.AllianceStatsError`.
+    The key is validated against ``instrument.schema.json`` (JSON Schema draft 2020-12) and checked for
+    consistency; every problem is listed in one :class:`~allianceStats.errors.AllianceStatsError`.
 
+    Parameters
+    ----------
+    instrument : str, pathlib.Path, mapping or Instrument
+        A shipped key's name or alias (case and ``-`` / ``_`` / space insensitive), a JSON key file, a dict
+        that follows ``data_schemas/instruments/instrument.schema.json``, or an already loaded key.
+
+    Returns
+    -------
+    Instrument
+        Items with their ranges, reverse-keyed items, subscales, scoring method and proration rule.
+
+    Raises
+    ------
+    OptionError
+        An unknown name (the message lists the shipped keys and aliases) or a missing key file.
+    AllianceStatsError
+        The key is not valid JSON or breaks the schema (every problem listed).
+
+    Examples
+    --------
     >>> key = {"name": "mini", "title": "Two items", "version": "1", "prefix": "mini",
     ...        "citation": "made up for this example", "method": "mean",
     ...        "items": [{"id": "1", "min": 1, "max": 5, "integer": True},
@@ -203,12 +233,12 @@ def load_instrument(instrument: str | Path | Mapping[str, Any] | Instrument) -> 
         path = Path(text)
         if path.suffix.lower() == ".json" or path.is_file():
             if not path.is_file():
-                raise AllianceStatsError(f"scoring key file not found: {path}.")
+                raise OptionError(f"scoring key file not found: {path}.")
         else:
             wanted = text.strip().lower().replace("-", "_").replace(" ", "_")
             aliases = _aliases()
             if wanted not in aliases:
-                raise AllianceStatsError(
+                raise OptionError(
                     f"unknown instrument {text!r}; shipped scoring keys: {list_instruments()} "
                     f"(aliases: {sorted(set(aliases) - set(list_instruments()))}), or pass a path to a JSON "
                     "key file or a dict that follows data_schemas/instruments/instrument.schema.json.")

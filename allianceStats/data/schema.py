@@ -21,7 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from ..errors import AllianceStatsError
+from ..errors import AllianceStatsError, OptionError
 
 
 def schema_dir() -> Path:
@@ -72,8 +72,29 @@ class TableSchema:
 def load_schema(schema: str | Path | Mapping[str, Any] = "sessions") -> TableSchema:
     """Load a table schema by shipped name (``"sessions"``), from a JSON file path, or from a dict.
 
-    The format is a Frictionless Table Schema with an extra ``role`` per field and ``x-required-roles``.
+    The format is a Frictionless Table Schema (Frictionless Data, *Table Schema* v1) with an extra ``role``
+    per field and ``x-required-roles``.
 
+    Parameters
+    ----------
+    schema : str, pathlib.Path or mapping
+        A shipped schema name (a file ``data_schemas/<name>.schema.json``), a path to a JSON Table Schema, or
+        its parsed dict.
+
+    Returns
+    -------
+    TableSchema
+        The fields in file order, missing-value codes, required roles and the column of each role.
+
+    Raises
+    ------
+    OptionError
+        No shipped schema has that name and no such file exists (the message lists the shipped ones).
+    AllianceStatsError
+        The schema's ``fields`` are not a list of objects with a ``name``.
+
+    Examples
+    --------
     >>> load_schema("sessions").required_roles
     ('client', 'session')
     """
@@ -85,7 +106,7 @@ def load_schema(schema: str | Path | Mapping[str, Any] = "sessions") -> TableSch
             path = schema_dir() / f"{schema}.schema.json"
         if not path.is_file():
             shipped = sorted(p.name.removesuffix(".schema.json") for p in schema_dir().glob("*.schema.json"))
-            raise AllianceStatsError(f"schema {str(schema)!r} not found (looked for {path}); "
+            raise OptionError(f"schema {str(schema)!r} not found (looked for {path}); "
                                      f"shipped schemas: {shipped}, or pass a path to a JSON Table Schema.")
         raw, source = json.loads(path.read_text(encoding="utf-8")), str(path)
     fields = raw.get("fields")

@@ -196,6 +196,21 @@ def load_study(path: str | Path) -> dict[str, Any]:
     docstring; an unknown key anywhere is an :class:`~allianceStats.errors.AllianceStatsError` that quotes the
     key and lists the valid ones, and all problems found are reported together.
 
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The study file (TOML 1.0).
+
+    Returns
+    -------
+    dict
+        The resolved settings (see above).
+
+    Raises
+    ------
+    AllianceStatsError
+        The file cannot be read, is not TOML, has an unknown or invalid key, or effects the design rejects.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -234,6 +249,29 @@ def run_study(path: str | Path, *, dask_client=None, scheduler: str | None = Non
     interrupted study resumes), then ``power_table.csv`` (``PowerResult.table``; performance measures and MCSEs
     as defined by Morris, White & Crowther 2019) and ``study.json`` (the resolved settings and provenance).
     Files are written to a temporary name and renamed. Nothing is printed.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The study file (see :func:`load_study`).
+    dask_client : None, "sync" or distributed.Client
+        Where the replications run (see above).
+    scheduler : str, optional
+        Address of an existing Dask scheduler; overrides the file's ``scheduler``.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    PowerResult
+        As :func:`allianceStats.power` returns it.
+
+    Raises
+    ------
+    OptionError
+        Both ``dask_client`` and ``scheduler``.
+    AllianceStatsError
+        An invalid study file (see :func:`load_study`) or an unreachable scheduler.
 
     Examples
     --------
