@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ._deprecation import FormerTable
 from .errors import OptionError
 from .results import CLOSED_FORM, Convergence, Provenance
 
@@ -35,11 +36,17 @@ COMPARISON_COLUMNS = ("model", "npar", "loglik", "aic", "bic", "chisq", "df", "c
 """The fixed leading columns of every comparison table (family-specific columns follow)."""
 
 
-@dataclass(frozen=True)
-class ComparisonResult:
+@dataclass(frozen=True, repr=False)
+class ComparisonResult(FormerTable):
     """Nested-model comparison: ``table`` (schema :data:`COMPARISON_COLUMNS` + family columns), the test
     ``method`` (``"likelihood ratio (ML)"``, ``"Satorra-Bentler scaled difference"``, ...), ``notes`` on what
-    was done (refits), and the result protocol (``n_obs`` is the number of rows every model was fitted to)."""
+    was done (refits), and the result protocol (``n_obs`` is the number of rows every model was fitted to;
+    ``converged`` is False when a compared fit did not converge).
+
+    The comparison functions returned a DataFrame before 0.2.0; DataFrame access on the result
+    (``res["p_value"]``, ``res.to_string()``, ``res.attrs["notes"]``) still works, with a FutureWarning, until
+    0.3.0.
+    """
 
     table: pd.DataFrame
     method: str
@@ -48,6 +55,11 @@ class ComparisonResult:
     notes: tuple[str, ...] = ()
     conf_level: float = 0.95
     convergence: Convergence = field(default=CLOSED_FORM)
+
+    _former = "compare() (and compare_mlm, compare_sem, compare_panel)"
+
+    def _former_attrs(self) -> dict:
+        return {"method": self.method, "notes": self.notes}
 
     @property
     def converged(self) -> bool:
@@ -79,22 +91,38 @@ def compare(*fits, **options) -> ComparisonResult:
 
     Mixed models: likelihood-ratio test as lme4's ``anova()`` (:func:`allianceStats.mixed.compare_mlm`);
     SEM / panel models: χ² difference test as lavaan's ``lavTestLRT()`` (:func:`allianceStats.sem.compare_sem`,
-    :func:`allianceStats.panel.compare_panel`), scaled (Satorra & Bentler 2001) under MLR. ``options`` go to
-    the family's function. Definitions and an example are in this module's docstring.
+    :func:`allianceStats.panel.compare_panel`), scaled (Satorra & Bentler 2001) under MLR. The family is read
+    from the result types; ``options`` go to the family's function. Definitions and an example are in this
+    module's docstring.
+
+    Parameters
+    ----------
+    *fits : MixedResult, SEMResult or PanelResult
+        Two or more fits of one family, fitted to the same data.
+    **options
+        Passed on (e.g. ``names=``, and ``refit=`` for mixed models).
 
     Returns
     -------
     ComparisonResult
+
+    Raises
+    ------
+    OptionError
+        Fewer than two fits, or fits of different families.
     """
+    if len(fits) < 2:
+        raise OptionError(f"compare() needs at least two fitted models; got {len(fits)}.")
     from .mixed.result import MixedResult
+
+    if all(isinstance(f, MixedResult) for f in fits):
+        from .mixed.comparison import compare_mlm
+
+        return compare_mlm(*fits, **options)
+    # SEM and panel families are imported only when a fit is not a mixed model (they load the SEM engine)
     from .panel.fit import PanelResult
     from .sem.result import SEMResult
 
-    if len(fits) < 2:
-        raise OptionError(f"compare() needs at least two fitted models; got {len(fits)}.")
-    if all(isinstance(f, MixedResult) for f in fits):
-        from .mixed.comparison import compare_mlm
-        return _as_result(compare_mlm(*fits, **options), fits)
     if all(isinstance(f, PanelResult) for f in fits):
         from .panel.fit import compare_panel
         return _as_result(compare_panel(*fits, **options), fits)
@@ -109,11 +137,10 @@ def compare(*fits, **options) -> ComparisonResult:
 
 
 def _as_result(table, fits) -> ComparisonResult:
-    # transitional: the family functions move to returning ComparisonResult themselves (issue 11)
+    # transitional, for compare_sem / compare_panel until they return ComparisonResult themselves (issue 11)
     if isinstance(table, ComparisonResult):
         return table
-    t = table.rename(columns={"chisq": "chisq_diff", "df": "df_diff"}) if "deviance" in table else table
     n = getattr(fits[0], "n_obs", 0)
-    return ComparisonResult(table=comparison_table(t.to_dict("records"), tuple(c for c in t.columns
-                                                                          if c not in COMPARISON_COLUMNS)),
+    return ComparisonResult(table=comparison_table(table.to_dict("records"), tuple(c for c in table.columns
+                                                                              if c not in COMPARISON_COLUMNS)),
                             method=str(table.attrs.get("method", "")), n_obs=int(sum(n) if isinstance(n, tuple) else n))

@@ -2,7 +2,7 @@
 import pytest
 
 import allianceStats as als
-from allianceStats.comparison import compare
+from allianceStats.comparison import ComparisonResult, compare
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +24,11 @@ def test_mixed_fits_go_to_compare_mlm_and_families_do_not_mix(example):
     a = als.fit_mlm(d, "outcome ~ 1 + (1 | client)", reml=False)
     b = als.fit_mlm(d, "outcome ~ session0 + (1 | client)", reml=False)
     direct = als.compare_mlm(a, b)
-    direct = direct.table if hasattr(direct, "table") else direct
-    result = compare(a, b)
-    assert result.table["loglik"].equals(direct["loglik"]) and result.table["p_value"].equals(direct["p_value"])
+    result = compare(a, b, names=["empty", "time"])
+    assert isinstance(result, ComparisonResult) and type(result) is type(direct)
+    assert result.table["loglik"].equals(direct.table["loglik"])
+    assert result.table["p_value"].equals(direct.table["p_value"])
+    assert list(result.table.model) == ["empty", "time"] and result.method == direct.method
     ri = als.fit_riclpm(example, ["alliance", "outcome"], waves=range(1, 4))
     with pytest.raises(als.AllianceStatsError, match="one family"):
         compare(a, ri)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allianceStats.errors import AllianceStatsError, OptionError, SchemaError
+from allianceStats.errors import OptionError, SchemaError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REF = json.loads((FIXTURES / "extras_reference.json").read_text())
@@ -217,53 +217,63 @@ def anova_fits(decomposed):
     return {name: {reml: fit_mlm(dd, form, reml=reml) for reml in (True, False)} for name, form in forms.items()}
 
 
-def _check_table(tab, ref_rows):
-    ref = pd.DataFrame(ref_rows)
-    assert list(tab.columns) == ["model", "npar", "aic", "bic", "loglik", "deviance", "chisq", "df", "p_value"]
+def _check_table(res, ref_rows):
+    from allianceStats.comparison import COMPARISON_COLUMNS, ComparisonResult
+
+    assert isinstance(res, ComparisonResult)
+    tab, ref = res.table, pd.DataFrame(ref_rows)
+    assert list(tab.columns) == [*COMPARISON_COLUMNS, "deviance"]
     assert list(tab.model) == list(ref.model)
     assert list(tab.npar) == list(ref.npar)
     for col in ["aic", "bic", "loglik", "deviance"]:
         np.testing.assert_allclose(tab[col], ref[col].astype(float), rtol=0, atol=1e-4, err_msg=col)
-    assert np.isnan(tab.chisq.iloc[0]) and np.isnan(tab.p_value.iloc[0])
-    np.testing.assert_allclose(tab.chisq.iloc[1:], ref.chisq.iloc[1:].astype(float), rtol=0, atol=1e-4)
-    np.testing.assert_array_equal(tab.df.iloc[1:], ref.df.iloc[1:].astype(float))
+    assert tab.chisq.isna().all() and tab.df.isna().all()  # a mixed model has no goodness-of-fit test of its own
+    assert np.isnan(tab.chisq_diff.iloc[0]) and np.isnan(tab.p_value.iloc[0])
+    np.testing.assert_allclose(tab.chisq_diff.iloc[1:], ref.chisq.iloc[1:].astype(float), rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(tab.df_diff.iloc[1:], ref.df.iloc[1:].astype(float))
     np.testing.assert_allclose(tab.p_value.iloc[1:], ref.p_value.iloc[1:].astype(float), rtol=1e-4)
 
 
 def test_compare_refits_reml_fits_with_different_fixed_effects_by_ml(anova_fits):
-    tab = compare_mlm(anova_fits["m_time"][True], anova_fits["m_all"][True], names=["m_time", "m_all"])
-    _check_table(tab, REF["anova"]["fixed_differ"]["table"])
-    assert tab.attrs["method"] == "ML"
-    assert any("refitted by ML" in n for n in tab.attrs["notes"])
+    res = compare_mlm(anova_fits["m_time"][True], anova_fits["m_all"][True], names=["m_time", "m_all"])
+    _check_table(res, REF["anova"]["fixed_differ"]["table"])
+    assert res.n_obs == anova_fits["m_time"][True].n_obs and type(res.n_obs) is int
+    assert res.method == "likelihood ratio (ML)" and res.converged
+    assert any("refitted by ML" in n for n in res.notes)
+    assert res.provenance.function == "compare_mlm" and res.provenance.options["names"] == ["m_time", "m_all"]
 
 
 def test_compare_keeps_reml_when_fixed_effects_are_the_same(anova_fits):
-    tab = compare_mlm(anova_fits["m_all"][True], anova_fits["m_all_rs"][True], names=["m_all", "m_all_rs"])
-    _check_table(tab, REF["anova"]["same_fixed_reml"]["table"])
-    assert tab.attrs["method"] == "REML" and tab.attrs["notes"] == ()
+    res = compare_mlm(anova_fits["m_all"][True], anova_fits["m_all_rs"][True], names=["m_all", "m_all_rs"])
+    _check_table(res, REF["anova"]["same_fixed_reml"]["table"])
+    assert res.method == "likelihood ratio (REML)" and res.notes == ()
 
 
 def test_compare_three_ml_fits_sorted_by_npar(anova_fits):
-    tab = compare_mlm(anova_fits["m_all"][False], anova_fits["m_time"][False], anova_fits["m_all_rs"][False],
+    res = compare_mlm(anova_fits["m_all"][False], anova_fits["m_time"][False], anova_fits["m_all_rs"][False],
                       names=["m_all_ml", "m_time_ml", "m_all_rs_ml"])
-    _check_table(tab, REF["anova"]["three_ml"]["table"])
+    _check_table(res, REF["anova"]["three_ml"]["table"])
 
 
 def test_compare_refuses_invalid_reml_comparison_without_refit(anova_fits):
-    with pytest.raises(AllianceStatsError, match="refit=True"):
+    with pytest.raises(OptionError, match="refit=True"):
         compare_mlm(anova_fits["m_time"][True], anova_fits["m_all"][True], refit=False)
+    with pytest.raises(OptionError, match="refit='no' must be True or False"):
+        compare_mlm(anova_fits["m_time"][False], anova_fits["m_all"][False], refit="no")
 
 
 def test_compare_refuses_fits_to_different_rows(data, anova_fits):
     other = fit_mlm(data.assign(session0=data.session - 1), "outcome ~ session0 + (1 | client)")
-    with pytest.raises(AllianceStatsError, match="different rows"):
+    with pytest.raises(OptionError, match="different rows"):
         compare_mlm(anova_fits["m_time"][False], other)
 
 
-@pytest.mark.parametrize("args, fragment", [((), "at least two"), ((1, 2), "not a fit")])
-def test_compare_bad_arguments(args, fragment):
-    with pytest.raises(AllianceStatsError, match=fragment):
-        compare_mlm(*args)
+@pytest.mark.parametrize("args, kwargs, fragment", [((), {}, "at least two"), ((1, 2), {}, "not a fit"),
+                                                     (None, {"names": ["only one"]}, "1 name")])
+def test_compare_bad_arguments(anova_fits, args, kwargs, fragment):
+    fits = (anova_fits["m_time"][False], anova_fits["m_all"][False]) if args is None else args
+    with pytest.raises(OptionError, match=fragment):
+        compare_mlm(*fits, **kwargs)
 
 
 def test_compare_refits_ar1_fits_by_ml_like_direct_ml_fits(decomposed):
@@ -273,9 +283,29 @@ def test_compare_refits_ar1_fits_by_ml_like_direct_ml_fits(decomposed):
     via_refit = compare_mlm(fit_mlm(rows, small, correlation="ar1"), fit_mlm(rows, large, correlation="ar1"))
     direct = compare_mlm(fit_mlm(rows, small, reml=False, correlation="ar1"),
                          fit_mlm(rows, large, reml=False, correlation="ar1"))
-    assert list(via_refit.npar) == [5, 6]  # 2 (or 3) fixed effects + theta + sigma + phi
-    np.testing.assert_allclose(via_refit.loglik, direct.loglik, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(via_refit.p_value.iloc[1], direct.p_value.iloc[1], rtol=1e-6)
+    assert list(via_refit.table.npar) == [5, 6]  # 2 (or 3) fixed effects + theta + sigma + phi
+    np.testing.assert_allclose(via_refit.table.loglik, direct.table.loglik, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(via_refit.table.p_value.iloc[1], direct.table.p_value.iloc[1], rtol=1e-6)
+
+
+def test_compare_says_when_a_fit_did_not_converge(anova_fits):
+    import dataclasses
+
+    from allianceStats.results import Convergence
+
+    bad = dataclasses.replace(anova_fits["m_all"][False], convergence=Convergence(False, 9, "BOBYQA (nlopt)"))
+    res = compare_mlm(anova_fits["m_time"][False], bad, names=["time", "all"])
+    assert not res.converged and "did not converge: all" in res.notes[-1]
+    assert res.convergence.warnings == (res.notes[-1],)
+
+
+def test_former_dataframe_access_warns(anova_fits):
+    res = compare_mlm(anova_fits["m_time"][False], anova_fits["m_all"][False])
+    with pytest.warns(FutureWarning, match=r"now returns a result object \(ComparisonResult\)") as caught:
+        assert res["p_value"].equals(res.table["p_value"])
+        assert res.attrs == {"method": res.method, "notes": res.notes}
+        assert "chisq_diff" in res.to_string()
+    assert len(caught) == 3 and all(w.filename == __file__ for w in caught)
 
 
 # ------------------------------------------------------------------------------- invariance, public API
@@ -308,8 +338,8 @@ def test_profile_ci_matches_root_finding_on_lme4_refits(decomposed):
     fit = fit_mlm(rows, ref["formula"])  # REML: profiled on the ML deviance, as lme4 does
     refs = {r["term"]: r for r in ref["terms"]}
     terms = ["(Intercept)", "session0"]
-    ci = profile_ci(fit, terms, level=ref["level"]).set_index("term")
-    assert list(ci.index) == terms and ci.attrs["level"] == 0.95
+    ci = profile_ci(fit, terms, conf_level=ref["level"]).set_index("term")
+    assert list(ci.index) == terms and ci.attrs["conf_level"] == 0.95
     se = fit.params.set_index("term")["std_error"]
     for t in terms:
         np.testing.assert_allclose(ci.loc[t, "estimate"], refs[t]["estimate"], rtol=1e-5)
@@ -317,9 +347,22 @@ def test_profile_ci_matches_root_finding_on_lme4_refits(decomposed):
             assert abs(ci.loc[t, col] - refs[t][col]) < 1e-5 * se[t], (t, col)
 
 
-@pytest.mark.parametrize("term, fragment", [("alliance", "not among"), ("session0:alliance_within", "cannot be")])
-def test_profile_ci_bad_terms(decomposed, term, fragment):
+@pytest.mark.parametrize("term, kwargs, fragment", [("alliance", {}, "not among"),
+                                                    ("session0:alliance_within", {}, "cannot be"),
+                                                    ("session0", {"conf_level": 0}, "conf_level=0 must be")])
+def test_profile_ci_bad_arguments(decomposed, term, kwargs, fragment):
     rows = decomposed.dropna(subset=["alliance"])
     fit = fit_mlm(rows, "outcome ~ session0 + alliance_within + session0:alliance_within + (1 | client)")
-    with pytest.raises(AllianceStatsError, match=fragment):
-        profile_ci(fit, term)
+    with pytest.raises(OptionError, match=fragment):
+        profile_ci(fit, term, **kwargs)
+    with pytest.raises(OptionError, match="takes a fit of fit_mlm"):
+        profile_ci(rows, term)
+
+
+def test_profile_ci_level_is_renamed_conf_level(decomposed):
+    rows = decomposed.dropna(subset=["alliance"])
+    fit = fit_mlm(rows, "outcome ~ session0 + (1 | client)", reml=False)
+    with pytest.warns(FutureWarning, match="level= is renamed conf_level="):
+        old = profile_ci(fit, "session0", level=0.9)
+    pd.testing.assert_frame_equal(old, profile_ci(fit, "session0", conf_level=0.9))
+    assert old.attrs["conf_level"] == 0.9
