@@ -51,6 +51,9 @@ DataArg = Annotated[str, typer.Argument(
 ColumnOpt = Annotated[list[str] | None, typer.Option(
     "--column", "-c", help="Map a column of your file to a schema role: NAME=ROLE (repeatable).")]
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Also write the main table to this CSV file.")]
+ClientOpt = Annotated[str | None, typer.Option(help="Your column holding the client id (default: client).")]
+TherapistOpt = Annotated[str | None, typer.Option(help="Your column holding the therapist id (default: therapist).")]
+SessionOpt = Annotated[str | None, typer.Option(help="Your column holding the session number (default: session).")]
 ConfLevelOpt = Annotated[float | None, typer.Option(
     "--conf-level", help="Level of every confidence interval, between 0 and 1 (default 0.95).")]
 
@@ -104,26 +107,34 @@ def _level(conf_level: float | None) -> dict[str, float]:
     return {} if conf_level is None else {"conf_level": conf_level}
 
 
-def _mapping(columns: list[str] | None) -> dict[str, str] | None:
-    if not columns:
-        return None
-    out = {}
-    for item in columns:
+def _mapping(columns: list[str] | None, roles: tuple[str | None, str | None, str | None] = (None, None, None)
+             ) -> dict[str, str] | None:
+    """``--column NAME=ROLE`` and ``--client/--therapist/--session NAME`` as one mapping for read_sessions."""
+    out: dict[str, str] = {}
+    problems = []
+    for item in columns or []:
         name, sep, role = item.partition("=")
         if not sep or not name or not role:
-            raise OptionError(f"--column takes NAME=ROLE (e.g. --column ID=client); got {item!r}")
+            problems.append(f"--column takes NAME=ROLE (e.g. --column ID=client); got {item!r}")
         out[name] = role
-    return out
+    for role, name in zip(("client", "therapist", "session"), roles):
+        if name is not None:
+            if out.get(name, role) != role:
+                problems.append(f"column {name!r} is given both as --{role} and as --column {name}={out[name]}")
+            out[name] = role
+    if problems:
+        raise OptionError("; ".join(problems))
+    return out or None
 
 
-def _load(data: str, columns: list[str] | None):
+def _load(data: str, columns: list[str] | None, roles=(None, None, None)):
     import allianceStats as als
 
     if data == "example":
         return als.load_example()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        frame = als.read_sessions(Path(data), columns=_mapping(columns))
+        frame = als.read_sessions(Path(data), columns=_mapping(columns, roles))
     _print_warnings(caught)
     return frame
 
@@ -162,10 +173,12 @@ def _show(result) -> None:
 
 
 @app.command()
-def validate(data: DataArg, column: ColumnOpt = None) -> None:
+def validate(data: DataArg,
+             column: ColumnOpt = None, client: ClientOpt = None, therapist: TherapistOpt = None,
+             session: SessionOpt = None) -> None:
     """Check a session table against the schema; list every problem found (exit 2) or print OK."""
     with _exit_codes():
-        frame = _load(data, column)
+        frame = _load(data, column, (client, therapist, session))
         n_clients = frame["client"].nunique()
         typer.echo(f"OK: {len(frame)} sessions of {n_clients} clients"
                    + (f" and {frame['therapist'].nunique()} therapists" if "therapist" in frame else "")
@@ -173,12 +186,14 @@ def validate(data: DataArg, column: ColumnOpt = None) -> None:
 
 
 @app.command()
-def describe(data: DataArg, column: ColumnOpt = None) -> None:
+def describe(data: DataArg,
+             column: ColumnOpt = None, client: ClientOpt = None, therapist: TherapistOpt = None,
+             session: SessionOpt = None) -> None:
     """Print clients, therapists, sessions, attendance, dropout and missingness per measure."""
     import allianceStats as als
 
     with _exit_codes():
-        typer.echo(als.describe(_load(data, column)).summary())
+        typer.echo(als.describe(_load(data, column, (client, therapist, session))).summary())
 
 
 @fit_app.command("mlm")
@@ -187,12 +202,14 @@ def fit_mlm(data: DataArg,
             decompose: Annotated[list[str] | None, typer.Option(
                 help="Split these measures into _within/_between parts (and lags) first (repeatable).")] = None,
             ml: Annotated[bool, typer.Option("--ml", help="Maximum likelihood instead of REML.")] = False,
-            conf_level: ConfLevelOpt = None, column: ColumnOpt = None, out: OutOpt = None) -> None:
+            conf_level: ConfLevelOpt = None,
+            column: ColumnOpt = None, client: ClientOpt = None, therapist: TherapistOpt = None,
+            session: SessionOpt = None, out: OutOpt = None) -> None:
     """Fit a nested linear mixed model (lme4 syntax), e.g. -f "outcome ~ alliance_within_lag1 + (1 | client)"."""
     import allianceStats as als
 
     with _exit_codes():
-        frame = _load(data, column)
+        frame = _load(data, column, (client, therapist, session))
         if decompose:
             frame = als.decompose(frame, decompose,
                                   therapist="therapist" if "therapist" in frame.columns else None)
@@ -204,11 +221,11 @@ def fit_mlm(data: DataArg,
 
 
 def _panel(kind: str, data: str, variables: list[str], waves: int | None, constraints: str | None,
-           conf_level: float | None, column: list[str] | None, out: Path | None) -> None:
+           conf_level: float | None, column: list[str] | None, roles: tuple, out: Path | None) -> None:
     import allianceStats as als
 
     with _exit_codes():
-        frame = _load(data, column)
+        frame = _load(data, column, roles)
         options = {k: v for k, v in {"waves": list(range(1, waves + 1)) if waves else None,
                                      "constraints": constraints, "conf_level": conf_level}.items() if v is not None}
         fit = als.fit_riclpm if kind == "riclpm" else als.fit_clpm
@@ -227,28 +244,34 @@ ConstraintsOpt = Annotated[str | None, typer.Option(help='None, "lagged" or "sta
 
 @fit_app.command("riclpm")
 def fit_riclpm(data: DataArg, variable: VariablesOpt, waves: WavesOpt = None, constraints: ConstraintsOpt = None,
-               conf_level: ConfLevelOpt = None, column: ColumnOpt = None, out: OutOpt = None) -> None:
+               conf_level: ConfLevelOpt = None,
+               column: ColumnOpt = None, client: ClientOpt = None, therapist: TherapistOpt = None,
+               session: SessionOpt = None, out: OutOpt = None) -> None:
     """Fit a random-intercept cross-lagged panel model (Hamaker et al. 2015) by FIML."""
-    _panel("riclpm", data, variable, waves, constraints, conf_level, column, out)
+    _panel("riclpm", data, variable, waves, constraints, conf_level, column, (client, therapist, session), out)
 
 
 @fit_app.command("clpm")
 def fit_clpm(data: DataArg, variable: VariablesOpt, waves: WavesOpt = None, constraints: ConstraintsOpt = None,
-             conf_level: ConfLevelOpt = None, column: ColumnOpt = None, out: OutOpt = None) -> None:
+             conf_level: ConfLevelOpt = None,
+             column: ColumnOpt = None, client: ClientOpt = None, therapist: TherapistOpt = None,
+             session: SessionOpt = None, out: OutOpt = None) -> None:
     """Fit a cross-lagged panel model by FIML."""
-    _panel("clpm", data, variable, waves, constraints, conf_level, column, out)
+    _panel("clpm", data, variable, waves, constraints, conf_level, column, (client, therapist, session), out)
 
 
 @fit_app.command("sem")
 def fit_sem(data: DataArg,
             model: Annotated[str, typer.Option("--model", "-m", help="lavaan syntax, or a file holding it.")],
-            conf_level: ConfLevelOpt = None, column: ColumnOpt = None, out: OutOpt = None) -> None:
+            conf_level: ConfLevelOpt = None,
+            column: ColumnOpt = None, client: ClientOpt = None, therapist: TherapistOpt = None,
+            session: SessionOpt = None, out: OutOpt = None) -> None:
     """Fit a structural equation model written in lavaan syntax (ML / FIML)."""
     import allianceStats as als
 
     with _exit_codes():
         text = Path(model).read_text(encoding="utf-8") if Path(model).is_file() else model
-        frame = _load(data, column)
+        frame = _load(data, column, (client, therapist, session))
         with _fitting("SEM"):
             res = als.fit_sem(model=text, data=frame, **_level(conf_level))
         _show(res)
@@ -270,7 +293,8 @@ def fit_mediation(data: DataArg,
                   conf_level: ConfLevelOpt = None,
                   seed: Annotated[int, typer.Option(help="Random seed (recorded with the result).")] = 1,
                   n_boot: Annotated[int | None, typer.Option(hidden=True, help="Renamed --n-draws.")] = None,
-                  column: ColumnOpt = None, out: OutOpt = None) -> None:
+                  column: ColumnOpt = None, client: ClientOpt = None, therapist: TherapistOpt = None,
+                  session: SessionOpt = None, out: OutOpt = None) -> None:
     """Indirect effects of X on Y through the mediators, with bootstrap (or Monte Carlo) intervals."""
     import allianceStats as als
 
@@ -281,7 +305,8 @@ def fit_mediation(data: DataArg,
             _renamed_option("--n-boot", "--n-draws")
             n_draws = n_boot
         check_choice("--unit", unit, ["client", "session"])
-        frame = require_columns(_load(data, column), [x, *mediator, y], where="fit mediation")
+        frame = require_columns(_load(data, column, (client, therapist, session)), [x, *mediator, y],
+                                where="fit mediation")
         kwargs = {"n_draws": n_draws, "ci": ci, "seed": seed, **_level(conf_level)}
         if unit == "client":
             frame = frame.groupby("client", sort=True)[[x, *mediator, y]].mean().reset_index()
@@ -297,12 +322,13 @@ def fit_mediation(data: DataArg,
 def ruptures(data: DataArg,
              column_name: Annotated[str, typer.Option("--measure", help="Alliance column.")] = "alliance",
              method: Annotated[str, typer.Option(help='"stiles2004" (2 SD) or "strauss2006" (1 SD).')] = "stiles2004",
-             column: ColumnOpt = None, out: OutOpt = None) -> None:
+             column: ColumnOpt = None, client: ClientOpt = None, therapist: TherapistOpt = None,
+             session: SessionOpt = None, out: OutOpt = None) -> None:
     """Detect alliance ruptures and their repair per client; print the counts (events to --out)."""
     import allianceStats as als
 
     with _exit_codes():
-        frame = _load(data, column)
+        frame = _load(data, column, (client, therapist, session))
         res = als.detect_ruptures(frame, column_name, method=method)
         _show(res)
         _write_csv(res.events, out)

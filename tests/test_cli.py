@@ -45,6 +45,10 @@ def test_validate_ok_and_mapping(data_csv, tmp_path):
     assert mapped.exit_code == 0, mapped.stderr
     bad = invoke("validate", path, "--column", "ID")
     assert bad.exit_code == 2 and "NAME=ROLE" in bad.stderr
+    by_role = invoke("validate", path, "--client", "ID", "-c", "WAI=alliance")
+    assert by_role.exit_code == 0 and by_role.stdout == mapped.stdout
+    both = invoke("validate", path, "--client", "ID", "-c", "ID=therapist")
+    assert both.exit_code == 2 and "column 'ID' is given both as --client and as --column ID=therapist" in both.stderr
 
 
 def test_validate_bad_input_lists_every_problem(tmp_path):
