@@ -87,7 +87,7 @@ import pandas as pd
 import allianceStats as als
 
 from ._deprecation import warn_renamed
-from .errors import AllianceStatsError, OptionError, SchemaError
+from .errors import AllianceStatsError, DataFileError, OptionError, SchemaError
 from .results import data_sha256, package_versions
 
 __all__ = ["DEMO_ANALYSIS", "STEP_ORDER", "SCHEMA", "RENAMED_OPTIONS", "Key", "AnalysisSpec", "StepResult",
@@ -443,8 +443,6 @@ def load_analysis(path: str | Path) -> AnalysisSpec:
     >>> spec.data_path, spec.steps[:3]
     ('example', ['describe', 'icc', 'trajectories'])
     """
-    from .errors import DataFileError
-
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"analysis file not found: {path}; give the path of a TOML file "

@@ -242,7 +242,42 @@ def test_power_table_is_read_relative_to_the_file(tmp_path, sessions):
 
 def test_the_runner_calls_the_public_api_only():
     """Every step reaches estimation through ``allianceStats.<name>`` (no private module, no fallback)."""
+    import ast
     import inspect
 
     source = inspect.getsource(analysis)
     assert "_LAZY" not in source and "hasattr" not in source and "Unavailable" not in source
+    imported = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"__future__", "collections.abc", "dataclasses", "pathlib", "typing", "_deprecation",
+                        "errors", "results"}, imported
+
+
+def _registry():
+    rows = [("B1", {"x": "empathic_attunement", "y": "relatedness"}, False),
+            ("C1", {"x": "therapist_behaviour", "y": "alliance"}, True),
+            ("C2", {"x": "alliance", "y": "needs"}, True),
+            ("C3", {"x": "needs", "y": "motivation"}, True),
+            ("C4", {"x": "motivation", "y": "engagement"}, True),
+            ("C6", {"x": "engagement", "y": "alliance"}, True)]
+    return pd.DataFrame({"id": [r[0] for r in rows], "roles": [r[1] for r in rows], "cycle": [r[2] for r in rows]})
+
+
+def test_cycle_is_the_registry_cycle_tested_by_evaluate_hypotheses(monkeypatch, sessions):
+    calls = []
+    monkeypatch.setattr(allianceStats, "hypotheses", _registry)
+    monkeypatch.setattr(allianceStats, "evaluate_hypotheses",
+                        lambda data, mapping, **kwargs: calls.append((mapping, kwargs)) or "tested", raising=False)
+    mapping = {"therapist_behaviour": ["empathy", "autonomy_support"], "alliance": "alliance",
+               "needs": ["autonomy", "competence"], "motivation": "motivation", "engagement": "engagement"}
+    step = run_step("cycle", sessions, {"mapping": mapping, "n_draws": 50}, 9, conf_level=0.9)
+    assert step.status == "ok", step.error
+    assert calls == [(mapping, {"ids": ["C1", "C2", "C3", "C4", "C6"], "seed": 9, "conf_level": 0.9,
+                                "n_draws": 50})]
+    assert step.results["layout"] == {"behaviours": ["empathy", "autonomy_support"], "alliance": "alliance",
+                                      "needs": ["autonomy", "competence"], "motivation": "motivation",
+                                      "engagement": "engagement"}
+    # without a mapping: the [hypotheses] mapping, else the roles that name a column of the data
+    run_step("cycle", sessions, {}, 9, mapping_default={"alliance": "WAI"})
+    assert calls[-1][0] == {"alliance": "WAI"}
+    run_step("cycle", sessions, {}, 9)
+    assert calls[-1][0] == {"alliance": "alliance"}

@@ -148,7 +148,7 @@ def mediation_diagram(paths, x: str | None = None, mediators: Sequence[str] | No
     Parameters
     ----------
     paths : DataFrame or result
-        A paths table (see :func:`paths_table`), e.g. ``mediation(...).paths`` or a SEM ``params``.
+        A paths table (see :func:`paths_table`), e.g. ``fit_mediation(...).paths`` or a SEM ``params``.
     x, mediators, y : str, optional
         Variable names; inferred from the table (the only source, the only sink) when omitted.
     serial : bool, optional
