@@ -108,8 +108,9 @@ def to_wide(data: pd.DataFrame, columns: str | Iterable[str], *, client: str = "
     for role in (client, session):
         absent = data[role].isna().to_numpy()
         if absent.any():
-            problems.append(f"column {role!r} is missing at {int(absent.sum())} row(s) ({first_labels(data.index[absent])}); "
-                            f"every row needs a {role} — drop those rows or fill them in")
+            problems.append(f"column {role!r} is missing at {int(absent.sum())} row(s) "
+                            f"({first_labels(data.index[absent])}); every row needs a {role} — drop those rows or "
+                            "fill them in")
     ids = data[[client, session]].dropna()
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():

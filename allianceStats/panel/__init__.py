@@ -9,7 +9,7 @@ References: Hamaker, Kuiper & Grasman (2015), *Psychological Methods* 20(1); Mul
 *Structural Equation Modeling* 28(4); Allison, Williams & Moral-Benito (2017), *Socius* 3.
 """
 from .fit import PanelResult, compare_panel, fit_clpm, fit_dpm, fit_riclpm
-from .reshape import panel_wide  # deprecated alias of allianceStats.to_wide (removed in 0.3.0)
+from .reshape import panel_wide as panel_wide  # deprecated alias of allianceStats.to_wide (removed in 0.3.0)
 from .syntax import clpm_syntax, dpm_syntax, riclpm_syntax
 
 __all__ = ["fit_clpm", "fit_riclpm", "fit_dpm", "compare_panel", "PanelResult", "clpm_syntax", "riclpm_syntax",

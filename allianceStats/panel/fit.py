@@ -55,8 +55,17 @@ from ..errors import DataWarning, OptionError, SchemaError
 from ..results import Convergence, Provenance, make_provenance
 from ..sem._messages import warn
 from ..sem.result import PATH_COLUMNS, SEMResult
-from .syntax import (_indicator_columns, _predictor_names, _variables, clpm_syntax, dpm_syntax,
-                     observed_columns, resolve_waves, riclpm_syntax, x_then_y)
+from .syntax import (
+    _indicator_columns,
+    _predictor_names,
+    _variables,
+    clpm_syntax,
+    dpm_syntax,
+    observed_columns,
+    resolve_waves,
+    riclpm_syntax,
+    x_then_y,
+)
 
 LAGGED_COLUMNS = ["group", "outcome", "predictor", "wave_from", "wave_to", "lhs", "op", "rhs", "label",
                   "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper", "std_all"]

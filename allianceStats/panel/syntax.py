@@ -540,15 +540,15 @@ def dpm_syntax(x: Sequence[str] | str, y: str, waves: int | Sequence, *, predete
                error_invariance: bool = False, columns: Mapping[str, Sequence[str]] | None = None) -> str:
     """lavaan syntax of the ML-SEM dynamic panel model with fixed effects (Allison, Williams & Moral-Benito 2017).
 
-    Model: ``y_t = mu_t + rho*y_(t-1) + sum_x beta_x*x_(t-1) + FE_y + e_t`` for ``t >= 2``, the
-    specification of Stata's ``xtdpdml`` and R's ``dpm``: the fixed effect ``FE_y`` loads 1 on
-    ``y_2..y_T`` and covaries freely with ``y_1`` and with ``x_1..x_(T-1)`` (the waves that enter the
-    model); ``rho`` and every ``beta_x`` are equal over time; the exogenous block (``FE_y``, ``y_1``, the
-    ``x``) is freely intercorrelated; ``x`` is predetermined (``predetermined=True``): ``x_t`` covaries
-    with the residuals ``e_s`` of earlier waves ``2 <= s < t`` (never with the current or later ones), so earlier outcomes may feed back into
-    later ``x``; residual variances are free per wave unless ``error_invariance=True``; intercepts are
-    free per wave. Falkenström, Finkel, Sandell, Rubel & Holmqvist (2017) recommend this model for
-    session-level alliance-outcome data with a lagged outcome.
+    Model: ``y_t = mu_t + rho*y_(t-1) + sum_x beta_x*x_(t-1) + FE_y + e_t`` for ``t >= 2``, the specification of
+    Stata's ``xtdpdml`` and R's ``dpm``: the fixed effect ``FE_y`` loads 1 on ``y_2..y_T`` and covaries freely
+    with ``y_1`` and with ``x_1..x_(T-1)`` (the waves that enter the model); ``rho`` and every ``beta_x`` are
+    equal over time; the exogenous block (``FE_y``, ``y_1``, the ``x``) is freely intercorrelated; ``x`` is
+    predetermined (``predetermined=True``): ``x_t`` covaries with the residuals ``e_s`` of earlier waves
+    ``2 <= s < t`` (never with the current or later ones), so earlier outcomes may feed back into later ``x``; residual
+    variances are free per wave unless ``error_invariance=True``; intercepts are free per wave. Falkenström,
+    Finkel, Sandell, Rubel & Holmqvist (2017) recommend this model for session-level alliance-outcome data with
+    a lagged outcome.
 
     Parameters
     ----------

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 import warnings
+from types import FrameType
 
 
 def user_stacklevel() -> int:
     """``stacklevel`` for :func:`warnings.warn` called by the caller of this function: the first frame whose
     module is not part of allianceStats (1 = the caller itself)."""
-    frame = sys._getframe(2)  # the function that will call warnings.warn
+    frame: FrameType | None = sys._getframe(2)  # the function that will call warnings.warn
     level = 1
     while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "allianceStats":
         frame = frame.f_back

@@ -22,8 +22,9 @@ Example
 >>> full = fit_sem("m ~ x\\n y ~ m + x", df)
 >>> partial = fit_sem("m ~ x\\n y ~ m", df)
 >>> result = compare_sem(full, partial)
->>> list(result.table.columns)
-['model', 'npar', 'loglik', 'aic', 'bic', 'chisq', 'df', 'chisq_diff', 'df_diff', 'p_value', 'cfi', 'rmsea', 'rmsea_diff']
+>>> list(result.table.columns)  # doctest: +NORMALIZE_WHITESPACE
+['model', 'npar', 'loglik', 'aic', 'bic', 'chisq', 'df', 'chisq_diff', 'df_diff', 'p_value',
+ 'cfi', 'rmsea', 'rmsea_diff']
 >>> int(result.table["df_diff"].iloc[1]), result.method
 (1, 'chi-square difference (likelihood ratio)')
 """

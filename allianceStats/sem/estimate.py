@@ -166,7 +166,8 @@ def fisher_scoring(obj: Objective, theta0, *, max_iter: int = 500, tol: float = 
     it = 0
     message = "maximum number of iterations reached"
     converged = False
-    for it in range(1, max_iter + 1):
+    for _ in range(max_iter):
+        it += 1
         g = obj.gradient(theta)
         info = obj.expected_information(theta)
         step = _solve(info, g)
@@ -178,7 +179,8 @@ def fisher_scoring(obj: Objective, theta0, *, max_iter: int = 500, tol: float = 
         change = ll_new - ll
         ll = ll_new
         # relative step: variances of variables measured on a 0-100 scale live around 1e2-1e3
-        if abs(change) <= tol * max(1.0, abs(ll)) and np.max(np.abs(t * step) / np.maximum(1.0, np.abs(theta))) < step_tol:
+        largest_step = np.max(np.abs(t * step) / np.maximum(1.0, np.abs(theta)))
+        if abs(change) <= tol * max(1.0, abs(ll)) and largest_step < step_tol:
             converged = True
             message = "relative change in log-likelihood below tolerance"
             break

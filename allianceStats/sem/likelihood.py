@@ -61,7 +61,7 @@ class PatternData:
     _last_inverse: tuple | None = None
 
     @classmethod
-    def from_array(cls, y: np.ndarray) -> "PatternData":
+    def from_array(cls, y: np.ndarray) -> PatternData:
         y = np.asarray(y, dtype=float)
         obs = ~np.isnan(y)
         masks, row_pattern, counts = np.unique(obs, axis=0, return_inverse=True, return_counts=True)
@@ -215,7 +215,8 @@ class PatternData:
         N = self.n
         p = len(mu)
         it = 0
-        for it in range(1, max_iter + 1):
+        for _ in range(max_iter):
+            it += 1
             inv, logdet = self._padded_inverse(sigma)
             ll, _, _ = self._loglik_from_inverse(mu, inv, logdet)
             if abs(ll - ll_old) < tol * max(1.0, abs(ll)):

@@ -49,7 +49,14 @@ class GroupModel:
         self.B0 = np.zeros((m, m))
         self.Psi0 = np.zeros((m, m))
         self.alpha0 = np.zeros(m)
-        b_r, b_c, b_k, s_r, s_c, s_k, a_r, a_k = ([] for _ in range(8))
+        b_r: list[int] = []
+        b_c: list[int] = []
+        b_k: list[int] = []
+        s_r: list[int] = []
+        s_c: list[int] = []
+        s_k: list[int] = []
+        a_r: list[int] = []
+        a_k: list[int] = []
         for lhs, op, rhs, free, value in zip(table["lhs"], table["op"], table["rhs"], table["free"],
                                              table["value"]):
             k = int(free) - 1
@@ -63,17 +70,22 @@ class GroupModel:
                 i, j = pos[lhs], -1
             if op in ("=~", "~"):
                 if k >= 0:
-                    b_r.append(i), b_c.append(j), b_k.append(k)
+                    b_r.append(i)
+                    b_c.append(j)
+                    b_k.append(k)
                 else:
                     self.B0[i, j] = value
             elif op == "~~":
                 if k >= 0:
-                    s_r.append(i), s_c.append(j), s_k.append(k)
+                    s_r.append(i)
+                    s_c.append(j)
+                    s_k.append(k)
                 else:
                     self.Psi0[i, j] = self.Psi0[j, i] = value
             else:
                 if k >= 0:
-                    a_r.append(i), a_k.append(k)
+                    a_r.append(i)
+                    a_k.append(k)
                 else:
                     self.alpha0[i] = value
         self.b_r, self.b_c, self.b_k = (np.array(x, dtype=int) for x in (b_r, b_c, b_k))

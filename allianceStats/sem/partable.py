@@ -22,8 +22,8 @@ the residual variance of the only indicator of a single-indicator latent fixed t
 ``defaults="none"`` mimics ``lavaan::lavaan()``: only what is written, with variances, intercepts and means
 not written fixed to 0. In both, exogenous observed covariates (observed, only on the right of ``~``, never
 an indicator) get the ``fixed.x`` treatment — unless the syntax itself gives them a variance, covariance or
-intercept, in which case, as in lavaan, fixed.x is switched off (with a warning under ``defaults="sem"``) and they are estimated
-(``defaults="sem"`` then also frees their covariances).
+intercept, in which case, as in lavaan, fixed.x is switched off (with a warning under ``defaults="sem"``) and
+they are estimated (``defaults="sem"`` then also frees their covariances).
 
 Example
 -------
@@ -38,13 +38,14 @@ y ~ x1 1 False
 from __future__ import annotations
 
 import itertools
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ..data.checks import check_choice
 from ..errors import DataWarning, FormulaError, IdentificationError
+from ._messages import warn
 from .syntax import _NUMBER_RE, Definition, Statement, expression_names
 
 COLUMNS = ["lhs", "op", "rhs", "group", "user", "free", "value", "label", "exo"]
@@ -122,9 +123,7 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
     >>> pt.npar, pt.latent   # 2 loadings, 3 residual variances, 1 latent variance, 3 intercepts
     (9, ('f',))
     """
-    if defaults not in ("sem", "none"):
-        raise FormulaError(f"defaults={defaults!r} is not known; use 'sem' (like lavaan::sem) or 'none' "
-                           "(like lavaan::lavaan).")
+    check_choice("defaults", defaults, ["sem", "none"])
     latent = list(dict.fromkeys(s.lhs for s in statements if s.op == "=~"))
     clash = [v for v in latent if v in observed]
     if clash:
@@ -151,9 +150,8 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
         if defaults == "sem":
             # under defaults="none" (lavaan::lavaan) only what is written is estimated, so written parameters
             # of covariates are intended and there is nothing to warn about; under "sem" they override fixed.x
-            warnings.warn("the syntax contains parameters of exogenous covariates "
-                          f"{ov_x}; switching to fixed.x = FALSE (they are estimated, as lavaan does).",
-                          DataWarning, stacklevel=4)
+            warn("the syntax contains parameters of exogenous covariates "
+                 f"{ov_x}; switching to fixed.x = FALSE (they are estimated, as lavaan does).", DataWarning)
         ov_x = []
     ov_y = [v for v in ov if v in eqs_y and v not in eqs_x and v not in indicators]
     lv_x = [v for v in latent if v not in eqs_y and v not in indicators]
@@ -191,7 +189,7 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
         if s.op == "=~":
             first_loading.add(s.lhs)
 
-    single = {}
+    single: dict[str, list[str]] = {}
     for s in statements:
         if s.op == "=~":
             single.setdefault(s.lhs, []).append(s.rhs)

@@ -112,13 +112,13 @@ def fill_exogenous(table: pd.DataFrame, observed: list[str], exo: list[str], fra
         idx = [observed.index(x) for x in exo]
         x = y[:, idx]
         mean = x.mean(axis=0)
-        cov = np.cov(x.T, bias=True).reshape(len(idx), len(idx))
+        cov: np.ndarray = np.cov(x.T, bias=True).reshape(len(idx), len(idx))
         for r in np.flatnonzero(table["exo"].to_numpy() & (table["group"].to_numpy() == g)):
-            lhs, op, rhs = table.at[r, "lhs"], table.at[r, "op"], table.at[r, "rhs"]
+            lhs, op, rhs = str(table.at[r, "lhs"]), table.at[r, "op"], str(table.at[r, "rhs"])
             if op == "~1":
-                table.at[r, "value"] = mean[exo.index(lhs)]
+                table.at[r, "value"] = float(mean[exo.index(lhs)])
             else:
-                table.at[r, "value"] = cov[exo.index(lhs), exo.index(rhs)]
+                table.at[r, "value"] = float(cov[exo.index(lhs), exo.index(rhs)])
     return table
 
 

@@ -15,9 +15,9 @@ A statement ending in an operator or ``+`` (or a line starting with ``+``) conti
 
 Each right-hand term may carry modifiers joined by ``*``: a number fixes the parameter (``1*x``, ``0*x``,
 ``-0.5*x``), ``NA`` frees it (``NA*x``), an identifier labels it (``a*x``; equal labels mean equal
-parameters), and ``c(...)`` gives one value or label per group (``c(a, b)*x``, ``c(1, NA)*x``). ``a == b`` makes two labelled
-parameters equal and ``a == 0.5`` fixes one (simple equality constraints, imposed by sharing one free
-parameter, which gives lavaan's estimates and standard errors). Several
+parameters), and ``c(...)`` gives one value or label per group (``c(a, b)*x``, ``c(1, NA)*x``). ``a == b``
+makes two labelled parameters equal and ``a == 0.5`` fixes one (simple equality constraints, imposed by sharing
+one free parameter, which gives lavaan's estimates and standard errors). Several
 left-hand variables may be joined by ``+`` (``RIx + RIy ~~ 0*wx1``). Anything else — inequality constraints or
 ``==`` on expressions, ``start()``, ``|`` thresholds, ``<~`` composites — raises :class:`FormulaError` quoting
 the line.
@@ -35,6 +35,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import FormulaError
@@ -70,7 +71,7 @@ class Definition:
 
 
 def _logical_lines(model: str) -> list[str]:
-    raw = []
+    raw: list[str] = []
     for line in model.replace("\r", "\n").split("\n"):
         line = re.split(r"[#!]", line, maxsplit=1)[0]
         raw.extend(part.strip() for part in line.split(";"))
@@ -87,7 +88,9 @@ def _logical_lines(model: str) -> list[str]:
 
 def _split_top(text: str, sep: str) -> list[str]:
     """Split at ``sep`` outside parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1
@@ -151,7 +154,7 @@ def _check_expression(expr: str, line: str) -> None:
             raise FormulaError(f"unsupported function in model line {line!r}; allowed: {sorted(_FUNCS)}.")
 
 
-_FUNCS = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log, "abs": abs}
+_FUNCS: dict[str, Callable[[float], float]] = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log, "abs": abs}
 
 
 def expression_names(expr: str) -> list[str]:
@@ -176,18 +179,21 @@ def evaluate_expression(expr: str, values: dict[str, float]) -> float:
     """
     tree = ast.parse(expr.replace("^", "**"), mode="eval")
 
-    def ev(node):
+    def ev(node: ast.AST) -> float:
         if isinstance(node, ast.Expression):
             return ev(node.body)
-        if isinstance(node, ast.Constant):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
             return float(node.value)
         if isinstance(node, ast.Name):
             return values[node.id]
         if isinstance(node, ast.UnaryOp):
             v = ev(node.operand)
             return -v if isinstance(node.op, ast.USub) else v
-        if isinstance(node, ast.Call):
-            return _FUNCS[node.func.id](*[ev(a) for a in node.args])
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return float(_FUNCS[node.func.id](*[ev(a) for a in node.args]))
+        if not isinstance(node, ast.BinOp):
+            raise FormulaError(f"cannot evaluate {ast.unparse(node)!r} in the defined parameter {expr!r}; use labels, "
+                               "numbers, + - * / ^ and sqrt/exp/log/abs.")
         left, right = ev(node.left), ev(node.right)
         op = node.op
         if isinstance(op, ast.Add):

@@ -6,7 +6,6 @@ Reference numbers are never typed here: they are parsed from ``lavaan-0.6.14-out
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 

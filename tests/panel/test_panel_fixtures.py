@@ -23,13 +23,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from panel_reference import lavaan_params
 
 import allianceStats as als
 from allianceStats.comparison import COMPARISON_COLUMNS
 from allianceStats.errors import SchemaError
 from allianceStats.panel import compare_panel
-
-from panel_reference import lavaan_params
 
 V3 = ["alliance", "needs", "outcome"]
 V2 = ["alliance", "outcome"]

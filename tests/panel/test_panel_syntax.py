@@ -11,11 +11,10 @@ import importlib.util
 import re
 
 import pytest
+from panel_reference import FIXTURES, lavaan_params, tutorial_name
 
 from allianceStats.errors import OptionError
 from allianceStats.panel import clpm_syntax, dpm_syntax, riclpm_syntax
-
-from panel_reference import FIXTURES, lavaan_params, tutorial_name
 
 CYCLE = ["alliance", "needs", "motivation", "outcome"]
 

@@ -1,25 +1,24 @@
 """Our engine on the Mulder & Hamaker (2021) tutorial data vs the published lavaan 0.6.14 output.
 
-Expected numbers are parsed from ``lavaan-0.6.14-output.txt`` (section per model) and the README (extension
-3's Δχ²), never typed. Tolerances: printed estimates and SEs have 8-9 significant digits; estimates must
-agree to 1e-5 relative or, for estimates near 0, to 2e-5 of their standard error (lavaan's optimiser stops at
-about that precision: the printed wy2 ~ wy1 of group 2 in extension 2 is -0.000869102, a fresh lavaan 0.6.14
-run gives -0.000869243, we give -0.000868456, SE 0.071); SEs to 1e-4 relative; std_all to 1e-4 relative. Fit measures are printed
-with 3 decimals after a first rounding to 4 (lavaan's print of a fit-measure vector: CFI 0.998460 prints as
-0.999, RMSEA 0.015479 as 0.016), so they are compared to ±1e-3 here; the full-precision fit measures of the
-same lavaan version on the same specification are in fixtures/lavaan_tutorial.json and compared to 1e-6.
-Skips when ../shared/reference is absent.
+Expected numbers are parsed from ``lavaan-0.6.14-output.txt`` (section per model) and the README (extension 3's
+Δχ²), never typed. Tolerances: printed estimates and SEs have 8-9 significant digits; estimates must agree to
+1e-5 relative or, for estimates near 0, to 2e-5 of their standard error (lavaan's optimiser stops at about that
+precision: the printed wy2 ~ wy1 of group 2 in extension 2 is -0.000869102, a fresh lavaan 0.6.14 run gives
+-0.000869243, we give -0.000868456, SE 0.071); SEs to 1e-4 relative; std_all to 1e-4 relative. Fit measures are
+printed with 3 decimals after a first rounding to 4 (lavaan's print of a fit-measure vector: CFI 0.998460 prints
+as 0.999, RMSEA 0.015479 as 0.016), so they are compared to ±1e-3 here; the full-precision fit measures of the
+same lavaan version on the same specification are in fixtures/lavaan_tutorial.json and compared to 1e-6. Skips
+when ../shared/reference is absent.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from panel_reference import TUTORIAL_COLUMNS, read_tutorial_data, tutorial_name
 
 import allianceStats as als
 from allianceStats.panel import compare_panel
-
-from panel_reference import TUTORIAL_COLUMNS, read_tutorial_data, tutorial_name
 
 V = ["x", "y"]
 

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from allianceStats.errors import BoundaryWarning, ConvergenceWarning
-from allianceStats.sem import fit_sem
 from allianceStats.sem import estimate as estimate_module
-from allianceStats.sem.prepare import Problem, prepare_frames
+from allianceStats.sem import fit_sem
 from allianceStats.sem.partable import build_partable
+from allianceStats.sem.prepare import Problem, prepare_frames
 from allianceStats.sem.syntax import parse_model
 
 FIX = Path(__file__).resolve().parent / "fixtures"
