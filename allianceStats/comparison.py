@@ -12,8 +12,8 @@ goodness-of-fit χ² (SEM; NaN for mixed models), ``chisq_diff``/``df_diff``/``p
 against the row above it (NaN on the first row) — followed by family-specific columns (``deviance`` for mixed
 models; ``cfi, rmsea`` for SEM).
 
-Example
--------
+Examples
+--------
 >>> import allianceStats as als
 >>> d = als.decompose(als.load_example(), "alliance")
 >>> a = als.fit_mlm(d, "outcome ~ 1 + (1 | client)")

@@ -43,7 +43,8 @@ def make_data(n_therapists: int, clients_per: int, sessions: int, seed: int, the
     ther = np.repeat(np.arange(n_therapists), clients_per)
     c = np.repeat(np.arange(m), sessions)
     s = np.tile(np.arange(sessions), m).astype(float)
-    b = rng.multivariate_normal([0, 0], [[0.5, -0.01], [-0.01, 0.01]], size=m)
+    # z @ chol(S)^T, not rng.multivariate_normal (whose SVD depends on LAPACK): the same data on every machine
+    b = rng.standard_normal((m, 2)) @ np.linalg.cholesky(np.array([[0.5, -0.01], [-0.01, 0.01]])).T
     u = rng.normal(0, therapist_sd, n_therapists)
     x = rng.normal(size=m * sessions) + rng.normal(size=m)[c]
     y = 1 + 0.3 * x + 0.05 * s + b[c, 0] + b[c, 1] * s + u[ther[c]] + rng.normal(size=m * sessions)
@@ -139,7 +140,8 @@ def main(argv=None):
              f"{os.cpu_count()} cores; load average at the end of the run {os.getloadavg()[0]:.1f} (the machine "
              "may be shared: compare the ratios, which come from the same run, not the absolute times).",
              f"Best of {args.repeats} runs for allianceStats and lme4 (one for statsmodels); seconds of the fit call. "
-             "`crit` is the REML criterion at the returned optimum (lower is better). allianceStats' time includes the Satterthwaite df (lmerTest's step); the lme4 time is lme4::lmer alone.", "",
+             "`crit` is the REML criterion at the returned optimum (lower is better). allianceStats' time includes "
+             "the Satterthwaite df (lmerTest's step); the lme4 time is lme4::lmer alone.", "",
              "| data | rows | clients | allianceStats s | lme4 s | statsmodels s | ours/lme4 | ours/statsmodels "
              "| crit ours − lme4 | crit statsmodels − lme4 |",
              "|---|---|---|---|---|---|---|---|---|---|"]

@@ -11,8 +11,8 @@ and log|R_i| = Σ_k log(1 − φ^{2 d_k}). Applying it to every column of [Z, X,
 ordinary LMM with independent residuals (the random-effects structure is unchanged), whose deviance gets
 ``+ Σ_i log|R_i|``. Clients stay separate blocks, so the nested block elimination applies unchanged.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> t = np.array([[1.0, 2.0, 4.0]]); v = np.array([[[1.0], [0.5], [0.25]]])
 >>> d, valid = lags(t, np.ones((1, 3), bool))
@@ -31,9 +31,30 @@ from ..errors import IdentificationError
 
 
 def lags(time: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gaps d_k between consecutive sessions of each client (padded (m, T) layout) and their validity mask.
+    """Gaps d_k between consecutive sessions of each client and their validity mask.
 
-    Raises IdentificationError if a client has two rows with the same session time.
+    Parameters
+    ----------
+    time : ndarray (m, T)
+        Session times per client, rows padded to the longest client (sorted within client).
+    mask : ndarray of bool (m, T)
+        True for real (not padded) rows.
+
+    Returns
+    -------
+    d, valid : ndarray (m, T − 1)
+        Gap to the previous session (1 where not valid) and whether both sessions are real.
+
+    Raises
+    ------
+    IdentificationError
+        A client has two rows with the same session time.
+
+    Examples
+    --------
+    >>> d, valid = lags(np.array([[1.0, 2.0, 5.0]]), np.array([[True, True, True]]))
+    >>> d.tolist(), valid.tolist()
+    ([[1.0, 3.0]], [[True, True]])
     """
     d = np.diff(time, axis=1)
     valid = mask[:, 1:]
@@ -44,7 +65,29 @@ def lags(time: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def whiten(W: np.ndarray, mask: np.ndarray, d: np.ndarray, valid: np.ndarray, phi: float):
-    """Apply R_i(φ)^{-1/2} to the padded rows W (m, T, k); returns (whitened W, Σ log|R_i|)."""
+    """Apply R_i(φ)^{-1/2} to the padded rows of every client (see the module docstring).
+
+    Parameters
+    ----------
+    W : ndarray (m, T, k)
+        Padded rows [Z, X, y] per client.
+    mask, d, valid : ndarray
+        Real-row mask (m, T) and the output of :func:`lags`.
+    phi : float
+        The AR(1) parameter, in (−1, 1).
+
+    Returns
+    -------
+    whitened : ndarray (m, T, k)
+    logdet : float
+        Σ_i log|R_i(φ)|.
+
+    Examples
+    --------
+    >>> w, logdet = whiten(np.ones((1, 2, 1)), np.ones((1, 2), bool), np.ones((1, 1)), np.ones((1, 1), bool), 0.5)
+    >>> np.round(w[0, :, 0], 4).tolist(), round(logdet, 4)
+    ([1.0, 0.5774], -0.2877)
+    """
     a = np.where(valid, phi ** d, 0.0)
     s2 = np.where(valid, 1.0 - phi ** (2 * d), 1.0)
     out = W.copy()

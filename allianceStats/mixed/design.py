@@ -14,8 +14,8 @@ levels, as many random effects as observations (lme4's ``check.nobs.vs.nRE``), a
 other (the message names the client and its therapists), a rank-deficient X (the message names the
 columns). lme4's factor order is used: the factor with more levels first.
 
-Example
--------
+Examples
+--------
 >>> import pandas as pd
 >>> from allianceStats.mixed.formula import parse_formula
 >>> df = pd.DataFrame({"y": [1., 2, 3, 4, 5, 7], "x": [0., 1, 0, 1, 0, 1], "g": list("aabbcc")})
@@ -137,7 +137,7 @@ def _factor_levels_of(formula: Formula, frame: pd.DataFrame) -> dict[str, list[s
     return out
 
 
-def _check_columns(formula: Formula, data: pd.DataFrame, extra_columns: tuple[str, ...], where: str) -> None:
+def _require_model_columns(formula: Formula, data: pd.DataFrame, extra_columns: tuple[str, ...], where: str) -> None:
     """Every used column exists; the response and random-slope covariates are numbers; no ±inf anywhere used."""
     used = list(dict.fromkeys(formula.variables + list(extra_columns)))
     require_columns(data, used, where=where)
@@ -148,12 +148,33 @@ def _check_columns(formula: Formula, data: pd.DataFrame, extra_columns: tuple[st
 
 def build_design(formula: Formula, data: pd.DataFrame, extra_columns: tuple[str, ...] = (), *,
                  where: str = "fit_mlm") -> Design:
-    """Build :class:`Design` for ``formula`` on ``data`` (never modifies ``data``); see module docstring.
+    """Build the :class:`Design` of ``formula`` on ``data`` (never modifies ``data``); see the module docstring.
 
-    ``extra_columns`` are kept in ``model_frame`` and take part in dropping incomplete rows (e.g. the
-    session time of a residual AR(1)). ``where`` names the public function in error messages.
+    Parameters
+    ----------
+    formula : Formula
+        From :func:`~allianceStats.mixed.formula.parse_formula`.
+    data : pandas.DataFrame
+        The table; rows with a missing value in a used column are dropped and counted.
+    extra_columns : tuple of str
+        Kept in ``model_frame`` and taking part in dropping incomplete rows (e.g. the session time of a
+        residual AR(1)).
+    where : str
+        The public function named in error messages.
+
+    Returns
+    -------
+    Design
+
+    Raises
+    ------
+    SchemaError
+        A used column is missing, a response or random-slope column is not numeric, or a value is ±inf
+        (every problem listed).
+    IdentificationError, FormulaError
+        See the module docstring.
     """
-    _check_columns(formula, data, extra_columns, where)
+    _require_model_columns(formula, data, extra_columns, where)
     used = list(dict.fromkeys(formula.variables + list(extra_columns)))
     frame = data.loc[:, used]
     keep = frame.notna().all(axis=1).to_numpy()
@@ -230,7 +251,19 @@ def _check_rank(X: np.ndarray, xnames: list[str]) -> None:
 
 
 def model_matrices_for_prediction(spec: DesignSpec, newdata: pd.DataFrame):
-    """X, Z per factor and grouping labels for ``newdata`` with the coding of the fit (for ``predict``)."""
+    """X, Z per factor and grouping labels for ``newdata`` with the coding of the fit (for ``predict``).
+
+    Raises :class:`~allianceStats.errors.SchemaError` listing missing columns, missing values and factor
+    levels the fit did not see.
+
+    >>> import pandas as pd
+    >>> from allianceStats.mixed.formula import parse_formula
+    >>> fit_rows = pd.DataFrame({"y": [1., 2, 3, 4], "x": [0., 1, 0, 1], "g": list("aabb")})
+    >>> spec = build_design(parse_formula("y ~ x + (1 | g)"), fit_rows).spec
+    >>> X, Z, groups = model_matrices_for_prediction(spec, pd.DataFrame({"x": [2.0], "g": ["new"]}))
+    >>> X.tolist(), Z["g"].tolist(), groups["g"].tolist()
+    ([[1.0, 2.0]], [[1.0]], ['new'])
+    """
     f = spec.formula
     need = [v for v in f.variables if v != f.response]
     frame = require_columns(newdata, need, where="MixedResult.predict", what="newdata").loc[:, need]

@@ -10,8 +10,8 @@ Not supported, with a :class:`~allianceStats.errors.FormulaError` quoting the te
 terms), ``g1:g2`` / ``g1/g2`` grouping expressions (give clients unique ids instead), the same grouping factor
 in two terms, function calls such as ``log(x)`` or ``I(x^2)`` (compute the column first), and ``.``.
 
-Example
--------
+Examples
+--------
 >>> f = parse_formula("y ~ x + time + (1 + time | client) + (1 | therapist)")
 >>> f.response, f.fixed_terms, f.intercept
 ('y', [('x',), ('time',)], True)
@@ -136,8 +136,26 @@ def parse_formula(formula: str) -> Formula:
     Fixed terms are ordered as R's ``terms()`` orders them: main effects first, then two-way interactions,
     each group in the order written; ``a*b`` expands to ``a + b + a:b``.
 
-    >>> parse_formula("y ~ a*b + (1|g)").fixed_terms
-    [('a',), ('b',), ('a', 'b')]
+    Parameters
+    ----------
+    formula : str
+        ``response ~ fixed terms + (expr | group) [+ (expr | group)]``.
+
+    Returns
+    -------
+    Formula
+        Response, intercept flag, fixed terms (tuples of variable names) and random terms.
+
+    Raises
+    ------
+    FormulaError
+        The text is not in the supported subset; the message quotes the offending part.
+
+    Examples
+    --------
+    >>> f = parse_formula("y ~ a*b + (1 + a | g)")
+    >>> f.fixed_terms, f.random[0].znames, f.variables
+    ([('a',), ('b',), ('a', 'b')], ['(Intercept)', 'a'], ['y', 'a', 'b', 'g'])
     """
     if not isinstance(formula, str) or formula.count("~") != 1:
         raise FormulaError(f"formula {formula!r} must be a string with exactly one '~' (e.g. 'y ~ x + (1 | g)').")

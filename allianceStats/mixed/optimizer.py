@@ -17,8 +17,8 @@ the check fails. lme4's ``checkConv`` tests a similar scaled gradient (Bates et 
 67(1), sec. 5.2). :func:`probe_boundary` looks inwards from parameters at a bound, where a gradient method
 cannot see a better point (lme4's ``restart_edge``).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from allianceStats.mixed.optimizer import bobyqa, check_optimum
 >>> def f(x):

@@ -71,8 +71,8 @@ VARCOMP_COLUMNS = ["group", "var1", "var2", "vcov", "sdcor"]
 class MixedResult:
     """A fitted linear mixed model (see the module docstring for every attribute).
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, pandas as pd
     >>> from allianceStats.mixed import fit_mlm
     >>> rng = np.random.default_rng(1)
@@ -84,6 +84,11 @@ class MixedResult:
     ['term', 'estimate', 'std_error', 'df', 'statistic', 'p_value', 'ci_lower', 'ci_upper']
     >>> list(res.varcomp.group)
     ['g', 'Residual']
+    >>> res.n_obs, res.conf_level, res.converged, res.ranef()["g"].shape
+    (150, 0.95, True, (30, 1))
+    >>> new = pd.DataFrame({"x": [0.0, 0.0], "g": ["0", "a new client"]})
+    >>> bool(np.isclose(res.predict(new)[1], res.fixef["(Intercept)"]))  # a new client: no random effect
+    True
     """
 
     formula: str

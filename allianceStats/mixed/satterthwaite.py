@@ -16,8 +16,8 @@ The derivatives are numerical, with Richardson extrapolation on central differen
 or ``eps`` near zero, 4 halvings); lmerTest uses
 numDeriv the same way, so the df agree to about 1e-6 relative.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> H = richardson_hessian(lambda x: (x[0] - 1) ** 2 + 3 * x[0] * x[1] + x[1] ** 4, np.array([0.5, 1.0]))
 >>> np.allclose(H, [[2, 3], [3, 12]], atol=1e-7)
@@ -47,7 +47,19 @@ def _extrapolate(a: np.ndarray) -> np.ndarray:
 
 
 def richardson_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Jacobian of a vector/matrix-valued ``f`` at ``x``: array of shape ``f(x).shape + (len(x),)``."""
+    """Jacobian of a vector/matrix-valued ``f`` at ``x`` (numDeriv's ``jacobian``, Richardson method).
+
+    Returns
+    -------
+    ndarray
+        Shape ``f(x).shape + (len(x),)``.
+
+    Examples
+    --------
+    >>> J = richardson_jacobian(lambda v: np.array([v[0] * v[1], v[1] ** 2]), np.array([2.0, 3.0]))
+    >>> np.allclose(J, [[3.0, 2.0], [0.0, 6.0]])
+    True
+    """
     x = np.asarray(x, dtype=float)
     h0 = _steps(x, _D_JACOBIAN)
     cols = []
@@ -67,7 +79,7 @@ def richardson_hessian(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.nd
     """Hessian of a scalar ``f`` at ``x``, numDeriv's ``genD`` scheme (initial step ``0.1·|x|``).
 
     Diagonal: extrapolated ``(f(x+h) − 2f(x) + f(x−h)) / h²``; off-diagonal: extrapolated
-    ``(f(x+hᵢ+hⱼ) − 2f(x) + f(x−hᵢ−hⱼ) − Hᵢᵢhᵢ² − Hⱼⱼhⱼ²) / (2hᵢhⱼ)``.
+    ``(f(x+hᵢ+hⱼ) − 2f(x) + f(x−hᵢ−hⱼ) − Hᵢᵢhᵢ² − Hⱼⱼhⱼ²) / (2hᵢhⱼ)``. An example is in the module docstring.
     """
     return richardson_gen_d(f, x)[1]
 
@@ -75,8 +87,17 @@ def richardson_hessian(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.nd
 def richardson_gen_d(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gradient and Hessian of a scalar- or vector-valued ``f`` at ``x`` by numDeriv's ``genD`` scheme.
 
-    Returns ``(G, H)`` with shapes ``f(x).shape + (k,)`` and ``f(x).shape + (k, k)``; the gradient comes
-    free from the evaluations of the Hessian diagonal.
+    Returns
+    -------
+    G, H : ndarray
+        Shapes ``f(x).shape + (k,)`` and ``f(x).shape + (k, k)``; the gradient comes free from the
+        evaluations of the Hessian diagonal.
+
+    Examples
+    --------
+    >>> G, H = richardson_gen_d(lambda v: v[0] ** 3 + v[0] * v[1], np.array([1.0, 2.0]))
+    >>> np.allclose(G, [5.0, 1.0]), np.allclose(H, [[6.0, 1.0], [1.0, 0.0]], atol=1e-8)
+    (True, True)
     """
     x = np.asarray(x, dtype=float)
     k = len(x)
@@ -110,7 +131,21 @@ def richardson_gen_d(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> tu
 
 
 def varpar_covariance(hessian: np.ndarray, tol: float = 1e-8) -> tuple[np.ndarray, int]:
-    """``2 H⁺`` over the eigenvalues above ``tol`` (lmerTest); also the number of non-positive eigenvalues."""
+    """Asymptotic covariance of the variance parameters, ``A = 2 H⁺`` over the eigenvalues of the deviance
+    Hessian ``H`` above ``tol`` (as lmerTest's ``vcov_varpar``).
+
+    Returns
+    -------
+    A : ndarray (k, k)
+    n_nonpositive : int
+        Eigenvalues at or below ``tol`` (left out of the inverse; a warning-worthy Hessian).
+
+    Examples
+    --------
+    >>> A, bad = varpar_covariance(np.diag([4.0, 0.0]))
+    >>> A.tolist(), bad
+    ([[0.5, 0.0], [0.0, 0.0]], 1)
+    """
     vals, vecs = np.linalg.eigh(hessian)
     pos = vals > tol
     inv = (vecs[:, pos] / vals[pos]) @ vecs[:, pos].T
@@ -120,7 +155,27 @@ def varpar_covariance(hessian: np.ndarray, tol: float = 1e-8) -> tuple[np.ndarra
 def satterthwaite_df(vcov_beta: np.ndarray, jac_vcov: np.ndarray, vcov_varpar: np.ndarray) -> np.ndarray:
     """Satterthwaite df of each coefficient: ``2 v² / (gᵀ A g)`` (see the module docstring).
 
-    ``jac_vcov`` has shape (p, p, k): the derivative of cov(β̂) with respect to each variance parameter.
+    Parameters
+    ----------
+    vcov_beta : ndarray (p, p)
+        cov(β̂).
+    jac_vcov : ndarray (p, p, k)
+        Derivative of cov(β̂) with respect to each variance parameter.
+    vcov_varpar : ndarray (k, k)
+        Asymptotic covariance of the variance parameters (:func:`varpar_covariance`).
+
+    Returns
+    -------
+    ndarray (p,)
+        The df (``inf`` where the variance of ``v`` is zero).
+
+    Examples
+    --------
+    One coefficient whose variance is σ²/n, σ² estimated with variance 2σ⁴/ν: the df are ν.
+
+    >>> s2, n, nu = 2.0, 10.0, 25.0
+    >>> satterthwaite_df(np.array([[s2 / n]]), np.array([[[1.0 / n]]]), np.array([[2 * s2 ** 2 / nu]]))
+    array([25.])
     """
     p = vcov_beta.shape[0]
     out = np.empty(p)
