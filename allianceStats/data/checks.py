@@ -51,6 +51,21 @@ _MAX_LABEL = 60
 def first_labels(values: Iterable[Any], limit: int = _MAX_SHOWN) -> str:
     """Comma-separated ``repr`` of the first ``limit`` values, each cut at 60 characters, ``…`` if more.
 
+    The one way messages quote rows, clients or columns (at most five, then ``…``).
+
+    Parameters
+    ----------
+    values : iterable
+        Labels to quote (row labels, client ids, column names).
+    limit : int
+        How many to show.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> first_labels(["a", "b", "c"], limit=2)
     "'a', 'b', …"
     """
@@ -68,6 +83,27 @@ def first_labels(values: Iterable[Any], limit: int = _MAX_SHOWN) -> str:
 def require_frame(data: Any, *, where: str, what: str = "data") -> pd.DataFrame:
     """Return ``data`` if it is a :class:`pandas.DataFrame` with unique column names, else raise :class:`SchemaError`.
 
+    Parameters
+    ----------
+    data : object
+        What the user passed as the table.
+    where : str
+        The public function checking it (named in the message).
+    what : str
+        How the message names the argument.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``data`` itself (not a copy).
+
+    Raises
+    ------
+    SchemaError
+        Not a DataFrame, or duplicate column names.
+
+    Examples
+    --------
     >>> require_frame([1, 2], where="decompose")
     Traceback (most recent call last):
     ...
@@ -90,6 +126,29 @@ def require_columns(data: Any, columns: Iterable[str | None], *, where: str,
 
     All missing columns are listed in one :class:`SchemaError`, with the columns the table does have.
 
+    Parameters
+    ----------
+    data : object
+        What the user passed as the table (checked with :func:`require_frame`).
+    columns : iterable of str or None
+        Column names the call needs; ``None`` entries (optional roles not given) are skipped.
+    where : str
+        The public function checking it (named in the message).
+    what : str
+        How the message names the table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``data`` itself (not a copy).
+
+    Raises
+    ------
+    SchemaError
+        Not a DataFrame, or one problem per missing column.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> require_columns(pd.DataFrame({"a": [1]}), ["a", "b", "c"], where="fit_mediation")
     Traceback (most recent call last):
@@ -114,6 +173,28 @@ def require_numeric(data: pd.DataFrame, columns: Iterable[str], *, where: str,
 
     Missing values (NaN) are allowed; each caller says how it treats them.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        A table already checked by :func:`require_columns`.
+    columns : iterable of str
+        Columns that must hold numbers.
+    where : str
+        The public function checking it (named in the message).
+    finite : bool
+        Also refuse ``±inf``.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    SchemaError
+        One problem per non-numeric column (and per column with infinite values).
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> require_numeric(pd.DataFrame({"x": [True]}), ["x"], where="fit_mediation")
     Traceback (most recent call last):
@@ -140,6 +221,27 @@ def require_numeric(data: pd.DataFrame, columns: Iterable[str], *, where: str,
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``; else raise :class:`OptionError` listing them.
 
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the user typed it.
+    value : object
+        Its value.
+    choices : sequence
+        The accepted values.
+
+    Returns
+    -------
+    object
+        ``value``.
+
+    Raises
+    ------
+    OptionError
+        ``value`` is not one of ``choices``.
+
+    Examples
+    --------
     >>> check_choice("ci", "bca", ["percentile", "bca"])
     'bca'
     >>> check_choice("ci", "bootstrap", ["percentile", "bca"])
@@ -156,23 +258,59 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     return value
 
 
-def check_conf_level(conf_level: Any, name: str = "conf_level") -> float:
+def check_conf_level(value: Any, name: str = "conf_level") -> float:
     """Return the confidence level as a float in (0, 1), else raise :class:`OptionError`.
 
+    Parameters
+    ----------
+    value : float
+        The level the user gave (e.g. 0.95).
+    name : str
+        The argument's name, as the user typed it.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    OptionError
+        Not a number strictly between 0 and 1 (a percentage such as 95 is refused, with the fix).
+
+    Examples
+    --------
+    >>> check_conf_level(0.9)
+    0.9
     >>> check_conf_level(95)
     Traceback (most recent call last):
     ...
     allianceStats.errors.OptionError: conf_level=95 must be a number between 0 and 1 (e.g. 0.95 for a 95 % interval)
     """
-    if isinstance(conf_level, bool) or not isinstance(conf_level, (int, float, np.floating, np.integer)) \
-            or not 0.0 < float(conf_level) < 1.0:
-        raise OptionError(f"{name}={conf_level!r} must be a number between 0 and 1 (e.g. 0.95 for a 95 % interval)")
-    return float(conf_level)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not 0.0 < float(value) < 1.0:
+        raise OptionError(f"{name}={value!r} must be a number between 0 and 1 (e.g. 0.95 for a 95 % interval)")
+    return float(value)
 
 
 def check_alpha(alpha: Any) -> float:
     """Return the test level ``alpha`` as a float in (0, 1), else raise :class:`OptionError`.
 
+    Parameters
+    ----------
+    alpha : float
+        The significance level of a test (the p-value threshold), e.g. 0.05.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    OptionError
+        Not a number strictly between 0 and 1.
+
+    Examples
+    --------
     >>> check_alpha(0.05)
     0.05
     """
@@ -182,6 +320,24 @@ def check_alpha(alpha: Any) -> float:
 def check_bool(name: str, value: Any) -> bool:
     """Return ``value`` if it is a boolean (Python or numpy); text such as ``"false"`` is an :class:`OptionError`.
 
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the user typed it.
+    value : object
+        Its value.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    OptionError
+        Anything but ``True`` / ``False`` (``"no"`` and ``0`` included: both are easy to misread).
+
+    Examples
+    --------
     >>> check_bool("reml", "no")
     Traceback (most recent call last):
     ...
@@ -195,6 +351,26 @@ def check_bool(name: str, value: Any) -> bool:
 def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     """Return ``value`` as an int if it is an integer ``>= minimum``, else raise :class:`OptionError`.
 
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the user typed it.
+    value : int
+        Its value (a Python or numpy integer; ``2.0`` and ``True`` are refused).
+    minimum : int
+        The smallest accepted value.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    OptionError
+        Not an integer, or below ``minimum``.
+
+    Examples
+    --------
     >>> check_positive_int("n_draws", 2000)
     2000
     >>> check_positive_int("n_draws", 0)
@@ -210,8 +386,32 @@ def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
 def check_number(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
                  strict: bool = False, hint: str = "") -> float:
     """Return ``value`` as a float if it is a finite real number within ``[minimum, maximum]``, else raise
-    :class:`OptionError`. ``strict=True`` excludes the bounds themselves; ``hint`` ends the message (how to fix).
+    :class:`OptionError`.
 
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the user typed it.
+    value : float
+        Its value (booleans and text are refused).
+    minimum, maximum : float, optional
+        Bounds; ``None`` for none.
+    strict : bool
+        Exclude the bounds themselves.
+    hint : str
+        Ends the message: what the argument means or how to fix it.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    OptionError
+        Not a finite number, or outside the bounds.
+
+    Examples
+    --------
     >>> check_number("k", 2, minimum=0, strict=True)
     2.0
     >>> check_number("k", -1, minimum=0, strict=True, hint="Stiles et al. (2004) use 2")
@@ -243,6 +443,26 @@ def check_number(name: str, value: Any, *, minimum: float | None = None, maximum
 def check_fraction(name: str, value: Any, *, hint: str = "") -> float:
     """Return ``value`` as a float strictly between 0 and 1 (a share or a quantile), else raise :class:`OptionError`.
 
+    Parameters
+    ----------
+    name : str
+        The argument's name, as the user typed it.
+    value : float
+        Its value.
+    hint : str
+        Ends the message: what the argument means or how to fix it.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    OptionError
+        Not a number strictly between 0 and 1.
+
+    Examples
+    --------
     >>> check_fraction("pac_quantile", 0.9)
     0.9
     >>> check_fraction("pac_quantile", 90)
@@ -259,6 +479,23 @@ def resolve_seed(seed: Any) -> int:
     A result never draws from an unrecorded stream: even an unseeded call records the seed it used, so it can
     be repeated exactly. Seeds are non-negative integers below 2**63.
 
+    Parameters
+    ----------
+    seed : int or None
+        The user's seed; ``None`` draws a fresh one from the operating system's entropy.
+
+    Returns
+    -------
+    int
+        The seed to use and to record in the result's provenance.
+
+    Raises
+    ------
+    OptionError
+        Not a non-negative integer below 2**63 (or None).
+
+    Examples
+    --------
     >>> resolve_seed(42)
     42
     >>> isinstance(resolve_seed(None), int)

@@ -56,6 +56,22 @@ COLUMNS = ["client", "n_scores", "mean", "sd", "mssd", "rmssd", "n_successive", 
 def successive_differences(s: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Differences :math:`x_{t+1} - x_t` between consecutive session numbers only (sorted input).
 
+    A difference across a missed session is left out (Jahng, Wood & Trull 2008; see the module docstring).
+
+    Parameters
+    ----------
+    s : numpy.ndarray
+        Session numbers of one client, increasing.
+    x : numpy.ndarray
+        The scores at those sessions.
+
+    Returns
+    -------
+    numpy.ndarray
+        One difference per pair of consecutive session numbers.
+
+    Examples
+    --------
     >>> successive_differences(np.array([1, 2, 3, 5, 6]), np.array([4.0, 3.0, 3.5, 1.0, 2.0]))
     array([-1. ,  0.5,  1. ])
     """

@@ -62,6 +62,23 @@ def critical_t(n_pre: int, n_post: int, alpha: float = 0.05) -> float:
 
     Computed from :func:`scipy.stats.t.ppf`; Lutz et al. (2013) use the df of the sessions actually observed.
 
+    Parameters
+    ----------
+    n_pre, n_post : int
+        Sessions observed before and after the interval (3 + 3 when none is missing).
+    alpha : float
+        Two-tailed test level of the criterion (the p-value threshold of the t test), default .05.
+
+    Returns
+    -------
+    float
+        The critical value :math:`t_{1 - \\alpha/2}(n_{pre} + n_{post} - 2)`.
+
+    Raises
+    ------
+    OptionError
+        Fewer than 3 sessions in all, or ``alpha`` outside (0, 1).
+
     Examples
     --------
     >>> round(critical_t(3, 3, 0.05), 3), round(critical_t(3, 3, 0.01), 3), round(critical_t(2, 2, 0.01), 3)

@@ -155,6 +155,33 @@ def client_survival(data: pd.DataFrame, predictors: Sequence[str] = (), *, clien
     survival time, the last observed session number). Checks the data convention of the module docstring
     and lists every violation in one :class:`SchemaError`.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long session table, ``event`` = 1 on a dropout's last observed row (not modified).
+    predictors : sequence of str
+        Columns averaged per client over ``early_sessions``.
+    client, session, event : str
+        Client-id, session-number and dropout columns (``time=`` is the old name of ``session=``).
+    early_sessions : sequence of int
+        Sessions whose values make the predictors.
+    where : str
+        The public function named in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``client, time, event`` and one column per predictor, one row per client.
+
+    Raises
+    ------
+    SchemaError
+        A column is missing or not numeric, or the dropout column breaks the data convention.
+    OptionError
+        ``early_sessions`` is not a non-empty sequence.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"client": ["a", "a", "a", "b", "b"], "session": [1, 2, 3, 1, 2],
     ...                    "dropout": [0, 0, 0, 0, 1], "alliance": [4.0, 3.0, 5.0, 2.0, 3.0]})
@@ -202,13 +229,36 @@ def _drop_incomplete(cl: pd.DataFrame, predictors: list[str], client: str, early
     return cl[~miss].reset_index(drop=True)
 
 
-def person_period(clients: pd.DataFrame, first_session: pd.Series | None = None, *, start: int = 1
+@renamed_arguments(clients="data")
+def person_period(data: pd.DataFrame, first_session: pd.Series | None = None, *, start: int = 1
                   ) -> pd.DataFrame:
     """Expand one row per client (``time``, ``event``, predictors) to one row per client and period.
 
     Period runs from ``start`` (or the client's ``first_session``) to ``time``; ``event`` is 1 only in the last
     period of a client who dropped out (Singer & Willett, 1993).
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per client: ``client, time, event`` and predictors, as :func:`client_survival` returns
+        (``clients=`` is the old name).
+    first_session : array-like, optional
+        Each client's first period; default ``start`` for every client.
+    start : int
+        First period when ``first_session`` is not given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``client, period, event`` and the predictors, one row per client and period.
+
+    Raises
+    ------
+    SchemaError
+        A survival time that is not a whole session number.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> person_period(pd.DataFrame({"client": ["a", "b"], "time": [2, 3], "event": [1, 0], "x": [0.5, 1.0]}))
       client  period  event    x
@@ -218,7 +268,7 @@ def person_period(clients: pd.DataFrame, first_session: pd.Series | None = None,
     3      b       2      0  1.0
     4      b       3      0  1.0
     """
-    t = clients["time"].to_numpy()
+    t = data["time"].to_numpy()
     if np.any(t != np.round(t)):
         raise SchemaError("discrete-time models need whole session numbers; found non-integer times",
                           source="person_period")
@@ -228,10 +278,10 @@ def person_period(clients: pd.DataFrame, first_session: pd.Series | None = None,
     counts = np.maximum(t - first + 1, 0)
     idx = np.repeat(np.arange(len(t)), counts)
     period = np.concatenate([np.arange(f, e + 1) for f, e in zip(first, t)]) if len(t) else np.empty(0, int)
-    out = clients.iloc[idx].reset_index(drop=True)
+    out = data.iloc[idx].reset_index(drop=True)
     out.insert(1, "period", period.astype(int))
     out["event"] = ((out["event"].to_numpy() == 1) & (period == t[idx])).astype(int)
-    cols = ["client", "period", "event"] + [c for c in clients.columns if c not in ("client", "time", "event")]
+    cols = ["client", "period", "event"] + [c for c in data.columns if c not in ("client", "time", "event")]
     return out[cols]
 
 
