@@ -145,3 +145,12 @@ def test_results_follow_the_result_protocol():
     assert lvr.conf_level == 0.9 and lvr.n_obs == lvr.outcome_fit["n"]
     assert lvr.converged == lvr.retention.converged
     assert "retention" in lvr.convergence.optimizer
+
+
+def test_person_period_takes_data_first_and_the_old_name_warns():
+    clients = pd.DataFrame({"client": ["a", "b"], "time": [2, 3], "event": [1, 0], "x": [0.5, 1.0]})
+    new = dyn.person_period(clients)
+    with pytest.warns(FutureWarning, match="argument clients= is renamed data="):
+        old = dyn.person_period(clients=clients)
+    pd.testing.assert_frame_equal(new, old)
+    assert new["event"].tolist() == [0, 1, 0, 0, 0]
