@@ -57,8 +57,9 @@ def slug(text: str) -> str:
 class Table:
     """A tidy table shown APA-formatted in the report and exported as ``<name>.csv`` / ``<name>.md``.
 
-    The HTML shows at most ``max_rows`` rows (``0``: only links to the files); the files hold every row.
-    ``conf_level`` heads the interval column (``95% CI``); ``digits`` is the number of decimals shown.
+    The HTML shows at most ``max_rows`` rows (``0``: only links to the files) and, when ``show`` names columns,
+    only those; the files hold every row and column. ``conf_level`` heads the interval column (``95% CI``);
+    ``digits`` is the number of decimals shown.
     """
 
     name: str
@@ -68,11 +69,13 @@ class Table:
     conf_level: float = 0.95
     digits: int = 2
     max_rows: int = 40
+    show: tuple[str, ...] = ()
 
     @property
     def display(self) -> pd.DataFrame:
-        """APA-formatted strings of the first ``max_rows`` rows (all rows go to the CSV / Markdown files)."""
-        return apa_table(self.data.head(self.max_rows), conf_level=self.conf_level, digits=self.digits)
+        """APA-formatted strings of the first ``max_rows`` rows and the ``show`` columns (the files hold all)."""
+        shown = self.data[[c for c in self.show if c in self.data.columns]] if self.show else self.data
+        return apa_table(shown.head(self.max_rows), conf_level=self.conf_level, digits=self.digits)
 
     @property
     def truncated(self) -> bool:

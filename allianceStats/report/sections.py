@@ -245,6 +245,11 @@ def _draw_wave_mediation(step, syntax) -> Section:
                              conf_level=fit.conf_level))
 
 
+#: the page shows these columns of a hypothesis table (standard errors, z and the model formula are in the files)
+_HYPOTHESIS_SHOWN = ("hypothesis", "statement", "effect", "estimate", "p_value", "ci_lower", "ci_upper", "supported",
+                     "note")
+
+
 def _draw_cycle(step, syntax) -> Section:
     result, layout = step.results["hypotheses"], step.results["layout"]
     diagram = cycle_diagram(result.paths, alpha=1 - result.conf_level, **layout)
@@ -258,17 +263,17 @@ def _draw_cycle(step, syntax) -> Section:
                    figures=[Figure(diagram.to_svg(title="Cyclical SDT model"),
                                    caption="Within-client estimates on the arrows; intervals in the table.")],
                    tables=[Table("cycle_paths", "Cyclical model: one hypothesis per arrow",
-                                 table.reset_index(drop=True), conf_level=result.conf_level)])
+                                 table.reset_index(drop=True), conf_level=result.conf_level, show=_HYPOTHESIS_SHOWN)])
 
 
 def _draw_hypotheses(step, syntax) -> Section:
     result = step.results["hypotheses"]
     return Section(step.id, section_title(step), paragraphs=[
-        "Each claim of the review, the model that tests it and its estimate with a bootstrap interval; "
-        "'supported' means the interval lies above zero. Hypotheses whose roles are not mapped to columns "
-        "are listed with a note."],
+        "Each claim of the review and its estimate with its interval (bootstrap or Monte Carlo); 'supported' "
+        "means the interval lies above zero. Hypotheses whose roles are not mapped to columns are listed with a "
+        "note. The model behind each estimate, its standard error and z statistic are in the table's files."],
         tables=[Table("hypotheses", "Hypothesis tests", result.table.reset_index(drop=True),
-                      conf_level=result.conf_level)])
+                      conf_level=result.conf_level, show=_HYPOTHESIS_SHOWN)])
 
 
 def _draw_dynamics(step, syntax) -> Section:

@@ -79,6 +79,14 @@ def test_write_report_exports_tables_atomically(tmp_path, parallel_paths, sessio
     assert not list((tmp_path / "out").rglob("*.tmp"))
 
 
+def test_shown_columns_on_the_page_all_columns_in_the_files(tmp_path):
+    t = Table("h", "H", pd.DataFrame({"term": ["a"], "estimate": [0.5], "std_error": [0.1], "note": ["n"]}),
+              show=("term", "estimate", "absent"))
+    assert t.display.columns.tolist() == ["Term", "Estimate"]
+    write_report(Report("r", [Section("s", "S", tables=[t])]), tmp_path)
+    assert (tmp_path / "tables" / "h.csv").read_text().splitlines()[0] == "term,estimate,std_error,note"
+
+
 def test_duplicate_table_names_rejected():
     t = Table("same", "A", pd.DataFrame({"x": [1]}))
     with pytest.raises(ValueError, match="repeated"):
