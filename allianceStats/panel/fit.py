@@ -47,14 +47,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._deprecation import renamed_arguments, warn_renamed
+from .._deprecation import renamed_arguments
 from ..comparison import ComparisonResult
 from ..data.checks import check_bool, require_columns, require_frame
 from ..data.reshape import session_label, to_wide
 from ..errors import DataWarning, OptionError, SchemaError
 from ..results import Convergence, Provenance, make_provenance
 from ..sem._messages import warn
-from ..sem.result import PATH_COLUMNS, SEMResult
+from ..sem.result import PATH_COLUMNS, SEMResult, deprecated_attribute
 from .syntax import (
     _indicator_columns,
     _predictor_names,
@@ -162,11 +162,7 @@ class PanelResult:
         """Resolved options of the SEM fit (missing, estimator, se, ...)."""
         return self.sem.options
 
-    @property
-    def level(self) -> float:
-        """Deprecated: use :attr:`conf_level` (removed in 0.3.0)."""
-        warn_renamed("PanelResult.level", "PanelResult.conf_level", stacklevel=4)
-        return self.conf_level
+    level = deprecated_attribute("PanelResult", "level", "conf_level")
 
     @property
     def paths(self) -> pd.DataFrame:

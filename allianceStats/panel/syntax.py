@@ -266,6 +266,13 @@ def clpm_syntax(variables: Sequence[str], waves: int | Sequence, *, constraints:
         They are exogenous and not written into the syntax (lavaan's ``fixed.x``).
     groups, group_equal, equal_means
         As in :func:`riclpm_syntax`.
+    columns
+        Column names when they do not follow ``<variable>_<wave>``, e.g. ``{"x": ["x1", ..., "x5"]}``.
+
+    Returns
+    -------
+    str
+        The syntax, one statement per line under ``#`` headers; fit it with ``defaults="none"``.
 
     Example
     -------
@@ -355,6 +362,12 @@ def riclpm_syntax(variables: Sequence[str], waves: int | Sequence, *, constraint
         equal to the CLPM (a check of the engine, and the boundary of the CLPM vs RI-CLPM test).
     columns
         Column names when they do not follow ``<variable>_<wave>``, e.g. ``{"x": ["x1", ..., "x5"]}``.
+
+    Returns
+    -------
+    str
+        The syntax, one statement per line under ``#`` headers; fit it with ``defaults="none"``
+        (:func:`allianceStats.fit_riclpm` does).
 
     Example
     -------
@@ -562,6 +575,11 @@ def dpm_syntax(x: Sequence[str] | str, y: str, waves: int | Sequence, *, predete
         As described above.
     columns : mapping, optional
         Column names when they do not follow ``<variable>_<wave>``.
+
+    Returns
+    -------
+    str
+        The syntax; fit it with ``defaults="none"`` (:func:`allianceStats.fit_dpm` does).
 
     Example
     -------

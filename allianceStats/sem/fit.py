@@ -81,8 +81,8 @@ def fit_sem(model: str, data: pd.DataFrame, *, missing: str = "fiml", estimator:
     data : DataFrame
         One column per observed variable (NaN = missing); never modified.
     missing : {"fiml", "listwise"}
-        Full-information ML over missing-data patterns (default; ``"ml"``, lavaan's name, is accepted too) or
-        complete rows only.
+        Full-information ML over missing-data patterns (default) or complete rows only. (lavaan's own name for
+        FIML, ml, is accepted too.)
     estimator : {"ML", "MLR"}
         ML, or ML estimates with robust (sandwich) standard errors and the Yuan–Bentler scaled χ².
     group : str, optional
@@ -138,7 +138,8 @@ def fit_sem(model: str, data: pd.DataFrame, *, missing: str = "fiml", estimator:
                           "sem(model, data); swap the two arguments")
     if not isinstance(model, str):
         raise OptionError(f"model must be lavaan syntax (a str), found {type(model).__name__}")
-    check_choice("missing", missing, list(MISSING))
+    if missing not in MISSING:
+        check_choice("missing", missing, ["fiml", "listwise"])
     check_choice("estimator", estimator, ["ML", "MLR"])
     check_choice("se", se, ["standard", "robust", "bootstrap", "none"])
     check_choice("defaults", defaults, ["sem", "none"])

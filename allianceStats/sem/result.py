@@ -42,6 +42,36 @@ PATH_COLUMNS = ("lhs", "op", "rhs", "label", "estimate", "std_error", "statistic
 """The columns every ``paths`` table starts with (``op`` is ``"~"``; ``lhs`` the outcome, ``rhs`` the predictor)."""
 
 
+class _DeprecatedProperty(property):
+    """A property that is a deprecated alias (``__deprecated_alias_of__`` names the new attribute)."""
+
+    __deprecated_alias_of__: str
+
+
+def deprecated_attribute(owner: str, old: str, new: str) -> property:
+    """A read-only attribute ``old`` kept for one minor version: reading it warns (FutureWarning, pointing at the
+    caller's line) and returns attribute ``new``. Like the function aliases of ``_deprecation.py`` it carries
+    ``__deprecated_alias_of__``, which tells the vocabulary test that it is deprecated.
+
+    >>> import warnings
+    >>> class Thing:
+    ...     conf_level = 0.9
+    ...     level = deprecated_attribute("Thing", "level", "conf_level")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     Thing().level, str(caught[0].message).split(";")[0]
+    (0.9, 'Thing.level is renamed Thing.conf_level')
+    """
+
+    def fget(obj: Any) -> Any:
+        warn_renamed(f"{owner}.{old}", f"{owner}.{new}", stacklevel=4)
+        return getattr(obj, new)
+
+    prop = _DeprecatedProperty(fget, doc=f"Deprecated alias of :attr:`{new}` (removed in 0.3.0).")
+    prop.__deprecated_alias_of__ = new
+    return prop
+
+
 def _fmt(v: float) -> str:
     return f"{float(v):.17g}" if np.isfinite(v) else "NA"
 
@@ -123,11 +153,7 @@ class SEMResult:
         reg = self.params[self.params["op"] == "~"]
         return reg[[*PATH_COLUMNS, "group", "std_all"]].reset_index(drop=True)
 
-    @property
-    def level(self) -> float:
-        """Deprecated: use :attr:`conf_level` (removed in 0.3.0)."""
-        warn_renamed("SEMResult.level", "SEMResult.conf_level", stacklevel=4)
-        return self.conf_level
+    level = deprecated_attribute("SEMResult", "level", "conf_level")
 
     def to_lavaan(self) -> str:
         """lavaan syntax that reproduces this fit with ``lavaan::lavaan()`` (see :meth:`r_call`).
