@@ -27,7 +27,7 @@ V3 = ["alliance", "needs", "outcome"]
 MODELS = {
     "own_riclpm": ("RI-CLPM, 3 variables x 5 waves", lambda d: als.fit_riclpm(d, V3)),
     "own_clpm": ("CLPM, 3 variables x 5 waves", lambda d: als.fit_clpm(d, V3)),
-    "own_dpm": ("DPM, outcome on alliance, 5 waves", lambda d: als.fit_dpm(d, "outcome", "alliance")),
+    "own_dpm": ("DPM, outcome on alliance, 5 waves", lambda d: als.fit_dpm(d, x="alliance", y="outcome")),
 }
 R_SCRIPT = """
 suppressPackageStartupMessages(library(lavaan))
