@@ -87,6 +87,34 @@ def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:
     _warn(f"{old} is renamed {new}", stacklevel=stacklevel)
 
 
+class _RenamedAttribute(property):
+    """A property that only forwards an old attribute name (a subclass, so it can carry its new name)."""
+
+
+def renamed_attribute(old: str, new: str) -> property:
+    """A read-only attribute ``old`` of a result class that warns (:class:`FutureWarning`) and returns ``new``.
+
+    The property carries ``__deprecated_alias_of__`` (the new name), as :func:`renamed_function` wrappers do.
+
+    >>> class R:
+    ...     n_obs = 12
+    ...     nobs = renamed_attribute("nobs", "n_obs")
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     R().nobs, str(w[0].message).startswith("R.nobs is renamed R.n_obs")
+    (12, True)
+    """
+
+    def getter(self):
+        _warn(f"{type(self).__name__}.{old} is renamed {type(self).__name__}.{new}", stacklevel=3)
+        return getattr(self, new)
+
+    getter.__name__ = old
+    alias = _RenamedAttribute(getter, doc=f"Deprecated alias of ``{new}`` (removed in {REMOVED_IN}).")
+    alias.__deprecated_alias_of__ = new  # type: ignore[attr-defined]
+    return alias
+
+
 class FormerTable:
     """Mixin for a result that replaced a returned DataFrame: DataFrame access on the result (``res["icc"]``,
     ``res.loc``, ``res.to_string()``, ``res.attrs``) goes to ``res.table`` with a :class:`FutureWarning`.

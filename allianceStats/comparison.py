@@ -10,17 +10,7 @@ Every comparison returns a :class:`ComparisonResult` whose ``table`` has the col
 ``model, npar, loglik, aic, bic, chisq, df, chisq_diff, df_diff, p_value`` — ``chisq``/``df`` are each model's own
 goodness-of-fit χ² (SEM; NaN for mixed models), ``chisq_diff``/``df_diff``/``p_value`` the test of each row
 against the row above it (NaN on the first row) — followed by family-specific columns (``deviance`` for mixed
-models; ``cfi, rmsea`` for SEM).
-
-Examples
---------
->>> import allianceStats as als
->>> d = als.decompose(als.load_example(), "alliance")
->>> a = als.fit_mlm(d, "outcome ~ 1 + (1 | client)")
->>> b = als.fit_mlm(d, "outcome ~ session0 + (1 | client)")
->>> result = als.compare(a, b)
->>> list(result.table.columns)[:10] == list(COMPARISON_COLUMNS)
-True
+models; ``cfi, rmsea`` for SEM). An example is in :func:`compare`.
 """
 from __future__ import annotations
 
@@ -99,7 +89,7 @@ def compare(*fits, **options) -> ComparisonResult:
     ----------
     *fits : MixedResult, SEMResult or PanelResult
         Two or more fits of one family, fitted to the same data.
-    **options
+    **options : keyword arguments
         Passed on (e.g. ``names=``, and ``refit=`` for mixed models).
 
     Returns
@@ -110,6 +100,18 @@ def compare(*fits, **options) -> ComparisonResult:
     ------
     OptionError
         Fewer than two fits, or fits of different families.
+
+    Examples
+    --------
+    >>> import allianceStats as als
+    >>> d = als.decompose(als.load_example(), "alliance")
+    >>> a = als.fit_mlm(d, "outcome ~ 1 + (1 | client)")
+    >>> b = als.fit_mlm(d, "outcome ~ session0 + (1 | client)")
+    >>> result = compare(a, b, names=["empty", "time"])
+    >>> list(result.table.columns)[:10] == list(COMPARISON_COLUMNS), list(result.table.model)
+    (True, ['empty', 'time'])
+    >>> result.method
+    'likelihood ratio (ML)'
     """
     if len(fits) < 2:
         raise OptionError(f"compare() needs at least two fitted models; got {len(fits)}.")

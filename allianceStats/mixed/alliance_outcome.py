@@ -48,7 +48,7 @@ from typing import Any
 
 import pandas as pd
 
-from .._deprecation import renamed_arguments, warn_renamed
+from .._deprecation import renamed_arguments, renamed_attribute
 from ..data.checks import check_bool, check_conf_level, require_columns, require_numeric
 from ..errors import IdentificationError, SchemaError
 from ..results import Convergence, Provenance, make_provenance
@@ -107,11 +107,7 @@ class AllianceOutcomeResult:
         """The mixed model's optimum passed the convergence check (the within estimator is closed form)."""
         return self.convergence.converged
 
-    @property
-    def level(self) -> float:
-        """Deprecated alias of :attr:`conf_level` (removed in 0.3.0)."""
-        warn_renamed("AllianceOutcomeResult.level", "AllianceOutcomeResult.conf_level", stacklevel=4)
-        return self.conf_level
+    level = renamed_attribute("level", "conf_level")
 
     def summary(self) -> str:
         """The two estimators side by side, then the notes."""

@@ -58,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._deprecation import warn_renamed
+from .._deprecation import renamed_attribute
 from ..errors import OptionError
 from ..results import Convergence, Provenance, make_provenance
 
@@ -133,11 +133,7 @@ class R2Result:
         """The fit's optimum passed the convergence check."""
         return self.convergence.converged
 
-    @property
-    def nobs(self) -> int:
-        """Deprecated alias of :attr:`n_obs` (removed in 0.3.0)."""
-        warn_renamed("R2Result.nobs", "R2Result.n_obs", stacklevel=4)
-        return self.n_obs
+    nobs = renamed_attribute("nobs", "n_obs")
 
     def __getitem__(self, measure: str) -> float:
         """The value of one measure by name, e.g. ``res["within_f1"]``."""

@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._deprecation import warn_renamed
+from .._deprecation import renamed_attribute
 from ..results import Convergence, Provenance
 
 PARAM_COLUMNS = ["term", "estimate", "std_error", "df", "statistic", "p_value", "ci_lower", "ci_upper"]
@@ -130,23 +130,9 @@ class MixedResult:
         """The optimum passed the convergence check (``convergence.converged``)."""
         return self.convergence.converged
 
-    @property
-    def nobs(self) -> int:
-        """Deprecated alias of :attr:`n_obs` (removed in 0.3.0)."""
-        warn_renamed("MixedResult.nobs", "MixedResult.n_obs", stacklevel=4)
-        return self.n_obs
-
-    @property
-    def level(self) -> float:
-        """Deprecated alias of :attr:`conf_level` (removed in 0.3.0)."""
-        warn_renamed("MixedResult.level", "MixedResult.conf_level", stacklevel=4)
-        return self.conf_level
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        """Deprecated alias of :attr:`n_groups` (removed in 0.3.0)."""
-        warn_renamed("MixedResult.ngroups", "MixedResult.n_groups", stacklevel=4)
-        return self.n_groups
+    nobs = renamed_attribute("nobs", "n_obs")
+    level = renamed_attribute("level", "conf_level")
+    ngroups = renamed_attribute("ngroups", "n_groups")
 
     # ------------------------------------------------------------------ random effects and predictions
     def ranef(self) -> dict[str, pd.DataFrame]:
