@@ -87,6 +87,7 @@ import pandas as pd
 import allianceStats as als
 
 from ._deprecation import warn_renamed
+from .data.checks import require_columns
 from .errors import AllianceStatsError, DataFileError, OptionError, SchemaError
 from .results import data_sha256, package_versions
 
@@ -518,12 +519,18 @@ class AnalysisRun:
 
 
 # -- steps: each returns (results, notes); they call the public API only -----------------------------------------
-def _columns_present(data: pd.DataFrame, wanted, default) -> list[str]:
+@dataclass(frozen=True)
+class _Context:
+    """What a step may need beyond its own options: where it is (for messages) and the file's settings."""
+
+    where: str = "the analysis file"
+    base_dir: Path = Path(".")
+    mapping_default: Mapping[str, Any] | None = None
+
+
+def _columns_present(data: pd.DataFrame, wanted, default, ctx: _Context) -> list[str]:
     cols = list(wanted) if wanted is not None else [c for c in default if c in data.columns]
-    missing = [c for c in cols if c not in data.columns]
-    if missing:
-        raise SchemaError([f"column {c!r} is not in the data; available: {', '.join(map(str, data.columns))}"
-                           for c in missing], source="the analysis file's measures")
+    require_columns(data, cols, where=ctx.where)
     return cols
 
 
@@ -536,22 +543,22 @@ def _level(opts: Mapping[str, Any]) -> dict[str, float]:
     return {"conf_level": opts["conf_level"]} if "conf_level" in opts else {}
 
 
-def _run_describe(data, opts, seed):
+def _run_describe(data, opts, seed, ctx):
     return {"description": als.describe(data)}, []
 
 
-def _run_icc(data, opts, seed):
-    measures = _columns_present(data, opts.get("measures"), ["alliance", "outcome", "needs", "motivation"])
+def _run_icc(data, opts, seed, ctx):
+    measures = _columns_present(data, opts.get("measures"), ["alliance", "outcome", "needs", "motivation"], ctx)
     therapist = _therapist(data, opts)
     return {"icc": {m: als.icc(data, m, therapist=therapist, **_level(opts)) for m in measures}}, []
 
 
-def _run_trajectories(data, opts, seed):
-    measures = _columns_present(data, opts.get("measures"), ["alliance", "outcome"])
+def _run_trajectories(data, opts, seed, ctx):
+    measures = _columns_present(data, opts.get("measures"), ["alliance", "outcome"], ctx)
     return {"data": data, "measures": measures}, []
 
 
-def _run_mlm(data, opts, seed):
+def _run_mlm(data, opts, seed, ctx):
     d = data
     if opts.get("decompose"):
         d = als.decompose(data, list(opts["decompose"]), therapist=_therapist(data, opts))
@@ -559,7 +566,7 @@ def _run_mlm(data, opts, seed):
     return {"fit": fit, "therapist_part": any(c.endswith("_therapist") for c in d.columns)}, []
 
 
-def _run_riclpm(data, opts, seed):
+def _run_riclpm(data, opts, seed, ctx):
     variables = list(opts.get("variables", ["alliance", "outcome"]))
     kwargs = {**opts.get("options", {}), **_level(opts)}
     if "waves" in opts:
@@ -578,14 +585,14 @@ def _run_riclpm(data, opts, seed):
     return results, notes
 
 
-def _run_mediation(data, opts, seed):
+def _run_mediation(data, opts, seed, ctx):
     x, y, mediators = opts["x"], opts["y"], list(opts["mediators"])
     covariates = list(opts.get("covariates", []))
     kwargs = {**opts.get("options", {}), **_level(opts)}
     kwargs.update({k: opts[k] for k in ("n_draws", "ci") if k in opts})
     if opts.get("unit", "client") == "client":
         cols = list(dict.fromkeys([x, *mediators, y, *covariates]))
-        _columns_present(data, cols, [])
+        require_columns(data, cols, where=ctx.where)
         d = data.groupby("client", sort=True)[cols].mean().reset_index()
     else:
         d, kwargs = data, {"client": "client", **kwargs}
@@ -594,14 +601,14 @@ def _run_mediation(data, opts, seed):
     return {"fit": fit}, []
 
 
-def _run_multilevel_mediation(data, opts, seed):
+def _run_multilevel_mediation(data, opts, seed, ctx):
     kwargs = {**opts.get("options", {}), **_level(opts)}
     if "n_draws" in opts:
         kwargs["n_draws"] = opts["n_draws"]
     return {"fit": als.fit_multilevel_mediation(data, opts["x"], opts["m"], opts["y"], seed=seed, **kwargs)}, []
 
 
-def _run_wave_mediation(data, opts, seed):
+def _run_wave_mediation(data, opts, seed, ctx):
     kwargs = {**opts.get("options", {}), **_level(opts)}
     kwargs.update({k: opts[k] for k in ("n_draws", "ci", "waves") if k in opts})
     return {"fit": als.fit_wave_mediation(data, opts["x"], opts["m"], opts["y"], seed=seed, **kwargs)}, []
@@ -611,11 +618,11 @@ def _names(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _run_cycle(data, opts, seed, mapping_default=None):
+def _run_cycle(data, opts, seed, ctx):
     """The registry's cycle (its hypotheses marked ``cycle``), tested by ``evaluate_hypotheses``."""
     registry = als.hypotheses()
     cycle = registry[registry["cycle"]]
-    mapping = dict(opts.get("mapping") or mapping_default or {})
+    mapping = dict(opts.get("mapping") or ctx.mapping_default or {})
     if not mapping:  # the registry's role names where the data have a column of that name
         roles = {r for h in registry["roles"] for r in h.values()}
         mapping = {r: r for r in sorted(roles) if r in data.columns}
@@ -632,13 +639,13 @@ def _run_cycle(data, opts, seed, mapping_default=None):
     return {"hypotheses": result, "layout": layout, "mapping": mapping}, []
 
 
-def _run_hypotheses(data, opts, seed):
+def _run_hypotheses(data, opts, seed, ctx):
     kwargs = {**opts.get("options", {}), **_level(opts)}
     kwargs.update({k: opts[k] for k in ("n_draws", "ids", "ci") if k in opts})
     return {"hypotheses": als.evaluate_hypotheses(data, opts["mapping"], seed=seed, **kwargs)}, []
 
 
-def _run_dynamics(data, opts, seed):
+def _run_dynamics(data, opts, seed, ctx):
     column = opts.get("column", "alliance")
     level = _level(opts)
     parts: list[tuple[str, Callable[[], Any]]] = [
@@ -665,10 +672,10 @@ def _run_dynamics(data, opts, seed):
     return results, notes
 
 
-def _run_power(data, opts, seed, base_dir=Path(".")):
+def _run_power(data, opts, seed, ctx):
     path = Path(opts["table"])
     if not path.is_absolute():
-        path = base_dir / path
+        path = ctx.base_dir / path
     if not path.is_file():
         raise OptionError(f"[power] table: {path} not found; run `alliance-stats power <study.toml>` first "
                           "(it writes power_table.csv in the study's out_dir)")
@@ -686,7 +693,8 @@ _RUNNERS: dict[str, Callable[..., tuple[dict[str, Any], list[str]]]] = {
 
 
 def run_step(kind: str, data: pd.DataFrame, opts: Mapping[str, Any], seed: int, *, name: str = "",
-             conf_level: float | None = None, **context: Any) -> StepResult:
+             conf_level: float | None = None, base_dir: Path | str = ".",
+             mapping_default: Mapping[str, Any] | None = None) -> StepResult:
     """Run one analysis, guarded: an error becomes a failed :class:`StepResult`; warnings are recorded.
 
     Parameters
@@ -697,7 +705,8 @@ def run_step(kind: str, data: pd.DataFrame, opts: Mapping[str, Any], seed: int, 
     seed : the seed of its random draws.
     name : the entry's name for ``[[list]]`` steps.
     conf_level : the file's level, used when the step does not set its own.
-    context : ``base_dir`` (power tables), ``mapping_default`` (the cycle's default mapping).
+    base_dir : folder against which a relative power table is read.
+    mapping_default : the cycle's mapping when its step gives none (the file's ``[hypotheses] mapping``).
 
     Examples
     --------
@@ -707,16 +716,16 @@ def run_step(kind: str, data: pd.DataFrame, opts: Mapping[str, Any], seed: int, 
     'ok'
     >>> step = run_step("trajectories", d, {"measures": ["nope"]}, 1)
     >>> step.status, step.error.splitlines()[0]
-    ('failed', "SchemaError: 1 problem found in the analysis file's measures:")
+    ('failed', 'SchemaError: 1 problem found in [trajectories]:')
     """
     opts = dict(opts)
     if conf_level is not None and "conf_level" in SCHEMA[kind]:
         opts.setdefault("conf_level", conf_level)
-    extra = {k: v for k, v in context.items() if k in _RUNNERS[kind].__code__.co_varnames}
+    ctx = _Context(f"[[{kind}]] {name}" if name else f"[{kind}]", Path(base_dir), mapping_default)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            results, notes = _RUNNERS[kind](data, opts, seed, **extra)
+            results, notes = _RUNNERS[kind](data, opts, seed, ctx)
         except Exception as err:  # noqa: BLE001 - the report shows the reason and goes on
             return StepResult(kind, name, opts, seed, status="failed", error=f"{type(err).__name__}: {err}",
                               warnings=_messages(caught), conf_level=opts.get("conf_level", 0.95))

@@ -249,7 +249,7 @@ def test_the_runner_calls_the_public_api_only():
     assert "_LAZY" not in source and "hasattr" not in source and "Unavailable" not in source
     imported = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)}
     assert imported <= {"__future__", "collections.abc", "dataclasses", "pathlib", "typing", "_deprecation",
-                        "errors", "results"}, imported
+                        "errors", "results", "data.checks"}, imported
 
 
 def _registry():
