@@ -1,7 +1,7 @@
 """The ``alliance-stats`` command line: validate, describe, fit, ruptures, report, simulate, power, demo.
 
-Every command takes a session table (CSV or Parquet; ``--column NAME=ROLE`` maps your column names to
-the schema's roles ``client``, ``therapist``, ``session`` and the measures, as
+Every command takes a session table (CSV or Parquet; ``--client ID`` / ``--therapist`` / ``--session`` name
+your columns holding the schema's roles, ``--column NAME=ROLE`` maps any column, as
 :func:`allianceStats.read_sessions`) or an analysis file (TOML, see :mod:`allianceStats.analysis`). Results go
 to standard output; progress, warnings and messages to standard error. Options follow the package's vocabulary
 (docs/design.md, "Vocabulary"): ``--conf-level``, ``--n-draws``, ``--ci``, ``--seed``, ``--waves``,
