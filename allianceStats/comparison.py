@@ -127,22 +127,15 @@ def compare(*fits, **options) -> ComparisonResult:
 
     if all(isinstance(f, PanelResult) for f in fits):
         from .panel.fit import compare_panel
-        return _as_result(compare_panel(*fits, **options), fits)
+
+        return compare_panel(*fits, **options)
     if all(isinstance(f, (SEMResult, PanelResult)) for f in fits):
         from .sem.comparison import compare_sem
-        return _as_result(compare_sem(*[f.sem if isinstance(f, PanelResult) else f for f in fits], **options), fits)
+
+        return compare_sem(*[f.sem if isinstance(f, PanelResult) else f for f in fits], **options)
     names = ", ".join(sorted(type(f).__name__ for f in fits))
     raise OptionError(
         f"compare() takes fits of one family (all mixed models, or all SEM / panel models); got {names}. "
         "Compare models of the same family, fitted to the same data."
     )
 
-
-def _as_result(table, fits) -> ComparisonResult:
-    # transitional, for compare_sem / compare_panel until they return ComparisonResult themselves (issue 11)
-    if isinstance(table, ComparisonResult):
-        return table
-    n = getattr(fits[0], "n_obs", 0)
-    return ComparisonResult(table=comparison_table(table.to_dict("records"), tuple(c for c in table.columns
-                                                                              if c not in COMPARISON_COLUMNS)),
-                            method=str(table.attrs.get("method", "")), n_obs=int(sum(n) if isinstance(n, tuple) else n))

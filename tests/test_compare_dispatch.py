@@ -15,8 +15,13 @@ def test_panel_fits_go_to_compare_panel(example):
     clpm = als.fit_clpm(example, ["alliance", "outcome"], waves=range(1, 5), constraints="lagged")
     result = compare(ri, clpm)
     direct = als.compare_panel(ri, clpm)
-    direct = direct.table if hasattr(direct, "table") else direct
-    assert result.table["chisq_diff"].equals(direct["chisq_diff"]) and result.table["p_value"].equals(direct["p_value"])
+    assert isinstance(result, ComparisonResult) and isinstance(direct, ComparisonResult)
+    assert result.table["chisq_diff"].equals(direct.table["chisq_diff"])
+    assert result.table["p_value"].equals(direct.table["p_value"])
+    # the SEM fits underneath go to compare_sem: the same chi-square difference, without the chi-bar-square
+    sem = compare(ri.sem, clpm.sem)
+    assert isinstance(sem, ComparisonResult)
+    assert sem.table["chisq_diff"].iloc[1] == pytest.approx(direct.table["chisq_diff"].iloc[1], rel=1e-12)
 
 
 def test_mixed_fits_go_to_compare_mlm_and_families_do_not_mix(example):
