@@ -628,8 +628,24 @@ def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation:
 def data_then_formula(data, formula, *, where: str, stacklevel: int = 6) -> tuple[pd.DataFrame, str]:
     """``(data, formula)``, accepting the pre-0.2.0 order ``(formula, data)`` with a FutureWarning.
 
-    ``stacklevel`` points the warning at the user's call: 6 for a public function wrapped by
-    :func:`~allianceStats._deprecation.renamed_arguments` that calls this helper directly.
+    Parameters
+    ----------
+    data, formula
+        The first two arguments of the public function, as given.
+    where : str
+        The public function's name (in the warning and in errors).
+    stacklevel : int, default 6
+        Points the warning at the user's call: 6 for a public function wrapped by
+        :func:`~allianceStats._deprecation.renamed_arguments` that calls this helper directly.
+
+    Returns
+    -------
+    data : pandas.DataFrame
+        Checked with :func:`~allianceStats.data.checks.require_frame`.
+    formula : str
+
+    Examples
+    --------
 
     >>> import warnings, pandas as pd
     >>> with warnings.catch_warnings(record=True) as caught:

@@ -112,6 +112,22 @@ def bobyqa(fun: Objective, x0, lower, upper, xtol: float = 1e-10, ftol: float = 
            step=None) -> OptimizerRun:
     """Minimise ``fun`` within ``[lower, upper]`` by BOBYQA (nlopt); one parameter: bounded Brent (scipy).
 
+    Parameters
+    ----------
+    fun : callable
+        The criterion of a parameter vector.
+    x0, lower, upper : numpy.ndarray
+        Start and bounds (``±inf`` for none).
+    xtol, ftol, maxeval, step
+        nlopt's absolute tolerances on x and on the criterion, evaluation limit and initial step.
+
+    Returns
+    -------
+    OptimizerRun
+        Not yet checked (see :func:`check_optimum`).
+
+    Examples
+    --------
     >>> run = bobyqa(lambda x: float((x[0] - 2) ** 2), np.array([0.0]), np.array([0.0]), np.array([np.inf]))
     >>> round(float(run.x[0]), 6), run.optimizer
     (2.0, 'bounded Brent (scipy minimize_scalar)')
@@ -163,6 +179,20 @@ def lbfgsb(fun_grad: Callable[[np.ndarray], tuple[float, np.ndarray]], x0, lower
 
     A point where the criterion cannot be evaluated (``LinAlgError``) counts as +inf.
 
+    Parameters
+    ----------
+    fun_grad : callable
+        The criterion and its gradient at a parameter vector.
+    x0, lower, upper : numpy.ndarray
+        Start and bounds (``±inf`` for none).
+
+    Returns
+    -------
+    OptimizerRun
+        Not yet checked (see :func:`check_optimum`).
+
+    Examples
+    --------
     >>> run = lbfgsb(lambda x: (float(x @ x), 2 * x), np.array([1.0, -1.0]), np.zeros(2) - 5, np.zeros(2) + 5)
     >>> np.allclose(run.x, 0.0), run.ok
     (True, True)
@@ -194,9 +224,29 @@ def probe_boundary(fun: Objective, x: np.ndarray, f: float, lower: np.ndarray,
     ``column_below[i]`` lists the θ indices below diagonal element i in its column of Λ. The sign of a
     column of Λ is arbitrary (ΛΛᵀ is unchanged), but once its diagonal sits at 0 the sign of the elements
     below decides whether moving the diagonal inwards helps, so both signs are tried.
-    Returns (best start point or None, its deviance, evaluations): a point at least 1e-9 better than ``f``
-    means the boundary solution is not a minimum.
+    Parameters
+    ----------
+    fun : callable
+        The criterion.
+    x, f : numpy.ndarray, float
+        The candidate and its criterion.
+    lower : numpy.ndarray
+        Lower bounds (only finite ones are probed).
+    column_below : mapping of int to numpy.ndarray
+        See above (:meth:`allianceStats.mixed.engine.ThetaLayout.column_below`).
+    steps : tuple of float
+        Distances from the bound to try.
 
+    Returns
+    -------
+    start : numpy.ndarray or None
+        The best point found, if at least 1e-9 better than ``f`` (the boundary solution is then not a
+        minimum); else None.
+    deviance : float
+    evaluations : int
+
+    Examples
+    --------
     >>> start, f_start, _ = probe_boundary(lambda x: float((x[0] - 1) ** 2), np.array([0.0]), 1.0,
     ...                                    np.array([0.0]), {})
     >>> start.tolist(), f_start
@@ -222,6 +272,24 @@ def check_optimum(fun: Objective, run: OptimizerRun, lower: np.ndarray, upper: n
                   max_steps: int = 3) -> OptimizerRun:
     """``run`` with its :class:`OptimumCheck` (and the point polished by up to ``max_steps`` Newton steps).
 
+    Parameters
+    ----------
+    fun : callable
+        The criterion.
+    run : OptimizerRun
+        The run to check.
+    lower, upper : numpy.ndarray
+        Bounds.
+    max_steps : int, default 3
+        Newton polishing steps at most.
+
+    Returns
+    -------
+    OptimizerRun
+        ``run`` at the polished point, with ``check`` set and the check's evaluations counted.
+
+    Examples
+    --------
     >>> f = lambda x: float((x[0] - 1) ** 2 + 3 * (x[1] - 2) ** 2)
     >>> run = OptimizerRun(np.array([1.01, 2.0]), f([1.01, 2.0]), 1, "given", True, "start")
     >>> polished = check_optimum(f, run, np.full(2, -np.inf), np.full(2, np.inf))
@@ -238,9 +306,25 @@ def newton_check(fun: Objective, x, f: float, lower: np.ndarray, upper: np.ndarr
     """Check (and polish) a candidate optimum ``x`` (criterion ``f``) with a numerical gradient and Hessian
     over the free coordinates; see the module docstring.
 
-    Up to ``max_steps`` Newton steps are taken while they lower the criterion. ``bounds_ok`` is False when
-    a bounded coordinate wants to leave its bound inwards or H is not positive definite.
+    Parameters
+    ----------
+    fun : callable
+        The criterion.
+    x, f : numpy.ndarray, float
+        The candidate and its criterion.
+    lower, upper : numpy.ndarray
+        Bounds.
+    max_steps : int, default 3
+        Newton steps taken at most, while they lower the criterion.
 
+    Returns
+    -------
+    OptimumCheck
+        ``bounds_ok`` is False when a bounded coordinate wants to leave its bound inwards or H is not
+        positive definite.
+
+    Examples
+    --------
     >>> chk = newton_check(lambda x: float(x[0] ** 2), np.array([0.1]), 0.01, np.array([-1.0]), np.array([1.0]), 0)
     >>> round(chk.decrease, 6), chk.bounds_ok
     (0.01, True)

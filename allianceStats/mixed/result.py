@@ -146,10 +146,32 @@ class MixedResult:
     def predict(self, newdata: pd.DataFrame | None = None, *, include_random: bool = True) -> np.ndarray:
         """Predictions ``Xβ̂`` (``include_random=False``) or ``Xβ̂ + Zb̂`` (lme4's ``predict(fit)``).
 
-        With ``newdata``, rows whose grouping level was not in the fit get the population prediction for
-        that factor (lme4's ``allow.new.levels=TRUE``). Missing columns or values raise a SchemaError.
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Rows to predict (default: the rows of the fit). Rows whose grouping level was not in the fit get
+            the population prediction for that factor (lme4's ``allow.new.levels=TRUE``).
+        include_random : bool, default True
+            Add the random effects' conditional modes.
+
+        Returns
+        -------
+        numpy.ndarray
+            One prediction per row.
+
+        Raises
+        ------
+        SchemaError
+            ``newdata`` lacks a column, has missing values, or a factor level the fit did not see.
+
+        Examples
+        --------
+        The class example predicts for a new client.
         """
+        from ..data.checks import check_bool
         from .design import model_matrices_for_prediction
+
+        include_random = check_bool("include_random", include_random)
 
         if newdata is None:
             out = self.X @ self.fixef.to_numpy()
