@@ -73,11 +73,11 @@ _LAZY = {
     "fit_dpm": "allianceStats.panel",
     "compare_panel": "allianceStats.panel",
     # mediation
-    "mediation": "allianceStats.mediation",
-    "multilevel_mediation": "allianceStats.mediation",
-    "wave_mediation": "allianceStats.mediation",
+    "fit_mediation": "allianceStats.mediation",
+    "fit_multilevel_mediation": "allianceStats.mediation",
+    "fit_wave_mediation": "allianceStats.mediation",
     "hypotheses": "allianceStats.mediation",
-    "test_hypotheses": "allianceStats.mediation",
+    "evaluate_hypotheses": "allianceStats.mediation",
     # dynamics
     "detect_ruptures": "allianceStats.dynamics",
     "detect_sudden_gains": "allianceStats.dynamics",

@@ -15,9 +15,9 @@ random intercepts do not covary: y is regressed on the client mean of m, which c
 so that covariance and ``b_B`` are confounded (on the fixture data the REML criterion took the same value, to
 1e-7, at b_B = 0.32 with the covariance free and at b_B = 0.46 with it zero); fixing it at zero is the
 recursive-model restriction, as a residual covariance is zero between a mediator and the outcome it predicts.
-Because the client's own ``a_j`` and ``b_j`` may covary, the average within-client indirect effect is ``E(a_j b_j) = a_W b_W + sigma_ab``
-(Kenny, Korchmaros & Bolger 2003; Bauer, Preacher & Gil 2006). The between-client indirect effect is
-``a_B b_B`` (Zhang et al. 2009).
+Because the client's own ``a_j`` and ``b_j`` may covary, the average within-client indirect effect is
+``E(a_j b_j) = a_W b_W + sigma_ab`` (Kenny, Korchmaros & Bolger 2003; Bauer, Preacher & Gil 2006). The
+between-client indirect effect is ``a_B b_B`` (Zhang et al. 2009).
 
 Estimation (Bauer et al. 2006): the two equations are stacked into one mixed model — each session gives an
 ``m`` row and a ``y`` row, indicator variables ``S_m``, ``S_y`` switch the predictors of each equation on — so that
@@ -30,10 +30,13 @@ Validated against ``nlme::lme`` (tests/mediation/fixtures/make_fixtures.R), and,
 between the equations (when the likelihood factorises), against two :func:`allianceStats.fit_mlm` fits.
 
 Inference: fixed effects have GLS covariance ``(X' V^-1 X)^-1``; the variance parameters ``(G, sigma^2)`` have
-the inverse of half the numerical Hessian of the deviance. ``method="monte_carlo"`` draws the fixed effects and
-``sigma_ab`` independently from their asymptotic normal distributions (as Bauer et al. 2006 do) and takes
-percentile intervals of ``a_W b_W + sigma_ab`` and ``a_B b_B`` (Selig & Preacher 2008);
-``method="bootstrap"`` resamples whole clients and refits (one optimisation per resample, warm-started).
+the inverse of half the numerical Hessian of the deviance. Effects have delta-method standard errors (the
+variance of ``sigma_ab`` added for the within indirect effect). Intervals (``ci=``, the same four methods as
+every mediation function, :mod:`allianceStats.mediation.intervals`): ``"monte_carlo"`` draws the fixed effects
+and ``sigma_ab`` independently from their asymptotic normal distributions (as Bauer et al. 2006 do) and takes
+percentile intervals of ``a_W b_W + sigma_ab`` and ``a_B b_B`` (Selig & Preacher 2008); ``"percentile"`` and
+``"bca"`` resample whole clients and refit (one optimisation per resample, warm-started; BCa adds one
+leave-one-client-out refit per client for the acceleration); ``"delta"`` is the Wald interval.
 
 References
 ----------
@@ -47,67 +50,105 @@ Pinheiro, J. C., & Bates, D. M. (2000). *Mixed-Effects Models in S and S-PLUS*, 
 """
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats
 
-from ..errors import (AllianceStatsError, BoundaryWarning, ConvergenceWarning, DataWarning,
-                      IdentificationError)
+from .._deprecation import renamed_arguments, warn_renamed
+from ..data.checks import (
+    check_bool,
+    check_choice,
+    check_conf_level,
+    check_positive_int,
+    require_columns,
+    require_numeric,
+    resolve_seed,
+)
+from ..errors import BoundaryWarning, ConvergenceWarning, DataWarning, IdentificationError
 from ..mixed.stacked import StackedFit, fit_stacked_lmm, stacked_crossproducts
 from ..results import Convergence, Provenance, make_provenance
-from .intervals import monte_carlo_coefficients, percentile_interval
-from .observed import EFFECT_COLUMNS
+from .intervals import CI_METHODS, effect_interval, monte_carlo_coefficients
+from .tables import check_roles, effects_frame, paths_frame, renamed_attribute
+
+__all__ = ["fit_multilevel_mediation", "MultilevelMediationResult", "fit_stacked", "simulate_111"]
 
 FIXED = ["m: intercept", "m: x_within (a_W)", "m: x_between (a_B)", "y: intercept", "y: m_within (b_W)",
          "y: m_between (b_B)", "y: x_within (c'_W)", "y: x_between (c'_B)"]
 EFFECTS = ["within indirect", "between indirect", "within direct", "between direct"]
 _A_W, _A_B, _B_W, _B_B, _C_W, _C_B = 1, 2, 4, 5, 6, 7  # positions in FIXED
 _RE_A, _RE_B = 1, 2  # positions of a_j and b_j among the random effects (m intercept, a_j, b_j, y intercept)
+#: draws when n_draws=None: Monte Carlo draws are cheap, a bootstrap resample costs one optimisation
+DEFAULT_DRAWS = {"monte_carlo": 20000, "percentile": 1000, "bca": 1000, "delta": 0}
+
+
+def _old_method(ci: str) -> str:
+    return "bootstrap" if ci in ("percentile", "bca") else ci
 
 
 @dataclass(frozen=True)
 class MultilevelMediationResult:
-    """A fitted 1-1-1 multilevel mediation model.
+    """A fitted 1-1-1 multilevel mediation model (follows :class:`allianceStats.results.Result`).
 
     Attributes
     ----------
-    effects : ``effect, estimate, std_error, ci_lower, ci_upper, p_value`` for ``within indirect``
+    effects : DataFrame
+        ``effect, estimate, std_error, statistic, p_value, ci_lower, ci_upper`` for ``within indirect``
         (``a_W b_W + sigma_ab``), ``between indirect`` (``a_B b_B``), ``within direct`` (``c'_W``) and
-        ``between direct`` (``c'_B``); std_error by the delta method, intervals by ``method``.
-    params : fixed effects ``term, estimate, std_error, statistic, p_value, ci_lower, ci_upper`` (Wald z).
-    varcomp : lme4-style ``group, var1, var2, vcov, sdcor`` (random effects of the client and the two residuals),
-        with ``std_error`` of each (co)variance from the Hessian.
-    draws : xarray Dataset ``effects`` with dims ``draw, effect``.
-    level, method, n_obs (sessions), n_clusters, reml, convergence, provenance.
+        ``between direct`` (``c'_B``); std_error by the delta method, intervals by ``ci``.
+    paths : DataFrame
+        The six slopes ``lhs, op, rhs, label, estimate, std_error, statistic, p_value, ci_lower, ci_upper``:
+        ``m ~ x_within`` (``a1_within``), ``m ~ x_between`` (``a1_between``), ``y ~ m_within`` (``b1_within``),
+        ``y ~ m_between`` (``b1_between``), ``y ~ x_within`` / ``x_between`` (``c_prime_within`` /
+        ``c_prime_between``), with the columns' own names; GLS standard errors, Wald z intervals.
+    params : DataFrame
+        All fixed effects, intercepts included: ``term, estimate, std_error, statistic, p_value, ci_lower,
+        ci_upper``.
+    varcomp : DataFrame
+        lme4-style ``group, var1, var2, vcov, sdcor`` (random effects of the client and the two residuals), with
+        ``std_error`` of each (co)variance from the Hessian.
+    draws : xarray.Dataset or None
+        ``effects`` with dims ``draw, effect`` (None for ``ci="delta"``).
+    conf_level, ci, n_draws, n_obs (sessions), n_clients, reml, loglik, convergence, provenance
     """
 
     effects: pd.DataFrame
+    paths: pd.DataFrame
     params: pd.DataFrame
     varcomp: pd.DataFrame
-    draws: xr.Dataset
-    level: float
-    method: str
+    draws: xr.Dataset | None
+    conf_level: float
+    ci: str
+    n_draws: int
     n_obs: int
-    n_clusters: int
+    n_clients: int
     reml: bool
     loglik: float
     convergence: Convergence
     provenance: Provenance
 
+    level = renamed_attribute("level", "conf_level")
+    method = renamed_attribute("method", "ci", translate=_old_method)
+    n_clusters = renamed_attribute("n_clusters", "n_clients")
+
+    @property
+    def converged(self) -> bool:
+        """``convergence.converged``: the optimiser's verdict after checking the gradient."""
+        return self.convergence.converged
+
     def summary(self) -> str:
-        """Plain-text summary: design, estimation, effects, fixed effects and variance components."""
+        """Plain-text summary: design, estimation, effects, paths and variance components."""
         fmt = "{:.4f}".format
+        draws = f", {self.n_draws} draws, seed {self.provenance.seed}" if self.n_draws else ""
         head = (f"Multilevel 1-1-1 mediation (Bauer et al. 2006 stacked model, {'REML' if self.reml else 'ML'}): "
-                f"{self.n_obs} sessions in {self.n_clusters} clusters; log-likelihood {self.loglik:.4f}\n"
-                f"{100 * self.level:g}% intervals: {self.method}, seed {self.provenance.seed}; "
-                f"converged: {self.convergence.converged}\n")
+                f"{self.n_obs} sessions of {self.n_clients} clients; log-likelihood {self.loglik:.4f}\n"
+                f"{100 * self.conf_level:g}% intervals: {self.ci}{draws}; converged: {self.converged}\n")
         with pd.option_context("display.width", 140):
             return (head + "\nEffects\n" + self.effects.to_string(index=False, float_format=fmt)
-                    + "\n\nFixed effects\n" + self.params.to_string(index=False, float_format=fmt)
+                    + "\n\nPaths\n" + self.paths.to_string(index=False, float_format=fmt)
                     + "\n\nVariance components\n" + self.varcomp.to_string(index=False, float_format=fmt))
 
     def __repr__(self) -> str:
@@ -150,28 +191,58 @@ def fit_stacked(frame: pd.DataFrame, x: str, m: str, y: str, codes: np.ndarray, 
                            resid_scale=np.array([sd_m, sd_y]), re_scale=re_scale)
 
 
-def multilevel_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, cluster: str = "client",
-                         random_slopes: bool = True, method: str = "monte_carlo", n_draws: int = 20000,
-                         level: float = 0.95, reml: bool = True, seed: int | None = None
-                         ) -> MultilevelMediationResult:
-    """Within- and between-cluster indirect effects of ``x`` on ``y`` through ``m`` in session data (1-1-1).
+def _effect_draws(b: np.ndarray, s_ab: np.ndarray) -> np.ndarray:
+    """Effects (rows of ``EFFECTS``) from fixed-effect vectors ``b`` (B, 8) and covariances ``s_ab`` (B,)."""
+    return np.column_stack([b[:, _A_W] * b[:, _B_W] + s_ab, b[:, _A_B] * b[:, _B_B], b[:, _C_W], b[:, _C_B]])
 
-    Fits the stacked model of Bauer, Preacher & Gil (2006) with cluster-mean-centred predictors and cluster
-    means (Zhang, Zyphur & Preacher 2009); with ``random_slopes`` the a and b paths vary over clusters with
-    covariance ``sigma_ab`` and the within indirect effect is ``a_W b_W + sigma_ab``. See the module docstring
-    for the model. Intervals by the Monte Carlo method (Selig & Preacher 2008; ``n_draws`` draws) or by a
-    cluster bootstrap with refits (``method="bootstrap"``; ``n_draws`` resamples, slow: one optimisation each).
-    Validated against ``nlme::lme`` with ``varIdent`` residuals (fixed effects, random-effect covariance,
-    residual SDs to ~1e-4 relative) and by recovery of known effects in simulation.
+
+def _refit(fit: StackedFit, idx: np.ndarray, random_slopes: bool) -> tuple[np.ndarray, float]:
+    """Fixed effects and ``sigma_ab`` refitted on the clusters ``idx``, warm-started at the estimate."""
+    lik = fit.lik
+    opt = lik.fit(fit.theta, idx, ftol=1e-9)  # resampling error >> optimiser error
+    vm, vy, low = lik.unpack(opt.x)
+    return lik.pieces(vm, vy, low, idx)[1], ((low @ low.T)[_RE_B, _RE_A] if random_slopes else 0.0)
+
+
+@renamed_arguments(cluster="client", method="ci", level="conf_level")
+def fit_multilevel_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, client: str = "client",
+                             random_slopes: bool = True, ci: str = "monte_carlo", n_draws: int | None = None,
+                             conf_level: float = 0.95, reml: bool = True,
+                             seed: int | None = None) -> MultilevelMediationResult:
+    """Within- and between-client indirect effects of ``x`` on ``y`` through ``m`` in session data (1-1-1).
+
+    Fits the stacked model of Bauer, Preacher & Gil (2006) with client-mean-centred predictors and client means
+    (Zhang, Zyphur & Preacher 2009); with ``random_slopes`` the a and b paths vary over clients with covariance
+    ``sigma_ab`` and the within indirect effect is ``a_W b_W + sigma_ab`` (Kenny, Korchmaros & Bolger 2003). See
+    the module docstring for the model. Validated against ``nlme::lme`` with ``varIdent`` residuals (fixed effects,
+    random-effect covariance, residual SDs to ~1e-4 relative) and by recovery of known effects in simulation.
 
     Parameters
     ----------
-    data : long table, one row per session; never modified. Rows with a missing x, m or y are dropped.
-    cluster : column identifying the level-2 units (clients).
-    random_slopes : random a and b slopes (with their covariance); ``False`` keeps random intercepts only.
-    method : ``"monte_carlo"`` or ``"bootstrap"``.
-    reml : restricted ML (default, as nlme / SAS) or ML.
-    seed : seed of the numpy Generator for the draws (recorded in ``provenance``).
+    data : DataFrame
+        Long table, one row per session; never modified. Rows with a missing x, m or y are dropped.
+    x, m, y : str
+        Predictor, mediator and outcome columns (numeric).
+    client : str
+        Column identifying the clients (the level-2 units).
+    random_slopes : bool
+        Random a and b slopes (with their covariance); ``False`` keeps random intercepts only.
+    ci : {"monte_carlo", "percentile", "bca", "delta"}
+        Interval of the effects: Monte Carlo (Selig & Preacher 2008; default), client bootstrap with one refit
+        per resample (percentile, or BCa with leave-one-client-out refits; slow), or delta-method Wald.
+    n_draws : int or None
+        Monte Carlo draws or bootstrap resamples (at least 20); ``None``: 20,000 Monte Carlo draws or 1,000
+        resamples. The value used is ``result.n_draws``.
+    conf_level : float
+        Confidence level of every interval.
+    reml : bool
+        Restricted ML (default, as nlme / SAS) or ML.
+    seed : int or None
+        Seed of the numpy Generator for the draws; ``None`` draws one. Recorded in ``provenance.seed``.
+
+    Returns
+    -------
+    MultilevelMediationResult
 
     Examples
     --------
@@ -182,106 +253,108 @@ def multilevel_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, cluster:
     >>> x = rng.normal(size=80)[g] + rng.normal(size=800)
     >>> m = 0.5 * x + rng.normal(size=80)[g] + rng.normal(size=800)
     >>> y = 0.4 * m + rng.normal(size=80)[g] + rng.normal(size=800)
-    >>> df = pd.DataFrame({"client": g, "x": x, "m": m, "y": y})
-    >>> res = als.multilevel_mediation(df, "x", "m", "y", n_draws=5000, seed=1)
+    >>> data = pd.DataFrame({"client": g, "x": x, "m": m, "y": y})
+    >>> res = als.fit_multilevel_mediation(data, "x", "m", "y", n_draws=5000, seed=1)
     >>> res.effects["effect"].tolist()
     ['within indirect', 'between indirect', 'within direct', 'between direct']
-    >>> bool(res.effects.loc[0, "ci_lower"] > 0), res.convergence.converged
-    (True, True)
+    >>> bool(res.effects.loc[0, "ci_lower"] > 0), res.converged, res.paths["label"].tolist()[:2]
+    (True, True, ['a1_within', 'a1_between'])
     """
-    problems = []
-    if not isinstance(data, pd.DataFrame):
-        raise AllianceStatsError(f"data must be a pandas DataFrame, found {type(data).__name__}.")
-    for role, name in (("x", x), ("m", m), ("y", y), ("cluster", cluster)):
-        if name not in data.columns:
-            problems.append(f"{role} column '{name}' not found; available columns: {list(data.columns)}.")
-        elif role != "cluster" and not pd.api.types.is_numeric_dtype(data[name]):
-            problems.append(f"{role} column '{name}' has dtype {data[name].dtype}; a numeric column is needed.")
-    if len({x, m, y}) < 3:
-        problems.append(f"x, m and y must be three different columns; got {x!r}, {m!r}, {y!r}.")
-    if method not in ("monte_carlo", "bootstrap"):
-        problems.append(f"method={method!r} is not one of ['monte_carlo', 'bootstrap'].")
-    if not (isinstance(level, float | int) and 0.0 < level < 1.0):
-        problems.append(f"level={level!r} must be a number strictly between 0 and 1 (e.g. 0.95).")
-    if not (isinstance(n_draws, int | np.integer) and n_draws >= 20):
-        problems.append(f"n_draws={n_draws!r}: at least 20 draws are needed (Monte Carlo: 20000 recommended).")
-    if problems:
-        raise AllianceStatsError("multilevel_mediation(): " + " ".join(problems))
-    frame = data[[cluster, x, m, y]].dropna()
+    started = time.perf_counter()
+    where = "fit_multilevel_mediation"
+    if ci == "bootstrap":  # the old method="bootstrap"
+        warn_renamed("ci='bootstrap'", "ci='percentile'", stacklevel=4)
+        ci = "percentile"
+    check_roles(where, [("x", x), ("m", m), ("y", y), ("client", client)])
+    check_choice("ci", ci, CI_METHODS)
+    random_slopes, reml = check_bool("random_slopes", random_slopes), check_bool("reml", reml)
+    conf_level = check_conf_level(conf_level)
+    n_draws = DEFAULT_DRAWS[ci] if n_draws is None else check_positive_int("n_draws", n_draws, minimum=20)
+    if ci == "delta":
+        n_draws = 0
+    seed = resolve_seed(seed)
+    require_columns(data, [client, x, m, y], where=where)
+    require_numeric(data, [x, m, y], where=where, finite=True)
+    frame = data[[client, x, m, y]].dropna()
     if len(frame) < len(data):
-        warnings.warn(f"multilevel_mediation(): {len(data) - len(frame)} of {len(data)} rows have a missing "
-                      f"value in {[cluster, x, m, y]} and were dropped.", DataWarning, stacklevel=2)
-    codes, uniques = pd.factorize(frame[cluster], sort=True)
-    n_clusters = len(uniques)
-    if n_clusters < 10:
-        raise IdentificationError(f"multilevel_mediation(): {n_clusters} clusters in '{cluster}'; at least 10 "
-                                  "are needed to estimate between-cluster paths and random slopes.")
+        warnings.warn(f"{where}(): {len(data) - len(frame)} of {len(data)} rows have a missing value in "
+                      f"{[client, x, m, y]} and were dropped.", DataWarning, stacklevel=3)
+    codes, uniques = pd.factorize(frame[client], sort=True)
+    n_clients = len(uniques)
+    if n_clients < 10:
+        raise IdentificationError(f"{where}(): {n_clients} clients in '{client}'; at least 10 are needed to "
+                                  "estimate between-client paths and random slopes.")
     for col in (x, m):
         within_sd = (frame[col] - frame.groupby(codes)[col].transform("mean")).std()
         if not within_sd > 1e-10 * max(frame[col].std(), 1e-300):
-            raise IdentificationError(f"multilevel_mediation(): '{col}' does not vary within clusters of "
-                                      f"'{cluster}', so its within-cluster path cannot be estimated.")
-    fit = fit_stacked(frame, x, m, y, codes, n_clusters, random_slopes=random_slopes, reml=reml)
+            raise IdentificationError(f"{where}(): '{col}' does not vary within clients of '{client}', so its "
+                                      "within-client path cannot be estimated.")
+    fit = fit_stacked(frame, x, m, y, codes, n_clients, random_slopes=random_slopes, reml=reml)
     lik, beta, vcov_beta, g, vcov_phi = fit.lik, fit.beta, fit.vcov_beta, fit.g, fit.vcov_phi
     for msg in fit.warnings:
         category = BoundaryWarning if "singular fit" in msg else ConvergenceWarning
-        warnings.warn(f"multilevel_mediation(): {msg}.", category, stacklevel=2)
+        warnings.warn(f"{where}(): {msg}.", category, stacklevel=3)
     sigma_ab, var_sigma_ab = 0.0, 0.0
     if random_slopes:
         k_ab = lik.free.index((_RE_B, _RE_A))
         sigma_ab = float(g[_RE_B, _RE_A])
         var_sigma_ab = float(vcov_phi[k_ab, k_ab]) if np.isfinite(vcov_phi[k_ab, k_ab]) else 0.0
 
-    estimate = np.array([beta[_A_W] * beta[_B_W] + sigma_ab, beta[_A_B] * beta[_B_B], beta[_C_W], beta[_C_B]])
+    estimate = _effect_draws(beta[None], np.array([sigma_ab]))[0]
     jac = np.zeros((4, len(FIXED)))
     jac[0, [_A_W, _B_W]] = beta[_B_W], beta[_A_W]
     jac[1, [_A_B, _B_B]] = beta[_B_B], beta[_A_B]
     jac[2, _C_W] = jac[3, _C_B] = 1.0
     se = np.sqrt(np.einsum("ij,jk,ik->i", jac, vcov_beta, jac) + np.array([var_sigma_ab, 0, 0, 0]))
 
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2 ** 63))
     rng = np.random.default_rng(seed)
-    if method == "monte_carlo":
+    draws = jack = None
+    if ci == "monte_carlo":
         b = monte_carlo_coefficients(beta, vcov_beta, n_draws, rng)
         s_ab = sigma_ab + np.sqrt(var_sigma_ab) * rng.standard_normal(n_draws)
-    else:
+        draws = _effect_draws(b, s_ab)
+    elif ci in ("percentile", "bca"):
         b, s_ab = np.empty((n_draws, len(FIXED))), np.empty(n_draws)
         for r in range(n_draws):  # each resample needs its own optimisation (warm-started at the estimate)
-            idx = rng.integers(0, n_clusters, size=n_clusters)
-            fit_r = lik.fit(fit.theta, idx, ftol=1e-9)  # bootstrap error >> optimiser error
-            vm, vy, low = lik.unpack(fit_r.x)
-            b[r] = lik.pieces(vm, vy, low, idx)[1]
-            s_ab[r] = (low @ low.T)[_RE_B, _RE_A] if random_slopes else 0.0
-    draws = np.column_stack([b[:, _A_W] * b[:, _B_W] + s_ab, b[:, _A_B] * b[:, _B_B], b[:, _C_W], b[:, _C_B]])
-    lower_ci, upper_ci = percentile_interval(draws, level)
-    z = estimate / se
-    effects = pd.DataFrame({"effect": EFFECTS, "estimate": estimate, "std_error": se, "ci_lower": lower_ci,
-                            "ci_upper": upper_ci, "p_value": 2 * stats.norm.sf(np.abs(z))})[EFFECT_COLUMNS]
-    zc = stats.norm.ppf(0.5 + level / 2)
+            b[r], s_ab[r] = _refit(fit, rng.integers(0, n_clients, size=n_clients), random_slopes)
+        draws = _effect_draws(b, s_ab)
+        if ci == "bca":
+            b_j, s_j = np.empty((n_clients, len(FIXED))), np.empty(n_clients)
+            for j in range(n_clients):  # leave-one-client-out, for the acceleration
+                b_j[j], s_j[j] = _refit(fit, np.delete(np.arange(n_clients), j), random_slopes)
+            jack = _effect_draws(b_j, s_j)
+    lower_ci, upper_ci = effect_interval(ci, conf_level, estimate, se, draws, jack)
+    effects = effects_frame(EFFECTS, estimate, se, lower_ci, upper_ci)
     fse = np.sqrt(np.diag(vcov_beta))
-    params = pd.DataFrame({"term": FIXED, "estimate": beta, "std_error": fse, "statistic": beta / fse,
-                           "p_value": 2 * stats.norm.sf(np.abs(beta / fse)), "ci_lower": beta - zc * fse,
-                           "ci_upper": beta + zc * fse})
+    wald = paths_frame([""] * len(FIXED), [""] * len(FIXED), [""] * len(FIXED), beta, fse, conf_level)
+    params = pd.concat([pd.Series(FIXED, name="term"), wald.drop(columns=["lhs", "op", "rhs", "label"])], axis=1)
+    slopes = [(m, f"{x}_within", "a1_within", _A_W), (m, f"{x}_between", "a1_between", _A_B),
+              (y, f"{m}_within", "b1_within", _B_W), (y, f"{m}_between", "b1_between", _B_B),
+              (y, f"{x}_within", "c_prime_within", _C_W), (y, f"{x}_between", "c_prime_between", _C_B)]
+    idx = [s[3] for s in slopes]
+    paths = paths_frame([s[0] for s in slopes], [s[1] for s in slopes], [s[2] for s in slopes], beta[idx],
+                        fse[idx], conf_level)
     names = ["m intercept", "a slope", "b slope", "y intercept"] if random_slopes else ["m intercept", "y intercept"]
     sd = np.sqrt(np.diag(g))
     rows = []
     for k, (i, j) in enumerate(lik.free):
         v = g[i, j]
         sdcor = np.sqrt(v) if i == j else (v / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan)
-        rows.append((cluster, names[j], names[i] if i != j else None, v, sdcor, np.sqrt(vcov_phi[k, k])))
+        rows.append((client, names[j], names[i] if i != j else None, v, sdcor, np.sqrt(vcov_phi[k, k])))
     rows.append(("Residual (m)", None, None, fit.var_m, np.sqrt(fit.var_m), np.sqrt(vcov_phi[-2, -2])))
     rows.append(("Residual (y)", None, None, fit.var_y, np.sqrt(fit.var_y), np.sqrt(vcov_phi[-1, -1])))
     varcomp = pd.DataFrame(rows, columns=["group", "var1", "var2", "vcov", "sdcor", "std_error"])
-    ds = xr.Dataset({"effects": (("draw", "effect"), draws)},
-                    coords={"draw": np.arange(n_draws), "effect": EFFECTS}, attrs={"method": method, "seed": seed})
-    options = {"x": x, "m": m, "y": y, "cluster": cluster, "random_slopes": random_slopes, "method": method,
-               "n_draws": n_draws, "level": level, "reml": reml}
+    ds = None if draws is None else xr.Dataset(
+        {"effects": (("draw", "effect"), draws)}, coords={"draw": np.arange(n_draws), "effect": EFFECTS},
+        attrs={"method": "monte_carlo" if ci == "monte_carlo" else "client bootstrap", "seed": seed})
+    options = {"x": x, "m": m, "y": y, "client": client, "random_slopes": random_slopes, "ci": ci,
+               "n_draws": n_draws, "conf_level": conf_level, "reml": reml}
     return MultilevelMediationResult(
-        effects=effects, params=params, varcomp=varcomp, draws=ds, level=float(level), method=method,
-        n_obs=len(frame), n_clusters=n_clusters, reml=reml, loglik=fit.loglik,
+        effects=effects, paths=paths, params=params, varcomp=varcomp, draws=ds, conf_level=conf_level, ci=ci,
+        n_draws=n_draws, n_obs=len(frame), n_clients=n_clients, reml=reml, loglik=fit.loglik,
         convergence=fit.convergence,
-        provenance=make_provenance(frame, options=options, seed=seed, extra_versions=("xarray",)))
+        provenance=make_provenance(frame, options=options, seed=seed, extra_versions=("xarray",), function=where,
+                                   started=started))
 
 
 def simulate_111(n_clusters: int, n_per: int, *, seed: int, a_w: float = 0.4, b_w: float = 0.35,

@@ -12,12 +12,15 @@ Serial chain (Hayes 2013 model 6): ``m_k = i_k + a_k x + sum_{l<k} d_kl m_l + g_
 (``a_k b_k``; in a chain also ``a_1 d_21 b_2``, ``a_1 d_21 d_32 b_3`` ...), the total indirect effect is their
 sum, the direct effect is ``c'`` and the total effect ``c = c' + total indirect`` (MacKinnon 2008, ch. 5).
 
+Path labels: ``a_k`` (x -> m_k), ``b_k`` (m_k -> y), ``d_kl`` (m_l -> m_k in a chain) and ``c_prime`` (x -> y).
+
 Estimation: the saturated path model by maximum likelihood, which equals OLS equation by equation (see
 :mod:`allianceStats.mediation.engine`); standard errors of paths are lavaan's ML standard errors (residual
 variances with divisor ``n``), those of effects are delta-method (first-order) standard errors from the joint
-covariance of all paths, with z-tests, as in lavaan's ``:=``. Confidence intervals of effects are from the
-vectorised nonparametric bootstrap (percentile or BCa, Efron 1987), optionally by cluster, or from the
-Monte Carlo method (Selig & Preacher 2008).
+covariance of all paths, with z-tests, as in lavaan's ``:=``. Confidence intervals of effects (``ci=``, see
+:mod:`allianceStats.mediation.intervals`) are from the vectorised nonparametric bootstrap (``"percentile"`` or
+``"bca"``, Efron 1987), resampling rows or whole clients, from the Monte Carlo method (``"monte_carlo"``, Selig &
+Preacher 2008) or the delta method (``"delta"``).
 
 References
 ----------
@@ -31,56 +34,82 @@ Selig, J. P., & Preacher, K. J. (2008). Monte Carlo method for assessing mediati
 from __future__ import annotations
 
 import itertools
+import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats
 
-from ..errors import AllianceStatsError, DataWarning, IdentificationError
+from .._deprecation import renamed_arguments
+from ..data.checks import (
+    check_bool,
+    check_choice,
+    check_conf_level,
+    check_positive_int,
+    require_columns,
+    require_numeric,
+    resolve_seed,
+)
+from ..errors import DataWarning, IdentificationError, OptionError
 from ..results import Convergence, Provenance, make_provenance
-from .engine import (Effect, Equation, PathModel, bootstrap_coefficients, data_matrix,
-                     jackknife_coefficients)
-from .intervals import CI_METHODS, bca_interval, monte_carlo_coefficients, percentile_interval
+from .engine import Effect, Equation, PathModel, bootstrap_coefficients, data_matrix, jackknife_coefficients
+from .intervals import CI_METHODS, effect_interval, monte_carlo_coefficients
+from .tables import EFFECT_COLUMNS, PATH_COLUMNS, check_roles, effects_frame, paths_frame, renamed_attribute
 
-EFFECT_COLUMNS = ["effect", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
-PATH_COLUMNS = ["label", "lhs", "op", "rhs", "estimate", "std_error", "statistic", "p_value",
-                "ci_lower", "ci_upper"]
+__all__ = ["fit_mediation", "MediationResult", "build_model", "lavaan_syntax", "fit_path_model",
+           "EFFECT_COLUMNS", "PATH_COLUMNS"]
 
 
 @dataclass(frozen=True)
 class MediationResult:
-    """A fitted mediation model.
+    """A fitted mediation model (follows :class:`allianceStats.results.Result`).
 
     Attributes
     ----------
-    effects : DataFrame ``effect, estimate, std_error, ci_lower, ci_upper, p_value`` — every specific indirect
-        effect (the route written out, ``"x -> m -> y"``), ``"total indirect"``, ``"direct"``, ``"total"``.
-        ``std_error``/``p_value``: delta method, z-test (lavaan ``:=``); ``ci_*``: from ``ci_method``.
-    paths : DataFrame ``label, lhs, op, rhs, estimate, std_error, statistic, p_value, ci_lower, ci_upper`` — every
-        regression slope (a, b, d and cp = c' paths, covariates; ``label`` empty for covariates), ML standard errors and
-        Wald intervals at ``level``.
-    draws : xarray Dataset with ``effects`` (dims ``draw, effect``) and ``paths`` (dims ``draw, path``): the bootstrap
-        or Monte Carlo draws. For arviz: ``arviz.summary(draws.expand_dims("chain"))``.
-    level, ci_method, n_boot, n_obs, n_clusters, residual_cov (ML residual covariance of the equations),
-    convergence (closed form: always converged), provenance (seed actually used, options, data hash).
+    effects : DataFrame
+        ``effect, estimate, std_error, statistic, p_value, ci_lower, ci_upper`` — every specific indirect effect
+        (the route written out, ``"x -> m -> y"``), ``"total indirect"``, ``"direct"``, ``"total"``.
+        ``std_error``/``statistic``/``p_value``: delta method, z test (lavaan ``:=``); ``ci_*``: by ``ci``.
+    paths : DataFrame
+        ``lhs, op, rhs, label, estimate, std_error, statistic, p_value, ci_lower, ci_upper`` — every regression
+        slope (labels ``a1``.., ``b1``.., ``d21``.., ``c_prime``; empty for covariates), ML standard errors and
+        Wald intervals at ``conf_level``.
+    draws : xarray.Dataset or None
+        ``effects`` (dims ``draw, effect``) and ``paths`` (dims ``draw, path``): the bootstrap or Monte Carlo
+        draws (``None`` for ``ci="delta"``). For arviz: ``arviz.summary(draws.expand_dims("chain"))``.
+    conf_level, ci, n_draws (0 for ``"delta"``), n_obs (rows used), n_clients (clients resampled, or None)
+        The interval settings and sample sizes.
+    residual_cov : DataFrame
+        ML residual covariance of the equations.
+    convergence, provenance
+        Closed form (always converged); seed actually used, options, data hash, ``function="fit_mediation"``.
     """
 
     effects: pd.DataFrame
     paths: pd.DataFrame
-    draws: xr.Dataset
-    level: float
-    ci_method: str
-    n_boot: int
+    draws: xr.Dataset | None
+    conf_level: float
+    ci: str
+    n_draws: int
     n_obs: int
-    n_clusters: int | None
+    n_clients: int | None
     residual_cov: pd.DataFrame
     convergence: Convergence
     provenance: Provenance
     syntax: str = ""
+
+    level = renamed_attribute("level", "conf_level")
+    ci_method = renamed_attribute("ci_method", "ci")
+    n_boot = renamed_attribute("n_boot", "n_draws")
+    n_clusters = renamed_attribute("n_clusters", "n_clients")
+
+    @property
+    def converged(self) -> bool:
+        """``convergence.converged`` (a closed-form fit always converges)."""
+        return self.convergence.converged
 
     def to_lavaan(self) -> str:
         """lavaan syntax of the fitted model, with the effects as ``:=`` lines; ``sem(syntax, data)`` in R gives
@@ -89,10 +118,11 @@ class MediationResult:
 
     def summary(self) -> str:
         """Plain-text summary: model size, interval method, effects table and paths table."""
-        pct = f"{100 * self.level:g}%"
-        clus = f", {self.n_clusters} clusters resampled" if self.n_clusters else ""
+        pct = f"{100 * self.conf_level:g}%"
+        clus = f", {self.n_clients} clients resampled" if self.n_clients else ""
+        draws = f", {self.n_draws} draws, seed {self.provenance.seed}" if self.n_draws else ""
         head = (f"Mediation (saturated path model, ML = OLS): n = {self.n_obs}{clus}\n"
-                f"{pct} intervals: {self.ci_method}, {self.n_boot} draws, seed {self.provenance.seed}\n"
+                f"{pct} intervals: {self.ci}{draws}\n"
                 "std_error / p_value of effects: delta method (z test)\n")
         with pd.option_context("display.width", 140, "display.max_colwidth", 60):
             return (head + "\nEffects\n" + self.effects.to_string(index=False, float_format="{:.4f}".format)
@@ -104,17 +134,22 @@ class MediationResult:
 
 def build_model(x: str, mediators: Sequence[str], y: str, covariates: Sequence[str] = (),
                 serial: bool = False) -> PathModel:
-    """The path model of a parallel (or serial) mediation, with labels a_k, b_k, d_kl, c' and its effects."""
+    """The path model of a parallel (or serial) mediation, with labels a_k, b_k, d_kl, c_prime and its effects.
+
+    >>> model = build_model("x", ["m1", "m2"], "y", serial=True)
+    >>> [e.name for e in model.effects][:3]
+    ['x -> m1 -> y', 'x -> m2 -> y', 'x -> m1 -> m2 -> y']
+    """
     mediators, covariates = tuple(mediators), tuple(covariates)
     eqs, labels = [], {}
     for k, m in enumerate(mediators, start=1):
         earlier = mediators[:k - 1] if serial else ()
         eqs.append(Equation(m, (x, *earlier, *covariates)))
         labels[(m, x)] = f"a{k}"
-        for l, prev in enumerate(earlier, start=1):
-            labels[(m, prev)] = f"d{k}{l}" if len(mediators) < 10 else f"d{k}_{l}"
+        for j, prev in enumerate(earlier, start=1):
+            labels[(m, prev)] = f"d{k}{j}" if len(mediators) < 10 else f"d{k}_{j}"
     eqs.append(Equation(y, (x, *mediators, *covariates)))
-    labels[(y, x)] = "cp"  # c' (a valid lavaan label)
+    labels[(y, x)] = "c_prime"
     for k, m in enumerate(mediators, start=1):
         labels[(y, m)] = f"b{k}"
 
@@ -142,12 +177,12 @@ def lavaan_syntax(model: PathModel) -> str:
 
     >>> print(lavaan_syntax(build_model("x", ["m"], "y")))
     m ~ a1*x
-    y ~ cp*x + b1*m
+    y ~ c_prime*x + b1*m
     # x -> m -> y
     ind_m := a1*b1
     total_indirect := a1*b1
-    direct := cp
-    total := cp + a1*b1
+    direct := c_prime
+    total := c_prime + a1*b1
     """
     used = {k for eff in model.effects for term in eff.terms for k in term}
     labels = {k: model.labels.get(k) or f"p{j}" for j, k in enumerate(model.coef_keys)
@@ -174,69 +209,53 @@ def lavaan_syntax(model: PathModel) -> str:
     return "\n".join(lines)
 
 
-def _check_inputs(data, x, mediators, y, covariates, cluster, n_boot, ci, level):
-    problems = []
-    if not isinstance(data, pd.DataFrame):
-        raise AllianceStatsError(f"data must be a pandas DataFrame, found {type(data).__name__}.")
-    if isinstance(mediators, str):
-        mediators = (mediators,)
-    if isinstance(covariates, str):
-        covariates = (covariates,)
-    mediators, covariates = tuple(mediators), tuple(covariates)
-    if not mediators:
-        problems.append("no mediator given: pass mediators=['m1', ...] (at least one column).")
-    roles = [("x", x), ("y", y)] + [("mediator", m) for m in mediators] + [("covariate", c) for c in covariates]
-    names = [n for _, n in roles]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        problems.append(f"column(s) {dupes} given in more than one role (x, y, mediators, covariates); "
-                        "each column may play one role.")
-    for role, name in roles:
-        if name not in data.columns:
-            problems.append(f"{role} column '{name}' not found; available columns: {list(data.columns)}.")
-        elif not pd.api.types.is_numeric_dtype(data[name]) or pd.api.types.is_bool_dtype(data[name]):
-            problems.append(f"{role} column '{name}' has dtype {data[name].dtype}; a numeric column is needed "
-                            "(code categories as 0/1 dummies).")
-    if cluster is not None and cluster not in data.columns:
-        problems.append(f"cluster column '{cluster}' not found; available columns: {list(data.columns)}.")
-    if ci not in CI_METHODS:
-        problems.append(f"ci={ci!r} is not one of {list(CI_METHODS)}.")
-    if not (isinstance(level, float | int) and 0.0 < level < 1.0):
-        problems.append(f"level={level!r} must be a number strictly between 0 and 1 (e.g. 0.95).")
-    if not (isinstance(n_boot, int | np.integer) and n_boot >= 100):
-        problems.append(f"n_boot={n_boot!r}: at least 100 draws are needed (5000 recommended for intervals).")
-    if problems:
-        raise AllianceStatsError("mediation(): " + " ".join(problems))
-    return mediators, covariates
+def _as_tuple(value) -> tuple:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
-def mediation(data: pd.DataFrame, x: str, mediators: str | Sequence[str], y: str, *,
-              covariates: Sequence[str] = (), serial: bool = False, cluster: str | None = None,
-              n_boot: int = 5000, ci: str = "percentile", level: float = 0.95,
-              seed: int | None = None) -> MediationResult:
-    """Indirect, direct and total effects of ``x`` on ``y`` through one or several mediators.
+@renamed_arguments(cluster="client", n_boot="n_draws", level="conf_level")
+def fit_mediation(data: pd.DataFrame, x: str, mediators: str | Sequence[str], y: str, *,
+                  covariates: str | Sequence[str] = (), serial: bool = False, client: str | None = None,
+                  ci: str = "percentile", n_draws: int = 5000, conf_level: float = 0.95,
+                  seed: int | None = None) -> MediationResult:
+    """Indirect, direct and total effects of ``x`` on ``y`` through one or several observed mediators.
 
-    Parallel mediators by default (Preacher & Hayes 2008); ``serial=True`` makes them a chain in the given order
-    (Hayes 2013, model 6), with every specific route written out, e.g.
+    Parallel mediators by default (Preacher & Hayes 2008; Hayes 2013, model 4); ``serial=True`` makes them a chain
+    in the given order (Hayes 2013, model 6), with every specific route written out, e.g.
     ``"support -> alliance -> needs -> engagement"``. Paths are ML (= OLS) estimates of the saturated path model
-    with lavaan's ML standard errors; effects have delta-method standard errors (MacKinnon 2008) and intervals
-    from the vectorised bootstrap (``ci="percentile"`` or ``"bca"``, Efron 1987; resampling whole clusters when
-    ``cluster`` names a column) or the Monte Carlo method (``ci="monte_carlo"``, Selig & Preacher 2008).
-    Rows with a missing value in a used column are dropped (listwise, as lavaan's default) with a DataWarning.
+    with lavaan's ML standard errors; effects have delta-method standard errors (MacKinnon 2008). Rows with a
+    missing value in a used column are dropped (listwise, lavaan's default) with a :class:`DataWarning`.
 
     Validated against lavaan 0.6 ``sem()`` with ``:=`` (estimates ~1e-8, standard errors ~1e-6 relative) and
     ``se = "bootstrap"`` percentile intervals (within Monte Carlo error), and pingouin's ``mediation_analysis``.
 
     Parameters
     ----------
-    data : DataFrame with numeric columns ``x``, ``mediators``, ``y``, ``covariates``; never modified.
-    covariates : columns entered in every equation.
-    cluster : column whose values identify clusters (e.g. ``"client"``) to resample whole; ``None`` resamples rows.
-    n_boot : number of bootstrap (or Monte Carlo) draws.
-    ci : ``"percentile"``, ``"bca"`` or ``"monte_carlo"``.
-    level : confidence level, kept as the attribute ``result.level``.
-    seed : seed of a ``numpy.random.Generator``; the same seed gives bit-for-bit the same draws. ``None`` draws
-        a fresh seed, recorded in ``result.provenance.seed``.
+    data : DataFrame
+        Numeric columns ``x``, ``mediators``, ``y``, ``covariates``; never modified.
+    x, mediators, y : str, str or list of str, str
+        Predictor, mediator column(s), outcome.
+    covariates : str or list of str
+        Columns entered in every equation.
+    serial : bool
+        Mediators form a chain in the given order.
+    client : str or None
+        Column identifying clients: the bootstrap resamples whole clients (sessions of one client are not
+        independent; Field & Welsh 2007). ``None`` (default): rows are independent and resampled one by one.
+    ci : {"percentile", "bca", "monte_carlo", "delta"}
+        Interval of the effects (:mod:`allianceStats.mediation.intervals`): bootstrap percentile or BCa
+        (Efron 1987), Monte Carlo (Selig & Preacher 2008), or delta-method Wald.
+    n_draws : int
+        Bootstrap resamples or Monte Carlo draws (at least 100; ignored for ``"delta"``).
+    conf_level : float
+        Confidence level of every interval in the result.
+    seed : int or None
+        Seed of the ``numpy.random.Generator``; the same seed gives bit-for-bit the same draws. ``None`` draws a
+        fresh seed; either way it is recorded in ``result.provenance.seed``.
+
+    Returns
+    -------
+    MediationResult
 
     Examples
     --------
@@ -246,31 +265,50 @@ def mediation(data: pd.DataFrame, x: str, mediators: str | Sequence[str], y: str
     >>> support = rng.normal(size=300)
     >>> autonomy = 0.5 * support + rng.normal(size=300)
     >>> motivation = 0.4 * autonomy + 0.1 * support + rng.normal(size=300)
-    >>> df = pd.DataFrame({"support": support, "autonomy": autonomy, "motivation": motivation})
-    >>> res = als.mediation(df, "support", ["autonomy"], "motivation", n_boot=1000, seed=1)
+    >>> data = pd.DataFrame({"support": support, "autonomy": autonomy, "motivation": motivation})
+    >>> res = als.fit_mediation(data, "support", ["autonomy"], "motivation", n_draws=1000, seed=1)
     >>> res.effects["effect"].tolist()
     ['support -> autonomy -> motivation', 'total indirect', 'direct', 'total']
-    >>> row = res.effects.iloc[0]
-    >>> bool(row.ci_lower > 0), res.level
-    (True, 0.95)
+    >>> bool(res.effects.loc[0, "ci_lower"] > 0), res.conf_level, res.paths["label"].tolist()
+    (True, 0.95, ['a1', 'c_prime', 'b1'])
     """
-    mediators, covariates = _check_inputs(data, x, mediators, y, covariates, cluster, n_boot, ci, level)
+    started = time.perf_counter()
+    where = "fit_mediation"
+    mediators, covariates = _as_tuple(mediators), _as_tuple(covariates)
+    if not mediators:
+        raise OptionError(f"{where}(): no mediator given; pass mediators=['m1', ...] (at least one column)")
+    check_roles(where, [("x", x), ("y", y), *(("a mediator", m) for m in mediators),
+                        *(("a covariate", c) for c in covariates), *([("client", client)] if client else [])])
+    serial = check_bool("serial", serial)
+    check_choice("ci", ci, CI_METHODS)
+    conf_level = check_conf_level(conf_level)
+    n_draws = check_positive_int("n_draws", n_draws, minimum=100)
+    seed = resolve_seed(seed)
+    require_columns(data, [x, *mediators, y, *covariates, client], where=where)
+    require_numeric(data, [x, *mediators, y, *covariates], where=where, finite=True)
+
     model = build_model(x, mediators, y, covariates, serial)
-    used = list(model.variables) + ([cluster] if cluster is not None else [])
+    used = list(model.variables) + ([client] if client is not None else [])
     complete = data[used].dropna()
     if len(complete) < len(data):
-        warnings.warn(f"mediation(): {len(data) - len(complete)} of {len(data)} rows have a missing value in "
-                      f"{used} and were dropped (listwise deletion).", DataWarning, stacklevel=2)
+        warnings.warn(f"{where}(): {len(data) - len(complete)} of {len(data)} rows have a missing value in "
+                      f"{used} and were dropped (listwise deletion).", DataWarning,
+                      stacklevel=3)  # 2 + the renamed_arguments wrapper
     options = {"x": x, "mediators": list(mediators), "y": y, "covariates": list(covariates), "serial": serial,
-               "cluster": cluster, "n_boot": n_boot, "ci": ci, "level": level}
-    return fit_path_model(complete, model, cluster=cluster, n_boot=n_boot, ci=ci, level=level, seed=seed,
-                          options=options)
+               "client": client, "ci": ci, "n_draws": n_draws, "conf_level": conf_level}
+    return fit_path_model(complete, model, client=client, n_draws=n_draws, ci=ci, conf_level=conf_level,
+                          seed=seed, options=options, function=where, started=started)
 
 
-def fit_path_model(complete: pd.DataFrame, model: PathModel, *, cluster: str | None, n_boot: int, ci: str,
-                   level: float, seed: int | None, options: dict) -> MediationResult:
-    """Estimate any recursive path model (and its effects) on complete rows; the engine behind
-    :func:`mediation` and the path hypotheses of :func:`allianceStats.test_hypotheses`."""
+def fit_path_model(complete: pd.DataFrame, model: PathModel, *, client: str | None, n_draws: int, ci: str,
+                   conf_level: float, seed: int, options: dict, function: str,
+                   started: float | None = None) -> MediationResult:
+    """Estimate any recursive path model (and its effects) on complete rows: the engine behind
+    :func:`fit_mediation` and the path hypotheses of :func:`allianceStats.evaluate_hypotheses`.
+
+    ``seed`` is an integer (resolved by the caller); ``function`` the public function recorded in provenance.
+    An example is in :func:`fit_mediation`.
+    """
     n = len(complete)
     n_par = max(len(eq.predictors) + 1 for eq in model.equations)
     if n <= n_par + 1:
@@ -282,48 +320,41 @@ def fit_path_model(complete: pd.DataFrame, model: PathModel, *, cluster: str | N
     jac = model.effect_jacobian(coefs)
     effect_se = np.sqrt(np.einsum("ij,jk,ik->i", jac, vcov, jac))
 
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2 ** 63))
     rng = np.random.default_rng(seed)
-    groups, n_clusters = None, None
-    if cluster is not None:
-        groups, uniques = pd.factorize(complete[cluster], sort=True)
-        n_clusters = len(uniques)
-        if n_clusters < 10:
-            warnings.warn(f"only {n_clusters} clusters in '{cluster}'; a cluster bootstrap with fewer than ~30 "
-                          "clusters gives unreliable intervals.", DataWarning, stacklevel=3)
+    groups, n_clients = None, None
+    if client is not None:
+        groups, uniques = pd.factorize(complete[client], sort=True)
+        n_clients = len(uniques)
+        if n_clients < 10 and ci in ("percentile", "bca"):
+            warnings.warn(f"{function}(): only {n_clients} clients in '{client}'; a bootstrap over fewer than ~30 "
+                          "clients gives unreliable intervals.", DataWarning, stacklevel=4)
+    coef_draws = jack = None
     if ci == "monte_carlo":
-        coef_draws = monte_carlo_coefficients(coefs, vcov, n_boot, rng)
-    else:
-        coef_draws = bootstrap_coefficients(model, design, n_boot, rng, groups)
-    effect_draws = model.effect_values(coef_draws)
-    if ci == "bca":
-        jack = model.effect_values(jackknife_coefficients(model, design, groups))
-        lower, upper = bca_interval(effect_draws, estimate, jack, level)
-    else:
-        lower, upper = percentile_interval(effect_draws, level)
-
-    z = np.divide(estimate, effect_se, out=np.full_like(estimate, np.nan), where=effect_se > 0)
-    effects = pd.DataFrame({"effect": [e.name for e in model.effects], "estimate": estimate,
-                            "std_error": effect_se, "ci_lower": lower, "ci_upper": upper,
-                            "p_value": 2 * stats.norm.sf(np.abs(z))})[EFFECT_COLUMNS]
-    path_se = np.sqrt(np.diag(vcov))
-    zcrit = stats.norm.ppf(0.5 + level / 2)
-    paths = pd.DataFrame({
-        "label": [model.labels.get(k, "") for k in model.coef_keys],
-        "lhs": [k[0] for k in model.coef_keys], "op": "~", "rhs": [k[1] for k in model.coef_keys],
-        "estimate": coefs, "std_error": path_se, "statistic": coefs / path_se,
-        "p_value": 2 * stats.norm.sf(np.abs(coefs / path_se)),
-        "ci_lower": coefs - zcrit * path_se, "ci_upper": coefs + zcrit * path_se})[PATH_COLUMNS]
+        coef_draws = monte_carlo_coefficients(coefs, vcov, n_draws, rng)
+    elif ci in ("percentile", "bca"):
+        coef_draws = bootstrap_coefficients(model, design, n_draws, rng, groups)
+        if ci == "bca":
+            jack = model.effect_values(jackknife_coefficients(model, design, groups))
+    effect_draws = None if coef_draws is None else model.effect_values(coef_draws)
+    lower, upper = effect_interval(ci, conf_level, estimate, effect_se, effect_draws, jack)
+    effects = effects_frame([e.name for e in model.effects], estimate, effect_se, lower, upper)
+    paths = paths_frame([k[0] for k in model.coef_keys], [k[1] for k in model.coef_keys],
+                        [model.labels.get(k, "") for k in model.coef_keys], coefs, np.sqrt(np.diag(vcov)),
+                        conf_level)
     outcomes = [eq.outcome for eq in model.equations]
-    path_names = [f"{k[0]} ~ {k[1]}" for k in model.coef_keys]
-    draws = xr.Dataset(
-        {"effects": (("draw", "effect"), effect_draws), "paths": (("draw", "path"), coef_draws)},
-        coords={"draw": np.arange(n_boot), "effect": effects["effect"].to_numpy(), "path": path_names},
-        attrs={"method": "monte_carlo" if ci == "monte_carlo" else
-               ("cluster bootstrap" if cluster is not None else "case bootstrap"), "seed": seed})
+    draws = None
+    if coef_draws is not None:
+        method = "monte_carlo" if ci == "monte_carlo" else ("client bootstrap" if client is not None
+                                                             else "case bootstrap")
+        draws = xr.Dataset(
+            {"effects": (("draw", "effect"), effect_draws), "paths": (("draw", "path"), coef_draws)},
+            coords={"draw": np.arange(n_draws), "effect": effects["effect"].to_numpy(),
+                    "path": [f"{k[0]} ~ {k[1]}" for k in model.coef_keys]},
+            attrs={"method": method, "seed": seed})
     return MediationResult(
-        effects=effects, paths=paths, draws=draws, level=float(level), ci_method=ci, n_boot=n_boot, n_obs=n,
-        n_clusters=n_clusters, residual_cov=pd.DataFrame(psi, index=outcomes, columns=outcomes),
+        effects=effects, paths=paths, draws=draws, conf_level=float(conf_level), ci=ci,
+        n_draws=0 if ci == "delta" else int(n_draws), n_obs=n, n_clients=n_clients,
+        residual_cov=pd.DataFrame(psi, index=outcomes, columns=outcomes),
         convergence=Convergence(True, 0, "closed form (OLS normal equations)"), syntax=lavaan_syntax(model),
-        provenance=make_provenance(complete, options=options, seed=seed, extra_versions=("xarray",)))
+        provenance=make_provenance(complete, options=options, seed=seed, extra_versions=("xarray",),
+                                   function=function, started=started))

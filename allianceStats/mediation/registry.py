@@ -8,23 +8,35 @@ starts from (docs/design.md) maps behaviours to needs and states a cycle:
 - behaviour -> need: empathic attunement -> relatedness; motivational calibration -> autonomy; transparency and
   collaboration -> competence and autonomy; emotional presence -> relatedness; rupture repair -> relatedness and
   autonomy; responsiveness -> competence and relatedness;
-- the chain: therapist behaviours -> alliance -> need satisfaction -> autonomous motivation -> engagement /
-  outcome -> later alliance;
+- the cycle: therapist behaviours -> alliance -> need satisfaction -> autonomous motivation -> engagement (and
+  outcome) -> alliance at the next session;
 - docs/design.md Q1 (alliance -> later outcome within client), Q2 (outcome -> later alliance) and Q5 (the chain,
   within and between clients). Q3 (dropout), Q4 (ruptures, variability) and Q6 (therapist level) are tested by
-  ``fit_dropout``, ``level_variability_repair`` and ``fit_mlm``; they are not in this registry.
+  ``fit_dropout``, ``fit_level_variability_repair`` and ``fit_mlm``; they are not in this registry.
+
+The cycle is defined here and only here: the hypotheses with ``cycle=True`` (:data:`CYCLE`: C1 behaviour ->
+alliance, C2 alliance -> needs, C3 needs -> motivation, C4 motivation -> engagement, C6 engagement -> next
+session's alliance) are its arrows, each a within-client effect, and a report draws the cycle from
+``evaluate_hypotheses(data, mapping, ids=CYCLE).paths``.
 
 Each :class:`Hypothesis` names variable *roles* (e.g. ``empathic_attunement``), not columns; a data set's
-columns are mapped to roles when it is tested. Models:
+columns are mapped to roles when it is tested, one column or several (e.g. ``"needs": ["autonomy",
+"competence", "relatedness"]``). Models (the regressions are fitted by :func:`~allianceStats.mediation.observed.
+fit_path_model`, ML = OLS, with a bootstrap that resamples whole clients when the client column is present):
 
-- ``path``: ``y ~ x`` (ordinary least squares on session rows) with a cluster bootstrap over clients;
-  the effect is the slope.
-- ``serial_mediation``: :func:`allianceStats.mediation` with ``serial=True``; the effect is the full chain.
-- ``lagged_path``: ``y_{t+1} ~ x_within_t + x_between + y_t`` within client (``x_within`` = deviation from the
-  client's mean, Curran & Bauer 2011), consecutive sessions only, cluster bootstrap; the effect is ``x_within``.
-- ``multilevel_mediation``: :func:`allianceStats.multilevel_mediation` (within or between indirect effect).
+- ``path``: ``y ~ x`` on session rows (pooled: within- and between-client variation together); the effect is
+  the slope.
+- ``within_path``: ``y ~ x_within + x_between`` on session rows, ``x_within`` the deviation from the client's
+  mean and ``x_between`` the client mean (Curran & Bauer 2011); the effect is the ``x_within`` slope, which
+  equals the fixed-effects (within-client) estimator (Mundlak 1978).
+- ``lagged_path``: ``y_{t+1} ~ x_within_t + x_between + y_t`` within client, consecutive sessions only; the
+  effect is the ``x_within`` slope.
+- ``serial_mediation``: :func:`allianceStats.fit_mediation` with ``serial=True``; the effect is the full chain.
+- ``multilevel_mediation``: :func:`allianceStats.fit_multilevel_mediation` (within or between indirect effect).
 
-A hypothesis is *supported* when its interval lies entirely above zero (every claim here is positive).
+In ``path``, ``within_path`` and ``lagged_path`` a role mapped to several columns gives one arrow per column:
+several predictors enter one model together (each arrow controls the others), several outcomes get one model
+each. A hypothesis is *supported* when its interval lies entirely above zero (every claim here is positive).
 
 References
 ----------
@@ -42,40 +54,58 @@ meta-analytic synthesis. *Psychotherapy* 55(4), 316-340.
 Zilcha-Mano, S. (2017). Is the alliance really therapeutic? *American Psychologist* 72(4), 311-325.
 Falkenström, F., Finkel, S., Sandell, R., Rubel, J. A., & Holmqvist, R. (2017). Dynamic models of individual
 change in psychotherapy process research. *JCCP* 85(6), 537-549.
+Mundlak, Y. (1978). On the pooling of time series and cross section data. *Econometrica* 46(1), 69-85.
 Curran, P. J., & Bauer, D. J. (2011). The disaggregation of within-person and between-person effects in
 longitudinal models of change. *Annual Review of Psychology* 62, 583-619.
 """
 from __future__ import annotations
 
+import time
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import AllianceStatsError
+from .._deprecation import FormerTable, renamed_arguments
+from ..data.checks import check_choice, check_conf_level, check_positive_int, first_labels, require_frame, resolve_seed
+from ..errors import AllianceStatsError, OptionError, SchemaError
+from ..results import Convergence, Provenance, make_provenance
 from .engine import Effect, Equation, PathModel
-from .multilevel import multilevel_mediation
+from .intervals import CI_METHODS
+from .multilevel import fit_multilevel_mediation
 from .observed import build_model, fit_path_model
+from .tables import PATH_COLUMNS
 
-MODELS = ("path", "serial_mediation", "lagged_path", "multilevel_mediation")
-RESULT_COLUMNS = ["hypothesis", "statement", "estimate", "ci_lower", "ci_upper", "p_value", "supported", "model",
-                  "note"]
+__all__ = ["Hypothesis", "REGISTRY", "CYCLE", "MODELS", "RESULT_COLUMNS", "HypothesesResult", "hypotheses",
+           "evaluate_hypotheses"]
+
+MODELS = ("path", "within_path", "lagged_path", "serial_mediation", "multilevel_mediation")
+#: columns of ``HypothesesResult.table``: one row per tested effect (several for a role mapped to several columns)
+RESULT_COLUMNS = ["hypothesis", "statement", "effect", "estimate", "std_error", "statistic", "p_value", "ci_lower",
+                  "ci_upper", "supported", "model", "note"]
+_SINGLE_ARROW = ("path", "within_path", "lagged_path")
 
 _RYAN2011 = "Ryan, Lynch, Vansteenkiste & Deci (2011), Couns. Psychol. 39(2)"
 
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """One claim: ``roles`` maps the model's slots (``x``, ``m1``.., ``y``) to variable roles."""
+    """One claim: ``roles`` maps the model's slots (``x``, ``m``/``m1``.., ``y``) to variable roles.
+
+    ``effect`` names the effect reported for ``multilevel_mediation`` (``"within indirect"`` / ``"between
+    indirect"``); ``cycle`` marks the arrows of the review's cycle (:data:`CYCLE`).
+    """
 
     id: str
     statement: str
     citation: str
     roles: Mapping[str, str]
     model: str
-    effect: str = field(default="")  # for multilevel_mediation: "within indirect" / "between indirect"
+    effect: str = field(default="")
+    cycle: bool = False
 
 
 def _path(id_, behaviour, need, statement, citation):
@@ -100,19 +130,23 @@ REGISTRY: tuple[Hypothesis, ...] = (
           "Eubanks, Muran & Safran (2018), Psychotherapy 55(4)"),
     _path("B6a", "responsiveness", "competence", "Responsiveness satisfies the need for competence.", _RYAN2011),
     _path("B6b", "responsiveness", "relatedness", "Responsiveness satisfies the need for relatedness.", _RYAN2011),
-    Hypothesis("C1", "Therapist behaviour strengthens the alliance.",
+    Hypothesis("C1", "In sessions where the therapist shows more of a behaviour than usual for this client, the "
+                     "alliance is stronger (within client).",
                "Flückiger et al. (2018), Psychotherapy 55(4)", {"x": "therapist_behaviour", "y": "alliance"},
-               "path"),
-    Hypothesis("C2", "The alliance satisfies the basic psychological needs.", _RYAN2011,
-               {"x": "alliance", "y": "needs"}, "path"),
-    Hypothesis("C3", "Need satisfaction fosters autonomous motivation.",
-               "Deci & Ryan (2000), Psychol. Inq. 11(4)", {"x": "needs", "y": "motivation"}, "path"),
-    Hypothesis("C4", "Autonomous motivation carries engagement.", _RYAN2011,
-               {"x": "motivation", "y": "engagement"}, "path"),
-    Hypothesis("C5", "Autonomous motivation carries outcome.", _RYAN2011,
-               {"x": "motivation", "y": "outcome"}, "path"),
+               "within_path", cycle=True),
+    Hypothesis("C2", "A stronger alliance than usual for the client goes with more need satisfaction in the "
+                     "session (within client).", _RYAN2011,
+               {"x": "alliance", "y": "needs"}, "within_path", cycle=True),
+    Hypothesis("C3", "More need satisfaction than usual goes with more autonomous motivation (within client).",
+               "Deci & Ryan (2000), Psychol. Inq. 11(4)", {"x": "needs", "y": "motivation"}, "within_path",
+               cycle=True),
+    Hypothesis("C4", "More autonomous motivation than usual carries more engagement (within client).", _RYAN2011,
+               {"x": "motivation", "y": "engagement"}, "within_path", cycle=True),
+    Hypothesis("C5", "More autonomous motivation than usual carries better outcome (within client).", _RYAN2011,
+               {"x": "motivation", "y": "outcome"}, "within_path"),
     Hypothesis("C6", "Engagement in one session strengthens the alliance in the next (within client).",
-               "Zilcha-Mano (2017), Am. Psychol. 72(4)", {"x": "engagement", "y": "alliance"}, "lagged_path"),
+               "Zilcha-Mano (2017), Am. Psychol. 72(4)", {"x": "engagement", "y": "alliance"}, "lagged_path",
+               cycle=True),
     Hypothesis("C7", "Therapist behaviour -> alliance -> need satisfaction -> autonomous motivation -> engagement "
                      "(serial indirect effect).", _RYAN2011,
                {"x": "therapist_behaviour", "m1": "alliance", "m2": "needs", "m3": "motivation", "y": "engagement"},
@@ -131,13 +165,23 @@ REGISTRY: tuple[Hypothesis, ...] = (
                {"x": "alliance", "m": "needs", "y": "motivation"}, "multilevel_mediation", "between indirect"),
 )
 
+#: the arrows of the review's cycle, in order: behaviour -> alliance -> needs -> motivation -> engagement ->
+#: alliance at the next session. The one definition of the cycle (a report draws it from these hypotheses).
+CYCLE: tuple[str, ...] = tuple(h.id for h in REGISTRY if h.cycle)
+
 
 def hypotheses() -> pd.DataFrame:
-    """The SDT hypothesis registry as a table: ``id, statement, citation, roles, model, effect``.
+    """The SDT hypothesis registry as a table: ``id, statement, citation, roles, model, effect, cycle``.
 
     ``roles`` maps each model slot (``x``, ``m``/``m1``.., ``y``) to a variable role; map a data set's columns to
-    these roles in :func:`test_hypotheses`. A fresh copy is returned on every call (the registry itself is an
-    immutable tuple, ``REGISTRY``). See the module docstring for the sources (Deci & Ryan 2000; Ryan et al. 2011).
+    these roles in :func:`evaluate_hypotheses`. ``cycle`` marks the arrows of the review's cycle (:data:`CYCLE`).
+    A fresh copy is returned on every call (the registry itself is an immutable tuple, ``REGISTRY``). See the
+    module docstring for the models and the sources (Deci & Ryan 2000; Ryan et al. 2011).
+
+    Returns
+    -------
+    DataFrame
+        One row per hypothesis of ``REGISTRY``, in registry order.
 
     Examples
     --------
@@ -146,148 +190,330 @@ def hypotheses() -> pd.DataFrame:
     >>> reg.set_index("id").loc["B1", "roles"]
     {'x': 'empathic_attunement', 'y': 'relatedness'}
     >>> sorted(reg["model"].unique())
-    ['lagged_path', 'multilevel_mediation', 'path', 'serial_mediation']
+    ['lagged_path', 'multilevel_mediation', 'path', 'serial_mediation', 'within_path']
+    >>> reg.loc[reg["cycle"], "id"].tolist()
+    ['C1', 'C2', 'C3', 'C4', 'C6']
     """
     return pd.DataFrame([{"id": h.id, "statement": h.statement, "citation": h.citation, "roles": dict(h.roles),
-                          "model": h.model, "effect": h.effect} for h in REGISTRY])
+                          "model": h.model, "effect": h.effect, "cycle": h.cycle} for h in REGISTRY])
 
 
-def _lagged_frame(data, x, y, cluster, session):
-    """Consecutive-session pairs within cluster: ``x_within`` and ``x_between`` at t, ``y`` at t and t + 1."""
+@dataclass(frozen=True)
+class HypothesesResult(FormerTable):
+    """The registry's hypotheses tested on one data set (follows :class:`allianceStats.results.Result`).
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per tested effect, columns :data:`RESULT_COLUMNS`: ``hypothesis, statement, effect, estimate,
+        std_error, statistic, p_value, ci_lower, ci_upper, supported, model, note``. A hypothesis whose role is
+        mapped to several columns has one row per arrow; one that was not fitted has one row with the reason in
+        ``note`` (``model == "not fitted"``). ``std_error``/``statistic``/``p_value``: delta method (z test);
+        the interval by ``ci``; ``supported``: the interval lies above zero.
+    paths : DataFrame
+        The single arrows (``path``, ``within_path``, ``lagged_path`` hypotheses) in the paths layout
+        ``lhs, op, rhs, label, estimate, std_error, statistic, p_value, ci_lower, ci_upper``: ``lhs`` the
+        outcome column, ``rhs`` the predictor column, ``label`` the hypothesis id; the numbers are those of
+        ``table`` (the interval is the hypothesis test's, by ``ci``). Draw the cycle from
+        ``paths[paths["label"].isin(CYCLE)]``.
+    fits : dict
+        Hypothesis id -> tuple of the fitted results behind it (:class:`MediationResult` or
+        :class:`MultilevelMediationResult`).
+    mapping : dict
+        Role -> column(s) as given.
+    conf_level, ci (``None``: each model's default), n_draws, n_obs (rows of ``data``), convergence (all fits),
+    provenance (``function="evaluate_hypotheses"``, the seed every hypothesis used)
+
+    Until 0.3.0 the result can still be used like the DataFrame ``test_hypotheses()`` returned (``res["estimate"]``,
+    ``res.loc``): that access goes to ``table`` with a :class:`FutureWarning`.
+    """
+
+    _former = "test_hypotheses()"  # until 0.3.0, DataFrame-style use goes to .table with a FutureWarning
+
+    table: pd.DataFrame
+    paths: pd.DataFrame
+    fits: dict[str, tuple[Any, ...]]
+    mapping: dict[str, Any]
+    conf_level: float
+    ci: str | None
+    n_draws: int
+    n_obs: int
+    convergence: Convergence
+    provenance: Provenance
+
+    @property
+    def converged(self) -> bool:
+        """Every fitted model converged."""
+        return self.convergence.converged
+
+    def summary(self) -> str:
+        """Plain-text summary: the table of hypotheses with their estimates, intervals and verdicts."""
+        shown = self.table[["hypothesis", "effect", "estimate", "ci_lower", "ci_upper", "supported", "model"]]
+        fitted = int((self.table["model"] != "not fitted").sum())
+        with pd.option_context("display.width", 160, "display.max_colwidth", 70):
+            return (f"SDT hypotheses: {fitted} effect(s) tested, {len(self.table) - fitted} not fitted; "
+                    f"{100 * self.conf_level:g}% intervals ({self.ci or 'each model’s default'}, "
+                    f"{self.n_draws} draws, seed {self.provenance.seed})\n\n"
+                    + shown.to_string(index=False, float_format="{:.4f}".format))
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+# ---- the models --------------------------------------------------------------------------------------------------
+def _columns(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _within_frame(data, xs, y, client, session):
+    """Complete rows with ``<x>_within`` and ``<x>_between`` (person-mean centring, defined in decompose)."""
     from ..decomposition import decompose  # person-mean centring (Curran & Bauer 2011), defined in one place
 
-    df = data[[cluster, session, x, y]].dropna().sort_values([cluster, session])
-    parts = decompose(df, x, client=cluster, time=session, lags=())
-    grouped = df.groupby(cluster, sort=False)
-    out = pd.DataFrame({cluster: df[cluster].to_numpy(), "x_within": parts[f"{x}_within"].to_numpy(),
-                        "x_between": parts[f"{x}_between"].to_numpy(), "y_now": df[y].to_numpy(),
-                        "y_next": grouped[y].shift(-1).to_numpy(),
-                        "gap": (grouped[session].shift(-1) - df[session]).to_numpy()})
-    return out[out["gap"] == 1].drop(columns="gap")
+    df = data[[client, session, *xs, y]].dropna()
+    parts = decompose(df, xs, client=client, session=session, lags=())
+    cols = [c for x in xs for c in (f"{x}_within", f"{x}_between")]
+    return parts[[client, *cols, y]]
 
 
-def _fit_one(h: Hypothesis, data, cols, cluster, session, n_boot, level, seed, ml_cache):
-    """Fit the model of one hypothesis; returns (estimate, ci_lower, ci_upper, p_value, model text)."""
-    boot_cluster = cluster if cluster in data.columns else None
+def _lagged_frame(data, xs, y, client, session):
+    """Consecutive-session pairs within client: ``<x>_within`` and ``<x>_between`` at t, ``y`` at t and t + 1."""
+    from ..decomposition import decompose
+
+    df = data[[client, session, *xs, y]].dropna().sort_values([client, session])
+    parts = decompose(df, xs, client=client, session=session, lags=())
+    grouped = df.groupby(client, sort=False)
+    out = pd.DataFrame({client: df[client].to_numpy()})
+    for x in xs:
+        out[f"{x}_within"] = parts[f"{x}_within"].to_numpy()
+        out[f"{x}_between"] = parts[f"{x}_between"].to_numpy()
+    out[f"{y}[t]"] = df[y].to_numpy()
+    out[f"{y}[t+1]"] = grouped[y].shift(-1).to_numpy()
+    gap = (grouped[session].shift(-1) - df[session]).to_numpy()
+    return out[gap == 1]
+
+
+def _arrow_model(h: Hypothesis, xs: list[str], y: str) -> tuple[list[str], str, list[str], str]:
+    """(predictors, outcome, the predictor of each arrow, model text) of a single-arrow hypothesis."""
     if h.model == "path":
-        x, y = cols["x"], cols["y"]
-        used = [x, y] + ([boot_cluster] if boot_cluster else [])
-        model = PathModel((x, y), (Equation(y, (x,)),), {(y, x): "b"}, (Effect(f"{x} -> {y}", (((y, x),),)),))
-        res = fit_path_model(data[used].dropna(), model, cluster=boot_cluster, n_boot=n_boot, ci="percentile",
-                             level=level, seed=seed, options={"hypothesis": h.id})
-        row, text = res.effects.iloc[0], f"OLS {y} ~ {x}"
-    elif h.model == "lagged_path":
-        if session not in data.columns or boot_cluster is None:
-            raise AllianceStatsError(f"needs the '{cluster}' and '{session}' columns to pair consecutive sessions")
-        lagged = _lagged_frame(data, cols["x"], cols["y"], cluster, session)
-        model = PathModel(("x_within", "x_between", "y_now", "y_next"),
-                          (Equation("y_next", ("x_within", "x_between", "y_now")),), {},
-                          (Effect("x_within -> y_next", ((("y_next", "x_within"),),)),))
-        res = fit_path_model(lagged, model, cluster=cluster, n_boot=n_boot, ci="percentile", level=level,
-                             seed=seed, options={"hypothesis": h.id})
-        row = res.effects.iloc[0]
-        text = f"OLS {cols['y']}[t+1] ~ {cols['x']}_within[t] + {cols['x']}_between + {cols['y']}[t]"
-    elif h.model == "serial_mediation":
+        return xs, y, xs, f"OLS {y} ~ {' + '.join(xs)}"
+    within = [f"{x}_within" for x in xs]
+    preds = [c for x in xs for c in (f"{x}_within", f"{x}_between")]
+    if h.model == "within_path":
+        return preds, y, within, f"OLS {y} ~ {' + '.join(preds)} (within-client slope)"
+    return [*preds, f"{y}[t]"], f"{y}[t+1]", within, f"OLS {y}[t+1] ~ {' + '.join(preds)} + {y}[t]"
+
+
+def _fit_arrows(h, data, cols, client, session, settings, function):
+    """Fit a ``path`` / ``within_path`` / ``lagged_path`` hypothesis: one row (and result) per arrow."""
+    xs, ys = _columns(cols["x"]), _columns(cols["y"])
+    both = sorted(set(xs) & set(ys))
+    if both:
+        raise AllianceStatsError(f"column(s) {both} are mapped to both the predictor and the outcome role")
+    has_client = client in data.columns
+    if h.model != "path" and not (has_client and session in data.columns):
+        raise AllianceStatsError(f"needs the '{client}' and '{session}' columns to separate within-client "
+                                 "variation")
+    rows, fits = [], []
+    for y in ys:
+        preds, outcome, arrows, text = _arrow_model(h, xs, y)
+        if h.model == "path":
+            frame = data[[*xs, y] + ([client] if has_client else [])].dropna()
+        elif h.model == "within_path":
+            frame = _within_frame(data, xs, y, client, session)
+        else:
+            frame = _lagged_frame(data, xs, y, client, session)
+        effects = tuple(Effect(f"{a} -> {outcome}", (((outcome, a),),)) for a in arrows)
+        model = PathModel(tuple(dict.fromkeys((*preds, outcome))), (Equation(outcome, tuple(preds)),), {}, effects)
+        res = fit_path_model(frame, model, client=client if has_client else None, function=function,
+                             options={"hypothesis": h.id, "x": xs, "y": y}, **settings)
+        fits.append(res)
+        for x, (_, eff) in zip(xs, res.effects.iterrows()):
+            effect = f"{x}[t] -> {y}[t+1]" if h.model == "lagged_path" else f"{x} -> {y}"
+            rows.append({"effect": effect, "lhs": y, "rhs": x, "model": text,
+                         **eff[["estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper"]]})
+    return rows, fits
+
+
+def _fit_one(h: Hypothesis, data, cols, client, session, settings, ml_settings, ml_cache, function):
+    """Fit the model of one hypothesis; returns (rows, fitted results)."""
+    if h.model in _SINGLE_ARROW:
+        return _fit_arrows(h, data, cols, client, session, settings, function)
+    several = [f"role '{h.roles[slot]}' is mapped to {len(v)} columns" for slot, v in cols.items()
+               if not isinstance(v, str)]
+    if several:
+        raise AllianceStatsError(f"{'; '.join(several)}; the {h.model.replace('_', ' ')} model needs one column "
+                                 "per role")
+    if h.model == "serial_mediation":
         mediators = [cols[k] for k in sorted(k for k in cols if k.startswith("m"))]
-        res = fit_path_model(data[[cols["x"], *mediators, cols["y"]] + ([boot_cluster] if boot_cluster else [])]
-                             .dropna(), build_model(cols["x"], mediators, cols["y"], serial=True),
-                             cluster=boot_cluster, n_boot=n_boot, ci="percentile", level=level, seed=seed,
-                             options={"hypothesis": h.id})
+        has_client = client in data.columns
+        frame = data[[cols["x"], *mediators, cols["y"]] + ([client] if has_client else [])].dropna()
+        res = fit_path_model(frame, build_model(cols["x"], mediators, cols["y"], serial=True),
+                             client=client if has_client else None, function=function,
+                             options={"hypothesis": h.id}, **settings)
         chain = " -> ".join([cols["x"], *mediators, cols["y"]])
-        row, text = res.effects.set_index("effect").loc[chain], f"serial mediation {chain}"
-    else:  # multilevel_mediation
-        if boot_cluster is None:
-            raise AllianceStatsError(f"needs the cluster column '{cluster}'")
-        key = (cols["x"], cols["m"], cols["y"])
-        if key not in ml_cache:  # within and between hypotheses share one fit, and its warnings
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                fit = multilevel_mediation(data, *key, cluster=cluster, n_draws=max(n_boot, 1000), level=level,
-                                           seed=seed)
-            ml_cache[key] = (fit, [(w.message, w.category) for w in caught])
-        fit, caught = ml_cache[key]
-        for message, category in caught:
-            warnings.warn(message, category, stacklevel=2)
-        row = fit.effects.set_index("effect").loc[h.effect]
-        text = f"multilevel 1-1-1 mediation {' -> '.join(key)} ({h.effect})"
-    return float(row["estimate"]), float(row["ci_lower"]), float(row["ci_upper"]), float(row["p_value"]), text
+        row = res.effects.set_index("effect").loc[chain]
+        return [{"effect": chain, "model": f"serial mediation {chain}", **row}], [res]
+    # multilevel_mediation
+    if client not in data.columns:
+        raise AllianceStatsError(f"needs the client column '{client}'")
+    key = (cols["x"], cols["m"], cols["y"])
+    if key not in ml_cache:  # within and between hypotheses share one fit, and its warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = fit_multilevel_mediation(data, *key, client=client, **ml_settings)
+        ml_cache[key] = (fit, [(w.message, w.category) for w in caught])
+    fit, caught = ml_cache[key]
+    for message, category in caught:
+        warnings.warn(message, category, stacklevel=2)
+    chain = " -> ".join(key)
+    row = fit.effects.set_index("effect").loc[h.effect]
+    return [{"effect": f"{chain} ({h.effect})", "model": f"multilevel 1-1-1 mediation {chain} ({h.effect})",
+             **row}], [fit]
 
 
-def test_hypotheses(data: pd.DataFrame, mapping: Mapping[str, str], *, cluster: str = "client",
-                    session: str = "session", ids: list[str] | None = None, seed: int | None = None,
-                    n_boot: int = 2000, level: float = 0.95) -> pd.DataFrame:
+def _check_mapping(data, mapping, ids, where):
+    if not isinstance(mapping, Mapping):
+        raise OptionError(f"{where}(): mapping={mapping!r} must be a dict from the registry's roles to columns, "
+                          "e.g. {'alliance': 'alliance', 'needs': ['autonomy', 'competence', 'relatedness']}")
+    known_roles = sorted({r for h in REGISTRY for r in h.roles.values()})
+    known_ids = [h.id for h in REGISTRY]
+    problems = [f"role {r!r} is not a role of any hypothesis" for r in mapping if r not in known_roles]
+    for role, value in mapping.items():
+        names = _columns(value) if isinstance(value, str | list | tuple) else None
+        if not names or not all(isinstance(c, str) for c in names) or len(set(names)) < len(names):
+            problems.append(f"role {role!r} is mapped to {value!r}; give a column name or a list of distinct "
+                            "column names")
+    if ids is not None:
+        problems += [f"hypothesis id {i!r} is not in the registry" for i in ids if i not in known_ids]
+    if problems:
+        raise OptionError(f"{where}(): " + "; ".join(problems) + f". Known roles: {known_roles}; ids: {known_ids}")
+    have = list(map(str, data.columns))
+    missing = [f"role {role!r} is mapped to column {c!r}, which is not in data; it has columns "
+               f"[{first_labels(have, limit=20)}]" for role, value in mapping.items() for c in _columns(value)
+               if c not in data.columns]
+    if missing:
+        raise SchemaError(missing, source=where)
+
+
+@renamed_arguments(cluster="client", n_boot="n_draws", level="conf_level")
+def evaluate_hypotheses(data: pd.DataFrame, mapping: Mapping[str, str | Sequence[str]], *, client: str = "client",
+                        session: str = "session", ids: Sequence[str] | None = None, ci: str | None = None,
+                        n_draws: int = 2000, conf_level: float = 0.95, seed: int | None = None) -> HypothesesResult:
     """Test the registry's hypotheses on a data set whose columns are mapped to roles.
 
-    For each hypothesis (all, or those in ``ids``) whose roles are all mapped, fit its model (see the module
-    docstring: cluster-bootstrap OLS paths, a serial mediation, a within-client lagged path, or a multilevel
-    1-1-1 mediation) and report the effect with its percentile (or Monte Carlo) interval at ``level``.
-    ``supported`` is True when the interval lies above zero. Hypotheses with an unmapped role are kept with a
-    ``note`` saying which role is missing; a model that cannot be fitted is reported the same way.
-    Sources: the registry (Deci & Ryan 2000; Ryan et al. 2011; Preacher & Hayes 2008; Bauer et al. 2006).
+    For each hypothesis (all, or those in ``ids``, in registry order) whose roles are all mapped, fit its model
+    (see the module docstring: OLS paths — pooled, within-client or lagged — with a bootstrap over clients, a
+    serial mediation, or a multilevel 1-1-1 mediation) and report each effect with its interval at
+    ``conf_level``; ``supported`` is True when the interval lies above zero. Hypotheses with an unmapped role
+    are kept with a ``note`` saying which role is missing; a model that cannot be fitted is reported the same
+    way. Sources: the registry (Deci & Ryan 2000; Ryan et al. 2011; Preacher & Hayes 2008; Bauer et al. 2006).
 
     Parameters
     ----------
-    data : session table (one row per session); never modified.
-    mapping : role -> column, e.g. ``{"empathic_attunement": "empathy", "motivational_calibration":
-        "autonomy_support", "therapist_behaviour": "empathy", "alliance": "alliance", "autonomy": "autonomy", ...}``.
-    cluster : column resampled as a whole by the bootstrap (clients); rows are resampled when it is absent.
-    session : session number column, used to pair consecutive sessions for lagged paths.
-    seed : seed for every bootstrap / Monte Carlo draw (each hypothesis uses the same seed).
+    data : DataFrame
+        Session table (one row per session); never modified.
+    mapping : dict
+        Role -> column, or -> list of columns for several arrows (see the module docstring), e.g.
+        ``{"empathic_attunement": "empathy", "therapist_behaviour": ["empathy", "autonomy_support"],
+        "alliance": "alliance", "needs": ["autonomy", "competence", "relatedness"], ...}``.
+    client : str
+        Client column: the bootstrap resamples whole clients, and within-client parts are taken within it.
+        Where it is absent, rows are resampled and the within-client models are not fitted.
+    session : str
+        Session number column, used to separate within-client variation and to pair consecutive sessions.
+    ids : list of str, optional
+        The hypotheses to test, e.g. :data:`CYCLE`; default all.
+    ci : {None, "percentile", "bca", "monte_carlo", "delta"}
+        Interval of every effect; ``None`` (default) uses each model's default: percentile bootstrap for the
+        regressions and serial mediation, Monte Carlo for multilevel mediation (a bootstrap of the multilevel
+        model refits it ``n_draws`` times).
+    n_draws : int
+        Bootstrap resamples or Monte Carlo draws of every model.
+    conf_level : float
+        Confidence level of every interval.
+    seed : int or None
+        Seed of every draw (each hypothesis uses the same seed); ``None`` draws one. Recorded in
+        ``provenance.seed``.
 
     Returns
     -------
-    DataFrame ``hypothesis, statement, estimate, ci_lower, ci_upper, p_value, supported, model, note``.
+    HypothesesResult
+        ``table`` (one row per tested effect), ``paths`` (the arrows, for path diagrams such as the cycle), the
+        underlying ``fits``.
 
     Examples
     --------
     >>> import allianceStats as als
-    >>> df = als.load_example()
-    >>> out = als.test_hypotheses(df, {"empathic_attunement": "empathy", "relatedness": "relatedness",
-    ...                                "motivational_calibration": "autonomy_support"},
-    ...                           ids=["B1", "B2", "B3a"], n_boot=500, seed=1)
-    >>> out[["hypothesis", "model"]].values.tolist()[:2]
+    >>> data = als.load_example()
+    >>> res = als.evaluate_hypotheses(data, {"empathic_attunement": "empathy", "relatedness": "relatedness",
+    ...                                      "motivational_calibration": "autonomy_support"},
+    ...                               ids=["B1", "B2", "B3a"], n_draws=500, seed=1)
+    >>> res.table[["hypothesis", "model"]].values.tolist()[:2]
     [['B1', 'OLS relatedness ~ empathy'], ['B2', 'not fitted']]
-    >>> out.loc[1, "note"]
+    >>> res.table.loc[1, "note"]
     "role 'autonomy' is not mapped to a column"
+
+    The cycle, one arrow per column (several behaviours and needs):
+
+    >>> cycle = als.evaluate_hypotheses(data, {"therapist_behaviour": ["empathy", "autonomy_support"],
+    ...     "alliance": "alliance", "needs": ["autonomy", "competence", "relatedness"],
+    ...     "motivation": "motivation", "engagement": "engagement"}, ids=als.mediation.CYCLE, n_draws=200, seed=1)
+    >>> cycle.paths[["label", "rhs", "lhs"]].head(3).values.tolist()
+    [['C1', 'empathy', 'alliance'], ['C1', 'autonomy_support', 'alliance'], ['C2', 'alliance', 'autonomy']]
+    >>> len(cycle.paths), cycle.converged
+    (10, True)
     """
-    if not isinstance(data, pd.DataFrame):
-        raise AllianceStatsError(f"data must be a pandas DataFrame, found {type(data).__name__}.")
-    known_roles = {r for h in REGISTRY for r in h.roles.values()}
-    problems = [f"role '{r}' is not a role of any hypothesis" for r in mapping if r not in known_roles]
-    problems += [f"role '{r}' is mapped to column '{c}', which is not in the data" for r, c in mapping.items()
-                 if c not in data.columns]
+    started = time.perf_counter()
+    where = "evaluate_hypotheses"
+    require_frame(data, where=where)
+    ids = None if ids is None else ([ids] if isinstance(ids, str) else list(ids))
+    _check_mapping(data, mapping, ids, where)
+    if ci is not None:
+        check_choice("ci", ci, CI_METHODS)
+    conf_level = check_conf_level(conf_level)
+    n_draws = check_positive_int("n_draws", n_draws, minimum=100)
+    seed = resolve_seed(seed)
+    settings = {"n_draws": n_draws, "ci": ci or "percentile", "conf_level": conf_level, "seed": seed}
+    ml_settings = {"n_draws": n_draws, "ci": ci or "monte_carlo", "conf_level": conf_level, "seed": seed}
     chosen = REGISTRY if ids is None else tuple(h for h in REGISTRY if h.id in set(ids))
-    if ids is not None:
-        problems += [f"hypothesis id '{i}' is not in the registry" for i in ids if i not in {h.id for h in REGISTRY}]
-    if problems:
-        raise AllianceStatsError("test_hypotheses(): " + "; ".join(problems) + f". Known roles: {sorted(known_roles)}"
-                                 f"; ids: {[h.id for h in REGISTRY]}.")
-    rows, ml_cache = [], {}
+    rows, fits, ml_cache = [], {}, {}
+    empty = {"effect": "", "estimate": np.nan, "std_error": np.nan, "statistic": np.nan, "p_value": np.nan,
+             "ci_lower": np.nan, "ci_upper": np.nan, "supported": pd.NA, "model": "not fitted"}
     for h in chosen:
-        missing = [r for r in h.roles.values() if r not in mapping]
         base = {"hypothesis": h.id, "statement": h.statement}
+        missing = [r for r in h.roles.values() if r not in mapping]
         if missing:
-            rows.append({**base, "estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan,
-                         "supported": pd.NA, "model": "not fitted",
-                         "note": f"role '{missing[0]}' is not mapped to a column" if len(missing) == 1 else
-                         f"roles {missing} are not mapped to columns"})
+            rows.append({**base, **empty, "note": f"role '{missing[0]}' is not mapped to a column"
+                         if len(missing) == 1 else f"roles {missing} are not mapped to columns"})
             continue
         cols = {slot: mapping[role] for slot, role in h.roles.items()}
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                est, lo, hi, p, text = _fit_one(h, data, cols, cluster, session, n_boot, level, seed, ml_cache)
+                found, results = _fit_one(h, data, cols, client, session, settings, ml_settings, ml_cache, where)
         except AllianceStatsError as err:
-            rows.append({**base, "estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "p_value": np.nan,
-                         "supported": pd.NA, "model": "not fitted", "note": f"could not be fitted: {err}"})
+            rows.append({**base, **empty, "note": f"could not be fitted: {err}"})
             continue
-        rows.append({**base, "estimate": est, "ci_lower": lo, "ci_upper": hi, "p_value": p,
-                     "supported": bool(lo > 0), "model": text,
-                     "note": "; ".join(sorted({str(w.message) for w in caught}))})
-    out = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    out["supported"] = out["supported"].astype("boolean")
-    out.attrs["level"] = level
-    return out
+        fits[h.id] = tuple(results)
+        note = "; ".join(sorted({str(w.message) for w in caught}))
+        rows += [{**base, **row, "supported": bool(row["ci_lower"] > 0), "note": note} for row in found]
+    table = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "lhs", "rhs"])
+    arrows = table[table["lhs"].notna()]
+    paths = pd.DataFrame({"lhs": arrows["lhs"], "op": "~", "rhs": arrows["rhs"], "label": arrows["hypothesis"],
+                          **{c: arrows[c].astype(float) for c in PATH_COLUMNS[4:]}},
+                         columns=PATH_COLUMNS).reset_index(drop=True)
+    table = table[RESULT_COLUMNS].copy()
+    table["supported"] = table["supported"].astype("boolean")
+    unconverged = sorted(i for i, rs in fits.items() if not all(r.convergence.converged for r in rs))
+    convergence = Convergence(not unconverged, 0, "per hypothesis (see fits)",
+                              warnings=tuple(f"hypothesis {i}: the model did not converge" for i in unconverged))
+    options = {"mapping": {r: (v if isinstance(v, str) else list(v)) for r, v in mapping.items()}, "client": client,
+               "session": session, "ids": ids, "ci": ci, "n_draws": n_draws, "conf_level": conf_level}
+    return HypothesesResult(
+        table=table, paths=paths, fits=fits, mapping=dict(mapping), conf_level=conf_level, ci=ci, n_draws=n_draws,
+        n_obs=len(data), convergence=convergence,
+        provenance=make_provenance(data, options=options, seed=seed, function=where, started=started))
 
-
-test_hypotheses.__test__ = False  # a function of the public API, not a test for pytest to collect

@@ -11,11 +11,12 @@ longitudinal mediation; Mulder & Hamaker 2021 for the RI-CLPM). The *total* lag-
 ``(B^2)[y, x] = B[y, x] B[x, x] + B[y, m] B[m, x] + B[y, y] B[y, x]``: every route through the three
 within-components at ``t-1``; the indirect effect is the route through m.
 
-Inference: delta-method standard errors from the ML covariance of the lagged paths (MacKinnon 2008), and
-Monte Carlo intervals (Selig & Preacher 2008) drawn from the same asymptotic normal distribution, or
-percentile intervals from a nonparametric bootstrap over clients (each resample refitted by FIML; resamples
-whose fit does not converge are left out and counted in a warning). The RI-CLPM
-is fitted by :func:`allianceStats.fit_riclpm` (ML, FIML for missing waves).
+Inference: delta-method standard errors from the ML covariance of the lagged paths (MacKinnon 2008). Intervals
+(``ci=``, the same four methods as every mediation function, :mod:`allianceStats.mediation.intervals`): Monte
+Carlo (Selig & Preacher 2008) from the same asymptotic normal distribution; percentile or BCa intervals from a
+nonparametric bootstrap over clients (each resample refitted by FIML; resamples whose fit does not converge are
+left out and counted in a warning; BCa adds one leave-one-client-out refit per client); or the delta-method
+Wald interval. The RI-CLPM is fitted by :func:`allianceStats.fit_riclpm` (ML, FIML for missing waves).
 
 References
 ----------
@@ -30,49 +31,85 @@ Selig, J. P., & Preacher, K. J. (2008). Monte Carlo method for assessing mediati
 """
 from __future__ import annotations
 
+import time
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats
 
-from ..errors import AllianceStatsError
+from .._deprecation import renamed_arguments, warn_renamed
+from ..data.checks import (
+    check_choice,
+    check_conf_level,
+    check_positive_int,
+    require_columns,
+    require_numeric,
+    resolve_seed,
+)
+from ..errors import AllianceStatsError, ConvergenceWarning, IdentificationError, OptionError
 from ..results import Convergence, Provenance, make_provenance
-from .intervals import monte_carlo_coefficients, percentile_interval
-from .observed import EFFECT_COLUMNS
+from .intervals import CI_METHODS, effect_interval, monte_carlo_coefficients
+from .tables import check_roles, effects_frame, paths_frame, renamed_attribute
+
+__all__ = ["fit_wave_mediation", "WaveMediationResult"]
+
+#: draws when n_draws=None: Monte Carlo draws are cheap, a bootstrap resample is a full FIML refit
+DEFAULT_DRAWS = {"monte_carlo": 20000, "percentile": 1000, "bca": 1000, "delta": 0}
+#: the lagged paths behind the lag-2 effects: key -> (outcome role, predictor role, label in ``paths``)
+_ROUTES = {"a": ("m", "x", "a1"), "b": ("y", "m", "b1"), "c": ("y", "x", "c_prime"), "ax": ("x", "x", "ar_x"),
+           "ay": ("y", "y", "ar_y")}
 
 
 @dataclass(frozen=True)
 class WaveMediationResult:
-    """Within-person indirect effect across waves.
+    """Within-person indirect effect across waves (follows :class:`allianceStats.results.Result`).
 
     Attributes
     ----------
-    effects : ``effect, estimate, std_error, ci_lower, ci_upper, p_value`` for the indirect effect
+    effects : DataFrame
+        ``effect, estimate, std_error, statistic, p_value, ci_lower, ci_upper`` for the indirect effect
         ``x[t-2] -> m[t-1] -> y[t]``, the other lag-2 routes, and the total lag-2 effect of x on y.
-    paths : the lagged paths used (label, estimate, std_error).
-    draws : xarray Dataset ``effects`` (dims ``draw, effect``) of the Monte Carlo draws (``ci="monte_carlo"``).
-    panel : the fitted :class:`allianceStats.panel.PanelResult` (RI-CLPM) with its lavaan syntax.
-    level, ci_method, convergence, provenance.
+    paths : DataFrame
+        The five lagged within-person paths (``lhs, op, rhs, label, estimate, std_error, statistic, p_value,
+        ci_lower, ci_upper``; ``lhs`` like ``"m[t]"``, ``rhs`` like ``"x[t-1]"``; labels ``a1``, ``b1``,
+        ``c_prime``, ``ar_x``, ``ar_y``), ML standard errors and Wald intervals at ``conf_level``.
+    draws : xarray.Dataset or None
+        ``effects`` (dims ``draw, effect``): Monte Carlo draws or bootstrap estimates (None for ``"delta"``).
+    panel : PanelResult
+        The fitted RI-CLPM (:func:`allianceStats.fit_riclpm`) with its lavaan syntax.
+    conf_level, ci, n_draws, n_obs (clients in the fit), convergence (the RI-CLPM's), provenance
     """
 
     effects: pd.DataFrame
     paths: pd.DataFrame
     draws: xr.Dataset | None
     panel: Any
-    level: float
-    ci_method: str
+    conf_level: float
+    ci: str
+    n_draws: int
+    n_obs: int
     convergence: Convergence
     provenance: Provenance
+
+    level = renamed_attribute("level", "conf_level")
+    ci_method = renamed_attribute("ci_method", "ci")
+
+    @property
+    def converged(self) -> bool:
+        """``convergence.converged`` of the RI-CLPM fit."""
+        return self.convergence.converged
 
     def summary(self) -> str:
         """Plain-text summary: the effects and the lagged paths they are built from."""
         fmt = "{:.4f}".format
+        draws = f", {self.n_draws} draws, seed {self.provenance.seed}" if self.n_draws else ""
         return (f"Within-person mediation across waves (RI-CLPM, lagged paths equal over waves; "
-                f"{self.panel.n_obs[0]} clients, waves {list(self.panel.waves)})\n"
-                f"{100 * self.level:g}% intervals: {self.ci_method}; converged: {self.convergence.converged}\n\n"
+                f"{self.n_obs} clients, waves {list(self.panel.waves)})\n"
+                f"{100 * self.conf_level:g}% intervals: {self.ci}{draws}; converged: {self.converged}\n\n"
                 + self.effects.to_string(index=False, float_format=fmt) + "\n\nLagged paths\n"
                 + self.paths.to_string(index=False, float_format=fmt))
 
@@ -80,24 +117,66 @@ class WaveMediationResult:
         return self.summary()
 
 
-def wave_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, client: str = "client",
-                   wave: str = "session", waves: Sequence | None = None, ci: str = "monte_carlo",
-                   n_draws: int = 20000, n_boot: int = 1000, level: float = 0.95, seed: int | None = None,
-                   missing: str = "fiml") -> WaveMediationResult:
+def _lagged_estimates(panel, variables: dict[str, str]) -> pd.DataFrame:
+    """The lagged paths of ``_ROUTES`` (first wave pair; equal over waves) with their SEM labels."""
+    lagged = pd.concat([panel.cross_lagged, panel.autoregressive], ignore_index=True)
+    first = lagged.drop_duplicates(["outcome", "predictor"]).set_index(["outcome", "predictor"])
+    keys = [(variables[out], variables[pred]) for out, pred, _ in _ROUTES.values()]
+    return first.loc[keys]
+
+
+def _effects_of(p: np.ndarray) -> np.ndarray:
+    """Lag-2 effects from lagged paths ``p`` (B, 5; columns a, b, c, ax, ay): indirect, other routes, total."""
+    a, b, c, ax, ay = (p[:, i] for i in range(5))
+    return np.column_stack([a * b, c * ax + ay * c, c * ax + a * b + ay * c])
+
+
+def _fit(frame: pd.DataFrame, variables: list[str], **kw):
+    from ..panel import fit_riclpm  # mediation -> panel -> sem (docs/design.md data flow)
+
+    return fit_riclpm(frame, variables, constraints="lagged", **kw)
+
+
+@renamed_arguments(wave="session", n_boot="n_draws", level="conf_level")
+def fit_wave_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, client: str = "client",
+                       session: str = "session", waves: Sequence | None = None, ci: str = "monte_carlo",
+                       n_draws: int | None = None, conf_level: float = 0.95, missing: str = "fiml",
+                       seed: int | None = None) -> WaveMediationResult:
     """Within-person indirect effect ``x[t-2] -> m[t-1] -> y[t]`` from a three-variable RI-CLPM.
 
     Fits ``fit_riclpm(data, [x, m, y], constraints="lagged")`` (Hamaker et al. 2015; lagged paths equal over
     waves) and reports ``B[m, x] * B[y, m]`` (Cole & Maxwell 2003), the remaining lag-2 routes and the total
-    lag-2 effect ``(B^2)[y, x]``, with delta-method standard errors (MacKinnon 2008) and ``ci="monte_carlo"``
-    (Selig & Preacher 2008), ``ci="delta"`` (Wald) or ``ci="bootstrap"`` intervals. The bootstrap resamples
-    clients (``n_boot`` times) and refits the RI-CLPM by FIML each time — a loop of full fits, about 0.2 s each
-    for three variables and five waves, so 1,000 resamples take minutes.
+    lag-2 effect ``(B^2)[y, x]``, with delta-method standard errors (MacKinnon 2008). Checked against lavaan 0.6
+    (``:=`` on the same RI-CLPM by FIML: effects 2e-5, SEs 1e-4 relative).
 
     Parameters
     ----------
-    data : long session data (one row per client and wave); never modified. Missing waves are handled by FIML.
-    waves : waves to use (default: all present); at least three are needed for a lag-2 effect.
-    seed : seed of the Monte Carlo draws (recorded in ``provenance``).
+    data : DataFrame
+        Long session data (one row per client and session); never modified. Missing waves are handled by FIML.
+    x, m, y : str
+        Predictor, mediator and outcome columns.
+    client, session : str
+        Columns identifying the client and the session number.
+    waves : sequence or None
+        Session numbers to use (default: all present); at least three are needed for a lag-2 effect.
+    ci : {"monte_carlo", "percentile", "bca", "delta"}
+        Interval of the effects: Monte Carlo (Selig & Preacher 2008; default), client bootstrap with a FIML refit
+        per resample (percentile, or BCa with a leave-one-client-out refit per client) — a loop of full fits,
+        about 0.2 s each for three variables and five waves, so 1,000 resamples take minutes — or delta-method
+        Wald.
+    n_draws : int or None
+        Monte Carlo draws (at least 100) or bootstrap resamples (at least 50); ``None``: 20,000 draws or 1,000
+        resamples. The value used is ``result.n_draws``.
+    conf_level : float
+        Confidence level of every interval.
+    missing : {"fiml", "listwise"}
+        Missing-data treatment of the RI-CLPM.
+    seed : int or None
+        Seed of the draws (``None`` draws one); recorded in ``provenance.seed``.
+
+    Returns
+    -------
+    WaveMediationResult
 
     Examples
     --------
@@ -113,108 +192,110 @@ def wave_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, client: str = 
     >>> long = pd.DataFrame([{"client": i, "session": t + 1, "x": ri[i, 0] + w[i, 0, t],
     ...                       "m": ri[i, 1] + w[i, 1, t], "y": ri[i, 2] + w[i, 2, t]}
     ...                      for i in range(n) for t in range(T)])
-    >>> res = als.wave_mediation(long, "x", "m", "y", seed=1)
+    >>> res = als.fit_wave_mediation(long, "x", "m", "y", seed=1)
     >>> res.effects["effect"].tolist()[0]
     'x[t-2] -> m[t-1] -> y[t]'
-    >>> bool(res.effects.loc[0, "ci_lower"] > 0)
-    True
+    >>> bool(res.effects.loc[0, "ci_lower"] > 0), res.paths["label"].tolist()
+    (True, ['a1', 'b1', 'c_prime', 'ar_x', 'ar_y'])
     """
-    from ..panel import fit_riclpm  # mediation -> panel -> sem (docs/design.md data flow)
-
-    if ci not in ("monte_carlo", "delta", "bootstrap"):
-        raise AllianceStatsError(f"wave_mediation(): ci={ci!r} is not one of ['monte_carlo', 'delta', 'bootstrap'].")
-    if ci == "bootstrap" and not (isinstance(n_boot, int | np.integer) and n_boot >= 50):
-        raise AllianceStatsError(f"wave_mediation(): n_boot={n_boot!r}: at least 50 bootstrap resamples are needed.")
-    if len({x, m, y}) < 3:
-        raise AllianceStatsError(f"wave_mediation(): x, m and y must be three different columns; got {x!r}, "
-                                 f"{m!r}, {y!r}.")
-    if not (isinstance(level, float | int) and 0.0 < level < 1.0):
-        raise AllianceStatsError(f"wave_mediation(): level={level!r} must be a number strictly between 0 and 1.")
-    if not (isinstance(n_draws, int | np.integer) and n_draws >= 100):
-        raise AllianceStatsError(f"wave_mediation(): n_draws={n_draws!r}: at least 100 Monte Carlo draws are needed.")
-    panel = fit_riclpm(data, [x, m, y], client=client, wave=wave, waves=waves, constraints="lagged",
-                       missing=missing)
+    started = time.perf_counter()
+    where = "fit_wave_mediation"
+    if ci == "bootstrap":  # the old ci="bootstrap"
+        warn_renamed("ci='bootstrap'", "ci='percentile'", stacklevel=4)
+        ci = "percentile"
+    check_roles(where, [("x", x), ("m", m), ("y", y), ("client", client), ("session", session)])
+    check_choice("ci", ci, CI_METHODS)
+    conf_level = check_conf_level(conf_level)
+    if ci == "delta":
+        n_draws = 0
+    elif n_draws is None:
+        n_draws = DEFAULT_DRAWS[ci]
+    else:
+        n_draws = check_positive_int("n_draws", n_draws, minimum=100 if ci == "monte_carlo" else 50)
+    seed = resolve_seed(seed)
+    require_columns(data, [client, session, x, m, y], where=where)
+    require_numeric(data, [x, m, y], where=where, finite=True)
+    clash = [v for v in (x, m, y) if v in ("client", "session")]
+    if clash:  # the panel fit reads the roles from the columns 'client' and 'session'
+        raise OptionError(f"{where}(): variable column(s) {clash} share a name with a column role; rename them "
+                          "(e.g. data.rename(columns={'session': 'session_score'}))")
+    frame = data[[client, session, x, m, y]].rename(columns={client: "client", session: "session"})
+    panel = _fit(frame, [x, m, y], waves=waves, missing=missing)
     if len(panel.waves) < 3:
-        raise AllianceStatsError(f"wave_mediation(): {len(panel.waves)} waves; a lag-2 indirect effect needs at "
-                                 "least three.")
-    lagged = pd.concat([panel.cross_lagged, panel.autoregressive], ignore_index=True)
-    first = lagged.drop_duplicates(["outcome", "predictor"]).set_index(["outcome", "predictor"])
-    routes = {"a": (m, x), "b": (y, m), "c": (y, x), "ax": (x, x), "ay": (y, y)}
-    labels = {k: first.loc[key, "label"] for k, key in routes.items()}
+        raise IdentificationError(f"{where}(): {len(panel.waves)} waves; a lag-2 indirect effect needs at least "
+                                  "three.")
+    roles = {"x": x, "m": m, "y": y}
+    first = _lagged_estimates(panel, roles)
     table = panel.sem.partable
-    free = {k: int(table.loc[table["label"] == lbl, "free"].iloc[0]) for k, lbl in labels.items()}
-    est = np.array([first.loc[routes[k], "estimate"] for k in routes])
-    idx = [free[k] - 1 for k in routes]
-    vcov = panel.sem.vcov.to_numpy()[np.ix_(idx, idx)]
-
-    def effects_of(p):  # p columns: a, b, c, ax, ay
-        a, b, c, ax, ay = (p[:, i] for i in range(5))
-        return np.column_stack([a * b, c * ax + ay * c, c * ax + a * b + ay * c])
+    free = [int(table.loc[table["label"] == lbl, "free"].iloc[0]) - 1 for lbl in first["label"]]
+    est = first["estimate"].to_numpy(dtype=float)
+    vcov = panel.sem.vcov.to_numpy()[np.ix_(free, free)]
 
     names = [f"{x}[t-2] -> {m}[t-1] -> {y}[t]", f"{x}[t-2] -> {y}[t], other routes", f"{x}[t-2] -> {y}[t], total"]
-    estimate = effects_of(est[None])[0]
+    estimate = _effects_of(est[None])[0]
     a, b, c, ax, ay = est
     jac = np.array([[b, a, 0, 0, 0], [0, 0, ax + ay, c, c], [b, a, ax + ay, c, c]])
     se = np.sqrt(np.einsum("ij,jk,ik->i", jac, vcov, jac))
-    draws = None
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+    rng = np.random.default_rng(seed)
+    sample = jack = None
     if ci == "monte_carlo":
-        sample = effects_of(monte_carlo_coefficients(est, vcov, n_draws, np.random.default_rng(seed)))
-        lower, upper = percentile_interval(sample, level)
-        draws = xr.Dataset({"effects": (("draw", "effect"), sample)},
-                           coords={"draw": np.arange(n_draws), "effect": names},
-                           attrs={"method": "monte_carlo", "seed": seed})
-    elif ci == "bootstrap":
-        sample = _bootstrap(panel, [x, m, y], routes, effects_of, n_boot, np.random.default_rng(seed), missing)
-        lower, upper = percentile_interval(sample, level)
-        draws = xr.Dataset({"effects": (("draw", "effect"), sample)},
-                           coords={"draw": np.arange(len(sample)), "effect": names},
-                           attrs={"method": "bootstrap", "seed": seed, "n_boot": n_boot})
-    else:
-        zc = stats.norm.ppf(0.5 + level / 2)
-        lower, upper = estimate - zc * se, estimate + zc * se
-    effects = pd.DataFrame({"effect": names, "estimate": estimate, "std_error": se, "ci_lower": lower,
-                            "ci_upper": upper, "p_value": 2 * stats.norm.sf(np.abs(estimate / se))})
-    paths = pd.DataFrame({"label": [labels[k] for k in routes], "outcome": [routes[k][0] for k in routes],
-                          "predictor": [routes[k][1] for k in routes], "estimate": est,
-                          "std_error": np.sqrt(np.diag(vcov))})
-    options = {"x": x, "m": m, "y": y, "client": client, "wave": wave, "waves": list(panel.waves), "ci": ci,
-               "n_draws": n_draws, "n_boot": n_boot, "level": level, "missing": missing}
-    return WaveMediationResult(effects=effects[EFFECT_COLUMNS], paths=paths, draws=draws, panel=panel,
-                               level=float(level), ci_method=ci, convergence=panel.convergence,
-                               provenance=make_provenance(data, options=options, seed=seed))
+        sample = _effects_of(monte_carlo_coefficients(est, vcov, n_draws, rng))
+    elif ci in ("percentile", "bca"):
+        sample = _bootstrap(panel, roles, n_draws, rng, missing, where)
+        if ci == "bca":
+            jack = _jackknife(panel, roles, missing, where)
+    lower, upper = effect_interval(ci, conf_level, estimate, se, sample, jack)
+    effects = effects_frame(names, estimate, se, lower, upper)
+    paths = paths_frame([f"{roles[o]}[t]" for o, _, _ in _ROUTES.values()],
+                        [f"{roles[p]}[t-1]" for _, p, _ in _ROUTES.values()],
+                        [lbl for _, _, lbl in _ROUTES.values()], est, np.sqrt(np.diag(vcov)), conf_level)
+    draws = None if sample is None else xr.Dataset(
+        {"effects": (("draw", "effect"), sample)}, coords={"draw": np.arange(len(sample)), "effect": names},
+        attrs={"method": "monte_carlo" if ci == "monte_carlo" else "client bootstrap", "seed": seed})
+    n_obs = panel.n_obs
+    options = {"x": x, "m": m, "y": y, "client": client, "session": session, "waves": list(panel.waves),
+               "ci": ci, "n_draws": n_draws, "conf_level": conf_level, "missing": missing}
+    return WaveMediationResult(
+        effects=effects, paths=paths, draws=draws, panel=panel, conf_level=conf_level, ci=ci, n_draws=n_draws,
+        n_obs=int(n_obs if np.ndim(n_obs) == 0 else np.sum(n_obs)), convergence=panel.convergence,
+        provenance=make_provenance(data, options=options, seed=seed, function=where, started=started))
 
 
-def _bootstrap(panel, variables, routes, effects_of, n_boot, rng, missing):
-    """Client bootstrap of the lag-2 effects: resample rows of the fitted wide table, refit, recompute."""
-    import warnings
-
-    from ..errors import ConvergenceWarning
-    from ..panel import fit_riclpm
-
+def _refit(panel, rows: np.ndarray, roles: dict[str, str], missing: str) -> np.ndarray | None:
+    """The lagged paths refitted on ``rows`` of the fitted wide table, or None if the fit fails or warns."""
     wide = panel.data.drop(columns=[c for c in panel.data.columns if c == "client"])
-    out, failed = [], 0
-    for _ in range(n_boot):
-        boot = wide.iloc[rng.integers(0, len(wide), len(wide))].reset_index(drop=True)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                refit = fit_riclpm(boot, variables, wide=True, waves=panel.waves, constraints="lagged",
-                                   missing=missing)
-            except AllianceStatsError:
-                failed += 1
-                continue
-        if not refit.convergence.converged or any(issubclass(w.category, ConvergenceWarning) for w in caught):
-            failed += 1
-            continue
-        lagged = pd.concat([refit.cross_lagged, refit.autoregressive], ignore_index=True)
-        first = lagged.drop_duplicates(["outcome", "predictor"]).set_index(["outcome", "predictor"])
-        out.append([first.loc[routes[k], "estimate"] for k in routes])
-    if failed:
-        warnings.warn(f"wave_mediation(): {failed} of {n_boot} bootstrap resamples did not converge and were left "
-                      "out of the interval.", ConvergenceWarning, stacklevel=3)
-    if len(out) < 50:
-        raise AllianceStatsError(f"wave_mediation(): only {len(out)} of {n_boot} bootstrap refits converged; "
+    sample = wide.iloc[rows].reset_index(drop=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            refit = _fit(sample, list(roles.values()), wide=True, waves=panel.waves, missing=missing)
+        except AllianceStatsError:
+            return None
+    if not refit.convergence.converged or any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        return None
+    return _lagged_estimates(refit, roles)["estimate"].to_numpy(dtype=float)
+
+
+def _bootstrap(panel, roles, n_draws, rng, missing, where) -> np.ndarray:
+    """Client bootstrap of the lag-2 effects: resample rows of the fitted wide table, refit, recompute."""
+    n = len(panel.data)
+    out = [p for p in (_refit(panel, rng.integers(0, n, n), roles, missing) for _ in range(n_draws))
+           if p is not None]
+    if len(out) < n_draws:
+        warnings.warn(f"{where}(): {n_draws - len(out)} of {n_draws} bootstrap resamples did not converge and were "
+                      "left out of the interval.", ConvergenceWarning, stacklevel=4)
+    if len(out) < max(20, n_draws // 2):
+        raise AllianceStatsError(f"{where}(): only {len(out)} of {n_draws} bootstrap refits converged; "
                                  "use ci='monte_carlo' or more clients.")
-    return effects_of(np.asarray(out))
+    return _effects_of(np.asarray(out))
+
+
+def _jackknife(panel, roles, missing, where) -> np.ndarray:
+    """Leave-one-client-out lag-2 effects, for the BCa acceleration (failed refits are left out)."""
+    n = len(panel.data)
+    out = [p for p in (_refit(panel, np.delete(np.arange(n), i), roles, missing) for i in range(n))
+           if p is not None]
+    if len(out) < n:
+        warnings.warn(f"{where}(): {n - len(out)} of {n} leave-one-client-out refits did not converge; the BCa "
+                      "acceleration uses the others.", ConvergenceWarning, stacklevel=4)
+    return _effects_of(np.asarray(out))

@@ -1,15 +1,16 @@
-"""Behaviour of allianceStats.mediation: vectorised bootstrap = naive refits, seeding, clusters, BCa's jackknife,
+"""Behaviour of allianceStats.fit_mediation: vectorised bootstrap = naive refits, seeding, clusters, BCa's jackknife,
 Monte Carlo intervals, and errors on bad input."""
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from allianceStats.errors import AllianceStatsError, DataWarning, IdentificationError
-from allianceStats.mediation import mediation
+from allianceStats.errors import DataWarning, IdentificationError, OptionError, SchemaError
+from allianceStats.mediation import fit_mediation
 from allianceStats.mediation.engine import data_matrix, jackknife_coefficients
 from allianceStats.mediation.observed import build_model
 
@@ -24,7 +25,7 @@ def _ols(frame, outcome, predictors):
 
 def test_vectorised_bootstrap_equals_refitting_each_resample(paths_data):
     n_boot, seed = 200, 11
-    res = mediation(paths_data, **PARALLEL, n_boot=n_boot, seed=seed)
+    res = fit_mediation(paths_data, **PARALLEL, n_draws=n_boot, seed=seed)
     idx = np.random.default_rng(seed).integers(0, len(paths_data), size=(n_boot, len(paths_data)))
     draws = res.draws["paths"]
     for b in (0, 57, 199):
@@ -39,25 +40,25 @@ def test_vectorised_bootstrap_equals_refitting_each_resample(paths_data):
 
 def test_seeded_runs_are_bit_for_bit_repeatable(paths_data):
     for ci in ("percentile", "bca", "monte_carlo"):
-        one = mediation(paths_data, **PARALLEL, n_boot=300, seed=5, ci=ci)
-        two = mediation(paths_data, **PARALLEL, n_boot=300, seed=5, ci=ci)
+        one = fit_mediation(paths_data, **PARALLEL, n_draws=300, seed=5, ci=ci)
+        two = fit_mediation(paths_data, **PARALLEL, n_draws=300, seed=5, ci=ci)
         assert np.array_equal(one.draws["effects"].values, two.draws["effects"].values)
         assert one.effects.equals(two.effects)
-        other = mediation(paths_data, **PARALLEL, n_boot=300, seed=6, ci=ci)
+        other = fit_mediation(paths_data, **PARALLEL, n_draws=300, seed=6, ci=ci)
         assert not np.array_equal(one.draws["effects"].values, other.draws["effects"].values)
-    fresh = mediation(paths_data, **PARALLEL, n_boot=100)
-    again = mediation(paths_data, **PARALLEL, n_boot=100, seed=fresh.provenance.seed)
+    fresh = fit_mediation(paths_data, **PARALLEL, n_draws=100)
+    again = fit_mediation(paths_data, **PARALLEL, n_draws=100, seed=fresh.provenance.seed)
     assert np.array_equal(fresh.draws["effects"].values, again.draws["effects"].values)
 
 
 def test_cluster_bootstrap_on_duplicated_rows_equals_case_bootstrap(paths_data):
     # every row twice, the pair forming one cluster: resampling clusters = resampling the original rows
     doubled = pd.concat([paths_data.assign(case=np.arange(len(paths_data)))] * 2, ignore_index=True)
-    case = mediation(paths_data, **PARALLEL, n_boot=300, seed=3)
-    clus = mediation(doubled, **PARALLEL, n_boot=300, seed=3, cluster="case")
+    case = fit_mediation(paths_data, **PARALLEL, n_draws=300, seed=3)
+    clus = fit_mediation(doubled, **PARALLEL, n_draws=300, seed=3, client="case")
     np.testing.assert_allclose(clus.draws["effects"].values, case.draws["effects"].values, rtol=1e-9)
     np.testing.assert_allclose(clus.effects["estimate"], case.effects["estimate"], rtol=1e-12)
-    assert clus.n_clusters == len(paths_data) and clus.n_obs == 2 * len(paths_data)
+    assert clus.n_clients == len(paths_data) and clus.n_obs == 2 * len(paths_data)
 
 
 def test_cluster_bootstrap_widens_intervals_for_clustered_data():
@@ -68,8 +69,8 @@ def test_cluster_bootstrap_widens_intervals_for_clustered_data():
     m = 0.5 * x + u[:, 1] + 0.3 * rng.normal(size=g.size)
     y = 0.5 * m + u[:, 2] + 0.3 * rng.normal(size=g.size)
     df = pd.DataFrame({"x": x, "m": m, "y": y, "client": g})
-    naive = mediation(df, "x", ["m"], "y", n_boot=2000, seed=1)
-    clus = mediation(df, "x", ["m"], "y", n_boot=2000, seed=1, cluster="client")
+    naive = fit_mediation(df, "x", ["m"], "y", n_draws=2000, seed=1)
+    clus = fit_mediation(df, "x", ["m"], "y", n_draws=2000, seed=1, client="client")
     sd_naive = naive.draws["effects"].std("draw").sel(effect="x -> m -> y").item()
     sd_clus = clus.draws["effects"].std("draw").sel(effect="x -> m -> y").item()
     assert sd_clus > 1.5 * sd_naive
@@ -86,9 +87,9 @@ def test_jackknife_is_leave_one_out(paths_data):
 
 
 def test_bca_and_percentile_bracket_the_estimate_and_differ_for_a_skewed_indirect_effect(paths_data):
-    kw = dict(n_boot=3000, seed=2)
-    per = mediation(paths_data, **PARALLEL, ci="percentile", **kw).effects.set_index("effect")
-    bca = mediation(paths_data, **PARALLEL, ci="bca", **kw).effects.set_index("effect")
+    kw = dict(n_draws=3000, seed=2)
+    per = fit_mediation(paths_data, **PARALLEL, ci="percentile", **kw).effects.set_index("effect")
+    bca = fit_mediation(paths_data, **PARALLEL, ci="bca", **kw).effects.set_index("effect")
     assert np.all(bca["ci_lower"] < bca["estimate"]) and np.all(bca["estimate"] < bca["ci_upper"])
     assert not np.allclose(per["ci_lower"], bca["ci_lower"], rtol=1e-6)
     # same draws, only the quantile levels differ: the limits stay within the range of the draws
@@ -96,58 +97,94 @@ def test_bca_and_percentile_bracket_the_estimate_and_differ_for_a_skewed_indirec
 
 
 def test_monte_carlo_interval_of_a_linear_effect_equals_wald_interval(paths_data):
-    res = mediation(paths_data, **PARALLEL, ci="monte_carlo", n_boot=20000, seed=4)
+    res = fit_mediation(paths_data, **PARALLEL, ci="monte_carlo", n_draws=20000, seed=4)
     direct = res.effects.set_index("effect").loc["direct"]
-    wald = res.paths.set_index("label").loc["cp"]
+    wald = res.paths.set_index("label").loc["c_prime"]
     # quantile of 20000 normal draws: SE of a 2.5% limit ~ 0.0134 SD; allow 4 of them
     assert direct["ci_lower"] == pytest.approx(wald["ci_lower"], abs=4 * 0.0134 * wald["std_error"])
     assert direct["ci_upper"] == pytest.approx(wald["ci_upper"], abs=4 * 0.0134 * wald["std_error"])
     assert res.draws.attrs["method"] == "monte_carlo"
 
 
-def test_result_shape_and_level_attribute(paths_data):
-    res = mediation(paths_data, **PARALLEL, n_boot=200, seed=1, level=0.9)
-    assert list(res.effects.columns) == ["effect", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
-    assert res.level == 0.9
+def test_result_follows_the_result_protocol(paths_data):
+    from allianceStats.mediation.tables import EFFECT_COLUMNS, PATH_COLUMNS
+    from allianceStats.results import Result
+
+    res = fit_mediation(paths_data, **PARALLEL, n_draws=200, seed=1, conf_level=0.9)
+    assert isinstance(res, Result) and res.converged and isinstance(res.n_obs, int)
+    assert list(res.effects.columns) == EFFECT_COLUMNS and list(res.paths.columns) == PATH_COLUMNS
+    assert set(res.paths["op"]) == {"~"}
+    assert res.paths.loc[res.paths["label"] != "", "label"].tolist() == ["a1", "a2", "a3", "c_prime", "b1", "b2",
+                                                                          "b3"]
+    assert res.conf_level == 0.9 and res.ci == "percentile" and res.n_draws == 200
     assert res.draws["effects"].dims == ("draw", "effect") and res.draws.sizes["draw"] == 200
-    assert res.provenance.seed == 1 and res.provenance.options["ci"] == "percentile"
-    assert "support -> autonomy -> motivation" in res.summary()
+    prov = res.provenance
+    assert prov.seed == 1 and prov.function == "fit_mediation" and prov.elapsed_seconds >= 0
+    assert prov.options["ci"] == "percentile" and prov.options["conf_level"] == 0.9
+    assert "support -> autonomy -> motivation" in res.summary() and "90% intervals" in res.summary()
+    # Wald intervals of the paths at conf_level; z statistics
+    cp = res.paths.set_index("label").loc["c_prime"]
+    assert cp["ci_upper"] - cp["estimate"] == pytest.approx(1.6448536269514722 * cp["std_error"], rel=1e-9)
+    assert cp["statistic"] == pytest.approx(cp["estimate"] / cp["std_error"], rel=1e-12)
     import arviz as az  # the documented route into arviz: add a chain dimension
 
     stats_table = az.summary(res.draws.expand_dims("chain"), var_names=["effects"], kind="stats")
     assert stats_table.loc["effects[total]", "sd"] == pytest.approx(
         float(res.draws["effects"].sel(effect="total").std()), rel=1e-2)
-    with pytest.raises(Exception):
-        res.level = 0.5  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.conf_level = 0.5  # type: ignore[misc]
+
+
+def test_delta_interval_is_wald_on_the_delta_method_se(paths_data):
+    res = fit_mediation(paths_data, **PARALLEL, ci="delta", seed=1)
+    eff = res.effects
+    np.testing.assert_allclose(eff["ci_upper"] - eff["estimate"], 1.959963984540054 * eff["std_error"], rtol=1e-9)
+    assert res.draws is None and res.n_draws == 0 and "delta" in res.summary()
+    boot = fit_mediation(paths_data, **PARALLEL, n_draws=200, seed=1)
+    np.testing.assert_allclose(eff["estimate"], boot.effects["estimate"], rtol=1e-12)
 
 
 def test_inputs_are_not_mutated_and_missing_rows_are_dropped_with_warning(paths_data):
     df = paths_data.copy()
     df.loc[[3, 10], "autonomy"] = np.nan
     before = df.copy()
-    with pytest.warns(DataWarning, match="2 of 420 rows"):
-        res = mediation(df, **PARALLEL, n_boot=100, seed=1)
+    with pytest.warns(DataWarning, match="2 of 420 rows") as caught:
+        res = fit_mediation(df, **PARALLEL, n_draws=100, seed=1)
+    assert caught[0].filename == __file__  # the warning points at the caller's line
     pd.testing.assert_frame_equal(df, before)
     assert res.n_obs == 418
 
 
 def test_bad_inputs_raise_clear_errors(paths_data):
-    with pytest.raises(AllianceStatsError, match="mediator column 'nope' not found"):
-        mediation(paths_data, "support", ["nope"], "motivation")
-    with pytest.raises(AllianceStatsError, match="more than one role"):
-        mediation(paths_data, "support", ["support"], "motivation")
-    with pytest.raises(AllianceStatsError, match="not one of"):
-        mediation(paths_data, "support", ["autonomy"], "motivation", ci="normal")
-    with pytest.raises(AllianceStatsError, match="strictly between 0 and 1"):
-        mediation(paths_data, "support", ["autonomy"], "motivation", level=95)
-    with pytest.raises(AllianceStatsError, match="numeric column"):
-        mediation(paths_data.assign(s=paths_data["support"].astype(str)), "s", ["autonomy"], "motivation")
-    with pytest.raises(AllianceStatsError, match="cluster column 'client' not found"):
-        mediation(paths_data, "support", ["autonomy"], "motivation", cluster="client")
+    with pytest.raises(SchemaError, match="column 'nope' not found in data"):
+        fit_mediation(paths_data, "support", ["nope"], "motivation")
+    with pytest.raises(OptionError, match="column 'support' is given as x and a mediator"):
+        fit_mediation(paths_data, "support", ["support"], "motivation")
+    with pytest.raises(OptionError, match=r"ci='normal' is not supported; choose one of \['percentile', 'bca', "
+                                          r"'monte_carlo', 'delta'\]"):
+        fit_mediation(paths_data, "support", ["autonomy"], "motivation", ci="normal")
+    with pytest.raises(OptionError, match="conf_level=95 must be a number between 0 and 1"):
+        fit_mediation(paths_data, "support", ["autonomy"], "motivation", conf_level=95)
+    with pytest.raises(OptionError, match="n_draws=10 must be an integer of at least 100"):
+        fit_mediation(paths_data, "support", ["autonomy"], "motivation", n_draws=10)
+    with pytest.raises(OptionError, match="seed=-3"):
+        fit_mediation(paths_data, "support", ["autonomy"], "motivation", seed=-3)
+    with pytest.raises(OptionError, match="serial='yes' must be True or False"):
+        fit_mediation(paths_data, "support", ["autonomy"], "motivation", serial="yes")
+    with pytest.raises(OptionError, match="no mediator given"):
+        fit_mediation(paths_data, "support", [], "motivation")
+    with pytest.raises(SchemaError, match="column 's' has dtype"):
+        fit_mediation(paths_data.assign(s=paths_data["support"].astype(str)), "s", ["autonomy"], "motivation")
+    with pytest.raises(SchemaError, match="data must be a pandas DataFrame"):
+        fit_mediation(paths_data.to_dict(), "support", ["autonomy"], "motivation")
+    with pytest.raises(SchemaError) as err:  # every missing column at once
+        fit_mediation(paths_data, "support", ["nope", "nix"], "motivation", client="client")
+    assert len(err.value.problems) == 3
     with pytest.raises(IdentificationError, match="rank deficient"):
-        mediation(paths_data.assign(b2=2 * paths_data["baseline"]), "support", ["autonomy"], "motivation",
-                  covariates=["baseline", "b2"], n_boot=100)
+        fit_mediation(paths_data.assign(b2=2 * paths_data["baseline"]), "support", ["autonomy"], "motivation",
+                      covariates=["baseline", "b2"], n_draws=100)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        one = mediation(paths_data, "support", "autonomy", "motivation", covariates="baseline", n_boot=100, seed=1)
+        one = fit_mediation(paths_data, "support", "autonomy", "motivation", covariates="baseline", n_draws=100,
+                            seed=1)
     assert one.paths["rhs"].tolist() == ["support", "baseline", "support", "autonomy", "baseline"]  # names as str

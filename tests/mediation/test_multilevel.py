@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allianceStats.errors import AllianceStatsError, IdentificationError
-from allianceStats.mediation.multilevel import fit_stacked, multilevel_mediation, simulate_111
+from allianceStats.errors import IdentificationError, OptionError, SchemaError
+from allianceStats.mediation.multilevel import fit_multilevel_mediation, fit_stacked, simulate_111
 
 # nlme fixed-effect names -> our order (m: intercept, a_W, a_B; y: intercept, b_W, b_B, c'_W, c'_B)
 NLME_FIXED = ["Sm", "Sm:xw", "Sm:xb", "Sy", "Sy:mw", "Sy:mb", "xw:Sy", "xb:Sy"]
@@ -48,7 +48,7 @@ def test_stacked_model_matches_nlme(nlme_multilevel):
 
 def test_recovers_known_within_and_between_indirect_effects():
     data, truth = simulate_111(250, 12, seed=42)
-    res = multilevel_mediation(data, "x", "m", "y", n_draws=4000, seed=1)
+    res = fit_multilevel_mediation(data, "x", "m", "y", n_draws=4000, seed=1)
     eff = res.effects.set_index("effect")
     for name, value in truth.items():  # within 3.5 standard errors of the truth, and inside the 95% interval
         assert abs(eff.loc[name, "estimate"] - value) < 3.5 * eff.loc[name, "std_error"], name
@@ -63,8 +63,8 @@ def test_recovers_known_within_and_between_indirect_effects():
 
 def test_cluster_bootstrap_and_monte_carlo_agree_roughly():
     data, _ = simulate_111(60, 8, seed=3)
-    mc = multilevel_mediation(data, "x", "m", "y", n_draws=2000, seed=2, random_slopes=False)
-    boot = multilevel_mediation(data, "x", "m", "y", n_draws=30, seed=2, random_slopes=False, method="bootstrap")
+    mc = fit_multilevel_mediation(data, "x", "m", "y", n_draws=2000, seed=2, random_slopes=False)
+    boot = fit_multilevel_mediation(data, "x", "m", "y", n_draws=30, seed=2, random_slopes=False, ci="percentile")
     assert mc.effects["estimate"].equals(boot.effects["estimate"])
     sd_mc = mc.draws["effects"].std("draw").values
     sd_boot = boot.draws["effects"].std("draw").values
@@ -75,26 +75,61 @@ def test_cluster_bootstrap_and_monte_carlo_agree_roughly():
 def test_seeded_and_not_mutating():
     data, _ = simulate_111(30, 6, seed=5)
     before = data.copy()
-    one = multilevel_mediation(data, "x", "m", "y", n_draws=500, seed=9, random_slopes=False)
-    two = multilevel_mediation(data, "x", "m", "y", n_draws=500, seed=9, random_slopes=False)
+    one = fit_multilevel_mediation(data, "x", "m", "y", n_draws=500, seed=9, random_slopes=False)
+    two = fit_multilevel_mediation(data, "x", "m", "y", n_draws=500, seed=9, random_slopes=False)
     assert np.array_equal(one.draws["effects"].values, two.draws["effects"].values)
     pd.testing.assert_frame_equal(data, before)
-    assert list(one.effects.columns) == ["effect", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
+    assert list(one.effects.columns) == ["effect", "estimate", "std_error", "statistic", "p_value", "ci_lower",
+                                         "ci_upper"]
+
+
+def test_bca_and_delta_intervals_and_the_paths_table():
+    from allianceStats.mediation.tables import EFFECT_COLUMNS, PATH_COLUMNS
+    from allianceStats.results import Result
+
+    data, _ = simulate_111(40, 6, seed=3)
+    kw = dict(random_slopes=False, seed=2, conf_level=0.9)
+    delta = fit_multilevel_mediation(data, "x", "m", "y", ci="delta", **kw)
+    assert isinstance(delta, Result) and delta.converged and delta.draws is None and delta.n_draws == 0
+    eff = delta.effects
+    assert list(eff.columns) == EFFECT_COLUMNS
+    np.testing.assert_allclose(eff["ci_upper"] - eff["estimate"], 1.6448536269514722 * eff["std_error"], rtol=1e-9)
+    paths = delta.paths
+    assert list(paths.columns) == PATH_COLUMNS and set(paths["op"]) == {"~"}
+    assert paths[["lhs", "rhs", "label"]].values.tolist() == [
+        ["m", "x_within", "a1_within"], ["m", "x_between", "a1_between"], ["y", "m_within", "b1_within"],
+        ["y", "m_between", "b1_between"], ["y", "x_within", "c_prime_within"], ["y", "x_between", "c_prime_between"]]
+    # the between indirect effect is the product of the between paths; paths equal the fixed effects
+    p = paths.set_index("label")["estimate"]
+    assert eff.loc[1, "estimate"] == pytest.approx(p["a1_between"] * p["b1_between"], rel=1e-12)
+    np.testing.assert_allclose(paths["estimate"], delta.params["estimate"].to_numpy()[[1, 2, 4, 5, 6, 7]], rtol=0)
+    bca = fit_multilevel_mediation(data, "x", "m", "y", ci="bca", n_draws=25, **kw)
+    per = fit_multilevel_mediation(data, "x", "m", "y", ci="percentile", n_draws=25, **kw)
+    np.testing.assert_array_equal(bca.draws["effects"].values, per.draws["effects"].values)  # same resamples
+    assert not np.allclose(bca.effects["ci_lower"], per.effects["ci_lower"])  # only the quantile levels differ
+    assert bca.provenance.function == "fit_multilevel_mediation" and bca.provenance.seed == 2
+    assert bca.n_clients == 40 and bca.n_obs == 240
 
 
 def test_bad_inputs():
     data, _ = simulate_111(30, 6, seed=5)
-    with pytest.raises(AllianceStatsError, match="cluster column 'therapist' not found"):
-        multilevel_mediation(data, "x", "m", "y", cluster="therapist")
-    with pytest.raises(AllianceStatsError, match="not one of"):
-        multilevel_mediation(data, "x", "m", "y", method="bca")
-    with pytest.raises(AllianceStatsError, match="strictly between 0 and 1"):
-        multilevel_mediation(data, "x", "m", "y", level="95%")
+    with pytest.raises(SchemaError, match="column 'therapist' not found in data"):
+        fit_multilevel_mediation(data, "x", "m", "y", client="therapist")
+    with pytest.raises(OptionError, match="ci='wald' is not supported"):
+        fit_multilevel_mediation(data, "x", "m", "y", ci="wald")
+    with pytest.raises(OptionError, match="conf_level='95%' must be a number between 0 and 1"):
+        fit_multilevel_mediation(data, "x", "m", "y", conf_level="95%")
+    with pytest.raises(OptionError, match="n_draws=5 must be an integer of at least 20"):
+        fit_multilevel_mediation(data, "x", "m", "y", n_draws=5)
+    with pytest.raises(OptionError, match="reml='no' must be True or False"):
+        fit_multilevel_mediation(data, "x", "m", "y", reml="no")
+    with pytest.raises(OptionError, match="column 'x' is given as x and m"):
+        fit_multilevel_mediation(data, "x", "x", "y")
     with pytest.raises(IdentificationError, match="at least 10"):
-        multilevel_mediation(data[data["client"].isin(["c000", "c001"])], "x", "m", "y")
+        fit_multilevel_mediation(data[data["client"].isin(["c000", "c001"])], "x", "m", "y")
     flat = data.assign(x=data.groupby("client")["x"].transform("mean"))
-    with pytest.raises(IdentificationError, match="does not vary within clusters"):
-        multilevel_mediation(flat, "x", "m", "y")
+    with pytest.raises(IdentificationError, match="does not vary within clients"):
+        fit_multilevel_mediation(flat, "x", "m", "y")
 
 
 def _separable(data):
@@ -129,8 +164,8 @@ def test_separable_stacked_model_equals_two_fit_mlm_fits(nlme_multilevel):
     d = data.assign(x_between=data.groupby("client")["x"].transform("mean"),
                     m_between=data.groupby("client")["m"].transform("mean"))
     d = d.assign(x_within=d["x"] - d["x_between"], m_within=d["m"] - d["m_between"])
-    fm = als.fit_mlm("m ~ x_within + x_between + (1 + x_within | client)", d)
-    fy = als.fit_mlm("y ~ m_within + m_between + x_within + x_between + (1 + m_within | client)", d)
+    fm = als.fit_mlm(d, "m ~ x_within + x_between + (1 + x_within | client)")
+    fy = als.fit_mlm(d, "y ~ m_within + m_between + x_within + x_between + (1 + m_within | client)")
     se = np.sqrt(np.diag(fit.vcov_beta))
     for res, rows, g_idx, sigma2 in ((fm, slice(0, 3), [0, 1], fit.var_m), (fy, slice(3, 8), [3, 2], fit.var_y)):
         np.testing.assert_allclose(fit.beta[rows], res.params["estimate"], rtol=1e-5)

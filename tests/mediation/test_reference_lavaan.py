@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from allianceStats.mediation import mediation
+from allianceStats.mediation import fit_mediation
 
 MODELS = {
     "parallel": dict(x="support", mediators=["autonomy", "competence", "relatedness"], y="motivation",
@@ -28,12 +28,12 @@ MODELS = {
 
 def _fit(data, name, **kw):
     spec = dict(MODELS[name])
-    return mediation(data, spec.pop("x"), spec.pop("mediators"), spec.pop("y"), **spec, **kw)
+    return fit_mediation(data, spec.pop("x"), spec.pop("mediators"), spec.pop("y"), **spec, **kw)
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
 def fitted(request, paths_data, lavaan_paths):
-    res = _fit(paths_data, request.param, n_boot=5000, seed=20261125)
+    res = _fit(paths_data, request.param, n_draws=5000, seed=20261125)
     return request.param, res, lavaan_paths[request.param]
 
 
@@ -75,13 +75,13 @@ def test_bootstrap_percentile_limits_within_monte_carlo_error_of_lavaan(fitted):
     got = res.effects.set_index("effect").loc[boot.index]
     q = 0.025
     per_draw = np.sqrt(q * (1 - q)) / stats.norm.pdf(stats.norm.ppf(q))
-    sd_diff = per_draw * np.sqrt(1 / ref["n_boot"] + 1 / res.n_boot)
+    sd_diff = per_draw * np.sqrt(1 / ref["n_boot"] + 1 / res.n_draws)
     allowed = 4 * sd_diff * boot["boot_se"]
     assert np.all(np.abs(got["ci_lower"] - boot["ci_lower"]) <= allowed)
     assert np.all(np.abs(got["ci_upper"] - boot["ci_upper"]) <= allowed)
     # the bootstrap SD of our draws estimates the same quantity as lavaan's bootstrap SE (SE of an SD ~ s/sqrt(2B))
     sd = res.draws["effects"].std(dim="draw", ddof=1).to_series().loc[boot.index]
-    assert np.all(np.abs(sd / boot["boot_se"] - 1) <= 4 * np.sqrt(1 / (2 * ref["n_boot"]) + 1 / (2 * res.n_boot)))
+    assert np.all(np.abs(sd / boot["boot_se"] - 1) <= 4 * np.sqrt(1 / (2 * ref["n_boot"]) + 1 / (2 * res.n_draws)))
 
 
 def test_lavaan_tutorial_example_and_pingouin(tutorial):
@@ -89,7 +89,7 @@ def test_lavaan_tutorial_example_and_pingouin(tutorial):
 
     data, ref = tutorial
     pe = pd.DataFrame(ref["params"]).set_index("label")
-    res = mediation(data, "X", ["M"], "Y", n_boot=1000, seed=1)
+    res = fit_mediation(data, "X", ["M"], "Y", n_draws=1000, seed=1)
     eff = res.effects.set_index("effect")
     for ours, theirs in [("X -> M -> Y", "ab"), ("total", "total"), ("direct", "c")]:
         assert eff.loc[ours, "estimate"] == pytest.approx(pe.loc[theirs, "est"], rel=1e-7)
@@ -108,7 +108,7 @@ def test_lavaan_tutorial_example_and_pingouin(tutorial):
 
 
 def test_serial_routes_written_out(paths_data):
-    res = _fit(paths_data, "serial", n_boot=200, seed=1)
+    res = _fit(paths_data, "serial", n_draws=200, seed=1)
     assert res.effects["effect"].tolist() == [
         "support -> alliance -> engagement", "support -> needs -> engagement",
         "support -> alliance -> needs -> engagement", "total indirect", "direct", "total"]
