@@ -1,9 +1,10 @@
-"""Benchmarks of allianceStats.mediation: bootstrap speed against pingouin and lavaan, and interval coverage.
+"""Benchmarks of allianceStats mediation: bootstrap speed against pingouin and lavaan, and interval coverage.
 
 Speed: bootstrap of a three-mediator parallel mediation model with one covariate (n = 420, 5,000 resamples).
 
 Same data (tests/mediation/fixtures/paths_data.csv), same model, same run:
-- allianceStats.mediation (vectorised case bootstrap, percentile intervals): median of 5 seeded runs after a warm-up;
+- allianceStats.fit_mediation (vectorised case bootstrap, percentile intervals): median of 5 seeded runs after a
+  warm-up;
 - pingouin.mediation_analysis (its own bootstrap), one run;
 - lavaan 0.6 sem(se = "bootstrap", bootstrap = 5000) through Rscript, timed inside R (startup excluded).
 Coverage (``--part coverage``): repeated simulations with known truth —
@@ -13,7 +14,8 @@ Coverage (``--part coverage``): repeated simulations with known truth —
 Writes its section of benchmarks/results/mediation.md (each part replaces only its own section). Run by hand
 from the repository root (not part of the test suite):
 
-    .venv/bin/python benchmarks/bench_mediation.py [--part speed|coverage|all] [--lavaan-boot 5000] [--reps 200]
+    .venv/bin/python benchmarks/bench_mediation.py [--part speed|coverage|all] [--n-draws 5000] [--lavaan-boot 5000]
+        [--reps 200]
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allianceStats.mediation import mediation, multilevel_mediation
+from allianceStats.mediation import fit_mediation, fit_multilevel_mediation
 from allianceStats.mediation.multilevel import simulate_111
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,34 +69,34 @@ cat(jsonlite::toJSON(list(seconds = secs, cpu = cpu, lower = ti$ci.lower, upper 
 """
 
 
-def time_ours(data: pd.DataFrame, n_boot: int) -> tuple[float, float, pd.Series]:
-    kw = dict(covariates=["baseline"], n_boot=n_boot)
-    mediation(data, "support", MEDIATORS, "motivation", seed=0, **kw)  # warm-up (imports, caches)
+def time_ours(data: pd.DataFrame, n_draws: int) -> tuple[float, float, pd.Series]:
+    kw = dict(covariates=["baseline"], n_draws=n_draws)
+    fit_mediation(data, "support", MEDIATORS, "motivation", seed=0, **kw)  # warm-up (imports, caches)
     wall, cpu, res = [], [], None
     for seed in range(1, 6):
         t0, c0 = time.perf_counter(), time.process_time()
-        res = mediation(data, "support", MEDIATORS, "motivation", seed=seed, **kw)
+        res = fit_mediation(data, "support", MEDIATORS, "motivation", seed=seed, **kw)
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return (float(np.median(wall)), float(np.median(cpu)),
             res.effects.set_index("effect").loc["support -> autonomy -> motivation"])
 
 
-def time_pingouin(data: pd.DataFrame, n_boot: int) -> tuple[float, float, pd.Series]:
+def time_pingouin(data: pd.DataFrame, n_draws: int) -> tuple[float, float, pd.Series]:
     import pingouin
 
     t0, c0 = time.perf_counter(), time.process_time()
     out = pingouin.mediation_analysis(data=data, x="support", m=MEDIATORS, y="motivation", covar=["baseline"],
-                                      n_boot=n_boot, seed=1)
+                                      n_boot=n_draws, seed=1)
     return time.perf_counter() - t0, time.process_time() - c0, out.set_index("path").loc["Indirect autonomy"]
 
 
-def time_lavaan(n_boot: int) -> dict | None:
+def time_lavaan(n_draws: int) -> dict | None:
     if shutil.which("Rscript") is None:
         return None
     with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
         fh.write(LAVAAN)
-    proc = subprocess.run(["Rscript", fh.name, str(DATA), str(n_boot)], capture_output=True, text=True, check=True)
+    proc = subprocess.run(["Rscript", fh.name, str(DATA), str(n_draws)], capture_output=True, text=True, check=True)
     Path(fh.name).unlink()
     return json.loads(proc.stdout)
 
@@ -112,13 +114,13 @@ def write_section(name: str, lines: list[str]) -> None:
     print("\n".join(lines))
 
 
-def speed(n_boot: int, lavaan_boot: int) -> None:
+def speed(n_draws: int, lavaan_boot: int) -> None:
     data = pd.read_csv(DATA)
-    ours_s, ours_cpu, ours = time_ours(data, n_boot)
-    ping_s, ping_cpu, ping = time_pingouin(data, n_boot)
+    ours_s, ours_cpu, ours = time_ours(data, n_draws)
+    ping_s, ping_cpu, ping = time_pingouin(data, n_draws)
     lav = time_lavaan(lavaan_boot) if lavaan_boot else None
-    rows = [("allianceStats.mediation (vectorised)", n_boot, ours_s, ours_cpu, ours["ci_lower"], ours["ci_upper"]),
-            ("pingouin.mediation_analysis", n_boot, ping_s, ping_cpu, ping["CI2.5"], ping["CI97.5"])]
+    rows = [("allianceStats.fit_mediation (vectorised)", n_draws, ours_s, ours_cpu, ours["ci_lower"], ours["ci_upper"]),
+            ("pingouin.mediation_analysis", n_draws, ping_s, ping_cpu, ping["CI2.5"], ping["CI97.5"])]
     if lav is not None:
         rows.append((f"lavaan {lav['version']} sem(se='bootstrap')", lavaan_boot, lav["seconds"], lav["cpu"],
                      lav["lower"], lav["upper"]))
@@ -138,7 +140,7 @@ def speed(n_boot: int, lavaan_boot: int) -> None:
     ]
     for name, b, secs, cpu, lo, hi in rows:
         per_k = 1000 * cpu / b
-        ratio = per_k / (1000 * ours_cpu / n_boot)
+        ratio = per_k / (1000 * ours_cpu / n_draws)
         lines.append(f"| {name} | {b} | {secs:.3f} | {cpu:.3f} | {per_k:.3f} | {ratio:.0f}x | [{lo:.4f}, {hi:.4f}] |")
     lines += ["", "allianceStats: median of 5 seeded runs after a warm-up; pingouin: one run; lavaan: timed inside R "
               "(R startup and package loading excluded). Ratios use CPU time, which a busy machine disturbs less "
@@ -154,7 +156,7 @@ def coverage(reps: int) -> None:
         x = rng.normal(size=200)
         m = 0.3 * x + rng.normal(size=200)
         y = 0.3 * m + 0.1 * x + rng.normal(size=200)
-        res = mediation(pd.DataFrame({"x": x, "m": m, "y": y}), "x", ["m"], "y", n_boot=2000, seed=r)
+        res = fit_mediation(pd.DataFrame({"x": x, "m": m, "y": y}), "x", ["m"], "y", n_draws=2000, seed=r)
         row = res.effects.iloc[0]
         hits_single.append(row["ci_lower"] <= 0.09 <= row["ci_upper"])
     single_s = time.perf_counter() - t0
@@ -162,7 +164,7 @@ def coverage(reps: int) -> None:
     ml_reps = max(reps // 2, 1)
     for r in range(ml_reps):
         data, truth = simulate_111(80, 8, seed=20_000 + r)
-        eff = multilevel_mediation(data, "x", "m", "y", n_draws=5000, seed=r).effects.set_index("effect")
+        eff = fit_multilevel_mediation(data, "x", "m", "y", n_draws=5000, seed=r).effects.set_index("effect")
         hits_within.append(eff.loc["within indirect", "ci_lower"] <= truth["within indirect"]
                            <= eff.loc["within indirect", "ci_upper"])
         hits_between.append(eff.loc["between indirect", "ci_lower"] <= truth["between indirect"]
@@ -176,10 +178,10 @@ def coverage(reps: int) -> None:
     lines = ["## Coverage of 95% intervals (simulation with known truth)", "",
              "| estimator | interval | coverage | Monte Carlo SE at 0.95 | replications |",
              "| --- | --- | ---: | ---: | ---: |",
-             f"| mediation, a*b = 0.09, n = 200 | percentile bootstrap, 2,000 resamples | {cell(hits_single)} |",
-             f"| multilevel_mediation, within a_W b_W + sigma_ab = 0.17 | Monte Carlo, 5,000 draws | "
+             f"| fit_mediation, a*b = 0.09, n = 200 | percentile bootstrap, 2,000 resamples | {cell(hits_single)} |",
+             f"| fit_multilevel_mediation, within a_W b_W + sigma_ab = 0.17 | Monte Carlo, 5,000 draws | "
              f"{cell(hits_within)} |",
-             f"| multilevel_mediation, between a_B b_B = 0.30 | Monte Carlo, 5,000 draws | {cell(hits_between)} |",
+             f"| fit_multilevel_mediation, between a_B b_B = 0.30 | Monte Carlo, 5,000 draws | {cell(hits_between)} |",
              "", f"Run time: {single_s:.1f} s (single level), {ml_s:.1f} s (multilevel); seeds 10000+r / 20000+r."]
     write_section("coverage", lines)
 
@@ -187,12 +189,12 @@ def coverage(reps: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["speed", "coverage", "all"], default="all")
-    parser.add_argument("--n-boot", type=int, default=5000)
+    parser.add_argument("--n-draws", type=int, default=5000, help="bootstrap resamples (ours and pingouin)")
     parser.add_argument("--lavaan-boot", type=int, default=5000, help="lavaan resamples (0 skips lavaan)")
     parser.add_argument("--reps", type=int, default=200, help="coverage replications (multilevel: half)")
     args = parser.parse_args()
     if args.part in ("speed", "all"):
-        speed(args.n_boot, args.lavaan_boot)
+        speed(args.n_draws, args.lavaan_boot)
     if args.part in ("coverage", "all"):
         coverage(args.reps)
 

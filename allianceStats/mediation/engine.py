@@ -171,9 +171,9 @@ def outer_rows(design: np.ndarray) -> np.ndarray:
     return (design[:, :, None] * design[:, None, :]).reshape(design.shape[0], -1)
 
 
-def bootstrap_coefficients(model: PathModel, design: np.ndarray, n_boot: int, rng: np.random.Generator,
+def bootstrap_coefficients(model: PathModel, design: np.ndarray, n_draws: int, rng: np.random.Generator,
                            groups: np.ndarray | None = None) -> np.ndarray:
-    """Coefficients in ``n_boot`` case (or cluster) resamples, vectorised over resamples -> (n_boot, n_coef).
+    """Coefficients in ``n_draws`` case (or cluster) resamples, vectorised over resamples -> (n_draws, n_coef).
 
     With ``groups`` (integer cluster codes 0..G-1 per row), whole clusters are drawn with replacement
     (Field & Welsh 2007, the "cluster bootstrap"); otherwise rows are.
@@ -185,10 +185,10 @@ def bootstrap_coefficients(model: PathModel, design: np.ndarray, n_boot: int, rn
         summed = np.zeros((units, outer.shape[1]))
         np.add.at(summed, groups, outer)
         outer = summed
-    chunk = max(1, min(n_boot, _CHUNK_DOUBLES // units))
-    out = np.empty((n_boot, len(model.coef_keys)))
-    for start in range(0, n_boot, chunk):  # chunks bound memory; within a chunk everything is batched
-        size = min(chunk, n_boot - start)
+    chunk = max(1, min(n_draws, _CHUNK_DOUBLES // units))
+    out = np.empty((n_draws, len(model.coef_keys)))
+    for start in range(0, n_draws, chunk):  # chunks bound memory; within a chunk everything is batched
+        size = min(chunk, n_draws - start)
         idx = rng.integers(0, units, size=(size, units))
         counts = np.bincount((idx + units * np.arange(size)[:, None]).ravel(), minlength=size * units)
         cross = (counts.reshape(size, units).astype(float) @ outer).reshape(size, width, width)
