@@ -118,6 +118,9 @@ def test_describe_glossary_arguments():
     with pytest.warns(FutureWarning, match="argument time= is renamed session="):
         old = als.describe(example, time="session")
     pd.testing.assert_frame_equal(new.overview, old.overview)
+    with pytest.warns(FutureWarning, match="argument df= is renamed data="):
+        old = als.describe(df=example)
+    pd.testing.assert_frame_equal(new.measures, old.measures)
     renamed = example.rename(columns={"session": "visit"})
     pd.testing.assert_frame_equal(als.describe(renamed, session="visit").overview, new.overview)
     one = als.describe(example, "alliance")
