@@ -42,6 +42,7 @@ __all__ = [
     "check_fraction",
     "resolve_seed",
     "first_labels",
+    "table_and_text",
 ]
 
 _MAX_SHOWN = 5
@@ -108,7 +109,7 @@ def require_frame(data: Any, *, where: str, what: str = "data") -> pd.DataFrame:
     Traceback (most recent call last):
     ...
     allianceStats.errors.SchemaError: 1 problem found in decompose:
-      1. data must be a pandas DataFrame (one row per session), found list; build one with pandas.DataFrame(...) or read_sessions(path)
+      1. data must be a pandas DataFrame (one row per session), found list; build one with ...
     """
     if not isinstance(data, pd.DataFrame):
         raise SchemaError([f"{what} must be a pandas DataFrame (one row per session), found {type(data).__name__}; "
@@ -503,10 +504,45 @@ def resolve_seed(seed: Any) -> int:
     >>> resolve_seed(-1)
     Traceback (most recent call last):
     ...
-    allianceStats.errors.OptionError: seed=-1 must be a non-negative integer (or None for a fresh seed, which is recorded)
+    allianceStats.errors.OptionError: seed=-1 must be a non-negative integer (or None for a fresh seed, ...)
     """
     if seed is None:
         return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
         raise OptionError(f"seed={seed!r} must be a non-negative integer (or None for a fresh seed, which is recorded)")
     return int(seed)
+
+
+def table_and_text(first: Any, second: Any, *, where: str, text: str = "formula") -> tuple[pd.DataFrame, Any]:
+    """``(data, formula)`` from the first two arguments of a formula- or model-taking function, in either order.
+
+    The table comes first in every signature (docs/design.md, "Vocabulary"); R's order — ``lmer(formula, data)``,
+    ``sem(model, data)``, ``coxph(formula, data)`` — is accepted as users type it, without a warning, because the
+    two arguments cannot be confused (one is a table, the other text).
+
+    Parameters
+    ----------
+    first, second
+        The first two arguments as given.
+    where : str
+        The public function's name (used in errors).
+    text : str, default "formula"
+        What the text argument is called (``"formula"``, ``"model"``).
+
+    Returns
+    -------
+    data : pandas.DataFrame
+        Checked with :func:`require_frame`.
+    text
+        The formula or model, unchanged.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d, f = table_and_text("y ~ x", pd.DataFrame({"y": [1.0]}), where="fit_mlm")
+    >>> f, list(d.columns)
+    ('y ~ x', ['y'])
+    """
+    if isinstance(first, str) and not isinstance(second, str):
+        first, second = second, first
+    return require_frame(first, where=where), second

@@ -81,8 +81,9 @@ import pandas as pd
 from scipy.special import stdtr, stdtrit  # Student t cdf / quantile; lighter to import than scipy.stats
 from threadpoolctl import threadpool_limits
 
-from .._deprecation import renamed_arguments, warn_renamed
+from .._deprecation import renamed_arguments
 from ..data.checks import (
+    table_and_text,
     check_bool,
     check_choice,
     check_conf_level,
@@ -605,7 +606,7 @@ def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation:
     (True, False, 600, {'client': 100, 'therapist': 10})
     """
     started = time.perf_counter()
-    data, formula = data_then_formula(data, formula, where="fit_mlm")
+    data, formula = table_and_text(data, formula, where="fit_mlm")
     reml = check_bool("reml", reml)
     check_choice("correlation", correlation, (None, "ar1"))
     conf_level = check_conf_level(conf_level)
@@ -623,42 +624,6 @@ def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation:
         category = BoundaryWarning if message.startswith("boundary") else ConvergenceWarning
         warnings.warn(message, category, stacklevel=3)  # 3: past the renamed_arguments wrapper, at the caller
     return result
-
-
-def data_then_formula(data, formula, *, where: str, stacklevel: int = 6) -> tuple[pd.DataFrame, str]:
-    """``(data, formula)``, accepting the pre-0.2.0 order ``(formula, data)`` with a FutureWarning.
-
-    Parameters
-    ----------
-    data, formula
-        The first two arguments of the public function, as given.
-    where : str
-        The public function's name (in the warning and in errors).
-    stacklevel : int, default 6
-        Points the warning at the user's call: 6 for a public function wrapped by
-        :func:`~allianceStats._deprecation.renamed_arguments` that calls this helper directly.
-
-    Returns
-    -------
-    data : pandas.DataFrame
-        Checked with :func:`~allianceStats.data.checks.require_frame`.
-    formula : str
-
-    Examples
-    --------
-
-    >>> import warnings, pandas as pd
-    >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
-    ...     d, f = data_then_formula("y ~ 1 + (1 | g)", pd.DataFrame({"y": [1.0]}), where="fit_mlm")
-    >>> f, caught[0].category.__name__
-    ('y ~ 1 + (1 | g)', 'FutureWarning')
-    """
-    if isinstance(data, str) and isinstance(formula, pd.DataFrame):
-        warn_renamed(f"{where}(formula, data)", f"{where}(data, formula): the table comes first",
-                     stacklevel=stacklevel)
-        data, formula = formula, data
-    return require_frame(data, where=where), formula
 
 
 def _model_design(spec, data: pd.DataFrame, correlation: str | None, session: str):

@@ -380,13 +380,13 @@ def test_result_protocol(sleep):
                                       "correlation": None, "conf_level": 0.95}
 
 
-def test_old_argument_order_and_names_warn_and_give_the_same_fit(sleep):
+def test_r_order_is_accepted_and_old_names_warn_and_give_the_same_fit(sleep):
     new = fit_mlm(sleep, "Reaction ~ Days + (Days | Subject)", conf_level=0.9)
     with pytest.warns(FutureWarning) as caught:
-        old = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep, level=0.9)
+        old = fit_mlm("Reaction ~ Days + (Days | Subject)", sleep, level=0.9)  # lme4's order, old level=
     messages = [str(w.message) for w in caught]
-    assert any("fit_mlm(data, formula)" in m for m in messages)
-    assert any("level= is renamed conf_level=" in m for m in messages)
+    assert messages == ["fit_mlm(): argument level= is renamed conf_level=; the old name is removed in "
+                        "allianceStats 0.3.0 (see CHANGELOG.md)"]
     assert all(w.filename == __file__ for w in caught)  # the warnings point at the caller's line
     pd.testing.assert_frame_equal(old.params, new.params)
     with pytest.warns(FutureWarning, match="time= is renamed session="):
