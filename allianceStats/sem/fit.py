@@ -48,7 +48,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .._deprecation import renamed_arguments
-from ..data.checks import check_choice, check_conf_level, check_positive_int, resolve_seed
+from ..data.checks import check_choice, check_conf_level, check_positive_int, resolve_seed, table_and_text
 from ..errors import AllianceStatsError, BoundaryWarning, ConvergenceWarning, IdentificationError, OptionError
 from ..results import Convergence, make_provenance
 from ._messages import warn
@@ -60,7 +60,7 @@ from .result import SEMResult
 
 
 @renamed_arguments(n_boot="n_draws")
-def fit_sem(model: str, data: pd.DataFrame, *, missing: str = "fiml", estimator: str = "ML",
+def fit_sem(data: pd.DataFrame, model: str, *, missing: str = "fiml", estimator: str = "ML",
             group: str | None = None, se: str = "standard", defaults: str = "sem", conf_level: float = 0.95,
             n_draws: int = 1000, seed: int | None = None) -> SEMResult:
     """Fit a structural equation model written in lavaan syntax, by ML / FIML, as lavaan does.
@@ -71,15 +71,15 @@ def fit_sem(model: str, data: pd.DataFrame, *, missing: str = "fiml", estimator:
     test statistics and fit indices follow lavaan 0.6 for the same options; see the module docstring.
     Validated against lavaan 0.6.14 on 18 models (``tests/sem/test_lavaan_fixtures.py``).
 
-    The model comes first, as in lavaan's ``sem(model, data)``: the one exception to allianceStats' rule that
-    ``data`` is the first argument.
+    The table comes first, as everywhere in allianceStats; lavaan's order ``fit_sem(model, data)`` (as in
+    ``sem(model, data)``) is accepted as typed.
 
     Parameters
     ----------
-    model : str
-        lavaan-subset syntax (``=~ ~ ~~ ~1 := ==``, ``1*x``, ``a*x``, ``NA*x``, ``c(a, b)*x``).
     data : DataFrame
         One column per observed variable (NaN = missing); never modified.
+    model : str
+        lavaan-subset syntax (``=~ ~ ~~ ~1 := ==``, ``1*x``, ``a*x``, ``NA*x``, ``c(a, b)*x``).
     missing : {"fiml", "listwise"}
         Full-information ML over missing-data patterns (default) or complete rows only. (lavaan's own name for
         FIML, ml, is accepted too.)
@@ -122,20 +122,18 @@ def fit_sem(model: str, data: pd.DataFrame, *, missing: str = "fiml", estimator:
     >>> rng = np.random.default_rng(3)
     >>> x = rng.normal(size=300); m = 0.5 * x + rng.normal(size=300); y = 0.4 * m + rng.normal(size=300)
     >>> df = pd.DataFrame({"x": x, "m": m, "y": y})
-    >>> res = als.fit_sem("m ~ a*x\\n y ~ b*m + x\\n ab := a*b", df)
+    >>> res = als.fit_sem(df, "m ~ a*x\\n y ~ b*m + x\\n ab := a*b")
     >>> int(res.fit["df"]), int(res.fit["npar"]), res.n_obs
     (0, 7, 300)
     >>> row = res.params.query("lhs == 'ab'").iloc[0]
     >>> bool(0.1 < row["estimate"] < 0.35)
     True
-    >>> boot = als.fit_sem("m ~ a*x\\n y ~ b*m + x\\n ab := a*b", df, se="bootstrap", n_draws=200, seed=1)
+    >>> boot = als.fit_sem(df, "m ~ a*x\\n y ~ b*m + x\\n ab := a*b", se="bootstrap", n_draws=200, seed=1)
     >>> boot.provenance.seed, boot.provenance.function
     (1, 'fit_sem')
     """
     started = time.perf_counter()
-    if isinstance(model, pd.DataFrame) and isinstance(data, str):
-        raise OptionError("fit_sem(model, data): the model syntax comes first and the data second, as in lavaan's "
-                          "sem(model, data); swap the two arguments")
+    data, model = table_and_text(data, model, where="fit_sem", text="model")
     if not isinstance(model, str):
         raise OptionError(f"model must be lavaan syntax (a str), found {type(model).__name__}")
     if missing not in MISSING:

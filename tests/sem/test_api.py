@@ -109,9 +109,13 @@ def test_bad_option_values_are_option_errors(path_data, kwargs, match):
         fit_sem("y ~ m1", path_data, **kwargs)
 
 
+def test_table_first_and_lavaan_order_give_the_same_fit(path_data):
+    a = fit_sem(path_data, "y ~ m1")
+    b = fit_sem("y ~ m1", path_data)  # lavaan's sem(model, data) order, accepted as typed
+    pd.testing.assert_frame_equal(a.params, b.params)
+
+
 def test_bad_data_is_a_schema_error(path_data):
-    with pytest.raises(OptionError, match="the model syntax comes first"):
-        fit_sem(path_data, "y ~ m1")
     with pytest.raises(SchemaError, match="must be a pandas DataFrame"):
         fit_sem("y ~ m1", path_data.to_numpy())
     with pytest.raises(SchemaError, match="column 'site' not found"):
