@@ -102,7 +102,8 @@ STEP_ORDER = ["describe", "icc", "trajectories", "mlm", "riclpm", "mediation", "
               "wave_mediation", "cycle", "hypotheses", "dynamics", "power"]
 #: steps written as arrays of tables (``[[mlm]]``): each table is one analysis
 LIST_STEPS = {"mlm", "mediation", "multilevel_mediation", "wave_mediation"}
-_INTERVALS = ("percentile", "bca", "monte_carlo", "delta", "wald", "profile")
+#: interval methods of the mediation fits and the hypothesis registry (docs/design.md, "Vocabulary")
+_INTERVALS = ("percentile", "bca", "monte_carlo", "delta")
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                              "x": Key("text", "predictor", required=True),
                              "m": Key("text", "mediator", required=True),
                              "y": Key("text", "outcome", required=True),
-                             "n_draws": Key("count", "Monte Carlo draws"),
+                             "ci": Key("choice", "interval method", choices=_INTERVALS),
+                             "n_draws": Key("count", "Monte Carlo draws or bootstrap resamples"),
                              "conf_level": _CONF, "options": _OPTIONS},
     "wave_mediation": {"name": Key("text", "short name"), "title": Key("text", "section title"),
                        "x": Key("text", "predictor", required=True),
@@ -603,8 +605,7 @@ def _run_mediation(data, opts, seed, ctx):
 
 def _run_multilevel_mediation(data, opts, seed, ctx):
     kwargs = {**opts.get("options", {}), **_level(opts)}
-    if "n_draws" in opts:
-        kwargs["n_draws"] = opts["n_draws"]
+    kwargs.update({k: opts[k] for k in ("n_draws", "ci") if k in opts})
     return {"fit": als.fit_multilevel_mediation(data, opts["x"], opts["m"], opts["y"], seed=seed, **kwargs)}, []
 
 

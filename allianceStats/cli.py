@@ -289,7 +289,7 @@ def fit_mediation(data: DataArg,
                       help='"client" (client means) or "session" (clients resampled).')] = "client",
                   n_draws: Annotated[int, typer.Option(help="Bootstrap resamples (or Monte Carlo draws).")] = 5000,
                   ci: Annotated[str, typer.Option(
-                      help='Interval method: "percentile", "bca" or "monte_carlo".')] = "percentile",
+                      help='Interval method: "percentile", "bca", "monte_carlo" or "delta".')] = "percentile",
                   conf_level: ConfLevelOpt = None,
                   seed: Annotated[int, typer.Option(help="Random seed (recorded with the result).")] = 1,
                   n_boot: Annotated[int | None, typer.Option(hidden=True, help="Renamed --n-draws.")] = None,

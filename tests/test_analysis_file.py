@@ -62,7 +62,8 @@ def test_every_key_type_is_checked_and_all_problems_listed_at_once():
         "[[mlm]] number 2: decompose must be a list of column names",
         "[riclpm]: waves must be a list of whole numbers (e.g. [1, 2, 3]); found the string '1-5'",
         "[[mediation]] number 1: n_draws must be a whole number of at least 1; found the integer 0",
-        "[[mediation]] number 1: ci must be one of ['percentile', 'bca', 'monte_carlo', 'delta', 'wald', 'profile']",
+        "[[mediation]] number 1: ci must be one of ['percentile', 'bca', 'monte_carlo', 'delta']; found the string "
+        "'bootstrap'",
         "[[mediation]] number 1: missing required key 'mediators'",
         "[hypotheses]: mapping must be a table of names to a name or a list of names",
     ]
