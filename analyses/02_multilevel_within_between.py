@@ -38,9 +38,9 @@ print(f"Step 1: {len(sessions)} sessions, {sessions.client.nunique()} clients, "
 # three parts. "same_client" is the correlation of two sessions of one client. A large client share says:
 # sessions of one client are far from independent, so ordinary regression would overstate the evidence.
 for measure in ["alliance", "outcome"]:
-    tab = als.icc(sessions, measure, therapist="therapist")
-    print(f"\nStep 2: ICCs of {measure} (three levels, REML)")
-    print(tab[["level", "icc", "variance"]].round(3).to_string(index=False))
+    iccs = als.icc(sessions, measure, therapist="therapist")   # an ICCResult: .table, .converged, .singular
+    print(f"\nStep 2: ICCs of {measure} (three levels, REML; converged: {iccs.converged})")
+    print(iccs.table[["level", "icc", "variance", "ci_lower", "ci_upper"]].round(3).to_string(index=False))
     realised_t = truth["therapist_effects"][measure].var()
     realised_c = truth["client_effects"][measure].var()
     print(f"   simulation: variance of the realised therapist effects {realised_t:.3f}, of the client "
@@ -60,13 +60,13 @@ print(parts[["client", "session", "alliance", "alliance_within", "alliance_betwe
       .head(4).round(3).to_string(index=False))
 
 # --- Step 4. The within/between model -------------------------------------------------------------------
-# lme4 syntax: fixed effects, then (1 | client) and (1 | therapist) for random intercepts per client and
-# per therapist. The t tests use Satterthwaite degrees of freedom (as lmerTest in R).
+# The table comes first, then the model in lme4 syntax: fixed effects, then (1 | client) and (1 | therapist) for
+# random intercepts per client and per therapist. The t tests use Satterthwaite degrees of freedom (as lmerTest in R).
 # We fit it on rows where the lagged alliance exists, so that every model below uses the same rows.
 rows = parts.dropna(subset=["outcome", "alliance_within_lag1", "alliance_between"]).reset_index(drop=True)
 formula = ("outcome ~ alliance_within_lag1 + alliance_between + alliance_therapist + session0 "
            "+ (1 | client) + (1 | therapist)")
-within_between = als.fit_mlm(formula, rows)
+within_between = als.fit_mlm(rows, formula)
 print("\nStep 4: within/between model\n" + within_between.summary())
 print(f"   simulated truth: lagged within-client alliance effect {truth['params']['alliance_to_outcome']} "
       "(a direct path; the estimate also carries paths through the sessions in between)")
@@ -90,19 +90,22 @@ print("\nStep 5: R²\n" + fit_r2.summary())
 # (a) Does the alliance add anything to a time-only model? The fixed effects differ, so the REML fits are
 #     refitted by maximum likelihood before comparing (REML likelihoods of different fixed parts are not
 #     comparable) — the table's notes say so.
-time_only = als.fit_mlm("outcome ~ session0 + (1 | client) + (1 | therapist)", rows)
+time_only = als.fit_mlm(rows, "outcome ~ session0 + (1 | client) + (1 | therapist)")
 lrt = als.compare_mlm(time_only, within_between, names=["time only", "+ alliance parts"])
+# compare_mlm returns a ComparisonResult: .table (one row per model; chisq_diff, df_diff and p_value are the
+# likelihood-ratio test), .method and .notes. chisq / df (a model's own fit test, as in SEM) are empty here.
+LRT_COLUMNS = ["model", "npar", "loglik", "aic", "bic", "deviance", "chisq_diff", "df_diff", "p_value"]
 print("\nStep 6a: likelihood-ratio test of the alliance terms")
-print(lrt.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-print("   notes:", "; ".join(lrt.attrs["notes"]))
+print(lrt.table[LRT_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+print(f"   {lrt.method}; notes:", "; ".join(lrt.notes))
 # (b) Do clients differ in their change over time? Same fixed effects, so REML fits are compared directly.
 #     The variance is tested on its boundary (it cannot be negative): the p-value is conservative.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", BoundaryWarning)  # we look at the estimate ourselves below
-    slope = als.fit_mlm(formula.replace("(1 | client)", "(1 + session0 | client)"), rows)
+    slope = als.fit_mlm(rows, formula.replace("(1 | client)", "(1 + session0 | client)"))
 lrt_slope = als.compare_mlm(within_between, slope, names=["random intercepts", "+ random time slope"])
 print("\nStep 6b: likelihood-ratio test of a random slope of time")
-print(lrt_slope.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+print(lrt_slope.table[LRT_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 slope_sd = slope.random_cov["client"].loc["session0", "session0"] ** 0.5
 print(f"   estimated SD of the clients' time slopes: {slope_sd:.3f} points per session"
       f"{' (a boundary fit: see slope.varcomp)' if slope.singular else ''}")

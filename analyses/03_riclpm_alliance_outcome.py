@@ -26,7 +26,6 @@ We use sessions 1-6; the specification follows Mulder & Hamaker (2021). Runs in 
 import warnings
 
 import allianceStats as als
-from allianceStats.panel import compare_panel, panel_wide
 
 VARIABLES = ["alliance", "outcome"]
 SESSIONS = list(range(1, 7))
@@ -35,7 +34,7 @@ SESSIONS = list(range(1, 7))
 # One row per attended session. A panel model needs one row per client with one column per variable and
 # session (alliance_1 ... alliance_6); clients who left early keep their row, with empty later sessions.
 sessions = als.load_example()
-wide = panel_wide(sessions, VARIABLES, client="client", wave="session", waves=SESSIONS)
+wide = als.to_wide(sessions, VARIABLES, client="client", session="session", waves=SESSIONS)
 observed = wide[[f"outcome_{s}" for s in SESSIONS]].notna().sum()
 print(f"Step 1: {len(wide)} clients; clients with an outcome at sessions 1-6: {observed.tolist()}")
 
@@ -43,7 +42,7 @@ print(f"Step 1: {len(wide)} clients; clients with an outcome at sessions 1-6: {o
 # constraints="lagged": one alliance -> outcome effect and one outcome -> alliance effect for all session
 # pairs (the process is assumed the same across sessions; Step 4 tests that assumption).
 # The fit is FIML by default (missing="fiml", lavaan's missing = "ml").
-riclpm = als.fit_riclpm(sessions, VARIABLES, client="client", wave="session", waves=SESSIONS,
+riclpm = als.fit_riclpm(sessions, VARIABLES, client="client", session="session", waves=SESSIONS,
                         constraints="lagged")
 f = riclpm.fit
 print(f"\nStep 2: RI-CLPM chi-square({f['df']:.0f}) = {f['chisq']:.2f}, p = {f['pvalue']:.3f}, "
@@ -57,10 +56,13 @@ print(riclpm.cross_lagged.query("wave_from == 1")[cols].to_string(index=False, f
 print("Autoregressive (carry-over) effects:")
 print(riclpm.autoregressive.query("wave_from == 1")[cols].to_string(index=False, float_format="%.4f"))
 
-# Standardized paths (std_all, averaged over session pairs) are what a path diagram shows: they put the
-# alliance (1-5) and outcome (0-100 % days abstinent) effects on one scale.
-print("Standardized paths for the diagram:")
-print(riclpm.paths()[["outcome", "predictor", "kind", "std_all", "min_p_value"]]
+# riclpm.paths holds every lagged path (autoregressive and cross-lagged) in the package's one paths layout
+# (lhs, op, rhs, label, estimate, ..., then kind, wave_from, wave_to, std_all). Standardized paths averaged over
+# session pairs are what a path diagram shows: they put the alliance (1-5) and outcome (0-100 % days abstinent)
+# effects on one scale.
+print(f"All lagged paths: {len(riclpm.paths)} rows ({riclpm.paths['kind'].value_counts().to_dict()})")
+print("Standardized paths for the diagram (averaged over session pairs):")
+print(riclpm.path_summary()[["outcome", "predictor", "kind", "std_all", "min_p_value"]]
       .to_string(index=False, float_format="%.3f"))
 
 # How large are the stable between-client differences? The random-intercept correlation says whether
@@ -72,8 +74,10 @@ print(ri[["lhs", "rhs", "estimate", "std_error", "std_all"]].to_string(index=Fal
 # --- Step 3. The CLPM, and the comparison ---------------------------------------------------------------
 # The CLPM is the same model without random intercepts. If the random intercepts matter, the CLPM fits
 # much worse and its cross-lagged paths are contaminated by between-client differences.
-clpm = als.fit_clpm(sessions, VARIABLES, client="client", wave="session", waves=SESSIONS, constraints="lagged")
-table = compare_panel(riclpm, clpm)
+clpm = als.fit_clpm(sessions, VARIABLES, client="client", session="session", waves=SESSIONS,
+                   constraints="lagged")
+# compare() returns a ComparisonResult; its .table has one row per model, the difference test on the second.
+table = als.compare(riclpm, clpm).table
 print("\nStep 3: CLPM vs RI-CLPM (chi-square difference test)")
 print(table[["model", "df", "aic", "bic", "chisq", "chisq_diff", "df_diff", "p_value", "p_value_chibar"]]
       .to_string(index=False, float_format="%.4g"))
@@ -88,9 +92,9 @@ print(both.to_string(float_format="%.4f"))
 # supports the simpler, constrained model of Step 2.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", als.BoundaryWarning)  # reported in the summary if it occurs
-    free = als.fit_riclpm(sessions, VARIABLES, client="client", wave="session", waves=SESSIONS)
-step4 = compare_panel(free, riclpm, names=["lagged effects free", "lagged effects equal"])
-row = step4.iloc[1]
+    free = als.fit_riclpm(sessions, VARIABLES, client="client", session="session", waves=SESSIONS)
+step4 = als.compare(free, riclpm, names=["lagged effects free", "lagged effects equal"])
+row = step4.table.iloc[1]
 print(f"\nStep 4: equal vs free lagged effects: chi-square difference({row['df_diff']:.0f}) = "
       f"{row['chisq_diff']:.2f}, p = {row['p_value']:.3f}")
 

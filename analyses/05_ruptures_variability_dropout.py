@@ -22,7 +22,6 @@ What a student learns here
 """
 import warnings
 
-import numpy as np
 import pandas as pd
 
 import allianceStats as als
@@ -76,8 +75,8 @@ print(series.set_index("session").T.round(2).to_string())
 print("\nStep 3: critical t of criterion 3 (two-tailed):",
       {f"{a}+{b}, alpha {al}": round(critical_t(a, b, al), 3) for a, b, al in [(3, 3, .05), (3, 3, .01),
                                                                              (3, 2, .05), (2, 2, .01)]})
-gains = als.sudden_gains(sessions, "outcome", better="higher", min_change=15)
-losses = als.sudden_gains(sessions, "outcome", better="higher", min_change=15, direction="loss")
+gains = als.detect_sudden_gains(sessions, "outcome", better="higher", min_change=15)
+losses = als.detect_sudden_gains(sessions, "outcome", better="higher", min_change=15, direction="loss")
 print(gains.summary())
 print(losses.summary())
 print(gains.events[["client", "pre_session", "post_session", "pre_score", "post_score", "n_pre", "n_post",
@@ -117,8 +116,8 @@ print(retained.round(3).to_string())
 # "repaired" coefficient near zero is the right answer here.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", als.DataWarning)
-    q4 = als.level_variability_repair(sessions, alliance="alliance", outcome="outcome", landmark=6,
-                                      rupture_options={"method": "strauss2006", "sd": "pooled"})
+    q4 = als.fit_level_variability_repair(sessions, alliance="alliance", outcome="outcome", landmark=6,
+                                          rupture_options={"method": "strauss2006", "sd": "pooled"})
 print("\nStep 6:", q4.summary(), sep="\n")
 print(f"(true correlation of the client-level alliance and outcome traits in the simulation: "
       f"{truth['params']['trait_corr_alliance_outcome']})")

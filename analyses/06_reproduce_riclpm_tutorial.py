@@ -26,7 +26,6 @@ from pathlib import Path
 import pandas as pd
 
 import allianceStats as als
-from allianceStats.panel import compare_panel
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / ".." / "shared" / "reference" / "riclpm-tutorial"
@@ -73,7 +72,8 @@ side_by_side("RI-CLPM (published: chi-square(21) = 25.806)", basic, "RICLPM.fit 
 clpm = als.fit_clpm(dat, ["x", "y"], wide=True, columns=COLUMNS)
 side_by_side("CLPM", clpm, "CLPM.fit")
 # The CLPM is the RI-CLPM with the random-intercept variances fixed at 0: a test on the boundary.
-print(compare_panel(basic, clpm)[["model", "df", "chisq", "chisq_diff", "df_diff", "p_value", "p_value_chibar"]]
+# compare() returns a ComparisonResult; .table has one row per model and the difference test on the second.
+print(als.compare(basic, clpm).table[["model", "df", "chisq", "chisq_diff", "df_diff", "p_value", "p_value_chibar"]]
       .to_string(index=False, float_format="%.4g"))
 
 # --- Step 2. Constraints over time ("RICLPM5": lagged effects, residual (co)variances and means equal) ----
@@ -95,8 +95,8 @@ free = als.fit_riclpm(datmg, ["x", "y"], wide=True, columns=COLUMNS, group="G")
 equal = als.fit_riclpm(datmg, ["x", "y"], wide=True, columns=COLUMNS, group="G", group_equal="lagged")
 side_by_side("Extension 2: lagged effects free across groups", free, "RICLPM.ext2.fit", show_paths=False)
 side_by_side("Extension 2: lagged effects equal across groups", equal, "RICLPM1.ext2.fit", show_paths=False)
-print(compare_panel(free, equal, names=["free", "equal"])[["model", "df", "chisq", "chisq_diff", "df_diff",
-                                                           "p_value"]].to_string(index=False, float_format="%.4g"))
+print(als.compare(free, equal, names=["free", "equal"]).table[["model", "df", "chisq", "chisq_diff", "df_diff",
+                                                                "p_value"]].to_string(index=False, float_format="%.4g"))
 
 # --- Step 5. Extension 3: three indicators per variable; invariance across the between and within level --
 # Strong invariance over time (equal loadings and intercepts); then the between level as one factor per
@@ -111,6 +111,6 @@ spec3 = dict(wide=True, indicators={"x": ["x_a", "x_b", "x_c"], "y": ["y_a", "y_
 # visible on purpose.
 within_only = als.fit_riclpm(datmi, ["x", "y"], **spec3)
 across_levels = als.fit_riclpm(datmi, ["x", "y"], between="factor", **spec3)
-test = compare_panel(within_only, across_levels, names=["strong (time)", "+ between = within"])
+test = als.compare(within_only, across_levels, names=["strong (time)", "+ between = within"]).table
 print("\n=== Extension 3: invariance across levels (published: chi-square difference(18) = 17.23, p = .508) ===")
 print(test[["model", "df", "chisq", "chisq_diff", "df_diff", "p_value"]].to_string(index=False, float_format="%.4g"))

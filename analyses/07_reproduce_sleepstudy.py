@@ -42,7 +42,9 @@ def side_by_side(ours: pd.Series, r_values, label: str) -> None:
 # --- Step 2. Random intercept and slope, REML (lme4's default) ---------------------------------------------
 # REML corrects the variance estimates for the two fixed effects estimated from the same data
 # (as n - 1 does for a sample variance).
-fit = als.fit_mlm("Reaction ~ Days + (Days | Subject)", sleep, reml=True)
+# The table comes first, then the formula: fit_mlm(data, formula). lme4's own order, lmer(formula, data),
+# is read the same way.
+fit = als.fit_mlm(sleep, "Reaction ~ Days + (Days | Subject)", reml=True)
 ref = reference["sleep_rs_reml"]
 print("\nStep 2: " + fit.summary().replace("\n", "\n        "))
 params = fit.params.set_index("term")
@@ -55,7 +57,7 @@ print(f"\nREML criterion: allianceStats {fit.deviance:.10f}   R {ref['deviance']
 
 # --- Step 3. The same model by maximum likelihood ----------------------------------------------------------
 # ML is what you need to compare models with different fixed effects by a likelihood-ratio test.
-fit_ml = als.fit_mlm("Reaction ~ Days + (Days | Subject)", sleep, reml=False)
+fit_ml = als.fit_mlm(sleep, "Reaction ~ Days + (Days | Subject)", reml=False)
 ref_ml = reference["sleep_rs_ml"]
 print(f"\nStep 3 (ML): logLik {fit_ml.loglik:.8f} (R {ref_ml['loglik']:.8f}); AIC {fit_ml.aic:.6f} "
       f"(R {ref_ml['aic']:.6f}); BIC {fit_ml.bic:.6f} (R {ref_ml['bic']:.6f})")
@@ -68,7 +70,7 @@ print("\nStep 4: BLUPs, ours then R's (first 5 subjects)")
 print(pd.concat([blups.head(), r_blups.head().add_prefix("R ")], axis=1).to_string(float_format=lambda v: f"{v:.6f}"))
 
 # --- Step 5. A simpler model: random intercept only ---------------------------------------------------------
-fit_ri = als.fit_mlm("Reaction ~ Days + (1 | Subject)", sleep)
+fit_ri = als.fit_mlm(sleep, "Reaction ~ Days + (1 | Subject)")
 ref_ri = reference["sleep_ri_reml"]
 print(f"\nStep 5: random intercept only, REML criterion {fit_ri.deviance:.8f} (R {ref_ri['deviance']:.8f}); "
       f"Days df {fit_ri.params.df.iloc[1]:.6f} (R {ref_ri['df'][1]:.6f})")
