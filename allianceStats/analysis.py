@@ -5,7 +5,7 @@ reads and checks it (:func:`load_analysis`, :func:`parse_analysis`), loads the d
 every step by calling the public estimation API — ``fit_mlm``, ``icc``, ``fit_riclpm``, ``fit_mediation``,
 ``fit_multilevel_mediation``, ``fit_wave_mediation``, ``evaluate_hypotheses``, ``detect_ruptures``,
 ``detect_sudden_gains``, ``fit_level_variability_repair``, ``fit_dropout`` … (:func:`run_analysis`). The results
-come back as an :class:`AnalysisRun`: one :class:`StepResult` per step holding the fitted result objects.
+come back as an :class:`AnalysisRun`: one :class:`StepOutcome` per step holding the fitted result objects.
 Drawing them is the job of :func:`allianceStats.report.build_report`; this module never draws, and the
 report never estimates (docs/design.md, "Layout").
 
@@ -91,7 +91,7 @@ from .data.checks import require_columns
 from .errors import AllianceStatsError, DataFileError, OptionError, SchemaError
 from .results import data_sha256, package_versions
 
-__all__ = ["DEMO_ANALYSIS", "STEP_ORDER", "SCHEMA", "RENAMED_OPTIONS", "Key", "AnalysisSpec", "StepResult",
+__all__ = ["DEMO_ANALYSIS", "STEP_ORDER", "SCHEMA", "RENAMED_OPTIONS", "Key", "AnalysisSpec", "StepOutcome",
            "AnalysisRun", "parse_analysis", "load_analysis", "load_data", "run_analysis", "run_step"]
 
 #: the analysis file behind ``alliance-stats demo`` (the bundled example data, every step)
@@ -478,7 +478,7 @@ def load_data(spec: AnalysisSpec) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class StepResult:
+class StepOutcome:
     """What one step of an analysis file produced.
 
     ``kind`` is the step's key in the file (``"mlm"``), ``name`` the ``name`` of a ``[[list]]`` entry (``""``
@@ -507,15 +507,15 @@ class StepResult:
 
 @dataclass(frozen=True)
 class AnalysisRun:
-    """The results of an analysis file: ``title``, one :class:`StepResult` per analysis (in file order) and
+    """The results of an analysis file: ``title``, one :class:`StepOutcome` per analysis (in file order) and
     ``provenance`` (analysis file, data source and SHA-256, seed, package versions)."""
 
     title: str
-    steps: tuple[StepResult, ...]
+    steps: tuple[StepOutcome, ...]
     provenance: Mapping[str, Any]
 
     @property
-    def failed(self) -> list[StepResult]:
+    def failed(self) -> list[StepOutcome]:
         """The steps that could not be computed."""
         return [s for s in self.steps if s.status != "ok"]
 
@@ -695,8 +695,8 @@ _RUNNERS: dict[str, Callable[..., tuple[dict[str, Any], list[str]]]] = {
 
 def run_step(kind: str, data: pd.DataFrame, opts: Mapping[str, Any], seed: int, *, name: str = "",
              conf_level: float | None = None, base_dir: Path | str = ".",
-             mapping_default: Mapping[str, Any] | None = None) -> StepResult:
-    """Run one analysis, guarded: an error becomes a failed :class:`StepResult`; warnings are recorded.
+             mapping_default: Mapping[str, Any] | None = None) -> StepOutcome:
+    """Run one analysis, guarded: an error becomes a failed :class:`StepOutcome`; warnings are recorded.
 
     Parameters
     ----------
@@ -728,9 +728,9 @@ def run_step(kind: str, data: pd.DataFrame, opts: Mapping[str, Any], seed: int, 
         try:
             results, notes = _RUNNERS[kind](data, opts, seed, ctx)
         except Exception as err:  # noqa: BLE001 - the report shows the reason and goes on
-            return StepResult(kind, name, opts, seed, status="failed", error=f"{type(err).__name__}: {err}",
+            return StepOutcome(kind, name, opts, seed, status="failed", error=f"{type(err).__name__}: {err}",
                               warnings=_messages(caught), conf_level=opts.get("conf_level", 0.95))
-    return StepResult(kind, name, opts, seed, results=results, notes=tuple(notes), warnings=_messages(caught),
+    return StepOutcome(kind, name, opts, seed, results=results, notes=tuple(notes), warnings=_messages(caught),
                       conf_level=opts.get("conf_level", 0.95))
 
 
@@ -769,7 +769,7 @@ def run_analysis(spec: AnalysisSpec, data: pd.DataFrame | None = None, *,
     if data is None:
         data = load_data(spec)
     context = {"base_dir": Path(spec.base_dir), "mapping_default": spec.options.get("hypotheses", {}).get("mapping")}
-    steps: list[StepResult] = []
+    steps: list[StepOutcome] = []
     for k, kind in enumerate(spec.steps):
         if progress:
             progress(kind)

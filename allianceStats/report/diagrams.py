@@ -48,10 +48,22 @@ PATH_COLUMNS = ["from", "to", "estimate", "ci_lower", "ci_upper", "p_value", "st
 def paths_table(source, *, alpha: float = 0.05) -> pd.DataFrame:
     """Normalise a result or table to one row per directed path with a ``significant`` flag.
 
-    ``source`` may be a DataFrame in one of the three layouts of the module docstring, or any object
-    with a ``paths`` or ``params`` DataFrame attribute. Returns the columns of ``PATH_COLUMNS`` plus
-    ``significant`` (missing optional columns are NaN / empty).
+    Parameters
+    ----------
+    source : DataFrame or result
+        A DataFrame in one of the three layouts of the module docstring, or any object with a ``paths`` or
+        ``params`` DataFrame attribute.
+    alpha : float
+        Test level: a path without a CI in the table is significant when ``p_value < alpha`` (with a CI, when
+        the CI excludes zero).
 
+    Returns
+    -------
+    DataFrame
+        The columns of ``PATH_COLUMNS`` plus ``significant`` (missing optional columns are NaN / empty).
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> t = paths_table(pd.DataFrame({"lhs": ["y"], "op": ["~"], "rhs": ["x"], "estimate": [0.2],
     ...                               "p_value": [0.01]}))
@@ -153,11 +165,21 @@ def mediation_diagram(paths, x: str | None = None, mediators: Sequence[str] | No
         Variable names; inferred from the table (the only source, the only sink) when omitted.
     serial : bool, optional
         Layout; inferred from the presence of mediator → mediator paths when omitted.
+    alpha : float
+        Test level: a path without a CI in the table is significant when ``p_value < alpha`` (with a CI, when
+        the CI excludes zero).
+    digits : int
+        Decimals of the arrow labels.
     labels : dict, optional
         Display names for variables (default: the column names).
 
-    Example
+    Returns
     -------
+    Diagram
+        ``.svg`` (or ``.to_svg(title=...)``) is the drawing; ``label_collisions()`` is empty.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> t = pd.DataFrame({"from": ["support", "support", "autonomy", "competence", "support"],
     ...                   "to": ["autonomy", "competence", "motivation", "motivation", "motivation"],
@@ -252,8 +274,28 @@ def riclpm_diagram(params, variables: Sequence[str], *, value: str = "std_all", 
     random-intercept correlation, when in the table (``RI_x ~~ RI_y``), is printed below. With
     ``prefix=""`` it draws a CLPM, whose paths join the observed ``<variable>_<wave>`` columns.
 
-    Example
+    Parameters
+    ----------
+    params : DataFrame or result
+        The parameter table of ``fit_riclpm`` / ``fit_clpm`` (``lhs, op, rhs, estimate, ...``), or the result.
+    variables : sequence of str
+        The panel variables, in the order of the rows of the drawing.
+    value : str
+        Column shown on the arrows (``std_all``, or ``estimate``).
+    alpha : float
+        Test level: a path without a CI in the table is significant when ``p_value < alpha`` (with a CI, when
+        the CI excludes zero).
+    digits : int
+        Decimals of the arrow labels.
+    prefix : str
+        Prefix of the within components (``"w_"``; ``""`` for a CLPM).
+
+    Returns
     -------
+    Diagram
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> rows = []
     >>> for t in (2, 3):
@@ -322,10 +364,31 @@ def cycle_diagram(paths, *, behaviours: Sequence[str] = ("empathy", "autonomy_su
     → engagement → alliance at the next session (the feedback arrow, drawn below). Estimates are
     looked up by ``(from, to)`` in the paths table; the feedback path may be stored as
     ``engagement -> alliance`` or ``<engagement>_within_lag1 -> alliance``. An arrow with no
-    estimate is dashed grey and labelled "n.e." (not estimated).
+    estimate is dashed grey and labelled "n.e." (not estimated). The analysis file's ``[cycle]`` step draws
+    ``evaluate_hypotheses(data, mapping, ids=<the registry's cycle>).paths`` with it.
 
-    Example
+    Parameters
+    ----------
+    paths : DataFrame or result, optional
+        A paths table (see :func:`paths_table`); ``None`` draws the empty cycle.
+    behaviours : sequence of str
+        The therapist-behaviour columns (first column of the drawing).
+    alliance, motivation, engagement : str
+        The alliance, motivation and engagement columns.
+    needs : sequence of str
+        The need-satisfaction columns.
+    alpha : float
+        Test level: a path without a CI in the table is significant when ``p_value < alpha`` (with a CI, when
+        the CI excludes zero).
+    digits : int
+        Decimals of the arrow labels.
+
+    Returns
     -------
+    Diagram
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> t = pd.DataFrame({"from": ["empathy", "alliance"], "to": ["alliance", "autonomy"],
     ...                   "estimate": [0.3, 0.4], "ci_lower": [0.1, 0.2], "ci_upper": [0.5, 0.6]})

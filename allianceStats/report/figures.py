@@ -41,6 +41,20 @@ _RC = {
 def figure_to_svg(fig, *, figure_id: str = "fig") -> str:
     """Serialise a matplotlib figure to an inline ``<svg>`` element (no XML prolog, no date, unique ids).
 
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to serialise (drawn with the report's style, ``_RC``: text kept as text, fixed hash salt).
+    figure_id : str
+        Prefix of every ``id`` in the SVG, so several figures can share one HTML page.
+
+    Returns
+    -------
+    str
+        The ``<svg>`` element, byte-identical for the same figure.
+
+    Examples
+    --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import matplotlib.pyplot as plt
@@ -73,11 +87,37 @@ def trajectory_plot(data: pd.DataFrame, column: str, *, client: str = "client", 
 
     At most ``max_clients`` clients are drawn (a seeded random subset, so the figure is reproducible);
     the mean line uses *all* clients, and below the session axis (up to 16 sessions) the number of clients
-    observed at each session makes dropout visible. Returns SVG text. (``time=`` is the 0.1 name of
-    ``session=`` and warns.)
+    observed at each session makes dropout visible.
 
-    Example
+    Parameters
+    ----------
+    data : DataFrame
+        Long session table (one row per session); never modified.
+    column : str
+        The measure to draw.
+    client, session : str
+        The client and session-number columns (``time=`` is the 0.1 name of ``session=`` and warns).
+    max_clients : int
+        At most this many client lines.
+    seed : int
+        Seed of the random subset of clients.
+    title : str, optional
+        Figure title; default: the measure and the number of clients drawn.
+    figure_id : str, optional
+        Prefix of the SVG's ids (default ``traj-<column>``).
+
+    Returns
     -------
+    str
+        SVG text.
+
+    Raises
+    ------
+    SchemaError
+        A column is missing, or the measure has no value to draw.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> d = pd.DataFrame({"client": ["a", "a", "b"], "session": [1, 2, 1], "outcome": [40.0, 55.0, 70.0]})
     >>> "<path" in trajectory_plot(d, "outcome", title="Outcome")
@@ -127,13 +167,28 @@ def retention_plot(curves: pd.DataFrame, *, title: str = "Retention (Kaplan–Me
                    figure_id: str = "km") -> str:
     """Step curves of the share of clients still in treatment, one per group, from a tidy table.
 
-    ``curves`` has columns ``group, time, survival`` (+ optional ``ci_lower, ci_upper``), one row per group
-    and event time, as :func:`allianceStats.kaplan_meier` returns (the curve is 1 before the first event).
     Groups are told apart by line style (solid, dashed, dotted …), not colour, so the figure prints in
-    black and white. Returns SVG text.
+    black and white.
 
-    Example
+    Parameters
+    ----------
+    curves : DataFrame
+        Columns ``group, time, survival`` (+ optional ``ci_lower, ci_upper``), one row per group and event
+        time, as :func:`allianceStats.kaplan_meier` returns (the curve is 1 before the first event).
+    title : str
+        Figure title.
+    time_label : str
+        Label of the time axis.
+    figure_id : str
+        Prefix of the SVG's ids.
+
+    Returns
     -------
+    str
+        SVG text.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> km = pd.DataFrame({"group": ["low", "low", "high"], "time": [2, 4, 3], "survival": [0.8, 0.5, 0.9]})
     >>> svg = retention_plot(km)

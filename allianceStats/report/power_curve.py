@@ -95,6 +95,11 @@ def power_curve_svg(table: pd.DataFrame, *, target: str, title: str | None = Non
 
     Cells whose power is missing (no usable replication) are left out of their line.
 
+    Returns
+    -------
+    str
+        The ``<svg>`` element (all text escaped).
+
     Examples
     --------
     >>> import pandas as pd

@@ -38,6 +38,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
+from ..errors import OptionError
 from .tables import apa_table, atomic_write, to_csv_text, to_markdown
 
 _ACTIVE_CONTENT = re.compile(r"<\s*script|<\s*foreignObject|<\s*iframe|<[^>]*\son[a-z]+\s*=|javascript:", re.I)
@@ -92,7 +93,7 @@ class Figure:
     def __post_init__(self):
         # defence in depth: the only unescaped markup in a report must be a plain, script-free <svg>
         if not self.svg.lstrip().startswith("<svg") or _ACTIVE_CONTENT.search(self.svg):
-            raise ValueError("Figure.svg must be an <svg> element without scripts, event handlers, "
+            raise OptionError("Figure.svg must be an <svg> element without scripts, event handlers, "
                              "foreignObject or javascript: links (draw it with allianceStats.report).")
 
     @property
@@ -147,11 +148,34 @@ _ENV = jinja2.Environment(
 
 
 def render_html(report: Report) -> str:
-    """Render the report to one HTML string (autoescaped; inline SVG; no script, no network)."""
+    """Render the report to one HTML string (autoescaped; inline SVG; no script, no network).
+
+    Parameters
+    ----------
+    report : Report
+        Title, sections and provenance (e.g. from :func:`allianceStats.report.build_report`).
+
+    Returns
+    -------
+    str
+        A self-contained HTML document.
+
+    Raises
+    ------
+    OptionError
+        Two tables share a name (their files would overwrite each other).
+
+    Examples
+    --------
+    >>> html = render_html(Report("Demo <1>", [Section("a", "Section A", paragraphs=["x < y"])]))
+    >>> "Demo &lt;1&gt;" in html and "x &lt; y" in html
+    True
+    """
     names = [t.name for t in report.tables()]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ValueError(f"table names must be unique within a report; repeated: {dupes}")
+        raise OptionError(f"table names must be unique within a report; repeated: {dupes}; give each table its "
+                          "own name")
     return _ENV.get_template("report.html.j2").render(report=report, slug=slug)
 
 
@@ -159,6 +183,25 @@ def write_report(report: Report, outdir: str | Path) -> Path:
     """Write ``index.html`` and ``tables/<name>.csv|.md`` under ``outdir``; return the HTML path.
 
     Each file goes to a temporary name in its folder first and is then renamed (atomic on POSIX).
+
+    Parameters
+    ----------
+    report : Report
+        The report to write.
+    outdir : str or Path
+        Output folder (created if needed).
+
+    Returns
+    -------
+    Path
+        The path of ``index.html``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = write_report(Report("Demo", [Section("a", "A")]), tempfile.mkdtemp())
+    >>> path.name, path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    ('index.html', True)
     """
     outdir = Path(outdir)
     html = render_html(report)

@@ -42,7 +42,7 @@ __all__ = ["StepLike", "RunLike", "build_report", "draw_step", "section_title", 
 
 
 class StepLike(Protocol):
-    """One analysis as :class:`allianceStats.analysis.StepResult` describes it."""
+    """One analysis as :class:`allianceStats.analysis.StepOutcome` describes it."""
 
     kind: str
     name: str
@@ -86,6 +86,17 @@ _TITLES = {
 def section_title(step: StepLike) -> str:
     """The heading of a step's section: its kind, and for ``[[list]]`` entries the entry's title or name.
 
+    Parameters
+    ----------
+    step : StepLike
+        A step with ``kind``, ``name`` and ``options``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> from types import SimpleNamespace
     >>> section_title(SimpleNamespace(kind="mlm", name="ao", options={"title": "outcome on alliance"}))
     'Multilevel model: outcome on alliance'
@@ -113,6 +124,25 @@ def result_tables(name: str, title: str, result: Any, attrs: Sequence[str] = ("p
                   *, conf_level: float = 0.95) -> list[Table]:
     """Tables for the tidy DataFrame (or ``{measure: value}``) attributes of a result that are present.
 
+    Parameters
+    ----------
+    name : str
+        Stem of the table names (``<name>_<attr>``, the files' names).
+    title : str
+        Stem of the captions.
+    result : object or DataFrame
+        A fitted result (or one table).
+    attrs : sequence of str
+        The attributes to look for, in order.
+    conf_level : float
+        Level of the intervals in the tables (the CI column's header).
+
+    Returns
+    -------
+    list of Table
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> from types import SimpleNamespace
     >>> res = SimpleNamespace(params=pd.DataFrame({"term": ["x"], "estimate": [0.5]}), fit={"aic": 10.0})
@@ -344,6 +374,19 @@ def draw_step(step: StepLike, syntax: dict[str, str] | None = None) -> Section:
     Warnings raised while fitting become the section's note. A result that cannot be drawn (an attribute
     missing) is reported as a failed section, never as a crash of the whole report.
 
+    Parameters
+    ----------
+    step : StepLike
+        One :class:`allianceStats.analysis.StepOutcome`.
+    syntax : dict, optional
+        Receives the lavaan syntax of the step's SEM-family models, by name (for the provenance footer).
+
+    Returns
+    -------
+    Section
+
+    Examples
+    --------
     >>> from types import SimpleNamespace
     >>> step = SimpleNamespace(kind="icc", name="", id="icc", options={}, seed=1, results={}, status="failed",
     ...                        error="SchemaError: column 'x' is not in the data", notes=(), warnings=(),

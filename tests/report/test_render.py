@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
+from allianceStats.errors import OptionError
 from allianceStats.report.diagrams import mediation_diagram
 from allianceStats.report.figures import trajectory_plot
 from allianceStats.report.render import Figure, Report, Section, Table, render_html, write_report
@@ -89,7 +90,7 @@ def test_shown_columns_on_the_page_all_columns_in_the_files(tmp_path):
 
 def test_duplicate_table_names_rejected():
     t = Table("same", "A", pd.DataFrame({"x": [1]}))
-    with pytest.raises(ValueError, match="repeated"):
+    with pytest.raises(OptionError, match="repeated"):
         render_html(Report("r", [Section("a", "A", tables=[t]), Section("b", "B", tables=[t])]))
 
 
@@ -111,5 +112,5 @@ def test_apa_formatting():
                                  "<svg><foreignObject><p>x</p></foreignObject></svg>",
                                  '<svg><a href="javascript:alert(1)">x</a></svg>', "<div>not svg</div>"])
 def test_figure_refuses_active_content(svg):
-    with pytest.raises(ValueError, match="without scripts"):
+    with pytest.raises(OptionError, match="without scripts"):
         Figure(svg)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from allianceStats.analysis import StepResult
+from allianceStats.analysis import StepOutcome
 from allianceStats.report import build_report, draw_step
 from allianceStats.report.render import render_html
 from allianceStats.report.sections import section_title
@@ -21,7 +21,7 @@ def _run(*steps, provenance=None):
 
 
 def _step(kind, results, name="", status="ok", **kw):
-    return StepResult(kind, name, kw.pop("options", {}), kw.pop("seed", 1), results=results, status=status, **kw)
+    return StepOutcome(kind, name, kw.pop("options", {}), kw.pop("seed", 1), results=results, status=status, **kw)
 
 
 def test_failed_step_is_a_visible_section_and_the_others_are_drawn(sessions):
