@@ -338,7 +338,7 @@ class AnalysisSpec:
     base_dir: Path = Path(".")
     source: str = "<dict>"
     steps: list[str] = field(default_factory=list)
-    conf_level: float | None = None
+    conf_level: float = 0.95
 
 
 def parse_analysis(raw: Mapping[str, Any], *, base_dir: Path | str = ".", source: str = "<dict>") -> AnalysisSpec:
@@ -419,7 +419,7 @@ def parse_analysis(raw: Mapping[str, Any], *, base_dir: Path | str = ".", source
         raise SchemaError(problems, source=f"analysis file {source}")
     return AnalysisSpec(title=top.get("title", DEFAULT_TITLE), seed=top.get("seed", 0), data_path=data["path"],
                         columns=columns, options=options, base_dir=Path(base_dir), source=source,
-                        steps=[s for s in STEP_ORDER if s in options], conf_level=top.get("conf_level"))
+                        steps=[s for s in STEP_ORDER if s in options], conf_level=top.get("conf_level", 0.95))
 
 
 def load_analysis(path: str | Path) -> AnalysisSpec:
@@ -462,6 +462,16 @@ def load_data(spec: AnalysisSpec) -> pd.DataFrame:
 
     Read with :func:`allianceStats.read_sessions`, which checks it against the session schema and raises a
     :class:`~allianceStats.errors.SchemaError` listing every problem.
+
+    Parameters
+    ----------
+    spec : AnalysisSpec
+        The checked analysis file: ``data_path`` (relative to ``base_dir``) and the column mapping.
+
+    Returns
+    -------
+    DataFrame
+        One row per session, with the schema's column names.
 
     Examples
     --------
@@ -693,34 +703,47 @@ _RUNNERS: dict[str, Callable[..., tuple[dict[str, Any], list[str]]]] = {
 }
 
 
-def run_step(kind: str, data: pd.DataFrame, opts: Mapping[str, Any], seed: int, *, name: str = "",
-             conf_level: float | None = None, base_dir: Path | str = ".",
+def run_step(data: pd.DataFrame, kind: str, opts: Mapping[str, Any], seed: int, *, name: str = "",
+             conf_level: float = 0.95, base_dir: Path | str = ".",
              mapping_default: Mapping[str, Any] | None = None) -> StepOutcome:
     """Run one analysis, guarded: an error becomes a failed :class:`StepOutcome`; warnings are recorded.
 
     Parameters
     ----------
-    kind : a step of :data:`STEP_ORDER`.
-    data : the validated session table (never modified).
-    opts : the step's checked options (one table of the file).
-    seed : the seed of its random draws.
-    name : the entry's name for ``[[list]]`` steps.
-    conf_level : the file's level, used when the step does not set its own.
-    base_dir : folder against which a relative power table is read.
-    mapping_default : the cycle's mapping when its step gives none (the file's ``[hypotheses] mapping``).
+    data : DataFrame
+        The validated session table (never modified).
+    kind : str
+        A step of :data:`STEP_ORDER`.
+    opts : dict
+        The step's checked options (one table of the file).
+    seed : int
+        The seed of its random draws.
+    name : str
+        The entry's name for ``[[list]]`` steps.
+    conf_level : float
+        The level of every interval, unless the step sets its own (the file's top-level ``conf_level``).
+    base_dir : str or Path
+        Folder against which a relative power table is read.
+    mapping_default : dict, optional
+        The cycle's mapping when its step gives none (the file's ``[hypotheses] mapping``).
+
+    Returns
+    -------
+    StepOutcome
+        ``status="ok"`` with the fitted results, or ``"failed"`` with the error message.
 
     Examples
     --------
     >>> import pandas as pd
     >>> d = pd.DataFrame({"client": ["a", "a"], "session": [1, 2], "alliance": [3.0, 3.5]})
-    >>> run_step("trajectories", d, {"measures": ["alliance"]}, 1).status
+    >>> run_step(d, "trajectories", {"measures": ["alliance"]}, 1).status
     'ok'
-    >>> step = run_step("trajectories", d, {"measures": ["nope"]}, 1)
+    >>> step = run_step(d, "trajectories", {"measures": ["nope"]}, 1)
     >>> step.status, step.error.splitlines()[0]
     ('failed', 'SchemaError: 1 problem found in [trajectories]:')
     """
     opts = dict(opts)
-    if conf_level is not None and "conf_level" in SCHEMA[kind]:
+    if "conf_level" in SCHEMA[kind]:
         opts.setdefault("conf_level", conf_level)
     ctx = _Context(f"[[{kind}]] {name}" if name else f"[{kind}]", Path(base_dir), mapping_default)
     with warnings.catch_warnings(record=True) as caught:
@@ -777,10 +800,10 @@ def run_analysis(spec: AnalysisSpec, data: pd.DataFrame | None = None, *,
         if kind in LIST_STEPS:
             for j, opts in enumerate(spec.options[kind]):
                 name = str(opts.get("name", f"{kind}{j + 1}"))
-                steps.append(run_step(kind, data, opts, seed + j, name=name, conf_level=spec.conf_level,
+                steps.append(run_step(data, kind, opts, seed + j, name=name, conf_level=spec.conf_level,
                                       **context))
         else:
-            steps.append(run_step(kind, data, spec.options[kind], seed, conf_level=spec.conf_level, **context))
+            steps.append(run_step(data, kind, spec.options[kind], seed, conf_level=spec.conf_level, **context))
     provenance = {
         "analysis_file": Path(spec.source).name,
         "data_source": "bundled example data" if spec.data_path == "example" else spec.data_path,

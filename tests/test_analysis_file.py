@@ -158,10 +158,10 @@ def test_warnings_stay_with_their_step(monkeypatch, sessions):
         return SimpleNamespace(measure=measure, kwargs=kwargs)
 
     monkeypatch.setattr(allianceStats, "icc", icc)
-    step = run_step("icc", sessions, {"measures": ["alliance", "outcome"], "therapist": False}, 1)
+    step = run_step(sessions, "icc", {"measures": ["alliance", "outcome"], "therapist": False}, 1)
     assert step.status == "ok" and step.warnings == ("ConvergenceWarning: singular fit",)
     assert list(step.results["icc"]) == ["alliance", "outcome"]
-    assert step.results["icc"]["alliance"].kwargs == {"therapist": None}
+    assert step.results["icc"]["alliance"].kwargs == {"therapist": None, "conf_level": 0.95}
 
 
 def test_seeds_levels_and_the_vocabulary_reach_the_functions(monkeypatch, sessions):
@@ -200,8 +200,9 @@ def test_riclpm_with_clpm_and_comparison(monkeypatch, sessions):
 
     monkeypatch.setattr(allianceStats, "fit_riclpm", fit("riclpm"))
     monkeypatch.setattr(allianceStats, "fit_clpm", fit("clpm"))
-    step = run_step("riclpm", sessions, {"waves": [1, 2, 3], "clpm": True, "options": {"constraints": "lagged"}}, 1)
-    assert seen["riclpm"] == (["alliance", "outcome"], {"constraints": "lagged", "waves": [1, 2, 3]})
+    step = run_step(sessions, "riclpm", {"waves": [1, 2, 3], "clpm": True, "options": {"constraints": "lagged"}}, 1)
+    assert seen["riclpm"] == (["alliance", "outcome"], {"constraints": "lagged", "conf_level": 0.95,
+                                                        "waves": [1, 2, 3]})
     assert step.status == "ok" and set(step.results) == {"riclpm", "variables"}
     assert step.notes == ("CLPM not fitted: FloatingPointError: not positive definite",)
 
@@ -215,11 +216,11 @@ def test_dynamics_parts_fail_alone_and_all_failing_fails_the_step(monkeypatch, s
     gains = {}
     monkeypatch.setattr(allianceStats, "detect_sudden_gains", lambda data, **k: gains.update(k) or "gains",
                         raising=False)
-    step = run_step("dynamics", sessions, {"sudden_gains": {"better": "higher", "min_change": 5}}, 1)
+    step = run_step(sessions, "dynamics", {"sudden_gains": {"better": "higher", "min_change": 5}}, 1)
     assert step.status == "ok" and step.results == {"sudden_gains": "gains"}
     assert gains == {"column": "outcome", "better": "higher", "min_change": 5}
     assert "ruptures: could not be computed — FloatingPointError: bad sd" in step.notes and len(step.notes) == 4
-    failed = run_step("dynamics", sessions, {}, 1)
+    failed = run_step(sessions, "dynamics", {}, 1)
     assert failed.status == "failed" and "no part of the dynamics step could be computed" in failed.error
 
 
@@ -270,7 +271,7 @@ def test_cycle_is_the_registry_cycle_tested_by_evaluate_hypotheses(monkeypatch, 
                         lambda data, mapping, **kwargs: calls.append((mapping, kwargs)) or "tested", raising=False)
     mapping = {"therapist_behaviour": ["empathy", "autonomy_support"], "alliance": "alliance",
                "needs": ["autonomy", "competence"], "motivation": "motivation", "engagement": "engagement"}
-    step = run_step("cycle", sessions, {"mapping": mapping, "n_draws": 50}, 9, conf_level=0.9)
+    step = run_step(sessions, "cycle", {"mapping": mapping, "n_draws": 50}, 9, conf_level=0.9)
     assert step.status == "ok", step.error
     assert calls == [(mapping, {"ids": ["C1", "C2", "C3", "C4", "C6"], "seed": 9, "conf_level": 0.9,
                                 "n_draws": 50})]
@@ -278,7 +279,7 @@ def test_cycle_is_the_registry_cycle_tested_by_evaluate_hypotheses(monkeypatch, 
                                       "needs": ["autonomy", "competence"], "motivation": "motivation",
                                       "engagement": "engagement"}
     # without a mapping: the [hypotheses] mapping, else the roles that name a column of the data
-    run_step("cycle", sessions, {}, 9, mapping_default={"alliance": "WAI"})
+    run_step(sessions, "cycle", {}, 9, mapping_default={"alliance": "WAI"})
     assert calls[-1][0] == {"alliance": "WAI"}
-    run_step("cycle", sessions, {}, 9)
+    run_step(sessions, "cycle", {}, 9)
     assert calls[-1][0] == {"alliance": "alliance"}
