@@ -201,8 +201,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
 RENAMED_OPTIONS = {"n_boot": "n_draws", "level": "conf_level", "cluster": "client", "wave": "session",
                    "time": "session"}
 #: the 0.1 ``[cycle]`` keys -> the registry role each one now maps in ``[cycle] mapping``
-_CYCLE_ROLE_KEYS = {"alliance": "alliance", "motivation": "motivation", "engagement": "engagement"}
-_CYCLE_LIST_KEYS = ("behaviours", "needs")
+_CYCLE_ROLE_KEYS = {"behaviours": "therapist_behaviour", "alliance": "alliance", "needs": "needs",
+                    "motivation": "motivation", "engagement": "engagement"}
 
 TYPES = {
     "text": "a string in quotes",
@@ -210,7 +210,7 @@ TYPES = {
     "count": "a whole number of at least 1",
     "seed": "a non-negative whole number",
     "conf_level": "a number between 0 and 1 (e.g. 0.95)",
-    "names": 'a list of column names (e.g. ["alliance", "outcome"]) or one name',
+    "names": 'a non-empty list of column names (e.g. ["alliance", "outcome"]) or one name',
     "integers": "a list of whole numbers (e.g. [1, 2, 3])",
     "mapping": 'a table of names to a name or a list of names (e.g. { alliance = "WAI" })',
     "renames": 'a table of names to names (e.g. { WAI = "alliance" })',
@@ -241,7 +241,7 @@ def _check(key: Key, value: Any) -> tuple[Any, str | None]:
         out = float(value) if ok else value
     elif t == "names":
         out = [value] if isinstance(value, str) else value
-        ok = isinstance(out, list) and all(isinstance(v, str) and v for v in out)
+        ok = isinstance(out, list) and bool(out) and all(isinstance(v, str) and v for v in out)
     elif t == "integers":
         ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     elif t == "mapping":
@@ -303,7 +303,7 @@ def _rename_options(step: str, table: dict, where: str, source: str) -> tuple[di
 
 def _rename_cycle_keys(table: dict, source: str) -> dict:
     """The 0.1 ``[cycle]`` keys (``alliance = "WAI"``, ``needs = [...]``) become ``mapping`` entries."""
-    old = [k for k in (*_CYCLE_ROLE_KEYS, *_CYCLE_LIST_KEYS) if k in table]
+    old = [k for k in _CYCLE_ROLE_KEYS if k in table]
     if not old:
         return table
     table, mapping = dict(table), dict(table.get("mapping", {}))
@@ -311,12 +311,7 @@ def _rename_cycle_keys(table: dict, source: str) -> dict:
         value = table.pop(k)
         warn_renamed(f"analysis file {source}: [cycle] {k}", "[cycle] mapping (registry role -> column; the cycle "
                      "is the hypothesis registry's)", stacklevel=4)
-        if k in _CYCLE_ROLE_KEYS and isinstance(value, str):
-            mapping.setdefault(_CYCLE_ROLE_KEYS[k], value)
-        elif k == "needs" and isinstance(value, list):
-            for need in value:
-                if isinstance(need, str):
-                    mapping.setdefault(need, need)
+        mapping.setdefault(_CYCLE_ROLE_KEYS[k], value)  # its type is checked with the mapping
     if mapping:
         table["mapping"] = mapping
     return table

@@ -59,7 +59,7 @@ def test_every_key_type_is_checked_and_all_problems_listed_at_once():
         "[[mlm]] number 1: unknown key 'formla'",
         "[[mlm]] number 1: reml must be true or false (a TOML boolean, without quotes); found the string 'false'",
         "[[mlm]] number 1: missing required key 'formula'",
-        "[[mlm]] number 2: decompose must be a list of column names",
+        "[[mlm]] number 2: decompose must be a non-empty list of column names",
         "[riclpm]: waves must be a list of whole numbers (e.g. [1, 2, 3]); found the string '1-5'",
         "[[mediation]] number 1: n_draws must be a whole number of at least 1; found the integer 0",
         "[[mediation]] number 1: ci must be one of ['percentile', 'bca', 'monte_carlo', 'delta']; found the string "
@@ -117,11 +117,12 @@ def test_old_and_new_name_together_is_an_error():
 
 def test_old_cycle_keys_become_the_mapping():
     with pytest.warns(FutureWarning) as caught:
-        spec = _spec(cycle={"alliance": "WAI", "needs": ["autonomy"]})
-    assert [str(w.message).split(": ")[1].split(" is renamed")[0] for w in caught] == ["[cycle] alliance",
-                                                                                       "[cycle] needs"]
+        spec = _spec(cycle={"alliance": "WAI", "needs": ["autonomy", "competence"], "behaviours": "empathy"})
+    assert [str(w.message).split(": ")[1].split(" is renamed")[0] for w in caught] == [
+        "[cycle] behaviours", "[cycle] alliance", "[cycle] needs"]
     assert all("is renamed [cycle] mapping" in str(w.message) for w in caught)
-    assert spec.options["cycle"]["mapping"] == {"alliance": "WAI", "autonomy": "autonomy"}
+    assert spec.options["cycle"]["mapping"] == {"alliance": "WAI", "needs": ["autonomy", "competence"],
+                                                "therapist_behaviour": "empathy"}
 
 
 def test_load_analysis_file_errors(tmp_path):
