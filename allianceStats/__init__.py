@@ -68,6 +68,7 @@ _LAZY = {
     "fit_sem": "allianceStats.sem",
     "SEMResult": "allianceStats.sem",
     "compare_sem": "allianceStats.sem",
+    "PanelResult": "allianceStats.panel",
     "fit_clpm": "allianceStats.panel",
     "fit_riclpm": "allianceStats.panel",
     "fit_dpm": "allianceStats.panel",
