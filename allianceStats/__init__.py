@@ -19,6 +19,10 @@ from __future__ import annotations
 import importlib
 from importlib import metadata as _metadata
 
+# decompose and compare are both modules and their functions: bind the functions eagerly so that
+# ``allianceStats.decompose`` / ``allianceStats.compare`` are always the functions, never the modules.
+from .comparison import compare
+from .decomposition import decompose
 from .errors import (
     AllianceStatsError,
     BoundaryWarning,
@@ -29,11 +33,6 @@ from .errors import (
     IdentificationError,
     SchemaError,
 )
-
-# decompose and compare are both modules and their functions: bind the functions eagerly so that
-# ``allianceStats.decompose`` / ``allianceStats.compare`` are always the functions, never the modules.
-from .comparison import compare
-from .decomposition import decompose
 
 try:
     __version__ = _metadata.version("allianceStats")
@@ -105,8 +104,8 @@ _RENAMED = {
 }
 
 __all__ = sorted(
-    [*_LAZY, *_SUBMODULES, "decompose", "compare", "AllianceStatsError", "SchemaError", "FormulaError", "IdentificationError",
-     "ConvergenceError", "ConvergenceWarning", "BoundaryWarning", "DataWarning", "__version__"]
+    [*_LAZY, *_SUBMODULES, "decompose", "compare", "AllianceStatsError", "SchemaError", "FormulaError",
+     "IdentificationError", "ConvergenceError", "ConvergenceWarning", "BoundaryWarning", "DataWarning", "__version__"]
 )
 
 

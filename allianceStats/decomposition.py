@@ -161,7 +161,8 @@ def decompose(data: pd.DataFrame, columns: str | Iterable[str], *, client: str =
     Traceback (most recent call last):
     ...
     allianceStats.errors.SchemaError: 1 problem found in decompose:
-      1. data already has the column(s) 'alliance_within', 'alliance_between', 'alliance_within_lag1' that decompose() would add; pass overwrite=True to replace them in the returned copy, or drop or rename them first
+      1. data already has the column(s) 'alliance_within', 'alliance_between', 'alliance_within_lag1' that
+      decompose() would add; pass overwrite=True to replace them in the returned copy, or drop or rename them first
     """
     cols = [columns] if isinstance(columns, str) else list(columns)
     lags = tuple(lags)

@@ -18,7 +18,7 @@ import hashlib
 import platform
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
@@ -77,7 +77,7 @@ CLOSED_FORM = Convergence(converged=True, iterations=0, optimizer="closed form")
 """The :class:`Convergence` of an analysis computed in closed form (no optimiser, nothing to converge)."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _version(name: str) -> str:
     # reading package metadata costs ~1 ms per package; versions do not change within a process
     try:
@@ -127,7 +127,7 @@ def make_provenance(data, *, options: dict[str, Any] | None = None, seed: int | 
         options=dict(options or {}),
         seed=seed,
         data_sha256=data_sha256(data),
-        timestamp=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        timestamp=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         function=function,
         elapsed_seconds=None if started is None else round(time.perf_counter() - started, 6),
     )

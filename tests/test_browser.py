@@ -65,7 +65,8 @@ def test_demo_report_renders_without_console_messages(demo_report, tmp_path):
     assert resources == []
     assert len(figs) == n_svg
     for k, (width, height, elements) in enumerate(figs):
-        assert width > 100 and height > 80 and elements > 5, f"figure {k} rendered as {width}x{height}, {elements} elements"
+        assert width > 100 and height > 80 and elements > 5, \
+            f"figure {k} rendered as {width}x{height}, {elements} elements"
 
 
 def test_demo_report_screenshot_is_readable(demo_report, tmp_path):

@@ -20,7 +20,8 @@ def _modules():
     for info in pkgutil.walk_packages(allianceStats.__path__, prefix="allianceStats."):
         if not info.name.startswith(OWN_RUNNER):
             names.append((info.name, info.ispkg))
-    return sorted(n if isinstance(n, str) else n[0] for n in names), {n[0] for n in names if not isinstance(n, str) and n[1]}
+    return (sorted(n if isinstance(n, str) else n[0] for n in names),
+            {n[0] for n in names if not isinstance(n, str) and n[1]})
 
 
 MODULES, PACKAGES = _modules()

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from allianceStats.errors import OptionError
 from allianceStats.data.example import EXAMPLE_PATH, make_example
+from allianceStats.errors import OptionError
 from allianceStats.simulate import sdt_cycle
 from allianceStats.simulate.sdt import STATE
 
@@ -46,7 +46,8 @@ def test_client_level_icc_from_distant_sessions(big_no_dropout):
     data, truth = big_no_dropout
     for var in ("alliance", "outcome", "motivation"):
         r = data[var] - data.groupby("session")[var].transform("mean")
-        wide = pd.DataFrame({"c": data["client"], "s": data["session"], "r": r}).pivot(index="c", columns="s", values="r")
+        wide = (pd.DataFrame({"c": data["client"], "s": data["session"], "r": r})
+                .pivot(index="c", columns="s", values="r"))
         pair = wide[[1, 9]].dropna()
         a, b = pair[1].to_numpy(), pair[9].to_numpy()
         prod = (a - a.mean()) * (b - b.mean())

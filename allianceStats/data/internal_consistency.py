@@ -33,11 +33,12 @@ Definitions (:func:`reliability`)
     Geldhof et al.; with unbalanced data they are moment estimates. This is an approximation, stated as
     such: on the package's R fixture (100 clients, 3-10 sessions each, WAI-SR items) the level-specific
     omegas differ from those of a two-level lavaan CFA with one factor per level by at most 0.003 (within)
-    and 0.007 (between; ours lower), see ``tests/data/fixtures/scoring_fixtures.R``. The moment estimate :math:`\\hat\\Sigma_B` need not be positive definite (few clients, or items
-    without item-specific client variance, so that the between level is close to rank one); ML is then
-    impossible and omega for that matrix comes from an unweighted least squares (MINRES, iterated principal
-    axes; Harman 1976) one-factor fit with unique variances bounded at 0, with a DataWarning; the
-    ``omega_estimator`` column of the result says which fit was used.
+    and 0.007 (between; ours lower), see ``tests/data/fixtures/scoring_fixtures.R``. The moment estimate
+    :math:`\\hat\\Sigma_B` need not be positive definite (few clients, or items without item-specific client
+    variance, so that the between level is close to rank one); ML is then impossible and omega for that matrix
+    comes from an unweighted least squares (MINRES, iterated principal axes; Harman 1976) one-factor fit with
+    unique variances bounded at 0, with a DataWarning; the ``omega_estimator`` column of the result says which
+    fit was used.
 
     Rows with a missing item are dropped per scale (listwise deletion), as in ``psych::alpha`` with
     complete data and pingouin's ``cronbach_alpha(nan_policy="listwise")``.
@@ -77,8 +78,7 @@ import numpy as np
 import pandas as pd
 
 from .._deprecation import renamed_arguments
-from ..errors import (BoundaryWarning, ConvergenceWarning, DataWarning, IdentificationError, OptionError,
-                      SchemaError)
+from ..errors import BoundaryWarning, ConvergenceWarning, DataWarning, IdentificationError, OptionError, SchemaError
 from ..results import Convergence, Provenance, make_provenance
 from ._items import item_matrix, resolve_columns, reverse
 from .checks import first_labels, require_columns
@@ -165,7 +165,8 @@ def _fit_one_factor(S: np.ndarray, *, tol: float = 1e-11, max_iter: int = 200) -
     psi = np.clip(1.0 / np.diag(np.linalg.inv(S)), 10 * lower, d)
     f = _objective(psi, S)
     converged, message, iterations = False, "iteration limit reached", 0
-    for iterations in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):
+        iterations = it  # read after the loop: the number of iterations taken
         g = _gradient(psi, S)
         free = (psi > lower * (1 + 1e-9)) | (g < 0)
         if np.all(np.abs(g[free]) * psi[free] < tol):
@@ -214,7 +215,8 @@ def _fit_one_factor_uls(S: np.ndarray, *, tol: float = 1e-13, max_iter: int = 10
     theta = np.clip(1.0 / np.diag(np.linalg.pinv(S)), 0.0, d) if np.all(d > 0) else np.zeros_like(d)
     converged, iterations = False, 0
     lam = np.zeros_like(d)
-    for iterations in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):
+        iterations = it  # read after the loop: the number of iterations taken
         vals, vecs = np.linalg.eigh(S - np.diag(theta))
         lam = vecs[:, -1] * np.sqrt(max(vals[-1], 0.0))
         new = np.maximum(d - lam**2, 0.0)
@@ -288,8 +290,9 @@ class ReliabilityResult:
 
     ``table``: one row per (scale, level) with columns ``scale, level, n_items, n_obs, n_clients, alpha,
     omega, omega_estimator`` (``"ML"``, or ``"ULS"`` for a matrix that is not positive definite, or ``""``
-    when omega is not defined for fewer than 3 items); ``level`` is ``"single"`` (all rows, nesting ignored), ``"within"`` or ``"between"``
-    (Geldhof et al. 2014, via the covariance decomposition described in the module docstring).
+    when omega is not defined for fewer than 3 items); ``level`` is ``"single"`` (all rows, nesting ignored),
+    ``"within"`` or ``"between"`` (Geldhof et al. 2014, via the covariance decomposition described in the module
+    docstring).
     ``loadings``: the one-factor ML solutions (``scale, level, item, loading, residual_variance``).
     ``covariances``: ``{(scale, level): DataFrame}`` — the matrix each row of ``table`` was computed from.
 
@@ -511,8 +514,8 @@ def reliability(data: pd.DataFrame, instrument=None, items=None, *, client: str 
                     warnings.warn(f"reliability(): Heywood case in {scale!r} ({level}): the unique variance "
                                   f"of {bound} is at its lower bound (near 0).", BoundaryWarning,
                                   stacklevel=_STACK)
-                loads.extend({"scale": scale, "level": level, "item": c, "loading": l,
-                              "residual_variance": r} for c, l, r in zip(cols, fit.loadings, fit.residuals))
+                loads.extend({"scale": scale, "level": level, "item": c, "loading": ld,
+                              "residual_variance": r} for c, ld, r in zip(cols, fit.loadings, fit.residuals))
             rows.append({"scale": scale, "level": level, "n_items": len(cols), "n_obs": n_obs,
                          "n_clients": n_clients, "alpha": alpha, "omega": omega, "omega_estimator": how})
     table = pd.DataFrame(rows, columns=["scale", "level", "n_items", "n_obs", "n_clients", "alpha", "omega",

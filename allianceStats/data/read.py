@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import AllianceStatsError, DataFileError, DataWarning, SchemaError
+from ..errors import DataFileError, DataWarning, SchemaError
 from .schema import TableSchema, load_schema
 
 MAX_LISTED = 10  # rows quoted per problem; the total count is always given
@@ -245,7 +245,8 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
         multi = np.flatnonzero(per_client > 1)
         if multi.size:
             listed = "; ".join(
-                f"client {str(client_levels[c])!r}: therapists {sorted(map(str, ther_levels[pairs[pairs[:, 0] == c, 1]]))}"
+                f"client {str(client_levels[c])!r}: "
+                f"therapists {sorted(map(str, ther_levels[pairs[pairs[:, 0] == c, 1]]))}"
                 for c in multi[:MAX_LISTED])
             more = f" … ({multi.size} clients in all)" if multi.size > MAX_LISTED else ""
             problems.append(f"column {therapist_col!r}: client under more than one therapist ({listed}{more}); "

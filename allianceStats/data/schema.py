@@ -15,11 +15,13 @@ Example
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field as dc_field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import AllianceStatsError, OptionError
 

@@ -83,14 +83,13 @@ from threadpoolctl import threadpool_limits
 
 from .._deprecation import renamed_arguments
 from ..data.checks import (
-    table_and_text,
     check_bool,
     check_choice,
     check_conf_level,
     first_labels,
     require_columns,
-    require_frame,
     require_numeric,
+    table_and_text,
 )
 from ..errors import BoundaryWarning, ConvergenceWarning, SchemaError
 from ..results import Convergence, make_provenance

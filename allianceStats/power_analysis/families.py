@@ -5,13 +5,15 @@ model's pseudo-true value) with the estimator a researcher would use, and return
 the estimate, its standard error, the confidence interval at level 1 - alpha and the p-value, plus whether
 the fit converged and whether the solution was proper (no boundary / Heywood warning).
 
-| family | data | model |
-| --- | --- | --- |
-| ``regression`` | :func:`designs.regression` | OLS t test (statsmodels), the analytic check |
-| ``mlm`` | :func:`designs.within_between` | ``y ~ x_within + x_between + (1 | client)``, REML, Satterthwaite df |
-| ``riclpm`` | :func:`designs.riclpm` | :func:`allianceStats.fit_riclpm`, lagged effects constrained equal, FIML |
-| ``mediation`` | :func:`designs.mediation` | :func:`allianceStats.fit_mediation`, Monte Carlo CI (Selig & Preacher 2008) |
-| ``multilevel_mediation`` | :func:`designs.multilevel_mediation` | :func:`allianceStats.fit_multilevel_mediation`, Monte Carlo CI |
+Families (family: data; model):
+
+* ``regression``: :func:`designs.regression`; OLS t test (statsmodels), the analytic check
+* ``mlm``: :func:`designs.within_between`; ``y ~ x_within + x_between + (1 | client)``, REML, Satterthwaite df
+* ``riclpm``: :func:`designs.riclpm`; :func:`allianceStats.fit_riclpm`, lagged effects constrained equal, FIML
+* ``mediation``: :func:`designs.mediation`; :func:`allianceStats.fit_mediation`, Monte Carlo CI
+  (Selig & Preacher 2008)
+* ``multilevel_mediation``: :func:`designs.multilevel_mediation`; :func:`allianceStats.fit_multilevel_mediation`,
+  Monte Carlo CI
 
 Example
 -------
@@ -23,8 +25,8 @@ Example
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import stats

@@ -8,7 +8,8 @@ standard errors (MCSE):
 
 * ``power`` = share of :math:`p_r < \alpha`; MCSE :math:`\sqrt{P(1-P)/R}`
 * ``bias`` = :math:`\bar{\hat\theta} - \theta`; MCSE :math:`s_{\hat\theta}/\sqrt R`; ``rel_bias`` = bias / θ
-* ``rmse`` = :math:`\sqrt{\overline{(\hat\theta-\theta)^2}}`; MCSE :math:`\mathrm{sd}((\hat\theta-\theta)^2)/(2\,\mathrm{rmse}\sqrt R)`
+* ``rmse`` = :math:`\sqrt{\overline{(\hat\theta-\theta)^2}}`;
+  MCSE :math:`\mathrm{sd}((\hat\theta-\theta)^2)/(2\,\mathrm{rmse}\sqrt R)`
 * ``coverage`` = share of CIs (level 1 - α) containing θ; MCSE :math:`\sqrt{C(1-C)/R}`
 * ``failed_share`` (did not converge) and ``improper_share`` (boundary / Heywood): reported, never dropped
   silently.
@@ -333,7 +334,7 @@ def _execute(model, todo, cell_seqs, effects, alpha, reps, dask_client, progress
             from distributed import as_completed
 
             stream = ((futures[f], f.result()) for f in as_completed(futures))
-        for n_done, (b, rows) in enumerate(stream, 1):
+        for b, rows in stream:
             results[b[0]].extend(rows)
             remaining[b[0]] -= 1
             if remaining[b[0]] == 0:

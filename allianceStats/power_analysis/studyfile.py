@@ -101,7 +101,8 @@ def parse_study(raw: dict[str, Any], *, base_dir: str | Path = ".", source: str 
     >>> parse_study({"design": "regression", "seed": 1, "grid": {"n_clients": 30}, "rep": 10})
     Traceback (most recent call last):
     ...
-    allianceStats.errors.AllianceStatsError: study <dict>: unknown key 'rep'; valid keys: title, design, model, reps, alpha, seed, out_dir, scheduler, workers, grid, effects.
+    allianceStats.errors.AllianceStatsError: study <dict>: unknown key 'rep'; valid keys: title, design, model,
+    reps, alpha, seed, out_dir, scheduler, workers, grid, effects.
     """
     where = f"study {source}"
     problems = [f"unknown key {k!r}" for k in raw if k not in TOP_KEYS]
@@ -220,7 +221,8 @@ def load_study(path: str | Path) -> dict[str, Any]:
     >>> load_study(f)
     Traceback (most recent call last):
     ...
-    allianceStats.errors.AllianceStatsError: study typo.toml: unknown key 'drop_out' in [effects] of design 'riclpm' (valid: lagged, variables, ri_var, ri_cor, innovation_var, innovation_cor, dropout, dropout_slope).
+    allianceStats.errors.AllianceStatsError: study typo.toml: unknown key 'drop_out' in [effects] of design
+    'riclpm' (valid: lagged, variables, ri_var, ri_cor, innovation_var, innovation_cor, dropout, dropout_slope).
     """
     path = Path(path)
     try:

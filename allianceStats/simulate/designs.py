@@ -106,8 +106,9 @@ def riclpm(n_clients: int, n_sessions: int, *, lagged=((0.3, 0.1), (0.15, 0.3)),
     """Data from a k-variable RI-CLPM with optional MAR dropout; targets are the lagged effects.
 
     ``n_sessions`` waves (sessions 1..n_sessions; ``n_waves=`` is the old name). ``lagged[i][j]`` is the effect
-    of variable ``j`` at wave t-1 on variable ``i`` at wave t (the transition matrix Φ). ``dropout`` is the baseline probability of leaving after each wave; the log-odds
-    change by ``dropout_slope`` per unit of the first variable's last observed value.
+    of variable ``j`` at wave t-1 on variable ``i`` at wave t (the transition matrix Φ). ``dropout`` is the
+    baseline probability of leaving after each wave; the log-odds change by ``dropout_slope`` per unit of the first
+    variable's last observed value.
 
     >>> d, t = riclpm(100, 4, seed=4)
     >>> t["targets"]["x -> y"], sorted(d.columns)

@@ -37,13 +37,14 @@ pair (alliance–outcome: ``trait_corr_alliance_outcome``).
 *Measures.* ``alliance`` is the continuous WAI-SR-scale alliance score of the process (1–5). The twelve
 WAI-SR items ``wai_1..wai_12`` are its error-laden indicators (item = alliance + N(0, ``item_sd``²), rounded
 to 1–5, plus a stable client-specific item effect with SD ``item_client_sd``, so that between-client
-reliability is realistic) with subscale means ``wai_goal``, ``wai_task``, ``wai_bond`` (Hatcher & Gillaspy 2006); ``srs``
-(0–40) is a second, noisier indicator. ``outcome`` is percent days abstinent (0–100) and ``days_use`` the
+reliability is realistic) with subscale means ``wai_goal``, ``wai_task``, ``wai_bond`` (Hatcher & Gillaspy 2006);
+``srs`` (0–40) is a second, noisier indicator. ``outcome`` is percent days abstinent (0–100) and ``days_use`` the
 implied days of use in the past week (0–7).
 
 *Missing sessions, missing answers and dropout.* Each session after the first is missed (row absent) with
 probability ``p_missed``; at an attended session each measure (alliance with its items, each need,
-motivation, engagement, outcome) is unanswered with probability ``p_missing_measure`` (completely at random). After session :math:`t \ge 2` a client drops out with the discrete-time hazard
+motivation, engagement, outcome) is unanswered with probability ``p_missing_measure`` (completely at random).
+After session :math:`t \ge 2` a client drops out with the discrete-time hazard
 :math:`\mathrm{logit}\,h = \alpha_0 + \alpha_1(\bar A^{early}_i - \mu_A)`, where :math:`\bar A^{early}_i`
 is the client's mean observed alliance in sessions 1–2: early alliance predicts retention. The last
 observed row of a client who dropped out has ``dropout = 1``. Dropout depends only on observed values, so it
@@ -97,7 +98,8 @@ SDT_DEFAULTS = MappingProxyType({
     # measurement
     "item_sd": 0.6, "item_client_sd": 0.15, "srs_sd": 2.0,
     # missingness and dropout
-    "p_missed": 0.05, "p_missing_measure": 0.02, "dropout_intercept": float(np.log(0.06 / 0.94)), "dropout_early_alliance": -1.2,
+    "p_missed": 0.05, "p_missing_measure": 0.02, "dropout_intercept": float(np.log(0.06 / 0.94)),
+    "dropout_early_alliance": -1.2,
 })
 
 _RANGES = {"alliance": (1, 5), "autonomy": (1, 5), "competence": (1, 5), "relatedness": (1, 5),
@@ -248,7 +250,8 @@ def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *,
 
     # attendance: missed sessions and dropout after session t >= 2, hazard driven by early alliance
     early = alliance[:2].mean(axis=0)
-    hazard = 1.0 / (1.0 + np.exp(-(p["dropout_intercept"] + p["dropout_early_alliance"] * (early - p["mean_alliance"]))))
+    hazard = 1.0 / (1.0 + np.exp(-(p["dropout_intercept"]
+                                   + p["dropout_early_alliance"] * (early - p["mean_alliance"]))))
     last = np.full(n_clients, n_sessions)
     dropped = np.zeros(n_clients, dtype=bool)
     for t in range(2, n_sessions):  # may drop out after session t (1-based), t = 2..n_sessions-1
@@ -278,7 +281,8 @@ def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *,
         lo, hi = _RANGES[name]
         frame[name] = np.clip(observed[t_idx, c_idx, k], lo, hi)
     data = pd.DataFrame(frame)
-    data.insert(data.columns.get_loc("motivation"), "needs", data[["autonomy", "competence", "relatedness"]].mean(axis=1))
+    data.insert(data.columns.get_loc("motivation"), "needs",
+                data[["autonomy", "competence", "relatedness"]].mean(axis=1))
     data["days_use"] = np.clip(np.rint(7.0 * (1.0 - data["outcome"] / 100.0)), 0, 7).astype(np.int64)
     data["dropout"] = (dropped[c_idx] & (session[t_idx] == last[c_idx])).astype(np.int64)
     _blank_measures(data, rng, p["p_missing_measure"])

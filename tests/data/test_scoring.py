@@ -25,7 +25,7 @@ import allianceStats as als
 from allianceStats.data import instruments as ins
 from allianceStats.data import internal_consistency as ic
 from allianceStats.data import scoring as sc
-from allianceStats.errors import (AllianceStatsError, BoundaryWarning, DataWarning, OptionError, SchemaError)
+from allianceStats.errors import AllianceStatsError, BoundaryWarning, DataWarning, OptionError, SchemaError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KEY_FILES = sorted(p for p in ins.instruments_dir().glob("*.json") if p.name != "instrument.schema.json")
@@ -311,7 +311,7 @@ def test_one_factor_ml_solution_has_zero_gradient(fixture_reliability):
         theta = np.concatenate([fit.loadings, fit.residuals])
         k = S.shape[0]
 
-        def F(t):
+        def F(t, k=k, S=S):
             Sigma = np.outer(t[:k], t[:k]) + np.diag(t[k:])
             return np.linalg.slogdet(Sigma)[1] + np.trace(S @ np.linalg.inv(Sigma))
 

@@ -1,7 +1,6 @@
 """Property-based checks (hypothesis) of the event definitions and variability indices."""
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

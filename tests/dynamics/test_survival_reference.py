@@ -2,9 +2,9 @@
 
 Fixture: tests/dynamics/fixtures/make_fixtures.R writes dropout_sessions.csv (seeded) and dropout_reference.json
 (R 4.2.2, survival 3.5.3, digits = NA; full sample and the landmark subset after session 2). R fitted with coxph
-eps 1e-10 and glm epsilon 1e-14, we with Newton / IRLS tolerance 1e-12, so both sit at the optimum. Tolerances: coefficients, z and log-likelihood 1e-6
-relative, standard errors 1e-5 relative, p-values 1e-5 relative (they inherit the SE error), Kaplan-Meier
-1e-10 (closed-form).
+eps 1e-10 and glm epsilon 1e-14, we with Newton / IRLS tolerance 1e-12, so both sit at the optimum. Tolerances:
+coefficients, z and log-likelihood 1e-6 relative, standard errors 1e-5 relative, p-values 1e-5 relative (they
+inherit the SE error), Kaplan-Meier 1e-10 (closed-form).
 """
 import json
 import warnings

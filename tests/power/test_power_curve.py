@@ -1,4 +1,5 @@
-"""Power-curve SVG: valid XML, one line per number of sessions, error bars at ±1.96 MCSE, escaped text, no estimation."""
+"""Power-curve SVG: valid XML, one line per number of sessions, error bars at ±1.96 MCSE, escaped text, no
+estimation."""
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -42,7 +43,7 @@ def test_one_line_per_number_of_sessions_with_one_point_per_cell():
     assert [line.get("data-n-sessions") for line in lines] == ["3", "5", "8"]
     assert len(root.findall(".//s:polyline", NS)) == 3
     y0, y1 = axes(root)
-    for line, (s, g) in zip(lines, table.groupby("n_sessions")):
+    for line, (_s, g) in zip(lines, table.groupby("n_sessions")):
         pts = points(line)
         assert len(pts) == 4
         assert [x for x, _ in pts] == sorted(x for x, _ in pts)  # in order of the number of clients

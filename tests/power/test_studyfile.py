@@ -1,4 +1,5 @@
-"""Study files: every key validated with a helpful message; run_study = power() with the same values, on any executor."""
+"""Study files: every key validated with a helpful message; run_study = power() with the same values, on any
+executor."""
 import json
 from pathlib import Path
 
