@@ -26,7 +26,8 @@ Models
                        session to :math:`T_i`, outcome 1 only in the dropout period), fitted by statsmodels
                        ``GLM(Binomial)`` (Singer & Willett, 1993; 2003, ch. 10-12). Baseline :math:`\\alpha(t)`:
                        ``"factor"`` one intercept per period (the general specification; a period without
-                       any dropout has hazard estimate 0 and its rows are left out, see ``notes``), ``"linear"`` (default, :math:`\\alpha_0 + \\alpha_1 t`) or ``"quadratic"``.
+                       any dropout has hazard estimate 0 and its rows are left out, see ``notes``),
+                       ``"linear"`` (default, :math:`\\alpha_0 + \\alpha_1 t`) or ``"quadratic"``.
                        ``ratio`` is the odds ratio of the discrete-time hazard.
 
 Wald confidence intervals :math:`\\hat\\beta \\pm z_{1-\\alpha/2}\\,SE` at ``conf_level``, exponentiated for
