@@ -1,16 +1,19 @@
 # The two commands of the README (demo, test), plus lint and bench. Each creates .venv if it is missing and installs
-# the project into it.
+# the project into it from the lock (requirements.lock: exact versions of every dependency, the test tools included),
+# so every machine tests and reproduces with the same versions. `make lock` regenerates the lock from pyproject's
+# ranges (uv; run it when a dependency changes and commit both files).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install bench clean
+.PHONY: demo test lint install bench clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,5 +32,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+lock:
+	test -x .venv-lock/bin/uv || ($(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet uv)
+	.venv-lock/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --no-header \
+		--output-file requirements.lock
+
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-lock build dist .pytest_cache .ruff_cache .mypy_cache
