@@ -1,0 +1,719 @@
+r"""Lag-sequential analysis of coded events: what tends to follow what.
+
+Definitions (Bakeman & Quera, 2011, ch. 9-11; Bakeman & Gottman, 1997)
+---------------------------------------------------------------------
+**Event-based.** Within each session the events are put in order and every pair (event *t*, event *t* + *k*) is a
+*transition* from the *given* code to the *target* code at lag *k*; no pair crosses a session boundary. The
+transition table :math:`O` (given × target) is pooled over sessions by summing the sessions' tables. With row
+totals :math:`r_i`, column totals :math:`c_j` and :math:`N` transitions:
+
+- expected frequencies under independence :math:`E_{ij} = r_i c_j / N`; when some transitions cannot occur
+  (*structural zeros*, e.g. a code that cannot follow itself because consecutive codes of one kind were merged),
+  :math:`E` is the maximum-likelihood fit of the quasi-independence model, found by iterative proportional
+  fitting over the other cells, as GSEQ does (Wickens, 1989, pp. 107-112; Bakeman & Quera, 2011, ch. 10);
+- the likelihood-ratio statistic :math:`G^2 = 2\sum O_{ij}\ln(O_{ij}/E_{ij})` on
+  :math:`(R-1)(C-1) - z` degrees of freedom, with *R* and *C* the codes that occur as given and as target and
+  *z* the structural zeros among them;
+- adjusted residuals (Allison & Liker, 1982; Haberman, 1979)
+  :math:`(O_{ij}-E_{ij}) / \sqrt{E_{ij}(1-r_i/N)(1-c_j/N)}`, and with structural zeros the standardized Pearson
+  residual of the quasi-independence log-linear model :math:`(O_{ij}-E_{ij})/\sqrt{E_{ij}(1-h_{ij})}` with
+  :math:`h` the leverage (Christensen, 1997, p. 357) — the two agree when there are no structural zeros;
+  ``p_value`` is the two-sided normal p of the adjusted residual;
+- transitional probabilities :math:`O_{ij}/r_i`;
+- Yule's Q of the 2 × 2 table (given *i* or not) × (target *j* or not), :math:`Q = (ad-bc)/(ad+bc)`, with its
+  standard error :math:`\tfrac12(1-Q^2)\sqrt{1/a+1/b+1/c+1/d}` (delta method from the log odds ratio; missing
+  when a cell is 0).
+
+**Permutation test** (``n_draws=``): the codes are shuffled within each session (keeping every session's code
+frequencies), the table is tallied again, and each cell's p is the share of draws whose count lies at least as
+far from the permutation mean as the observed count, :math:`(1+\#)/(1+n_{draws})`; the table-wide p compares
+:math:`G^2` in the same way.
+
+**Per session** (``per_session=True``): every session's table on its own (``.sessions``) and a summary across
+sessions (``.session_summary``): the mean Yule's Q of each transition over the sessions where it is defined,
+with a one-sample *t* test and interval, as Bakeman & Quera (2011, ch. 11) recommend for analysing sessions as
+units rather than pooling their events.
+
+**Time-based** (``window=`` seconds, needs ``onset`` / ``offset``): time is cut into units of ``time_unit``
+seconds. For each given code its *window* is the ``window`` seconds after each of its events ends; for each target
+code a unit counts when an event of that code is going on at its start. Each (given, target) pair is then a 2 × 2
+table of time units (in the given's window or not × target on or not), giving ``observed`` (units in the window
+with the target on), ``expected``, ``transitional_probability`` P(target on | in window), the adjusted residual
+and Yule's Q of that 2 × 2 table (Bakeman & Quera, 2011, ch. 10, time-window tallies). There is no table-wide
+test in this mode (``chisq`` is NaN).
+
+Validated against LagSequential 0.1.1 (O'Connor, 1999) on the examples of Bakeman & Quera (2011, p. 159),
+Griffin & Gottman (1990) and Wampold (1984), and against R's ``loglin`` / Poisson ``glm`` for structural zeros
+(``tests/process/fixtures/make_lag_fixtures.R``).
+
+References
+----------
+Allison, P. D., & Liker, J. K. (1982). Analyzing sequential categorical data on dyadic interaction. *Psychological
+Bulletin, 91*, 393-403. Bakeman, R., & Quera, V. (2011). *Sequential analysis and observational methods for the
+behavioral sciences*. Cambridge University Press. Christensen, R. (1997). *Log-linear models and logistic
+regression* (2nd ed.). Springer. O'Connor, B. P. (1999). Simple and flexible SAS and SPSS programs for analyzing
+lag-sequential categorical data. *Behavior Research Methods, 31*, 718-726. Wickens, T. D. (1989). *Multiway
+contingency tables analysis for the social sciences*. Erlbaum.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from ..data.checks import check_bool, check_conf_level, check_positive_int, first_labels, require_columns, resolve_seed
+from ..errors import OptionError, SchemaError
+from ..results import CLOSED_FORM, Convergence, Provenance, make_provenance
+
+__all__ = ["lag_sequential", "lag_sequential_from_table", "LagSequentialResult", "TABLE_COLUMNS"]
+
+TABLE_COLUMNS = ["given", "target", "observed", "expected", "transitional_probability", "adjusted_residual",
+                 "yules_q", "p_value", "yules_q_se"]
+IPF_TOL = 1e-10
+IPF_MAX_ITER = 10_000
+_BATCH_CELLS = 4_000_000  # events x draws shuffled at once in the permutation test
+
+
+# --------------------------------------------------------------------------------------------------- input
+def _rows_of(mask: np.ndarray, limit: int = 10) -> str:
+    rows = np.flatnonzero(mask) + 1
+    return ", ".join(map(str, rows[:limit])) + (f" … ({rows.size} rows in all)" if rows.size > limit else "")
+
+
+def _code_ints(values: pd.Series, codes, where: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes as integers 0..K-1 and their labels (``codes`` order, else sorted)."""
+    problems = []
+    if values.isna().any():
+        problems.append(f"column {values.name!r}: missing code at rows {_rows_of(values.isna().to_numpy())}; every "
+                        "event needs a code (drop uncoded events first).")
+    if codes is None:
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            labels = tuple(map(str, values.cat.categories))
+            ints = values.cat.codes.to_numpy().astype(np.int64)
+        else:
+            ints, uniq = pd.factorize(values.astype(str) if values.dtype != object else values, sort=True)
+            labels = tuple(map(str, uniq))
+    else:
+        if hasattr(codes, "labels"):
+            codes = codes.labels
+        if isinstance(codes, str):
+            raise OptionError(f"codes={codes!r} must be a list of codes (or a CodeSet); for a shipped code set use "
+                              f"codes=load_code_set({codes!r})")
+        labels = tuple(dict.fromkeys(map(str, codes)))
+        text = values.astype(str)
+        ints = pd.Index(labels).get_indexer(text).astype(np.int64)
+        unknown = (ints < 0) & values.notna().to_numpy()
+        for code in pd.unique(text[unknown]):
+            problems.append(f"column {values.name!r}: unknown code {code!r} at rows "
+                            f"{_rows_of((text == code).to_numpy())}; codes= lists {first_labels(labels, 20)}.")
+    if problems:
+        raise SchemaError(problems, source=where)
+    return ints, labels
+
+
+def _units(data: pd.DataFrame, client: str | None, session: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """One integer per session (client x session) and the key table of the units."""
+    cols = [c for c in (client, session) if c is not None]
+    if len(cols) == 1:
+        ids, uniq = pd.factorize(data[cols[0]], sort=True)
+        keys = pd.DataFrame({cols[0]: uniq})
+        return ids.astype(np.int64), keys
+    a, ua = pd.factorize(data[cols[0]], sort=True)
+    b, ub = pd.factorize(data[cols[1]], sort=True)
+    joint, uniq = pd.factorize(a.astype(np.int64) * (len(ub) + 1) + b, sort=True)
+    keys = pd.DataFrame({cols[0]: ua[uniq // (len(ub) + 1)], cols[1]: ub[uniq % (len(ub) + 1)]})
+    return joint.astype(np.int64), keys
+
+
+def _structural(structural_zeros, labels: Sequence[str]) -> np.ndarray:
+    """Boolean K x K matrix, True where a transition cannot occur."""
+    k = len(labels)
+    zero = np.zeros((k, k), bool)
+    if structural_zeros is None:
+        return zero
+    if isinstance(structural_zeros, str):
+        if structural_zeros != "diagonal":
+            raise OptionError(f"structural_zeros={structural_zeros!r} is not supported; use 'diagonal' (no code "
+                              "follows itself), a list of (given, target) pairs, or None")
+        np.fill_diagonal(zero, True)
+        return zero
+    pos = {c: i for i, c in enumerate(labels)}
+    bad = []
+    for pair in structural_zeros:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise OptionError(f"structural_zeros: {pair!r} is not a (given, target) pair")
+        g, t = map(str, pair)
+        if g not in pos or t not in pos:
+            bad.append((g, t))
+            continue
+        zero[pos[g], pos[t]] = True
+    if bad:
+        raise OptionError(f"structural_zeros names codes that are not in the data or in codes=: {bad}; codes are "
+                          f"{list(labels)}")
+    return zero
+
+
+# ---------------------------------------------------------------------------------------------- statistics
+def _ipf(obs: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, int, bool]:
+    """Quasi-independence fit by iterative proportional fitting over a stack of tables (S, K, K)."""
+    r, c = obs.sum(2), obs.sum(1)
+    e = np.broadcast_to(free, obs.shape).astype(float).copy()
+    ok = False
+    iterations = 0
+    for iterations in range(1, IPF_MAX_ITER + 1):  # noqa: B007 - the count is returned
+        rs = e.sum(2)
+        e *= np.divide(r, rs, out=np.zeros_like(rs), where=rs > 0)[:, :, None]
+        cs = e.sum(1)
+        e *= np.divide(c, cs, out=np.zeros_like(cs), where=cs > 0)[:, None, :]
+        if np.abs(e.sum(2) - r).max() < IPF_TOL and np.abs(e.sum(1) - c).max() < IPF_TOL:
+            ok = True
+            break
+    return e, iterations, ok
+
+
+def _leverage(exp: np.ndarray, free: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Leverages h of the quasi-independence Poisson log-linear model (rows + columns) at its fit ``exp``."""
+    k = exp.shape[0]
+    h = np.full((k, k), np.nan)
+    ri, ci = np.flatnonzero(rows), np.flatnonzero(cols)
+    cells = [(i, j) for i in ri for j in ci if free[i, j]]
+    if not cells:
+        return h
+    x = np.zeros((len(cells), len(ri) + len(ci) - 1))
+    rpos = {i: n for n, i in enumerate(ri)}
+    cpos = {j: n for n, j in enumerate(ci)}
+    for n, (i, j) in enumerate(cells):
+        x[n, 0] = 1.0
+        if rpos[i] > 0:
+            x[n, rpos[i]] = 1.0
+        if cpos[j] > 0:
+            x[n, len(ri) - 1 + cpos[j]] = 1.0
+    w = np.array([exp[i, j] for i, j in cells])
+    m = x.T @ (w[:, None] * x)
+    lev = w * np.einsum("ij,ij->i", x @ np.linalg.pinv(m), x)
+    for n, (i, j) in enumerate(cells):
+        h[i, j] = lev[n]
+    return h
+
+
+def _table_stats(obs: np.ndarray, zero: np.ndarray) -> dict:
+    """Every statistic of a stack of transition tables ``obs`` (S, K, K) with structural zeros ``zero``."""
+    obs = obs.astype(float)
+    s, k, _ = obs.shape
+    r, c = obs.sum(2), obs.sum(1)
+    n = r.sum(1)
+    iterations, converged = 0, True
+    if zero.any():
+        exp, iterations, converged = _ipf(obs, ~zero)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            exp = np.where(n[:, None, None] > 0, r[:, :, None] * c[:, None, :] / n[:, None, None], 0.0)
+    rows, cols = r > 0, c > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        term = np.where((obs > 0) & (exp > 0), obs * np.log(obs / np.where(exp > 0, exp, 1.0)), 0.0)
+    chisq = 2.0 * term.sum((1, 2))
+    zeros_in = (zero[None] & rows[:, :, None] & cols[:, None, :]).sum((1, 2))
+    df = (rows.sum(1) - 1) * (cols.sum(1) - 1) - zeros_in
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if zero.any():
+            lev = np.stack([_leverage(exp[i], ~zero, rows[i], cols[i]) for i in range(s)])
+            var = exp * (1.0 - lev)
+        else:
+            pr, pc = r / n[:, None], c / n[:, None]
+            var = exp * (1.0 - pr)[:, :, None] * (1.0 - pc)[:, None, :]
+        adj = np.where(var > 1e-300, (obs - exp) / np.sqrt(np.where(var > 1e-300, var, 1.0)), np.nan)
+        tprob = np.where(rows[:, :, None], obs / np.where(rows, r, 1.0)[:, :, None], np.nan)
+        a = obs
+        b = r[:, :, None] - a
+        cc = c[:, None, :] - a
+        d = n[:, None, None] - r[:, :, None] - c[:, None, :] + a
+        num, den = a * d - b * cc, a * d + b * cc
+        q = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        allpos = (a > 0) & (b > 0) & (cc > 0) & (d > 0)
+        se = np.where(allpos, 0.5 * (1 - q**2) * np.sqrt(1 / np.where(allpos, a, 1) + 1 / np.where(allpos, b, 1)
+                                                         + 1 / np.where(allpos, cc, 1) + 1 / np.where(allpos, d, 1)),
+                      np.nan)
+    exp = np.where(zero[None], 0.0, exp)
+    for m in (adj, q, se):
+        m[:, zero] = np.nan
+    p = 2.0 * special.ndtr(-np.abs(adj))
+    p_table = np.where(df > 0, stats.chi2.sf(chisq, np.maximum(df, 1)), np.nan)
+    return dict(observed=obs, expected=exp, transitional_probability=tprob, adjusted_residual=adj, yules_q=q,
+                p_value=p, yules_q_se=se, chisq=chisq, df=df, p_table=p_table, n=n,
+                iterations=iterations, converged=converged)
+
+
+def _long(st: dict, labels: Sequence[str], index: int | None = None) -> pd.DataFrame:
+    k = len(labels)
+    sl = slice(None) if index is None else index
+    reps = 1 if index is not None else st["observed"].shape[0]
+    out = {"given": np.tile(np.repeat(np.asarray(labels, dtype=object), k), reps),
+           "target": np.tile(np.asarray(labels, dtype=object), k * reps)}
+    for name in TABLE_COLUMNS[2:]:
+        v = st[name][sl]
+        out[name] = v.reshape(-1, k * k).ravel() if index is None else v.ravel()
+    frame = pd.DataFrame(out)
+    frame["observed"] = frame["observed"].astype(np.int64)
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------- the result
+@dataclass(frozen=True, repr=False)
+class LagSequentialResult:
+    """Lag-sequential statistics from :func:`lag_sequential`.
+
+    ``table`` has one row per (given, target) with the columns of ``TABLE_COLUMNS`` (plus ``p_permutation``
+    after a permutation test); ``chisq``, ``df`` and ``p_value`` are the table-wide likelihood-ratio test.
+    ``sessions`` / ``session_summary`` are filled with ``per_session=True``. ``matrix(column)`` shows one column
+    as a given x target matrix.
+    """
+
+    table: pd.DataFrame
+    chisq: float
+    df: int
+    p_value: float
+    codes: tuple[str, ...]
+    lag: int
+    mode: str
+    window: float | None
+    structural_zeros: tuple[tuple[str, str], ...]
+    n_obs: int
+    n_transitions: int
+    n_sessions: int
+    sessions: pd.DataFrame | None
+    session_summary: pd.DataFrame | None
+    p_permutation: float | None
+    n_draws: int | None
+    convergence: Convergence
+    provenance: Provenance
+    conf_level: float = 0.95
+
+    @property
+    def converged(self) -> bool:
+        """Whether the expected frequencies were found (always, without structural zeros)."""
+        return self.convergence.converged
+
+    def matrix(self, column: str = "adjusted_residual") -> pd.DataFrame:
+        """One column of ``table`` as a given (rows) x target (columns) matrix in code order."""
+        if column not in self.table.columns:
+            raise OptionError(f"column={column!r} is not a column of the table; choose one of "
+                              f"{list(self.table.columns[2:])}")
+        m = self.table.pivot(index="given", columns="target", values=column)
+        return m.loc[list(self.codes), list(self.codes)]
+
+    def summary(self) -> str:
+        """The tables as text: observed counts, transitional probabilities, adjusted residuals, Yule's Q."""
+        if self.mode == "event":
+            head = (f"Lag-sequential analysis, event-based, lag {self.lag}: {self.n_transitions} transitions "
+                    f"from {self.n_obs} events in {self.n_sessions} session(s), {len(self.codes)} codes")
+            test = (f"likelihood-ratio chi-square = {self.chisq:.4f}, df = {self.df}, p = {self.p_value:.5g}"
+                    + (f"; permutation p = {self.p_permutation:.4g} ({self.n_draws} draws within sessions)"
+                       if self.p_permutation is not None else ""))
+        else:
+            head = (f"Lag-sequential analysis, time-based: window of {self.window:g} s after each given event, "
+                    f"{self.n_transitions} time units from {self.n_obs} events in {self.n_sessions} session(s)")
+            test = "one 2 x 2 table of time units per (given, target) pair; no table-wide test"
+        lines = [head, test]
+        if self.structural_zeros:
+            lines.append(f"structural zeros: {', '.join(f'{g}->{t}' for g, t in self.structural_zeros)} "
+                         f"(expected frequencies by iterative proportional fitting, {self.convergence.iterations} "
+                         f"iterations{'' if self.converged else ', NOT converged'})")
+        fmt = {"observed": "{:.0f}", "transitional_probability": "{:.3f}", "adjusted_residual": "{:.2f}",
+               "yules_q": "{:.3f}"}
+        for col, f in fmt.items():
+            lines.append(f"\n{col.replace('_', ' ')} (rows: given, columns: target)")
+            lines.append(self.matrix(col).to_string(float_format=lambda v, f=f: f.format(v), na_rep="."))
+        if self.session_summary is not None:
+            lines.append(f"\nacross {self.session_summary['n_sessions'].max()} sessions: mean Yule's Q with "
+                         f"{self.conf_level:.0%} t interval")
+            show = self.session_summary.loc[self.session_summary["n_sessions"] > 1,
+                                            ["given", "target", "n_sessions", "estimate", "ci_lower", "ci_upper",
+                                             "p_value"]]
+            lines.append(show.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        test = (f"chisq={self.chisq:.2f}, df={self.df}, p={self.p_value:.4g}" if self.mode == "event"
+                else f"window={self.window:g}s")
+        what = (f"lag={self.lag}, codes={len(self.codes)}, transitions={self.n_transitions}" if self.mode == "event"
+                else f"codes={len(self.codes)}, time_units={self.n_transitions}")
+        return f"LagSequentialResult({self.mode}-based, {what}, {test})"
+
+
+# ------------------------------------------------------------------------------------------ the analysis
+def _permutation(x: np.ndarray, unit: np.ndarray, same: np.ndarray, lag: int, k: int, obs: np.ndarray,
+                 chisq: float, n_draws: int, seed: int) -> tuple[np.ndarray, float]:
+    rng = np.random.default_rng(seed)
+    n = x.size
+    offset = unit.astype(float)  # units are sorted and contiguous: adding them keeps shuffles within a unit
+    counts = np.empty((n_draws, k, k))
+    batch = max(1, min(n_draws, _BATCH_CELLS // max(n, 1)))
+    done = 0
+    while done < n_draws:
+        b = min(batch, n_draws - done)
+        keys = rng.random((b, n)) + offset
+        perm = x[np.argsort(keys, axis=1, kind="stable")]
+        g = perm[:, :-lag][:, same]
+        t = perm[:, lag:][:, same]
+        flat = (np.arange(b)[:, None] * (k * k) + g * k + t).ravel()
+        counts[done:done + b] = np.bincount(flat, minlength=b * k * k).reshape(b, k, k)
+        done += b
+    centre = counts.mean(0)
+    tol = 1e-9
+    far = np.abs(counts - centre) >= np.abs(obs - centre) - tol
+    p_cells = (1.0 + far.sum(0)) / (1.0 + n_draws)
+    perm_chisq = _table_stats(counts, np.zeros((k, k), bool))["chisq"]
+    p_table = (1.0 + np.sum(perm_chisq >= chisq - tol)) / (1.0 + n_draws)
+    return p_cells, float(p_table)
+
+
+def _time_based(data, codes_int, labels, unit, onset_col, offset_col, window, time_unit):
+    onset = data[onset_col].to_numpy(dtype=float)
+    offset = data[offset_col].to_numpy(dtype=float)
+    bad = ~np.isfinite(onset) | ~np.isfinite(offset) | (offset < onset) | (onset < 0)
+    if bad.any():
+        raise SchemaError([f"columns {onset_col!r}/{offset_col!r}: missing, negative or reversed times at rows "
+                           f"{_rows_of(bad)}; time-based tallies need 0 <= onset <= offset (read_events checks "
+                           "them all)"], source="lag_sequential")
+    k = len(labels)
+    n_units_sess = np.zeros(unit.max() + 1, np.int64)
+    end_unit = np.ceil(offset / time_unit - 1e-9).astype(np.int64)
+    np.maximum.at(n_units_sess, unit, end_unit)
+    start_of = np.r_[0, np.cumsum(n_units_sess)]
+    total = int(start_of[-1])
+    if total == 0:
+        raise SchemaError(["every event has zero duration; time-based tallies need events that last"],
+                          source="lag_sequential")
+    base = start_of[unit]
+    on_lo = base + np.ceil(onset / time_unit - 1e-9).astype(np.int64)
+    on_hi = base + end_unit
+    win_lo = on_hi
+    win_hi = base + np.minimum(np.ceil((offset + window) / time_unit - 1e-9).astype(np.int64), n_units_sess[unit])
+
+    def indicator(lo, hi):
+        width = total + 1
+        plus = np.bincount(codes_int * width + lo, minlength=k * width)
+        minus = np.bincount(codes_int * width + np.maximum(hi, lo), minlength=k * width)
+        return (np.cumsum((plus - minus).reshape(k, width), axis=1)[:, :total] > 0)
+
+    on = indicator(on_lo, on_hi).astype(np.float64)
+    win = indicator(win_lo, win_hi).astype(np.float64)
+    a = win @ on.T
+    n_win, n_on, n = win.sum(1), on.sum(1), float(total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exp = np.outer(n_win, n_on) / n
+        var = exp * (1 - n_win / n)[:, None] * (1 - n_on / n)[None, :]
+        adj = np.where(var > 0, (a - exp) / np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
+        tprob = np.where(n_win[:, None] > 0, a / np.where(n_win > 0, n_win, 1.0)[:, None], np.nan)
+        b = n_win[:, None] - a
+        c = n_on[None, :] - a
+        d = n - a - b - c
+        den = a * d + b * c
+        q = np.where(den > 0, (a * d - b * c) / np.where(den > 0, den, 1.0), np.nan)
+        allpos = (a > 0) & (b > 0) & (c > 0) & (d > 0)
+        safe = lambda m: np.where(allpos, m, 1.0)  # noqa: E731
+        se = np.where(allpos, 0.5 * (1 - q**2) * np.sqrt(1 / safe(a) + 1 / safe(b) + 1 / safe(c) + 1 / safe(d)),
+                      np.nan)
+    st = dict(observed=a[None], expected=exp[None], transitional_probability=tprob[None],
+              adjusted_residual=adj[None], yules_q=q[None], p_value=2.0 * special.ndtr(-np.abs(adj))[None],
+              yules_q_se=se[None])
+    return _long(st, labels), total
+
+
+def _session_summary(per: pd.DataFrame, conf_level: float) -> pd.DataFrame:
+    g = per.dropna(subset=["yules_q"]).groupby(["given", "target"], sort=False)["yules_q"]
+    out = g.agg(n_sessions="count", estimate="mean", sd="std").reset_index()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["std_error"] = out["sd"] / np.sqrt(out["n_sessions"])
+        dfree = out["n_sessions"] - 1
+        ok = (dfree > 0) & (out["std_error"] > 0)
+        out["statistic"] = np.where(ok, out["estimate"] / out["std_error"].where(ok, 1.0), np.nan)
+        out["p_value"] = np.where(ok, 2 * stats.t.sf(np.abs(out["statistic"]), np.maximum(dfree, 1)), np.nan)
+        crit = np.where(dfree > 0, stats.t.ppf(0.5 + conf_level / 2, np.maximum(dfree, 1)), np.nan)
+        out["ci_lower"] = np.where(ok, out["estimate"] - crit * out["std_error"], np.nan)
+        out["ci_upper"] = np.where(ok, out["estimate"] + crit * out["std_error"], np.nan)
+    means = per.groupby(["given", "target"], sort=False)[["transitional_probability", "adjusted_residual"]].mean()
+    means.columns = ["mean_transitional_probability", "mean_adjusted_residual"]
+    out = out.merge(means.reset_index(), on=["given", "target"], how="right")
+    out["n_sessions"] = out["n_sessions"].fillna(0).astype(np.int64)
+    return out[["given", "target", "n_sessions", "estimate", "std_error", "statistic", "p_value", "ci_lower",
+                "ci_upper", "sd", "mean_transitional_probability", "mean_adjusted_residual"]]
+
+
+def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, client: str | None = "client",
+                   session: str = "session", order: str | None = "order", codes: Iterable[str] | None = None,
+                   structural_zeros: str | Iterable[tuple[str, str]] | None = None, per_session: bool = False,
+                   window: float | None = None, onset: str = "onset", offset: str = "offset",
+                   time_unit: float = 1.0, n_draws: int | None = None, seed: int | None = None,
+                   conf_level: float = 0.95) -> LagSequentialResult:
+    """Lag-sequential statistics of coded events: transitions at lag *k*, expected frequencies, the
+    likelihood-ratio test, adjusted residuals, transitional probabilities, Yule's Q and a permutation test.
+
+    Definitions, sources and validation: module docstring (:mod:`allianceStats.process.sequential`).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Coded events, one row per event (:func:`~allianceStats.process.read_events` validates such tables);
+        never modified. Rows need not be sorted: events are ordered by ``order`` within each session.
+    code : str
+        Column of the codes.
+    lag : int
+        Event lag *k* >= 1 (event-based mode).
+    client, session : str
+        Columns identifying a session (``client=None`` when ``session`` alone identifies it). No transition
+        crosses from one session to the next.
+    order : str or None
+        Column giving each event's position in its session; ``None`` takes the rows in their given order.
+    codes : list of str or CodeSet, optional
+        The codes and their order in the table; codes absent from the data get empty rows. Default: the codes
+        found, sorted. Codes in the data that are not listed are an error (listed with their rows).
+    structural_zeros : "diagonal", list of (given, target) or None
+        Transitions that cannot occur; their expected frequency is 0 and the others are fitted by iterative
+        proportional fitting (quasi-independence). ``"diagonal"``: no code follows itself.
+    per_session : bool
+        Also analyse each session on its own and summarise Yule's Q across sessions.
+    window : float, optional
+        Time-based mode: the window (seconds) after each given event; needs ``onset`` and ``offset`` columns.
+    onset, offset : str
+        Columns of event start and end in seconds (time-based mode).
+    time_unit : float
+        Width of a time unit in seconds (time-based mode).
+    n_draws : int, optional
+        Number of within-session permutations for the permutation test (event-based mode).
+    seed : int, optional
+        Seed of the permutations (recorded in ``provenance``).
+    conf_level : float
+        Level of the across-session intervals.
+
+    Returns
+    -------
+    LagSequentialResult
+        ``table`` (``given, target, observed, expected, transitional_probability, adjusted_residual, yules_q,
+        p_value, yules_q_se`` [+ ``p_permutation``]), ``chisq``, ``df``, ``p_value``, ``sessions``,
+        ``session_summary``, ``matrix()``, ``summary()``.
+
+    Raises
+    ------
+    SchemaError
+        Missing columns, missing or unknown codes, duplicate order numbers within a session, counts in cells
+        declared structural zeros, bad onset/offset times.
+    OptionError
+        Invalid argument values.
+
+    Examples
+    --------
+    Bakeman & Quera (2011, p. 159), one sequence of 75 codes (fixture data):
+
+    >>> import pandas as pd
+    >>> from allianceStats.process import lag_sequential
+    >>> from allianceStats.process.sequential import _example_bq2011
+    >>> res = lag_sequential(_example_bq2011(), client=None)
+    >>> round(res.chisq, 2), res.df, round(res.p_value, 5)
+    (30.95, 16, 0.01364)
+    >>> t = res.table.set_index(["given", "target"])
+    >>> cell = t.loc[("Attentive", "Write")]
+    >>> round(float(cell["adjusted_residual"]), 4), float(cell["yules_q"])
+    (2.898, 0.75)
+    """
+    started = time.perf_counter()
+    where = "lag_sequential"
+    require_columns(data, [code, client, session, order] + ([onset, offset] if window is not None else []),
+                    where=where, what="data")
+    if isinstance(lag, (bool, np.bool_)) or not isinstance(lag, (int, np.integer)) or lag < 1:
+        raise OptionError(f"lag={lag!r} must be an integer of at least 1 (lag 1: the next event)")
+    lag = int(lag)
+    per_session = check_bool("per_session", per_session)
+    conf_level = check_conf_level(conf_level)
+    if n_draws is not None:
+        n_draws = check_positive_int("n_draws", n_draws)
+    if window is not None:
+        if isinstance(window, bool) or not isinstance(window, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(window) or window <= 0:
+            raise OptionError(f"window={window!r} must be a positive number of seconds")
+        if isinstance(time_unit, bool) or not isinstance(time_unit, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(time_unit) or time_unit <= 0:
+            raise OptionError(f"time_unit={time_unit!r} must be a positive number of seconds")
+        if n_draws is not None or per_session or lag != 1:
+            raise OptionError("window= (time-based tallies) cannot be combined with n_draws=, per_session=True or "
+                              "lag= other than 1; use event-based tallies for those")
+    seed_used = resolve_seed(seed) if n_draws is not None else None
+
+    x, labels = _code_ints(data[code], codes, where)
+    k = len(labels)
+    unit, keys = _units(data, client, session)
+    if order is not None:
+        ordv = data[order]
+        if not pd.api.types.is_numeric_dtype(ordv) or pd.api.types.is_bool_dtype(ordv) or ordv.isna().any():
+            missing = f", missing at rows {_rows_of(ordv.isna().to_numpy())}" if ordv.isna().any() else ""
+            raise SchemaError([f"column {order!r} must hold numbers (each event's position in its session) with no "
+                               f"missing values; found dtype {ordv.dtype}{missing}"], source=where)
+        ordv = ordv.to_numpy()
+        idx = np.lexsort((ordv, unit))
+        u_s, o_s = unit[idx], ordv[idx]
+        dup = (u_s[1:] == u_s[:-1]) & (o_s[1:] == o_s[:-1])
+        if dup.any():
+            mask = np.zeros(len(data), bool)
+            mask[idx[1:][dup]] = True
+            mask[idx[:-1][dup]] = True
+            raise SchemaError([f"column {order!r}: duplicate order numbers within a session at rows {_rows_of(mask)}; "
+                               "each event needs its own position in its session"], source=where)
+    else:
+        idx = np.argsort(unit, kind="stable")
+    unit_s, x_s = unit[idx], x[idx]
+    zero = _structural(structural_zeros, labels)
+    n_sessions = len(keys)
+    zero_pairs = tuple((labels[i], labels[j]) for i, j in zip(*np.nonzero(zero)))
+
+    if window is not None:
+        sorted_events = data.iloc[idx]
+        table, n_units = _time_based(sorted_events, x_s, labels, unit_s, onset, offset, float(window),
+                                     float(time_unit))
+        prov = make_provenance(data, options=dict(code=code, lag=lag, client=client, session=session, order=order,
+                                                    codes=list(labels), window=float(window),
+                                                    time_unit=float(time_unit), onset=onset, offset=offset),
+                               function="lag_sequential", started=started)
+        return LagSequentialResult(table=table, chisq=float("nan"), df=0, p_value=float("nan"), codes=labels,
+                                   lag=lag, mode="time", window=float(window), structural_zeros=(),
+                                   n_obs=len(data), n_transitions=n_units, n_sessions=n_sessions, sessions=None,
+                                   session_summary=None, p_permutation=None, n_draws=None, convergence=CLOSED_FORM,
+                                   provenance=prov, conf_level=conf_level)
+
+    same = unit_s[lag:] == unit_s[:-lag] if x_s.size > lag else np.zeros(0, bool)
+    g = x_s[:-lag][same] if x_s.size > lag else np.zeros(0, np.int64)
+    t = x_s[lag:][same] if x_s.size > lag else np.zeros(0, np.int64)
+    obs = np.bincount(g * k + t, minlength=k * k).reshape(1, k, k)
+    if obs.sum() == 0:
+        raise SchemaError([f"no transitions at lag {lag}: every session has at most {lag} event(s)"], source=where)
+    if zero.any() and (obs[0][zero] > 0).any():
+        bad = [f"{labels[i]}->{labels[j]} ({int(obs[0, i, j])})" for i, j in zip(*np.nonzero(zero & (obs[0] > 0)))]
+        raise SchemaError([f"transitions declared structural zeros occur in the data: {', '.join(bad)}; remove them "
+                           "from structural_zeros or recode the data (e.g. merge repeated codes)"], source=where)
+    st = _table_stats(obs, zero)
+    table = _long(st, labels, 0)
+    chisq, df, p_table = float(st["chisq"][0]), int(st["df"][0]), float(st["p_table"][0])
+
+    p_perm = None
+    if n_draws is not None:
+        if zero.any():
+            raise OptionError("n_draws= (permutation test) is not available with structural_zeros: a plain "
+                              "within-session shuffle would create the transitions declared impossible")
+        p_cells, p_perm = _permutation(x_s, unit_s, same, lag, k, obs[0], chisq, n_draws, seed_used)
+        table["p_permutation"] = p_cells.ravel()
+
+    sessions = summary = None
+    if per_session:
+        flat = unit_s[:-lag][same] * (k * k) + g * k + t
+        per_obs = np.bincount(flat, minlength=n_sessions * k * k).reshape(n_sessions, k, k)
+        pst = _table_stats(per_obs, zero)
+        sessions = _long(pst, labels)
+        for col in reversed(keys.columns):
+            sessions.insert(0, col, np.repeat(keys[col].to_numpy(), k * k))
+        sessions["chisq"] = np.repeat(pst["chisq"], k * k)
+        sessions["df"] = np.repeat(pst["df"], k * k)
+        sessions = sessions.loc[np.repeat(pst["n"] > 0, k * k)].reset_index(drop=True)
+        summary = _session_summary(sessions, conf_level)
+
+    if zero.any():
+        conv = Convergence(converged=bool(st["converged"]), iterations=int(st["iterations"]),
+                           optimizer="iterative proportional fitting",
+                           message="" if st["converged"] else f"margins not within {IPF_TOL:g} after "
+                                                              f"{IPF_MAX_ITER} iterations")
+    else:
+        conv = CLOSED_FORM
+    prov = make_provenance(data, options=dict(code=code, lag=lag, client=client, session=session, order=order,
+                                                codes=list(labels), structural_zeros=[list(p) for p in zero_pairs],
+                                                per_session=per_session, n_draws=n_draws),
+                           seed=seed_used, function="lag_sequential", started=started)
+    return LagSequentialResult(table=table, chisq=chisq, df=df, p_value=p_table, codes=labels, lag=lag, mode="event",
+                               window=None, structural_zeros=zero_pairs, n_obs=len(data),
+                               n_transitions=int(obs.sum()), n_sessions=n_sessions, sessions=sessions,
+                               session_summary=summary, p_permutation=p_perm, n_draws=n_draws, convergence=conv,
+                               provenance=prov, conf_level=conf_level)
+
+
+def lag_sequential_from_table(data: pd.DataFrame, *,
+                              structural_zeros: str | Iterable[tuple[str, str]] | None = None,
+                              lag: int = 1) -> LagSequentialResult:
+    """Lag-sequential statistics of a transition frequency table (given codes as rows, targets as columns).
+
+    For published tables and tallies made elsewhere (GSEQ, LagSequential take such matrices too): the same
+    statistics as :func:`lag_sequential` (module docstring), without the permutation and per-session parts.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The transition frequencies: a square table of non-negative whole counts whose index (given) and columns
+        (target) are the codes, in the same order.
+    structural_zeros : "diagonal", list of (given, target) or None
+        Transitions that cannot occur.
+    lag : int
+        Recorded in the result (the lag the table was tallied at).
+
+    Returns
+    -------
+    LagSequentialResult
+        As from :func:`lag_sequential` (``table``, ``chisq``, ``df``, ``p_value``, ``matrix()``); ``n_obs`` is the
+        number of transitions.
+
+    Examples
+    --------
+    Griffin & Gottman (1990, p. 137), as in LagSequential's examples:
+
+    >>> import pandas as pd
+    >>> codes = ["H+", "Ho", "H-", "W+", "Wo", "W-"]
+    >>> gg = pd.DataFrame([[0, 0, 0, 0, 2, 2], [0, 10, 5, 5, 60, 20], [0, 9, 2, 1, 3, 0], [0, 3, 0, 1, 5, 0],
+    ...                    [3, 54, 6, 2, 24, 8], [1, 24, 2, 1, 3, 12]], index=codes, columns=codes)
+    >>> res = lag_sequential_from_table(gg)
+    >>> round(res.chisq, 2), res.df, round(float(res.matrix().loc["Ho", "Ho"]), 4)
+    (107.6, 25, -7.133)
+    """
+    started = time.perf_counter()
+    if not isinstance(data, pd.DataFrame):
+        raise SchemaError([f"data must be a pandas DataFrame of transition frequencies (given codes as rows, target "
+                           f"codes as columns), found {type(data).__name__}"], source="lag_sequential_from_table")
+    labels = tuple(map(str, data.index))
+    problems = []
+    if tuple(map(str, data.columns)) != labels:
+        problems.append(f"the columns {first_labels(map(str, data.columns), 20)} must be the same codes in "
+                        f"the same order as the rows {first_labels(labels, 20)}")
+    if len(set(labels)) != len(labels):
+        problems.append("the codes (row labels) must be unique")
+    values = data.to_numpy()
+    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.bool_):
+        problems.append(f"the counts must be numbers; found dtype {values.dtype}")
+    elif (~np.isfinite(values.astype(float))).any() or (values < 0).any() or (values != np.round(values)).any():
+        problems.append("the counts must be finite, non-negative whole numbers")
+    if problems:
+        raise SchemaError(problems, source="lag_sequential_from_table")
+    obs = values.astype(float)
+    zero = _structural(structural_zeros, labels)
+    if zero.any() and (obs[zero] > 0).any():
+        raise SchemaError(["counts found in cells declared structural zeros: "
+                           + ", ".join(f"{labels[i]}->{labels[j]}" for i, j in zip(*np.nonzero(zero & (obs > 0))))],
+                          source="lag_sequential_from_table")
+    st = _table_stats(obs[None], zero)
+    conv = CLOSED_FORM if not zero.any() else Convergence(
+        converged=bool(st["converged"]), iterations=int(st["iterations"]), optimizer="iterative proportional fitting")
+    prov = make_provenance(data, options=dict(structural_zeros=structural_zeros if isinstance(
+        structural_zeros, (str, type(None))) else [list(p) for p in structural_zeros], lag=lag),
+                           function="lag_sequential_from_table", started=started)
+    return LagSequentialResult(table=_long(st, labels, 0), chisq=float(st["chisq"][0]), df=int(st["df"][0]),
+                               p_value=float(st["p_table"][0]), codes=labels, lag=int(lag), mode="event", window=None,
+                               structural_zeros=tuple((labels[i], labels[j]) for i, j in zip(*np.nonzero(zero))),
+                               n_obs=int(obs.sum()), n_transitions=int(obs.sum()), n_sessions=1, sessions=None,
+                               session_summary=None, p_permutation=None, n_draws=None, convergence=conv,
+                               provenance=prov)
+
+
+def _example_bq2011() -> pd.DataFrame:
+    """The 75-code sequence of Bakeman & Quera (2011, p. 159), as shipped with LagSequential's examples."""
+    seq = [2, 1, 4, 3, 3, 4, 3, 4, 2, 1, 4, 4, 5, 4, 1, 3, 4, 5, 3, 2, 2, 1, 4, 1, 2,
+           5, 2, 1, 2, 3, 3, 1, 4, 4, 1, 4, 1, 3, 3, 3, 1, 5, 2, 1, 1, 3, 1, 4, 1, 2,
+           3, 3, 4, 5, 5, 2, 3, 3, 5, 2, 5, 4, 4, 2, 3, 1, 5, 5, 2, 2, 1, 3, 3, 3, 3]
+    labels = ["Chat", "Write", "Read", "Ask", "Attentive"]
+    return pd.DataFrame({"session": 1, "order": np.arange(1, len(seq) + 1), "code": [labels[s - 1] for s in seq]})
