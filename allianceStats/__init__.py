@@ -63,6 +63,9 @@ _LAZY = {
     "compare_mlm": "allianceStats.mixed",
     "profile_ci": "allianceStats.mixed",
     "fit_alliance_outcome": "allianceStats.mixed",
+    # generalised linear mixed models (issue 14)
+    "fit_glmm": "allianceStats.mixed.glmm",
+    "GLMMResult": "allianceStats.mixed.glmm",
     # SEM and panel models
     "fit_sem": "allianceStats.sem",
     "SEMResult": "allianceStats.sem",
