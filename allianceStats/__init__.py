@@ -92,9 +92,24 @@ _LAZY = {
     "power": "allianceStats.power_analysis",
     "load_study": "allianceStats.power_analysis",
     "run_study": "allianceStats.power_analysis",
+    # process research: coded session behaviour, sequences, synchrony
+    "read_events": "allianceStats.process",
+    "load_code_set": "allianceStats.process",
+    "list_code_sets": "allianceStats.process",
+    "score_codes": "allianceStats.process",
+    "lag_sequential": "allianceStats.process",
+    "lag_sequential_from_table": "allianceStats.process",
+    "LagSequentialResult": "allianceStats.process",
+    "lag_person_period": "allianceStats.process",
+    "window_cross_correlation": "allianceStats.process",
+    "SynchronyResult": "allianceStats.process",
+    "synchrony_by_session": "allianceStats.process",
+    "surrogate_synchrony": "allianceStats.process",
+    "SurrogateResult": "allianceStats.process",
+    "language_style_matching": "allianceStats.process",
 }
 _SUBMODULES = {"simulate", "data", "mixed", "sem", "panel", "mediation", "dynamics", "report", "power_analysis",
-               "errors", "results"}
+               "process", "errors", "results"}
 
 # old public name -> new public name: the old one keeps working until 0.3.0 with a FutureWarning (CHANGELOG.md).
 # Each area adds its renames here; the old names are not in __all__.
