@@ -25,6 +25,15 @@ an indicator) get the ``fixed.x`` treatment — unless the syntax itself gives t
 intercept, in which case, as in lavaan, fixed.x is switched off (with a warning under ``defaults="sem"``) and
 they are estimated (``defaults="sem"`` then also frees their covariances).
 
+Ordered items (``ordered``: item → number of thresholds in the data), as lavaan for categorical data (Muthén 1984;
+Rosseel 2012) with both defaults: thresholds ``u | t1 … tK`` free; intercepts fixed at 0; under
+``parameterization="delta"`` a scale factor ``u ~*~ u`` fixed at 1, and the residual variance is not a parameter
+(its row is fixed; its value, 1/Δ² minus the explained variance, is filled in after the fit); under ``"theta"``
+the residual variance fixed at 1 and the scale factor not a parameter (1/√Σ*_jj, filled in after the fit). Any of
+these written in the syntax overrides the default. Ordered items may be indicators or outcomes, not predictors.
+A term written twice, once with a value and once with a label, is one parameter with both (as semTools'
+``measEq.syntax`` writes ``c(NA, NA)*x + c(a1, a2)*x``).
+
 Example
 -------
 >>> from allianceStats.sem.syntax import parse_model
@@ -49,6 +58,8 @@ from ._messages import warn
 from .syntax import _NUMBER_RE, Definition, Statement, expression_names
 
 COLUMNS = ["lhs", "op", "rhs", "group", "user", "free", "value", "label", "exo"]
+RAM_OPS = ("=~", "~", "~~", "~1")
+"""Operators of the mean and covariance structure (``model.GroupModel``); ``|`` and ``~*~`` are the ordinal rows."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ class ParTable:
     exogenous_x: tuple[str, ...]
     definitions: tuple[Definition, ...]
     n_groups: int
+    ordered: tuple[str, ...] = ()
+    parameterization: str = "delta"
 
     @property
     def npar(self) -> int:
@@ -110,8 +123,35 @@ def _impose_equalities(table, free_idx, label_idx, equalities):
     return np.array([renumber.get(k, 0) for k in merged]), len(used)
 
 
+def _merge_duplicates(statements: list[Statement]) -> list[Statement]:
+    """One statement per (lhs, op, rhs): a term written twice, once with a value and once with a label (as semTools'
+    ``measEq.syntax`` writes ``c(NA, NA)*x + c(a1, a2)*x``), becomes one term with both modifiers."""
+    merged: dict[tuple[str, str, str], Statement] = {}
+    out: list[Statement] = []
+    for s in statements:
+        key = _key(s.lhs, s.op, s.rhs)
+        prev = merged.get(key)
+        if prev is None:
+            merged[key] = s
+            out.append(s)
+            continue
+
+        def kind(m) -> str:
+            first = m[0] if isinstance(m, tuple) and m else m
+            return "label" if isinstance(first, str) else "value"
+
+        kinds = [kind(m) for m in prev.modifiers + s.modifiers]
+        if not prev.modifiers or not s.modifiers or len(kinds) != len(set(kinds)):
+            raise FormulaError(f"parameter '{s.lhs} {s.op} {s.rhs}' is specified twice; give it once.")
+        both = Statement(prev.lhs, prev.op, prev.rhs, prev.modifiers + s.modifiers, prev.line)
+        merged[key] = both
+        out[out.index(prev)] = both
+    return out
+
+
 def build_partable(statements: list[Statement], definitions: list[Definition], *, observed: set[str],
-                   n_groups: int, defaults: str = "sem") -> ParTable:
+                   n_groups: int, defaults: str = "sem", ordered: dict[str, int] | None = None,
+                   parameterization: str = "delta") -> ParTable:
     """Build the parameter table from parsed statements (see module docstring for the defaults).
 
     ``observed`` is the set of column names of the data; names in the model that are neither a latent
@@ -124,13 +164,15 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
     (9, ('f',))
     """
     check_choice("defaults", defaults, ["sem", "none"])
+    check_choice("parameterization", parameterization, ["delta", "theta"])
+    statements = _merge_duplicates(statements)
     latent = list(dict.fromkeys(s.lhs for s in statements if s.op == "=~"))
     clash = [v for v in latent if v in observed]
     if clash:
         raise FormulaError(f"latent variable name(s) {clash} are also data columns; rename the latent variable(s).")
     names = []
     for s in statements:
-        for v in (s.lhs, s.rhs):
+        for v in (s.lhs, s.rhs if s.op != "|" else ""):
             if v and v not in names:
                 names.append(v)
     ov = [v for v in names if v not in latent]
@@ -141,6 +183,8 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
     indicators = {s.rhs for s in statements if s.op == "=~"}
     eqs_y = {s.lhs for s in statements if s.op == "~"}
     eqs_x = {s.rhs for s in statements if s.op == "~"}
+    ordered = {v: k for v, k in (ordered or {}).items() if v in ov}
+    _check_ordinal_statements(statements, ordered, latent, eqs_x, parameterization)
     ov_x = [v for v in ov if v in eqs_x and v not in eqs_y and v not in indicators]
     # lavaan: syntax with parameters of the exogenous covariates themselves switches fixed.x off
     fixed_x = not any((s.op == "~~" and s.lhs in ov_x and s.rhs in ov_x) or (s.op == "~1" and s.lhs in ov_x)
@@ -197,6 +241,14 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
                   and sum(s.op == "=~" and s.rhs == inds[0] for s in statements) == 1}
     auto = defaults == "sem"
     for g in range(1, n_groups + 1):
+        for v, n_th in ordered.items():
+            for k in range(1, n_th + 1):
+                add(v, "|", f"t{k}", g, False, True, np.nan, "")
+            add(v, "~1", "", g, False, False, 0.0, "")
+            # delta: the residual variance is computed from the other parameters; theta: the scale factor is (both
+            # values are filled in after the fit, as lavaan reports them)
+            add(v, "~*~", v, g, False, False, 1.0, "")
+            add(v, "~~", v, g, False, False, 1.0, "")
         for v in ov:
             if v in ov_x:
                 continue
@@ -257,5 +309,36 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
         known.add(d.lhs)
     if nxt == 0:
         raise IdentificationError("the model has no free parameters.")
+    for v, n_th in ordered.items():
+        written = table[(table["lhs"] == v) & (table["op"] == "|")]["rhs"].map(lambda t: int(t[1:]))
+        if len(written) and written.max() > n_th:
+            raise FormulaError(f"the model gives ordered item {v!r} threshold t{written.max()}, but its data have "
+                               f"{n_th + 1} categories, so {n_th} threshold(s) t1..t{n_th}.")
     return ParTable(table=table, observed=tuple(ov), latent=tuple(latent), exogenous_x=tuple(ov_x),
-                    definitions=tuple(definitions), n_groups=n_groups)
+                    definitions=tuple(definitions), n_groups=n_groups, ordered=tuple(ordered),
+                    parameterization=parameterization)
+
+
+def _check_ordinal_statements(statements: list[Statement], ordered: dict[str, int], latent: list[str],
+                              eqs_x: set[str], parameterization: str) -> None:
+    """Thresholds and scale factors only for ordered items; ordered items not as predictors; no free residual
+    variance of an ordered item under the delta parameterization (it is not a parameter there)."""
+    for s in statements:
+        if s.op in ("|", "~*~") and s.lhs not in ordered:
+            kind = "thresholds" if s.op == "|" else "a scale factor"
+            raise FormulaError(f"model line {s.line!r} gives {kind} to {s.lhs!r}, which is not an ordered item; "
+                               "list it in ordered=[...] (only ordered items have thresholds and scale factors).")
+        if s.op == "~*~" and parameterization == "theta":
+            raise FormulaError(f"model line {s.line!r}: scale factors (~*~) belong to parameterization='delta'; "
+                               "under 'theta' write residual variances of the ordered items instead ('u ~~ u').")
+        if s.op == "~~" and s.lhs == s.rhs and s.lhs in ordered and parameterization == "delta":
+            raise FormulaError(f"model line {s.line!r}: under parameterization='delta' the residual variance of an "
+                               "ordered item is not a parameter (it is 1/Δ² minus the explained variance); use "
+                               "parameterization='theta' to model residual variances, or scale factors 'u ~*~ u'.")
+    predictors = sorted(v for v in ordered if v in eqs_x)
+    if predictors:
+        raise FormulaError(f"ordered item(s) {predictors} are predictors ('~' right-hand side); ordered items can be "
+                           "indicators or outcomes only. Use a latent variable measured by the item instead.")
+    clash = [v for v in ordered if v in latent]
+    if clash:
+        raise FormulaError(f"{clash} are both latent variables and ordered items.")

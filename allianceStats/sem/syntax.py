@@ -10,17 +10,20 @@ A statement ending in an operator or ``+`` (or a line starting with ``+``) conti
 ``y ~ x + m``               regression of ``y`` on ``x`` and ``m`` (B)
 ``x ~~ y``                  (residual) covariance; ``x ~~ x`` a (residual) variance (Ψ)
 ``x ~ 1``                   intercept of an observed / mean of a latent variable (ν, α)
+``u | t1 + t2``             thresholds of an ordered item ``u`` (``t1`` < ``t2`` < …; ``fit_sem(ordered=...)``)
+``u ~*~ u``                 scale factor of an ordered item (delta parameterization)
 ``ab := a*b``               defined parameter, a function of labels (delta-method SEs)
 =========================  ==========================================================
 
 Each right-hand term may carry modifiers joined by ``*``: a number fixes the parameter (``1*x``, ``0*x``,
 ``-0.5*x``), ``NA`` frees it (``NA*x``), an identifier labels it (``a*x``; equal labels mean equal
-parameters), and ``c(...)`` gives one value or label per group (``c(a, b)*x``, ``c(1, NA)*x``). ``a == b``
+parameters), and ``c(...)`` gives one value or label per group (``c(a, b)*x``, ``c(1, NA)*x``). A term may
+appear twice with different modifiers, a value in one and a label in the other (``c(NA, NA)*x + c(a1, a2)*x``, as
+semTools' ``measEq.syntax`` writes); the two are merged. ``a == b``
 makes two labelled parameters equal and ``a == 0.5`` fixes one (simple equality constraints, imposed by sharing
 one free parameter, which gives lavaan's estimates and standard errors). Several
 left-hand variables may be joined by ``+`` (``RIx + RIy ~~ 0*wx1``). Anything else — inequality constraints or
-``==`` on expressions, ``start()``, ``|`` thresholds, ``<~`` composites — raises :class:`FormulaError` quoting
-the line.
+``==`` on expressions, ``start()``, ``<~`` composites — raises :class:`FormulaError` quoting the line.
 
 Example
 -------
@@ -43,8 +46,9 @@ from ..errors import FormulaError
 _NAME = r"[A-Za-z_.][A-Za-z0-9_.]*"
 _NAME_RE = re.compile(rf"^{_NAME}$")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_OPERATORS = ("=~", "~~", ":=", "~")
+_OPERATORS = ("=~", "~*~", "~~", ":=", "~", "|")
 _UNSUPPORTED = ("<~", "==", "<", ">", "|", "~*~")
+_THRESHOLD_RE = re.compile(r"^t[1-9][0-9]*$")
 
 Modifier = float | str | None  # number = fixed value, str = label, None = explicitly free (NA)
 
@@ -79,7 +83,7 @@ def _logical_lines(model: str) -> list[str]:
     for part in raw:
         if not part:
             continue
-        if out and (part.startswith("+") or out[-1].endswith(("+", "=~", "~~", "~", ":=", "*"))):
+        if out and (part.startswith("+") or out[-1].endswith(("+", "=~", "~~", "~", ":=", "*", "|"))):
             out[-1] = out[-1] + " " + part
         else:
             out.append(part)
@@ -125,18 +129,18 @@ def _parse_modifier(token: str, line: str):
 
 
 def _split_operator(line: str) -> tuple[str, str, str]:
-    for bad in ("<~", "~*~", "<", ">"):
+    for bad in ("<~", "<", ">"):
         if bad in line:
             raise FormulaError(f"operator {bad!r} in model line {line!r} is not supported by allianceStats' lavaan "
-                               "subset (supported: =~  ~  ~~  ~ 1  :=).")
+                               "subset (supported: =~  ~  ~~  ~ 1  |  ~*~  :=).")
     for op in _OPERATORS:
         idx = line.find(op)
         if idx >= 0:
             if op == "~" and (line[idx:idx + 2] in ("~~",)):
                 continue
             return line[:idx].strip(), op, line[idx + len(op):].strip()
-    raise FormulaError(f"model line {line!r} has no operator; expected one of =~  ~  ~~  ~ 1  :=  "
-                       "(e.g. 'f =~ x1 + x2', 'y ~ x', 'x ~~ y', 'x ~ 1', 'ab := a*b').")
+    raise FormulaError(f"model line {line!r} has no operator; expected one of =~  ~  ~~  ~ 1  |  ~*~  :=  "
+                       "(e.g. 'f =~ x1 + x2', 'y ~ x', 'x ~~ y', 'x ~ 1', 'u | t1 + t2', 'ab := a*b').")
 
 
 def _check_expression(expr: str, line: str) -> None:
@@ -252,6 +256,12 @@ def parse_model(model: str) -> tuple[list[Statement], list[Definition]]:
             if any(s in var for s in _UNSUPPORTED) or not (var == "1" or _NAME_RE.match(var)):
                 raise FormulaError(f"cannot read term {term!r} in model line {line!r}: expected a variable name "
                                    "with optional modifiers such as 1*x, a*x, NA*x or c(a,b)*x.")
+            if op == "|" and not _THRESHOLD_RE.match(var):
+                raise FormulaError(f"cannot read threshold {term!r} in model line {line!r}: thresholds are named "
+                                   "t1, t2, ... (e.g. 'u1 | t1 + t2 + t3').")
+            if op == "~*~" and (var != lhs.strip() or "+" in lhs):
+                raise FormulaError(f"model line {line!r}: a scale factor is written 'u ~*~ u' (the same ordered "
+                                   "item on both sides).")
             mods = tuple(_parse_modifier(p, line) for p in pieces[:-1])
             if len(mods) > 1:
                 # lavaan allows e.g. a*1*x? keep it simple and explicit: one value and/or one label
