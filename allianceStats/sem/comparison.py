@@ -7,6 +7,12 @@ scaling factors c_0, c_1, c_d = (d_0 c_0 − d_1 c_1)/(d_0 − d_1) and T_d = (T
 The RMSEA of the difference test (lavaan's ``RMSEA`` column of ``lavTestLRT``) is
 √G·√(max(Δχ² − Δdf, 0)/(Δdf·N)).
 
+Fits of ordered items by a robust least-squares estimator (WLSMV, ULSMV; WLSM, ULSM) are compared by Satorra's
+(2000) scaled difference of their standard statistics, as lavaan's ``lavTestLRT`` (``method = "satorra.2000"``,
+scaled and shifted for WLSMV/ULSMV; :func:`allianceStats.sem.wls.satorra_2000`); fits by DWLS, ULS or WLS by the
+plain difference. Their table then also has each model's ``chisq_scaled``, ``df_scaled``, ``cfi_scaled`` and
+``rmsea_scaled``; lavaan reports no RMSEA of a scaled difference, so ``rmsea_diff`` is NaN there.
+
 The result is a :class:`~allianceStats.comparison.ComparisonResult` whose ``table`` has the columns
 :data:`~allianceStats.comparison.COMPARISON_COLUMNS` (each model's own ``chisq``/``df``, the test of each row
 against the row above in ``chisq_diff, df_diff, p_value``), then each model's ``cfi`` and ``rmsea`` and the
@@ -43,9 +49,16 @@ from scipy import stats
 from ..comparison import ComparisonResult, comparison_table
 from ..errors import OptionError
 from ..results import Provenance, make_provenance
+from .wls import satorra_2000
 
 SEM_EXTRA_COLUMNS = ("cfi", "rmsea", "rmsea_diff")
 """Columns after :data:`~allianceStats.comparison.COMPARISON_COLUMNS` in an SEM comparison."""
+WLS_EXTRA_COLUMNS = ("chisq_scaled", "df_scaled", "cfi_scaled", "rmsea_scaled", "cfi", "rmsea", "rmsea_diff")
+"""The same for fits of ordered items by a least-squares estimator."""
+WLS_METHODS = {"scaled.shifted": "Satorra (2000) scaled chi-square difference, scaled and shifted",
+               "satorra.bentler": "Satorra (2000) scaled chi-square difference, mean-adjusted",
+               "standard": "chi-square difference"}
+"""``method`` of a comparison of least-squares fits, by their test (lavaan's ``satorra.2000``)."""
 
 
 class FittedSEM(Protocol):
@@ -114,6 +127,12 @@ def compare_sem(*fits: FittedSEM, names: Sequence[Hashable] | None = None) -> Co
     if len(n) > 1:
         raise OptionError(f"the models were fitted to different numbers of rows {sorted(n)}; a nested comparison "
                           "needs the same data: refit them on the same rows")
+    wls = [getattr(f, "wls", None) is not None for f in fits]
+    if any(wls):
+        if not all(wls):
+            raise OptionError("cannot compare a fit of ordered items (least squares) with a maximum-likelihood fit; "
+                              "refit them the same way")
+        return _compare_wls(fits, labels, started)
     scaled = [("chisq_scaling_factor" in f.fit and np.isfinite(f.fit.get("chisq_scaling_factor", np.nan)))
               or f.options.get("estimator") == "MLR" for f in fits]
     if any(scaled) and not all(scaled):
@@ -147,6 +166,34 @@ def compare_sem(*fits: FittedSEM, names: Sequence[Hashable] | None = None) -> Co
         prev = f
     table = comparison_table(rows, SEM_EXTRA_COLUMNS)
     return ComparisonResult(table=table, method=method, n_obs=int(fits[0].n_obs),
+                            provenance=comparison_provenance(fits, labels, "compare_sem", started))
+
+
+def _compare_wls(fits: Sequence[Any], labels: Sequence[Hashable], started: float) -> ComparisonResult:
+    """compare_sem for least-squares fits of ordered items (module docstring)."""
+    tests = {f.wls.test for f in fits}
+    if len(tests) > 1:
+        raise OptionError(f"the fits use different tests {sorted(tests)}; refit them with the same estimator=")
+    test = tests.pop()
+    order = sorted(range(len(fits)), key=lambda i: fits[i].fit["df"])
+    rows = []
+    prev = None
+    for i in order:
+        f = fits[i].fit
+        row = {"model": labels[i], "npar": f["npar"], "loglik": np.nan, "aic": np.nan, "bic": np.nan,
+               "chisq": f["chisq"], "df": f["df"], "rmsea_diff": np.nan}
+        for key in ("chisq_scaled", "df_scaled", "cfi_scaled", "rmsea_scaled", "cfi", "rmsea"):
+            row[key] = f.get(key, np.nan)
+        if prev is not None:
+            diff, ddf = f["chisq"] - fits[prev].fit["chisq"], f["df"] - fits[prev].fit["df"]
+            if ddf > 0 and test != "standard":
+                diff, ddf = satorra_2000(fits[prev].wls, fits[i].wls, diff, ddf,
+                                         scaled_shifted=test == "scaled.shifted")
+            row.update(chisq_diff=diff, df_diff=ddf, p_value=float(stats.chi2.sf(diff, ddf)) if ddf > 0 else np.nan)
+        rows.append(row)
+        prev = i
+    table = comparison_table(rows, WLS_EXTRA_COLUMNS)
+    return ComparisonResult(table=table, method=WLS_METHODS[test], n_obs=int(fits[0].n_obs),
                             provenance=comparison_provenance(fits, labels, "compare_sem", started))
 
 

@@ -1,4 +1,4 @@
-"""``fit_sem``: structural equation models by ML / FIML, matching lavaan.
+"""``fit_sem``: structural equation models by ML / FIML, and by (D)WLS for ordered items, matching lavaan.
 
 Pipeline (lavaan's, Rosseel 2012), one named step each, in :func:`_fit_sem`:
 
@@ -29,6 +29,11 @@ Standard errors (as lavaan 0.6 computes them for the same options)
 
 Test statistic and fit indices: as lavaan's ``fitMeasures``; definitions and references in ``fit_measures.py``.
 
+Ordered items (``ordered=[...]``): the same six steps with lavaan's least-squares estimators for categorical data
+(``fit_ordinal.py``; thresholds, polychoric correlations and their asymptotic covariance in ``polychoric.py``,
+estimation, standard errors, tests and fit measures in ``wls.py``). WLSMV, the default there, is DWLS with robust
+standard errors and the scaled-and-shifted test.
+
 Exogenous observed covariates are handled as ``lavaan::sem()`` with ``fixed.x = TRUE``: their means,
 variances and covariances are fixed at the sample values and are not parameters; rows with a missing
 covariate are dropped with a :class:`DataWarning` (lavaan does the same).
@@ -41,6 +46,7 @@ Rosseel (2012) *J. Stat. Softw.* 48(2); Satorra & Bentler (2001) *Psychometrika*
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,22 +60,33 @@ from ..results import Convergence, make_provenance
 from ._messages import warn
 from .estimate import OptimizerRecord, improper_solution, optimize, vcov_from_information
 from .fit_measures import fit_measures, reference_models
+from .fit_ordinal import check_ordinal_options, fit_sem_ordinal, ordered_items
 from .parameter_estimates import parameter_table, row_estimates
 from .prepare import MISSING, Problem, prepare
 from .result import SEMResult
+from .wls import ROBUST
+
+ESTIMATORS = ["ML", "MLR", *ROBUST]
+"""``estimator=`` values: ML and MLR for continuous data, lavaan's least-squares family for ordered items."""
 
 
 @renamed_arguments(n_boot="n_draws")
 def fit_sem(data: pd.DataFrame, model: str, *, missing: str = "fiml", estimator: str = "ML",
             group: str | None = None, se: str = "standard", defaults: str = "sem", conf_level: float = 0.95,
-            n_draws: int = 1000, seed: int | None = None) -> SEMResult:
-    """Fit a structural equation model written in lavaan syntax, by ML / FIML, as lavaan does.
+            n_draws: int = 1000, seed: int | None = None, ordered: Sequence[str] | bool | None = None,
+            parameterization: str = "delta") -> SEMResult:
+    """Fit a structural equation model written in lavaan syntax, by ML / FIML, or by WLSMV for ordered items, as
+    lavaan does.
 
     Definition: maximum-likelihood estimation of the mean and covariance structure μ(θ), Σ(θ) implied by the
     model (Jöreskog 1973; Bollen 1989); with missing values the casewise (full-information) likelihood over
-    missing-data patterns (Arbuckle 1996), which is lavaan's ``missing="ml"`` (Rosseel 2012). Standard errors,
-    test statistics and fit indices follow lavaan 0.6 for the same options; see the module docstring.
-    Validated against lavaan 0.6.14 on 18 models (``tests/sem/test_lavaan_fixtures.py``).
+    missing-data patterns (Arbuckle 1996), which is lavaan's ``missing="ml"`` (Rosseel 2012). With ``ordered``
+    items, thresholds and polychoric correlations fitted by diagonally weighted least squares with robust
+    standard errors and the scaled-and-shifted test (WLSMV; Muthén 1984; Muthén, du Toit & Spisic 1997;
+    Asparouhov & Muthén 2010; :mod:`allianceStats.sem.wls`). Standard errors, test statistics and fit indices
+    follow lavaan 0.6 for the same options; see the module docstring. Validated against lavaan 0.6.14 on 18
+    continuous models (``tests/sem/test_lavaan_fixtures.py``) and on ordinal models and invariance sequences
+    (``tests/sem/test_ordinal_fixtures.py``).
 
     The table comes first, as everywhere in allianceStats; lavaan's order ``fit_sem(model, data)`` (as in
     ``sem(model, data)``) is accepted as typed.
@@ -82,13 +99,19 @@ def fit_sem(data: pd.DataFrame, model: str, *, missing: str = "fiml", estimator:
         lavaan-subset syntax (``=~ ~ ~~ ~1 := ==``, ``1*x``, ``a*x``, ``NA*x``, ``c(a, b)*x``).
     missing : {"fiml", "listwise"}
         Full-information ML over missing-data patterns (default) or complete rows only. (lavaan's own name for
-        FIML, ml, is accepted too.)
-    estimator : {"ML", "MLR"}
-        ML, or ML estimates with robust (sandwich) standard errors and the Yuan–Bentler scaled χ².
+        FIML, ml, is accepted too.) With ordered items, rows with a missing value are dropped (listwise,
+        lavaan's default for categorical data).
+    estimator : {"ML", "MLR", "WLSMV", "WLSM", "DWLS", "ULSMV", "ULSM", "ULS", "WLS"}
+        ML, or ML estimates with robust (sandwich) standard errors and the Yuan–Bentler scaled χ². With
+        ``ordered`` items lavaan's least-squares estimators (the default ``"ML"`` then means ``"WLSMV"``, as in
+        lavaan): DWLS, ULS or WLS with standard errors from the expected information and the plain χ², or with
+        robust standard errors and a mean-adjusted (``"WLSM"``, ``"ULSM"``) or scaled-and-shifted (``"WLSMV"``,
+        ``"ULSMV"``) test.
     group : str, optional
         Column defining groups (multigroup model; groups in order of appearance).
     se : {"standard", "robust", "bootstrap", "none"}
-        How standard errors are computed (module docstring).
+        How standard errors are computed (module docstring); under MLR, WLSMV, WLSM, ULSMV and ULSM
+        ``"standard"`` means the estimator's robust standard errors. The bootstrap is for continuous data.
     defaults : {"sem", "none"}
         ``"sem"`` adds lavaan ``sem()``'s default parameters; ``"none"`` fits only what is written, like
         ``lavaan::lavaan()``.
@@ -98,6 +121,13 @@ def fit_sem(data: pd.DataFrame, model: str, *, missing: str = "fiml", estimator:
         Bootstrap replicates (``se="bootstrap"``).
     seed : int, optional
         Seed of the bootstrap; when None a fresh one is drawn and recorded in ``provenance.seed``.
+    ordered : list of str or True, optional
+        The ordered (ordinal) items, as lavaan's ``ordered=``; True means every observed variable of the model.
+        Their values must be whole-number category codes or an ordered pandas Categorical, every category
+        observed in every group (:mod:`allianceStats.sem.ordinal`). Thresholds are written ``u | t1 + t2``.
+    parameterization : {"delta", "theta"}
+        Identification of the latent responses of ordered items (lavaan's ``parameterization=``): scale factors
+        (``u ~*~ u``) as parameters and residual variances computed, or residual variances as parameters.
 
     Returns
     -------
@@ -131,6 +161,15 @@ def fit_sem(data: pd.DataFrame, model: str, *, missing: str = "fiml", estimator:
     >>> boot = als.fit_sem(df, "m ~ a*x\\n y ~ b*m + x\\n ab := a*b", se="bootstrap", n_draws=200, seed=1)
     >>> boot.provenance.seed, boot.provenance.function
     (1, 'fit_sem')
+
+    Ordered items (five-point ratings) by WLSMV:
+
+    >>> f = rng.normal(size=400)
+    >>> items = pd.DataFrame({f"i{j}": np.digitize(0.8 * f + 0.6 * rng.normal(size=400), [-1.2, -0.3, 0.5, 1.3]) + 1
+    ...                       for j in range(1, 5)})
+    >>> cfa = als.fit_sem(items, "F =~ i1 + i2 + i3 + i4", ordered=["i1", "i2", "i3", "i4"])
+    >>> cfa.options["estimator"], int(cfa.fit["df"]), int((cfa.params["op"] == "|").sum())
+    ('WLSMV', 2, 16)
     """
     started = time.perf_counter()
     data, model = table_and_text(data, model, where="fit_sem", text="model")
@@ -138,13 +177,23 @@ def fit_sem(data: pd.DataFrame, model: str, *, missing: str = "fiml", estimator:
         raise OptionError(f"model must be lavaan syntax (a str), found {type(model).__name__}")
     if missing not in MISSING:
         check_choice("missing", missing, ["fiml", "listwise"])
-    check_choice("estimator", estimator, ["ML", "MLR"])
+    check_choice("estimator", estimator, ESTIMATORS)
     check_choice("se", se, ["standard", "robust", "bootstrap", "none"])
     check_choice("defaults", defaults, ["sem", "none"])
+    check_choice("parameterization", parameterization, ["delta", "theta"])
     conf_level = check_conf_level(conf_level)
     n_draws = check_positive_int("n_draws", n_draws, minimum=2)
     if seed is not None:
         resolve_seed(seed)  # a bad seed is an error even where it is not used
+    items = ordered_items(model, data, ordered)
+    if items:
+        estimator = check_ordinal_options(estimator, se)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fit_sem_ordinal(data, model, ordered=items, estimator=estimator, parameterization=parameterization,
+                                   group=group, se=se, defaults=defaults, conf_level=conf_level, started=started)
+    if estimator not in ("ML", "MLR"):
+        raise OptionError(f"estimator={estimator!r} is not supported for continuous variables; it is for ordered "
+                          "items, named in ordered=[...] (continuous variables are fitted by 'ML' or 'MLR')")
     # randomness only under the bootstrap: its seed is always recorded (a fresh one when None was given)
     seed = resolve_seed(seed) if se == "bootstrap" else None
     with threadpool_limits(limits=1, user_api="blas"):

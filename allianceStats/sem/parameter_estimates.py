@@ -7,7 +7,8 @@ Wald z tests and normal-theory intervals at ``conf_level``; fixed parameters hav
 Defined parameters get delta-method standard errors (numerical Jacobian of the definitions), or under the
 bootstrap the SD and percentile interval of their own replicates. ``std_all`` standardises loadings and
 regressions by the total SDs of both variables and turns residual covariances into residual correlations
-(lavaan's ``std.all`` with ``cov.std = TRUE``).
+(lavaan's ``std.all`` with ``cov.std = TRUE``); thresholds of ordered items are divided by the SD of the latent
+response, scale factors multiplied by it.
 
 Example
 -------
@@ -73,8 +74,8 @@ def std_all(table: pd.DataFrame, problem: Problem, theta: np.ndarray, est: np.nd
         op, e = op_all[rows], est[rows]
         with np.errstate(divide="ignore", invalid="ignore"):
             val = np.select(
-                [op == "=~", op == "~", op == "~1", (op == "~~") & (li == ri)],
-                [e * sd[li] / sd[ri], e * sd[ri] / sd[li], e / sd[li], e / sd[li] ** 2],
+                [op == "=~", op == "~", (op == "~1") | (op == "|"), (op == "~~") & (li == ri), op == "~*~"],
+                [e * sd[li] / sd[ri], e * sd[ri] / sd[li], e / sd[li], e / sd[li] ** 2, e * sd[li]],
                 default=e / (psi_sd[li] * psi_sd[ri]))
         out[rows] = val
     return out

@@ -72,6 +72,17 @@ def deprecated_attribute(owner: str, old: str, new: str) -> property:
     return prop
 
 
+@dataclass(frozen=True)
+class WLSState:
+    """What a nested-model test of least-squares fits needs (``compare_sem``, Satorra 2000): the estimation
+    problem (sample statistics, Γ and weights per group), θ̂, the Jacobians Δ_g at θ̂ and the test's name."""
+
+    problem: Any
+    theta: np.ndarray
+    jacobians: tuple[np.ndarray, ...]
+    test: str
+
+
 def _fmt(v: float) -> str:
     return f"{float(v):.17g}" if np.isfinite(v) else "NA"
 
@@ -106,6 +117,8 @@ class SEMResult:
         Level of every interval in ``params`` and ``paths``.
     options : dict
         Resolved options (also in ``provenance.options``).
+    wls : WLSState or None
+        For fits of ordered items, what ``compare_sem`` needs for the Satorra (2000) difference test.
 
     Examples
     --------
@@ -141,6 +154,7 @@ class SEMResult:
     conf_level: float = 0.95
     options: dict[str, Any] = field(default_factory=dict)
     theta: np.ndarray | None = field(default=None, repr=False)
+    wls: WLSState | None = field(default=None, repr=False, compare=False)
 
     @property
     def converged(self) -> bool:
@@ -163,7 +177,8 @@ class SEMResult:
         gets the label ``p<k>``, its free index). Exogenous covariates are left to lavaan's ``fixed.x``.
         """
         tab = self.partable
-        tab = tab[~tab["exo"]]
+        computed = tab.attrs.get("computed", [])
+        tab = tab[~tab["exo"] & ~np.isin(np.arange(len(tab)), computed)]
         G = len(self.group_labels)
         lines = []
         order = list(dict.fromkeys(zip(tab["lhs"], tab["op"], tab["rhs"])))
@@ -216,6 +231,10 @@ class SEMResult:
         missing = "ml" if self.options.get("missing") == "fiml" else "listwise"
         est = self.options.get("estimator", "ML")
         grp = f", group = {self.group!r}".replace("'", '"') if self.group else ""
+        if self.options.get("ordered"):
+            items = ", ".join(f'"{v}"' for v in self.options["ordered"])
+            return (f'lavaan::lavaan(model, data = {data_name}, ordered = c({items}), estimator = "{est}", '
+                    f'parameterization = "{self.options.get("parameterization", "delta")}"{grp})')
         return (f'lavaan::lavaan(model, data = {data_name}, missing = "{missing}", estimator = "{est}", '
                 f"meanstructure = TRUE, fixed.x = TRUE{grp})")
 
@@ -233,11 +252,17 @@ class SEMResult:
             f"  chi-square = {f['chisq']:.3f}, df = {f['df']:.0f}, p = {f['pvalue']:.4f}",
             f"  CFI = {f['cfi']:.3f}, TLI = {f['tli']:.3f}, RMSEA = {f['rmsea']:.3f} "
             f"[{f['rmsea_ci_lower']:.3f}, {f['rmsea_ci_upper']:.3f}], SRMR = {f['srmr']:.3f}",
-            f"  loglik = {f['loglik']:.3f}, AIC = {f['aic']:.3f}, BIC = {f['bic']:.3f}, npar = {f['npar']:.0f}",
+            (f"  loglik = {f['loglik']:.3f}, AIC = {f['aic']:.3f}, BIC = {f['bic']:.3f}, npar = {f['npar']:.0f}"
+             if np.isfinite(f.get("loglik", np.nan)) else f"  npar = {f['npar']:.0f} (least squares: no likelihood)"),
         ]
         if "chisq_scaled" in f:
-            head.append(f"  scaled chi-square (Yuan-Bentler) = {f['chisq_scaled']:.3f}, "
+            name = {"scaled.shifted": "scaled and shifted", "satorra.bentler": "mean-adjusted (Satorra-Bentler)"}.get(
+                self.options.get("test", ""), "Yuan-Bentler")
+            head.append(f"  scaled chi-square ({name}) = {f['chisq_scaled']:.3f}, "
                         f"p = {f['pvalue_scaled']:.4f}, scaling factor = {f['chisq_scaling_factor']:.3f}")
+            if "cfi_scaled" in f:
+                head.append(f"  scaled CFI = {f['cfi_scaled']:.3f}, TLI = {f['tli_scaled']:.3f}, "
+                            f"RMSEA = {f.get('rmsea_scaled', np.nan):.3f}")
         for w in self.convergence.warnings:
             head.append(f"  WARNING: {w}")
         cols = ["lhs", "op", "rhs", "label", "group", "estimate", "std_error", "statistic", "p_value", "std_all"]
