@@ -48,9 +48,9 @@ _BOUNDED = {"std_all", "cfi", "tli", "rmsea", "srmr", "icc", "power", "coverage"
 # tables that hold raw or per-row data, not estimates: never shown by the result display
 _RAW = {"data", "model_frame", "groups", "replications", "X", "y", "Z", "clients", "windows", "residuals",
         "surrogates", "candidates", "sessions", "vcov", "vcov_model", "par_vcov", "partable", "fixef",
-        "lag_profile", "loadings"}
+        "lag_profile", "loadings", "ccf"}
 # tidy tables a result shows first (in this order); other DataFrame fields follow
-_PREFERRED = ("effects", "paths", "params", "zi_params", "cross_lagged", "autoregressive", "table", "varcomp",
+_PREFERRED = ("effects", "table", "paths", "params", "zi_params", "cross_lagged", "autoregressive", "varcomp",
               "measures", "variances", "by_factor", "outcome_params", "comparison", "tests", "events", "dyads",
               "ccf", "session_summary")
 #: display headers of the tidy columns (APA abbreviations; SE, CI, β for std_all)
@@ -67,7 +67,7 @@ HEADERS = {
 }
 # bookkeeping columns of the panel / SEM tables that a display table leaves out
 _BOOKKEEPING = {"kind", "outcome", "predictor", "wave_from", "wave_to", "free", "id", "plabel", "block", "exo"}
-_NAME_COLUMNS = ("term", "effect", "path", "level", "target", "measure", "hypothesis", "group", "model")
+_NAME_COLUMNS = ("term", "effect", "path", "hypothesis", "scale", "measure", "target", "level", "group", "model")
 _VALUE_COLUMNS = ("estimate", "icc", "power", "survival", "value", "alpha", "omega")
 
 
@@ -211,10 +211,16 @@ def _row_name(table: pd.DataFrame) -> pd.Series | None:
         labels = table["label"] if "label" in table.columns else pd.Series("", index=table.index)
         return pd.Series([parameter_label(a, o, b, c) for a, o, b, c in
                           zip(table["lhs"], table["op"], table["rhs"], labels)], index=table.index)
-    for col in _NAME_COLUMNS:
-        if col in table.columns:
-            return table[col].astype(str)
-    return None
+    present = [c for c in _NAME_COLUMNS if c in table.columns]
+    if not present:
+        return None
+    names = table[present[0]].astype(str)
+    if not table[present[0]].is_unique:
+        extra = [c for c in (*present[1:], "n_clients", "n_sessions") if c in table.columns]
+        second = next((c for c in extra if table[c].nunique() > 1), None)
+        if second is not None:
+            names = names + (" (" + (second + " " if second.startswith("n_") else "") + table[second].astype(str) + ")")
+    return names
 
 
 def _statistic_header(table: pd.DataFrame) -> str:
@@ -310,7 +316,7 @@ def apa_frame(table: pd.DataFrame, *, conf_level: float = 0.95) -> pd.DataFrame:
         elif col == "std_all":
             cells = [format_number(v, 2, bounded=True) for v in values]
         elif pd.api.types.is_bool_dtype(values):
-            cells = ["yes" if v else "no" for v in values]
+            cells = [DASH if _is_missing(v) else ("yes" if v else "no") for v in values]
         elif pd.api.types.is_numeric_dtype(values):
             finite = pd.to_numeric(values, errors="coerce").dropna()
             if len(finite) and (finite == finite.round()).all() and (finite.abs() < 1e12).all():

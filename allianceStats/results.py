@@ -245,13 +245,15 @@ class ResultDisplay:
                 scalars.append(f"{label} = {text}")
         if scalars:
             lines.append(", ".join(scalars))
-        for name, table in display_tables(self).items():
-            if not isinstance(table, pd.DataFrame):
-                continue
+        tables = {k: v for k, v in display_tables(self).items() if isinstance(v, pd.DataFrame)}
+        for name, table in tables.items():
             shown, more = key_estimates(table)
             if shown:
                 lines.append(f"{name}: " + "; ".join(shown) + (f" (+{more} more)" if more else ""))
                 break
+        else:
+            if tables:
+                lines.append(", ".join(f"{name}: {len(t)} rows" for name, t in list(tables.items())[:3]))
         return lines
 
     # -- the three displays ----------------------------------------------------------------------------------------
@@ -282,10 +284,14 @@ class ResultDisplay:
             numbers = [f"(key numbers unavailable: {type(exc).__name__})"]
         if numbers:
             out.append("<ul>" + "".join(f"<li>{esc(line)}</li>" for line in numbers) + "</ul>")
+        level = getattr(self, "conf_level", 0.95)
         for i, (name, table) in enumerate(display_tables(self).items()):
+            try:
+                body = html_table(table, conf_level=level)
+            except Exception as exc:  # one odd table must not hide the others
+                body = f"<p>(table not shown: {esc(type(exc).__name__)}: {esc(str(exc))})</p>"
             out.append(f"<details{' open' if i == 0 else ''}><summary><code>.{esc(name)}</code> "
-                       f"({len(table)} rows)</summary>{html_table(table, conf_level=getattr(self, 'conf_level', 0.95))}"
-                       "</details>")
+                       f"({len(table)} rows)</summary>{body}</details>")
         try:
             text = self.summary()  # type: ignore[attr-defined]
         except Exception as exc:
