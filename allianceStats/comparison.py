@@ -20,14 +20,14 @@ import pandas as pd
 
 from ._deprecation import FormerTable
 from .errors import OptionError
-from .results import CLOSED_FORM, Convergence, Provenance
+from .results import CLOSED_FORM, Convergence, Provenance, ResultDisplay
 
 COMPARISON_COLUMNS = ("model", "npar", "loglik", "aic", "bic", "chisq", "df", "chisq_diff", "df_diff", "p_value")
 """The fixed leading columns of every comparison table (family-specific columns follow)."""
 
 
 @dataclass(frozen=True, repr=False)
-class ComparisonResult(FormerTable):
+class ComparisonResult(ResultDisplay, FormerTable):
     """Nested-model comparison: ``table`` (schema :data:`COMPARISON_COLUMNS` + family columns), the test
     ``method`` (``"likelihood ratio (ML)"``, ``"Satorra-Bentler scaled difference"``, ...), ``notes`` on what
     was done (refits), and the result protocol (``n_obs`` is the number of rows every model was fitted to;
