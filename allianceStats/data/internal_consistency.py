@@ -79,7 +79,7 @@ import pandas as pd
 
 from .._deprecation import renamed_arguments
 from ..errors import BoundaryWarning, ConvergenceWarning, DataWarning, IdentificationError, OptionError, SchemaError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from ._items import item_matrix, resolve_columns, reverse
 from .checks import first_labels, require_columns
 from .instruments import load_instrument
@@ -284,8 +284,8 @@ def _level_covariances(X: np.ndarray, groups: np.ndarray):
     return S_pw, (S_b - S_pw) / c, N, J
 
 
-@dataclass(frozen=True)
-class ReliabilityResult:
+@dataclass(frozen=True, repr=False)
+class ReliabilityResult(ResultDisplay):
     """Alpha and omega per scale and level.
 
     ``table``: one row per (scale, level) with columns ``scale, level, n_items, n_obs, n_clients, alpha,
