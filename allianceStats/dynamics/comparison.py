@@ -55,7 +55,7 @@ from scipy import stats
 from .._deprecation import renamed_arguments
 from ..data.checks import check_bool, check_choice, check_conf_level, check_positive_int
 from ..errors import IdentificationError
-from ..results import CLOSED_FORM, Convergence, Provenance
+from ..results import CLOSED_FORM, Convergence, Provenance, ResultDisplay
 from ._table import provenance, session_table
 from .indices import variability
 from .survival import DropoutResult, client_survival, fit_client_table
@@ -64,8 +64,8 @@ PREDICTORS = ["level", "variability", "repaired", "unrepaired"]
 PARAM_COLUMNS = ["term", "estimate", "std_error", "statistic", "df", "p_value", "ci_lower", "ci_upper"]
 
 
-@dataclass(frozen=True)
-class LevelVariabilityRepairResult:
+@dataclass(frozen=True, repr=False)
+class LevelVariabilityRepairResult(ResultDisplay):
     """Result of :func:`fit_level_variability_repair`.
 
     ``outcome_params``: OLS table ``term, estimate, std_error, statistic, df, p_value, ci_lower, ci_upper``;
