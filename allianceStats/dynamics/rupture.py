@@ -72,7 +72,7 @@ import pandas as pd
 from .._deprecation import renamed_arguments
 from ..data.checks import check_choice, check_number, check_positive_int
 from ..errors import OptionError
-from ..results import CLOSED_FORM, Convergence, Provenance
+from ..results import CLOSED_FORM, Convergence, Provenance, ResultDisplay
 from ._table import provenance, session_table
 
 METHOD_K = {"stiles2004": 2.0, "strauss2006": 1.0}
@@ -86,8 +86,8 @@ CLIENT_COLUMNS = ["client", "n_scores", "reference", "sd", "threshold", "screene
                   "n_repaired"]
 
 
-@dataclass(frozen=True)
-class RuptureResult:
+@dataclass(frozen=True, repr=False)
+class RuptureResult(ResultDisplay):
     """Ruptures found by :func:`detect_ruptures`.
 
     ``events``: one row per rupture episode, columns ``client, rupture_session, score, reference, sd, threshold,
