@@ -49,7 +49,7 @@ from scipy import stats
 from .._deprecation import renamed_arguments
 from ..data.checks import check_alpha, check_bool, check_choice, check_number
 from ..errors import OptionError
-from ..results import CLOSED_FORM, Convergence, Provenance
+from ..results import CLOSED_FORM, Convergence, Provenance, ResultDisplay
 from ._table import provenance, session_table
 
 CANDIDATE_COLUMNS = ["client", "pre_session", "post_session", "pre_score", "post_score", "change",
@@ -91,8 +91,8 @@ def critical_t(n_pre: int, n_post: int, alpha: float = 0.05) -> float:
     return float(stats.t.ppf(1 - alpha / 2, df))
 
 
-@dataclass(frozen=True)
-class SuddenChangeResult:
+@dataclass(frozen=True, repr=False)
+class SuddenChangeResult(ResultDisplay):
     """Sudden gains or losses found by :func:`detect_sudden_gains`.
 
     ``events``: the intervals meeting every criterion applied; ``candidates``: every interval between two
