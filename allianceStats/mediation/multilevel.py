@@ -70,7 +70,7 @@ from ..data.checks import (
 )
 from ..errors import BoundaryWarning, ConvergenceWarning, DataWarning, IdentificationError
 from ..mixed.stacked import StackedFit, fit_stacked_lmm, stacked_crossproducts
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .intervals import CI_METHODS, effect_interval, monte_carlo_coefficients
 from .tables import check_roles, effects_frame, paths_frame, renamed_attribute
 
@@ -89,8 +89,8 @@ def _old_method(ci: str) -> str:
     return "bootstrap" if ci in ("percentile", "bca") else ci
 
 
-@dataclass(frozen=True)
-class MultilevelMediationResult:
+@dataclass(frozen=True, repr=False)
+class MultilevelMediationResult(ResultDisplay):
     """A fitted 1-1-1 multilevel mediation model (follows :class:`allianceStats.results.Result`).
 
     Attributes
@@ -150,9 +150,6 @@ class MultilevelMediationResult:
             return (head + "\nEffects\n" + self.effects.to_string(index=False, float_format=fmt)
                     + "\n\nPaths\n" + self.paths.to_string(index=False, float_format=fmt)
                     + "\n\nVariance components\n" + self.varcomp.to_string(index=False, float_format=fmt))
-
-    def __repr__(self) -> str:
-        return self.summary()
 
 
 def _stack(frame: pd.DataFrame, x: str, m: str, y: str, codes: np.ndarray, n_clusters: int, random_slopes: bool):
