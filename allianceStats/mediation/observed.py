@@ -54,7 +54,7 @@ from ..data.checks import (
     resolve_seed,
 )
 from ..errors import DataWarning, IdentificationError, OptionError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .engine import Effect, Equation, PathModel, bootstrap_coefficients, data_matrix, jackknife_coefficients
 from .intervals import CI_METHODS, effect_interval, monte_carlo_coefficients
 from .tables import EFFECT_COLUMNS, PATH_COLUMNS, check_roles, effects_frame, paths_frame, renamed_attribute
@@ -63,8 +63,8 @@ __all__ = ["fit_mediation", "MediationResult", "build_model", "lavaan_syntax", "
            "EFFECT_COLUMNS", "PATH_COLUMNS"]
 
 
-@dataclass(frozen=True)
-class MediationResult:
+@dataclass(frozen=True, repr=False)
+class MediationResult(ResultDisplay):
     """A fitted mediation model (follows :class:`allianceStats.results.Result`).
 
     Attributes
@@ -127,9 +127,6 @@ class MediationResult:
         with pd.option_context("display.width", 140, "display.max_colwidth", 60):
             return (head + "\nEffects\n" + self.effects.to_string(index=False, float_format="{:.4f}".format)
                     + "\n\nPaths\n" + self.paths.to_string(index=False, float_format="{:.4f}".format))
-
-    def __repr__(self) -> str:
-        return self.summary()
 
 
 def build_model(x: str, mediators: Sequence[str], y: str, covariates: Sequence[str] = (),
