@@ -72,7 +72,7 @@ import pandas as pd
 from .._deprecation import FormerTable, renamed_arguments
 from ..data.checks import check_choice, check_conf_level, check_positive_int, first_labels, require_frame, resolve_seed
 from ..errors import AllianceStatsError, OptionError, SchemaError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .engine import Effect, Equation, PathModel
 from .intervals import CI_METHODS
 from .multilevel import fit_multilevel_mediation
@@ -198,8 +198,8 @@ def hypotheses() -> pd.DataFrame:
                           "model": h.model, "effect": h.effect, "cycle": h.cycle} for h in REGISTRY])
 
 
-@dataclass(frozen=True)
-class HypothesesResult(FormerTable):
+@dataclass(frozen=True, repr=False)
+class HypothesesResult(ResultDisplay, FormerTable):
     """The registry's hypotheses tested on one data set (follows :class:`allianceStats.results.Result`).
 
     Attributes
@@ -255,9 +255,6 @@ class HypothesesResult(FormerTable):
                     f"{100 * self.conf_level:g}% intervals ({self.ci or 'each model’s default'}, "
                     f"{self.n_draws} draws, seed {self.provenance.seed})\n\n"
                     + shown.to_string(index=False, float_format="{:.4f}".format))
-
-    def __repr__(self) -> str:
-        return self.summary()
 
     def __len__(self) -> int:
         return len(self.table)
