@@ -51,7 +51,7 @@ from ..data.checks import (
     resolve_seed,
 )
 from ..errors import AllianceStatsError, ConvergenceWarning, IdentificationError, OptionError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .intervals import CI_METHODS, effect_interval, monte_carlo_coefficients
 from .tables import check_roles, effects_frame, paths_frame, renamed_attribute
 
@@ -64,8 +64,8 @@ _ROUTES = {"a": ("m", "x", "a1"), "b": ("y", "m", "b1"), "c": ("y", "x", "c_prim
            "ay": ("y", "y", "ar_y")}
 
 
-@dataclass(frozen=True)
-class WaveMediationResult:
+@dataclass(frozen=True, repr=False)
+class WaveMediationResult(ResultDisplay):
     """Within-person indirect effect across waves (follows :class:`allianceStats.results.Result`).
 
     Attributes
@@ -112,9 +112,6 @@ class WaveMediationResult:
                 f"{100 * self.conf_level:g}% intervals: {self.ci}{draws}; converged: {self.converged}\n\n"
                 + self.effects.to_string(index=False, float_format=fmt) + "\n\nLagged paths\n"
                 + self.paths.to_string(index=False, float_format=fmt))
-
-    def __repr__(self) -> str:
-        return self.summary()
 
 
 def _lagged_estimates(panel, variables: dict[str, str]) -> pd.DataFrame:
