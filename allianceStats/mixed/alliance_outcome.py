@@ -51,15 +51,15 @@ import pandas as pd
 from .._deprecation import renamed_arguments, renamed_attribute
 from ..data.checks import check_bool, check_conf_level, require_columns, require_numeric
 from ..errors import IdentificationError, SchemaError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .result import MixedResult
 
 COMPARISON_COLUMNS = ["term", "estimator", "estimate", "std_error", "statistic", "p_value", "ci_lower",
                       "ci_upper"]
 
 
-@dataclass(frozen=True)
-class AllianceOutcomeResult:
+@dataclass(frozen=True, repr=False)
+class AllianceOutcomeResult(ResultDisplay):
     """The alliance–outcome model fitted two ways (see :mod:`allianceStats.mixed.alliance_outcome`).
 
     Attributes
