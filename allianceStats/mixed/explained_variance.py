@@ -60,7 +60,7 @@ import pandas as pd
 
 from .._deprecation import renamed_attribute
 from ..errors import OptionError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 
 _DEFINITIONS = {
     "marginal": "var_fixed / (var_fixed + var_random + sigma2)  [Nakagawa & Schielzeth; Johnson]",
@@ -89,8 +89,8 @@ _COMPONENTS = {
 }
 
 
-@dataclass(frozen=True)
-class R2Result:
+@dataclass(frozen=True, repr=False)
+class R2Result(ResultDisplay):
     """R² of a mixed model: Nakagawa–Schielzeth–Johnson and the Rights & Sterba (2019) set.
 
     Attributes
