@@ -40,7 +40,7 @@ from scipy.special import expit, ndtri
 
 from ..data.checks import check_choice, check_conf_level
 from ..errors import OptionError
-from ..results import Convergence, Provenance
+from ..results import Convergence, Provenance, ResultDisplay
 from .families import Family
 
 PARAM_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper"]
@@ -49,8 +49,8 @@ _DIST_VARIANCE = {"logit": np.pi ** 2 / 3, "probit": 1.0, "cloglog": np.pi ** 2 
 _RATIO = {"logit": "odds ratio", "log": "rate ratio", "cloglog": "hazard ratio"}
 
 
-@dataclass(frozen=True)
-class GLMMResult:
+@dataclass(frozen=True, repr=False)
+class GLMMResult(ResultDisplay):
     """A fitted GLMM (see the module docstring for every attribute).
 
     Example
