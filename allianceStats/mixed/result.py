@@ -61,14 +61,14 @@ import numpy as np
 import pandas as pd
 
 from .._deprecation import renamed_attribute
-from ..results import Convergence, Provenance
+from ..results import Convergence, Provenance, ResultDisplay
 
 PARAM_COLUMNS = ["term", "estimate", "std_error", "df", "statistic", "p_value", "ci_lower", "ci_upper"]
 VARCOMP_COLUMNS = ["group", "var1", "var2", "vcov", "sdcor"]
 
 
-@dataclass(frozen=True)
-class MixedResult:
+@dataclass(frozen=True, repr=False)
+class MixedResult(ResultDisplay):
     """A fitted linear mixed model (see the module docstring for every attribute).
 
     Examples
