@@ -52,7 +52,7 @@ from ..comparison import ComparisonResult
 from ..data.checks import check_bool, require_columns, require_frame
 from ..data.reshape import session_label, to_wide
 from ..errors import DataWarning, OptionError, SchemaError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from ..sem._messages import warn
 from ..sem.result import PATH_COLUMNS, SEMResult, deprecated_attribute
 from .syntax import (
@@ -75,8 +75,8 @@ PANEL_PATH_COLUMNS = [*PATH_COLUMNS, "group", "kind", "outcome", "predictor", "w
 """Columns of ``PanelResult.paths``: the package's paths schema, then the panel's own columns."""
 
 
-@dataclass(frozen=True)
-class PanelResult:
+@dataclass(frozen=True, repr=False)
+class PanelResult(ResultDisplay):
     """A fitted panel model: the SEM fit plus tidy lagged-effect tables (the result protocol of
     :class:`allianceStats.results.Result`).
 
