@@ -50,7 +50,7 @@ import pandas as pd
 from .._deprecation import renamed_arguments
 from ..data.checks import check_alpha, check_bool, check_choice, check_positive_int, resolve_seed
 from ..errors import AllianceStatsError, OptionError
-from ..results import CLOSED_FORM, Convergence, Provenance, make_provenance
+from ..results import CLOSED_FORM, Convergence, Provenance, ResultDisplay, make_provenance
 from .families import get_family, run_replication
 
 BATCH = 25  # replications per task: large enough to amortise scheduling, small enough to balance two cores
@@ -64,8 +64,8 @@ def _run_batch(family, cell, effects, alpha, cell_index, seeds, first_rep):
     return rows
 
 
-@dataclass(frozen=True)
-class PowerResult:
+@dataclass(frozen=True, repr=False)
+class PowerResult(ResultDisplay):
     """A finished power study.
 
     ``table``: one row per cell and target — ``model, n_clients, n_sessions, target, truth, reps, usable,
