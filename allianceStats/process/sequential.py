@@ -67,7 +67,7 @@ from scipy import special, stats
 
 from ..data.checks import check_bool, check_conf_level, check_positive_int, first_labels, require_columns, resolve_seed
 from ..errors import OptionError, SchemaError
-from ..results import CLOSED_FORM, Convergence, Provenance, make_provenance
+from ..results import CLOSED_FORM, Convergence, Provenance, ResultDisplay, make_provenance
 
 __all__ = ["lag_sequential", "lag_sequential_from_table", "LagSequentialResult", "TABLE_COLUMNS"]
 
@@ -263,7 +263,7 @@ def _long(st: dict, labels: Sequence[str], index: int | None = None) -> pd.DataF
 
 # ---------------------------------------------------------------------------------------------- the result
 @dataclass(frozen=True, repr=False)
-class LagSequentialResult:
+class LagSequentialResult(ResultDisplay):
     """Lag-sequential statistics from :func:`lag_sequential`.
 
     ``table`` has one row per (given, target) with the columns of ``TABLE_COLUMNS`` (plus ``p_permutation``
