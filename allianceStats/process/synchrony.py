@@ -50,7 +50,7 @@ from scipy import stats
 
 from ..data.checks import check_bool, check_choice, check_positive_int, first_labels, require_columns, resolve_seed
 from ..errors import OptionError, SchemaError
-from ..results import CLOSED_FORM, Convergence, Provenance, make_provenance
+from ..results import CLOSED_FORM, Convergence, Provenance, ResultDisplay, make_provenance
 
 __all__ = ["window_cross_correlation", "SynchronyResult", "synchrony_by_session", "surrogate_synchrony",
            "SurrogateResult", "WINDOW_COLUMNS"]
@@ -218,7 +218,7 @@ def _nanmean(a, axis=None):
 
 # ------------------------------------------------------------------------------------------------ results
 @dataclass(frozen=True, repr=False)
-class SynchronyResult:
+class SynchronyResult(ResultDisplay):
     """Windowed cross-correlation of a dyad (:func:`window_cross_correlation`).
 
     ``ccf``: windows (rows, 1..) x lags (columns, in seconds, negative = *y* leads); ``windows``: one row per
@@ -433,7 +433,7 @@ def synchrony_by_session(data: pd.DataFrame, *, x: str, y: str, sampling_rate: f
 
 
 @dataclass(frozen=True, repr=False)
-class SurrogateResult:
+class SurrogateResult(ResultDisplay):
     """Real vs surrogate synchrony (:func:`surrogate_synchrony`).
 
     ``dyads``: one row per dyad (``dyad, synchrony, surrogate_mean, surrogate_sd, z, p_value``);
