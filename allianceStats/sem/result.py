@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .._deprecation import warn_renamed
-from ..results import Convergence, Provenance
+from ..results import Convergence, Provenance, ResultDisplay
 
 PATH_COLUMNS = ("lhs", "op", "rhs", "label", "estimate", "std_error", "statistic", "p_value", "ci_lower",
                 "ci_upper")
@@ -87,8 +87,8 @@ def _fmt(v: float) -> str:
     return f"{float(v):.17g}" if np.isfinite(v) else "NA"
 
 
-@dataclass(frozen=True)
-class SEMResult:
+@dataclass(frozen=True, repr=False)
+class SEMResult(ResultDisplay):
     """A fitted structural equation model, as returned by :func:`allianceStats.fit_sem`.
 
     Attributes
