@@ -11,8 +11,14 @@ From a parsed :class:`~allianceStats.mixed.formula.Formula` and a DataFrame this
 Rows with a missing value in any used column are dropped (R's ``na.omit``) and counted. Designs the engine
 cannot fit raise :class:`~allianceStats.errors.IdentificationError`: a grouping factor with fewer than two
 levels, as many random effects as observations (lme4's ``check.nobs.vs.nRE``), a factor not nested in the
-other (the message names the client and its therapists), a rank-deficient X (the message names the
-columns). lme4's factor order is used: the factor with more levels first.
+other (the message names the client and its therapists), a rank-deficient or nearly rank-deficient X (QR
+with R's default tolerance 1e-7 on unit-length columns, as lme4's ``check.rankX``; the message names each
+redundant column and the columns it is a combination of, or says it is constant), fixed effects that
+reproduce the response exactly (no residual variance is left). Data the model cannot use raise
+:class:`~allianceStats.errors.SchemaError`: a constant response, and a text predictor with more than
+``MAX_TEXT_LEVELS`` distinct values (almost always numbers read as text or an identifier; a factor with
+that many levels is accepted when given as a pandas Categorical). lme4's factor order is used: the factor
+with more levels first.
 
 Examples
 --------
@@ -34,6 +40,10 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from ..data.checks import first_labels, require_columns, require_numeric
 from ..errors import FormulaError, IdentificationError, SchemaError
 from .formula import Formula
+
+MAX_TEXT_LEVELS = 50   # a text predictor with more distinct values is refused (see the module docstring)
+RANK_TOL = 1e-7        # R's qr() tolerance, as lme4's check.rankX uses it
+EXACT_FIT_TOL = 1e-10  # residual / total sum of squares below which the fixed effects reproduce y exactly
 
 
 @dataclass(frozen=True)
@@ -183,10 +193,14 @@ def build_design(formula: Formula, data: pd.DataFrame, extra_columns: tuple[str,
     n = len(frame)
     if n == 0:
         raise IdentificationError(f"no complete rows: every row has a missing value in {used}.")
+    y = frame[formula.response].to_numpy(dtype=float)
+    problems = _response_problems(formula.response, y) + _text_predictor_problems(formula, frame)
+    if problems:
+        raise SchemaError(problems, source=where)
     factor_levels = _factor_levels_of(formula, frame)
     X, xnames = _fixed_columns(formula, frame, factor_levels)
-    y = frame[formula.response].to_numpy(dtype=float)
     _check_rank(X, xnames)
+    _check_not_exact(X, y, formula.response)
 
     factors = []
     for r in formula.random:
@@ -229,7 +243,53 @@ def build_design(formula: Formula, data: pd.DataFrame, extra_columns: tuple[str,
     return Design(y, X, xnames, factors, outer_of_inner, frame, n_dropped, spec)
 
 
+def _text_predictor_problems(formula: Formula, frame: pd.DataFrame) -> list[str]:
+    """Text predictors with more than ``MAX_TEXT_LEVELS`` values (each value would become a dummy column)."""
+    problems = []
+    seen = set()
+    for term in formula.fixed_terms:
+        for v in term:
+            s = frame[v]
+            if v in seen or is_numeric_dtype(s) or is_bool_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype):
+                continue
+            seen.add(v)
+            k = s.nunique()
+            if k <= MAX_TEXT_LEVELS:
+                continue
+            as_numbers = pd.to_numeric(s, errors="coerce")
+            if as_numbers.notna().all():
+                hint = (f"its values are numbers stored as text (e.g. {first_labels(s.unique(), 3)}): convert "
+                        f"them with data[{v!r}] = pd.to_numeric(data[{v!r}])")
+            else:
+                hint = (f"if it identifies clients or sessions, use it as a grouping factor ((1 | {v})) or leave "
+                        f"it out; if you do mean a {k}-level factor, pass it as a pandas Categorical "
+                        f"(data[{v!r}] = data[{v!r}].astype('category'))")
+            problems.append(f"column {v!r} is text with {k} distinct values among the {len(frame)} used rows, so "
+                            f"it would enter the model as {k - 1} dummy columns (at most {MAX_TEXT_LEVELS} values "
+                            f"are accepted for a text predictor); {hint}")
+    return problems
+
+
+def _response_problems(response: str, y: np.ndarray) -> list[str]:
+    """A constant response has no variance to model (every variance estimate would be 0)."""
+    if len(y) and np.ptp(y) <= 1e-10 * float(np.max(np.abs(y))):
+        return [f"column {response!r} (the response) has the same value {y[0]:g} in all {len(y)} used rows; a "
+                "model needs an outcome that varies. Check that the right column is named and that it was read "
+                "correctly."]
+    return []
+
+
+def _combination_of(Xs: np.ndarray, j: int, kept: np.ndarray, xnames: list[str], limit: int = 6) -> str:
+    """Which kept columns make up column j (largest least-squares coefficients on unit-length columns)."""
+    coef = np.linalg.lstsq(Xs[:, kept], Xs[:, j], rcond=None)[0]
+    order = np.argsort(-np.abs(coef))
+    used = [xnames[kept[i]] for i in order if abs(coef[i]) > 1e-3 * np.abs(coef).max()]
+    more = f" and {len(used) - limit} more" if len(used) > limit else ""
+    return f"{used[:limit]}{more}"
+
+
 def _check_rank(X: np.ndarray, xnames: list[str]) -> None:
+    """X must have full column rank (lme4's check.rankX: QR, tolerance 1e-7, on unit-length columns)."""
     if X.shape[1] == 0:
         return
     scale = np.sqrt((X ** 2).sum(axis=0))
@@ -238,16 +298,40 @@ def _check_rank(X: np.ndarray, xnames: list[str]) -> None:
         raise IdentificationError(f"fixed-effect column(s) {zero} are all zero among the used rows; drop them.")
     from scipy.linalg import qr
 
-    _, R, piv = qr(X / scale, mode="economic", pivoting=True)
+    Xs = X / scale
+    _, R, piv = qr(Xs, mode="economic", pivoting=True)
     d = np.abs(np.diag(R))
-    tol = d.max() * max(X.shape) * np.finfo(float).eps * 100
-    rank = int((d > tol).sum())
-    if rank < X.shape[1]:
-        dropped = [xnames[j] for j in piv[rank:]]
+    rank = int((d > RANK_TOL * d.max()).sum())
+    if rank == X.shape[1]:
+        return
+    kept = np.sort(piv[:rank])
+    intercept = "(Intercept)" in xnames
+    lines = []
+    for j in sorted(piv[rank:]):
+        col = X[:, j]
+        if intercept and xnames[j] != "(Intercept)" and np.ptp(col) <= 1e-12 * np.abs(col).max():
+            lines.append(f"{xnames[j]!r} is constant ({col[0]:g} in every used row), so it cannot be told apart "
+                         "from the intercept")
+        else:
+            lines.append(f"{xnames[j]!r} is (nearly) a linear combination of {_combination_of(Xs, j, kept, xnames)}")
+    raise IdentificationError(
+        f"the fixed-effects design is rank deficient (rank {rank} of {X.shape[1]} columns, QR tolerance "
+        f"{RANK_TOL:g}): " + "; ".join(lines) + ". Remove the redundant column(s) or combine the collinear "
+        "predictors (e.g. a client-mean predictor that is constant within a one-client-per-therapist design).")
+
+
+def _check_not_exact(X: np.ndarray, y: np.ndarray, response: str) -> None:
+    """The fixed effects must leave a residual: an exact fit has no residual variance to estimate."""
+    if X.shape[1] == 0:
+        return
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    rss = float(np.sum((y - X @ beta) ** 2))
+    tss = float(np.sum((y - y.mean()) ** 2))
+    if rss <= EXACT_FIT_TOL * tss:
         raise IdentificationError(
-            f"the fixed-effects design is rank deficient (rank {rank} of {X.shape[1]} columns): column(s) "
-            f"{dropped} are linear combinations of the others {[xnames[j] for j in piv[:rank]]}. Remove them "
-            "(e.g. a client-mean predictor that is constant within a one-client-per-therapist design).")
+            f"the fixed effects reproduce the response {response!r} exactly (residual sum of squares "
+            f"{rss:.3g}, total {tss:.3g}): there is no residual variance to estimate. The response is probably "
+            "computed from the predictors; remove the predictor(s) it is made of.")
 
 
 def model_matrices_for_prediction(spec: DesignSpec, newdata: pd.DataFrame):

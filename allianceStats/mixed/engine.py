@@ -91,7 +91,7 @@ from ..data.checks import (
     require_numeric,
     table_and_text,
 )
-from ..errors import BoundaryWarning, ConvergenceWarning, SchemaError
+from ..errors import BoundaryWarning, ConvergenceWarning, IdentificationError, SchemaError
 from ..results import Convergence, make_provenance
 from .ar1 import lags, whiten
 from .design import Design, build_design
@@ -101,6 +101,7 @@ from .result import PARAM_COLUMNS, VARCOMP_COLUMNS, MixedResult
 from .satterthwaite import richardson_gen_d, richardson_jacobian, satterthwaite_df, varpar_covariance
 
 SINGULAR_TOL = 1e-4      # lme4's isSingular tolerance on bounded theta elements
+DF_TOL = 1e-4            # Satterthwaite df up to n (1 + DF_TOL) are n within numerical accuracy (ML: df = n)
 
 
 # ---------------------------------------------------------------------------------------------- structure
@@ -559,13 +560,24 @@ def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation:
     ------
     SchemaError
         ``data`` is not a DataFrame, lacks a column of the formula, or a response / random-slope column is
-        not numeric, or holds infinite values.
+        not numeric, or holds infinite values; the response is constant; a text predictor has more than 50
+        distinct values (give it as a pandas Categorical to fit it as a factor anyway).
     FormulaError
         The formula cannot be read (the message quotes it).
     OptionError
         ``reml``, ``correlation`` or ``conf_level`` has a value not listed above.
     IdentificationError
-        The design cannot be fitted (not nested, rank-deficient fixed effects, too few groups or rows).
+        The design cannot be fitted (not nested, rank-deficient or nearly collinear fixed effects — the
+        message names the columns —, too few groups or rows, a response reproduced exactly by the fixed or
+        the fixed and random effects, so that no residual variance is left).
+
+    Warns
+    -----
+    ConvergenceWarning
+        The optimum failed its check (``converged`` is False; estimates are returned), or Satterthwaite df
+        came out larger than the number of observations: those df, p-values and intervals are NaN.
+    BoundaryWarning
+        A singular fit (``singular`` is True).
 
     Notes
     -----
@@ -614,11 +626,14 @@ def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation:
     # small dense blocks: BLAS threads only add overhead (measured 5x slower on a busy 2-core machine); the
     # limit is restored on leaving the block
     with threadpool_limits(limits=1, user_api="blas"):
-        deviance = ProfiledDeviance(design, reml, times)                       # lme4: mkLmerDevfun
-        run = _optimize(deviance)                                              # lme4: optimizeLmer
-        convergence, singular = _check_convergence(deviance, run)              # lme4: checkConv
-        result = _assemble(deviance, run, convergence, singular, spec, data, conf_level, correlation, session,
-                           started)
+        try:
+            deviance = ProfiledDeviance(design, reml, times)                   # lme4: mkLmerDevfun
+            run = _optimize(deviance)                                          # lme4: optimizeLmer
+            convergence, singular = _check_convergence(deviance, run)          # lme4: checkConv
+            result = _assemble(deviance, run, convergence, singular, spec, data, conf_level, correlation,
+                               session, started)
+        except np.linalg.LinAlgError as exc:
+            raise IdentificationError(_why_not_positive_definite(design, spec)) from exc
     for message in result.convergence.warnings:
         category = BoundaryWarning if message.startswith("boundary") else ConvergenceWarning
         warnings.warn(message, category, stacklevel=3)  # 3: past the renamed_arguments wrapper, at the caller
@@ -641,6 +656,33 @@ def _model_design(spec, data: pd.DataFrame, correlation: str | None, session: st
         raise SchemaError([f"column {session!r} has non-integer session numbers at row(s) {first_labels(rows)}; "
                            "correlation='ar1' needs integer session numbers (session=...)"], source="fit_mlm")
     return design, times
+
+
+def _why_not_positive_definite(design: Design, spec) -> str:
+    """The message for a design whose cross-product matrices are not positive definite at the estimate.
+
+    The checks of :func:`~allianceStats.mixed.design.build_design` catch a constant response, collinear fixed
+    effects and an exact fixed-effects fit; what is left is (nearly) no residual variance once the random
+    effects are in: within every client, the response is a linear function of that client's random-effect
+    covariates and predictors (e.g. it does not vary within client).
+    """
+    b = _blocks(design, None)
+    W = b.W
+    G = np.einsum("mti,mtj->mij", W, W)
+    rest = np.linalg.pinv(G[:, :-1, :-1], hermitian=True)
+    resid = G[:, -1, -1] - np.einsum("mi,mij,mj->m", G[:, -1, :-1], rest, G[:, -1, :-1])
+    y = design.y
+    tss = float(np.sum((y - y.mean()) ** 2))
+    client = design.factors[0].name
+    if float(np.sum(np.clip(resid, 0.0, None))) <= 1e-8 * tss:
+        return (f"the model cannot be fitted: within every {client}, {spec.response!r} is (nearly) an "
+                f"exact linear function of the predictors and random-effect terms of that {client} (for example "
+                f"it does not vary within {client}), so no residual variance is left to estimate. Model it at "
+                f"the {client} level (one row per {client}), or drop random slopes.")
+    return ("the model cannot be fitted: a cross-product matrix of the design is not positive definite at the "
+            f"estimate (numerical rank deficiency), in {spec.text!r}. Predictors may be nearly collinear, or the "
+            "fixed and random effects together nearly reproduce the response. Centre and scale the predictors, "
+            "remove near-duplicate predictors, or simplify the random part.")
 
 
 def _minimise_from(deviance: ProfiledDeviance, start: np.ndarray) -> OptimizerRun:
@@ -743,8 +785,18 @@ def _assemble(prob: ProfiledDeviance, run: OptimizerRun, convergence: Convergenc
 
     # Satterthwaite (lmerTest): Hessian of the unprofiled deviance in varpar = (theta, [phi,] sigma)
     hess, jac = _varpar_derivatives(prob, x, sigma)
-    A, n_nonpos = varpar_covariance(hess)
+    # lmerTest leaves out Hessian eigenvalues below 1e-8 before inverting; in σ's units that cut is not scale
+    # free (a response in the millions has ∂²D/∂σ² ~ n/σ² < 1e-8 and got df of ~14,000 for 100 rows), so
+    # the σ coordinate is taken relative to σ̂ for the cut: A = D A_s D, A_s = 2 (D H D)⁺, D = diag(1, …, σ̂).
+    # Where every eigenvalue is kept this is exactly 2 H⁻¹, lmerTest's value.
+    scale = np.r_[np.ones(len(x)), sigma]
+    A_scaled, n_nonpos = varpar_covariance(hess * np.outer(scale, scale))
+    A = A_scaled * np.outer(scale, scale)
     df = satterthwaite_df(vcov, jac, A)
+    # more df than observations is impossible: the variance-parameter covariance is (near) singular there.
+    # Such df are not reported as a number (nor the p-values and intervals that rest on them).
+    impossible = ~(df <= n * (1 + DF_TOL))
+    df = np.where(impossible, np.nan, df)
     se = np.sqrt(np.diag(vcov))
     tstat = beta / se
     pval = 2 * stdtr(df, -np.abs(tstat))
@@ -792,6 +844,13 @@ def _assemble(prob: ProfiledDeviance, run: OptimizerRun, convergence: Convergenc
 
     npar = p + len(x) + 1
     loglik = -f / 2.0
+    if impossible.any():
+        bad = [design.xnames[j] for j in np.flatnonzero(impossible)]
+        convergence = dataclasses.replace(convergence, warnings=convergence.warnings + (
+            f"Satterthwaite df for {first_labels(bad)} came out larger than the {n} observations (or infinite): "
+            "the covariance of the variance parameters is (near) singular at the estimate. Their df, p-values "
+            "and intervals are not reported (NaN); simplify the random part, or use compare_mlm / profile_ci "
+            "for these terms.",))
     if n_nonpos and not singular:
         convergence = dataclasses.replace(convergence, warnings=convergence.warnings + (
             f"the Hessian of the deviance has {n_nonpos} non-positive eigenvalue(s) at the estimate; "

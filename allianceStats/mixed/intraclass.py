@@ -44,7 +44,7 @@ from scipy import special, stats
 
 from .._deprecation import FormerTable
 from ..data.checks import check_bool, check_conf_level, require_columns, require_numeric
-from ..errors import OptionError
+from ..errors import OptionError, SchemaError
 from ..results import Convergence, Provenance, make_provenance
 from .result import MixedResult
 
@@ -151,7 +151,7 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
     Raises
     ------
     SchemaError
-        ``data`` lacks a named column, or ``outcome`` is not numeric.
+        ``data`` lacks a named column, ``outcome`` is not numeric, or it is constant (no variance to share).
     OptionError
         ``client`` and ``therapist`` name the same column; ``reml`` or ``conf_level`` is invalid.
 
@@ -188,6 +188,12 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
                           "therapist column, or therapist=None for two levels")
     reml = check_bool("reml", reml)
     conf_level = check_conf_level(conf_level)
+    values = data[outcome].dropna()
+    if values.nunique() < 2:
+        found = "no values" if values.empty else f"the same value {values.iloc[0]:g} in all {len(values)} rows"
+        raise SchemaError([f"column {outcome!r} has {found}: an intraclass correlation needs a measure that "
+                           "varies (it is a share of the variance, undefined when the variance is 0). Check that "
+                           "the right column is named and that it was read correctly."], source="icc")
     if therapist is None:
         formula = f"{outcome} ~ 1 + (1 | {client})"
     else:

@@ -102,6 +102,14 @@ def test_icc_bad_input_says_what_and_how(data, kwargs, error, fragment):
         icc(data, **kwargs)
 
 
+@pytest.mark.parametrize("value", [3.0, np.nan])
+def test_icc_of_a_constant_measure_is_a_clear_error(data, value):
+    """Issue 12: icc() on a constant measure raised numpy's LinAlgError; now a SchemaError naming the column."""
+    with pytest.raises(SchemaError, match=r"column 'alliance' has .*needs a measure that varies") as info:
+        icc(data.assign(alliance=value), "alliance")
+    assert "icc" in str(info.value)
+
+
 def test_icc_result_protocol_and_former_table_access(data):
     from allianceStats.results import Result
 
