@@ -178,3 +178,91 @@ def test_riclpm_design_counts_sessions_and_the_old_argument_warns():
         designs.riclpm(20, 2, seed=2)
     with pytest.raises(OptionError, match="not stationary"):
         designs.riclpm(20, 4, lagged=[[1.1, 0], [0, 0.2]], seed=2)
+
+
+# --- issue 12: the same seed gives the same data on every machine (no LAPACK-dependent factorisation) --------
+
+class _NoMultivariateNormal:
+    """A Generator stand-in whose multivariate_normal fails: the simulators must draw through a Cholesky factor."""
+
+    def __init__(self, rng):
+        self._rng = rng
+
+    def multivariate_normal(self, *args, **kwargs):
+        raise AssertionError("multivariate_normal was called: its SVD depends on the LAPACK build")
+
+    def __getattr__(self, name):
+        return getattr(self._rng, name)
+
+
+@pytest.fixture
+def no_multivariate_normal(monkeypatch):
+    from allianceStats.simulate import _seed, designs, sdt
+
+    def guarded(seed):
+        rng, recorded = _seed.generator(seed)
+        return _NoMultivariateNormal(rng), recorded
+
+    monkeypatch.setattr(sdt, "generator", guarded)
+    monkeypatch.setattr(designs, "generator", guarded)
+
+
+def test_simulators_never_call_multivariate_normal(no_multivariate_normal):
+    from allianceStats.simulate import designs
+
+    data, _ = sdt_cycle(3, 4, 5, seed=1)
+    assert len(data) > 0
+    assert len(designs.riclpm(30, 4, seed=1)[0]) == 120
+    assert len(designs.multilevel_mediation(10, 3, seed=1)[0]) == 30
+    assert len(make_example()[0]) == len(pd.read_csv(EXAMPLE_PATH))
+
+
+def test_no_multivariate_normal_in_the_simulation_and_power_sources():
+    import pathlib
+
+    import allianceStats
+
+    root = pathlib.Path(allianceStats.__file__).parent
+    offenders = [str(p.relative_to(root)) for folder in ("simulate", "power_analysis")
+                 for p in (root / folder).glob("*.py")
+                 if "multivariate_normal(" in p.read_text(encoding="utf-8")]
+    assert offenders == []
+
+
+def test_correlated_draws_are_z_times_the_cholesky_factor():
+    """The draw is a fixed function of the standard normals: z @ chol(S).T (unique for a PD matrix)."""
+    from allianceStats.simulate._seed import correlated_normal
+
+    S = np.array([[1.0, 0.3, 0.2], [0.3, 2.0, -0.4], [0.2, -0.4, 0.5]])
+    x = correlated_normal(np.random.default_rng(4), S, 7, mean=[1.0, 2.0, 3.0])
+    z = np.random.default_rng(4).standard_normal((7, 3))
+    np.testing.assert_array_equal(x, z @ np.linalg.cholesky(S).T + [1.0, 2.0, 3.0])
+
+
+def test_semidefinite_covariance_gets_a_deterministic_factor_and_impossible_ones_an_error():
+    from allianceStats.simulate import designs
+    from allianceStats.simulate._seed import cholesky_factor, correlated_normal
+
+    S = np.array([[1.0, 1.0, 0.5], [1.0, 1.0, 0.5], [0.5, 0.5, 1.0]])  # correlation 1 between the first two
+    L = cholesky_factor(S)
+    np.testing.assert_allclose(L @ L.T, S, atol=1e-12)
+    assert np.all(np.triu(L, 1) == 0) and L[1, 1] == 0
+    x = correlated_normal(np.random.default_rng(2), S, 50)
+    np.testing.assert_allclose(x[:, 0], x[:, 1], atol=1e-12)
+    d, _ = designs.riclpm(20, 3, ri_cor=1.0, seed=3)  # perfectly correlated random intercepts are allowed
+    assert len(d) == 60
+    with pytest.raises(OptionError, match="not positive semi-definite .smallest eigenvalue"):
+        cholesky_factor([[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]], what="trait covariance")
+    with pytest.raises(OptionError, match="trait covariance"):
+        sdt_cycle(2, 3, 4, seed=1, trait_correlation=-0.9)
+    with pytest.raises(OptionError, match="sigma_ab"):
+        designs.multilevel_mediation(10, 3, sigma_ab=0.5, seed=1)
+
+
+def test_codebook_states_the_numpy_version_method_and_counts_of_the_shipped_file():
+    text = (EXAMPLE_PATH.parent / "codebook.md").read_text(encoding="utf-8")
+    shipped = pd.read_csv(EXAMPLE_PATH)
+    assert "numpy 2." in text and "Cholesky" in text and "multivariate_normal" in text
+    n_drop = int(shipped.groupby("client")["dropout"].max().sum())
+    assert f"{len(shipped)} rows (attended sessions), {shipped['client'].nunique()} clients" in text
+    assert f"{n_drop} clients drop out" in text

@@ -14,6 +14,7 @@ Example
 """
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -42,6 +43,37 @@ def make_example() -> tuple[pd.DataFrame, dict]:
     floats = data.select_dtypes("float").columns
     data[floats] = data[floats].round(DECIMALS)
     return data, truth
+
+
+def write_example(path: str | Path = EXAMPLE_PATH) -> Path:
+    """Regenerate the bundled CSV with :func:`make_example` and write it to ``path`` (temporary file, then renamed).
+
+    The shipped file was written this way; ``example_data/codebook.md`` records the numpy version and the way the
+    correlated normal draws are made (an explicit Cholesky factor, so the file is the same on every machine).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Where to write (default: the bundled file).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = write_example(pathlib.Path(tempfile.mkdtemp()) / "sessions.csv")
+    >>> out.read_text() == EXAMPLE_PATH.read_text()
+    True
+    """
+    path = Path(path)
+    data, _ = make_example()
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    data.to_csv(tmp, index=False, lineterminator="\n")
+    os.replace(tmp, path)
+    return path
 
 
 def load_example(*, validate: bool = True) -> pd.DataFrame:

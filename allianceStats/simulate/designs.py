@@ -50,7 +50,7 @@ from scipy.linalg import solve_discrete_lyapunov
 
 from .._deprecation import renamed_arguments
 from ..errors import OptionError
-from ._seed import generator
+from ._seed import cholesky_factor, correlated_normal, generator
 
 
 def regression(n_clients: int, *, slope: float = 0.3, sd_error: float = 1.0, seed=None):
@@ -128,10 +128,10 @@ def riclpm(n_clients: int, n_sessions: int, *, lagged=((0.3, 0.1), (0.15, 0.3)),
     sd_in = np.sqrt(np.asarray(innovation_var, float))
     cov_in = np.outer(sd_in, sd_in) * (np.full((k, k), innovation_cor) + (1 - innovation_cor) * np.eye(k))
     stationary = solve_discrete_lyapunov(phi, cov_in)
-    ri = rng.multivariate_normal(np.zeros(k), cov_ri, n_clients)
-    w = rng.multivariate_normal(np.zeros(k), stationary, n_clients)
+    chol = cholesky_factor(cov_in, what="riclpm(): innovation covariance (innovation_var, innovation_cor)")
+    ri = correlated_normal(rng, cov_ri, n_clients, what="riclpm(): random-intercept covariance (ri_var, ri_cor)")
+    w = correlated_normal(rng, stationary, n_clients, what="riclpm(): stationary within covariance")
     values = np.empty((n_sessions, n_clients, k))
-    chol = np.linalg.cholesky(cov_in)
     for t in range(n_sessions):
         if t:
             w = w @ phi.T + rng.standard_normal((n_clients, k)) @ chol.T
@@ -192,7 +192,8 @@ def multilevel_mediation(n_clients: int, n_sessions: int, *, a_w: float = 0.4, b
         raise OptionError("multilevel_mediation(): need at least 3 clients and 2 sessions per client.")
     rng, recorded = generator(seed)
     g = np.repeat(np.arange(n_clients), n_sessions)
-    slopes = rng.multivariate_normal([a_w, b_w], [[0.04, sigma_ab], [sigma_ab, 0.04]], size=n_clients)
+    slopes = correlated_normal(rng, [[0.04, sigma_ab], [sigma_ab, 0.04]], n_clients, mean=[a_w, b_w],
+                               what="multilevel_mediation(): covariance of the a and b slopes (sigma_ab)")
     xbar = rng.normal(size=n_clients)
     xw = rng.normal(size=g.size)
     xw -= np.bincount(g, xw)[g] / n_sessions

@@ -64,7 +64,7 @@ import pandas as pd
 from scipy.linalg import solve_discrete_lyapunov
 
 from ..errors import OptionError
-from ._seed import generator
+from ._seed import cholesky_factor, correlated_normal, generator
 
 STATE = ("alliance", "autonomy", "competence", "relatedness", "motivation", "engagement", "outcome")
 BEHAVIOURS = ("empathy", "autonomy_support")
@@ -214,7 +214,8 @@ def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *,
     ther_of_client = np.repeat(np.arange(n_therapists), clients_per_therapist)
 
     # client level
-    traits = rng.multivariate_normal(np.zeros(7), _trait_cov(p), size=n_clients)
+    traits = correlated_normal(rng, _trait_cov(p), n_clients, what="client trait covariance (client_sd_*, "
+                               "trait_correlation, trait_corr_alliance_outcome)")
 
     means = np.array([p["mean_alliance"], p["mean_autonomy"], p["mean_competence"], p["mean_relatedness"],
                       p["mean_motivation"], p["mean_engagement"], p["mean_outcome"]])
@@ -227,9 +228,9 @@ def sdt_cycle(n_therapists: int, clients_per_therapist: int, n_sessions: int, *,
 
     states = np.empty((n_sessions, n_clients, 7))
     behav = np.empty((n_sessions, n_clients, 2))
-    chol_q = np.linalg.cholesky(S_eps)
+    chol_q = cholesky_factor(S_eps, what="within-client residual covariance (residual_sd_*)")
     # s_0 from the stationary distribution, so every observed session (s_1, s_2, ...) is stationary too
-    s = rng.multivariate_normal(np.zeros(7), stationary, size=n_clients)
+    s = correlated_normal(rng, stationary, n_clients, what="stationary within-client covariance")
     for t in range(n_sessions):
         b = rng.normal(0.0, p["within_sd_behaviour"], size=(n_clients, 2))
         eps = rng.standard_normal((n_clients, 7)) @ chol_q.T
