@@ -238,7 +238,8 @@ def test_no_traceback_for_unexpected_errors(data_csv, tmp_path, monkeypatch):
     toml = tmp_path / "a.toml"
     toml.write_text(f"[data]\npath = '{data_csv.as_posix()}'\n[trajectories]\n")
     blocked = invoke("report", toml, "-o", target / "out")  # the output folder cannot be created
-    assert blocked.exit_code == 2 and blocked.stderr.strip().startswith("error: Not a directory")
+    assert blocked.exit_code == 2 and blocked.stderr.strip().startswith("error: the report folder")
+    assert "is a file, not a folder" in blocked.stderr
     assert len(blocked.stderr.strip().splitlines()) == 1
 
 

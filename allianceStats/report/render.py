@@ -7,12 +7,23 @@ analysis could not run is kept with ``status="skipped"`` (module not available) 
 failed) and its reason, and is shown as a visible note — the report renders from whatever exists.
 
 Safety: the template environment autoescapes everything. Only SVG produced by this package is marked
-safe (:class:`Figure` wraps it; all user text inside it is XML-escaped by the drawing code). No script,
-no external stylesheet, font or image: the file works offline and prints on white.
+safe (:class:`Figure` wraps it; all user text inside it is XML-escaped by the drawing code) after a check
+that reads it as XML — so a column named ``seen online = 1`` is text, while a ``<script>`` element, an
+``on…=`` attribute or a ``javascript:`` link is refused. No script, no external stylesheet, font or image: the
+file works offline and prints on white.
 
-:func:`write_report` writes ``index.html`` plus ``tables/<name>.csv`` (tidy, full precision) and
-``tables/<name>.md`` (APA formatting) for every table; each file is written to a temporary file and then
-renamed, so a reader never sees half a report.
+Names: every section, table and figure gets an id and every table a file name that is unique in the report,
+even when two analysis names slug alike (``Model A`` and ``model-a`` become ``…model-a…`` and
+``…model-a-2…``); the ids inside each inline SVG are prefixed per figure.
+
+The top of the report lists the sections that failed or were skipped, with their reasons
+(:attr:`Report.problems`).
+
+:func:`write_report` writes ``index.html`` plus ``tables/<name>.csv`` (tidy, full precision, spreadsheet
+formulas neutralised) and ``tables/<name>.md`` (APA formatting, HTML escaped) for every table; each file is
+written to a temporary file and then renamed, so a reader never sees half a report, with the permissions the
+user's umask gives new files. A list of the files written (``.alliance-stats-files``) lets the next run into the
+same folder delete the tables it no longer writes; other files found in ``tables/`` are reported, never deleted.
 
 Example
 -------
@@ -29,7 +40,10 @@ True
 """
 from __future__ import annotations
 
+import json
 import re
+import warnings
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,10 +52,90 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from ..errors import OptionError
-from .tables import apa_table, atomic_write, to_csv_text, to_markdown
+from ..errors import AllianceStatsWarning, OptionError
+from .tables import apa_table, atomic_write, check_output_folder, to_csv_text, to_markdown, to_markdown_text
 
-_ACTIVE_CONTENT = re.compile(r"<\s*script|<\s*foreignObject|<\s*iframe|<[^>]*\son[a-z]+\s*=|javascript:", re.I)
+#: elements that run code, embed other documents or change attributes over time: never in a report figure
+_ACTIVE_ELEMENTS = frozenset({"script", "foreignobject", "iframe", "object", "embed", "handler", "listener",
+                              "animate", "animatemotion", "animatetransform", "set", "discard"})
+#: attributes whose value a browser may follow as a link
+_LINK_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "values", "from", "to", "by"})
+_SCRIPT_URL = re.compile(r"^(javascript|vbscript|data:text/html)", re.I)
+#: the list of files a report folder was written with (so the next run can delete the tables it drops)
+MANIFEST = ".alliance-stats-files"
+
+
+def _local(name: str) -> str:
+    """An XML name without its namespace: ``{http://www.w3.org/2000/svg}svg`` -> ``svg``."""
+    return name.rsplit("}", 1)[-1].rsplit(":", 1)[-1].lower()
+
+
+def active_content(svg: str) -> str | None:
+    """What makes ``svg`` unsafe to inline, or ``None`` for a plain, script-free ``<svg>`` element.
+
+    The text is read as XML, so only real elements and attributes count: escaped user text such as
+    ``seen online = 1`` or ``&lt;script&gt;`` is text and passes, while a ``<script>`` or ``<foreignObject>``
+    element, an ``on…=`` event attribute, a ``javascript:`` link or a DOCTYPE / entity declaration is reported.
+
+    >>> active_content('<svg xmlns="http://www.w3.org/2000/svg"><g data-key="seen online = 1"/></svg>') is None
+    True
+    >>> active_content('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>')
+    'an event-handler attribute onload='
+    """
+    if not svg.lstrip().startswith("<svg"):
+        return "it does not start with <svg"
+    if "<!" in svg:  # DOCTYPE, ENTITY, CDATA, comments: none of ours has any, and entities can expand
+        return "a <! declaration (DOCTYPE, ENTITY, CDATA or comment)"
+    try:
+        root = ET.fromstring(svg)
+    except ET.ParseError as err:
+        return f"it is not well-formed XML ({err})"
+    if _local(root.tag) != "svg":
+        return "its root element is not <svg>"
+    for element in root.iter():
+        name = _local(element.tag)
+        if name in _ACTIVE_ELEMENTS:
+            return f"a <{name}> element"
+        for attr, value in element.attrib.items():
+            attr = _local(attr)
+            if attr.startswith("on"):
+                return f"an event-handler attribute {attr}="
+            if attr in _LINK_ATTRIBUTES and _SCRIPT_URL.match(re.sub(r"[\s\x00-\x1f]+", "", value)):
+                return f"a script link in {attr}="
+    return None
+
+
+def prefix_ids(svg: str, prefix: str) -> str:
+    """Prefix every ``id`` of an SVG and every reference to it (``url(#…)``, ``href="#…"``).
+
+    Several inline SVGs share one HTML page, where ids must be unique (two diagrams both define their
+    arrowheads).
+
+    >>> prefix_ids('<svg><marker id="ah"/><path marker-end="url(#ah)"/></svg>', "f2")
+    '<svg><marker id="f2-ah"/><path marker-end="url(#f2-ah)"/></svg>'
+    """
+    svg = re.sub(r'(?<![\w:-])id="([^"]+)"', rf'id="{prefix}-\1"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", svg)
+    return re.sub(r'((?<![\w-])(?:xlink:)?href)="#([^"]+)"', rf'\1="#{prefix}-\2"', svg)
+
+
+def unique_names(names, *, taken=()) -> list[str]:
+    """Slug each name; a slug already used gets ``-2``, ``-3``, … (so no two files or ids collide).
+
+    >>> unique_names(["Model A", "model-a", "model-a-2", "x"])
+    ['model-a', 'model-a-2', 'model-a-2-2', 'x']
+    """
+    used = set(taken)
+    out = []
+    for name in names:
+        base = candidate = slug(name)
+        k = 1
+        while candidate in used:
+            k += 1
+            candidate = f"{base}-{k}"
+        used.add(candidate)
+        out.append(candidate)
+    return out
 
 
 def slug(text: str) -> str:
@@ -92,19 +186,26 @@ class Figure:
 
     def __post_init__(self):
         # defence in depth: the only unescaped markup in a report must be a plain, script-free <svg>
-        if not self.svg.lstrip().startswith("<svg") or _ACTIVE_CONTENT.search(self.svg):
-            raise OptionError("Figure.svg must be an <svg> element without scripts, event handlers, "
-                             "foreignObject or javascript: links (draw it with allianceStats.report).")
+        problem = active_content(self.svg)
+        if problem:
+            raise OptionError(f"Figure.svg must be an <svg> element without scripts, event handlers, "
+                              f"foreignObject or javascript: links (draw it with allianceStats.report); found "
+                              f"{problem}.")
 
     @property
     def markup(self) -> Markup:
         # trusted: produced by allianceStats.report.diagrams / figures, which escape all user text
         return Markup(self.svg)
 
+    def markup_with_prefix(self, prefix: str) -> Markup:
+        """The SVG with its ids prefixed (:func:`prefix_ids`), so several figures can share one page."""
+        return Markup(prefix_ids(self.svg, prefix))
+
 
 @dataclass
 class Section:
-    """One part of the report. ``status`` is ``"ok"``, ``"skipped"`` (module absent) or ``"failed"``."""
+    """One part of the report. ``status`` is ``"ok"``, ``"skipped"`` (not run: its module or its data columns
+    are absent; ``note`` says which) or ``"failed"`` (the analysis raised an error; ``note`` holds it)."""
 
     id: str
     title: str
@@ -136,6 +237,62 @@ class Report:
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables]
 
+    @property
+    def problems(self) -> list[Section]:
+        """The sections that failed or were skipped (listed at the top of the report), in report order."""
+        return [s for s in self.sections if s.status != "ok"]
+
+    @property
+    def failed(self) -> list[Section]:
+        """The sections whose analysis raised an error."""
+        return [s for s in self.sections if s.status == "failed"]
+
+    @property
+    def skipped(self) -> list[Section]:
+        """The sections that were not run (their module or data columns are absent)."""
+        return [s for s in self.sections if s.status == "skipped"]
+
+
+@dataclass(frozen=True)
+class _Names:
+    """Unique HTML ids and file stems of one report: ``sections[i]``, ``stems[i][j]`` / ``table_ids[i][j]``
+    for table ``j`` of section ``i``, ``figures[i][j]`` the id prefix of figure ``j`` of section ``i``."""
+
+    sections: list[str]
+    stems: list[list[str]]
+    table_ids: list[list[str]]
+    figures: list[list[str]]
+
+
+def _names(report: Report) -> _Names:
+    section_ids = unique_names([s.id for s in report.sections], taken={"provenance", "problems", "contents"})
+    flat = unique_names([t.name for t in report.tables()])
+    html = unique_names([f"table-{stem}" for stem in flat], taken=set(section_ids) | {"provenance", "problems"})
+    stems, table_ids, figures, k, f = [], [], [], 0, 0
+    for section in report.sections:
+        n = len(section.tables)
+        stems.append(flat[k:k + n])
+        table_ids.append(html[k:k + n])
+        k += n
+        figures.append([f"fig{f + j + 1}" for j in range(len(section.figures))])
+        f += len(section.figures)
+    return _Names(section_ids, stems, table_ids, figures)
+
+
+def table_files(report: Report) -> list[tuple[Table, str]]:
+    """Each table of the report with its unique file stem (``tables/<stem>.csv`` / ``.md``), in report order.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"x": [1]})
+    >>> rep = Report("r", [Section("a", "A", tables=[Table("Model A", "A", t)]),
+    ...                    Section("b", "B", tables=[Table("model-a", "B", t)])])
+    >>> [stem for _, stem in table_files(rep)]
+    ['model-a', 'model-a-2']
+    """
+    names = _names(report)
+    return [(t, stem) for section, stems in zip(report.sections, names.stems)
+            for t, stem in zip(section.tables, stems)]
+
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("allianceStats.report", "templates"),
@@ -160,29 +317,37 @@ def render_html(report: Report) -> str:
     str
         A self-contained HTML document.
 
-    Raises
-    ------
-    OptionError
-        Two tables share a name (their files would overwrite each other).
-
     Examples
     --------
     >>> html = render_html(Report("Demo <1>", [Section("a", "Section A", paragraphs=["x < y"])]))
     >>> "Demo &lt;1&gt;" in html and "x &lt; y" in html
     True
     """
-    names = [t.name for t in report.tables()]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise OptionError(f"table names must be unique within a report; repeated: {dupes}; give each table its "
-                          "own name")
-    return _ENV.get_template("report.html.j2").render(report=report, slug=slug)
+    report = Report(report.title, [_renderable(s) for s in report.sections], report.provenance)
+    return _ENV.get_template("report.html.j2").render(report=report, names=_names(report))
+
+
+def _renderable(section: Section) -> Section:
+    """The section itself, or a failed section with the reason when its tables cannot be formatted."""
+    if section.status != "ok":
+        return section
+    try:
+        for table in section.tables:
+            table.display  # noqa: B018 - formats the table; an error here fails this section only
+    except Exception as err:  # noqa: BLE001 - one section that cannot be rendered leaves the others
+        return Section.failed(section.id, section.title,
+                              f"the section could not be rendered: {type(err).__name__}: {err}")
+    return section
 
 
 def write_report(report: Report, outdir: str | Path) -> Path:
     """Write ``index.html`` and ``tables/<name>.csv|.md`` under ``outdir``; return the HTML path.
 
-    Each file goes to a temporary name in its folder first and is then renamed (atomic on POSIX).
+    Each file goes to a temporary name in its folder first and is then renamed (atomic on POSIX); new files get
+    the permissions the umask gives. Table files get unique names (:func:`table_files`). The folder keeps a list
+    of the files written (``.alliance-stats-files``): tables an earlier report wrote there and this one does not
+    are deleted, so the folder never mixes two runs; files in ``tables/`` that no report wrote are left alone and
+    named in an :class:`~allianceStats.errors.AllianceStatsWarning`.
 
     Parameters
     ----------
@@ -196,6 +361,11 @@ def write_report(report: Report, outdir: str | Path) -> Path:
     Path
         The path of ``index.html``.
 
+    Raises
+    ------
+    OptionError
+        ``outdir`` (or a folder above it) is an existing file, or it cannot be written to.
+
     Examples
     --------
     >>> import tempfile
@@ -203,16 +373,45 @@ def write_report(report: Report, outdir: str | Path) -> Path:
     >>> path.name, path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     ('index.html', True)
     """
-    outdir = Path(outdir)
+    outdir = check_output_folder(outdir, what="the report folder")
+    report = Report(report.title, [_renderable(s) for s in report.sections], report.provenance)
     html = render_html(report)
-    for table in report.tables():
-        stem = slug(table.name)
+    previous = _read_manifest(outdir)
+    written = []
+    for table, stem in table_files(report):
         atomic_write(outdir / "tables" / f"{stem}.csv", to_csv_text(table.data))
         full = apa_table(table.data, conf_level=table.conf_level, digits=table.digits)
-        md = f"**{table.title}**\n\n{to_markdown(full)}\n"
+        md = f"**{to_markdown_text(table.title)}**\n\n{to_markdown(full)}\n"
         if table.note:
-            md += f"\n*Note.* {table.note}\n"
+            md += f"\n*Note.* {to_markdown_text(table.note)}\n"
         atomic_write(outdir / "tables" / f"{stem}.md", md)
+        written += [f"tables/{stem}.csv", f"tables/{stem}.md"]
+    for rel in sorted(previous - set(written)):
+        (outdir / rel).unlink(missing_ok=True)
+    tables_dir = outdir / "tables"
+    foreign = sorted(p.name for p in tables_dir.iterdir() if f"tables/{p.name}" not in written
+                     and not p.name.startswith(".")) if tables_dir.is_dir() else []
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        warnings.warn(f"{tables_dir} holds {len(foreign)} file(s) this report did not write ({shown}); they are "
+                      "left in place — delete them or write the report to an empty folder", AllianceStatsWarning,
+                      stacklevel=2)
     target = outdir / "index.html"
     atomic_write(target, html)
+    atomic_write(outdir / MANIFEST, json.dumps(["index.html", *written], indent=0) + "\n")
     return target
+
+
+#: the only names a manifest may list (it is read back from disk: never follow it outside tables/)
+_MANIFEST_ENTRY = re.compile(r"tables/[a-z0-9_-]+\.(csv|md)")
+
+
+def _read_manifest(outdir: Path) -> set[str]:
+    """The table files an earlier report wrote into ``outdir`` (empty when there is no readable list)."""
+    try:
+        entries = json.loads((outdir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(entries, list):
+        return set()
+    return {e for e in entries if isinstance(e, str) and _MANIFEST_ENTRY.fullmatch(e)}

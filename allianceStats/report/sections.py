@@ -372,7 +372,8 @@ def draw_step(step: StepLike, syntax: dict[str, str] | None = None) -> Section:
     """The report section of one step: drawn from its results, or a visible failure with the reason.
 
     Warnings raised while fitting become the section's note. A result that cannot be drawn (an attribute
-    missing) is reported as a failed section, never as a crash of the whole report.
+    missing, a figure refused by the SVG check, a table that cannot be formatted) is reported as a failed
+    section, never as a crash of the whole report; a skipped step is a skipped section with its reason.
 
     Parameters
     ----------
@@ -401,6 +402,8 @@ def draw_step(step: StepLike, syntax: dict[str, str] | None = None) -> Section:
     collected: dict[str, str] = {}
     try:
         section = DRAWERS[step.kind](step, collected)
+        for table in section.tables:
+            table.display  # noqa: B018 - a table that cannot be formatted fails its own section here
     except Exception as err:  # noqa: BLE001 - one section that cannot be drawn leaves the others
         return Section.failed(step.id, title, f"the results could not be drawn: {type(err).__name__}: {err}")
     if syntax is not None:

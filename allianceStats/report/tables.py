@@ -8,6 +8,14 @@ in one column whose header carries the level (the level is an attribute, never a
 data). Exports: the raw tidy table as CSV (full precision, ``\\n`` line ends, no index) and the APA
 version as a GitHub-flavoured Markdown table.
 
+Files are safe to open: a CSV text cell (or header) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return gets a leading ``'``, so a spreadsheet shows it as text instead of running it as a formula
+(OWASP, "CSV Injection"); numbers, and text that reads as a number (``-0.5``), stay as they are. Markdown cells
+have a ``<`` that would open an HTML tag and an ``&`` that would start an entity escaped, so a viewer that
+renders HTML inside Markdown shows a column named ``<script>`` as text. Files are written atomically (:func:`atomic_write`) with the permissions the user's umask
+gives new files; :func:`check_output_file` / :func:`check_output_folder` say in one sentence why a path cannot
+be written before any work is done.
+
 Example
 -------
 >>> import pandas as pd
@@ -22,8 +30,10 @@ Example
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -31,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from .._deprecation import renamed_arguments
+from ..errors import OptionError
 from .diagrams import fmt_number
 
 HEADERS = {
@@ -108,47 +119,210 @@ def apa_table(table: pd.DataFrame, *, conf_level: float = 0.95, digits: int = 2)
     return pd.DataFrame(out, index=range(len(table)))
 
 
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+
+
+def to_markdown_text(text: object) -> str:
+    """Text for a Markdown file, on one line, with HTML disarmed: a ``<`` that would open a tag (``<b``,
+    ``</``, ``<!``, ``<?``) becomes ``&lt;`` and an ``&`` that would start an entity becomes ``&amp;``, so a
+    viewer rendering HTML in Markdown shows the text; ``< .001`` and ``a & b`` stay readable.
+
+    >>> to_markdown_text("<b>x</b> & y &amp; p < .001")
+    '&lt;b>x&lt;/b> & y &amp;amp; p < .001'
+    """
+    text = _ENTITY.sub("&amp;", str(text))
+    return _TAG_START.sub("&lt;", text).replace("\r", " ").replace("\n", " ")
+
+
 def _md_cell(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return to_markdown_text(str(text).replace("\\", "\\\\").replace("|", "\\|"))
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table of string cells (``|`` escaped); no trailing newline."""
+    """A GitHub-flavoured Markdown table of string cells (``|`` and HTML escaped); no trailing newline.
+
+    >>> print(to_markdown(pd.DataFrame({"<i>x</i>": ["a|b"]})))
+    | &lt;i>x&lt;/i> |
+    | --- |
+    | a\\|b |
+    """
     head = "| " + " | ".join(_md_cell(c) for c in table.columns) + " |"
     rule = "| " + " | ".join("---" for _ in table.columns) + " |"
     rows = ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in table.astype(str).itertuples(index=False)]
     return "\n".join([head, rule, *rows])
 
 
+#: first characters a spreadsheet reads as the start of a formula (OWASP, "CSV Injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _reads_as_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def neutralise_formula(value):
+    """A text cell a spreadsheet would run as a formula, prefixed with ``'``; anything else unchanged.
+
+    >>> neutralise_formula("=SUM(A1:A9)"), neutralise_formula("@cmd"), neutralise_formula("-0.5"), neutralise_formula(-2.0)
+    ("'=SUM(A1:A9)", "'@cmd", '-0.5', -2.0)
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _reads_as_number(value):
+        return "'" + value
+    return value
+
+
 def to_csv_text(table: pd.DataFrame) -> str:
     """The tidy table as CSV text: full precision (shortest round-trip repr), ``\\n`` line ends, no index.
 
+    Text cells and headers that a spreadsheet would read as a formula get a leading ``'``
+    (:func:`neutralise_formula`); numeric columns are written as numbers.
+
     >>> to_csv_text(pd.DataFrame({"x": [0.1 + 0.2]}))
     'x\\n0.30000000000000004\\n'
+    >>> print(to_csv_text(pd.DataFrame({"op": ["=~", "~~"], "estimate": [-1.5, 2.0]})), end="")
+    op,estimate
+    '=~,-1.5
+    ~~,2.0
     """
-    return table.to_csv(index=False, lineterminator="\n")
+    out = table.rename(columns=lambda c: neutralise_formula(c) if isinstance(c, str) else c)
+    for k in range(out.shape[1]):
+        col = out.iloc[:, k]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_datetime64_any_dtype(col)
+                or isinstance(col.dtype, pd.PeriodDtype)):
+            if out is table:
+                out = table.copy()
+            out.isetitem(k, col.astype(object).map(neutralise_formula))
+    return out.to_csv(index=False, lineterminator="\n")
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The first existing non-folder among the parents of ``path`` (a file where a folder is needed)."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+def _writable_base(path: Path) -> Path:
+    """The nearest existing folder at or above ``path`` (where new files and folders would be created)."""
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return candidate
+    return Path(".")
+
+
+def _check_writable(folder: Path, what: str, path: Path) -> None:
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OptionError(f"{what} {path} cannot be written: permission denied in {folder}; choose a folder you "
+                          "can write to")
+
+
+def check_output_file(path, *, what: str = "the output file") -> Path:
+    """``path`` as a Path if a file can be written there; else an :class:`~allianceStats.errors.OptionError`
+    saying why (it is a folder, a folder above it is a file, or the folder is not writable).
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> check_output_file(folder / "new" / "t.csv") == folder / "new" / "t.csv"
+    True
+    >>> check_output_file(folder, what="--out")
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.OptionError: --out ... is a folder; give a file name, e.g. .../table.csv
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OptionError(f"{what} {path} is a folder; give a file name, e.g. {path / 'table.csv'}")
+    blocking = _blocking_file(path)
+    if blocking is not None:
+        raise OptionError(f"{what} {path} cannot be created: {blocking} is a file, not a folder")
+    _check_writable(_writable_base(path.parent), what, path)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OptionError(f"{what} {path} cannot be replaced: permission denied")
+    return path
+
+
+def check_output_folder(path, *, what: str = "the output folder") -> Path:
+    """``path`` as a Path if a folder can be used or created there; else an
+    :class:`~allianceStats.errors.OptionError` saying why (it is a file, a folder above it is a file, or it is
+    not writable).
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> (folder / "f.txt").write_text("x")
+    1
+    >>> check_output_folder(folder / "f.txt", what="--out")
+    Traceback (most recent call last):
+    ...
+    allianceStats.errors.OptionError: --out .../f.txt is an existing file; give a folder (it is created if needed)
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OptionError(f"{what} {path} is an existing file; give a folder (it is created if needed)")
+    blocking = _blocking_file(path)
+    if blocking is not None:
+        raise OptionError(f"{what} {path} cannot be created: {blocking} is a file, not a folder")
+    _check_writable(_writable_base(path), what, path)
+    return path
 
 
 def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to a temporary file in the same folder, then rename it over ``path``.
+
+    A new file gets the permissions the umask allows (``0o666 & ~umask``, as ``open()`` would give); a file
+    that is replaced keeps its permissions.
+
+    Raises
+    ------
+    OptionError
+        ``path`` is a folder, or a folder above it is a file, or the folder is not writable
+        (:func:`check_output_file`).
+    OSError
+        Writing failed (e.g. the disk is full); the error names ``path``, never the temporary file.
 
     >>> import tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "out" / "t.md"
     >>> atomic_write(target, "| a |\\n")
     >>> target.read_text(), [p.name for p in target.parent.iterdir()]
     ('| a |\\n', ['t.md'])
-    >>> oct(target.stat().st_mode & 0o044)  # readable by others
-    '0o44'
+    >>> oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    True
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    path = check_output_file(path)
+    try:
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise type(err)(err.errno or errno.EIO, err.strerror or str(err), str(path)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-        # mkstemp creates the file readable by its owner only; a report is for sharing (rw-r--r--)
-        os.chmod(tmp, 0o644)
+        # mkstemp creates the file readable by its owner only; give it what a plain open() would
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise type(err)(err.errno or errno.EIO, err.strerror or str(err), str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
