@@ -34,6 +34,7 @@ Selig, J. P., & Preacher, K. J. (2008). Monte Carlo method for assessing mediati
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -61,6 +62,10 @@ from .tables import EFFECT_COLUMNS, PATH_COLUMNS, check_roles, effects_frame, pa
 
 __all__ = ["fit_mediation", "MediationResult", "build_model", "lavaan_syntax", "fit_path_model",
            "EFFECT_COLUMNS", "PATH_COLUMNS"]
+
+MIN_BOOTSTRAP_CLIENTS = 5
+"""Fewest clients a client bootstrap accepts: G clients give only C(2G-1, G) different resamples (1 for one
+client, 3 for two, 126 for five); fewer than 10 still warn (:class:`~allianceStats.errors.DataWarning`)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -238,7 +243,8 @@ def fit_mediation(data: pd.DataFrame, x: str, mediators: str | Sequence[str], y:
         Mediators form a chain in the given order.
     client : str or None
         Column identifying clients: the bootstrap resamples whole clients (sessions of one client are not
-        independent; Field & Welsh 2007). ``None`` (default): rows are independent and resampled one by one.
+        independent; Field & Welsh 2007); at least 5 clients are needed (fewer than 10 warn). ``None``
+        (default): rows are independent and resampled one by one.
     ci : {"percentile", "bca", "monte_carlo", "delta"}
         Interval of the effects (:mod:`allianceStats.mediation.intervals`): bootstrap percentile or BCa
         (Efron 1987), Monte Carlo (Selig & Preacher 2008), or delta-method Wald.
@@ -253,6 +259,17 @@ def fit_mediation(data: pd.DataFrame, x: str, mediators: str | Sequence[str], y:
     Returns
     -------
     MediationResult
+
+    Raises
+    ------
+    OptionError
+        An argument value is invalid, or one column is given two roles (``x == y``, a mediator equal to ``x``
+        or ``y``, ...).
+    SchemaError
+        A column is missing, not numeric or holds an infinite value (the message names column and rows).
+    IdentificationError
+        Too few complete rows for the regressions, a rank-deficient regression, or a client bootstrap
+        (``ci="percentile"`` / ``"bca"`` with ``client=``) over fewer than 5 clients.
 
     Examples
     --------
@@ -306,6 +323,9 @@ def fit_path_model(complete: pd.DataFrame, model: PathModel, *, client: str | No
     ``seed`` is an integer (resolved by the caller); ``function`` the public function recorded in provenance.
     An example is in :func:`fit_mediation`.
     """
+    # every caller's way in (fit_mediation, evaluate_hypotheses) meets this check: an infinite value would
+    # otherwise turn every estimate into NaN (or stop numpy's SVD) without saying where it came from
+    require_numeric(complete, list(model.variables), where=function, finite=True)
     n = len(complete)
     n_par = max(len(eq.predictors) + 1 for eq in model.equations)
     if n <= n_par + 1:
@@ -322,6 +342,14 @@ def fit_path_model(complete: pd.DataFrame, model: PathModel, *, client: str | No
     if client is not None:
         groups, uniques = pd.factorize(complete[client], sort=True)
         n_clients = len(uniques)
+        if n_clients < MIN_BOOTSTRAP_CLIENTS and ci in ("percentile", "bca"):
+            distinct = math.comb(2 * n_clients - 1, n_clients)
+            raise IdentificationError(
+                f"{function}(): the client bootstrap (ci={ci!r}) resamples whole clients, and '{client}' has "
+                f"{n_clients} client(s) among the {n} complete rows; at least {MIN_BOOTSTRAP_CLIENTS} are needed "
+                f"({n_clients} client(s) allow only {distinct} different resample(s): the interval would be "
+                "degenerate, a point for one client). Use more clients, or client=None if the rows are "
+                "independent.")
         if n_clients < 10 and ci in ("percentile", "bca"):
             warnings.warn(f"{function}(): only {n_clients} clients in '{client}'; a bootstrap over fewer than ~30 "
                           "clients gives unreliable intervals.", DataWarning, stacklevel=4)

@@ -70,7 +70,15 @@ import numpy as np
 import pandas as pd
 
 from .._deprecation import FormerTable, renamed_arguments
-from ..data.checks import check_choice, check_conf_level, check_positive_int, first_labels, require_frame, resolve_seed
+from ..data.checks import (
+    check_choice,
+    check_conf_level,
+    check_positive_int,
+    first_labels,
+    require_frame,
+    require_numeric,
+    resolve_seed,
+)
 from ..errors import AllianceStatsError, OptionError, SchemaError
 from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .engine import Effect, Equation, PathModel
@@ -441,6 +449,13 @@ def evaluate_hypotheses(data: pd.DataFrame, mapping: Mapping[str, str | Sequence
         ``table`` (one row per tested effect), ``paths`` (the arrows, for path diagrams such as the cycle), the
         underlying ``fits``.
 
+    Raises
+    ------
+    OptionError
+        ``mapping``, ``ids`` or another argument is invalid.
+    SchemaError
+        A mapped column is missing, not numeric or holds an infinite value (column and rows named).
+
     Examples
     --------
     >>> import allianceStats as als
@@ -468,6 +483,9 @@ def evaluate_hypotheses(data: pd.DataFrame, mapping: Mapping[str, str | Sequence
     require_frame(data, where=where)
     ids = None if ids is None else ([ids] if isinstance(ids, str) else list(ids))
     _check_mapping(data, mapping, ids, where)
+    # an infinite value would break every hypothesis using its column; say so once, naming column and rows
+    require_numeric(data, list(dict.fromkeys(c for v in mapping.values() for c in _columns(v))), where=where,
+                    finite=True)
     if ci is not None:
         check_choice("ci", ci, CI_METHODS)
     conf_level = check_conf_level(conf_level)

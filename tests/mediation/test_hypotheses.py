@@ -167,3 +167,18 @@ def test_runner_rejects_unknown_roles_columns_and_ids():
         evaluate_hypotheses(data, {"alliance": "alliance"}, conf_level=0)
     with pytest.raises(SchemaError, match="data must be a pandas DataFrame"):
         evaluate_hypotheses(data.to_numpy(), {"alliance": "alliance"})
+
+
+def test_an_infinite_value_in_a_mapped_column_is_one_schema_error():
+    """Issue 12: an infinite value reached numpy's SVD (LinAlgError traceback); now a SchemaError up front."""
+    data = _sessions()
+    data.loc[4, "empathy"] = np.inf
+    with pytest.raises(SchemaError, match=r"column 'empathy': 1 infinite value\(s\) at row\(s\) 4"):
+        evaluate_hypotheses(data, MAPPING, ids=["B1"], n_draws=100, seed=1)
+
+
+def test_too_few_clients_for_the_client_bootstrap_is_noted_per_hypothesis():
+    data = _sessions(n_clients=3)
+    res = evaluate_hypotheses(data, MAPPING, ids=["B1"], n_draws=100, seed=1)
+    row = res.table.set_index("hypothesis").loc["B1"]
+    assert row["model"] == "not fitted" and "at least 5 are needed" in row["note"]

@@ -188,3 +188,55 @@ def test_bad_inputs_raise_clear_errors(paths_data):
         one = fit_mediation(paths_data, "support", "autonomy", "motivation", covariates="baseline", n_draws=100,
                             seed=1)
     assert one.paths["rhs"].tolist() == ["support", "baseline", "support", "autonomy", "baseline"]  # names as str
+
+
+# ---------------------------------------------------------------------------------------------- issue 12
+def test_one_infinite_value_is_a_schema_error_naming_column_and_row(paths_data):
+    """Issue 12: one infinite value gave all-NaN effects and no error; now a SchemaError naming column and row."""
+    bad = paths_data.copy()
+    bad.loc[7, "autonomy"] = np.inf
+    with pytest.raises(SchemaError, match=r"column 'autonomy': 1 infinite value\(s\) at row\(s\) 7"):
+        fit_mediation(bad, "support", ["autonomy"], "motivation", n_draws=100, seed=1)
+
+
+def test_path_model_engine_refuses_infinite_values_whoever_calls_it(paths_data):
+    """fit_path_model is also reached from evaluate_hypotheses; an infinite value stopped numpy's SVD there."""
+    from allianceStats.mediation.observed import fit_path_model
+
+    bad = paths_data.copy()
+    bad.loc[[3, 9], "motivation"] = -np.inf
+    with pytest.raises(SchemaError, match=r"column 'motivation': 2 infinite value\(s\) at row\(s\) 3, 9"):
+        fit_path_model(bad, build_model("support", ["autonomy"], "motivation"), client=None, n_draws=100,
+                       ci="percentile", conf_level=0.95, seed=1, options={}, function="fit_x")
+
+
+@pytest.mark.parametrize("n_clients", [1, 2, 4])
+@pytest.mark.parametrize("ci", ["percentile", "bca"])
+def test_client_bootstrap_over_too_few_clients_is_an_error(paths_data, n_clients, ci):
+    """Issue 12: one client gave a zero-width interval with p < .001; a client bootstrap needs 5 clients."""
+    few = paths_data.assign(client=np.arange(len(paths_data)) % n_clients)
+    with pytest.raises(IdentificationError, match=rf"'client' has {n_clients} client\(s\).*at least 5 are needed"):
+        fit_mediation(few, "support", ["autonomy"], "motivation", client="client", ci=ci, n_draws=100, seed=1)
+
+
+def test_client_bootstrap_over_five_clients_runs_with_a_warning(paths_data):
+    five = paths_data.assign(client=np.arange(len(paths_data)) % 5)
+    with pytest.warns(DataWarning, match="only 5 clients"):
+        res = fit_mediation(five, "support", ["autonomy"], "motivation", client="client", n_draws=100, seed=1)
+    assert res.n_clients == 5 and (res.effects["ci_upper"] > res.effects["ci_lower"]).all()
+    # without resampling, the client count does not matter
+    one = fit_mediation(paths_data.assign(client=0), "support", ["autonomy"], "motivation", client="client",
+                        ci="delta")
+    assert one.n_clients == 1
+
+
+@pytest.mark.parametrize("x, mediators, y, roles", [
+    ("support", ["autonomy"], "support", "x and y"),
+    ("support", ["support"], "motivation", "x and a mediator"),
+    ("support", ["motivation"], "motivation", "y and a mediator"),
+    ("support", ["autonomy", "autonomy"], "motivation", "a mediator and a mediator"),
+])
+def test_one_column_in_two_roles_is_an_option_error(paths_data, x, mediators, y, roles):
+    """Issue 12: fit_mediation(data, x='alliance', ..., y='alliance') raised AttributeError."""
+    with pytest.raises(OptionError, match=f"is given as {roles}; each column plays one role"):
+        fit_mediation(paths_data, x=x, mediators=mediators, y=y, n_draws=100, seed=1)
