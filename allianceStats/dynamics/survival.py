@@ -17,25 +17,36 @@ are analysed (risk from then on), which is the landmark analysis of Anderson, Ca
 Models
 ------
 ``method="cox"``       :math:`h_i(t) = h_0(t)\\exp(x_i^\\top\\beta)`, fitted by maximising the partial likelihood
-                       with statsmodels ``PHReg`` (Cox, 1972). Tied dropout times are the rule with session
-                       counts; ``ties="efron"`` (default; Efron, 1977) matches R ``survival::coxph``'s default,
-                       ``ties="breslow"`` (Breslow, 1974) its ``ties = "breslow"`` and statsmodels' own default.
+                       with :func:`allianceStats.survival.fit_cox` (Cox, 1972; R's ``coxph`` algorithm). Tied
+                       dropout times are the rule with session counts; ``ties="efron"`` (default; Efron, 1977)
+                       matches R ``survival::coxph``'s default, ``ties="breslow"`` (Breslow, 1974) its
+                       ``ties = "breslow"``.
                        ``ratio`` is the hazard ratio :math:`e^{\\beta}`.
 ``method="discrete"``  :math:`\\operatorname{logit} P(T_i = t \\mid T_i \\ge t) = \\alpha(t) + x_i^\\top\\beta` on
                        person-period data (one row per client and session number from the client's first
-                       session to :math:`T_i`, outcome 1 only in the dropout period), fitted by statsmodels
-                       ``GLM(Binomial)`` (Singer & Willett, 1993; 2003, ch. 10-12). Baseline :math:`\\alpha(t)`:
-                       ``"factor"`` one intercept per period (the general specification; a period without
-                       any dropout has hazard estimate 0 and its rows are left out, see ``notes``),
-                       ``"linear"`` (default, :math:`\\alpha_0 + \\alpha_1 t`) or ``"quadratic"``.
+                       session to :math:`T_i`, outcome 1 only in the dropout period), fitted by
+                       :func:`allianceStats.survival.fit_discrete_hazard` (a binomial GLM; Singer & Willett,
+                       1993; 2003, ch. 10-12). Baseline :math:`\\alpha(t)`: ``"factor"`` one intercept per period
+                       (the general specification; a period without any dropout has hazard estimate 0 and its
+                       rows are left out, see ``notes``), ``"linear"`` (default, :math:`\\alpha_0 + \\alpha_1 t`) or
+                       ``"quadratic"``.
                        ``ratio`` is the odds ratio of the discrete-time hazard.
 
 Wald confidence intervals :math:`\\hat\\beta \\pm z_{1-\\alpha/2}\\,SE` at ``conf_level``, exponentiated for
 ``ratio``. Validated against R ``survival::coxph`` and ``glm(family = binomial)`` (tests/dynamics/fixtures).
 
-Kaplan-Meier: the product-limit estimator (Kaplan & Meier, 1958) via statsmodels ``SurvfuncRight``, Greenwood
-standard errors, pointwise intervals on the log scale, :math:`\\hat S \\exp(\\pm z\\, SE/\\hat S)` capped at 1, as
-R ``survfit``'s default ``conf.type = "log"``.
+Kaplan-Meier: the product-limit estimator (Kaplan & Meier, 1958) via
+:func:`allianceStats.survival.curves.product_limit`, Greenwood standard errors, pointwise intervals on the log
+scale, :math:`\\hat S \\exp(\\pm z\\, SE/\\hat S)` capped at 1, as R ``survfit``'s default ``conf.type = "log"``
+(``conf_type="log-log"`` and ``"plain"`` as R's other choices).
+
+Standard tables
+---------------
+Both functions also accept the usual survival table, one row per client with a time, an event (0/1) and
+covariates (``duration=`` names the time column; a table without a ``session`` column but with a ``time``
+column is recognised as one). Its predictors are used as they are — they need not be early-session means —
+and ``early_sessions`` only matters for ``landmark``. Time-varying covariates belong in
+:func:`allianceStats.survival.survival_intervals` and :func:`allianceStats.survival.fit_cox`.
 
 References
 ----------
@@ -57,17 +68,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._deprecation import renamed_arguments
-from ..data.checks import check_bool, check_choice, check_conf_level, require_columns
+from ..data.checks import check_bool, check_choice, check_conf_level, first_labels, require_columns, require_numeric
 from ..errors import ConvergenceWarning, DataWarning, IdentificationError, OptionError, SchemaError
 from ..results import Convergence, Provenance
 from ._table import provenance, session_table
 
 PARAM_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper", "ratio",
                  "ratio_ci_lower", "ratio_ci_upper"]
-KM_COLUMNS = ["group", "time", "n_risk", "n_events", "survival", "std_error", "ci_lower", "ci_upper"]
+KM_COLUMNS = ["group", "time", "n_risk", "n_events", "survival", "std_error", "ci_lower", "ci_upper", "n_censor"]
 
 
 @dataclass(frozen=True)
@@ -124,19 +134,6 @@ class DropoutResult:
         notes = "".join(f"\nnote: {n}" for n in self.notes)
         conv = "" if self.convergence.converged else f"\nWARNING: not converged ({self.convergence.message})"
         return "\n".join(head) + "\n" + tab + notes + conv
-
-
-def _wald_table(terms, est, se, conf_level: float) -> pd.DataFrame:
-    est = np.asarray(est, dtype=float)
-    se = np.asarray(se, dtype=float)
-    z = est / se
-    q = stats.norm.ppf(0.5 + conf_level / 2)
-    lo, hi = est - q * se, est + q * se
-    with np.errstate(over="ignore"):  # a diverging estimate (reported as non-convergence) gives inf ratios
-        ratios = {"ratio": np.exp(est), "ratio_ci_lower": np.exp(lo), "ratio_ci_upper": np.exp(hi)}
-    return pd.DataFrame({"term": list(terms), "estimate": est, "std_error": se, "statistic": z,
-                         "p_value": 2 * stats.norm.sf(np.abs(z)), "ci_lower": lo, "ci_upper": hi, **ratios},
-                        columns=PARAM_COLUMNS)
 
 
 def _check_early_sessions(early_sessions) -> None:
@@ -220,11 +217,12 @@ def client_survival(data: pd.DataFrame, predictors: Sequence[str] = (), *, clien
 
 
 def _drop_incomplete(cl: pd.DataFrame, predictors: list[str], client: str, early_sessions,
-                     stacklevel: int) -> pd.DataFrame:
+                     stacklevel: int, standard: bool = False) -> pd.DataFrame:
     miss = cl[predictors].isna().any(axis=1)
     if miss.any():
         ids = cl.loc[miss, client].tolist()
-        warnings.warn(f"{len(ids)} client(s) have no value of {predictors} in sessions {list(early_sessions)} and "
+        where = "" if standard else f" in sessions {list(early_sessions)}"
+        warnings.warn(f"{len(ids)} client(s) have no value of {predictors}{where} and "
                       f"are left out of the dropout model: {ids[:10]}{' ...' if len(ids) > 10 else ''}",
                       DataWarning, stacklevel=stacklevel)
     return cl[~miss].reset_index(drop=True)
@@ -286,90 +284,177 @@ def person_period(data: pd.DataFrame, first_session: pd.Series | None = None, *,
     return out[cols]
 
 
-def _at_optimum(model, params: np.ndarray) -> tuple[bool, str]:
-    """Check the optimum, not only the optimiser's flag: the Hessian is negative definite and one more
-    Newton step would move no estimate by more than 1e-6 (relative). A diverging estimate (monotone
-    likelihood, separation) keeps a score near 0 with a vanishing curvature, so the step stays large."""
-    params = np.asarray(params, dtype=float)
-    if not np.all(np.isfinite(params)):
-        return False, "non-finite estimates"
-    grad = np.asarray(model.score(params), dtype=float)
-    hess = np.asarray(model.hessian(params), dtype=float)
-    eig = np.linalg.eigvalsh(-(hess + hess.T) / 2)
-    if eig.min() <= 1e-10 * max(1.0, eig.max()):
-        return False, f"information matrix (near) singular: smallest eigenvalue {eig.min():.3g}"
-    step = np.linalg.solve(-hess, grad)
-    size = float(np.max(np.abs(step) / (1.0 + np.abs(params))))
-    if size > 1e-6:
-        return False, (f"one more Newton step would change an estimate by {size:.3g} (relative): the likelihood "
-                       f"keeps rising, e.g. a predictor separates dropouts from completers")
-    return True, f"Newton step at the estimate {size:.2e} (relative), max |score| {np.max(np.abs(grad)):.2e}"
+def _quoted(name: str) -> str:
+    return f"`{name}`"
+
+
+def _params_from(table: pd.DataFrame, terms: list[str]) -> pd.DataFrame:
+    """The engine's table in this module's columns (``ratio`` = exponentiated estimate and interval)."""
+    out = pd.DataFrame({"term": terms, "estimate": table["estimate"].to_numpy(),
+                        "std_error": table["std_error"].to_numpy(), "statistic": table["statistic"].to_numpy(),
+                        "p_value": table["p_value"].to_numpy(), "ci_lower": table["ci_lower"].to_numpy(),
+                        "ci_upper": table["ci_upper"].to_numpy()})
+    with np.errstate(over="ignore"):  # a diverging estimate (reported as non-convergence) gives inf ratios
+        out["ratio"] = np.exp(out["estimate"])
+        out["ratio_ci_lower"] = np.exp(out["ci_lower"])
+        out["ratio_ci_upper"] = np.exp(out["ci_upper"])
+    return out[PARAM_COLUMNS]
 
 
 def _fit_cox(cl: pd.DataFrame, predictors: list[str], ties: str, conf_level: float):
-    from statsmodels.duration.hazard_regression import PHReg
+    """Cox model on the per-client table through :func:`allianceStats.survival.fit_cox` (R's coxph algorithm)."""
+    from ..survival.cox import fit_cox
 
-    model = PHReg(cl["time"].to_numpy(float), cl[predictors].to_numpy(float), status=cl["event"].to_numpy(int),
-                  ties=ties)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = model.fit(method="newton", maxiter=100, tol=1e-12)
-    ok, msg = _at_optimum(model, res.params)
-    # PHReg does not report its iteration count (-1); the verdict comes from checking the optimum
-    conv = Convergence(converged=ok, iterations=-1, optimizer="statsmodels PHReg Newton-Raphson", message=msg,
-                       warnings=tuple(str(w.message) for w in caught))
-    return _wald_table(predictors, res.params, res.bse, conf_level), float(res.llf), conv
+    formula = "Surv(time, event) ~ " + " + ".join(_quoted(p) for p in predictors)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # reported once, by the caller
+        fit = fit_cox(cl[["time", "event", *predictors]], formula, ties=ties, conf_level=conf_level)
+    conv = Convergence(converged=fit.convergence.converged, iterations=fit.convergence.iterations,
+                       optimizer=fit.convergence.optimizer, message=fit.convergence.message,
+                       warnings=fit.convergence.warnings)
+    return _params_from(fit.params, predictors), fit.loglik, conv
 
 
 def _fit_discrete(pp: pd.DataFrame, predictors: list[str], baseline: str, conf_level: float):
-    import statsmodels.api as sm
+    """Logistic discrete-time hazard through :func:`allianceStats.survival.fit_discrete_hazard` (a GLM)."""
+    from ..survival.discrete import fit_discrete_hazard
 
     notes = []
+    data = pd.DataFrame({"event": pp["event"].to_numpy(int), "period": pp["period"].astype(int).to_numpy()})
+    names = {f"x{i}": p for i, p in enumerate(predictors)}
+    for key, p in names.items():
+        data[key] = pp[p].astype(float).to_numpy()
     if baseline == "factor":
-        events_by_period = pp.groupby("period")["event"].sum()
+        events_by_period = data.groupby("period")["event"].sum()
         no_event = [int(p) for p in events_by_period.index[events_by_period == 0]]
         if no_event:
             # the period's hazard MLE is 0 (intercept -inf); its rows then add nothing to the likelihood of the
             # other parameters, so dropping them gives the limiting MLE with finite estimates
-            pp = pp[~pp["period"].isin(no_event)].reset_index(drop=True)
+            data = data[~data["period"].isin(no_event)].reset_index(drop=True)
             notes.append(f"no dropout in period(s) {no_event}: hazard estimated as 0 there and those "
                          f"person-period rows left out of the fit")
-        base = pd.get_dummies(pp["period"].astype(int), prefix="period", dtype=float)
+        rhs = "0 + factor(period)"
+        base_terms = [f"period_{p}" for p in sorted(data["period"].unique())]
+    elif baseline == "quadratic":
+        data["period_sq"] = data["period"].astype(float) ** 2
+        rhs = "period + period_sq"
+        base_terms = ["intercept", "period", "period_sq"]
     else:
-        base = pd.DataFrame({"intercept": np.ones(len(pp)), "period": pp["period"].astype(float)})
-        if baseline == "quadratic":
-            base["period_sq"] = base["period"] ** 2
-    X = pd.concat([base, pp[predictors].astype(float)], axis=1)
-    model = sm.GLM(pp["event"].to_numpy(float), X, family=sm.families.Binomial())
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = model.fit(tol=1e-12, maxiter=200)
-    ok, msg = _at_optimum(model, res.params.to_numpy())
-    ok = ok and bool(res.converged)
-    conv = Convergence(converged=ok, iterations=int(res.fit_history.get("iteration", -1)), optimizer="IRLS",
-                       message=msg, warnings=tuple(str(w.message) for w in caught))
-    return _wald_table(X.columns, res.params, res.bse, conf_level), float(res.llf), conv, tuple(notes)
+        rhs = "period"
+        base_terms = ["intercept", "period"]
+    formula = "event ~ " + " + ".join([rhs, *names])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # reported once, by the caller
+        fit = fit_discrete_hazard(data, formula, link="logit", conf_level=conf_level)
+    return (_params_from(fit.params, base_terms + predictors), fit.loglik, fit.convergence, tuple(notes))
+
+
+def _is_client_table(data: pd.DataFrame, session: str, duration: str | None) -> bool:
+    """A one-row-per-client table: ``duration=`` given, or no session column but a ``time`` column."""
+    return duration is not None or (isinstance(data, pd.DataFrame) and session not in data.columns
+                                    and "time" in data.columns)
+
+
+def standard_client_table(data: pd.DataFrame, predictors: Sequence[str] = (), *, client: str = "client",
+                          duration: str = "time", event: str = "dropout", where: str = "fit_dropout"
+                          ) -> pd.DataFrame:
+    """Check a standard survival table (one row per client: time, event, covariates) and return it as
+    ``client, time, event`` + predictors (predictors as given, no early-session means).
+
+    Without a ``client`` column the row labels identify the clients. The event column is ``event`` or, when
+    that column is absent, a column named ``"event"``. Every problem is listed in one :class:`SchemaError`.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per client (not modified).
+    predictors : sequence of str
+        Numeric covariate columns, used as they are.
+    client, duration, event : str
+        Client-id, survival-time and event (0/1) columns.
+    where : str
+        The public function named in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``client, time, event`` and the predictors.
+
+    Raises
+    ------
+    SchemaError
+        Missing or non-numeric columns, missing or negative times, an event not coded 0/1, a client twice.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> standard_client_table(pd.DataFrame({"time": [3, 8], "event": [1, 0], "alliance": [3.2, 4.1]}),
+    ...                       ["alliance"])
+       client  time  event  alliance
+    0       0     3      1       3.2
+    1       1     8      0       4.1
+    """
+    predictors = list(predictors)
+    if event not in data.columns and "event" in data.columns:
+        event = "event"
+    require_columns(data, [duration, event, *predictors], where=where)
+    problems = []
+    try:
+        require_numeric(data, [duration, *predictors], where=where)
+    except SchemaError as err:
+        problems += err.problems
+    ids = data[client] if client in data.columns else pd.Series(data.index, index=data.index)
+    if not problems:
+        t = data[duration].to_numpy(float)
+        bad = ~np.isfinite(t) | (t < 0)
+        if bad.any():
+            problems.append(f"column {duration!r} is missing, infinite or negative at row(s) "
+                            f"{first_labels(data.index[bad])} (client(s) {first_labels(ids[bad].tolist())})")
+    ev = pd.to_numeric(data[event], errors="coerce")
+    bad_ev = ~ev.isin([0, 1])
+    if bad_ev.any():
+        problems.append(f"column {event!r} must be 0 or 1 (1 = dropout); found "
+                        f"{first_labels(pd.unique(data.loc[bad_ev, event]).tolist())} at row(s) "
+                        f"{first_labels(data.index[bad_ev])} (client(s) {first_labels(ids[bad_ev].tolist())})")
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        problems.append(f"client(s) {first_labels(pd.unique(ids[dup]).tolist())} appear on several rows; a "
+                        f"standard table has one row per client (for session tables name the session column "
+                        f"with session=)")
+    if problems:
+        raise SchemaError(problems, source=where)
+    out = pd.DataFrame({"client": ids.to_numpy(), "time": data[duration].to_numpy(),
+                        "event": ev.astype(int).to_numpy()})
+    for p in predictors:
+        out[p] = data[p].to_numpy()
+    return out
 
 
 @renamed_arguments(time="session")
 def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = "client",
                 session: str = "session", event: str = "dropout", method: str = "cox",
                 early_sessions: Sequence = (1, 2), ties: str = "efron", baseline: str = "linear",
-                landmark: bool = False, conf_level: float = 0.95) -> DropoutResult:
+                landmark: bool = False, duration: str | None = None, conf_level: float = 0.95) -> DropoutResult:
     """Time to dropout on early (session 1-2) alliance and covariates: Cox PH or discrete-time logistic hazard.
 
-    Cox (1972) via statsmodels ``PHReg`` (Efron ties by default, as R ``coxph``); discrete-time logistic hazard
-    (Singer & Willett, 1993) via statsmodels ``GLM`` on person-period data. Data convention, predictor
-    construction, ``landmark`` and the model equations: module docstring (:mod:`allianceStats.dynamics.survival`).
+    Cox (1972) via :func:`allianceStats.survival.fit_cox` (Efron ties by default, as R ``coxph``); discrete-time
+    logistic hazard (Singer & Willett, 1993) via :func:`allianceStats.survival.fit_discrete_hazard` on
+    person-period data. Data convention, predictor construction, ``landmark`` and the model equations: module
+    docstring (:mod:`allianceStats.dynamics.survival`). A standard survival table (one row per client with a
+    time, an event and covariates) is accepted too: its predictors are used as they are.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        Long session table, ``event`` = 1 on a dropout's last observed row (not modified).
+        Long session table, ``event`` = 1 on a dropout's last observed row, or a standard table with one row per
+        client (see ``duration``). Not modified.
     predictors : list of str
-        Numeric columns; each enters as its client mean over ``early_sessions``.
+        Numeric columns; each enters as its client mean over ``early_sessions`` (session table) or as it is
+        (standard table).
     client, session, event : str
-        Client-id, session-number and dropout columns (``time=`` is the old name of ``session=``).
+        Client-id, session-number and dropout columns (``time=`` is the old name of ``session=``). In a standard
+        table without a ``client`` column the row labels identify the clients, and a column named ``"event"``
+        is used when ``event`` is absent.
     method : {"cox", "discrete"}
         Cox proportional hazards, or the discrete-time logistic hazard.
     early_sessions : sequence of int
@@ -380,6 +465,9 @@ def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = 
         Baseline hazard over sessions (discrete).
     landmark : bool
         Analyse only clients still in treatment after the last early session.
+    duration : str, optional
+        Survival-time column of a standard one-row-per-client table. Default: the data are a standard table when
+        they have no ``session`` column but a ``time`` column (then ``duration="time"``).
     conf_level : float
         Level of the Wald intervals (an attribute of the result, default 0.95).
 
@@ -412,6 +500,12 @@ def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = 
     >>> fit = fit_dropout(df, predictors=["alliance"])
     >>> fit.n_clients, fit.n_events, bool(fit.params.loc[0, "ratio"] < 1)
     (60, 31, True)
+
+    The same model from a standard table (one row per client):
+
+    >>> table = fit.clients[["time", "event", "alliance"]]
+    >>> fit_dropout(table, predictors=["alliance"]).params["estimate"].equals(fit.params["estimate"])
+    True
     """
     started = time.perf_counter()
     check_choice("method", method, ("cox", "discrete"))
@@ -422,20 +516,31 @@ def fit_dropout(data: pd.DataFrame, *, predictors: Sequence[str], client: str = 
     predictors = [predictors] if isinstance(predictors, str) else list(predictors)
     if not predictors:
         raise OptionError("predictors=[]: name at least one predictor column, e.g. predictors=['alliance']")
-    cl = client_survival(data, predictors, client=client, session=session, event=event,
-                         early_sessions=early_sessions)
-    # the warning points at the user's call: here -> fit_dropout -> its renamed-arguments wrapper -> caller
-    cl = _drop_incomplete(cl, predictors, "client", early_sessions, stacklevel=4)
+    standard = _is_client_table(data, session, duration)
+    if standard:
+        duration = duration or "time"
+        cl = standard_client_table(data, predictors, client=client, duration=duration, event=event)
+        cl = _drop_incomplete(cl, predictors, "client", early_sessions, stacklevel=4, standard=True)
+        first = np.ones(len(cl), int)
+        used = [c for c in dict.fromkeys([client, duration, event if event in data.columns else "event",
+                                          *predictors]) if c in data.columns]
+    else:
+        cl = client_survival(data, predictors, client=client, session=session, event=event,
+                             early_sessions=early_sessions)
+        # the warning points at the user's call: here -> fit_dropout -> its renamed-arguments wrapper -> caller
+        cl = _drop_incomplete(cl, predictors, "client", early_sessions, stacklevel=4)
+        first = data.groupby(client)[session].min().reindex(cl["client"]).to_numpy()
+        used = list(dict.fromkeys([client, session, event, *predictors]))
     if cl.empty:
-        raise IdentificationError(f"no client has a value of every predictor {predictors} in sessions "
-                                  f"{list(early_sessions)}; check early_sessions and the predictor columns")
-    first = data.groupby(client)[session].min().reindex(cl["client"]).to_numpy()
+        raise IdentificationError(f"no client has a value of every predictor {predictors}"
+                                  + ("" if standard else f" in sessions {list(early_sessions)}; check "
+                                                         f"early_sessions and the predictor columns"))
     options = {"predictors": predictors, "client": client, "session": session, "event": event, "method": method,
-               "early_sessions": list(early_sessions), "ties": ties if method == "cox" else None,
+               "early_sessions": None if standard else list(early_sessions),
+               "ties": ties if method == "cox" else None,
                "baseline": baseline if method == "discrete" else None, "landmark": landmark,
-               "conf_level": conf_level}
-    prov = provenance(data[list(dict.fromkeys([client, session, event, *predictors]))], options,
-                      function="fit_dropout", started=started)
+               "duration": duration, "conf_level": conf_level}
+    prov = provenance(data[used], options, function="fit_dropout", started=started)
     return fit_client_table(cl, first, predictors, method=method, ties=ties, baseline=baseline,
                             landmark_after=max(early_sessions) if landmark else None, conf_level=conf_level,
                             early_sessions=tuple(early_sessions), provenance=prov, stacklevel=4)
@@ -480,30 +585,34 @@ def fit_client_table(cl: pd.DataFrame, first: np.ndarray, predictors: list[str],
                          convergence=conv, provenance=provenance)
 
 
-def _km_one(label, t: np.ndarray, d: np.ndarray, q: float) -> pd.DataFrame:
-    from statsmodels.duration.survfunc import SurvfuncRight
+def _km_one(label, t: np.ndarray, d: np.ndarray, conf_level: float, conf_type: str,
+            censored: bool) -> pd.DataFrame:
+    """One group's curve through :func:`allianceStats.survival.curves.product_limit` (R's survfit)."""
+    from ..survival.curves import confidence_band, product_limit
 
-    if d.sum() == 0:
+    if d.sum() == 0 and not censored:
         return pd.DataFrame(columns=KM_COLUMNS)
-    sf = SurvfuncRight(t, d)
-    s, se = sf.surv_prob, sf.surv_prob_se
-    with np.errstate(divide="ignore", invalid="ignore"):
-        half = q * se / s
-        lo = np.where(s > 0, s * np.exp(-half), np.nan)
-        hi = np.where(s > 0, np.minimum(1.0, s * np.exp(half)), np.nan)
-    return pd.DataFrame({"group": label, "time": sf.surv_times, "n_risk": sf.n_risk, "n_events": sf.n_events,
-                         "survival": s, "std_error": se, "ci_lower": lo, "ci_upper": hi}, columns=KM_COLUMNS)
+    tab = product_limit(np.full(len(t), -np.inf), t, d)
+    if not censored:
+        tab = tab[tab["n_events"] > 0].reset_index(drop=True)
+    lo, hi = confidence_band(tab["survival"].to_numpy(), tab["std_error_log"].to_numpy(), conf_level, conf_type)
+    return pd.DataFrame({"group": label, "time": tab["time"], "n_risk": tab["n_risk"], "n_events": tab["n_events"],
+                         "survival": tab["survival"], "std_error": tab["std_error_log"] * tab["survival"],
+                         "ci_lower": lo, "ci_upper": hi, "n_censor": tab["n_censor"]}, columns=KM_COLUMNS)
 
 
 @renamed_arguments(time="session")
 def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | None = None,
                  variable: str = "alliance", client: str = "client", session: str = "session",
-                 event: str = "dropout", early_sessions: Sequence = (1, 2), conf_level: float = 0.95
-                 ) -> pd.DataFrame:
+                 event: str = "dropout", early_sessions: Sequence = (1, 2), duration: str | None = None,
+                 conf_type: str = "log", censored: bool = False, conf_level: float = 0.95) -> pd.DataFrame:
     """Kaplan-Meier retention curves, overall or by group, as a tidy table for a report.
 
-    Product-limit estimator (Kaplan & Meier, 1958) with Greenwood SEs and log-scale pointwise intervals (R
-    ``survfit`` default), computed by statsmodels ``SurvfuncRight``; data convention as :func:`fit_dropout`.
+    Product-limit estimator (Kaplan & Meier, 1958) with Greenwood SEs and pointwise intervals (``conf_type``;
+    log-scale by default, as R ``survfit``), computed by :func:`allianceStats.survival.curves.product_limit`;
+    data convention as :func:`fit_dropout`, which also describes the standard one-row-per-client table
+    accepted here. ``n_risk`` are the numbers at risk to print under a figure and, with ``censored=True``, the
+    rows at censoring times (``n_events`` 0, ``n_censor`` > 0) place the censoring marks.
 
     Groups: ``group`` names a column that is constant within client (e.g. a treatment arm), or ``split`` groups
     clients by their early mean of ``variable``: ``"median"`` -> ``"below median"`` (< median) and
@@ -524,6 +633,12 @@ def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | N
         Client-id, session-number and dropout columns (``time=`` is the old name of ``session=``).
     early_sessions : sequence of int
         Sessions whose values make the early mean of ``variable``.
+    duration : str, optional
+        Survival-time column of a standard one-row-per-client table (see :func:`fit_dropout`).
+    conf_type : {"log", "log-log", "plain"}
+        Interval type, as R's ``conf.type`` (see :mod:`allianceStats.survival.curves`).
+    censored : bool
+        Also return the rows of censoring-only times (for censoring marks in a figure).
     conf_level : float
         Level of the pointwise intervals (default 0.95).
 
@@ -531,10 +646,10 @@ def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | N
     -------
     pandas.DataFrame
         One row per group and dropout time: ``group, time, n_risk, n_events, survival, std_error, ci_lower,
-        ci_upper`` (``group`` is ``"all"`` without grouping; ``time`` is the session number;
-        ``DataFrame.attrs["conf_level"]`` holds the level). Rows are the dropout times only (the curve is 1
-        before the first), as R ``summary(survfit)``; a group without any dropout therefore has no rows (its
-        curve stays at 1).
+        ci_upper, n_censor`` (``group`` is ``"all"`` without grouping; ``time`` is the session number;
+        ``DataFrame.attrs["conf_level"]`` and ``attrs["conf_type"]`` hold the interval settings). Rows are the
+        dropout times only (the curve is 1 before the first), as R ``summary(survfit)``, unless
+        ``censored=True``; a group without any dropout therefore has no rows (its curve stays at 1).
 
     Raises
     ------
@@ -552,16 +667,31 @@ def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | N
       group  time  n_risk  n_events  survival
     0   all     1       3         1     0.667
     1   all     2       2         1     0.333
+    >>> kaplan_meier(df, censored=True)[["time", "n_risk", "n_events", "n_censor"]]
+       time  n_risk  n_events  n_censor
+    0     1       3         1         0
+    1     2       2         1         0
+    2     3       1         0         1
     """
     if group is not None and split is not None:
         raise OptionError("give either group= (a column) or split= ('median' or 'tertiles'), not both")
     if split is not None:
         check_choice("split", split, ("median", "tertiles"))
     conf_level = check_conf_level(conf_level)
+    check_choice("conf_type", conf_type, ("log", "log-log", "plain"))
+    censored = check_bool("censored", censored)
     preds = [variable] if split is not None else []
-    cl = client_survival(data, preds, client=client, session=session, event=event, early_sessions=early_sessions,
-                         where="kaplan_meier")
-    if group is not None:
+    standard = _is_client_table(data, session, duration)
+    if standard:
+        duration = duration or "time"
+        cl = standard_client_table(data, preds, client=client, duration=duration, event=event, where="kaplan_meier")
+    else:
+        cl = client_survival(data, preds, client=client, session=session, event=event,
+                             early_sessions=early_sessions, where="kaplan_meier")
+    if group is not None and standard:
+        require_columns(data, [group], where="kaplan_meier")
+        labels = data[group].to_numpy()
+    elif group is not None:
         require_columns(data, [group], where="kaplan_meier")
         per = data.groupby(client)[group].nunique(dropna=False)
         if (per > 1).any():
@@ -569,7 +699,7 @@ def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | N
                                f"a Kaplan-Meier group must be constant within client"], source="kaplan_meier")
         labels = data.groupby(client)[group].first().reindex(cl["client"]).to_numpy()
     elif split is not None:
-        cl = _drop_incomplete(cl, [variable], "client", early_sessions, stacklevel=4)
+        cl = _drop_incomplete(cl, [variable], "client", early_sessions, stacklevel=4, standard=standard)
         x = cl[variable].to_numpy()
         if split == "median":
             labels = np.where(x < np.median(x), "below median", "at or above median")
@@ -578,12 +708,15 @@ def kaplan_meier(data: pd.DataFrame, *, group: str | None = None, split: str | N
             labels = np.where(x <= q1, "low", np.where(x <= q2, "middle", "high"))
     else:
         labels = np.full(len(cl), "all")
-    q = stats.norm.ppf(0.5 + conf_level / 2)
     order = list(pd.unique(labels)) if split is None else (
         ["below median", "at or above median"] if split == "median" else ["low", "middle", "high"])
-    parts = [_km_one(lab, cl["time"].to_numpy(float)[labels == lab], cl["event"].to_numpy(float)[labels == lab], q)
+    parts = [_km_one(lab, cl["time"].to_numpy(float)[labels == lab], cl["event"].to_numpy(float)[labels == lab],
+                     conf_level, conf_type, censored)
              for lab in order if (labels == lab).any()]
+    parts = [p for p in parts if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=KM_COLUMNS)
-    out = out.astype({"time": data[session].dtype, "n_risk": int, "n_events": int})
+    out = out.astype({"time": data[duration if standard else session].dtype, "n_risk": int, "n_events": int,
+                      "n_censor": int})
     out.attrs["conf_level"] = conf_level
+    out.attrs["conf_type"] = conf_type
     return out
