@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from .._deprecation import renamed_arguments
-from .checks import require_columns
+from ..errors import SchemaError
+from .checks import first_labels, require_columns
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def describe(data: pd.DataFrame, columns=None, *, client: str = "client", therap
     Raises
     ------
     SchemaError
-        ``data`` is not a DataFrame, or the client or session column (or a named measure) is missing.
+        ``data`` is not a DataFrame, has no rows, or the client or session column (or a named measure) is missing.
 
     Examples
     --------
@@ -86,6 +87,10 @@ def describe(data: pd.DataFrame, columns=None, *, client: str = "client", therap
     if isinstance(columns, str):
         columns = [columns]
     require_columns(data, [client, session, *(columns or [])], where="describe")
+    if len(data) == 0:
+        raise SchemaError([f"data has no rows (columns {first_labels(map(str, data.columns), limit=10)}); describe() "
+                           "needs at least one session — check the file or the filter that produced the table"],
+                          source="describe")
     therapist = therapist if therapist in data.columns else None
     event = event if event in data.columns else None
     per_client = data.groupby(client, sort=False)[session]

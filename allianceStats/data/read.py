@@ -7,10 +7,16 @@ returns a new, typed DataFrame sorted by client and session. Every problem found
 one pass. Row numbers are 1-based positions of data rows in the input (in a CSV with a header line, data
 row *r* is on line *r* + 1).
 
-Checks (errors): an empty table; missing required columns; text in a numeric column; values outside the
-schema's range; infinite values; missing values in an identifier column; non-positive or non-integer
-session numbers; non-integer values in an integer column; duplicate (client, session) rows; a client under
-two therapists. Warnings (:class:`~allianceStats.errors.DataWarning`): clients with a single session,
+Identifier columns (schema type ``string``: client, therapist) are read from a CSV as text, so ``007`` and ``7``,
+``1.10`` and ``1.1``, ``1e3`` and ``1000`` stay different clients and ``007`` stays ``007``.
+
+Checks (errors): a file that is empty, binary, a workbook, not UTF-8 or unreadable
+(:class:`~allianceStats.errors.DataFileError`, one line); repeated column names; an empty table; missing required
+columns (with a hint when a CSV is separated by ``;``); text, dates or durations in a numeric column; values
+outside the schema's range; infinite values; missing values in an identifier column; non-positive or
+non-integer session numbers; non-integer values in an integer column, or whole numbers beyond 2**53 (not stored
+exactly); duplicate (client, session) rows; a client under two therapists. Ids and values quoted in messages
+are cut at 60 characters. Warnings (:class:`~allianceStats.errors.DataWarning`): clients with a single session,
 measures missing for a whole client. Columns the schema does not know are kept unchanged.
 
 Example
@@ -38,9 +44,53 @@ from ..errors import DataFileError, DataWarning, SchemaError
 from .schema import TableSchema, load_schema
 
 MAX_LISTED = 10  # rows quoted per problem; the total count is always given
+_MAX_LABEL = 60  # characters of an id or value quoted in a message
+_MAX_EXACT_INT = 2**53  # integers a float64 holds exactly; larger 'whole numbers' are refused
 
 
-def _read_source(source, schema: TableSchema) -> tuple[pd.DataFrame, str]:
+_SNIFF_BYTES = 65536
+_BINARY_MAGIC = {b"PK\x03\x04": "a zip archive (an Excel .xlsx workbook or an OpenDocument file?)",
+                 b"\xd0\xcf\x11\xe0": "an old Excel .xls workbook", b"PAR1": "a Parquet file"}
+
+
+def _text_columns(schema: TableSchema, columns: Mapping[str, str] | None) -> list[str]:
+    """Names, as they appear in the file, of the identifier columns (schema type ``string``): read as text."""
+    text_roles = {f["name"] for f in schema.fields if f.get("type") == "string"}
+    role_cols = schema.role_columns
+    names = set(text_roles)
+    for user, target in (columns or {}).items():
+        if role_cols.get(target, target) in text_roles:
+            names.add(user)
+    return sorted(names)
+
+
+def _sniff_csv(path: Path) -> None:
+    """Refuse, with a one-line reason, a 'CSV' that is binary, a workbook, or not UTF-8 text."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError as err:
+        raise DataFileError(f"cannot read {path}: {err.strerror or err}.") from None
+    if not head.strip():
+        raise DataFileError(f"cannot read {path}: the file is empty (no header line, no rows); expected a "
+                            "comma-separated table with a header line.")
+    for magic, what in _BINARY_MAGIC.items():
+        if head.startswith(magic):
+            raise DataFileError(f"cannot read {path}: it is {what}, not a comma-separated text file; export it "
+                                "as CSV (UTF-8) or save it as .parquet.")
+    if b"\x00" in head:
+        raise DataFileError(f"cannot read {path}: it holds binary data (NUL bytes), not comma-separated text.")
+    import codecs
+
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SNIFF_BYTES)
+    except UnicodeDecodeError as err:
+        raise DataFileError(f"cannot read {path}: it is not UTF-8 text (byte {head[err.start]:#04x} at position "
+                            f"{err.start}; Latin-1 / Windows-1252?); save it as CSV UTF-8, or read it with "
+                            "pandas.read_csv(path, encoding='latin-1') and pass the DataFrame.") from None
+
+
+def _read_source(source, schema: TableSchema, columns: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, str]:
     if isinstance(source, pd.DataFrame):
         return source.copy(), "<DataFrame>"
     if not isinstance(source, (str, Path)):
@@ -48,18 +98,45 @@ def _read_source(source, schema: TableSchema) -> tuple[pd.DataFrame, str]:
                             f"got {type(source).__name__}.")
     path = Path(source)
     if not path.is_file():
-        raise DataFileError(f"data file not found: {path} (working directory {Path.cwd()}).")
+        what = "is a folder, not a file" if path.is_dir() else "not found"
+        raise DataFileError(f"data file {what}: {path} (working directory {Path.cwd()}).")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
         sep = "\t" if suffix == ".tsv" else ","
-        frame = pd.read_csv(path, sep=sep, na_values=list(schema.missing_values), keep_default_na=False,
-                            low_memory=False)
+        _sniff_csv(path)
+        text = dict.fromkeys(_text_columns(schema, columns), str)
+        options = dict(sep=sep, na_values=list(schema.missing_values), keep_default_na=False, encoding="utf-8")
+        try:
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, sep=sep, na_filter=False,
+                                 encoding="utf-8").iloc[0].tolist()
+            frame = pd.read_csv(path, dtype=text, low_memory=False, **options)
+        except pd.errors.EmptyDataError:
+            raise DataFileError(f"cannot read {path}: the file is empty (no header line, no rows); expected a "
+                                "comma-separated table with a header line.") from None
+        except UnicodeDecodeError as err:
+            raise DataFileError(f"cannot read {path}: it is not UTF-8 text ({err.reason} at byte {err.start}; "
+                                "Latin-1 / Windows-1252?); save it as CSV UTF-8.") from None
+        except (pd.errors.ParserError, ValueError, OSError) as err:
+            reason = (getattr(err, "strerror", None) or str(err)).strip().splitlines()[0][:200].rstrip(".")
+            raise DataFileError(f"cannot read {path} as CSV: {reason}.") from None
+        if len(header) == len(frame.columns):  # pandas renames a repeated name 'x' to 'x.1': restore it, to report it
+            frame.columns = [h if h != "" else c for h, c in zip(header, frame.columns)]
     elif suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            reason = (getattr(err, "strerror", None) or str(err)).strip().splitlines()[0][:200].rstrip(".")
+            raise DataFileError(f"cannot read {path} as Parquet: {reason}.") from None
     else:
         raise DataFileError(f"cannot read {path}: unsupported file type {suffix!r}; "
                             "use .csv, .tsv or .parquet, or pass a DataFrame.")
     return frame, str(path)
+
+
+def _short(value) -> str:
+    """``repr(value)`` cut at 60 characters: a 100,000-character id must not flood a message."""
+    text = repr(value)
+    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
 
 
 def _rows_text(rows: np.ndarray, ids: pd.Series | None, values=None) -> str:
@@ -68,9 +145,9 @@ def _rows_text(rows: np.ndarray, ids: pd.Series | None, values=None) -> str:
     for k, r in enumerate(rows[:MAX_LISTED]):
         bits = []
         if ids is not None:
-            bits.append(f"client {ids.iat[r]!r}")
+            bits.append(f"client {_short(ids.iat[r])}")
         if values is not None:
-            bits.append(f"value {values[k]!r}")
+            bits.append(f"value {_short(values[k])}")
         shown.append(f"{r + 1}" + (f" ({', '.join(bits)})" if bits else ""))
     more = f" … ({len(rows)} rows in all)" if len(rows) > MAX_LISTED else ""
     return ("row " if len(rows) == 1 else "rows ") + ", ".join(shown) + more
@@ -85,8 +162,8 @@ def _apply_mapping(frame: pd.DataFrame, columns: Mapping[str, str] | None, schem
     for user, target in columns.items():
         target = role_cols.get(target, target)
         if user not in frame.columns:
-            problems.append(f"columns mapping: column {user!r} is not in the data; "
-                            f"available columns: {list(map(str, frame.columns))}.")
+            problems.append(f"columns mapping: column {_short(user)} is not in the data; "
+                            f"available columns: [{', '.join(_short(str(c)) for c in frame.columns[:20])}].")
             continue
         rename[user] = target
     targets = pd.Series(list(rename.values()))
@@ -103,9 +180,21 @@ def _apply_mapping(frame: pd.DataFrame, columns: Mapping[str, str] | None, schem
 def _check_numeric(frame, name, spec, ids, problems, required):
     """Coerce column ``name`` to float; append every problem; return the float column."""
     col = frame[name]
+    kind = pd.api.types.infer_dtype(col, skipna=True)
+    if kind in ("datetime64", "datetime", "date", "timedelta64", "timedelta", "time", "period"):
+        rows = np.flatnonzero(col.notna().to_numpy())
+        what = "durations" if kind.startswith("timedelta") else "dates or times"
+        problems.append(f"column {name!r}: holds {what} (dtype {col.dtype}), not numbers, at {_rows_text(rows, ids)}; "
+                        f"expected {'session numbers 1, 2, 3 …' if spec.get('role') == 'session' else 'numbers'} — "
+                        "number the sessions per client (e.g. by date order) instead of passing the dates.")
+        return pd.Series(np.nan, index=col.index, dtype=np.float64)
     as_num = pd.to_numeric(col, errors="coerce") if not pd.api.types.is_numeric_dtype(col) else col
     if pd.api.types.is_bool_dtype(as_num):
         as_num = as_num.astype(np.int64)
+    if spec.get("type") == "integer" and pd.api.types.is_integer_dtype(as_num):
+        huge = np.flatnonzero(np.abs(as_num.to_numpy(dtype=np.float64, na_value=np.nan)) > _MAX_EXACT_INT)
+    else:
+        huge = np.array([], dtype=np.int64)
     as_num = as_num.astype(np.float64)
     text_bad = np.flatnonzero(as_num.isna().to_numpy() & col.notna().to_numpy())
     if text_bad.size:
@@ -138,6 +227,12 @@ def _check_numeric(frame, name, spec, ids, problems, required):
         if frac.size:
             problems.append(f"column {name!r}: non-integer value at "
                             f"{_rows_text(frac, ids, values[frac[:MAX_LISTED]].tolist())}; expected whole numbers.")
+        huge = np.union1d(huge, np.flatnonzero(finite & (np.abs(values) > _MAX_EXACT_INT)))
+        if huge.size:
+            shown = col.iloc[huge[:MAX_LISTED]].tolist()
+            problems.append(f"column {name!r}: whole number too large at {_rows_text(huge, ids, shown)}; values "
+                            f"beyond ±2**53 (about 9e15) cannot be stored exactly — a session number or count this "
+                            "large is a data error (a date, an id or a code in the wrong column?).")
     return as_num
 
 
@@ -174,7 +269,8 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
     SchemaError
         Listing every problem found (see the module docstring), each with column, rows and client ids.
     DataFileError
-        The file does not exist or has an unsupported type.
+        The file does not exist, has an unsupported type, is empty, binary, a workbook renamed ``.csv``, not UTF-8
+        text, a broken Parquet file, or cannot be read (permission denied).
 
     Examples
     --------
@@ -187,25 +283,35 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
     3
     """
     sch = load_schema(schema)
-    frame, where = _read_source(source, sch)
+    frame, where = _read_source(source, sch, columns)
+    _check_column_names(frame, where, "in the file" if where != "<DataFrame>" else "in the DataFrame")
     problems: list[str] = []
     frame = _apply_mapping(frame, columns, sch, problems)
     frame.columns = [str(c) for c in frame.columns]
+    _check_column_names(frame, where, "once the names are text")
     roles = sch.role_columns
     if len(frame) == 0:
         problems.append("the table is empty (no data rows); expected one row per attended session.")
     missing = [roles.get(r, r) for r in sch.required_roles if roles.get(r, r) not in frame.columns]
     if missing:
-        problems.append(f"missing required column(s) {missing}; found columns {list(frame.columns)}. "
+        found = [_short(c) for c in frame.columns[:20]]
+        problems.append(f"missing required column(s) {missing}; found columns [{', '.join(found)}"
+                        f"{', …' if len(frame.columns) > 20 else ''}]. "
                         "Rename them, or pass columns={'<your column>': '<role>'}.")
+        if len(frame.columns) == 1 and where != "<DataFrame>":
+            sep = next((c for c in (";", "\t", "|") if c in frame.columns[0]), None)
+            if sep is not None:
+                problems.append(f"the file seems to be separated by {sep!r}, not by commas (its header is one column, "
+                                f"{_short(frame.columns[0])}); save it comma-separated, or read it with "
+                                f"pandas.read_csv(path, sep={sep!r}) and pass the DataFrame.")
     if problems and (len(frame) == 0 or missing):
         raise SchemaError(problems, source=where)
 
     client_col, session_col = roles["client"], roles["session"]
     therapist_col = roles.get("therapist")
     has_therapist = therapist_col in frame.columns
-    raw_client = frame[client_col]
-    ids = raw_client.astype(str).where(raw_client.notna(), "<missing>")
+    client_text = _as_id(frame[client_col])
+    ids = client_text.where(client_text.notna(), "<missing>")
 
     out = {}
     for name in frame.columns:
@@ -227,46 +333,52 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
     result = pd.DataFrame(out)
 
     sess = result[session_col].to_numpy(dtype=float)
-    client_codes, client_levels = pd.factorize(raw_client)  # -1 marks a missing id
+    # ids are compared as the text they become (so 7 and '7' in one column are one client, '007' another)
+    client_codes, client_levels = pd.factorize(client_text)  # -1 marks a missing id
     ok_rows = np.isfinite(sess) & (client_codes >= 0)
-    span = np.nanmax(np.abs(sess[ok_rows])) + 1 if ok_rows.any() else 1
-    key = pd.Series(np.where(ok_rows, client_codes * span + np.where(ok_rows, sess, 0), np.nan))
-    dup = np.flatnonzero(ok_rows & key.duplicated(keep=False).to_numpy())
+    pairs = pd.DataFrame({"client": client_codes[ok_rows], "session": sess[ok_rows]})
+    dup = np.flatnonzero(ok_rows)[pairs.duplicated(keep=False).to_numpy()]
     if dup.size:
         problems.append(f"duplicate (client, session) rows at {_rows_text(dup, ids, sess[dup[:MAX_LISTED]].tolist())}; "
                         "each client may have one row per session.")
     if has_therapist:
-        ther_codes, ther_levels = pd.factorize(frame[therapist_col])
+        ther_text = _as_id(frame[therapist_col])
+        ther_codes, ther_levels = pd.factorize(ther_text)
         both = (client_codes >= 0) & (ther_codes >= 0)
-        n_ther = max(len(ther_levels), 1)
-        pair_keys = pd.unique(client_codes[both].astype(np.int64) * n_ther + ther_codes[both])
-        pairs = np.stack([pair_keys // n_ther, pair_keys % n_ther], axis=1)
-        per_client = np.bincount(pairs[:, 0], minlength=len(client_levels))
-        multi = np.flatnonzero(per_client > 1)
-        if multi.size:
-            listed = "; ".join(
-                f"client {str(client_levels[c])!r}: "
-                f"therapists {sorted(map(str, ther_levels[pairs[pairs[:, 0] == c, 1]]))}"
-                for c in multi[:MAX_LISTED])
-            more = f" … ({multi.size} clients in all)" if multi.size > MAX_LISTED else ""
+        pair_frame = pd.DataFrame({"c": client_codes[both], "t": ther_codes[both]}).drop_duplicates()
+        per_client = pair_frame.groupby("c")["t"].agg(list)
+        multi = per_client[per_client.map(len) > 1]
+        if len(multi):
+            def therapists_of(codes):
+                names = sorted(str(ther_levels[t]) for t in codes)
+                return ", ".join(_short(n) for n in names[:MAX_LISTED])
+
+            listed = "; ".join(f"client {_short(str(client_levels[c]))}: therapists [{therapists_of(ts)}]"
+                               for c, ts in list(multi.items())[:MAX_LISTED])
+            more = f" … ({len(multi)} clients in all)" if len(multi) > MAX_LISTED else ""
             problems.append(f"column {therapist_col!r}: client under more than one therapist ({listed}{more}); "
                             "clients must be nested in therapists — correct the ids or split the client.")
     if problems:
         raise SchemaError(problems, source=where)
 
-    result[client_col] = _as_id(raw_client)
+    result[client_col] = client_text
     if has_therapist:
-        result[therapist_col] = _as_id(frame[therapist_col])
+        result[therapist_col] = ther_text
     result[session_col] = result[session_col].astype(np.int64)
     for name in result.columns:
         if name in sch.names and sch.field(name).get("type") == "integer" and name != session_col:
             if result[name].notna().all():
                 result[name] = result[name].astype(np.int64)
 
-    levels = pd.Index(client_levels)
-    numeric_levels = pd.to_numeric(levels.astype(str), errors="coerce")
-    rank_source = numeric_levels if not np.isnan(numeric_levels).any() else levels.astype(str)
-    level_rank = np.argsort(np.argsort(np.asarray(rank_source), kind="stable"), kind="stable")
+    levels = pd.Index(client_levels).astype(str)
+    numeric_levels = pd.to_numeric(levels, errors="coerce")
+    # numeric ids in numeric order, ties ('7', '007') and text ids by their text
+    text_rank = np.argsort(np.argsort(np.asarray(levels), kind="stable"), kind="stable")
+    if not np.isnan(np.asarray(numeric_levels, dtype=float)).any():
+        level_rank = np.lexsort((text_rank, np.asarray(numeric_levels, dtype=float)))
+        level_rank = np.argsort(level_rank, kind="stable")
+    else:
+        level_rank = text_rank
     order = np.lexsort((result[session_col].to_numpy(), level_rank[client_codes]))
     result = result.iloc[order].reset_index(drop=True)
     _warn(result, sch, client_col, session_col)
@@ -276,11 +388,24 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
     return result
 
 
+def _check_column_names(frame: pd.DataFrame, where: str, how: str) -> None:
+    """One SchemaError for repeated column names (pandas would rename a CSV's second 'alliance' 'alliance.1')."""
+    names = pd.Index([str(c) if how == "once the names are text" else c for c in frame.columns])
+    dup = names[names.duplicated()].unique()
+    if len(dup):
+        counts = names.value_counts()
+        listed = ", ".join(f"{_short(d)} ({int(counts[d])} times)" for d in dup[:MAX_LISTED])
+        raise SchemaError([f"duplicate column name(s) {how}: {listed}; every column needs its own name — rename "
+                           "or drop the copies (a repeated column would be read as a different variable or "
+                           "silently ignored)."], source=where)
+
+
 def _warn(result, sch, client_col, session_col):
     n_sessions = result.groupby(client_col, sort=False).size()
     single = n_sessions[n_sessions == 1]
     if len(single):
-        warnings.warn(f"{len(single)} client(s) with a single session (e.g. {list(single.index[:5])}): they inform "
+        shown = ", ".join(map(_short, single.index[:5]))
+        warnings.warn(f"{len(single)} client(s) with a single session (e.g. {shown}): they inform "
                       "between-client but not within-client estimates.", DataWarning, stacklevel=3)
     measures = [f["name"] for f in sch.fields if f.get("role") == "measure" and f["name"] in result.columns]
     if measures:
@@ -289,6 +414,6 @@ def _warn(result, sch, client_col, session_col):
             who = all_missing.index[all_missing[name].to_numpy()]
             if 0 < len(who) < len(all_missing):
                 warnings.warn(f"column {name!r} is missing for every session of {len(who)} client(s) "
-                              f"(e.g. {list(who[:5])}).", DataWarning, stacklevel=3)
+                              f"(e.g. {', '.join(map(_short, who[:5]))}).", DataWarning, stacklevel=3)
             elif len(who) == len(all_missing):
                 warnings.warn(f"column {name!r} is missing in every row.", DataWarning, stacklevel=3)

@@ -91,7 +91,8 @@ def load_schema(schema: str | Path | Mapping[str, Any] = "sessions") -> TableSch
     Raises
     ------
     OptionError
-        No shipped schema has that name and no such file exists (the message lists the shipped ones).
+        No shipped schema has that name and no such file exists (the message lists the shipped ones), or the file
+        cannot be read or is not a JSON object.
     AllianceStatsError
         The schema's ``fields`` are not a list of objects with a ``name``.
 
@@ -110,7 +111,19 @@ def load_schema(schema: str | Path | Mapping[str, Any] = "sessions") -> TableSch
             shipped = sorted(p.name.removesuffix(".schema.json") for p in schema_dir().glob("*.schema.json"))
             raise OptionError(f"schema {str(schema)!r} not found (looked for {path}); "
                                      f"shipped schemas: {shipped}, or pass a path to a JSON Table Schema.")
-        raw, source = json.loads(path.read_text(encoding="utf-8")), str(path)
+        source = str(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise OptionError(f"schema file {path} cannot be read: {err.strerror or err}.") from None
+        except UnicodeDecodeError:
+            raise OptionError(f"schema file {path} is not UTF-8 text; a schema is a JSON Table Schema file.") from None
+        except json.JSONDecodeError as err:
+            raise OptionError(f"schema file {path} is not valid JSON ({err.msg} at line {err.lineno}, column "
+                              f"{err.colno}); a schema is a JSON Table Schema file such as "
+                              f"{schema_dir() / 'sessions.schema.json'}.") from None
+        if not isinstance(raw, dict):
+            raise OptionError(f"schema file {path} holds a JSON {type(raw).__name__}, not an object with 'fields'.")
     fields = raw.get("fields")
     if not isinstance(fields, list) or not all(isinstance(f, dict) and "name" in f for f in fields):
         raise AllianceStatsError(f"schema {source}: 'fields' must be a list of objects with a 'name'.")
