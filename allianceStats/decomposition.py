@@ -55,13 +55,15 @@ from .data.checks import check_bool, check_choice, first_labels, require_columns
 from .errors import OptionError, SchemaError
 
 METHODS = ("person_mean", "detrend")
+_MAX_SESSION = 2**53  # session numbers a float64 holds exactly
 
 _WHERE = "decompose"
 
 
 def _validate(data, cols, client, therapist, session, method, lags) -> None:
     check_choice("method", method, METHODS)
-    bad_lags = [k for k in lags if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1]
+    bad_lags = [k for k in lags if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1
+                or k > _MAX_SESSION]
     if bad_lags:
         raise OptionError(f"lags={lags!r}: lags must be positive integers (session numbers back), e.g. (1,) or "
                           f"(1, 2); found {bad_lags}")
@@ -78,9 +80,18 @@ def _validate(data, cols, client, therapist, session, method, lags) -> None:
             problems.append(f"column {session!r}: missing or non-integer session number(s) at row(s) "
                             f"{first_labels(data.index[bad])}; every row needs a whole session number — validate "
                             f"the table with read_sessions() first")
-    missing_id = data[client].isna().to_numpy()
-    if missing_id.any():
-        problems.append(f"column {client!r}: missing client id at row(s) {first_labels(data.index[missing_id])}")
+        huge = np.isfinite(s) & (np.abs(s) > _MAX_SESSION)
+        if huge.any():
+            problems.append(f"column {session!r}: session number(s) beyond ±2**53 at row(s) "
+                            f"{first_labels(data.index[huge])} (not stored exactly); session numbers count "
+                            f"sessions — validate the table with read_sessions() first")
+    for role, name in (("client", client), ("therapist", therapist)):
+        if name is None:
+            continue
+        missing_id = data[name].isna().to_numpy()
+        if missing_id.any():
+            problems.append(f"column {name!r}: missing {role} id at row(s) {first_labels(data.index[missing_id])}; "
+                            f"every row needs one — validate the table with read_sessions() first")
     if not problems:
         dup = data.duplicated([client, session], keep=False).to_numpy()
         if dup.any():
@@ -194,11 +205,10 @@ def decompose(data: pd.DataFrame, columns: str | Iterable[str], *, client: str =
         t_codes_row, _ = pd.factorize(data[therapist], sort=False)
         t_codes_of_client[codes] = t_codes_row
 
-    # lag lookup: row position of (same client, session t-k), via one integer key per row
-    t_int = data[session].to_numpy(dtype=np.int64)
-    span = int(t_int.max() - t_int.min()) + 1 + max(lags, default=0) if len(t_int) else 1
-    key = codes.astype(np.int64) * span + (t_int - (t_int.min() if len(t_int) else 0))
-    key_index = pd.Index(key)
+    # lag lookup: row position of (same client, session t-k), matched as (client, session) pairs — no packed
+    # integer key, which would overflow or collide for large or negative session numbers
+    t_int = data[session].to_numpy(dtype=np.float64).astype(np.int64)
+    key_index = pd.MultiIndex.from_arrays([codes, t_int])
 
     for col in cols:
         x = data[col].to_numpy(dtype=np.float64)
@@ -230,7 +240,7 @@ def decompose(data: pd.DataFrame, columns: str | Iterable[str], *, client: str =
         else:
             out[f"{col}_between"] = mean[codes]
         for k in lags:
-            pos = key_index.get_indexer(key - k)
+            pos = key_index.get_indexer(pd.MultiIndex.from_arrays([codes, t_int - k]))
             lagged = np.where(pos >= 0, within[np.maximum(pos, 0)], np.nan)
             out[f"{col}_within_lag{k}"] = lagged
     out[f"{session}0"] = data[session] - 1

@@ -135,3 +135,29 @@ def test_old_argument_names_warn_and_give_the_same_table():
     pd.testing.assert_frame_equal(new, old)
     with pytest.raises(OptionError, match="give only session="):
         decompose(d, "x", time="visit", session="visit")
+
+
+# --- issue 12: unvalidated tables get a SchemaError naming the cause, never numpy's or pandas' own error ----
+
+@pytest.mark.parametrize("change,needle", [
+    (dict(client=["a", None, "b", "b"]), "missing client id at row.s. 1"),
+    (dict(session=[1, 2.5, 1, 2]), "non-integer session number.s. at row.s. 1"),
+    (dict(session=[1, np.nan, 1, 2]), "non-integer session number.s. at row.s. 1"),
+    (dict(therapist=["t", None, "u", "u"]), "missing therapist id at row.s. 1"),
+    (dict(session=[1, 1e20, 1, 2]), "beyond ±2\\*\\*53 at row.s. 1"),
+    (dict(session=pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-01", "2024-01-08"])), "dates, times"),
+])
+def test_unvalidated_tables_with_bad_ids_or_sessions_are_schema_errors(change, needle):
+    d = pd.DataFrame({"therapist": ["t", "t", "u", "u"], "client": ["a", "a", "b", "b"], "session": [1, 2, 1, 2],
+                      "x": [1.0, 2.0, 3.0, 4.0]}).assign(**change)
+    with pytest.raises(SchemaError, match=needle):
+        decompose(d, "x", therapist="therapist")
+
+
+def test_lags_are_right_for_large_and_negative_session_numbers():
+    """The lag lookup matches (client, session) pairs: no packed integer key to overflow or collide."""
+    big = 2**52
+    d = pd.DataFrame({"client": ["a", "a", "b", "b", "c", "c"],
+                      "session": [big - 1, big, -5, -4, 1, 2], "x": [1.0, 3.0, 2.0, 6.0, 0.0, 4.0]})
+    out = decompose(d, "x")
+    np.testing.assert_array_equal(out["x_within_lag1"].to_numpy(), [np.nan, -1.0, np.nan, -2.0, np.nan, -2.0])

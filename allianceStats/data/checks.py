@@ -206,6 +206,12 @@ def require_numeric(data: pd.DataFrame, columns: Iterable[str], *, where: str,
     problems = []
     for col in dict.fromkeys(columns):
         s = data[col]
+        if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s) \
+                or isinstance(s.dtype, pd.PeriodDtype):
+            problems.append(f"column {col!r} holds dates, times or durations (dtype {s.dtype}); expected numbers — "
+                            f"a session column counts sessions (1, 2, 3 …): number them per client, e.g. by date "
+                            f"order with data.groupby(client)[{col!r}].rank(method='first')")
+            continue
         if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
             problems.append(f"column {col!r} has dtype {s.dtype}; expected numbers — convert it with "
                             f"pandas.to_numeric")
