@@ -10,7 +10,10 @@ Drawing them is the job of :func:`allianceStats.report.build_report`; this modul
 report never estimates (docs/design.md, "Layout").
 
 Every step is guarded: a step that raises becomes a *failed* step carrying the error message, and the other
-steps still run. Warnings raised by a step (e.g. ``ConvergenceWarning``) are kept with it.
+steps still run. A step that relies on its default columns (``[icc]``, ``[trajectories]``, ``[riclpm]``,
+``[dynamics]`` without their column keys) when those columns are absent, or whose hypotheses (``[cycle]``,
+``[hypotheses]``) have no role mapped to a column, is *skipped* with the reason — never reported as computed with
+an empty table. Warnings raised by a step (e.g. ``ConvergenceWarning``) are kept with it.
 
 Same file + same data + same seed → the same numbers: step ``k`` (its position in :data:`STEP_ORDER` among the
 steps of the file) gets the seed ``seed + 1000·k``, and the ``j``-th table of a ``[[list]]`` step adds ``j``.
@@ -92,7 +95,7 @@ from .errors import AllianceStatsError, DataFileError, OptionError, SchemaError
 from .results import data_sha256, package_versions
 
 __all__ = ["DEMO_ANALYSIS", "STEP_ORDER", "SCHEMA", "RENAMED_OPTIONS", "Key", "AnalysisSpec", "StepOutcome",
-           "AnalysisRun", "parse_analysis", "load_analysis", "load_data", "run_analysis", "run_step"]
+           "AnalysisRun", "StepSkipped", "parse_analysis", "load_analysis", "load_data", "run_analysis", "run_step"]
 
 #: the analysis file behind ``alliance-stats demo`` (the bundled example data, every step)
 DEMO_ANALYSIS = Path(__file__).resolve().parent / "demo_analysis.toml"
@@ -280,6 +283,118 @@ def _check_table(table: Mapping[str, Any], schema: Mapping[str, Key], where: str
     return out, problems
 
 
+#: the free-form tables of a step and the function they are passed to, with the arguments the runner sets itself
+#: (which the table may not give): their keys are that function's keyword arguments, typed by its signature
+ARGUMENT_TABLES: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
+    ("riclpm", "options"): ("fit_riclpm", frozenset({"variables"})),
+    ("mediation", "options"): ("fit_mediation", frozenset({"x", "mediators", "y", "covariates", "serial", "seed"})),
+    ("multilevel_mediation", "options"): ("fit_multilevel_mediation", frozenset({"x", "m", "y", "seed"})),
+    ("wave_mediation", "options"): ("fit_wave_mediation", frozenset({"x", "m", "y", "seed"})),
+    ("hypotheses", "options"): ("evaluate_hypotheses", frozenset({"mapping", "seed"})),
+    ("dynamics", "ruptures"): ("detect_ruptures", frozenset({"column"})),
+    ("dynamics", "variability"): ("variability", frozenset({"column"})),
+    ("dynamics", "sudden_gains"): ("detect_sudden_gains", frozenset()),
+    ("dynamics", "level_variability_repair"): ("fit_level_variability_repair", frozenset()),
+    ("dynamics", "dropout"): ("fit_dropout", frozenset({"predictors", "conf_level"})),
+}
+#: TOML types of the annotations used by the estimation functions' keyword arguments
+_ANNOTATION_WORDS = {"bool": "true or false (without quotes)", "int": "a whole number", "float": "a number",
+                     "str": "a string in quotes", "list": "a list", "Mapping": "a table", "dict": "a table"}
+_SEQUENCES = {"Sequence", "list", "tuple", "Iterable", "Collection"}
+
+
+def _alternatives(annotation: str) -> list[str]:
+    """``"Sequence[str] | str | None"`` -> ``["Sequence[str]", "str", "None"]`` (``|`` outside brackets)."""
+    parts, depth, current = [], 0, ""
+    for ch in annotation:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "|" and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [*parts, current.strip()]
+
+
+def _accepts(annotation: str, value: Any) -> bool | None:
+    """Whether a TOML value fits an annotation (``None``: the annotation is not one this check knows)."""
+    verdicts = []
+    for alt in _alternatives(annotation):
+        base, _, inner = alt.partition("[")
+        base, inner = base.strip().rsplit(".", 1)[-1], inner[:-1].strip()
+        if base in ("Any", "object"):
+            return True
+        if base == "None":
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if base == "bool":
+            verdicts.append(isinstance(value, bool))
+        elif base == "int":
+            verdicts.append(isinstance(value, int) and not isinstance(value, bool))
+        elif base == "float":
+            verdicts.append(number)
+        elif base == "str":
+            verdicts.append(isinstance(value, str))
+        elif base in _SEQUENCES:
+            element = inner if base != "tuple" and "," not in inner else ""
+            verdicts.append(isinstance(value, list) and all(_accepts(element, v) is not False for v in value)
+                            if element else isinstance(value, list))
+        elif base in ("Mapping", "dict"):
+            verdicts.append(isinstance(value, dict))
+        else:
+            return None
+    return any(verdicts) if verdicts else None
+
+
+def _describe_annotation(annotation: str) -> str:
+    words = []
+    for alt in _alternatives(annotation):
+        base, _, inner = alt.partition("[")
+        base = base.strip().rsplit(".", 1)[-1]
+        if base == "None":
+            continue
+        if base in _SEQUENCES:
+            inner_word = _ANNOTATION_WORDS.get(inner[:-1].strip(), "")
+            words.append(f"a list of {inner_word.replace('a ', '', 1)}s" if inner_word and "," not in inner
+                         else "a list")
+        else:
+            words.append(_ANNOTATION_WORDS.get(base, base))
+    return " or ".join(dict.fromkeys(words))
+
+
+def _check_arguments(step: str, table: Mapping[str, Any], where: str) -> list[str]:
+    """Problems of the free-form tables of a step (:data:`ARGUMENT_TABLES`): unknown keys, wrong TOML types."""
+    import inspect
+
+    problems = []
+    for (kind, key), (function, runner_sets) in ARGUMENT_TABLES.items():
+        if kind != step or not isinstance(table.get(key), dict):
+            continue
+        try:
+            params = inspect.signature(getattr(als, function)).parameters
+        except (AttributeError, TypeError, ValueError):  # not introspectable: the function itself checks
+            continue
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            continue
+        valid = [n for n, p in params.items() if n != "data" and n not in runner_sets
+                 and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        for name, value in table[key].items():
+            if name not in valid:
+                set_by = " (set from the step's own keys or the file's seed)" if name in runner_sets or name == "data" else ""
+                problems.append(f"{where}: {key}: unknown key {name!r}{set_by}; valid keys of {function}: "
+                                f"{', '.join(valid)}")
+                continue
+            annotation = params[name].annotation
+            if annotation is inspect.Parameter.empty:
+                continue
+            text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+            if _accepts(text, value) is False:
+                problems.append(f"{where}: {key}.{name} must be {_describe_annotation(text)}; found "
+                                f"{_toml_type(value)}")
+    return problems
+
+
 def _rename_options(step: str, table: dict, where: str, source: str) -> tuple[dict, list[str]]:
     """Translate 0.1 keys inside ``options`` (with a FutureWarning) and lift keys the step itself knows."""
     options = table.get("options")
@@ -404,7 +519,7 @@ def parse_analysis(raw: Mapping[str, Any], *, base_dir: Path | str = ".", source
                 table = _rename_cycle_keys(table, source)
             table, renamed = _rename_options(step, table, where, source)
             table, found = _check_table(table, SCHEMA[step], where)
-            problems += renamed + found
+            problems += renamed + found + _check_arguments(step, table, where)
             checked.append(table)
         options[step] = checked if step in LIST_STEPS else checked[0]
         names = [str(t.get("name", f"{step}{j + 1}")) for j, t in enumerate(checked)]
@@ -489,8 +604,9 @@ class StepOutcome:
     ``kind`` is the step's key in the file (``"mlm"``), ``name`` the ``name`` of a ``[[list]]`` entry (``""``
     for single steps), ``options`` its checked options, ``seed`` the seed it was given, ``results`` the fitted
     result objects by name (``{"fit": MixedResult}``, ``{"riclpm": ..., "clpm": ..., "comparison": ...}``),
-    ``status`` ``"ok"`` or ``"failed"`` (then ``error`` says why), ``notes`` parts of the step that could not
-    be computed while the rest was, ``warnings`` the warnings it raised (``"ConvergenceWarning: ..."``).
+    ``status`` ``"ok"``, ``"failed"`` (then ``error`` says why) or ``"skipped"`` (its columns are absent; then
+    ``error`` says which), ``notes`` parts of the step that could not be computed while the rest was,
+    ``warnings`` the warnings it raised (``"ConvergenceWarning: ..."``).
     """
 
     kind: str
@@ -521,8 +637,17 @@ class AnalysisRun:
 
     @property
     def failed(self) -> list[StepOutcome]:
-        """The steps that could not be computed."""
-        return [s for s in self.steps if s.status != "ok"]
+        """The steps that raised an error."""
+        return [s for s in self.steps if s.status == "failed"]
+
+    @property
+    def skipped(self) -> list[StepOutcome]:
+        """The steps that were not run because their columns are absent (``error`` says which)."""
+        return [s for s in self.steps if s.status == "skipped"]
+
+
+class StepSkipped(Exception):
+    """Raised inside a step whose columns are absent: :func:`run_step` records it as skipped, with this reason."""
 
 
 # -- steps: each returns (results, notes); they call the public API only -----------------------------------------
@@ -535,10 +660,39 @@ class _Context:
     mapping_default: Mapping[str, Any] | None = None
 
 
-def _columns_present(data: pd.DataFrame, wanted, default, ctx: _Context) -> list[str]:
-    cols = list(wanted) if wanted is not None else [c for c in default if c in data.columns]
-    require_columns(data, cols, where=ctx.where)
+def _columns_present(data: pd.DataFrame, wanted, default, ctx: _Context, key: str = "measures") -> list[str]:
+    """The columns named by the step, else the default columns the data have; none of them: skipped."""
+    if wanted is not None:
+        cols = list(wanted)
+        require_columns(data, cols, where=ctx.where)
+        return cols
+    cols = [c for c in default if c in data.columns]
+    if not cols:
+        raise StepSkipped(f"none of its default columns ({', '.join(default)}) is in the data; name the columns "
+                          f"with {key} = [...] in {ctx.where}")
     return cols
+
+
+def _default_columns(data: pd.DataFrame, default: list[str], ctx: _Context, key: str) -> None:
+    """A step that needs all of its default columns: skipped, naming the absent ones, when one is missing."""
+    absent = [c for c in default if c not in data.columns]
+    if absent and len(default) == 1:
+        raise StepSkipped(f"its default column {default[0]} is not in the data; name the column with {key} = ... "
+                          f"in {ctx.where}")
+    if absent:
+        raise StepSkipped(f"its default columns {', '.join(default)} are not all in the data (absent: "
+                          f"{', '.join(absent)}); name the columns with {key} = ... in {ctx.where}")
+
+
+def _nothing_estimated(result, what: str, ctx: _Context) -> None:
+    """Skip a hypothesis step when no hypothesis has its roles mapped to columns (the table would be empty)."""
+    table = getattr(result, "table", None)
+    if not isinstance(table, pd.DataFrame) or not {"model", "hypothesis", "note"} <= set(table.columns):
+        return
+    if len(table) and (table["model"] == "not fitted").all():
+        reasons = "; ".join(dict.fromkeys(f"{h}: {n}" for h, n in zip(table["hypothesis"], table["note"])))
+        raise StepSkipped(f"no {what} could be estimated — {reasons}; map the registry roles to your columns "
+                          f"with mapping = {{ role = \"column\" }} in {ctx.where}")
 
 
 def _therapist(data: pd.DataFrame, opts: Mapping[str, Any]) -> str | None:
@@ -574,6 +728,8 @@ def _run_mlm(data, opts, seed, ctx):
 
 
 def _run_riclpm(data, opts, seed, ctx):
+    if "variables" not in opts:
+        _default_columns(data, ["alliance", "outcome"], ctx, "variables")
     variables = list(opts.get("variables", ["alliance", "outcome"]))
     kwargs = {**opts.get("options", {}), **_level(opts)}
     if "waves" in opts:
@@ -634,6 +790,7 @@ def _run_cycle(data, opts, seed, ctx):
         mapping = {r: r for r in sorted(roles) if r in data.columns}
     kwargs = {**_level(opts), **{k: opts[k] for k in ("n_draws", "ci") if k in opts}}
     result = als.evaluate_hypotheses(data, mapping, ids=cycle["id"].tolist(), seed=seed, **kwargs)
+    _nothing_estimated(result, "arrow of the cycle", ctx)
     # the cycle's stages: the first arrow's tail, then each arrow's head (the last arrow closes the cycle)
     arrows = cycle["roles"].tolist()
     stages = [_names(mapping.get(role, role)) for role in [arrows[0]["x"], *(a["y"] for a in arrows[:-1])]]
@@ -648,10 +805,14 @@ def _run_cycle(data, opts, seed, ctx):
 def _run_hypotheses(data, opts, seed, ctx):
     kwargs = {**opts.get("options", {}), **_level(opts)}
     kwargs.update({k: opts[k] for k in ("n_draws", "ids", "ci") if k in opts})
-    return {"hypotheses": als.evaluate_hypotheses(data, opts["mapping"], seed=seed, **kwargs)}, []
+    result = als.evaluate_hypotheses(data, opts["mapping"], seed=seed, **kwargs)
+    _nothing_estimated(result, "hypothesis", ctx)
+    return {"hypotheses": result}, []
 
 
 def _run_dynamics(data, opts, seed, ctx):
+    if "column" not in opts:
+        _default_columns(data, ["alliance"], ctx, "column")
     column = opts.get("column", "alliance")
     level = _level(opts)
     parts: list[tuple[str, Callable[[], Any]]] = [
@@ -725,7 +886,8 @@ def run_step(data: pd.DataFrame, kind: str, opts: Mapping[str, Any], seed: int, 
     Returns
     -------
     StepOutcome
-        ``status="ok"`` with the fitted results, or ``"failed"`` with the error message.
+        ``status="ok"`` with the fitted results, ``"failed"`` with the error message, or ``"skipped"`` with the
+        reason (its default columns are absent).
 
     Examples
     --------
@@ -736,6 +898,12 @@ def run_step(data: pd.DataFrame, kind: str, opts: Mapping[str, Any], seed: int, 
     >>> step = run_step(d, "trajectories", {"measures": ["nope"]}, 1)
     >>> step.status, step.error.splitlines()[0]
     ('failed', 'SchemaError: 1 problem found in [trajectories]:')
+    >>> step = run_step(d, "trajectories", {}, 1)  # the default measures: alliance is there
+    >>> step.status, step.results["measures"]
+    ('ok', ['alliance'])
+    >>> step = run_step(d[["client", "session"]], "trajectories", {}, 1)
+    >>> step.status, step.error
+    ('skipped', 'none of its default columns (alliance, outcome) is in the data; name the columns with measures = [...] in [trajectories]')
     """
     opts = dict(opts)
     if "conf_level" in SCHEMA[kind]:
@@ -745,6 +913,9 @@ def run_step(data: pd.DataFrame, kind: str, opts: Mapping[str, Any], seed: int, 
         warnings.simplefilter("always")
         try:
             results, notes = _RUNNERS[kind](data, opts, seed, ctx)
+        except StepSkipped as skip:
+            return StepOutcome(kind, name, opts, seed, status="skipped", error=str(skip),
+                               warnings=_messages(caught), conf_level=opts.get("conf_level", 0.95))
         except Exception as err:  # noqa: BLE001 - the report shows the reason and goes on
             return StepOutcome(kind, name, opts, seed, status="failed", error=f"{type(err).__name__}: {err}",
                               warnings=_messages(caught), conf_level=opts.get("conf_level", 0.95))

@@ -284,3 +284,75 @@ def test_cycle_is_the_registry_cycle_tested_by_evaluate_hypotheses(monkeypatch, 
     assert calls[-1][0] == {"alliance": "WAI"}
     run_step(sessions, "cycle", {}, 9)
     assert calls[-1][0] == {"alliance": "alliance"}
+
+
+# -- issue 12 ------------------------------------------------------------------------------------------------------
+def test_text_booleans_and_single_names_issue_12():
+    """`reml = "false"` fitted REML, `serial = "false"` a serial model, `measures = "alliance"` became letters."""
+    problems = _problems({"data": {"path": "x.csv"}, "mlm": {"formula": "y ~ 1", "reml": "false"},
+                          "mediation": {"x": "a", "mediators": ["m"], "y": "b", "serial": "false"},
+                          "riclpm": {"clpm": "true"}})
+    assert problems == [
+        "[[mlm]] number 1: reml must be true or false (a TOML boolean, without quotes); found the string 'false'",
+        "[riclpm]: clpm must be true or false (a TOML boolean, without quotes); found the string 'true'",
+        "[[mediation]] number 1: serial must be true or false (a TOML boolean, without quotes); found the string "
+        "'false'"]
+    assert _spec(icc={"measures": "alliance"}).options["icc"]["measures"] == ["alliance"]
+
+
+def test_free_form_tables_are_checked_against_the_function_signature():
+    """Issue 12: the keys of `options` and of the [dynamics] sub-tables were passed on unchecked."""
+    problems = _problems({
+        "data": {"path": "x.csv"},
+        "riclpm": {"options": {"equal_means": "no", "constraints": 1}},
+        "mediation": {"x": "a", "mediators": ["m"], "y": "b", "options": {"seed": 3, "bogus": 1}},
+        "dynamics": {"ruptures": {"k": "2", "column": "x"},
+                     "sudden_gains": {"column": "outcome", "better": "higher", "min_change": "5", "adjust": "true"},
+                     "dropout": {"early_sessions": [1, 2], "landmark": 1}},
+    })
+    assert problems == [
+        "[riclpm]: options.equal_means must be true or false (without quotes); found the string 'no'",
+        "[riclpm]: options.constraints must be a string in quotes; found the integer 1",
+        "[[mediation]] number 1: options: unknown key 'seed' (set from the step's own keys or the file's seed); "
+        "valid keys of fit_mediation: client, ci, n_draws, conf_level",
+        "[[mediation]] number 1: options: unknown key 'bogus'; valid keys of fit_mediation: client, ci, n_draws, "
+        "conf_level",
+        "[dynamics]: ruptures.k must be a number; found the string '2'",
+        "[dynamics]: ruptures: unknown key 'column' (set from the step's own keys or the file's seed); valid keys "
+        "of detect_ruptures: client, session, method, k, sd, reference, repair_window, min_sessions",
+        "[dynamics]: sudden_gains.min_change must be a number; found the string '5'",
+        "[dynamics]: sudden_gains.adjust must be true or false (without quotes); found the string 'true'",
+        "[dynamics]: dropout.landmark must be true or false (without quotes); found the integer 1",
+    ]
+    ok = _spec(dynamics={"ruptures": {"k": 2, "repair_window": 3.5}, "dropout": {"early_sessions": [1, 2]},
+                         "sudden_gains": {"column": "outcome", "better": "higher", "min_change": 5}},
+               riclpm={"options": {"group_equal": ["a"], "predictors": "z", "constraints": "lagged"}})
+    assert ok.options["dynamics"]["ruptures"] == {"k": 2, "repair_window": 3.5}
+
+
+def test_steps_whose_default_columns_are_absent_are_skipped_with_the_reason():
+    """Issue 12: the SDT-cycle section was 'OK' with an empty table when its columns were absent."""
+    data = pd.DataFrame({"client": [f"c{c}" for c in range(8) for _ in range(4)],
+                         "session": [s for _ in range(8) for s in range(1, 5)],
+                         "x1": [float(k % 5) for k in range(32)]})
+    spec = parse_analysis({"data": {"path": "unused.csv"}, "describe": {}, "icc": {}, "trajectories": {},
+                           "riclpm": {}, "cycle": {}, "hypotheses": {"mapping": {"outcome": "x1"}},
+                           "dynamics": {}})
+    run = run_analysis(spec, data)
+    status = {s.id: (s.status, s.error) for s in run.steps}
+    assert status["describe"] == ("ok", "")
+    assert status["icc"] == ("skipped", "none of its default columns (alliance, outcome, needs, motivation) is "
+                                        "in the data; name the columns with measures = [...] in [icc]")
+    assert status["trajectories"][0] == "skipped" and "measures = [...] in [trajectories]" in status["trajectories"][1]
+    assert status["riclpm"] == ("skipped", "its default columns alliance, outcome are not all in the data (absent: "
+                                           "alliance, outcome); name the columns with variables = ... in [riclpm]")
+    assert status["dynamics"] == ("skipped", "its default column alliance is not in the data; name the column "
+                                             "with column = ... in [dynamics]")
+    assert status["cycle"][0] == "skipped"
+    assert status["cycle"][1].startswith("no arrow of the cycle could be estimated — C1: roles "
+                                         "['therapist_behaviour', 'alliance'] are not mapped to columns")
+    assert status["hypotheses"][0] == "skipped" and "no hypothesis could be estimated" in status["hypotheses"][1]
+    assert [s.id for s in run.skipped] == ["icc", "trajectories", "riclpm", "cycle", "hypotheses", "dynamics"]
+    assert run.failed == []
+    explicit = run_step(data, "icc", {"measures": ["alliance"]}, 1)  # a column the file names is an error
+    assert explicit.status == "failed" and "alliance" in explicit.error

@@ -397,6 +397,8 @@ def draw_step(step: StepLike, syntax: dict[str, str] | None = None) -> Section:
     ('failed', "SchemaError: column 'x' is not in the data")
     """
     title = section_title(step)
+    if step.status == "skipped":
+        return Section.skipped(step.id, title, step.error)
     if step.status != "ok":
         return Section.failed(step.id, title, step.error)
     collected: dict[str, str] = {}

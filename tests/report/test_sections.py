@@ -134,3 +134,28 @@ def test_dynamics_parts_that_exist_are_drawn():
 ])
 def test_section_titles(kind, name, options, title):
     assert section_title(SimpleNamespace(kind=kind, name=name, options=options)) == title
+
+
+def test_skipped_step_is_a_skipped_section_listed_at_the_top():
+    """Issue 12: a step whose columns are absent is skipped with its reason, not 'OK' with an empty table."""
+    step = _step("cycle", {}, status="skipped", error="no arrow of the cycle could be estimated — C1: ...")
+    report = build_report(_run(step))
+    assert [(s.status, s.note) for s in report.sections] == [("skipped", step.error)]
+    html = render_html(report)
+    assert "<strong>Skipped:</strong> no arrow of the cycle" in html
+    assert "1 of 1 sections not computed" in html
+
+
+def test_a_column_named_like_an_event_handler_keeps_every_mediation_section(sessions):
+    """Issue 12: `seen online = 1` tripped the SVG check after escaping, and every mediation section was lost."""
+    from allianceStats.analysis import parse_analysis, run_analysis
+
+    data = sessions.rename(columns={"autonomy": "seen online = 1"})
+    spec = parse_analysis({"data": {"path": "unused.csv"}, "seed": 2, "mediation": [
+        {"name": "odd", "x": "alliance", "mediators": ["seen online = 1"], "y": "motivation", "n_draws": 200},
+        {"name": "plain", "x": "alliance", "mediators": ["competence"], "y": "motivation", "n_draws": 200}]})
+    report = build_report(run_analysis(spec, data))
+    assert [(s.id, s.status) for s in report.sections] == [("mediation-odd", "ok"), ("mediation-plain", "ok")], \
+        [s.note for s in report.sections]
+    html = render_html(report)
+    assert html.count("<svg") == 2 and "seen online = 1" in html
