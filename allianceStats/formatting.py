@@ -267,8 +267,10 @@ def apa_frame(table: pd.DataFrame, *, conf_level: float = 0.95) -> pd.DataFrame:
     >>> t = pd.DataFrame({"lhs": ["outcome", "RI"], "op": ["~", "=~"], "rhs": ["alliance", "y_1"],
     ...                   "estimate": [0.0123, 1.0], "std_error": [0.0042, 0.0], "statistic": [2.93, None],
     ...                   "p_value": [0.0034, None], "ci_lower": [0.0041, 1.0], "ci_upper": [0.0205, 1.0]})
-    >>> apa_frame(t).values.tolist()
-    [['alliance → outcome', '0.012', '0.004', '2.93', '.003', '[0.004, 0.021]'], ['RI → y_1', '1.00', 'fixed', '—', '—', '—']]
+    >>> for row in apa_frame(t).values.tolist():
+    ...     print(row)
+    ['alliance → outcome', '0.012', '0.004', '2.93', '.003', '[0.004, 0.021]']
+    ['RI → y_1', '1.00', 'fixed', '—', '—', '—']
     """
     if isinstance(table, pd.Series):
         return fit_measures_table(table).rename(columns={"measure": "Measure", "value": "Value"})
@@ -402,9 +404,9 @@ def compact(table: pd.DataFrame, *, digits: int = 3, max_name: int = 40) -> pd.D
     >>> t = pd.DataFrame({"lhs": ["w_outcome_2"], "op": ["~"], "rhs": ["w_alliance_1"], "label": [""],
     ...                   "estimate": [0.123456], "std_error": [0.05], "statistic": [2.47], "p_value": [0.0136],
     ...                   "ci_lower": [0.025], "ci_upper": [0.22], "kind": ["cross-lagged"], "wave_from": [1]})
-    >>> print(compact(t).to_string())
+    >>> compact(t)
                                 estimate  std_error  p_value  ci_lower  ci_upper
-    path                                                                        
+    path...
     w_alliance_1 → w_outcome_2     0.123       0.05    0.014     0.025      0.22
     """
     if not isinstance(table, pd.DataFrame):
