@@ -72,7 +72,7 @@ import pandas as pd
 from .._deprecation import renamed_arguments
 from ..data.checks import check_bool, check_choice, check_conf_level, first_labels, require_columns, require_numeric
 from ..errors import ConvergenceWarning, DataWarning, IdentificationError, OptionError, SchemaError
-from ..results import Convergence, Provenance
+from ..results import Convergence, Provenance, ResultDisplay
 from ._table import provenance, session_table
 
 PARAM_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper", "ratio",
@@ -80,8 +80,8 @@ PARAM_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lo
 KM_COLUMNS = ["group", "time", "n_risk", "n_events", "survival", "std_error", "ci_lower", "ci_upper", "n_censor"]
 
 
-@dataclass(frozen=True)
-class DropoutResult:
+@dataclass(frozen=True, repr=False)
+class DropoutResult(ResultDisplay):
     """A fitted time-to-dropout model (:func:`fit_dropout`).
 
     ``params``: columns ``term, estimate, std_error, statistic, p_value, ci_lower, ci_upper, ratio,

@@ -62,7 +62,7 @@ import pandas as pd
 
 from ..data.checks import check_conf_level, require_columns, require_numeric, table_and_text
 from ..errors import FormulaError, IdentificationError, SchemaError
-from ..results import CLOSED_FORM, Convergence, Provenance, make_provenance
+from ..results import CLOSED_FORM, Convergence, Provenance, ResultDisplay, make_provenance
 from ._messages import labels_of
 from .cox import fit_cox
 from .curves import confidence_band
@@ -119,8 +119,8 @@ def aalen_johansen(start: np.ndarray, stop: np.ndarray, cause: np.ndarray, n_cau
     return times, n_risk, n_events, out_p, out_se
 
 
-@dataclass(frozen=True)
-class IncidenceResult:
+@dataclass(frozen=True, repr=False)
+class IncidenceResult(ResultDisplay):
     """Aalen–Johansen state probabilities (:func:`cumulative_incidence`).
 
     ``table``: one row per group, distinct time and state (``state`` = the event-free state label, then each
@@ -255,8 +255,8 @@ def cumulative_incidence(data: pd.DataFrame, formula: str, *, censored=0, conf_l
                            convergence=CLOSED_FORM, provenance=prov)
 
 
-@dataclass(frozen=True)
-class CauseSpecificResult:
+@dataclass(frozen=True, repr=False)
+class CauseSpecificResult(ResultDisplay):
     """Cause-specific Cox models, one per cause (:func:`fit_cause_specific`).
 
     ``params``: the rows of every cause's ``params`` with a ``cause`` column first; ``fits``: cause -> its

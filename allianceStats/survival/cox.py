@@ -77,7 +77,7 @@ from scipy import stats
 
 from ..data.checks import check_choice, check_conf_level, table_and_text
 from ..errors import ConvergenceWarning, IdentificationError, OptionError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .risk_sets import RiskSets
 from .surv_data import SurvData, prepare_surv_data
 from .surv_formula import SurvSpec, parse_surv_formula
@@ -98,8 +98,8 @@ class CoxFitData:
     vcov_model: np.ndarray
 
 
-@dataclass(frozen=True)
-class CoxResult:
+@dataclass(frozen=True, repr=False)
+class CoxResult(ResultDisplay):
     """A fitted Cox model (:func:`fit_cox`).
 
     ``params``: ``term, estimate`` (log hazard ratio), ``std_error`` (robust with ``client=``, else model-based),

@@ -62,7 +62,7 @@ from scipy import stats
 
 from ..data.checks import check_choice, check_conf_level, require_frame, table_and_text
 from ..errors import FormulaError, SchemaError
-from ..results import CLOSED_FORM, Convergence, Provenance, make_provenance
+from ..results import CLOSED_FORM, Convergence, Provenance, ResultDisplay, make_provenance
 from ._messages import labels_of
 from .risk_sets import make_grid
 from .surv_formula import build_design
@@ -106,8 +106,8 @@ def product_limit(start: np.ndarray, stop: np.ndarray, event: np.ndarray) -> pd.
                          "n_censor": c.astype(int), "survival": surv, "std_error_log": np.sqrt(green)})
 
 
-@dataclass(frozen=True)
-class SurvivalCurveResult:
+@dataclass(frozen=True, repr=False)
+class SurvivalCurveResult(ResultDisplay):
     """Kaplan–Meier curves (:func:`survival_curve`).
 
     ``table``: one row per group and distinct time, columns ``group, time, n_risk, n_events, n_censor,

@@ -59,7 +59,7 @@ from scipy import stats
 
 from ..data.checks import check_choice, check_conf_level, check_positive_int, table_and_text
 from ..errors import ConvergenceWarning, FormulaError, SchemaError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from ._messages import labels_of
 
 PARAM_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper", "ratio",
@@ -67,8 +67,8 @@ PARAM_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_lo
 _RATIO = {"cloglog": "hazard ratio (grouped-time proportional hazards)", "logit": "odds ratio of the hazard"}
 
 
-@dataclass(frozen=True)
-class DiscreteHazardResult:
+@dataclass(frozen=True, repr=False)
+class DiscreteHazardResult(ResultDisplay):
     """A fitted discrete-time hazard model (:func:`fit_discrete_hazard`).
 
     ``params``: ``term, estimate, std_error, statistic, p_value, ci_lower, ci_upper`` (Wald z at ``conf_level``)

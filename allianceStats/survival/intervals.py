@@ -9,7 +9,9 @@ censored). The client is at risk from the first session (delayed entry: Andersen
 from session to session, :math:`(\tau_{is}, \tau_{i,s+1}]`, and the last one to :math:`T_i`; an interval that
 contains :math:`T_i` is cut there, carries the event, and later sessions are not used. With ``periods=True`` the
 intervals are split further into unit periods :math:`(p-1, p]` (person-period data for discrete-time hazards,
-Singer & Willett 1993); ``period`` = *p*.
+Singer & Willett 1993); ``period`` = *p*. Follow-up that ends within a period is grouped as usual for
+discrete time: an event at *T* belongs to period :math:`\lceil T \rceil`, a censored client contributes the
+periods observed in full (up to :math:`\lfloor T \rfloor`).
 
 Covariates of an interval come only from sessions at or before its start — a value measured at session *s*
 describes the risk after *s*, never the risk that ends at *s* (no look-ahead; Therneau, Crowson & Atkinson
@@ -108,7 +110,7 @@ def _prospective_ruptures(x: pd.Series, groups: pd.Series, k: float, min_prior: 
 def survival_intervals(data: pd.DataFrame, events: pd.DataFrame, *, client: str = "client",
                        session: str = "session", time_scale: str = "session",
                        covariates: Sequence[str] = ("alliance",), event: str = "event", event_time: str = "time",
-                       follow_up: str | None = None, keep: Sequence[str] = (), rupture_k: float = 2.0,
+                       follow_up: str | None = None, censored=0, keep: Sequence[str] = (), rupture_k: float = 2.0,
                        rupture_min_prior: int = 3, periods: bool = False) -> pd.DataFrame:
     """Counting-process intervals (start, stop] with time-varying alliance covariates, from sessions and events.
 
@@ -133,6 +135,9 @@ def survival_intervals(data: pd.DataFrame, events: pd.DataFrame, *, client: str 
         Columns of ``events``.
     follow_up : str, optional
         Column of ``events`` with the end of follow-up; an event after it is an error.
+    censored : object
+        The value of the event column that means "no event" (default 0; e.g. ``"completed"``). It becomes 0 in
+        the output's ``event`` column.
     keep : sequence of str
         Client-level columns of ``data`` copied to every interval (e.g. ``"female"``, ``"therapist"``); they must
         be constant within client.
@@ -141,7 +146,9 @@ def survival_intervals(data: pd.DataFrame, events: pd.DataFrame, *, client: str 
     rupture_min_prior : int
         Earlier observed scores needed before a session can be a rupture.
     periods : bool
-        Split into unit periods (person-period data, integer times) with a ``period`` column.
+        Split into unit periods (person-period data; sessions at whole-number times) with a ``period`` column;
+        an event at a fractional time falls in the period that contains it, a censored client keeps the periods
+        observed in full.
 
     Returns
     -------
@@ -263,6 +270,7 @@ def survival_intervals(data: pd.DataFrame, events: pd.DataFrame, *, client: str 
     stop = np.where(np.isnan(nxt), end, np.minimum(nxt, end))
     out["stop"] = stop
     code = ev[event].reindex(df[client]).to_numpy()
+    code = np.where(code == censored, 0, code)
     hit = (end > out["start"].to_numpy()) & (end <= stop) & (code != 0)
     out["event"] = np.where(hit, code, 0)
     for v in covariates:
@@ -293,20 +301,25 @@ def survival_intervals(data: pd.DataFrame, events: pd.DataFrame, *, client: str 
 
 
 def _split_periods(out: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Unit periods (p-1, p] from intervals with whole-number starts; a fractional end of follow-up is grouped:
+    an event at time T falls in period ceil(T), a censored client counts only the periods observed in full
+    (up to floor(T))."""
     t = out[["start", "stop"]].to_numpy(float)
-    if np.any(t != np.round(t)):
-        bad = (t != np.round(t)).any(axis=1)
-        raise SchemaError([f"periods=True needs whole-number times; found fractions at interval row(s) "
+    bad = t[:, 0] != np.round(t[:, 0])
+    if bad.any():
+        raise SchemaError([f"periods=True needs sessions at whole-number times; found fractions at interval row(s) "
                            f"{labels_of(out.index[bad])} (client(s) {labels_of(pd.unique(out.loc[bad, 'client']))})"],
                           source=where)
-    lengths = (t[:, 1] - t[:, 0]).astype(int)
+    is_event = (out["event"].to_numpy() != 0)
+    end = np.where(is_event, np.ceil(t[:, 1]), np.floor(t[:, 1]))
+    lengths = np.maximum(end - t[:, 0], 0).astype(int)
     idx = np.repeat(np.arange(len(out)), lengths)
     offset = np.arange(len(idx)) - np.repeat(np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
     res = out.iloc[idx].reset_index(drop=True)
     res["start"] = t[idx, 0] + offset
     res["stop"] = res["start"] + 1
     res["period"] = res["stop"].astype(int)
-    last = res["stop"].to_numpy() == t[idx, 1]
+    last = res["stop"].to_numpy() == end[idx]
     res["event"] = np.where(last, res["event"].to_numpy(), 0)
     return res
 
@@ -363,7 +376,7 @@ def check_intervals(data: pd.DataFrame, *, client: str = "client", start: str = 
     codes = pd.factorize(data[client])[0]
     order = np.lexsort((s, codes))
     same = codes[order][1:] == codes[order][:-1]
-    over = same & (s[order][1:] < e[order][:-1])
+    over = same & (s[order][1:] < e[order][:-1] - 1e-9 * np.maximum(1.0, np.abs(e[order][:-1])))
     if over.any():
         rows = order[1:][over]
         problems.append(f"overlapping intervals of client(s) {labels_of(pd.unique(data[client].to_numpy()[rows]))} "

@@ -75,7 +75,7 @@ from scipy.special import logsumexp
 
 from ..data.checks import check_choice, check_conf_level, check_positive_int, require_columns, require_frame
 from ..errors import ConvergenceWarning, DataWarning, FormulaError, IdentificationError, SchemaError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from ._messages import labels_of
 from .surv_data import event_indicator
 from .surv_formula import SurvSpec, Term, build_design, parse_surv_formula
@@ -345,8 +345,8 @@ class JointLikelihood:
 # ---------------------------------------------------------------------------------------------------------------
 # Result
 # ---------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class JointResult:
+@dataclass(frozen=True, repr=False)
+class JointResult(ResultDisplay):
     """A fitted joint model (:func:`fit_joint`).
 
     ``params``: ``submodel`` (``"longitudinal"`` or ``"event"``), ``term``, ``estimate, std_error, statistic,

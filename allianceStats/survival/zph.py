@@ -57,14 +57,14 @@ from scipy import stats
 from scipy.stats import rankdata
 
 from ..data.checks import check_choice
-from ..results import CLOSED_FORM, Convergence, Provenance
+from ..results import CLOSED_FORM, Convergence, Provenance, ResultDisplay
 from .curves import product_limit
 
 TRANSFORMS = ("km", "rank", "identity", "log")
 
 
-@dataclass(frozen=True)
-class ZphResult:
+@dataclass(frozen=True, repr=False)
+class ZphResult(ResultDisplay):
     """Proportional-hazards tests and scaled Schoenfeld residuals of a Cox fit (:func:`cox_zph`).
 
     ``table``: ``term, chisq, df, p_value`` (one row per model term and ``GLOBAL``). ``residuals``: one row per

@@ -129,7 +129,16 @@ def test_bad_input_lists_every_problem_with_rows_and_clients():
     with pytest.raises(SchemaError, match="changes within client"):
         survival_intervals(sessions.assign(arm=np.arange(10)), events, keep=["arm"])
     with pytest.raises(SchemaError, match="whole-number times"):
-        survival_intervals(sessions, events, periods=True)
+        survival_intervals(sessions.assign(session=sessions["session"] + 0.5), events, periods=True)
+
+
+def test_periods_group_a_fractional_end_and_censored_labels():
+    sessions, events = _toy()
+    pp = survival_intervals(sessions, events.assign(time=[5.5, 3.5], event=["relapse", "completed"]),
+                            periods=True, censored="completed")
+    a, b = pp[pp["client"] == "a"], pp[pp["client"] == "b"]
+    assert a["period"].tolist() == [2, 3, 4, 5, 6] and a["event"].tolist() == [0, 0, 0, 0, "relapse"]
+    assert b["period"].tolist() == [2, 3] and (b["event"] == 0).all()  # censored at 3.5: period 4 not complete
 
 
 def test_check_intervals_accepts_builder_output_and_rejects_look_ahead():
