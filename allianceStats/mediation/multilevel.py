@@ -373,5 +373,9 @@ def simulate_111(n_clusters: int, n_per: int, *, seed: int, a_w: float = 0.4, b_
 
     data, truth = design(n_clusters, n_per, a_w=a_w, b_w=b_w, sigma_ab=sigma_ab, a_b=a_b, b_b=b_b, c_w=c_w,
                          c_b=c_b, seed=seed)
-    return data, truth["targets"]
+    # the design names its targets as paths ("x -> m -> y (within)"); this function keeps the effect names of
+    # fit_multilevel_mediation's table (EFFECTS), which its callers look up
+    as_effect = dict(zip(("x -> m -> y (within)", "x -> m -> y (between)", "x -> y (within)", "x -> y (between)"),
+                         EFFECTS))
+    return data, {as_effect.get(k, k): v for k, v in truth["targets"].items()}
 
