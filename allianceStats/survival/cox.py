@@ -228,7 +228,8 @@ class CoxResult(ResultDisplay):
         """
         from .curves import predict_survival
 
-        return predict_survival(self, newdata, client=client, conf_level=conf_level)
+        return predict_survival(self, newdata, client=client,
+                                conf_level=self.conf_level if conf_level is None else conf_level)
 
     def cox_zph(self, transform: str = "km"):
         """Test of proportional hazards and scaled Schoenfeld residuals, as R's ``cox.zph``.

@@ -350,7 +350,7 @@ def _stratum_of(fit, newdata: pd.DataFrame) -> np.ndarray:
 
 
 def predict_survival(fit, newdata: pd.DataFrame, *, client: str | None = None,
-                     conf_level: float | None = None) -> pd.DataFrame:
+                     conf_level: float = 0.95) -> pd.DataFrame:
     """Predicted survival for new covariate values, or for covariate paths, from a fitted Cox model.
 
     Method: module docstring (:mod:`allianceStats.survival.curves`), as R's ``survfit(fit, newdata)`` and, for
@@ -366,8 +366,8 @@ def predict_survival(fit, newdata: pd.DataFrame, *, client: str | None = None,
         each client's covariate path; a path's time runs on without gaps from its first row.
     client : str, optional
         Column naming the paths.
-    conf_level : float, optional
-        Level of the "log" intervals (default: the fit's).
+    conf_level : float
+        Level of the "log" intervals (``CoxResult.predict_survival`` passes the fit's level by default).
 
     Returns
     -------
@@ -391,7 +391,7 @@ def predict_survival(fit, newdata: pd.DataFrame, *, client: str | None = None,
     >>> curves.groupby("curve", sort=False)["survival"].last().round(3).to_dict()
     {'low': 0.001, 'high': 0.276}
     """
-    conf_level = fit.conf_level if conf_level is None else check_conf_level(conf_level)
+    conf_level = check_conf_level(conf_level)
     require_frame(newdata, where="predict_survival", what="newdata")
     fd = fit.fit_data
     spec = fd.spec
