@@ -40,6 +40,24 @@ import numpy as np
 LOG2PI = np.log(2.0 * np.pi)
 
 
+def _no_h1(iterations: int) -> float:
+    """NaN for H1's log-likelihood, with a warning, when the saturated model has no ML estimate (issue 12).
+
+    Too few rows for the observed variables (complete data: n ≤ p or a constant column; missing data: too
+    few rows in the patterns, e.g. 20 clients × 12 wave variables) make the sample covariance singular, or EM
+    drive Σ singular while ℓ grows without bound. χ² and the indices built on it are then undefined (NaN).
+    """
+    from ..errors import DataWarning
+    from ._messages import warn
+
+    how = "is singular" if iterations == 0 else f"became singular after {iterations} EM iterations"
+    warn("the saturated model (H1) has no maximum-likelihood estimate: its covariance matrix " + how + " (too "
+         "few rows for the number of observed variables and their missing-data patterns). The chi-square test "
+         "and the fit indices built on it are not available (NaN); use more cases or fewer observed variables "
+         "(e.g. fewer waves).", DataWarning)
+    return float("nan")
+
+
 def _pair_kernel(n, A, B):
     """K (p² × p²) with vec(X)ᵀ K vec(Y) = Σ_k n_k tr(X A_k Y B_k) for symmetric A_k, B_k (one GEMM)."""
     P, p, _ = A.shape
@@ -202,6 +220,8 @@ class PatternData:
             mu = self.sum_y[0] / self.counts[0]
             sigma = self.sum_yy[0] / self.counts[0] - np.outer(mu, mu)
             ll, _, _ = self.loglik(mu, sigma)
+            if ll == -np.inf:  # singular sample covariance: H1's likelihood is unbounded, not −inf
+                return mu, sigma, _no_h1(0), 0
             return mu, sigma, ll, 0
         y = self.y
         if start is not None and self.loglik(*start)[0] > -np.inf:
@@ -218,6 +238,8 @@ class PatternData:
         for _ in range(max_iter):
             it += 1
             inv, logdet = self._padded_inverse(sigma)
+            if inv is None:  # Σ left the PD cone: the likelihood rises without bound as Σ turns singular
+                return mu, sigma, _no_h1(it), it
             ll, _, _ = self._loglik_from_inverse(mu, inv, logdet)
             if abs(ll - ll_old) < tol * max(1.0, abs(ll)):
                 break
