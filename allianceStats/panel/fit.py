@@ -37,9 +37,10 @@ Example
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,7 @@ from .._deprecation import renamed_arguments
 from ..comparison import ComparisonResult
 from ..data.checks import check_bool, require_columns, require_frame
 from ..data.reshape import session_label, to_wide
-from ..errors import DataWarning, OptionError, SchemaError
+from ..errors import ConvergenceWarning, DataWarning, OptionError, SchemaError
 from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from ..sem._messages import warn
 from ..sem.result import PATH_COLUMNS, SEMResult, deprecated_attribute
@@ -102,7 +103,8 @@ class PanelResult(ResultDisplay):
     data : DataFrame
         The wide table that was fitted (one row per client).
     convergence, provenance
-        How the optimiser ended; where the result came from (``provenance.function`` is ``"fit_riclpm"`` etc.,
+        How the optimiser ended (``converged`` is also False for a model that is not identified: df < 0 or a
+        singular information matrix; the message says so); where the result came from (``provenance.function`` is ``"fit_riclpm"`` etc.,
         the data hash is of the table passed in).
     group : str, optional
         The group column of a multigroup model.
@@ -239,11 +241,25 @@ def _infer_waves(columns: Sequence[Hashable], names: Sequence[str]) -> tuple[Has
     return tuple(sorted(as_int)) if len(as_int) == len(found) else tuple(found)
 
 
+def _check_waves(waves: Any) -> None:
+    """``waves`` is None or a sequence of session numbers: a number or text is not (``waves=0`` is no
+    shorthand for "every wave", and ``waves=6`` would be ambiguous: session 6, or six waves?)."""
+    if waves is None:
+        return
+    if isinstance(waves, str | bytes) or not isinstance(waves, Iterable):
+        raise OptionError(f"waves={waves!r} is not a list of session numbers; give the sessions to use as waves, "
+                          "e.g. waves=[1, 2, 3] or waves=range(1, 7) (at least 2), or leave waves=None for every "
+                          "session in the data")
+
+
 def _prepare(data: Any, varying: Sequence[str], *, client: str, session: str, waves: Any, wide: bool,
              static: Sequence[str], columns: Mapping[str, Sequence[Any]] | None = None,
              where: str) -> tuple[pd.DataFrame, tuple[Hashable, ...]]:
     """Wide data (one row per client) and the waves; long data are pivoted, wide data copied."""
     data = require_frame(data, where=where)
+    _check_waves(waves)
+    if waves is not None:
+        waves = resolve_waves(tuple(waves))  # at least two, no duplicates (OptionError), before any reshaping
     if check_bool("wide", wide):
         if waves is None and columns:
             waves = range(1, len(next(iter(columns.values()))) + 1)  # waves numbered by position
@@ -335,7 +351,33 @@ def _fit(function: str, model_name: str, syntax: str, wide: pd.DataFrame, *, dat
     prov = make_provenance(data, options=options, seed=res.provenance.seed, function=function, started=started)
     return PanelResult(model=model_name, variables=tuple(variables), waves=tuple(waves), syntax=syntax,
                        params=res.params, fit=res.fit, cross_lagged=cross, autoregressive=auto, sem=res, data=wide,
-                       convergence=res.convergence, provenance=prov, group=group, spec=dict(spec))
+                       convergence=_identified(res, model_name, len(waves)), provenance=prov, group=group,
+                       spec=dict(spec))
+
+
+def _identified(res: SEMResult, model_name: str, n_waves: int) -> Convergence:
+    """The SEM fit's convergence, with ``converged=False`` when the model is not identified (issue 12).
+
+    Not identified: more free parameters than the data's means and (co)variances (df < 0), or a singular
+    information matrix (no standard errors although they were asked for). An optimum of such a model is one
+    of many; reporting it as converged, with NaN standard errors, would hide that.
+    """
+    conv = res.convergence
+    df, npar = float(res.fit.get("df", np.nan)), float(res.fit.get("npar", np.nan))
+    reasons = []
+    if df < 0:
+        reasons.append(f"it has {npar:.0f} free parameters but the data give only {npar + df:.0f} means and "
+                       f"(co)variances (df = {df:.0f})")
+    if res.options.get("se") != "none" and res.vcov is None:
+        reasons.append("its information matrix is singular, so no standard errors exist")
+    if not reasons:
+        return conv
+    hint = " An RI-CLPM needs at least 3 waves." if model_name == "RI-CLPM" and n_waves < 3 else ""
+    msg = (f"the {model_name} is not identified: " + "; ".join(reasons) + ". Its estimates are one solution of "
+           "many and are not reported as converged. Use more waves, add equality constraints "
+           "(constraints='lagged'), or simplify the model." + hint)
+    warn(msg, ConvergenceWarning)
+    return dataclasses.replace(conv, converged=False, message=msg, warnings=(*conv.warnings, msg))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -379,8 +421,9 @@ def fit_riclpm(data: pd.DataFrame, variables: Sequence[str], *, client: str = "c
     client, session : str
         Client and session-number columns of long data.
     waves : sequence, optional
-        Session numbers to use as the waves, in order (default: every session present). With wide data the
-        wave labels of the columns.
+        Session numbers to use as the waves, in order, at least two (default None: every session present); a
+        single number (``waves=0``, ``waves=6``) is an OptionError. With wide data the wave labels of the
+        columns.
     wide : bool
         ``data`` is already one row per client.
     columns : mapping, optional
@@ -404,6 +447,15 @@ def fit_riclpm(data: pd.DataFrame, variables: Sequence[str], *, client: str = "c
         A column is absent, a client has two rows for one session, a variable is never observed at a wave.
     OptionError
         An option has a value the model does not accept.
+
+    Warns
+    -----
+    ConvergenceWarning
+        The model is not identified (df < 0 or a singular information matrix): ``converged`` is False and
+        ``convergence.message`` says why (as for a fit that did not converge).
+    DataWarning
+        The saturated model has no ML estimate (too few clients for the observed variables): the chi-square
+        and the indices built on it are NaN.
 
     Examples
     --------
@@ -485,8 +537,9 @@ def fit_clpm(data: pd.DataFrame, variables: Sequence[str], *, client: str = "cli
     client, session : str
         Client and session-number columns of long data.
     waves : sequence, optional
-        Session numbers to use as the waves, in order (default: every session present). With wide data the
-        wave labels of the columns.
+        Session numbers to use as the waves, in order, at least two (default None: every session present); a
+        single number (``waves=0``, ``waves=6``) is an OptionError. With wide data the wave labels of the
+        columns.
     wide : bool
         ``data`` is already one row per client.
     columns : mapping, optional
@@ -569,8 +622,9 @@ def fit_dpm(data: pd.DataFrame, x: Sequence[str] | str, y: str, *, client: str =
     client, session : str
         Client and session-number columns of long data.
     waves : sequence, optional
-        Session numbers to use as the waves, in order (default: every session present). With wide data the
-        wave labels of the columns.
+        Session numbers to use as the waves, in order, at least two (default None: every session present); a
+        single number (``waves=0``, ``waves=6``) is an OptionError. With wide data the wave labels of the
+        columns.
     wide : bool
         ``data`` is already one row per client.
     columns : mapping, optional

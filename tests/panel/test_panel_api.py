@@ -126,3 +126,76 @@ def test_compare_panel_result(small, riclpm):
     assert np.isfinite(result.table["p_value_chibar"].iloc[1])
     with pytest.raises(OptionError, match="compare_panel\\(\\) compares results of fit_riclpm"):
         compare_panel(riclpm, riclpm.sem)
+
+
+# ---------------------------------------------------------------------------------------------- issue 12
+def _few_clients(n_clients=20, n_waves=6, p_missing=0.15, seed=0):
+    """Two variables over ``n_waves`` sessions for few clients, sessions after the first missing at random."""
+    rng = np.random.default_rng(seed)
+    stable = rng.normal(size=(n_clients, 2))
+    rows = []
+    for i in range(n_clients):
+        within = np.zeros(2)
+        for t in range(1, n_waves + 1):
+            within = 0.4 * within + rng.normal(size=2)
+            if t > 1 and rng.random() < p_missing:
+                continue
+            rows.append({"client": f"c{i:02d}", "session": t, "alliance": 4 + stable[i, 0] + within[0],
+                         "outcome": 20 + 3 * (stable[i, 1] + within[1])})
+    return pd.DataFrame(rows)
+
+
+def test_riclpm_on_20_clients_by_6_waves_is_fitted_not_an_einsum_error():
+    """Issue 12: 20 clients x 6 waves (12 observed variables, FIML) stopped in numpy's einsum: the saturated
+    model's EM drove its covariance matrix singular (its likelihood has no maximum here) and the pattern inverse
+    was None. Now the model is fitted, and the chi-square, which needs that saturated model, is NaN with a
+    DataWarning saying why."""
+    from allianceStats.errors import DataWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", DataWarning)
+        with pytest.warns(DataWarning, match=r"saturated model \(H1\) has no maximum-likelihood estimate"):
+            res = als.fit_riclpm(_few_clients(), V2)
+    assert res.n_obs == 20 and res.waves == (1, 2, 3, 4, 5, 6)
+    assert np.isnan(res.fit["chisq"]) and np.isfinite(res.fit["loglik"])
+    assert np.isfinite(res.cross_lagged["estimate"]).all()
+
+
+def test_complete_data_with_fewer_clients_than_variables_has_no_chi_square():
+    """Complete data, 8 clients, 12 observed variables: the sample covariance is singular, so the saturated
+    log-likelihood is unbounded; the chi-square was reported as 0 (p = 1, a perfect fit) and is NaN now."""
+    from allianceStats.errors import DataWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", DataWarning)
+        with pytest.warns(DataWarning, match=r"covariance matrix is singular"):
+            res = als.fit_clpm(_few_clients(n_clients=8, p_missing=0.0), V2)
+    assert np.isnan(res.fit["chisq"]) and not res.fit["pvalue"] == 1.0
+
+
+@pytest.mark.parametrize("waves", [0, 3, 2.5, True, "12", [0], [], [1], [1, 1, 2]])
+def test_waves_that_are_not_session_numbers_are_an_option_error(small, waves):
+    """Issue 12: waves=0 must not mean "every wave" (it raised a TypeError from the reshape)."""
+    with pytest.raises(OptionError, match=r"waves="):
+        als.fit_riclpm(small, V2, waves=waves)
+    with pytest.raises(OptionError, match=r"waves="):
+        als.fit_clpm(small, V2, waves=waves)
+
+
+@pytest.mark.filterwarnings("ignore:the information matrix is singular")
+def test_an_unidentified_model_is_not_reported_as_converged(small):
+    """Issue 12: an RI-CLPM over 2 waves (17 parameters, 14 moments) said converged: True with NaN SEs."""
+    from allianceStats.errors import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="the RI-CLPM is not identified: it has 17 free parameters but "
+                                                "the data give only 14"):
+        res = als.fit_riclpm(small, V2, waves=[1, 2])
+    assert res.converged is False and res.convergence.converged is False
+    assert "not identified" in res.convergence.message and "at least 3 waves" in res.convergence.message
+    assert "converged: False" in res.summary() and "NOT converged" in repr(res)
+    # just identified (df = 0) is identified: the 2-wave CLPM stays converged
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert als.fit_clpm(small, V2, waves=[1, 2]).converged is True
