@@ -7,10 +7,24 @@ to standard output; progress, warnings and messages to standard error. Options f
 (docs/design.md, "Vocabulary"): ``--conf-level``, ``--n-draws``, ``--ci``, ``--seed``, ``--waves``,
 ``--scheduler``; the 0.1 spelling ``--n-boot`` still works with a warning naming ``--n-draws``.
 
-Exit codes: ``0`` success; ``2`` bad input — the data, the options or a file are wrong (a
-:class:`~allianceStats.errors.SchemaError` lists every problem); ``1`` the model could not be fitted
-(non-convergence, an unidentified model, a numerical failure), with the reason. Every error is one message on
-standard error, never a traceback.
+Exit codes (:data:`EXIT_CODES`):
+
+``0``
+    success; for ``report`` / ``demo``: every section of the report was computed.
+``1``
+    the model could not be fitted (non-convergence, an unidentified model, a numerical failure), with the
+    reason; for ``report`` / ``demo``: the report was written, but at least one section failed (each is
+    listed on standard error and at the top of the report).
+``2``
+    bad input — the data, the options, an analysis or study file, or an input or output path is wrong (a
+    :class:`~allianceStats.errors.SchemaError` lists every problem). Nothing is fitted and nothing is written.
+``3``
+    ``report`` / ``demo`` only: the report was written and nothing failed, but some sections were skipped
+    because their columns are absent (listed, with the reason, on standard error and at the top of the report);
+    ``--strict`` makes this ``1``.
+
+Every error is one message on standard error, never a traceback. Output paths (``--out``, ``--truth``, a report
+folder, a power study's ``out_dir``) are checked before any work is done.
 
 Example
 -------
@@ -27,7 +41,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 
 import click
 import typer
@@ -36,7 +50,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ._deprecation import warn_renamed
 from .analysis import DEMO_ANALYSIS
-from .errors import AllianceStatsError, ConvergenceError, IdentificationError, OptionError
+from .errors import AllianceStatsError, ConvergenceError, DataFileError, IdentificationError, OptionError
+
+#: the exit codes of every command (see the module docstring)
+EXIT_OK, EXIT_FIT_FAILED, EXIT_BAD_INPUT, EXIT_SECTIONS_SKIPPED = 0, 1, 2, 3
+EXIT_CODES = {EXIT_OK: "success", EXIT_FIT_FAILED: "a model could not be fitted (report: a section failed)",
+              EXIT_BAD_INPUT: "bad input: data, options or a path are wrong; nothing was written",
+              EXIT_SECTIONS_SKIPPED: "report written; some sections were skipped (their columns are absent)"}
 
 app = typer.Typer(name="alliance-stats", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -80,8 +100,8 @@ def _exit_codes() -> Iterator[None]:
         err_console.print(f"error: {err}", markup=False)
         raise typer.Exit(2) from None
     except OSError as err:
-        err_console.print(f"error: {err.strerror or err}" + (f": {err.filename}" if err.filename else ""),
-                          markup=False)
+        where = f"cannot access {err.filename}: " if err.filename else ""
+        err_console.print(f"error: {where}{err.strerror or err}", markup=False)
         raise typer.Exit(2) from None
     except Exception as err:  # noqa: BLE001 - a bug still gets one line, not a traceback
         err_console.print(f"error: unexpected {type(err).__name__}: {err} (please report this with the command "
@@ -127,16 +147,64 @@ def _mapping(columns: list[str] | None, roles: tuple[str | None, str | None, str
     return out or None
 
 
+def _unreadable(path: Path, err: Exception) -> DataFileError | None:
+    """One sentence saying why a data file cannot be read (for errors of the file, not of its content)."""
+    import pandas as pd
+
+    if isinstance(err, UnicodeDecodeError):
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(4)
+        except OSError:
+            head = b""
+        if head.startswith(b"PK\x03\x04"):
+            return DataFileError(f"{path} is a zip file (an Excel .xlsx workbook renamed .csv?), not CSV text; "
+                                 "save the sheet as 'CSV UTF-8' in Excel, or read it with pandas.read_excel and "
+                                 "pass the DataFrame")
+        return DataFileError(f"{path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at position "
+                             f"{err.start}); save it as UTF-8 (Excel: 'CSV UTF-8'; or iconv -f latin1 -t utf-8)")
+    if isinstance(err, pd.errors.EmptyDataError):
+        return DataFileError(f"{path} is empty (no header line); a session table needs a header line "
+                             "(client,session,...) and one row per session")
+    if isinstance(err, pd.errors.ParserError):
+        return DataFileError(f"{path} cannot be read as CSV: {str(err).strip().splitlines()[0]}")
+    if type(err).__module__.startswith("pyarrow"):
+        return DataFileError(f"{path} cannot be read as Parquet: {str(err).strip().splitlines()[0]}")
+    return None
+
+
 def _load(data: str, columns: list[str] | None, roles=(None, None, None)):
     import allianceStats as als
 
     if data == "example":
         return als.load_example()
+    path = Path(data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        frame = als.read_sessions(Path(data), columns=_mapping(columns, roles))
+        try:
+            frame = als.read_sessions(path, columns=_mapping(columns, roles))
+        except (AllianceStatsError, OSError):
+            raise
+        except Exception as err:  # noqa: BLE001 - a file that cannot be read is bad input, with its reason
+            reason = _unreadable(path, err)
+            if reason is None:
+                raise
+            raise reason from None
     _print_warnings(caught)
     return frame
+
+
+def _check_out(out: Path | None, option: str = "--out") -> None:
+    """Before any work: ``--out`` must be a file that can be written (not a folder, not below a file)."""
+    if out is not None:
+        from .report.tables import check_output_file
+
+        check_output_file(out, what=option)
+
+
+def _check_count(value: int | None, option: str, minimum: int = 1) -> None:
+    if value is not None and value < minimum:
+        raise OptionError(f"{option}={value} must be a whole number of at least {minimum}")
 
 
 @contextlib.contextmanager
@@ -166,6 +234,13 @@ def _check_converged(result, what: str) -> None:
     if not result.converged:
         raise FitFailure(f"{what} did not converge; the estimates above are not reliable "
                          f"({result.convergence.message}).")
+
+
+def _check_identified(result, what: str) -> None:
+    """A fit without a covariance matrix of its estimates (an unidentified model) is not a usable fit."""
+    if getattr(result, "vcov", False) is None:
+        reasons = "; ".join(getattr(result.convergence, "warnings", ()) or ()) or "the information matrix is singular"
+        raise FitFailure(f"{what} has no standard errors, so the model is probably not identified ({reasons}).")
 
 
 def _show(result) -> None:
@@ -209,6 +284,7 @@ def fit_mlm(data: DataArg,
     import allianceStats as als
 
     with _exit_codes():
+        _check_out(out)
         frame = _load(data, column, (client, therapist, session))
         if decompose:
             frame = als.decompose(frame, decompose,
@@ -225,8 +301,10 @@ def _panel(kind: str, data: str, variables: list[str], waves: int | None, constr
     import allianceStats as als
 
     with _exit_codes():
+        _check_out(out)
+        _check_count(waves, "--waves", minimum=2)
         frame = _load(data, column, roles)
-        options = {k: v for k, v in {"waves": list(range(1, waves + 1)) if waves else None,
+        options = {k: v for k, v in {"waves": list(range(1, waves + 1)) if waves is not None else None,
                                      "constraints": constraints, "conf_level": conf_level}.items() if v is not None}
         fit = als.fit_riclpm if kind == "riclpm" else als.fit_clpm
         with _fitting(kind.upper()):
@@ -234,11 +312,12 @@ def _panel(kind: str, data: str, variables: list[str], waves: int | None, constr
         _show(res)
         _write_csv(res.params, out)
         _check_converged(res, f"the {kind.upper()}")
+        _check_identified(res, f"the {kind.upper()}")
 
 
 VariablesOpt = Annotated[list[str], typer.Option(
     "--variable", "-v", help="Panel variable (repeat: -v alliance -v outcome).")]
-WavesOpt = Annotated[int | None, typer.Option(help="Use sessions 1..WAVES as the waves.")]
+WavesOpt = Annotated[int | None, typer.Option(help="Use sessions 1..WAVES as the waves (at least 2; default: all).")]
 ConstraintsOpt = Annotated[str | None, typer.Option(help='None, "lagged" or "stationary".')]
 
 
@@ -270,6 +349,7 @@ def fit_sem(data: DataArg,
     import allianceStats as als
 
     with _exit_codes():
+        _check_out(out)
         text = Path(model).read_text(encoding="utf-8") if Path(model).is_file() else model
         frame = _load(data, column, (client, therapist, session))
         with _fitting("SEM"):
@@ -277,6 +357,7 @@ def fit_sem(data: DataArg,
         _show(res)
         _write_csv(res.params, out)
         _check_converged(res, "the SEM")
+        _check_identified(res, "the SEM")
 
 
 @fit_app.command("mediation")
@@ -305,8 +386,16 @@ def fit_mediation(data: DataArg,
             _renamed_option("--n-boot", "--n-draws")
             n_draws = n_boot
         check_choice("--unit", unit, ["client", "session"])
-        frame = require_columns(_load(data, column, (client, therapist, session)), [x, *mediator, y],
-                                where="fit mediation")
+        _check_count(seed, "--seed", minimum=0)
+        _check_out(out)
+        roles = {"--x": [x], "--mediator": mediator, "--y": [y]}
+        repeated = sorted({c for cols in roles.values() for c in cols
+                           if sum(cols.count(c) for cols in roles.values()) > 1})
+        if repeated:
+            raise OptionError(f"column(s) {repeated} are given more than once among --x, --mediator and --y; each "
+                              "column plays one role")
+        frame = require_columns(_load(data, column, (client, therapist, session)),
+                                list(dict.fromkeys([x, *mediator, y])), where="fit mediation")
         kwargs = {"n_draws": n_draws, "ci": ci, "seed": seed, **_level(conf_level)}
         if unit == "client":
             frame = frame.groupby("client", sort=True)[[x, *mediator, y]].mean().reset_index()
@@ -328,17 +417,30 @@ def ruptures(data: DataArg,
     import allianceStats as als
 
     with _exit_codes():
+        _check_out(out)
         frame = _load(data, column, (client, therapist, session))
         res = als.detect_ruptures(frame, column_name, method=method)
         _show(res)
         _write_csv(res.events, out)
 
 
-def _run_report(analysis: Path, outdir: Path, strict: bool) -> Path:
-    """Run an analysis file (:mod:`allianceStats.analysis`), draw it (:mod:`allianceStats.report`), write it."""
+class ReportRun(NamedTuple):
+    """What ``_run_report`` wrote: the path of ``index.html`` and the report (its sections and their status)."""
+
+    path: Path
+    report: Any
+
+
+def _run_report(analysis: Path, outdir: Path) -> ReportRun:
+    """Run an analysis file (:mod:`allianceStats.analysis`), draw it (:mod:`allianceStats.report`), write it.
+
+    The output folder is checked before anything runs. Failed and skipped sections are listed on standard error.
+    """
     from .analysis import load_analysis, load_data, run_analysis
     from .report import build_report, write_report
+    from .report.tables import check_output_folder
 
+    check_output_folder(outdir, what="the report folder (--out)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         spec = load_analysis(analysis)
@@ -354,24 +456,45 @@ def _run_report(analysis: Path, outdir: Path, strict: bool) -> Path:
         run = run_analysis(spec, data, progress=tick)
         progress.update(task, completed=len(spec.steps), description="writing report")
         report = build_report(run)
-        path = write_report(report, outdir)
-    for section in report.sections:
-        if section.status != "ok":
-            err_console.print(f"{section.status}: {section.title}: {section.note}", markup=False)
-    if strict and any(s.status == "failed" for s in report.sections):
-        raise FitFailure(f"some analyses failed (see above); the report was still written to {path}")
-    return path
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            path = write_report(report, outdir)
+    _print_warnings(caught)
+    if report.problems:
+        err_console.print(f"{len(report.problems)} of {len(report.sections)} sections not computed:", markup=False)
+    for section in report.problems:
+        err_console.print(f"{section.status}: {section.title}: {section.note}", markup=False)
+    return ReportRun(path, report)
+
+
+def _sections_exit(run: ReportRun, strict: bool) -> None:
+    """Leave with the code the report's sections call for (:data:`EXIT_CODES`), saying so on standard error."""
+    failed, skipped = run.report.failed, run.report.skipped
+    if failed:
+        err_console.print(f"error: {len(failed)} section(s) failed; the report lists them at the top "
+                          f"({run.path})", markup=False)
+        raise typer.Exit(EXIT_FIT_FAILED)
+    if skipped:
+        err_console.print(f"{'error' if strict else 'note'}: {len(skipped)} section(s) skipped because their "
+                          f"columns are absent ({run.path})", markup=False)
+        raise typer.Exit(EXIT_FIT_FAILED if strict else EXIT_SECTIONS_SKIPPED)
 
 
 @app.command()
 def report(analysis: Annotated[Path, typer.Argument(help="Analysis file (TOML).")],
            out: Annotated[Path, typer.Option(
                "--out", "-o", help="Output folder for index.html and tables/.")] = Path("reports/report"),
-           strict: Annotated[bool, typer.Option(help="Exit 1 if any analysis failed.")] = False) -> None:
-    """Run every analysis of a TOML analysis file and write the HTML report and its tables."""
+           strict: Annotated[bool, typer.Option(
+               help="Exit 1 also when sections were skipped (otherwise 3).")] = False) -> None:
+    """Run every analysis of a TOML analysis file and write the HTML report and its tables.
+
+    Exit codes: 0 every section computed; 1 some section failed; 3 some skipped (columns absent); 2 bad input
+    (nothing written). Failed and skipped sections are listed on stderr and at the top of the report.
+    """
     with _exit_codes():
-        path = _run_report(analysis, out, strict)
-        typer.echo(f"report written to {path}")
+        run = _run_report(analysis, out)
+        typer.echo(f"report written to {run.path}")
+    _sections_exit(run, strict)
 
 
 @app.command()
@@ -385,6 +508,13 @@ def simulate(out: Annotated[Path, typer.Option("--out", "-o", help="CSV file for
     from .simulate import sdt_cycle
 
     with _exit_codes():
+        _check_out(out)
+        _check_out(truth, "--truth")
+        if truth is not None and truth.resolve() == out.resolve():
+            raise OptionError(f"--truth and --out are the same file ({out}); give two file names")
+        _check_count(seed, "--seed", minimum=0)
+        for option, value in (("--therapists", therapists), ("--clients", clients), ("--sessions", sessions)):
+            _check_count(value, option)
         with err_console.status("simulating …"):
             data, pop = sdt_cycle(therapists, clients, sessions, seed=seed)
         atomic_write(out, to_csv_text(data))
@@ -418,11 +548,12 @@ def power(study: Annotated[Path, typer.Argument(
 
     from .power_analysis.studyfile import load_study, run_study
     from .report.power_curve import power_curve_svg
-    from .report.tables import atomic_write
+    from .report.tables import atomic_write, check_output_folder
 
     with _exit_codes():
-        result = run_study(study, scheduler=scheduler, progress=progress)
         out_dir = Path(load_study(study)["out_dir"])
+        check_output_folder(out_dir, what=f"the study's out_dir ({study})")
+        result = run_study(study, scheduler=scheduler, progress=progress)
         for target in result.table["target"].unique():
             name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(target)).strip("_")
             atomic_write(out_dir / f"power_curve_{name}.svg", power_curve_svg(result.table, target=target))
@@ -432,11 +563,15 @@ def power(study: Annotated[Path, typer.Argument(
 
 @app.command()
 def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("reports/demo")) -> None:
-    """Run the full analysis of the bundled example data and write reports/demo/index.html."""
+    """Run the full analysis of the bundled example data and write reports/demo/index.html.
+
+    Exit codes as ``report``: 0 every section computed; 1 some failed; 3 some skipped; 2 the folder is not usable.
+    """
     with _exit_codes():
-        path = _run_report(DEMO_ANALYSIS, out, strict=False)
-        typer.echo(f"demo report written to {path.resolve()}")
-        typer.echo(f"open it with: xdg-open {path}  (or any web browser)")
+        run = _run_report(DEMO_ANALYSIS, out)
+        typer.echo(f"demo report written to {run.path.resolve()}")
+        typer.echo(f"open it with: xdg-open {run.path}  (or any web browser)")
+    _sections_exit(run, strict=False)
 
 
 def main() -> None:  # pragma: no cover - `python -m allianceStats.cli`

@@ -46,7 +46,7 @@ def demo_report(tmp_path_factory) -> Path:
         pytest.skip(reason="Debian's chromium is not on PATH (apt-get install chromium; .ci/run installs it)")
     from allianceStats.cli import DEMO_ANALYSIS, _run_report
 
-    return _run_report(DEMO_ANALYSIS, tmp_path_factory.mktemp("demo"), strict=False)
+    return _run_report(DEMO_ANALYSIS, tmp_path_factory.mktemp("demo")).path
 
 
 def test_demo_report_renders_without_console_messages(demo_report, tmp_path):

@@ -1,6 +1,7 @@
 """The alliance-stats command line: exit codes (0 / 1 / 2), messages without tracebacks, byte-identical reruns."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import warnings
@@ -169,8 +170,9 @@ def test_report_runs_and_reruns_byte_identically(data_csv, tmp_path):
     toml.write_text(ANALYSIS.format(data=data_csv.as_posix()))
     first = invoke("report", toml, "-o", tmp_path / "a")
     second = invoke("report", toml, "-o", tmp_path / "b")
-    assert first.exit_code == 0 and second.exit_code == 0, first.stderr
+    assert first.exit_code == 1 and second.exit_code == 1, first.stderr  # one section failed: exit 1
     assert "failed: Multilevel model: broken" in first.stderr
+    assert "1 of 8 sections not computed" in first.stderr and "report written to" in first.stdout
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "tables").iterdir())
     assert Path("tables/mlm_ao_params.csv") in files and Path("tables/mediation_needs_effects.md") in files
     for rel in files:
@@ -181,7 +183,7 @@ def test_report_runs_and_reruns_byte_identically(data_csv, tmp_path):
     broken.write_text(f"[data]\npath = '{data_csv.as_posix()}'\n[[mlm]]\n"
                       "formula = 'outcome ~ nothing_here + (1 | client)'\n")
     strict = invoke("report", broken, "-o", tmp_path / "c", "--strict")
-    assert strict.exit_code == 1 and "some analyses failed" in strict.stderr
+    assert strict.exit_code == 1 and "1 section(s) failed" in strict.stderr
     assert (tmp_path / "c" / "index.html").is_file()  # the report is still written
 
 
@@ -300,3 +302,208 @@ def test_report_escapes_a_script_column_end_to_end(data_csv, tmp_path):
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3  # title, measures table, figure text
     measures = pd.read_csv(tmp_path / "out" / "tables" / "measures.csv")
     assert evil in set(measures["measure"])  # the data files keep the real name
+
+
+# -- issue 12: bad input is exit 2 with one line, a fit that fails exit 1, never a traceback -----------------------
+def one_line_error(result, code: int) -> str:
+    """The single `error: ...` line of a command that exited with ``code``."""
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory) -> dict[str, Path]:
+    import random
+    import zipfile
+
+    folder = tmp_path_factory.mktemp("bad")
+    rng = random.Random(12)
+    files = {"empty.csv": b"", "blank.csv": b"  \n\t\n   \n",
+             "random.csv": bytes(rng.randrange(256) for _ in range(3000)),
+             "random.parquet": bytes(rng.randrange(256) for _ in range(3000)),
+             "latin1.csv": "client,session,alliance,note\nJosé,1,3.0,café\nJosé,2,3.5,crème\n".encode("latin-1")}
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    with zipfile.ZipFile(folder / "workbook.csv", "w") as book:  # an .xlsx is a zip of XML parts
+        book.writestr("[Content_Types].xml", "<Types/>")
+        book.writestr("xl/workbook.xml", "<workbook/>")
+    return {p.name: p for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("name,needle", [
+    ("empty.csv", r"\bempty\b"), ("blank.csv", r"\bempty\b"), ("random.csv", r"UTF-8|binary"),
+    ("random.parquet", r"Parquet"), ("latin1.csv", r"UTF-8.*0xe9|0xe9.*UTF-8"),
+    ("workbook.csv", r"zip.*xlsx|xlsx.*zip"),
+])
+@pytest.mark.parametrize("command", [["validate"], ["describe"], ["fit", "mlm", "-f", "alliance ~ 1 + (1 | client)"]])
+def test_unreadable_data_files_are_bad_input(bad_files, name, needle, command):
+    """Issue 12: these ended in `unexpected EmptyDataError / UnicodeDecodeError / ArrowInvalid`, exit 1."""
+    result = invoke(*command[:2 if command[0] == "fit" else 1], bad_files[name], *command[2:])
+    line = one_line_error(result, 2)
+    assert re.search(needle, line) and "unexpected" not in line and name in line, line
+
+
+def test_permission_denied_is_bad_input(data_csv, tmp_path, monkeypatch):
+    def denied(path, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(allianceStats, "read_sessions", denied)
+    for command in (["validate"], ["describe"], ["fit", "mlm"]):
+        extra = ["-f", "alliance ~ 1 + (1 | client)"] if command[0] == "fit" else []
+        line = one_line_error(invoke(*command, data_csv, *extra), 2)
+        assert line == f"error: cannot access {data_csv}: Permission denied"
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
+                    reason="root reads files whatever their permissions")
+def test_unreadable_file_on_disk_is_bad_input(data_csv, tmp_path):
+    locked = tmp_path / "locked.csv"
+    locked.write_bytes(data_csv.read_bytes())
+    locked.chmod(0)
+    assert "Permission denied" in one_line_error(invoke("validate", locked), 2)
+
+
+def _out_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    folder, file = tmp_path / "a_folder", tmp_path / "a_file"
+    folder.mkdir(exist_ok=True)
+    file.write_text("x")
+    return {"folder": (folder, "is a folder; give a file name"),
+            "below_file": (file / "x.csv", "is a file, not a folder")}
+
+
+@pytest.mark.parametrize("case", ["folder", "below_file"])
+@pytest.mark.parametrize("command", ["fit_mlm", "simulate", "truth"])
+def test_output_file_that_cannot_be_written_is_bad_input_before_any_work(data_csv, tmp_path, monkeypatch, case,
+                                                                         command):
+    def never(*args, **kwargs):
+        raise AssertionError("nothing may be fitted or simulated before the output path is checked")
+
+    monkeypatch.setattr(allianceStats, "fit_mlm", never)
+    monkeypatch.setattr("allianceStats.simulate.sdt_cycle", never)
+    path, needle = _out_cases(tmp_path)[case]
+    args = {"fit_mlm": ["fit", "mlm", data_csv, "-f", "outcome ~ 1 + (1 | client)", "--out", path],
+            "simulate": ["simulate", "-o", path, "--therapists", "2"],
+            "truth": ["simulate", "-o", tmp_path / "ok.csv", "--truth", path, "--therapists", "2"]}[command]
+    line = one_line_error(invoke(*args), 2)
+    assert needle in line and ("--truth" if command == "truth" else "--out") in line
+
+
+@pytest.mark.parametrize("command", ["report", "demo"])
+def test_report_folder_that_is_a_file_is_bad_input_before_any_work(data_csv, tmp_path, monkeypatch, command):
+    def never(*args, **kwargs):
+        raise AssertionError("no analysis may run before the report folder is checked")
+
+    monkeypatch.setattr("allianceStats.analysis.run_analysis", never)
+    blocker = tmp_path / "taken"
+    blocker.write_text("x")
+    toml = tmp_path / "a.toml"
+    toml.write_text(f"[data]\npath = '{data_csv.as_posix()}'\n[describe]\n")
+    for target, needle in ((blocker, "is an existing file; give a folder"),
+                           (blocker / "sub", "is a file, not a folder")):
+        args = ["report", toml, "-o", target] if command == "report" else ["demo", "-o", target]
+        line = one_line_error(invoke(*args), 2)
+        assert needle in line and "report folder" in line
+
+
+def test_unwritable_output_is_bad_input(data_csv, tmp_path, monkeypatch):
+    import os
+
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if "locked" in str(path) else real_access(
+        path, mode, **kw))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    line = one_line_error(invoke("fit", "mlm", data_csv, "-f", "outcome ~ 1 + (1 | client)", "--out",
+                                 locked / "p.csv"), 2)
+    assert f"permission denied in {locked}" in line
+    line = one_line_error(invoke("simulate", "-o", locked / "s.csv"), 2)
+    assert "permission denied" in line
+    toml = tmp_path / "a.toml"
+    toml.write_text(f"[data]\npath = '{data_csv.as_posix()}'\n[describe]\n")
+    assert "permission denied" in one_line_error(invoke("report", toml, "-o", locked / "r"), 2)
+
+
+@pytest.mark.parametrize("args", [
+    ["simulate", "-o", "{tmp}/s.csv", "--seed", "-1"],
+    ["fit", "mediation", "{data}", "--x", "alliance", "-m", "autonomy", "--y", "motivation", "--seed", "-1"],
+])
+def test_negative_seed_is_bad_input(data_csv, tmp_path, args):
+    args = [a.format(tmp=tmp_path, data=data_csv) for a in args]
+    assert "--seed=-1 must be a whole number of at least 0" in one_line_error(invoke(*args), 2)
+    assert not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize("waves", ["0", "1", "-3"])
+def test_waves_below_two_is_an_error_not_all_waves(data_csv, waves):
+    """Issue 12: `--waves 0` silently meant all waves."""
+    line = one_line_error(invoke("fit", "riclpm", data_csv, "-v", "alliance", "-v", "outcome", "--waves", waves), 2)
+    assert f"--waves={waves} must be a whole number of at least 2" in line
+
+
+@pytest.mark.parametrize("roles", [["--x", "alliance", "-m", "autonomy", "--y", "alliance"],
+                                   ["--x", "alliance", "-m", "alliance", "--y", "motivation"],
+                                   ["--x", "alliance", "-m", "autonomy", "-m", "autonomy", "--y", "motivation"]])
+def test_mediation_with_one_column_in_two_roles_is_bad_input(data_csv, roles):
+    line = one_line_error(invoke("fit", "mediation", data_csv, *roles, "--n-draws", "200"), 2)
+    assert "more than once among --x, --mediator and --y" in line
+
+
+def test_fit_sem_unidentified_exits_1_with_the_reason(data_csv):
+    """Issue 12: exit 0 and `converged: True` with NaN standard errors."""
+    model = "f =~ alliance + outcome\nf ~~ f\nalliance ~~ outcome"
+    line = one_line_error(invoke("fit", "sem", data_csv, "-m", model), 1)
+    assert line.startswith("error: could not fit the model: the SEM")
+    assert "not identified" in line or "did not converge" in line
+
+
+def test_fit_riclpm_on_a_short_panel_exits_1_cleanly(tmp_path):
+    """Issue 12: 20 clients x 6 waves ended in an einsum traceback (the engine fix is elsewhere)."""
+    from allianceStats.simulate import sdt_cycle
+
+    data, _ = sdt_cycle(4, 5, 6, seed=2)
+    path = tmp_path / "small.csv"
+    data.to_csv(path, index=False)
+    result = invoke("fit", "riclpm", path, "-v", "alliance", "-v", "outcome")
+    assert result.exit_code in (0, 1), result.stderr
+    if result.exit_code == 1:
+        assert one_line_error(result, 1).startswith("error: could not fit the model")
+
+
+def test_out_files_neutralise_spreadsheet_formulas(data_csv, tmp_path):
+    out = tmp_path / "params.csv"
+    result = invoke("fit", "sem", data_csv, "-m", "sdt =~ autonomy + competence + relatedness", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert any(line.startswith("sdt,'=~,autonomy,") for line in lines)
+    assert not any(",=~," in line or line.startswith("=") for line in lines)
+    params = pd.read_csv(out)
+    assert pd.api.types.is_float_dtype(params["estimate"])  # numbers are still numbers
+
+
+REPORT_STEPS = {"ok": "[describe]\n", "failed": "[[mlm]]\nformula = 'outcome ~ nothing_here + (1 | client)'\n",
+                "skipped": "[icc]\n"}
+
+
+@pytest.mark.parametrize("steps,code,strict_code", [(["ok"], 0, 0), (["ok", "skipped"], 3, 1),
+                                                    (["ok", "failed"], 1, 1), (["skipped", "failed"], 1, 1)])
+def test_report_exit_code_says_whether_sections_failed_or_were_skipped(data_csv, tmp_path, steps, code,
+                                                                       strict_code):
+    """Issue 12: a report with failed sections printed 'report written' and exited 0."""
+    frame = pd.read_csv(data_csv)[["therapist", "client", "session", "empathy"]]  # no default icc measure
+    path = tmp_path / "few.csv"
+    frame.to_csv(path, index=False)
+    toml = tmp_path / "a.toml"
+    toml.write_text(f"[data]\npath = '{path.as_posix()}'\n" + "".join(REPORT_STEPS[s] for s in steps))
+    result = invoke("report", toml, "-o", tmp_path / "out")
+    assert result.exit_code == code, result.stderr
+    assert "report written to" in result.stdout and (tmp_path / "out" / "index.html").is_file()
+    html = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    for status in ("failed", "skipped"):
+        listed = f"{status}: " in result.stderr
+        assert listed == (status in steps), result.stderr
+        assert (f"<strong>{status.capitalize()}:</strong>" in html) == (status in steps)
+    if "skipped" in steps:
+        assert "skipped: Intraclass correlations: none of its default columns" in result.stderr
+    assert invoke("report", toml, "-o", tmp_path / "strict", "--strict").exit_code == strict_code

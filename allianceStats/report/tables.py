@@ -12,9 +12,9 @@ Files are safe to open: a CSV text cell (or header) that starts with ``=``, ``+`
 carriage return gets a leading ``'``, so a spreadsheet shows it as text instead of running it as a formula
 (OWASP, "CSV Injection"); numbers, and text that reads as a number (``-0.5``), stay as they are. Markdown cells
 have a ``<`` that would open an HTML tag and an ``&`` that would start an entity escaped, so a viewer that
-renders HTML inside Markdown shows a column named ``<script>`` as text. Files are written atomically (:func:`atomic_write`) with the permissions the user's umask
-gives new files; :func:`check_output_file` / :func:`check_output_folder` say in one sentence why a path cannot
-be written before any work is done.
+renders HTML inside Markdown shows a column named ``<script>`` as text. Files are written atomically
+(:func:`atomic_write`) with the permissions the user's umask gives new files; :func:`check_output_file` and
+:func:`check_output_folder` say in one sentence why a path cannot be written, before any work is done.
 
 Example
 -------
@@ -168,8 +168,8 @@ def _reads_as_number(text: str) -> bool:
 def neutralise_formula(value):
     """A text cell a spreadsheet would run as a formula, prefixed with ``'``; anything else unchanged.
 
-    >>> neutralise_formula("=SUM(A1:A9)"), neutralise_formula("@cmd"), neutralise_formula("-0.5"), neutralise_formula(-2.0)
-    ("'=SUM(A1:A9)", "'@cmd", '-0.5', -2.0)
+    >>> [neutralise_formula(v) for v in ("=SUM(A1:A9)", "@cmd", "-0.5", -2.0)]
+    ["'=SUM(A1:A9)", "'@cmd", '-0.5', -2.0]
     """
     if isinstance(value, str) and value.startswith(FORMULA_START) and not _reads_as_number(value):
         return "'" + value
