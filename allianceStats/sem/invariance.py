@@ -51,6 +51,7 @@ Example
 """
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -62,8 +63,9 @@ from threadpoolctl import threadpool_limits
 
 from ..comparison import ComparisonResult
 from ..data.checks import check_choice, check_conf_level, require_columns, table_and_text
+from ..data.reshape import to_wide
 from ..errors import FormulaError, OptionError, SchemaError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .comparison import compare_sem
 from .fit import fit_sem
 from .fit_ordinal import fit_sem_ordinal
@@ -129,17 +131,6 @@ def _c(values: Sequence[Any]) -> str:
         + ")"
 
 
-def _term(free: Sequence[bool], fixed: Sequence[float], label: str | None, equal: bool, n_groups: int,
-          rhs: str) -> str:
-    """``c(values)*rhs + c(labels)*rhs`` (values NA where free); equal → one label shared by all groups."""
-    values = [None if f else v for f, v in zip(free, fixed)]
-    out = f"{_c(values)}*{rhs}"
-    if label is not None:
-        labels = [label] * n_groups if equal else [f"{label}.g{g}" for g in range(1, n_groups + 1)]
-        out += f" + {_c(labels)}*{rhs}"
-    return out
-
-
 def _partial_keys(partial: Sequence[str] | None) -> set[tuple[str, str, str]]:
     keys: set[tuple[str, str, str]] = set()
     for text in partial or ():
@@ -156,19 +147,59 @@ def _partial_keys(partial: Sequence[str] | None) -> set[tuple[str, str, str]]:
     return keys
 
 
+class _Writer:
+    """Writes one parameter across the instances (groups or waves) of the sequence.
+
+    Across groups a parameter is one line with a value term and a label term (``c(NA, NA)*x + c(l.g1, l.g2)*x``);
+    across waves the instances are different variables of one group (``x_1``, ``x_2``), one line each
+    (``F_1 =~ NA*x_1 + l*x_1``). A parameter equal across instances shares one label; otherwise each instance
+    gets its own (``.g<k>`` or ``.t<k>`` added).
+    """
+
+    def __init__(self, n_groups: int, waves: Sequence[Any] | None, sep: str):
+        self.waves = list(waves) if waves is not None else None
+        self.G = n_groups if waves is None else len(self.waves)  # type: ignore[arg-type]
+        self.sep = sep
+        self.lines: list[str] = []
+
+    def name(self, v: str, k: int) -> str:
+        return v if self.waves is None else f"{v}{self.sep}{self.waves[k]}"
+
+    def add(self, lhs: str, op: str, rhs: str, free: Sequence[bool], fixed: Sequence[float], label: str | None,
+            equal: bool = False) -> None:
+        G = self.G
+        if self.waves is None:
+            values = [None if f else v for f, v in zip(free, fixed)]
+            term = f"{_c(values)}*{rhs}"
+            if label is not None:
+                labels = [label] * G if equal else [f"{label}.g{g}" for g in range(1, G + 1)]
+                term += f" + {_c(labels)}*{rhs}"
+            self.lines.append(f"{lhs} {op} {term}")
+            return
+        for k in range(G):
+            r = rhs if rhs == "1" or op == "|" else self.name(rhs, k)
+            value = "NA" if free[k] else f"{fixed[k]:g}"
+            term = f"{value}*{r}"
+            if label is not None:
+                term += f" + {label if equal else f'{label}.t{k + 1}'}*{r}"
+            self.lines.append(f"{self.name(lhs, k)} {op} {term}")
+
+
 def invariance_syntax(model: str, items: Sequence[str], *, n_groups: int, step: str,
                       thresholds: dict[str, int], parameterization: str = "theta",
-                      partial: Sequence[str] | None = None) -> str:
-    """lavaan syntax of one step of the invariance sequence (module docstring), for ``n_groups`` groups.
+                      partial: Sequence[str] | None = None, waves: Sequence[Any] | None = None,
+                      sep: str = "_") -> str:
+    """lavaan syntax of one step of the invariance sequence (module docstring), across ``n_groups`` groups or, with
+    ``waves``, across waves of one group.
 
     Parameters
     ----------
     model : str
-        The configural measurement model (``=~`` lines, optional ``~~`` covariances).
+        The configural measurement model of one group or wave (``=~`` lines, optional ``~~`` covariances).
     items : sequence of str
         The observed items, in the order they appear (used for the labels ``lambda.<item>_<factor>``).
     n_groups : int
-        Number of groups.
+        Number of groups (ignored with ``waves``).
     step : str
         One of :data:`STEPS`; it constrains what it and every step before it in :data:`STEPS` constrain.
     thresholds : dict
@@ -176,7 +207,13 @@ def invariance_syntax(model: str, items: Sequence[str], *, n_groups: int, step: 
     parameterization : {"theta", "delta"}
         Identification of the ordered items.
     partial : sequence of str, optional
-        Parameters left free across groups (``"F =~ u3"``, ``"u4 | t2"``, ``"u2 ~ 1"``, ``"u1 ~~ u1"``).
+        Parameters left free across groups or waves (``"F =~ u3"``, ``"u4 | t2"``, ``"u2 ~ 1"``, ``"u1 ~~ u1"``).
+    waves : sequence, optional
+        Longitudinal invariance: the waves (session numbers); item ``x`` at wave ``w`` is the column
+        ``x<sep><w>``, factor ``F`` at wave ``w`` is ``F<sep><w>``. The residuals of the same item are correlated
+        across waves (every pair of waves), and the factors at all waves covary.
+    sep : str
+        Separator of the wide column names (:func:`allianceStats.data.to_wide`'s).
 
     Returns
     -------
@@ -188,89 +225,86 @@ def invariance_syntax(model: str, items: Sequence[str], *, n_groups: int, step: 
     >>> print(invariance_syntax("F =~ u1 + u2", ["u1", "u2"], n_groups=2, step="thresholds",
     ...                         thresholds={"u1": 1, "u2": 2}).splitlines()[5])
     u1 ~ c(0, NA)*1 + c(nu.1.g1, nu.1.g2)*1
+    >>> print(invariance_syntax("F =~ a + b", ["a", "b"], n_groups=1, step="metric", thresholds={},
+    ...                         waves=[1, 2]).splitlines()[2])
+    F_1 =~ NA*b_1 + lambda.2_1*b_1
     """
     meas = _read_model(model)
     ordinal = bool(thresholds)
     equal = {CONSTRAINS[s] for s in STEPS[: STEPS.index(step) + 1] if s in CONSTRAINS}
     free_keys = _partial_keys(partial)
-    G = n_groups
+    out = _Writer(n_groups, waves, sep)
+    G = out.G
     idx = {v: k for k, v in enumerate(items, start=1)}
     fidx = {f: k for k, f in enumerate(meas.factors, start=1)}
-    lines: list[str] = []
+    every = [True] * G
     eq_loadings = {f: False for f in meas.factors}
-    # loadings
     for f, i in meas.loadings:
         eq = "loadings" in equal and (f, "=~", i) not in free_keys
         eq_loadings[f] |= eq
-        label = f"lambda.{idx[i]}_{fidx[f]}"
         if not ordinal and i == next(it for ff, it in meas.loadings if ff == f):
-            lines.append(f"{f} =~ {_c([1.0] * G)}*{i}")     # marker variable (lavaan's default for continuous items)
+            out.add(f, "=~", i, [False] * G, [1.0] * G, None)     # marker variable (lavaan's default, continuous)
             continue
-        lines.append(f"{f} =~ {_term([True] * G, [0.0] * G, label, eq, G, i)}")
-    # thresholds
+        out.add(f, "=~", i, every, [0.0] * G, f"lambda.{idx[i]}_{fidx[f]}", eq)
     for i in items:
         for k in range(1, thresholds.get(i, 0) + 1):
             eq = "thresholds" in equal and (i, "|", f"t{k}") not in free_keys
-            lines.append(f"{i} | {_term([True] * G, [0.0] * G, f'{i}.thr{k}', eq, G, f't{k}')}")
-    # intercepts; for ordered items Wu & Estabrook's rule on the number of equal thresholds n_eq
+            out.add(i, "|", f"t{k}", every, [0.0] * G, f"{i}.thr{k}", eq)
+    # Wu & Estabrook's rules hang on the number of equal thresholds of each item (n_eq)
     n_eq = {i: sum("thresholds" in equal and (i, "|", f"t{k}") not in free_keys
                    for k in range(1, thresholds.get(i, 0) + 1)) for i in items}
     int_eq = {i: "intercepts" in equal and (i, "~1", "") not in free_keys for i in items}
     for i in items:
-        eq = int_eq[i]
-        if ordinal:
-            free = [False] + [n_eq[i] >= 1 and not eq] * (G - 1)
-            lines.append(f"{i} ~ {_term(free, [0.0] * G, f'nu.{idx[i]}', eq, G, '1')}")
-        else:
-            lines.append(f"{i} ~ {_term([True] * G, [0.0] * G, f'nu.{idx[i]}', eq, G, '1')}")
-    # residual variances (theta) or scale factors (delta)
+        free = [False] + [n_eq[i] >= 1 and not int_eq[i]] * (G - 1) if ordinal else every
+        out.add(i, "~", "1", free, [0.0] * G, f"nu.{idx[i]}", int_eq[i])
     for i in items:
         eq = "residuals" in equal and (i, "~~", i) not in free_keys
         label = f"theta.{idx[i]}_{idx[i]}"
         if not ordinal:
-            lines.append(f"{i} ~~ {_term([True] * G, [0.0] * G, label, eq, G, i)}")
+            out.add(i, "~~", i, every, [0.0] * G, label, eq)
             continue
         release = (n_eq[i] >= 2 or (n_eq[i] >= 1 and int_eq[i])) and not eq
         free = [False] + [release] * (G - 1)
         if parameterization == "theta":
-            lines.append(f"{i} ~~ {_term(free, [1.0] * G, label, eq, G, i)}")
+            out.add(i, "~~", i, free, [1.0] * G, label, eq)
         else:
-            lines.append(f"{i} ~*~ {_term(free, [1.0] * G, None, False, G, i)}")
-    # residual covariances written in the model: free in every group
+            out.add(i, "~*~", i, free, [1.0] * G, None)
     for a, b in meas.residual_covariances:
         if a in fidx and b in fidx:
             continue
-        lines.append(f"{a} ~~ {_term([True] * G, [0.0] * G, f'theta.{idx.get(b, b)}_{idx.get(a, a)}', False, G, b)}")
-    # latent means (ordered items: freed when an item measuring only that factor has equal intercepts),
-    # variances, covariances
+        out.add(a, "~~", b, every, [0.0] * G, f"theta.{idx.get(b, b)}_{idx.get(a, a)}")
+    if waves is not None:   # the residuals of the same item, correlated over time
+        for i in items:
+            for s_, t_ in itertools.combinations(range(G), 2):
+                out.lines.append(f"{out.name(i, s_)} ~~ NA*{out.name(i, t_)}")
     loads_on: dict[str, list[str]] = {}
     for f, i in meas.loadings:
         loads_on.setdefault(i, []).append(f)
     for f in meas.factors:
-        if ordinal:
-            release = any(int_eq[i] and loads_on[i] == [f] for i in items)
-        else:
-            release = "intercepts" in equal
-        free = [False] + [release] * (G - 1)
-        lines.append(f"{f} ~ {_term(free, [0.0] * G, f'alpha.{fidx[f]}', False, G, '1')}")
+        release = (any(int_eq[i] and loads_on[i] == [f] for i in items) if ordinal else "intercepts" in equal)
+        out.add(f, "~", "1", [False] + [release] * (G - 1), [0.0] * G, f"alpha.{fidx[f]}")
     for f in meas.factors:
         if ordinal:
-            free = [False] + [eq_loadings[f]] * (G - 1)
-            lines.append(f"{f} ~~ {_term(free, [1.0] * G, f'psi.{fidx[f]}_{fidx[f]}', False, G, f)}")
+            out.add(f, "~~", f, [False] + [eq_loadings[f]] * (G - 1), [1.0] * G, f"psi.{fidx[f]}_{fidx[f]}")
         else:
-            lines.append(f"{f} ~~ {_term([True] * G, [0.0] * G, f'psi.{fidx[f]}_{fidx[f]}', False, G, f)}")
-    for a_i, a in enumerate(meas.factors):
-        for b in meas.factors[a_i + 1:]:
-            lines.append(f"{a} ~~ {_term([True] * G, [0.0] * G, f'psi.{fidx[b]}_{fidx[a]}', False, G, b)}")
-    return "\n".join(lines)
+            out.add(f, "~~", f, every, [0.0] * G, f"psi.{fidx[f]}_{fidx[f]}")
+    if waves is None:
+        for a_i, a in enumerate(meas.factors):
+            for b in meas.factors[a_i + 1:]:
+                out.add(a, "~~", b, every, [0.0] * G, f"psi.{fidx[b]}_{fidx[a]}")
+    else:
+        instances = [out.name(f, k) for k in range(G) for f in meas.factors]
+        for a, b in itertools.combinations(instances, 2):
+            out.lines.append(f"{a} ~~ NA*{b}")
+    return "\n".join(out.lines)
 
 
 # ----------------------------------------------------------------------------------------------------
 # the result
 
 
-@dataclass(frozen=True)
-class InvarianceResult:
+@dataclass(frozen=True, repr=False)
+class InvarianceResult(ResultDisplay):
     """A measurement-invariance sequence, as returned by :func:`measurement_invariance`.
 
     Attributes
@@ -287,7 +321,10 @@ class InvarianceResult:
     method : str
         The difference test (``comparison.method``).
     steps, group, group_labels, ordered, estimator, parameterization
-        What was fitted.
+        What was fitted (``group`` None across sessions).
+    session, waves, wide
+        Across sessions: the session column, the waves compared and the wide table fitted (one row per client,
+        ``<item>_<session>`` columns); None / () / None across groups.
     convergence, provenance, n_obs, conf_level
         The result protocol: converged when every step converged; ``n_obs`` rows used (all groups).
 
@@ -309,7 +346,7 @@ class InvarianceResult:
     comparison: ComparisonResult
     method: str
     steps: tuple[str, ...]
-    group: str
+    group: str | None
     group_labels: tuple[Hashable, ...]
     ordered: tuple[str, ...]
     estimator: str
@@ -319,6 +356,9 @@ class InvarianceResult:
     n_obs: int
     conf_level: float = 0.95
     options: dict[str, Any] = field(default_factory=dict)
+    session: str | None = None
+    waves: tuple[Any, ...] = ()
+    wide: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def converged(self) -> bool:
@@ -334,7 +374,7 @@ class InvarianceResult:
     def r_call(self, step: str, data_name: str = "data") -> str:
         """The R call that fits ``to_lavaan(step)`` (saved as ``model``) to a data frame named ``data_name``."""
         self.to_lavaan(step)
-        grp = f', group = "{self.group}"'
+        grp = f', group = "{self.group}"' if self.group else ""
         if self.ordered:
             items = ", ".join(f'"{v}"' for v in self.ordered)
             return (f"lavaan::cfa(model, data = {data_name}{grp}, ordered = c({items}), estimator = "
@@ -345,8 +385,10 @@ class InvarianceResult:
         """The table of steps with the test used and the conventional cut-offs."""
         kind = "ordered items, " + f"{self.estimator}, {self.parameterization} parameterization" if self.ordered \
             else f"continuous items, {self.estimator}"
-        head = [f"Measurement invariance across {self.group!r} ({len(self.group_labels)} groups: "
-                f"{', '.join(map(str, self.group_labels))}; {kind}), n = {self.n_obs}",
+        across = (f"{self.group!r} ({len(self.group_labels)} groups: {', '.join(map(str, self.group_labels))}"
+                  if self.group else f"sessions {', '.join(map(str, self.waves))} of {self.session!r} "
+                  f"({len(self.waves)} waves, residuals of each item correlated over time")
+        head = [f"Measurement invariance across {across}; {kind}), n = {self.n_obs}",
                 f"  difference tests: {self.method}",
                 "  a step is usually retained when its test is not significant and CFI drops by no more than 0.01 "
                 "(Cheung & Rensvold 2002) and RMSEA rises by less than 0.015 (Chen 2007)"]
@@ -360,7 +402,8 @@ class InvarianceResult:
 
     def __repr__(self) -> str:
         state = "converged" if self.converged else "NOT converged"
-        return (f"<InvarianceResult: {', '.join(self.steps)} across {self.group!r}, {self.estimator}, "
+        across = repr(self.group) if self.group else f"sessions {list(self.waves)}"
+        return (f"<InvarianceResult: {', '.join(self.steps)} across {across}, {self.estimator}, "
                 f"n = {self.n_obs}, {state}>")
 
 
@@ -368,17 +411,23 @@ class InvarianceResult:
 # the function
 
 
-def measurement_invariance(data: pd.DataFrame, model: str, *, group: str, ordered: Sequence[str] | bool | None = None,
-                           steps: Sequence[str] = STEPS, partial: Sequence[str] | None = None,
-                           conf_level: float = 0.95, estimator: str | None = None,
-                           parameterization: str = "theta", missing: str = "listwise") -> InvarianceResult:
-    """Test measurement invariance across groups step by step (configural, thresholds, metric, scalar, strict).
+def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None = None,
+                           ordered: Sequence[str] | bool | None = None, steps: Sequence[str] = STEPS,
+                           partial: Sequence[str] | None = None, conf_level: float = 0.95,
+                           estimator: str | None = None, parameterization: str = "theta", missing: str = "listwise",
+                           client: str = "client", session: str | None = None,
+                           waves: Sequence[Any] | None = None) -> InvarianceResult:
+    """Test measurement invariance across groups, or across sessions, step by step (configural, thresholds,
+    metric, scalar, strict).
 
-    Definition: the sequence of nested multigroup factor models of Meredith (1993), with Wu & Estabrook's (2016)
+    Definition: the sequence of nested factor models of Meredith (1993), with Wu & Estabrook's (2016)
     identification for ordered items (semTools' ``measEq.syntax``), each step tested against the previous one as
     lavaan's ``lavTestLRT`` (Satorra 2000 scaled-and-shifted difference under WLSMV) — see the module docstring.
-    Checked against lavaan 0.6.14 + semTools 0.5.6 on ``datCat`` (ordered, theta and delta) and
-    ``HolzingerSwineford1939`` (continuous) in ``tests/sem/test_invariance.py``.
+    Across groups (``group=``) or, longitudinally, across the sessions of the same clients (``session=``): the same
+    items at each wave, the residuals of an item correlated over time, the factors at all waves correlated (the
+    check to run before an RI-CLPM with multiple indicators). Checked against lavaan 0.6.14 + semTools 0.5.6 on
+    ``datCat`` (ordered, theta and delta, groups and waves) and ``HolzingerSwineford1939`` (continuous) in
+    ``tests/sem/test_invariance.py``.
 
     The data come first, as everywhere in allianceStats (semTools writes the model first; that order is
     accepted as typed).
@@ -386,12 +435,13 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str, ordere
     Parameters
     ----------
     data : DataFrame
-        One row per respondent: the items and the group column.
+        Across groups: one row per respondent with the items and the group column. Across sessions: the long
+        session table (one row per client and session) with the items.
     model : str
-        The configural measurement model in lavaan syntax, without modifiers (``"F =~ i1 + i2 + i3"``; optional
-        ``~~`` residual or factor covariances).
-    group : str
-        The column defining the groups (order of appearance).
+        The configural measurement model of one group or session, in lavaan syntax without modifiers
+        (``"F =~ i1 + i2 + i3"``; optional ``~~`` residual or factor covariances).
+    group : str, optional
+        The column defining the groups (order of appearance). Give ``group`` or ``session``.
     ordered : list of str or True, optional
         The ordered items (all of the model's items, or none: continuous items); True means all.
     steps : sequence of str
@@ -400,8 +450,8 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str, ordere
         ``("configural", "metric")`` tests equal thresholds and loadings together). ``"thresholds"`` is skipped
         for continuous items; ``"strict"`` needs ``parameterization="theta"`` with ordered items.
     partial : sequence of str, optional
-        Parameters left free across groups where a step would constrain them (partial invariance):
-        ``"F =~ u3"``, ``"u4 | t2"``, ``"u2 ~ 1"``, ``"u1 ~~ u1"``.
+        Parameters left free across groups or sessions where a step would constrain them (partial invariance):
+        ``"F =~ u3"``, ``"u4 | t2"``, ``"u2 ~ 1"``, ``"u1 ~~ u1"`` (item and factor names as in ``model``).
     conf_level : float
         Level of the intervals in each fit's ``params``.
     estimator : str, optional
@@ -410,7 +460,15 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str, ordere
     parameterization : {"theta", "delta"}
         Identification of ordered items (theta by default, so that strict invariance can be tested).
     missing : {"listwise", "fiml"}
-        Continuous items: complete rows (lavaan ``cfa``'s default) or FIML. Ordered items: listwise.
+        Continuous items: complete rows (lavaan ``cfa``'s default) or FIML. Ordered items: listwise. Across
+        sessions a row is a client, so listwise keeps the clients observed at every wave.
+    client : str
+        Across sessions: the client column.
+    session : str, optional
+        Across sessions: the session-number column; the table is spread to one row per client with
+        :func:`allianceStats.data.to_wide` (columns ``<item>_<session>``, factors ``<factor>_<session>``).
+    waves : sequence, optional
+        Across sessions: the session numbers to compare, in order (default: all, sorted).
 
     Returns
     -------
@@ -422,11 +480,11 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str, ordere
     FormulaError
         The model is not a measurement model.
     SchemaError
-        A column is missing, an ordered item is not coded in whole numbers, has one category, or misses a category
-        in a group (lavaan stops there too).
+        A column is missing, an ordered item is not coded in whole numbers, has one category, misses a category
+        in a group (lavaan stops there too), or has different categories at different sessions.
     OptionError
         Unknown steps or options, ``"strict"`` with ordered items under the delta parameterization, fewer than two
-        groups.
+        groups or sessions, both or neither of ``group`` and ``session``.
 
     Examples
     --------
@@ -445,6 +503,14 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str, ordere
     ...                                                                             "metric", "scalar"))
     >>> bool(partial.table.set_index("step").loc["scalar", "p_value"] > 0.05)
     True
+
+    Across two sessions of the same clients (here culture A's and culture B's rows stand in for sessions 1 and 2):
+
+    >>> long = data.assign(client=data["respondent"] % 800, session=(data["culture"] == "B") + 1)
+    >>> over = measurement_invariance(long, "bond =~ wai3 + wai5 + wai7 + wai9", session="session", ordered=True,
+    ...                               steps=("configural", "metric"))
+    >>> over.waves, over.n_obs, over.to_lavaan("metric").splitlines()[0]
+    ((1, 2), 800, 'bond_1 =~ NA*wai3_1 + lambda.1_1*wai3_1')
     """
     started = time.perf_counter()
     data, model = table_and_text(data, model, where="measurement_invariance", text="model")
@@ -461,13 +527,31 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str, ordere
     if [s for s in STEPS if s in steps] != list(dict.fromkeys(steps)):
         raise OptionError(f"steps= must be in the order {list(STEPS)} (each step adds constraints to the one before); "
                           f"got {list(steps)}")
-    require_columns(data, [group], where="measurement_invariance")
+    if (group is None) == (session is None):
+        raise OptionError("give group= (invariance across groups) or session= (across the sessions of the same "
+                          "clients), not " + ("both" if group is not None else "neither"))
     meas = _read_model(model)
-    require_columns(data, list(meas.items), where="measurement_invariance")
-    labels = list(pd.unique(data[group].dropna()))
-    if len(labels) < 2:
-        raise SchemaError([f"group column {group!r} has {len(labels)} group(s) {labels}; invariance needs at least "
-                           "two"], source="measurement_invariance")
+    longitudinal = session is not None
+    if longitudinal:
+        table_in = require_columns(data, [client, session, *meas.items], where="measurement_invariance")
+        labels: list[Any] = []
+        wide = to_wide(table_in, list(meas.items), client=client, session=str(session), waves=waves)
+        wave_list = [w.item() if isinstance(w, np.generic) else w
+                     for w in (sorted(pd.unique(table_in[session].dropna())) if waves is None else waves)]
+        if len(wave_list) < 2:
+            raise SchemaError([f"session column {session!r} has {len(wave_list)} session(s) {wave_list}; "
+                               "longitudinal invariance needs at least two"], source="measurement_invariance")
+        columns = {i: [f"{i}_{w}" for w in wave_list] for i in meas.items}
+        fit_data = wide
+    else:
+        require_columns(data, [group, *meas.items], where="measurement_invariance")
+        labels = list(pd.unique(data[group].dropna()))
+        if len(labels) < 2:
+            raise SchemaError([f"group column {group!r} has {len(labels)} group(s) {labels}; invariance needs at "
+                               "least two"], source="measurement_invariance")
+        wave_list = []
+        columns = {i: [i] for i in meas.items}
+        fit_data = data
     if ordered is True:
         items_ord = list(meas.items)
     elif ordered in (None, False):
@@ -480,6 +564,7 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str, ordere
             rest = [v for v in meas.items if v not in items_ord]
             raise OptionError(f"ordered= names some items but not {rest}; measurement_invariance() takes all items "
                               "ordered or all continuous")
+    thresholds: dict[str, int] = {}
     if items_ord:
         estimator = estimator or "WLSMV"
         check_choice("estimator", estimator, ["WLSMV", "WLSM", "DWLS", "ULSMV", "ULSM", "ULS", "WLS"])
@@ -487,45 +572,40 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str, ordere
             raise OptionError("strict invariance (equal residual variances) cannot be tested under "
                               "parameterization='delta', where residual variances are not parameters (semTools "
                               "refuses too); use parameterization='theta' or leave 'strict' out of steps=")
-        problems, thresholds = [], {}
-        for v in items_ord:
-            _, cats, problem = _codes(data[v], v)
-            if problem:
-                problems.append(problem)
-            else:
-                thresholds[v] = len(cats) - 1
-        if problems:
-            raise SchemaError(problems, source="measurement_invariance")
+        thresholds = _count_thresholds(fit_data, items_ord, columns, longitudinal)
         fitted_steps = tuple(steps)
     else:
         estimator = estimator or "ML"
         check_choice("estimator", estimator, ["ML", "MLR"])
-        thresholds = {}
         fitted_steps = tuple(s for s in steps if s != "thresholds")
-    syntax = {s: invariance_syntax(model, meas.items, n_groups=len(labels), step=s, thresholds=thresholds,
-                                   parameterization=parameterization, partial=partial)
+    syntax = {s: invariance_syntax(model, meas.items, n_groups=max(len(labels), 1), step=s, thresholds=thresholds,
+                                   parameterization=parameterization, partial=partial,
+                                   waves=wave_list if longitudinal else None)
               for s in fitted_steps}
+    fit_group = None if longitudinal else group
     fits: dict[str, SEMResult] = {}
     cache: dict = {}   # the thresholds, polychoric correlations and Γ are the same for every step
-    for s in fitted_steps:
-        if items_ord:
-            with threadpool_limits(limits=1, user_api="blas"):
-                fits[s] = fit_sem_ordinal(data, syntax[s], ordered=items_ord, estimator=estimator,
-                                          parameterization=parameterization, group=group, se="standard",
+    ordered_columns = [c for i in items_ord for c in columns[i]]
+    with threadpool_limits(limits=1, user_api="blas"):   # many small matrices: threads only add overhead
+        for s in fitted_steps:
+            if items_ord:
+                fits[s] = fit_sem_ordinal(fit_data, syntax[s], ordered=ordered_columns, estimator=estimator,
+                                          parameterization=parameterization, group=fit_group, se="standard",
                                           defaults="sem", conf_level=conf_level, started=time.perf_counter(),
                                           cache=cache, where="measurement_invariance")
-        else:
-            fits[s] = fit_sem(data, syntax[s], group=group, estimator=estimator, missing=missing,
-                              conf_level=conf_level)
-    with threadpool_limits(limits=1, user_api="blas"):   # many small matrices: threads only add overhead
+            else:
+                fits[s] = fit_sem(fit_data, syntax[s], group=fit_group, estimator=estimator, missing=missing,
+                                  conf_level=conf_level)
         comparison = compare_sem(*fits.values(), names=list(fits)) if len(fits) > 1 else None
     table = _table(fits, comparison, scaled=bool(items_ord) or estimator == "MLR")
     warnings = tuple(w for f in fits.values() for w in f.convergence.warnings)
     convergence = Convergence(converged=all(f.converged for f in fits.values()),
                               iterations=sum(f.convergence.iterations for f in fits.values()),
                               optimizer=next(iter(fits.values())).convergence.optimizer, warnings=warnings)
-    options = dict(group=group, ordered=items_ord, steps=list(fitted_steps), partial=list(partial or ()),
-                   estimator=estimator, parameterization=parameterization if items_ord else None,
+    options = dict(group=group, session=session, client=client if longitudinal else None,
+                   waves=list(wave_list) if longitudinal else None, ordered=items_ord, steps=list(fitted_steps),
+                   partial=list(partial or ()), estimator=estimator,
+                   parameterization=parameterization if items_ord else None,
                    missing="listwise" if items_ord else missing, conf_level=conf_level)
     prov = make_provenance(data, options=options, function="measurement_invariance", started=started)
     first = next(iter(fits.values()))
@@ -534,10 +614,38 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str, ordere
         comparison = ComparisonResult(table=comparison_table([]), method="none (one step)", n_obs=first.n_obs,
                                       provenance=prov)
     return InvarianceResult(table=table, fits=fits, syntax=syntax, comparison=comparison, method=comparison.method,
-                            steps=fitted_steps, group=group, group_labels=first.group_labels,
+                            steps=fitted_steps, group=group, group_labels=first.group_labels if group else (),
                             ordered=tuple(items_ord), estimator=estimator,
                             parameterization=parameterization if items_ord else None, convergence=convergence,
-                            provenance=prov, n_obs=first.n_obs, conf_level=conf_level, options=options)
+                            provenance=prov, n_obs=first.n_obs, conf_level=conf_level, options=options,
+                            session=session, waves=tuple(wave_list), wide=fit_data if longitudinal else None)
+
+
+def _count_thresholds(data: pd.DataFrame, items: list[str], columns: dict[str, list[str]],
+                      longitudinal: bool) -> dict[str, int]:
+    """Number of thresholds of each ordered item; across sessions it must be the same at every wave."""
+    problems, thresholds = [], {}
+    for v in items:
+        counts = {}
+        for col in columns[v]:
+            _, cats, problem = _codes(data[col], col)
+            if problem:
+                problems.append(problem)
+            else:
+                counts[col] = cats
+        if len(counts) != len(columns[v]):
+            continue
+        distinct = {c for c in counts.values()}
+        if len(distinct) > 1:
+            seen = "; ".join(f"{col}: {list(c)}" for col, c in counts.items())
+            problems.append(f"ordered item {v!r} has different categories at different sessions ({seen}); equal "
+                            "thresholds need the same categories at every wave — collapse the rare categories the "
+                            "same way at every session")
+            continue
+        thresholds[v] = len(next(iter(counts.values()))) - 1
+    if problems:
+        raise SchemaError(problems, source="measurement_invariance")
+    return thresholds
 
 
 def _table(fits: dict[str, SEMResult], comparison: ComparisonResult | None, *, scaled: bool) -> pd.DataFrame:

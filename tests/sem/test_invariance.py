@@ -264,3 +264,61 @@ def test_syntax_builder_marker_and_std_lv():
         warnings.simplefilter("error")
         assert invariance_syntax("F =~ a + b", ["a", "b"], n_groups=2, step="configural", thresholds={"a": 2, "b": 2},
                                  parameterization="delta").count("~*~") == 2
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# longitudinal invariance: datCat's u1-u4 and u5-u8 as items i1-i4 at sessions 1 and 2 (semTools longFacNames,
+# longIndNames, auto = "all"); parameters matched through the fixture's name map (u5 -> i1_2, FU2 -> FU_2, ...)
+
+
+def _renamed(case, names):
+    ref = pd.DataFrame(case["params"])
+    for col in ("lhs", "rhs"):
+        ref[col] = ref[col].map(lambda v: names.get(v, v))
+    flip = ref[ref["op"] == "~~"].rename(columns={"lhs": "rhs", "rhs": "lhs"})
+    return pd.concat([ref, flip[flip["lhs"] != flip["rhs"]]], ignore_index=True)
+
+
+@pytest.mark.parametrize("key, ordered, est_tol", [("mi_long_cat", True, 1e-5), ("mi_long_ml", None, 3e-5)])
+def test_longitudinal_sequence_equals_semtools(key, ordered, est_tol):
+    ref = REF[key]
+    long = pd.read_csv(FIX / "datCat_long.csv")
+    res = measurement_invariance(long, "FU =~ i1 + i2 + i3 + i4", client="id", session="session", ordered=ordered,
+                                 steps=tuple(ref["steps"]))
+    assert res.waves == (1, 2) and res.group is None and res.n_obs == 200 and len(res.wide) == 200
+    for step, case in ref["steps"].items():
+        fit = res.fits[step]
+        lav = _renamed(case, ref["names"])
+        m = fit.params.merge(lav, on=["lhs", "op", "rhs"])
+        assert len(m) == len(case["params"]) == len(fit.params)
+        if ordered is None:
+            # semTools' ID.fac = "UL" for continuous items fixes the marker's intercept instead of the latent mean
+            # (lavaan's group.equal way, ours): the same model, so only the mean structure differs
+            m = m[m["op"].isin(["=~", "~~"])]
+        np.testing.assert_array_less(np.abs(m["estimate"] - m["est"]), est_tol * np.maximum(np.abs(m["est"]), 1))
+        free = m["se"] > 0
+        np.testing.assert_allclose(m.loc[free, "std_error"], m.loc[free, "se"], rtol=1e-4)
+        for k in ("chisq", "df", "npar"):
+            assert fit.fit[k] == pytest.approx(case["fit"][k], rel=1e-5), (step, k)
+        for k in ("chisq.scaled", "cfi.scaled", "rmsea.scaled", "srmr", "cfi", "rmsea"):
+            if case["fit"].get(k) is not None:
+                assert fit.fit[k.replace(".", "_")] == pytest.approx(case["fit"][k], rel=1e-4, abs=1e-6), (step, k)
+    table = res.table.set_index("step")
+    for lrt in ref["lrt"]:
+        assert table.loc[lrt["step"], "df_diff"] == lrt["df_diff"]
+        assert table.loc[lrt["step"], "chisq_diff"] == pytest.approx(lrt["chisq_diff"], rel=1e-4)
+    assert "across sessions 1, 2 of 'session'" in res.summary() and "group =" not in res.r_call("metric")
+
+
+def test_longitudinal_errors():
+    long = pd.read_csv(FIX / "datCat_long.csv")
+    with pytest.raises(OptionError, match="not both"):
+        measurement_invariance(long.assign(g=1), "FU =~ i1 + i2 + i3 + i4", group="g", client="id", session="session")
+    with pytest.raises(OptionError, match="not neither"):
+        measurement_invariance(long, "FU =~ i1 + i2 + i3 + i4")
+    changed = long.copy()
+    changed.loc[(changed["session"] == 2) & (changed["i2"] == 1), "i2"] = 2
+    with pytest.raises(SchemaError, match="'i2' has different categories at different sessions"):
+        measurement_invariance(changed, "FU =~ i1 + i2 + i3 + i4", client="id", session="session", ordered=True)
+    with pytest.raises(SchemaError, match="at least two"):
+        measurement_invariance(long, "FU =~ i1 + i2 + i3 + i4", client="id", session="session", waves=[1])
