@@ -221,6 +221,8 @@ def fit_wave_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, client: st
     if len(panel.waves) < 3:
         raise IdentificationError(f"{where}(): {len(panel.waves)} waves; a lag-2 indirect effect needs at least "
                                   "three.")
+    if panel.sem.vcov is None:  # not identified (the panel fit says why): no covariance to take effects from
+        raise IdentificationError(f"{where}(): {panel.convergence.message}")
     roles = {"x": x, "m": m, "y": y}
     first = _lagged_estimates(panel, roles)
     table = panel.sem.partable

@@ -118,3 +118,16 @@ def test_result_protocol_and_paths_table(fitted):
     renamed = data.rename(columns={"client": "id", "session": "visit"})
     again = fit_wave_mediation(renamed, "support", "needs", "motivation", client="id", session="visit", ci="delta")
     np.testing.assert_allclose(again.effects["estimate"], res.effects["estimate"], rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_an_unidentified_panel_is_an_identification_error_not_an_attribute_error(monkeypatch):
+    """Issue 12: when the RI-CLPM's information matrix is singular there is no covariance matrix to take the
+    effects' standard errors from (it was ``None.to_numpy()``, an AttributeError); the panel fit's reason is
+    raised as an IdentificationError."""
+    import allianceStats.sem.fit as sem_fit
+    from allianceStats.errors import IdentificationError
+
+    monkeypatch.setattr(sem_fit, "vcov_from_information", lambda information: None)
+    with pytest.raises(IdentificationError, match="fit_wave_mediation\\(\\): the RI-CLPM is not identified"):
+        fit_wave_mediation(_panel(n=150, waves=3), "support", "needs", "motivation", n_draws=200, seed=1)
