@@ -284,7 +284,8 @@ def apa_frame(table: pd.DataFrame, *, conf_level: float = 0.95) -> pd.DataFrame:
                        index=table.index)
     out: dict[str, list[str]] = {}
     if sem:
-        if "group" in cols and table["group"].nunique() > 1:
+        real = table["op"] != ":=" if "op" in cols else pd.Series(True, index=table.index)
+        if "group" in cols and table.loc[real, "group"].nunique() > 1:
             out["Group"] = table["group"].astype(str).tolist()
         labels = table["label"] if "label" in cols else pd.Series("", index=table.index)
         out["Parameter"] = [parameter_label(a, o, b, c) for a, o, b, c in
