@@ -3,7 +3,9 @@
 A family pairs a data-generating process of :mod:`allianceStats.simulate.designs` (whose ``truth`` is the
 model's pseudo-true value) with the estimator a researcher would use, and returns, per target parameter,
 the estimate, its standard error, the confidence interval at level 1 - alpha and the p-value, plus whether
-the fit converged and whether the solution was proper (no boundary / Heywood warning).
+the fit converged and whether the solution was proper (no boundary / Heywood warning). Targets are named with the
+design's ``variables`` (``"alliance -> outcome (within)"``), which the fits read from the columns after client
+and session.
 
 Families (family: data; model):
 
@@ -18,9 +20,10 @@ Families (family: data; model):
 Example
 -------
 >>> from allianceStats.power_analysis.families import FAMILIES, run_replication
->>> row = run_replication("regression", {"n_clients": 40}, {"slope": 0.5}, 0.05, 123)
+>>> row = run_replication("regression", {"n_clients": 40}, {"slope": 0.5, "variables": ["alliance", "outcome"]},
+...                       0.05, 123)
 >>> row[0]["target"], row[0]["truth"], row[0]["converged"]
-('slope', 0.5, True)
+('alliance -> outcome', 0.5, True)
 """
 from __future__ import annotations
 
@@ -51,30 +54,36 @@ def _row(target, estimate, se, lo, hi, p):
             "ci_upper": float(hi), "p_value": float(p)}
 
 
+def _variables(data):
+    """The design's variables, in order (the designs put them after client and session)."""
+    return [c for c in data.columns if c not in ("client", "session")]
+
+
 def _fit_regression(data, alpha, seed):
     import statsmodels.api as sm
 
-    res = sm.OLS(data["y"].to_numpy(), sm.add_constant(data["x"].to_numpy())).fit()
+    x, y = _variables(data)
+    res = sm.OLS(data[y].to_numpy(), sm.add_constant(data[x].to_numpy())).fit()
     lo, hi = res.conf_int(alpha)[1]
-    return [_row("slope", res.params[1], res.bse[1], lo, hi, res.pvalues[1])]
+    return [_row(f"{x} -> {y}", res.params[1], res.bse[1], lo, hi, res.pvalues[1])]
 
 
 def _fit_mlm(data, alpha, seed):
     from .. import decompose
     from ..mixed import fit_mlm
 
-    d = decompose(data, "x", lags=())
-    fit = fit_mlm(d, "y ~ x_within + x_between + (1 | client)", conf_level=1 - alpha)
+    x, y = _variables(data)
+    d = decompose(data, x, lags=())
+    fit = fit_mlm(d, f"{y} ~ {x}_within + {x}_between + (1 | client)", conf_level=1 - alpha)
     p = fit.params.set_index("term")
-    return [_row(t, *p.loc[f"x_{t}", ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]])
+    return [_row(f"{x} -> {y} ({t})", *p.loc[f"{x}_{t}", ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]])
             for t in ("within", "between")]
 
 
 def _fit_riclpm(data, alpha, seed):
     from ..panel import fit_riclpm
 
-    variables = [c for c in data.columns if c not in ("client", "session")]
-    fit = fit_riclpm(data, variables, constraints="lagged")
+    fit = fit_riclpm(data, _variables(data), constraints="lagged")
     z = stats.norm.ppf(1 - alpha / 2)  # Wald interval at level 1 - alpha, as lavaan's parameterEstimates()
     rows = []
     for table in (fit.autoregressive, fit.cross_lagged):
@@ -85,26 +94,33 @@ def _fit_riclpm(data, alpha, seed):
     return rows
 
 
+_COLUMNS = ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]
+
+
 def _fit_mediation(data, alpha, seed):
     from ..mediation import fit_mediation
 
-    res = fit_mediation(data, "x", ["m"], "y", n_draws=2000, ci="monte_carlo", conf_level=1 - alpha, seed=seed)
+    x, m, y = _variables(data)
+    res = fit_mediation(data, x, [m], y, n_draws=2000, ci="monte_carlo", conf_level=1 - alpha, seed=seed)
     e = res.effects.set_index("effect")
-    rows = [_row("indirect", *e.loc["x -> m -> y", ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]]),
-            _row("direct", *e.loc["direct", ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]])]
+    rows = [_row(f"{x} -> {m} -> {y}", *e.loc[f"{x} -> {m} -> {y}", _COLUMNS]),
+            _row(f"{x} -> {y} (direct)", *e.loc["direct", _COLUMNS])]
     p = res.paths.set_index("label")
-    for name, label in (("a", "a1"), ("b", "b1")):
+    for name, label in ((f"{x} -> {m}", "a1"), (f"{m} -> {y}", "b1")):
         if label in p.index:
-            rows.append(_row(name, *p.loc[label, ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]]))
+            rows.append(_row(name, *p.loc[label, _COLUMNS]))
     return rows
 
 
 def _fit_multilevel_mediation(data, alpha, seed):
     from ..mediation import fit_multilevel_mediation
 
-    res = fit_multilevel_mediation(data, "x", "m", "y", client="client", ci="monte_carlo", n_draws=2000,
+    x, m, y = _variables(data)
+    res = fit_multilevel_mediation(data, x, m, y, client="client", ci="monte_carlo", n_draws=2000,
                                    conf_level=1 - alpha, seed=seed)
-    return [_row(r.effect, r.estimate, r.std_error, r.ci_lower, r.ci_upper, r.p_value)
+    names = {"within indirect": f"{x} -> {m} -> {y} (within)", "between indirect": f"{x} -> {m} -> {y} (between)",
+             "within direct": f"{x} -> {y} (within)", "between direct": f"{x} -> {y} (between)"}
+    return [_row(names.get(r.effect, r.effect), r.estimate, r.std_error, r.ci_lower, r.ci_upper, r.p_value)
             for r in res.effects.itertuples()]
 
 

@@ -16,7 +16,7 @@ Format (TOML 1.0, read with :mod:`tomllib`)::
     reps = 1000                # replications per cell (>= 2)
     alpha = 0.05               # significance level; CIs at 1 - alpha
     seed = 20261125            # root seed (required): results depend only on it
-    out_dir = "riclpm_power"   # optional; relative to the study file; default "<file stem>_results"
+    out_dir = "riclpm_power"   # optional; relative to the study file; default: a folder of the user's cache
     scheduler = "tcp://10.0.0.5:8786"   # optional: an existing Dask scheduler
     workers = 2                # optional: processes of the local cluster when no scheduler is given
 
@@ -32,6 +32,23 @@ Every key is checked: an unknown key (a typo) is an error that names it and list
 effects are tried once on the smallest cell of the grid so that an impossible population (a non-stationary
 lagged matrix, a matrix of the wrong size) is reported before any replication runs.
 
+Without ``out_dir`` the results go to ``~/.cache/allianceStats/power/<file stem>-<key>/`` (``$XDG_CACHE_HOME`` or
+``$ALLIANCESTATS_CACHE_DIR`` move it; see :func:`allianceStats.power_analysis.study.cache_dir`): never beside the
+study file, so running a study shipped in a source tree (``analyses/studies/``) writes nothing into it; the key
+hashes the study's settings except the grid, so a rerun, or a wider grid, resumes from the finished cells.
+:func:`load_study` returns the folder (``out_dir``) and ``alliance-stats power`` prints it.
+
+``effects.variables`` names the variables (``["alliance", "outcome"]``); the targets of the power table are named
+with them (``"alliance -> outcome"``, ``"alliance -> outcome (within)"``).
+
+From a script, call :func:`run_study` under ``if __name__ == "__main__":`` when it starts a local Dask cluster
+(its worker processes import the script)::
+
+    import allianceStats as als
+
+    if __name__ == "__main__":
+        print(als.run_study("analyses/studies/mlm_power.toml").summary())
+
 Reference: Morris, T. P., White, I. R., & Crowther, M. J. (2019). Using simulation studies to evaluate
 statistical methods. *Statistics in Medicine* 38(11), 2074–2102.
 
@@ -45,8 +62,10 @@ Example
 >>> study["design"], study["n_clients"], study["effects"]
 ('regression', [20, 40], {'slope': 0.5})
 >>> res = run_study(folder / "slope.toml", dask_client="sync", progress=False)
->>> res.table["n_clients"].tolist(), (folder / "slope_results" / "power_table.csv").is_file()
+>>> res.table["n_clients"].tolist(), (study["out_dir"] / "power_table.csv").is_file()
 ([20, 40], True)
+>>> study["out_dir"].parent == folder   # the default folder is in the user's cache, not beside the file
+False
 """
 from __future__ import annotations
 
@@ -59,9 +78,10 @@ from pathlib import Path
 from typing import Any
 
 from .._deprecation import renamed_arguments
+from ..data.output import write_csv
 from ..errors import AllianceStatsError, OptionError
 from ..simulate import designs
-from .study import PowerResult, power
+from .study import _DEFAULT_MODEL, PowerResult, default_out_dir, effect_names, power
 
 #: the data-generating processes a study file may name (functions of :mod:`allianceStats.simulate.designs`)
 DESIGNS = ("regression", "within_between", "riclpm", "mediation", "multilevel_mediation")
@@ -70,12 +90,6 @@ TOP_KEYS = ("title", "design", "model", "reps", "alpha", "seed", "out_dir", "sch
 GRID_KEYS = ("n_clients", "n_sessions")
 TABLE_FILE = "power_table.csv"
 STUDY_FILE = "study.json"
-
-
-def _effect_names(design: str) -> list[str]:
-    """The keyword-only population values the design accepts (its signature is the single source)."""
-    sig = inspect.signature(getattr(designs, design))
-    return [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY and p.name != "seed"]
 
 
 def _needs_sessions(design: str) -> bool:
@@ -121,7 +135,7 @@ def parse_study(raw: dict[str, Any], *, base_dir: str | Path = ".", source: str 
     if not isinstance(effects, dict):
         raise AllianceStatsError(f"{where}: 'effects' must be a table ([effects]); got {type(effects).__name__}.")
 
-    valid_effects = _effect_names(design)
+    valid_effects = effect_names(design)
     problems += [f"unknown key {k!r} in [grid] (valid: {', '.join(GRID_KEYS)})" for k in grid if k not in GRID_KEYS]
     problems += [f"unknown key {k!r} in [effects] of design {design!r} (valid: {', '.join(valid_effects)})"
                  for k in effects if k not in valid_effects]
@@ -169,7 +183,9 @@ def parse_study(raw: dict[str, Any], *, base_dir: str | Path = ".", source: str 
         "reps": reps,
         "alpha": float(alpha),
         "seed": seed,
-        "out_dir": Path(base_dir) / raw.get("out_dir", f"{Path(source).stem}_results"),
+        "out_dir": (Path(base_dir) / raw["out_dir"] if "out_dir" in raw
+                    else default_out_dir(Path(source).stem, raw.get("model") or _DEFAULT_MODEL[design],
+                                         dict(effects), reps, float(alpha), seed)),
         "scheduler": scheduler,
         "workers": workers,
         "source": source,
@@ -192,10 +208,10 @@ def load_study(path: str | Path) -> dict[str, Any]:
     r"""Read and validate a power-study file (TOML); return the resolved settings.
 
     The returned dict has the keys ``title, design, model, n_clients, n_sessions, effects, reps, alpha, seed,
-    out_dir`` (a :class:`~pathlib.Path`, relative paths resolved against the study file's folder; default
-    ``<file stem>_results`` beside it), ``scheduler, workers, source``. The format is described in the module
-    docstring; an unknown key anywhere is an :class:`~allianceStats.errors.AllianceStatsError` that quotes the
-    key and lists the valid ones, and all problems found are reported together.
+    out_dir`` (a :class:`~pathlib.Path`, relative paths resolved against the study file's folder; default: a
+    folder of the user's cache, see the module docstring), ``scheduler, workers, source``. The format is described
+    in the module docstring; an unknown key anywhere is an :class:`~allianceStats.errors.AllianceStatsError` that
+    quotes the key and lists the valid ones, and all problems found are reported together.
 
     Parameters
     ----------
@@ -250,7 +266,12 @@ def run_study(path: str | Path, *, dask_client=None, scheduler: str | None = Non
     Written to ``out_dir``: ``cell-<key>.parquet`` per finished cell as it arrives (a rerun skips them, so an
     interrupted study resumes), then ``power_table.csv`` (``PowerResult.table``; performance measures and MCSEs
     as defined by Morris, White & Crowther 2019) and ``study.json`` (the resolved settings and provenance).
-    Files are written to a temporary name and renamed. Nothing is printed.
+    Files are written to a temporary name and renamed, with the permissions the umask gives; text cells of the
+    table that a spreadsheet would run as a formula get a leading ``'``. Progress (``progress=True``) goes to
+    standard error: a bar on a terminal, else one line per finished cell.
+
+    In a script that lets this start a local Dask cluster, call it under ``if __name__ == "__main__":`` (the
+    workers import the script; without the guard the call stops with the fix in its message).
 
     Parameters
     ----------
@@ -283,7 +304,7 @@ def run_study(path: str | Path, *, dask_client=None, scheduler: str | None = Non
     ...                  '[grid]\nn_clients = 80\n[effects]\na = 0.4\nb = 0.4\n')
     >>> res = run_study(f, dask_client="sync", progress=False)
     >>> sorted(res.table["target"]), sorted(p.name for p in (f.parent / "out").glob("*.csv"))
-    (['a', 'b', 'direct', 'indirect'], ['power_table.csv'])
+    (['m -> y', 'x -> m', 'x -> m -> y', 'x -> y (direct)'], ['power_table.csv'])
     """
     study = load_study(path)
     if dask_client is not None and scheduler is not None:
@@ -300,9 +321,7 @@ def run_study(path: str | Path, *, dask_client=None, scheduler: str | None = Non
 
 def _write_outputs(study: dict, result: PowerResult) -> None:
     out = Path(study["out_dir"])
-    tmp = out / f"{TABLE_FILE}.tmp{os.getpid()}"
-    result.table.to_csv(tmp, index=False, float_format="%.10g")
-    os.replace(tmp, out / TABLE_FILE)
+    write_csv(result.table, out / TABLE_FILE, float_format="%.10g")  # formula-like target names neutralised
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in study.items()}
     record = {"study": settings, "model": result.model, "provenance": dataclasses.asdict(result.provenance)}
     tmp = out / f"{STUDY_FILE}.tmp{os.getpid()}"

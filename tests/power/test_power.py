@@ -1,4 +1,8 @@
 """Power studies: reproducible across executors, correct against the noncentral t, resumable, honest about failures."""
+import json
+import re
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,7 +121,7 @@ def test_within_between_truth_recovered_on_a_large_draw():
     p = fit.params.set_index("term")
     for name in ("within", "between"):
         est, se = p.loc[f"x_{name}", ["estimate", "std_error"]]
-        assert abs(est - truth["targets"][name]) < 4 * se, name
+        assert abs(est - truth["targets"][f"x -> y ({name})"]) < 4 * se, name
     # the between target is attenuated, and the test can tell: the raw population value is far outside
     assert abs(p.loc["x_between", "estimate"] - 0.9) > 4 * p.loc["x_between", "std_error"]
 
@@ -135,7 +139,7 @@ def test_mediation_truth_recovered_on_a_large_draw():
     data, truth = designs.mediation(20000, a=0.3, b=0.4, direct=0.1, seed=3)
     res = als.fit_mediation(data, "x", ["m"], "y", n_draws=200, ci="monte_carlo", seed=1)
     e = res.effects.set_index("effect")
-    for effect, target in (("x -> m -> y", "indirect"), ("direct", "direct")):
+    for effect, target in (("x -> m -> y", "x -> m -> y"), ("direct", "x -> y (direct)")):
         assert abs(e.loc[effect, "estimate"] - truth["targets"][target]) < 4 * e.loc[effect, "std_error"]
 
 
@@ -143,8 +147,10 @@ def test_multilevel_mediation_family_and_its_truth():
     data, truth = designs.multilevel_mediation(800, 6, seed=4)
     res = als.fit_multilevel_mediation(data, "x", "m", "y", n_draws=2000, seed=1)
     e = res.effects.set_index("effect")
+    names = {"x -> m -> y (within)": "within indirect", "x -> m -> y (between)": "between indirect",
+             "x -> y (within)": "within direct", "x -> y (between)": "between direct"}
     for name, target in truth["targets"].items():
-        assert abs(e.loc[name, "estimate"] - target) < 4 * e.loc[name, "std_error"], name
+        assert abs(e.loc[names[name], "estimate"] - target) < 4 * e.loc[names[name], "std_error"], name
     study = als.power("multilevel_mediation", n_clients=40, n_sessions=5, reps=4, seed=2, dask_client="sync",
                       progress=False)
     assert sorted(study.table["target"]) == sorted(truth["targets"])
@@ -215,3 +221,214 @@ def test_families_call_the_current_api_without_deprecation_warnings(name, cell):
         warnings.simplefilter("error", FutureWarning)
         rows = fam.fit(data, 0.05, 1)
     assert {r["target"] for r in rows} >= set(truth["targets"])
+
+
+# --- issue 12: self-describing cells, a default resumable folder, clear errors, progress in logs, the main guard --
+
+SMALL = dict(effects={"slope": 0.3}, reps=10, seed=6, dask_client="sync", progress=False)
+
+
+def _by_n(res):
+    return res.table.set_index("n_clients")[["power", "bias", "reps", "usable"]]
+
+
+def test_extending_or_reordering_the_grid_keeps_every_n_with_its_own_results(tmp_path):
+    als.power("regression", n_clients=[30, 60], out_dir=tmp_path, **SMALL)
+    extended = als.power("regression", n_clients=[20, 30, 60], out_dir=tmp_path, **SMALL)
+    fresh = als.power("regression", n_clients=[20, 30, 60], out_dir=False, **SMALL)
+    pd.testing.assert_frame_equal(extended.table, fresh.table)
+    assert extended.table["n_clients"].tolist() == [20, 30, 60] and (extended.table["reps"] == 10).all()
+    reordered = als.power("regression", n_clients=[60, 20, 30], out_dir=tmp_path, **SMALL)
+    assert reordered.table["n_clients"].tolist() == [60, 20, 30]
+    pd.testing.assert_frame_equal(_by_n(reordered).sort_index(), _by_n(fresh).sort_index())
+    # every stored replication names its cell's sizes, and the replications table says which cell it is
+    assert set(reordered.replications.groupby("cell")["n_clients"].first()) == {60, 20, 30}
+    assert (reordered.replications.groupby("cell")["n_clients"].nunique() == 1).all()
+
+
+def test_cell_files_describe_their_cell_and_a_foreign_file_is_recomputed(tmp_path):
+    import pyarrow.parquet as pq
+
+    from allianceStats.errors import DataWarning
+
+    first = als.power("regression", n_clients=[20, 40], out_dir=tmp_path, **SMALL)
+    files = sorted(tmp_path.glob("cell-*.parquet"))
+    meta = [json.loads(pq.read_schema(f).metadata[b"allianceStats.cell"]) for f in files]
+    assert sorted(m["cell"]["n_clients"] for m in meta) == [20, 40]
+    assert {m["seed"] for m in meta} == {6} and {m["reps"] for m in meta} == {10}
+    # swap the two files: each now describes the other cell
+    a, b = files
+    a.rename(tmp_path / "swap"), b.rename(a), (tmp_path / "swap").rename(b)
+    with pytest.warns(DataWarning, match="2 cell file.s. .* cannot be used and are recomputed.*describes another"):
+        again = als.power("regression", n_clients=[20, 40], out_dir=tmp_path, **SMALL)
+    pd.testing.assert_frame_equal(again.table, first.table)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "legacy"])
+def test_a_damaged_or_old_cell_file_is_recomputed_with_a_warning(tmp_path, damage):
+    from allianceStats.errors import DataWarning
+
+    first = als.power("regression", n_clients=[20], out_dir=tmp_path, **SMALL)
+    (path,) = tmp_path.glob("cell-*.parquet")
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:  # a 0.1 cell file: the grid position, no description
+        legacy = first.replications.drop(columns=["n_clients"])
+        legacy.to_parquet(path, index=False)
+    with pytest.warns(DataWarning, match="recomputed"):
+        again = als.power("regression", n_clients=[20], out_dir=tmp_path, **SMALL)
+    pd.testing.assert_frame_equal(again.table, first.table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # rewritten: the next run uses it silently
+        als.power("regression", n_clients=[20], out_dir=tmp_path, **SMALL)
+
+
+def test_out_dir_that_is_a_file_or_below_a_file_is_an_option_error(tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    with pytest.raises(als.errors.OptionError, match="is a file, not a folder"):
+        als.power("regression", n_clients=[20], out_dir=taken, **SMALL)
+    with pytest.raises(als.errors.OptionError, match="a folder above it is a file"):
+        als.power("regression", n_clients=[20], out_dir=taken / "sub", **SMALL)
+    with pytest.raises(als.errors.OptionError, match="out_dir=3"):
+        als.power("regression", n_clients=[20], out_dir=3, **SMALL)
+
+
+def test_rerunning_a_finished_study_starts_no_cluster(tmp_path, monkeypatch):
+    import distributed
+
+    kw = {k: v for k, v in SMALL.items() if k != "dask_client"}
+    done = als.power("regression", n_clients=[20, 30], out_dir=tmp_path, dask_client="sync", **kw)
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a finished study must not start a cluster")
+
+    monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
+    monkeypatch.setattr(distributed, "Client", no_cluster)
+    again = als.power("regression", n_clients=[20, 30], out_dir=tmp_path, **kw)  # default executor
+    pd.testing.assert_frame_equal(again.table, done.table)
+
+
+def test_default_out_dir_is_a_resumable_git_ignored_cache_folder(temporary_cache):
+    from allianceStats.power_analysis.study import default_out_dir
+
+    res = als.power("regression", n_clients=[20, 30], **SMALL)
+    folder = default_out_dir("regression", "regression", {"slope": 0.3}, 10, 0.05, 6)
+    assert res.provenance.options["out_dir"] == str(folder)
+    assert folder.parent.parent == temporary_cache and len(list(folder.glob("cell-*.parquet"))) == 2
+    assert (temporary_cache / ".gitignore").read_text().splitlines()[-1] == "*"
+    # a crash loses nothing: the rerun reads both cells (here: fitting anything would fail)
+    original = families.FAMILIES["regression"]
+
+    def must_not_fit(data, alpha, seed):
+        raise AssertionError("finished cells are read, not refitted")
+
+    families.FAMILIES["regression"] = families.Family("regression", original.simulate, must_not_fit, False)
+    try:
+        pd.testing.assert_frame_equal(als.power("regression", n_clients=[20, 30], **SMALL).table, res.table)
+    finally:
+        families.FAMILIES["regression"] = original
+    before = set(temporary_cache.rglob("*"))
+    als.power("regression", n_clients=[25], out_dir=False, **SMALL)
+    assert set(temporary_cache.rglob("*")) == before  # out_dir=False writes nothing
+
+
+def test_progress_outside_a_terminal_is_one_line_per_finished_cell(capsys):
+    als.power("regression", n_clients=[20, 30], out_dir=False, **{**SMALL, "progress": True})
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("power regression:")]
+    assert lines[0] == "power regression: 2 of 2 cells to run (2 batches)"
+    assert len(lines) == 3
+    for k, n in ((1, 20), (2, 30)):
+        assert re.fullmatch(rf"power regression: cell {k}/2 finished \(n_clients={n}\): 10 replications, 0 failed, "
+                            r"0 improper; \d+\.\d s elapsed", lines[k]), lines[k]
+
+
+def test_targets_are_named_with_the_users_variables():
+    kw = dict(reps=2, seed=1, dask_client="sync", progress=False, out_dir=False)
+    mlm = als.power("within_between", n_clients=20, n_sessions=4, effects={"variables": ["alliance", "outcome"]}, **kw)
+    assert sorted(mlm.table["target"]) == ["alliance -> outcome (between)", "alliance -> outcome (within)"]
+    med = als.power("mediation", n_clients=40, effects={"variables": ["alliance", "needs", "motivation"]}, **kw)
+    assert "alliance -> needs -> motivation" in set(med.table["target"])
+    reg = als.power("regression", n_clients=20, effects={"variables": ["alliance", "outcome"]}, **kw)
+    assert reg.table["target"].tolist() == ["alliance -> outcome"]
+    with pytest.raises(als.errors.OptionError, match="variables="):
+        als.power("regression", n_clients=20, effects={"variables": ["alliance", "client"]}, **kw)
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(n_clients=[]), r"n_clients=\[\] is empty"),
+    (dict(design="within_between", n_clients=[20], n_sessions=[]), r"n_sessions=\[\] is empty"),
+    (dict(n_clients=20, effects={"slop": 0.3}), "unknown name.s. 'slop' for design 'regression'; valid: slope"),
+    (dict(n_clients=20, effects={"slope": "big"}), "effects were rejected by design 'regression'"),
+    (dict(n_clients=20, effects=[("slope", 0.3)]), "effects=.* must be a dict"),
+    (dict(n_clients=20, seed=-1), "seed=-1"),
+    (dict(n_clients=20, dask_client=None, scheduler="notanaddress"), "scheduler='notanaddress' must be an address"),
+])
+def test_bad_grids_effects_seeds_and_schedulers_are_option_errors(kwargs, needle):
+    kw = {"reps": 2, "seed": 1, "dask_client": "sync", "progress": False, "out_dir": False, **kwargs}
+    design = kw.pop("design", "regression")
+    with pytest.raises(als.errors.OptionError, match=needle):
+        als.power(design, **kw)
+
+
+def test_a_scheduler_address_that_cannot_be_parsed_is_a_clear_error():
+    with pytest.raises(AllianceStatsError, match="cannot connect to the Dask scheduler at 'tcp://not an address'"):
+        als.power("regression", n_clients=20, reps=2, seed=1, scheduler="tcp://not an address", progress=False,
+                  out_dir=False)
+
+
+UNGUARDED = '''import allianceStats as als
+
+res = als.power("regression", n_clients=[20], effects={"slope": 0.5}, reps=4, seed=1, workers=1, out_dir=False)
+print(res.table)
+'''
+
+UNGUARDED_IN_FUNCTION = '''import allianceStats as als
+
+
+def main():
+    return als.run_study("study.toml", progress=False)
+
+
+main()
+'''
+
+GUARDED = '''import allianceStats as als
+
+if __name__ == "__main__":
+    res = als.power("regression", n_clients=[20], effects={"slope": 0.5}, reps=4, seed=1, workers=1,
+                    out_dir=False, progress=False)
+    print("targets:", res.table["target"].tolist())
+'''
+
+
+def _run_script(tmp_path, text, temporary_cache):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "study.toml").write_text('design = "regression"\nreps = 4\nseed = 1\nworkers = 1\n'
+                                         '[grid]\nn_clients = [20]\n')
+    (tmp_path / "script.py").write_text(text)
+    env = {**os.environ, "ALLIANCESTATS_CACHE_DIR": str(temporary_cache)}
+    return subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=env)
+
+
+@pytest.mark.parametrize("script", [UNGUARDED, UNGUARDED_IN_FUNCTION], ids=["top-level", "in-a-function"])
+def test_a_script_without_the_main_guard_gets_one_clear_error_with_the_fix(tmp_path, temporary_cache, script):
+    run = _run_script(tmp_path, script, temporary_cache)
+    assert run.returncode != 0
+    assert "nanny.py" not in run.stderr and "distributed" not in run.stderr and len(run.stderr) < 4000
+    last = run.stderr.strip().splitlines()
+    assert any("AllianceStatsError: power() starts a local Dask cluster" in line for line in last)
+    assert '    if __name__ == "__main__":' in run.stderr
+    assert "script.py; line " in run.stderr
+
+
+def test_a_script_with_the_main_guard_runs_on_a_local_cluster(tmp_path, temporary_cache):
+    run = _run_script(tmp_path, GUARDED, temporary_cache)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "targets: ['x -> y']" in run.stdout

@@ -96,7 +96,7 @@ def test_deterministic_output():
 def test_a_real_single_level_power_table_draws_one_line_without_missing_points():
     res = als.power("regression", n_clients=[10, 20, 40], effects={"slope": 0.5}, reps=20, seed=3, dask_client="sync",
                     progress=False)
-    root = ET.fromstring(power_curve_svg(res.table, target="slope"))
+    root = ET.fromstring(power_curve_svg(res.table, target="x -> y"))
     lines = root.findall(".//s:polyline", NS)
     assert len(lines) == 1 and len(points(lines[0])) == 3
 

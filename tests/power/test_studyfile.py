@@ -41,7 +41,8 @@ def write(tmp_path, text, name="study.toml"):
 def test_example_study_files_are_valid(path):
     study = load_study(path)
     assert study["design"] in studyfile.DESIGNS
-    assert study["out_dir"].parent == STUDIES  # relative out_dir resolved against the file, not the cwd
+    # running a shipped study never writes into the source tree (issue 12): the results go to the user's cache
+    assert STUDIES not in study["out_dir"].parents and study["out_dir"] != STUDIES
     assert isinstance(study["seed"], int) and study["reps"] >= 100
 
 
@@ -116,7 +117,8 @@ def test_client_argument_takes_precedence_over_the_files_scheduler(tmp_path):
     path = write(tmp_path, TINY.replace('out_dir = "out"', 'scheduler = "tcp://127.0.0.1:9"'))
     res = run_study(path, dask_client="sync", progress=False)
     assert res.table["reps"].tolist() == [30, 30]
-    assert (tmp_path / "study_results" / "power_table.csv").is_file()  # default out_dir: <stem>_results
+    assert (load_study(path)["out_dir"] / "power_table.csv").is_file()  # default out_dir: in the user's cache
+    assert not (tmp_path / "study_results").exists()
     with pytest.raises(AllianceStatsError, match="either dask_client= or scheduler="):
         run_study(path, dask_client="sync", scheduler="tcp://127.0.0.1:9")
 
@@ -170,5 +172,5 @@ dropout = 0.2
                      "outcome -> outcome": 0.25}
     assert set(res.table["n_sessions"]) == {4} and set(res.table["reps"]) == {4}
     assert res.effects["dropout"] == 0.2
-    csv = pd.read_csv(tmp_path / "study_results" / "power_table.csv")
+    csv = pd.read_csv(load_study(path)["out_dir"] / "power_table.csv")
     assert sorted(csv["target"]) == sorted(truth)
