@@ -174,3 +174,18 @@ dropout = 0.2
     assert res.effects["dropout"] == 0.2
     csv = pd.read_csv(load_study(path)["out_dir"] / "power_table.csv")
     assert sorted(csv["target"]) == sorted(truth)
+
+
+def test_study_outputs_follow_the_umask(tmp_path):
+    import os
+
+    path = write(tmp_path, TINY)
+    old = os.umask(0o077)
+    try:
+        run_study(path, dask_client="sync", progress=False)
+    finally:
+        os.umask(old)
+    written = [p for p in (tmp_path / "out").iterdir()]
+    assert {p.suffix for p in written} == {".parquet", ".csv", ".json"}
+    for p in written:
+        assert p.stat().st_mode & 0o777 == 0o600, p
