@@ -91,11 +91,14 @@ from ..data.checks import (
     require_numeric,
     table_and_text,
 )
-from ..errors import BoundaryWarning, ConvergenceWarning, IdentificationError, SchemaError
+from ..errors import BoundaryWarning, ConvergenceWarning, IdentificationError, OptionError, SchemaError
 from ..results import Convergence, make_provenance
 from .ar1 import lags, whiten
+from .crossed import fit_sparse_design, nested_engine_fits, unweight_result, weight_design, weight_values
 from .design import Design, build_design
 from .formula import parse_formula
+from .inference import finish_inference
+from .model_frame import model_frame
 from .optimizer import DECREASE_TOL, OptimizerRun, bobyqa, check_optimum, lbfgsb, probe_boundary
 from .result import PARAM_COLUMNS, VARCOMP_COLUMNS, MixedResult
 from .satterthwaite import richardson_gen_d, richardson_jacobian, satterthwaite_df, varpar_covariance
@@ -521,7 +524,8 @@ class ProfiledDeviance:
 # ---------------------------------------------------------------------------------------------- public
 @renamed_arguments(level="conf_level", time="session")
 def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation: str | None = None,
-            session: str = "session", conf_level: float = 0.95) -> MixedResult:
+            session: str = "session", weights: str | None = None, ddf: str = "satterthwaite",
+            vcov: str = "model", conf_level: float = 0.95) -> MixedResult:
     """Fit a two- or three-level linear mixed model by REML or ML, as lme4's ``lmer`` + lmerTest.
 
     Model (see :mod:`allianceStats.mixed.engine`): ``y = Xβ + Zb + ε`` with correlated random effects per
@@ -547,8 +551,17 @@ def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation:
         Column of integer session numbers for ``correlation="ar1"`` (gaps allowed: corr = φ^|t−s|). Under
         AR(1) the df are Satterthwaite's with φ as one more variance parameter (nlme reports containment df
         instead; these df are not validated against R, the estimates, SEs and logLik are).
+    weights : str, optional
+        Column of prior weights (lme4's ``weights=``): the residual variance of a row is σ²/weight.
+    ddf : {"satterthwaite", "kenward-roger"}, default "satterthwaite"
+        Degrees of freedom of the t tests in ``params`` (lmerTest's ``summary(fit, ddf=)``): Satterthwaite's,
+        or Kenward–Roger's with the Kenward–Roger adjusted covariance for the standard errors (REML fits;
+        :mod:`allianceStats.mixed.kenward_roger`). Tests of whole terms: :func:`allianceStats.mixed.anova`.
+    vcov : {"model", "CR2"}, default "model"
+        Standard errors from the model, or cluster-robust CR2 ones with clubSandwich's Satterthwaite df,
+        clustered by the outermost grouping factor (:func:`allianceStats.mixed.coef_test` chooses the cluster).
     conf_level : float, default 0.95
-        Level of the Wald t intervals (Satterthwaite df) in ``params``.
+        Level of the Wald t intervals in ``params``.
 
     Returns
     -------
@@ -620,9 +633,29 @@ def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation:
     data, formula = table_and_text(data, formula, where="fit_mlm")
     reml = check_bool("reml", reml)
     check_choice("correlation", correlation, (None, "ar1"))
+    check_choice("ddf", ddf, ("satterthwaite", "kenward-roger"))
+    check_choice("vcov", vcov, ("model", "CR2"))
     conf_level = check_conf_level(conf_level)
-    spec = parse_formula(formula)
-    design, times = _model_design(spec, data, correlation, session)            # lme4: lFormula
+    spec = parse_formula(formula, extended=True)
+    extra = (*spec.data_columns, *((session,) if correlation else ()), *((weights,) if weights else ()))
+    frame, spec = model_frame(spec, data, extra_columns=extra)                 # lme4: model.frame
+    if weights is not None:
+        if correlation:
+            raise OptionError("weights= and correlation='ar1' cannot be combined (nlme's varFixed with corAR1 is "
+                              "not implemented); fit one of them.")
+        weight_values(frame, weights)
+    if not nested_engine_fits(spec, frame):                                    # crossed, 3+ factors
+        if correlation:
+            raise OptionError("correlation='ar1' needs a nested design with at most two grouping factors "
+                              f"(clients in therapists); {formula!r} has {len(spec.random)} random terms.")
+        result = fit_sparse_design(spec, frame, data, reml=reml, conf_level=conf_level, weights=weights,
+                                   started=started, extra_columns=extra)
+        return finish_inference(result, ddf=ddf, vcov=vcov)
+    design, times = _model_design(spec, frame, correlation, session, extra)   # lme4: lFormula
+    unweighted = design
+    if weights is not None:
+        w = design.model_frame[weights].to_numpy(dtype=float)
+        design = weight_design(design, w)
     # small dense blocks: BLAS threads only add overhead (measured 5x slower on a busy 2-core machine); the
     # limit is restored on leaving the block
     with threadpool_limits(limits=1, user_api="blas"):
@@ -634,19 +667,21 @@ def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation:
                                session, started)
         except np.linalg.LinAlgError as exc:
             raise IdentificationError(_why_not_positive_definite(design, spec)) from exc
+    if weights is not None:
+        result = unweight_result(result, unweighted, w, weights)
     for message in result.convergence.warnings:
         category = BoundaryWarning if message.startswith("boundary") else ConvergenceWarning
         warnings.warn(message, category, stacklevel=3)  # 3: past the renamed_arguments wrapper, at the caller
-    return result
+    return finish_inference(result, ddf=ddf, vcov=vcov)
 
 
-def _model_design(spec, data: pd.DataFrame, correlation: str | None, session: str):
+def _model_design(spec, data: pd.DataFrame, correlation: str | None, session: str, extra: tuple = ()):
     """Model matrices of the formula on the complete rows, and the session times of an AR(1) residual."""
     ar1 = correlation == "ar1"
     if ar1:
         require_columns(data, [session], where="fit_mlm")
         require_numeric(data, [session], where="fit_mlm")
-    design = build_design(spec, data, extra_columns=(session,) if ar1 else (), where="fit_mlm")
+    design = build_design(spec, data, extra_columns=tuple(dict.fromkeys(extra)), where="fit_mlm")
     if not ar1:
         return design, None
     times = design.model_frame[session].to_numpy(dtype=float)

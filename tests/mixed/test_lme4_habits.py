@@ -1,0 +1,147 @@
+"""fit_mlm reads the formulas lme4 users write (issue 13, section 3), checked against lme4 1.1-31 / lmerTest 3.1-3.
+
+Fixtures: tests/mixed/fixtures/habits/make_habits.R (data, script and JSON with versions). Tolerances, per
+quantity: fixed effects 1e-5 relative (absolute 1e-5 of the SE for estimates near 0), standard errors and
+variance components 1e-4 relative, Satterthwaite df 1e-4 relative, REML criterion / deviance 1e-6 absolute
+(never above lme4's: the same or a better optimum), lme4's column and grouping-factor names exactly.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from allianceStats.errors import FormulaError, OptionError, SchemaError
+from allianceStats.mixed import fit_mlm
+from allianceStats.mixed.formula import parse_formula
+
+HERE = Path(__file__).resolve().parent / "fixtures" / "habits"
+REF = json.loads((HERE / "habits_reference.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def habits():
+    return pd.read_csv(HERE / "habits.csv")
+
+
+@pytest.fixture(scope="module")
+def orthodont():
+    d = pd.read_csv(HERE / "orthodont.csv")
+    d["Sex"] = pd.Categorical(d["Sex"], categories=["Male", "Female"])   # nlme's level order
+    return d
+
+
+def _check_fixef(params, ref_rows, *, se_rtol=1e-4, df_rtol=1e-4, df=True):
+    ref = pd.DataFrame(ref_rows)
+    got = params.set_index("term").loc[ref.term]
+    se = ref.std_error.to_numpy()
+    np.testing.assert_allclose(got.estimate, ref.estimate, rtol=1e-5, atol=1e-5 * se.min(), err_msg="estimate")
+    np.testing.assert_allclose(got.std_error, ref.std_error, rtol=se_rtol, err_msg="std_error")
+    if df:
+        np.testing.assert_allclose(got.df, ref.df, rtol=df_rtol, err_msg="df")
+        np.testing.assert_allclose(got.p_value, ref.p_value, rtol=1e-3, atol=1e-12, err_msg="p_value")
+
+
+def _check_varcomp(fit, ref_rows, rename=None):
+    ref = pd.DataFrame(ref_rows)
+    got = fit.varcomp.astype({"var1": object, "var2": object}).fillna({"var1": "", "var2": ""})
+    got["group"] = got["group"].replace(rename or {})
+    for row in ref.itertuples():
+        m = got[(got.group == row.group) & (got.var1 == row.var1) & (got.var2 == row.var2)]
+        assert len(m) == 1, (row.group, row.var1, row.var2, got)
+        np.testing.assert_allclose(m.vcov.iloc[0], row.vcov, rtol=1e-4, atol=1e-8, err_msg=str(row))
+
+
+CASES = [k for k in REF["formulas"]]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_formulas_users_type_match_lme4(habits, name):
+    ref = REF["formulas"][name]
+    kwargs = {"weights": ref["weights"]} if "weights" in ref else {}
+    fit = fit_mlm(habits, ref["formula"], reml=ref["reml"], **kwargs)
+    assert fit.converged
+    assert list(fit.fixef.index) == ref["colnames_X"]               # lme4's column names, in lme4's order
+    _check_fixef(fit.params, ref["fixef"])
+    _check_varcomp(fit, ref["varcomp"])
+    assert fit.n_obs == ref["nobs"]
+    assert ref["deviance"] - 1e-4 <= fit.deviance <= ref["deviance"] + 1e-6
+    np.testing.assert_allclose([fit.loglik, fit.aic, fit.bic], [ref["loglik"], ref["aic"], ref["bic"]], atol=1e-4)
+    if name not in ("double_bar", "split"):
+        assert fit.n_groups == ref["ngrps"]
+    else:   # lme4's ngrps counts the factor once; VarCorr names its two terms as here
+        assert fit.n_groups == {"therapist.client": 67, "therapist.client.1": 67}
+
+
+def test_double_bar_is_the_split_form(habits):
+    a = fit_mlm(habits, "outcome ~ session0 + (1 + session0 || therapist:client)")
+    b = fit_mlm(habits, "outcome ~ session0 + (1 | therapist:client) + (0 + session0 | therapist:client)")
+    pd.testing.assert_frame_equal(a.params, b.params)
+    assert a.random_terms == {"therapist.client": ["(Intercept)"], "therapist.client.1": ["session0"]}
+
+
+def test_slash_equals_colon_terms_and_reused_ids_need_them(habits):
+    slash = fit_mlm(habits, "outcome ~ session0 + (1 | therapist/client)")
+    colon = fit_mlm(habits, "outcome ~ session0 + (1 | therapist) + (1 | client:therapist)")
+    np.testing.assert_allclose(slash.deviance, colon.deviance, atol=1e-8)
+    assert set(slash.ranef()) == {"client:therapist", "therapist"}
+    assert slash.ranef()["client:therapist"].index[0] == "c1:T01"        # lme4's labels of the interaction
+    # client ids are reused across therapists: (1 | client) alone pools different clients (a different model)
+    pooled = fit_mlm(habits, "outcome ~ session0 + (1 | client)")
+    assert pooled.n_groups == {"client": 7} and pooled.deviance > slash.deviance + 10
+
+
+def test_transform_columns_are_computed_as_r_computes_them(habits):
+    fit = fit_mlm(habits, REF["formulas"]["transforms"]["formula"])
+    mf = fit.model_frame
+    x = habits.session0.to_numpy(dtype=float)
+    # as R, poly() and scale() see every non-missing value of their argument (they are evaluated before na.omit)
+    linear = (x - x.mean()) / np.sqrt(((x - x.mean()) ** 2).sum())
+    np.testing.assert_allclose(mf["poly(session0, 2)1"], linear[mf.index], rtol=1e-12)
+    a = habits.alliance
+    np.testing.assert_allclose(mf["scale(alliance)"], ((a - a.mean()) / a.std())[mf.index])  # all non-missing rows
+    assert list(mf["factor(cohort)"].cat.categories) == ["2", "9", "10"]                    # numeric order, as R
+    refit = fit_mlm(mf, fit.formula)                       # a refit on the model frame reuses the columns
+    np.testing.assert_allclose(refit.fixef, fit.fixef, rtol=1e-10)
+
+
+def test_offset_is_subtracted_from_the_response(habits):
+    fit = fit_mlm(habits, "outcome ~ session0 + offset(2 * female) + (1 | therapist:client)")
+    moved = fit_mlm(habits.assign(y2=habits.outcome - 2 * habits.female), "y2 ~ session0 + (1 | therapist:client)")
+    np.testing.assert_allclose(fit.fixef, moved.fixef, rtol=1e-10)
+    np.testing.assert_allclose(fit.deviance, moved.deviance, rtol=1e-12)
+
+
+def test_weights_scale_the_residual_variance(habits):
+    doubled = fit_mlm(habits, "outcome ~ session0 + (1 | therapist:client)", weights="w")
+    again = fit_mlm(habits.assign(w=2 * habits.w), "outcome ~ session0 + (1 | therapist:client)", weights="w")
+    np.testing.assert_allclose(again.fixef, doubled.fixef, rtol=1e-8)
+    np.testing.assert_allclose(again.sigma, doubled.sigma * np.sqrt(2), rtol=1e-6)   # sigma^2 / w
+    assert doubled.provenance.options["weights"] == "w"
+    np.testing.assert_allclose(doubled.y, habits.outcome.to_numpy())               # the data's rows, not scaled
+    with pytest.raises(SchemaError, match="weights"):
+        fit_mlm(habits.assign(w=-habits.w), "outcome ~ session0 + (1 | therapist:client)", weights="w")
+    with pytest.raises(OptionError, match="weights"):
+        fit_mlm(habits, "outcome ~ session0 + (1 | therapist:client)", weights="w", correlation="ar1")
+
+
+@pytest.mark.parametrize("formula,match", [
+    ("outcome ~ logit(alliance) + (1 | client)", r"logit\(\)"),
+    ("outcome ~ poly(session0, 0) + (1 | client)", "degree"),
+    ("outcome ~ I(stage * 2) + (1 | client)", "non-numeric"),
+    ("outcome ~ session0 + (1 | therapist + client)", "therapist \\+ client"),
+    ("outcome ~ (a + b)^x + (1 | client)", "whole number"),
+])
+def test_formula_errors(habits, formula, match):
+    with pytest.raises(FormulaError, match=match):
+        fit_mlm(habits, formula)
+
+
+def test_parse_keeps_the_plain_subset_for_other_model_builders():
+    with pytest.raises(FormulaError, match="not a plain column"):
+        parse_formula("y ~ log(x) + (1 | g)")
+    with pytest.raises(FormulaError, match=r"\|\|"):
+        parse_formula("y ~ x + (1 + x || g)")
+    f = parse_formula("y ~ a*b*c + (1 | g)")
+    assert f.fixed_terms == [("a",), ("b",), ("c",), ("a", "b"), ("a", "c"), ("b", "c"), ("a", "b", "c")]
