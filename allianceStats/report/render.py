@@ -228,7 +228,9 @@ class Section:
 
 @dataclass
 class Report:
-    """Title, sections, and provenance (``data_sha256``, ``versions``, ``seed``, ``syntax``: name → lavaan)."""
+    """Title, sections, and provenance (``data_sha256``, ``versions``, ``seed``, ``syntax``: name → lavaan,
+    ``lock``: installed versions of the key packages against ``requirements.lock``, as
+    :func:`allianceStats.report.provenance.lock_status` returns them)."""
 
     title: str
     sections: list[Section]
@@ -264,10 +266,14 @@ class _Names:
     figures: list[list[str]]
 
 
+#: ids the page itself uses (the problem list, the provenance footer and its version table)
+_PAGE_IDS = frozenset({"provenance", "problems", "versions"})
+
+
 def _names(report: Report) -> _Names:
-    section_ids = unique_names([s.id for s in report.sections], taken={"provenance", "problems", "contents"})
+    section_ids = unique_names([s.id for s in report.sections], taken=_PAGE_IDS)
     flat = unique_names([t.name for t in report.tables()])
-    html = unique_names([f"table-{stem}" for stem in flat], taken=set(section_ids) | {"provenance", "problems"})
+    html = unique_names([f"table-{stem}" for stem in flat], taken=set(section_ids) | _PAGE_IDS)
     stems, table_ids, figures, k, f = [], [], [], 0, 0
     for section in report.sections:
         n = len(section.tables)

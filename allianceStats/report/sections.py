@@ -36,6 +36,7 @@ import pandas as pd
 from .diagrams import cycle_diagram, mediation_diagram, riclpm_diagram
 from .figures import retention_plot, trajectory_plot
 from .power_curve import power_curve_svg
+from .provenance import lock_status
 from .render import Figure, Report, Section, Table
 
 __all__ = ["StepLike", "RunLike", "build_report", "draw_step", "section_title", "result_tables"]
@@ -427,7 +428,8 @@ def build_report(run: RunLike) -> Report:
     Report
         Render it with :func:`~allianceStats.report.render.render_html` or write it with
         :func:`~allianceStats.report.render.write_report`. Its provenance adds ``syntax``: the lavaan syntax of
-        every SEM-family model in the report, by name.
+        every SEM-family model in the report, by name, and ``lock``: the installed versions of the key packages
+        against ``requirements.lock`` (:func:`~allianceStats.report.provenance.lock_status`).
 
     Examples
     --------
@@ -440,4 +442,7 @@ def build_report(run: RunLike) -> Report:
     """
     syntax: dict[str, str] = {}
     sections = [draw_step(step, syntax) for step in run.steps]
-    return Report(run.title, sections, {**run.provenance, "syntax": syntax})
+    provenance = {**run.provenance, "syntax": syntax}
+    if "lock" not in provenance:
+        provenance["lock"] = lock_status()
+    return Report(run.title, sections, provenance)
