@@ -107,9 +107,18 @@ _LAZY = {
     "surrogate_synchrony": "allianceStats.process",
     "SurrogateResult": "allianceStats.process",
     "language_style_matching": "allianceStats.process",
+    # figures, tables and compact views for people (issue 18)
+    "plot_paths": "allianceStats.plots",
+    "plot_trajectories": "allianceStats.plots",
+    "plot_survival": "allianceStats.plots",
+    "plot_power": "allianceStats.plots",
+    "plot_transitions": "allianceStats.plots",
+    "label_collisions": "allianceStats.plots",
+    "to_table": "allianceStats.report.apa",
+    "compact": "allianceStats.formatting",
 }
 _SUBMODULES = {"simulate", "data", "mixed", "sem", "panel", "mediation", "dynamics", "report", "power_analysis",
-               "process", "errors", "results"}
+               "process", "errors", "results", "plots"}
 
 # old public name -> new public name: the old one keeps working until 0.3.0 with a FutureWarning (CHANGELOG.md).
 # Each area adds its renames here; the old names are not in __all__.

@@ -377,18 +377,19 @@ def html_table(table: pd.DataFrame | pd.Series, *, conf_level: float = 0.95, max
             f"{note}{fixed}")
 
 
-def compact(table: pd.DataFrame, *, digits: int = 3, max_name: int = 40) -> pd.DataFrame:
+def compact(data: pd.DataFrame, *, digits: int = 3, max_name: int = 40) -> pd.DataFrame:
     """A narrow view of a tidy table that prints without truncation: one name column, the estimate columns rounded.
 
-    ``lhs, op, rhs, label`` become one ``path`` index (``w_alliance_2 → w_outcome_3``); ``estimate, std_error,
-    p_value, ci_lower, ci_upper`` (and ``std_all``, ``df`` where present) are kept, rounded to ``digits``
+    ``lhs, op, rhs, label`` become one ``path`` index (``w_alliance_2 → w_outcome_3``); the estimate, its standard
+    error, p value and interval bounds (and ``std_all``, ``df`` where present) are kept, rounded to ``digits``
     decimals; bookkeeping columns (``group`` with one group, ``kind``, ``wave_from`` …) are dropped. Numbers stay
     numbers, so the view can still be sorted and filtered.
 
     Parameters
     ----------
-    table : DataFrame
-        A tidy table (``term`` or ``lhs, op, rhs``; ``estimate, std_error, ...``), e.g. ``fit_riclpm(...).paths``.
+    data : DataFrame
+        A tidy result table (``term`` or ``lhs, op, rhs``; ``estimate, std_error, ...``), e.g.
+        ``fit_riclpm(...).paths``.
     digits : int
         Decimals of the rounded columns.
     max_name : int
@@ -404,17 +405,18 @@ def compact(table: pd.DataFrame, *, digits: int = 3, max_name: int = 40) -> pd.D
     >>> import pandas as pd
     >>> t = pd.DataFrame({"lhs": ["w_outcome_2"], "op": ["~"], "rhs": ["w_alliance_1"], "label": [""],
     ...                   "estimate": [0.123456], "std_error": [0.05], "statistic": [2.47], "p_value": [0.0136],
-    ...                   "ci_lower": [0.025], "ci_upper": [0.22], "kind": ["cross-lagged"], "wave_from": [1]})
+    ...                   "kind": ["cross-lagged"], "wave_from": [1]})
     >>> compact(t)
-                                estimate  std_error  p_value  ci_lower  ci_upper
+                                estimate  std_error  p_value
     path...
-    w_alliance_1 → w_outcome_2     0.123       0.05    0.014     0.025      0.22
+    w_alliance_1 → w_outcome_2     0.123       0.05    0.014
     """
-    if not isinstance(table, pd.DataFrame):
+    if not isinstance(data, pd.DataFrame):
         from .errors import OptionError
 
-        raise OptionError(f"compact() takes a tidy DataFrame; got a {type(table).__name__}. Pass a table such as "
+        raise OptionError(f"compact() takes a tidy DataFrame; got a {type(data).__name__}. Pass a table such as "
                           "result.paths or result.params.")
+    table = data
     names = _row_name(table)
     keep = [c for c in ESTIMATE_COLUMNS if c in table.columns and c != "statistic"]
     if "group" in table.columns and table["group"].nunique() > 1:

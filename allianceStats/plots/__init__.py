@@ -18,11 +18,11 @@ Example
 []
 """
 from .collisions import label_collisions
-from .paths import parameter_table, plot_paths
+from .paths import plot_paths
 from .power_curves import plot_power
 from .survival_curves import plot_survival
 from .trajectories import plot_trajectories
 from .transitions import plot_transitions
 
 __all__ = ["plot_paths", "plot_trajectories", "plot_survival", "plot_power", "plot_transitions",
-           "label_collisions", "parameter_table"]
+           "label_collisions"]

@@ -680,7 +680,7 @@ def plot_paths(result, ax=None, *, what: str = "estimate", show_ci: bool | None 
     covariances : bool
         Draw covariances between distinct variables (double-headed arrows).
     alpha : float
-        Test level for the solid/dashed distinction of paths without an interval.
+        Test level: a path whose row has no CI bounds is drawn solid (significant) when its p < ``alpha``.
     digits : int, optional
         Decimals of the values; by default from each row's standard error (APA, see
         :func:`allianceStats.formatting.row_digits`), 2 for standardized values.
