@@ -254,11 +254,13 @@ def test_session_numbers_too_large_to_be_exact_are_rejected(huge):
 
 
 def test_duplicate_check_does_not_collide_for_negative_or_huge_sessions():
-    # the old key client_code * span + session made (client 1, session -3) collide with (client 0, session 3)
-    raw = pd.DataFrame({"client": ["a", "b", "c", "c"], "session": [3, -3, 2**52, 2**52 - 1]})
-    problems, _ = problems_of(raw)
+    # the old key client_code * span + session (span = max |session| + 1 = 11) made (b, -6) collide with (a, 5)
+    problems, _ = problems_of(pd.DataFrame({"client": ["a", "a", "b"], "session": [5, 10, -6]}))
     assert not any("duplicate (client, session)" in p for p in problems)
     assert any("outside the allowed range" in p for p in problems)
+    # ... and, as a float, (b, 2**52 - 1) with (b, 2**52) once the key passed 2**53
+    huge = pd.DataFrame({"client": ["a", "a", "b", "b"], "session": [2**52 - 1, 2**52] * 2})
+    assert len(quiet_read(huge)) == 4
     rng = np.random.default_rng(1)
     n = 20000
     big = pd.DataFrame({"client": rng.integers(0, 5000, n).astype(str), "session": rng.integers(1, 2**40, n)})
