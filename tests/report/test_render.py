@@ -248,3 +248,12 @@ def test_escaped_user_text_passes_the_figure_check(parallel_paths, name):
     paths = parallel_paths.replace("autonomy", name)
     figure = Figure(mediation_diagram(paths).svg)  # raised OptionError before
     assert escape(name) in figure.svg and "<script" not in figure.svg
+
+
+def test_report_tables_and_data_outputs_neutralise_formulas_alike():
+    """One rule for every CSV the package writes: the report's tables agree with allianceStats.data.output."""
+    from allianceStats.data.output import neutralise_formulas
+
+    table = pd.DataFrame({"=x": ["=1", "+a", "-b", "@c", "\tt", "\rr", "-1.5", "ok", None],
+                          "n": [1, -2, 3, 4, 5, 6, 7, 8, 9], "flag": [True, False] * 4 + [True]})
+    assert to_csv_text(table) == neutralise_formulas(table).to_csv(index=False, lineterminator="\n")
