@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -154,3 +155,84 @@ def fit_sparse_design(plain: Formula, frame: pd.DataFrame, data: pd.DataFrame, *
     if w is not None:
         result = unweight_result(result, unweighted, w, weights)
     return result
+
+
+# ---------------------------------------------------------------------------------------------- refits
+@dataclass
+class DevianceProblem:
+    """A fit's model on its own rows, as the engine that fitted it sees it: the (weighted) design, the AR(1)
+    session times, and which engine. :meth:`objective` builds the profiled-deviance object of a design;
+    :meth:`minimise` finds its optimum (what :func:`allianceStats.mixed.profile_ci` refits with offsets)."""
+
+    design: object
+    times: np.ndarray | None
+    nested: bool
+    reml: bool
+
+    def objective(self, design=None):
+        """The profiled deviance of ``design`` (default: this problem's); ``deviance_parts`` gives (a, r²)."""
+        design = self.design if design is None else design
+        if self.nested:
+            from .engine import ProfiledDeviance
+
+            return ProfiledDeviance(design, self.reml, self.times)
+        from .sparse_lmm import SparseProfiledDeviance
+
+        return SparseProfiledDeviance(design, self.reml)
+
+    def minimise(self, obj, start: np.ndarray) -> tuple[np.ndarray, float]:
+        """Optimum (parameters, deviance) of a deviance object from ``start``."""
+        with threadpool_limits(limits=1, user_api="blas"):
+            if self.nested:
+                from .engine import _minimise_from
+
+                run = _minimise_from(obj, start)
+                return run.x, float(run.deviance)
+            from .glmm_optim import minimise
+
+            lower = obj.layout.theta_lower()
+            run = minimise(obj.deviance, start, lower, np.full_like(lower, np.inf), np.full(len(lower), 0.25),
+                           decrease_tol=1e-12)
+            return run.x, float(run.f)
+
+    @property
+    def sizes(self) -> list[int]:
+        """Number of random effects of each grouping factor, in θ order."""
+        return [f.Z.shape[1] for f in self.design.factors]
+
+
+def refit_options(fit) -> dict:
+    """The options of ``fit`` that a refit on its own rows keeps (AR(1) residual, its session column, weights)."""
+    opts = fit.provenance.options
+    out = {"correlation": fit.correlation}
+    if fit.correlation:
+        out["session"] = opts["session"]
+    if opts.get("weights"):
+        out["weights"] = opts["weights"]
+    return out
+
+
+def deviance_problem(fit, *, reml: bool = False) -> DevianceProblem:
+    """The :class:`DevianceProblem` of a fit of :func:`allianceStats.mixed.fit_mlm` (on ``fit.model_frame``)."""
+    from .engine import _model_design
+    from .formula import parse_formula
+    from .model_frame import model_frame
+
+    opts = refit_options(fit)
+    correlation, session, weights = opts["correlation"], opts.get("session", "session"), opts.get("weights")
+    spec = parse_formula(fit.formula, extended=True)
+    extra = (*spec.data_columns, *((session,) if correlation else ()), *((weights,) if weights else ()))
+    frame, plain = model_frame(spec, fit.model_frame, extra_columns=extra, where="profile_ci")
+    nested = nested_engine_fits(plain, frame)
+    if nested:
+        design, times = _model_design(plain, frame, correlation, session, extra)
+        w = design.model_frame[weights].to_numpy(dtype=float) if weights else None
+    else:
+        from .glmm_design import build_glmm_design
+        from .glmm_formula import GLMMFormula
+
+        design, times = build_glmm_design(GLMMFormula(text=plain.text, core=plain), frame, family="gaussian"), None
+        w = frame.loc[design.model_frame.index, weights].to_numpy(dtype=float) if weights else None
+    if w is not None:
+        design = weight_design(design, w)
+    return DevianceProblem(design, times, nested, reml)

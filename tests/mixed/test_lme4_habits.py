@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from allianceStats.errors import FormulaError, OptionError, SchemaError
-from allianceStats.mixed import fit_mlm
+from allianceStats.mixed import compare_mlm, fit_mlm
 from allianceStats.mixed.formula import parse_formula
 
 HERE = Path(__file__).resolve().parent / "fixtures" / "habits"
@@ -145,3 +145,85 @@ def test_parse_keeps_the_plain_subset_for_other_model_builders():
         parse_formula("y ~ x + (1 + x || g)")
     f = parse_formula("y ~ a*b*c + (1 | g)")
     assert f.fixed_terms == [("a",), ("b",), ("c",), ("a", "b"), ("a", "c"), ("b", "c"), ("a", "b", "c")]
+
+
+# ------------------------------------------------------------------------------- anova(m0, m1) of REML fits
+def _table_matches(res, ref_rows):
+    tab, ref = res.table, pd.DataFrame(ref_rows)
+    assert list(tab.npar) == list(ref.npar)
+    for col in ["aic", "bic", "loglik", "deviance"]:
+        np.testing.assert_allclose(tab[col], ref[col].astype(float), rtol=0, atol=1e-4, err_msg=col)
+    np.testing.assert_allclose(tab.chisq_diff.iloc[1], ref.chisq.iloc[1], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(tab.p_value.iloc[1], ref.p_value.iloc[1], rtol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def orthodont_fits(orthodont):
+    ref = REF["orthodont"]["anova"]
+    return [fit_mlm(orthodont, f) for f in ref["formulas"]]
+
+
+def test_compare_refits_reml_fits_by_ml_by_default_as_lme4(orthodont_fits):
+    import allianceStats as als
+
+    ref = REF["orthodont"]["anova"]
+    res = als.compare(*orthodont_fits, names=["o0", "o1"])              # lme4: anova(o0, o1)
+    _table_matches(res, ref["refit_ml"])
+    assert res.method == "likelihood ratio (ML)" and len(res.notes) == 2 and "lme4's anova()" in res.notes[0]
+    np.testing.assert_allclose(res.table.chisq_diff.iloc[1], ref["lme4_default_chisq"], atol=1e-4)   # 2.02132
+    np.testing.assert_allclose(res.table.p_value.iloc[1], ref["lme4_default_p"], rtol=1e-4)           # 0.3640
+
+
+def test_compare_refit_false_keeps_the_reml_likelihoods(orthodont_fits):
+    ref = REF["orthodont"]["anova"]
+    res = compare_mlm(*orthodont_fits, names=["o0", "o1"], refit=False)   # lme4: anova(o0, o1, refit = FALSE)
+    _table_matches(res, ref["refit_false"])
+    assert res.method == "likelihood ratio (REML)" and res.notes == ()
+
+
+# ----------------------------------------------------------------------------------- profile intervals
+@pytest.fixture(scope="module")
+def orthodont_profile(orthodont):
+    from allianceStats.mixed import profile_ci
+
+    fit = fit_mlm(orthodont, REF["orthodont"]["fit"]["formula"])
+    return fit, profile_ci(fit)
+
+
+def test_profile_ci_covers_variance_components_and_the_intercept_with_factors(orthodont_profile):
+    # Tolerances: against root finding in R on the same profile, fixed effects 1e-5 of the SE and variance
+    # parameters 1e-5 relative; against lme4's spline-interpolated confint(), fixed effects 1e-5 of the SE,
+    # variance parameters 3e-4 relative (lme4's spline across the kink where the correlation reaches +1).
+    fit, ci = orthodont_profile
+    ref = REF["orthodont"]["profile"]
+    ci = ci.set_index("term")
+    assert list(ci.index) == [".sig01", ".sig02", ".sig03", ".sigma", "(Intercept)", "age", "SexFemale"]
+    for r in ref["varpar"]:
+        got = ci.loc[r["term"]]
+        np.testing.assert_allclose(got.estimate, r["estimate"], rtol=1e-6)
+        for side in ("ci_lower", "ci_upper"):
+            exact, lme4 = r[side], r[f"lme4_{side}"]
+            if exact is None:            # no root before the boundary: lme4 reports the boundary (0, -1, 1)
+                assert got[side] == lme4, (r["term"], side)
+            else:
+                np.testing.assert_allclose(got[side], exact, rtol=1e-5, err_msg=f"{r['term']} {side}")
+                np.testing.assert_allclose(got[side], lme4, rtol=3e-4, err_msg=f"{r['term']} {side} (lme4)")
+    se = fit.params.set_index("term").std_error
+    for r in ref["fixef"]:
+        got = ci.loc[r["term"]]
+        np.testing.assert_allclose(got.estimate, r["estimate"], rtol=1e-6)
+        for side in ("ci_lower", "ci_upper"):
+            assert abs(got[side] - r[side]) < 1e-5 * se[r["term"]], (r["term"], side)
+            assert abs(got[side] - r[f"lme4_{side}"]) < 1e-5 * se[r["term"]], (r["term"], side, "lme4")
+    assert ci.attrs["names"][".sig02"] == "cor age.(Intercept) | Subject"
+
+
+def test_profile_ci_of_one_factor_dummy_and_bad_names(orthodont_profile):
+    from allianceStats.mixed import profile_ci
+
+    fit, full = orthodont_profile
+    one = profile_ci(fit, "SexFemale")
+    pd.testing.assert_frame_equal(one, full[full.term == "SexFemale"].reset_index(drop=True), check_exact=False,
+                                  rtol=1e-8)
+    with pytest.raises(OptionError, match="not among the parameters"):
+        profile_ci(fit, ".sig04")
