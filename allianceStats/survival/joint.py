@@ -8,7 +8,9 @@ Longitudinal submodel (a linear mixed model, lme4 syntax): for client *i* at tim
           b_i \sim N(0, D),\ \varepsilon \sim N(0, \sigma^2).
 
 Event submodel (relative risk on the *current true value*): :math:`h_i(t) = h_0(t)\exp\{w_i^\top\gamma +
-\alpha\, m_i(t)\}`, with a piecewise-constant baseline :math:`h_0(t) = \xi_q` on :math:`(\kappa_{q-1}, \kappa_q]`.
+\alpha\, m_i(t)\}`, with a piecewise-constant baseline :math:`h_0(t) = \xi_q` on :math:`(\kappa_{q-1}, \kappa_q]`;
+``association="slope"`` uses the current slope :math:`\alpha_s m_i'(t)` instead, ``"both"`` both terms (JM's
+``parameterization``; Rizopoulos 2012, sec. 5.1) — is the alliance *falling* a risk beyond its level?
 The association α is the log hazard ratio per unit of the error-free current value; a Cox model on the last
 observed, error-laden value estimates it attenuated towards 0 (regression dilution; Prentice 1982; Tsiatis &
 Davidian 2004). Knots (JM's default): the 1/7, ..., 6/7 quantiles of the observed times plus 1e-6, i.e. seven
@@ -25,8 +27,8 @@ effects with *pseudo-adaptive* Gauss–Hermite quadrature (Rizopoulos 2012, sec.
 random effect when there are at most 3 random effects and fewer than 2,000 measurements, 3 otherwise (JM's
 defaults). With these settings the approximate log-likelihood is JM's, term by term.
 
-Estimation: maximum likelihood over :math:`\theta = (\beta, \log\sigma, \gamma, \alpha, \log\xi, L)` (*L* the
-Cholesky factor of *D* with log diagonal, as JM's ``chol.transf``) by BFGS with the analytic score, vectorised
+Estimation: maximum likelihood over :math:`\theta = (\beta, \log\sigma, \gamma, \alpha, [\alpha_s], \log\xi, L)`
+(*L* the Cholesky factor of *D* with log diagonal, as JM's ``chol.transf``) by BFGS with the analytic score, vectorised
 over clients × quadrature nodes, then Newton steps on the numerical Hessian of the score (central differences),
 whose inverse gives the standard errors (JM: forward differences). Starting values: the LMM, a Cox model of the
 survival covariates, α = 0.
@@ -38,8 +40,8 @@ known truth (:func:`allianceStats.simulate.relapse.relapse_times`) recovers α w
 attenuated.
 
 Clients with an event row but no complete measurement enter through the event submodel only (their random
-effects keep the prior; JM refuses such data). Not implemented: the slope ("both") association, Weibull and
-spline baselines, interaction terms in the association, competing risks in the joint model.
+effects keep the prior; JM refuses such data). Not implemented: Weibull and spline baselines, interaction terms
+in the association (JM's ``interFact``), lagged associations, competing risks in the joint model.
 
 References
 ----------
@@ -160,6 +162,10 @@ class JointData:
     ZT: np.ndarray           # (n, q) random design at T
     Xs: np.ndarray           # (M, p) fixed design at the Gauss-Kronrod nodes
     Zs: np.ndarray           # (M, q)
+    XdT: np.ndarray          # (n, p) time derivative of the fixed design at T (slope association)
+    ZdT: np.ndarray          # (n, q)
+    Xds: np.ndarray          # (M, p) time derivatives at the Gauss-Kronrod nodes
+    Zds: np.ndarray          # (M, q)
     id_s: np.ndarray         # (M,) client of each node
     q_s: np.ndarray          # (M,) baseline interval of each node
     wP: np.ndarray           # (M,) Gauss-Kronrod weight x half-width
@@ -197,26 +203,42 @@ def _at_times(base: pd.DataFrame, rows: np.ndarray, times: np.ndarray, session: 
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Layout:
-    """Positions of the parameter blocks in θ = (β, log σ, γ, α, log ξ, L)."""
+    """Positions of the parameter blocks in θ = (β, log σ, γ, [α], [α_s], log ξ, L): α for the current value,
+    α_s for the current slope (``association`` "value", "slope" or "both")."""
 
     p: int
     r: int
     n_xi: int
     q: int
+    value: bool = True
+    slope: bool = False
+
+    @property
+    def n_assoc(self) -> int:
+        return int(self.value) + int(self.slope)
 
     @property
     def size(self) -> int:
-        return self.p + 1 + self.r + 1 + self.n_xi + self.q * (self.q + 1) // 2
+        return self.p + 1 + self.r + self.n_assoc + self.n_xi + self.q * (self.q + 1) // 2
+
+    @property
+    def event_block(self) -> np.ndarray:
+        """Indices of γ, the associations and log ξ (the event submodel)."""
+        return np.arange(self.p + 1, self.p + 1 + self.r + self.n_assoc + self.n_xi)
 
     def split(self, theta):
+        """``(beta, log_sigma, gamma, alpha, alpha_slope, log_xi, chol)``; an absent association is 0."""
         p, r, Q = self.p, self.r, self.n_xi
         beta = theta[:p]
         log_sigma = theta[p]
         gamma = theta[p + 1:p + 1 + r]
-        alpha = theta[p + 1 + r]
-        log_xi = theta[p + 2 + r:p + 2 + r + Q]
-        chol = theta[p + 2 + r + Q:]
-        return beta, log_sigma, gamma, alpha, log_xi, chol
+        k = p + 1 + r
+        alpha = theta[k] if self.value else 0.0
+        alpha_s = theta[k + int(self.value)] if self.slope else 0.0
+        k += self.n_assoc
+        log_xi = theta[k:k + Q]
+        chol = theta[k + Q:]
+        return beta, log_sigma, gamma, alpha, alpha_s, log_xi, chol
 
 
 def chol_to_D(par: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
@@ -249,6 +271,10 @@ class JointLikelihood:
         self.Zb = np.einsum("jc,jkc->jk", jd.Z, jd.nodes[jd.id])            # (N, K)
         self.ZTb = np.einsum("ic,ikc->ik", jd.ZT, jd.nodes)                  # (n, K)
         self.Zsb = np.einsum("lc,lkc->lk", jd.Zs, jd.nodes[jd.id_s])        # (M, K)
+        self.slope = layout.slope
+        if self.slope:
+            self.ZdTb = np.einsum("ic,ikc->ik", jd.ZdT, jd.nodes)
+            self.Zdsb = np.einsum("lc,lkc->lk", jd.Zds, jd.nodes[jd.id_s])
         self.bb = jd.nodes[:, :, :, None] * jd.nodes[:, :, None, :]          # (n, K, q, q)
         self.N = len(jd.y)
         # per-client sums as sparse indicator products (fast; a client may have no measurement)
@@ -267,7 +293,7 @@ class JointLikelihood:
 
     def _parts(self, theta):
         jd, lay = self.jd, self.lay
-        beta, log_sigma, gamma, alpha, log_xi, chol = lay.split(theta)
+        beta, log_sigma, gamma, alpha, alpha_s, log_xi, chol = lay.split(theta)
         sigma = np.exp(log_sigma)
         D, _ = chol_to_D(chol, self.q)
         e = jd.y - jd.X @ beta
@@ -276,18 +302,25 @@ class JointLikelihood:
         ll_y = -0.5 * ss / sigma**2 - self.n_y[:, None] * (np.log(sigma) + 0.5 * np.log(2 * np.pi))
         mT = (jd.XT @ beta)[:, None] + self.ZTb                              # (n, K)
         ms = (jd.Xs @ beta)[:, None] + self.Zsb                              # (M, K)
+        eta_T, eta_s = alpha * mT, alpha * ms
+        mdT = mds = None
+        if self.slope:
+            mdT = (jd.XdT @ beta)[:, None] + self.ZdTb                       # current slope at T
+            mds = (jd.Xds @ beta)[:, None] + self.Zdsb
+            eta_T, eta_s = eta_T + alpha_s * mdT, eta_s + alpha_s * mds
         xi = np.exp(log_xi)
         ew = np.exp(jd.W @ gamma) if jd.W.shape[1] else np.ones(self.n)
-        contrib = (xi[jd.q_s] * jd.wP)[:, None] * np.exp(alpha * ms)         # (M, K)
+        contrib = (xi[jd.q_s] * jd.wP)[:, None] * np.exp(eta_s)              # (M, K)
         cumhaz = self._by_client_s(contrib) * ew[:, None]
         lw = jd.W @ gamma if jd.W.shape[1] else np.zeros(self.n)
-        ll_t = jd.d[:, None] * ((log_xi[jd.q_T] + lw)[:, None] + alpha * mT) - cumhaz
+        ll_t = jd.d[:, None] * ((log_xi[jd.q_T] + lw)[:, None] + eta_T) - cumhaz
         Dinv = np.linalg.inv(D)
         quad = np.einsum("ikc,cd,ikd->ik", jd.nodes, Dinv, jd.nodes)
         ll_b = -0.5 * quad - 0.5 * np.linalg.slogdet(D)[1] - 0.5 * self.q * np.log(2 * np.pi)
         total = ll_y + ll_t + ll_b + jd.log_w
-        return dict(beta=beta, sigma=sigma, gamma=gamma, alpha=alpha, xi=xi, D=D, Dinv=Dinv, chol=chol, e=e, res=res,
-                    ss=ss, mT=mT, ms=ms, contrib=contrib, ew=ew, cumhaz=cumhaz, total=total)
+        return dict(beta=beta, sigma=sigma, gamma=gamma, alpha=alpha, alpha_s=alpha_s, xi=xi, D=D, Dinv=Dinv,
+                    chol=chol, e=e, res=res, ss=ss, mT=mT, ms=ms, mdT=mdT, mds=mds, contrib=contrib, ew=ew,
+                    cumhaz=cumhaz, total=total)
 
     def loglik(self, theta) -> float:
         """The approximate marginal log-likelihood at θ."""
@@ -306,23 +339,27 @@ class JointLikelihood:
         if not np.isfinite(ll):
             return -np.inf, np.full(lay.size, np.nan)
         post = np.exp(P["total"] - lse[:, None])                             # (n, K) posterior weights
-        sigma, alpha, ew = P["sigma"], P["alpha"], P["ew"]
+        sigma, alpha, alpha_s, ew = P["sigma"], P["alpha"], P["alpha_s"], P["ew"]
         post_s = post[jd.id_s]                                               # (M, K)
         E_exp = (P["contrib"] * post_s)                                      # xi wP exp(alpha m) * pi
         # beta
         res_bar = (P["res"] * post[jd.id]).sum(axis=1)                        # E[e - Zb] per measurement
         g_beta = jd.X.T @ res_bar / sigma**2
-        g_beta += alpha * (jd.d @ jd.XT)
         s_beta = (E_exp.sum(axis=1) * ew[jd.id_s])                           # (M,)
-        g_beta -= alpha * (jd.Xs.T @ s_beta)
+        g_beta += alpha * (jd.d @ jd.XT) - alpha * (jd.Xs.T @ s_beta)
+        if self.slope:
+            g_beta += alpha_s * (jd.d @ jd.XdT) - alpha_s * (jd.Xds.T @ s_beta)
         # log sigma
         g_lsig = float((post * P["ss"]).sum() / sigma**2 - self.N)
         # gamma
         S = (P["cumhaz"] * post).sum(axis=1)                                 # E[cumulative hazard]
         g_gamma = jd.W.T @ (jd.d - S) if jd.W.shape[1] else np.zeros(0)
-        # alpha
-        g_alpha = float(np.sum(jd.d * (post * P["mT"]).sum(axis=1))
-                        - np.sum(ew[jd.id_s] * (E_exp * P["ms"]).sum(axis=1)))
+        # associations: value and slope
+        g_assoc = []
+        for on, mT, ms in ((lay.value, P["mT"], P["ms"]), (lay.slope, P["mdT"], P["mds"])):
+            if on:
+                g_assoc.append(float(np.sum(jd.d * (post * mT).sum(axis=1))
+                                     - np.sum(ew[jd.id_s] * (E_exp * ms).sum(axis=1))))
         # log xi
         g_lxi = np.bincount(jd.q_T, weights=jd.d, minlength=lay.n_xi) \
             - np.bincount(jd.q_s, weights=ew[jd.id_s] * E_exp.sum(axis=1), minlength=lay.n_xi)
@@ -338,7 +375,7 @@ class JointLikelihood:
             dU[a, c] = U[a, c] if a == c else 1.0
             dD = dU.T @ U + U.T @ dU
             g_chol[m] = np.sum(G * dD)
-        grad = np.concatenate([g_beta, [g_lsig], g_gamma, [g_alpha], g_lxi, g_chol])
+        grad = np.concatenate([g_beta, [g_lsig], g_gamma, g_assoc, g_lxi, g_chol])
         return ll, grad
 
 
@@ -351,7 +388,8 @@ class JointResult(ResultDisplay):
 
     ``params``: ``submodel`` (``"longitudinal"`` or ``"event"``), ``term``, ``estimate, std_error, statistic,
     p_value, ci_lower, ci_upper`` (Wald, at ``conf_level``); the event rows are the survival covariates,
-    ``association`` (α, the log hazard ratio per unit of the current true value) and the log baseline hazards
+    ``association`` (α, the log hazard ratio per unit of the current true value) and/or ``association_slope``
+    (α_s, per unit of its current slope), and the log baseline hazards
     ``log(xi.1)`` … (as JM prints them). ``varcomp``: lme4's layout (``group, var1, var2, vcov, sdcor``) for D and
     the residual. ``knots``: interior knots; ``loglik``: the approximate log-likelihood (JM's ``logLik``);
     ``vcov``: inverse Hessian of θ (``theta_names``). ``n_obs``: measurements used; ``n_clients``, ``n_events``.
@@ -381,8 +419,16 @@ class JointResult(ResultDisplay):
 
     @property
     def association(self) -> float:
-        """α: log hazard ratio of the event per unit of the current true longitudinal value."""
-        return float(self.params.loc[self.params["term"] == "association", "estimate"].iloc[0])
+        """α: log hazard ratio of the event per unit of the current true longitudinal value (NaN if the model
+        has only the slope association)."""
+        rows = self.params.loc[self.params["term"] == "association", "estimate"]
+        return float(rows.iloc[0]) if len(rows) else float("nan")
+
+    @property
+    def association_slope(self) -> float:
+        """α_s: log hazard ratio per unit of the current slope of the true trajectory (NaN unless fitted)."""
+        rows = self.params.loc[self.params["term"] == "association_slope", "estimate"]
+        return float(rows.iloc[0]) if len(rows) else float("nan")
 
     def __repr__(self) -> str:
         return (f"JointResult({self.formula!r}, {self.surv_formula!r}, association={self.association:.4f}, "
@@ -400,8 +446,8 @@ class JointResult(ResultDisplay):
                 f"points per random effect)\nlongitudinal: {self.formula}\nevent: {self.surv_formula}\n"
                 f"{self.n_obs} measurements, {self.n_clients} clients, {self.n_events} events; "
                 f"log-likelihood {self.loglik:.4f}\n\nLongitudinal process\n{lon.to_string(**fmt)}\n\n"
-                f"Event process ('association' = current true value)\n{ev.to_string(**fmt)}\n\nVariance "
-                f"components\n{self.varcomp.to_string(index=False)}{conv}")
+                f"Event process ('association' = current true value, 'association_slope' = its current slope)\n"
+                f"{ev.to_string(**fmt)}\n\nVariance components\n{self.varcomp.to_string(index=False)}{conv}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -503,9 +549,23 @@ def _prepare(data, formula, events, surv_formula, client, session, knots, where)
     frame_s = _at_times(base, id_s, st, session)
     Xs = _design(frame_s, lf.fixed_terms, lf.intercept, levels)[0]
     Zs = _design(frame_s, [(c,) for c in rterm.covariates], rterm.intercept, zlevels)[0]
+
+    def derivative(rows, times, terms, intercept, lev):
+        """d/dt of the design at ``times``: a central difference, exact for designs linear or quadratic in time."""
+        h = 1e-3 * np.maximum(1.0, np.abs(times))
+        up = _design(_at_times(base, rows, times + h, session), terms, intercept, lev)[0]
+        down = _design(_at_times(base, rows, times - h, session), terms, intercept, lev)[0]
+        return (up - down) / (2 * h)[:, None]
+
+    rand = [(c,) for c in rterm.covariates]
+    XdT = derivative(np.arange(n), T, lf.fixed_terms, lf.intercept, levels)
+    ZdT = derivative(np.arange(n), T, rand, rterm.intercept, zlevels)
+    Xds = derivative(id_s, st, lf.fixed_terms, lf.intercept, levels)
+    Zds = derivative(id_s, st, rand, rterm.intercept, zlevels)
     names = {"x": xnames, "z": znames, "w": wnames, "response": lf.response}
     arrays = dict(y=used[lf.response].to_numpy(float), X=X, Z=Z, id=used["_id"].to_numpy(), W=W, T=T,
-                  d=np.asarray(d, float), XT=XT, ZT=ZT, Xs=Xs, Zs=Zs, id_s=id_s, q_s=q_s, wP=wP, q_T=q_T,
+                  d=np.asarray(d, float), XT=XT, ZT=ZT, Xs=Xs, Zs=Zs, XdT=XdT, ZdT=ZdT, Xds=Xds, Zds=Zds, id_s=id_s,
+                  q_s=q_s, wP=wP, q_T=q_T,
                   knots=inner)
     return arrays, names, used, ev
 
@@ -576,7 +636,7 @@ def _two_stage_start(jd: JointData, lay: Layout, theta0: np.ndarray, bhat: np.nd
     empirical Bayes estimates (one quadrature node, the two-stage estimate; JM starts from a similar Cox fit)."""
     one = JointData(**{**jd.__dict__, "nodes": bhat[:, None, :], "log_w": np.zeros((len(bhat), 1))})
     lik1 = JointLikelihood(one, lay)
-    sel = np.arange(lay.p + 1, lay.p + 2 + lay.r + lay.n_xi)
+    sel = lay.event_block
 
     def neg(sub):
         t = theta0.copy()
@@ -604,8 +664,9 @@ def _numeric_hessian(score, theta, step=1e-4):
 
 
 def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formula: str, *,
-              client: str = "client", session: str = "session", baseline: str = "piecewise",
-              knots=None, n_quadrature: int | None = None, conf_level: float = 0.95) -> JointResult:
+              client: str = "client", session: str = "session", association: str = "value",
+              baseline: str = "piecewise", knots=None, n_quadrature: int | None = None,
+              conf_level: float = 0.95) -> JointResult:
     """Joint model of a longitudinal alliance trajectory and time to relapse (JM's ``piecewise-PH-aGH``).
 
     Model, likelihood, estimation and validation: module docstring (:mod:`allianceStats.survival.joint`).
@@ -628,6 +689,11 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
         Client column of both tables.
     session : str
         The time column of ``data`` (JM's ``timeVar``), on the same scale as the event times.
+    association : {"value", "slope", "both"}
+        What of the trajectory the hazard depends on: the current true value (default), its current slope
+        :math:`m_i'(t)`, or both (JM's ``parameterization``; the slope's design is the time derivative of the
+        longitudinal design, taken numerically — exact for terms linear or quadratic in time — where JM asks for
+        ``derivForm``).
     baseline : {"piecewise"}
         Piecewise-constant baseline hazard (the only one implemented).
     knots : sequence of float, optional
@@ -665,6 +731,7 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
     require_frame(data, where=where)
     require_frame(events, where=where, what="events")
     check_choice("baseline", baseline, ("piecewise",))
+    check_choice("association", association, ("value", "slope", "both"))
     conf_level = check_conf_level(conf_level)
     arr, names, used, ev = _prepare(data, formula, events, surv_formula, client, session, knots, where)
     if arr["d"].sum() == 0:
@@ -678,10 +745,11 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
     nodes, log_w = _nodes(arr, sigma0, D0, bhat, n_quadrature)
     jd = JointData(**arr, nodes=nodes, log_w=log_w, names=names)
     Q = len(jd.knots) + 1
-    lay = Layout(p=jd.X.shape[1], r=jd.W.shape[1], n_xi=Q, q=q)
+    lay = Layout(p=jd.X.shape[1], r=jd.W.shape[1], n_xi=Q, q=q, value=association != "slope",
+                 slope=association != "value")
     lik = JointLikelihood(jd, lay)
     gamma0, lxi0 = _start_survival(arr, Q)
-    theta0 = np.concatenate([beta0, [np.log(sigma0)], gamma0, [0.0], lxi0, D_to_chol(D0)])
+    theta0 = np.concatenate([beta0, [np.log(sigma0)], gamma0, np.zeros(lay.n_assoc), lxi0, D_to_chol(D0)])
     theta0 = _two_stage_start(jd, lay, theta0, bhat)
     theta, ll, H, conv = optimise(lik, theta0)
     try:
@@ -690,16 +758,18 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
         V = np.full_like(H, np.nan)
     if not conv.converged:
         warnings.warn(f"fit_joint did not converge: {conv.message}", ConvergenceWarning, stacklevel=2)
+    assoc_names = (["association"] if lay.value else []) + (["association_slope"] if lay.slope else [])
     theta_names = ([f"beta:{t}" for t in names["x"]] + ["log(sigma)"] + [f"gamma:{t}" for t in names["w"]]
-                   + ["association"] + [f"log(xi.{j + 1})" for j in range(Q)]
+                   + assoc_names + [f"log(xi.{j + 1})" for j in range(Q)]
                    + [f"chol:D{j + 1}" for j in range(q * (q + 1) // 2)])
-    params = _param_table(theta, V, lay, names, conf_level)
-    beta, log_sigma, gamma, alpha, log_xi, chol = lay.split(theta)
+    params = _param_table(theta, V, lay, names, assoc_names, conf_level)
+    beta, log_sigma, gamma, alpha, alpha_s, log_xi, chol = lay.split(theta)
     D, _ = chol_to_D(chol, q)
     varcomp = _varcomp(D, float(np.exp(log_sigma)), names["z"], client)
     options = {"formula": formula, "surv_formula": surv_formula, "client": client, "session": session,
-               "baseline": baseline, "knots": None if knots is None else list(map(float, knots)),
-               "n_quadrature": n_quadrature, "conf_level": conf_level}
+               "association": association, "baseline": baseline,
+               "knots": None if knots is None else list(map(float, knots)), "n_quadrature": n_quadrature,
+               "conf_level": conf_level}
     prov = make_provenance(used.drop(columns="_id"), options=options, function="fit_joint", started=started)
     return JointResult(formula=formula, surv_formula=surv_formula, params=params, varcomp=varcomp, knots=jd.knots,
                        loglik=float(ll), vcov=pd.DataFrame(V, index=theta_names, columns=theta_names), theta=theta,
@@ -751,13 +821,12 @@ def optimise(lik: JointLikelihood, theta0: np.ndarray, *, max_newton: int = 5):
                                      message=msg)
 
 
-def _param_table(theta, V, lay, names, conf_level) -> pd.DataFrame:
-    beta, _, gamma, alpha, log_xi, _ = lay.split(theta)
+def _param_table(theta, V, lay, names, assoc_names, conf_level) -> pd.DataFrame:
     se = np.sqrt(np.clip(np.diag(V), 0, None))
-    p, r, Q = lay.p, lay.r, lay.n_xi
-    idx = list(range(p)) + list(range(p + 1, p + 2 + r + Q))
-    rows = ([("longitudinal", t) for t in names["x"]] + [("event", t) for t in names["w"]] + [("event", "association")]
-            + [("event", f"log(xi.{j + 1})") for j in range(Q)])
+    p, Q = lay.p, lay.n_xi
+    idx = list(range(p)) + list(lay.event_block)
+    rows = ([("longitudinal", t) for t in names["x"]] + [("event", t) for t in names["w"]]
+            + [("event", a) for a in assoc_names] + [("event", f"log(xi.{j + 1})") for j in range(Q)])
     est = theta[idx]
     s = se[idx]
     z = est / s

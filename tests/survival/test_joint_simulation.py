@@ -79,3 +79,13 @@ def test_bad_input():
         fit_joint(sessions, LONG, events.assign(relapse=0), "Surv(time, relapse) ~ 1", session="week")
     with pytest.raises(OptionError, match="baseline='weibull'"):
         fit_joint(sessions, LONG, events, "Surv(time, relapse) ~ 1", session="week", baseline="weibull")
+
+
+def test_slope_association_is_null_when_only_the_value_matters(sim):
+    sessions, events, truth, _ = sim
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        both = fit_joint(sessions, LONG, events, "Surv(time, relapse) ~ female", session="week", association="both")
+    p = both.params.set_index("term")
+    assert abs(p.loc["association_slope", "estimate"] / p.loc["association_slope", "std_error"]) < 3.5
+    assert abs((p.loc["association", "estimate"] - truth["alpha"]) / p.loc["association", "std_error"]) < 3.5
