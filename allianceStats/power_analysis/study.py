@@ -374,15 +374,23 @@ def _unguarded_script_call() -> tuple[str, int, str] | None:
 
 
 def _is_main_test(test) -> bool:
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
-        return False
-    sides = [test.left, test.comparators[0]]
-    return any(isinstance(a, ast.Name) and a.id == "__name__" for a in sides) and \
-        any(isinstance(a, ast.Constant) and a.value == "__main__" for a in sides)
+    """True for ``__name__ == "__main__"`` (either order), also inside ``and`` / ``or``."""
+    for node in ast.walk(test):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
+            sides = [node.left, node.comparators[0]]
+            if any(isinstance(a, ast.Name) and a.id == "__name__" for a in sides) and \
+                    any(isinstance(a, ast.Constant) and a.value == "__main__" for a in sides):
+                return True
+    return False
 
 
 def _check_main_guard() -> None:
-    """Before a local cluster starts: refuse a script-level call outside the main guard, with the fix."""
+    """Before a local cluster starts: refuse a script-level call outside the main guard, with the fix (only when
+    Dask spawns its worker processes, its default; forked workers do not import the script)."""
+    import dask.config
+
+    if dask.config.get("distributed.worker.multiprocessing-method", "spawn") != "spawn":
+        return
     main = sys.modules.get("__main__")
     if getattr(main, "__name__", "__main__") == "__mp_main__":  # inside a spawned worker importing the script
         raise AllianceStatsError(

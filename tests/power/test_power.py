@@ -432,3 +432,14 @@ def test_a_script_with_the_main_guard_runs_on_a_local_cluster(tmp_path, temporar
     run = _run_script(tmp_path, GUARDED, temporary_cache)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "targets: ['x -> y']" in run.stdout
+
+
+@pytest.mark.parametrize("test,guarded", [('__name__ == "__main__"', True), ('"__main__" == __name__', True),
+                                          ('__name__ == "__main__" and fast', True), ('__name__ != "x"', False),
+                                          ("True", False)])
+def test_the_main_guard_is_recognised_in_its_usual_spellings(test, guarded):
+    import ast
+
+    from allianceStats.power_analysis.study import _is_main_test
+
+    assert _is_main_test(ast.parse(f"if {test}:\n    pass\n").body[0].test) is guarded
