@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install bench clean lock
+.PHONY: demo test lint install bench clean lock docs docs-check
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,18 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# the documentation site (Sphinx + numpydoc + MyST: docs/conf.py says why): API reference from the docstrings, the
+# worked analyses run at build time (ALLIANCE_DOCS_EXECUTE=0 shows the scripts without running them), the
+# "coming from lavaan / lme4" pages and the design notes -> docs/_build/html/index.html. Warnings are errors.
+DOCS_DEPS := sphinx>=8 numpydoc>=1.8 myst-parser>=4
+docs: $(STAMP)
+	$(PY) -c "import sphinx, numpydoc, myst_parser" 2>/dev/null || $(PY) -m pip install --quiet $(foreach d,$(DOCS_DEPS),"$(d)")
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+# `make docs`, then the checks of the built site (tests/test_docs_build.py: no warnings, every public name documented)
+docs-check: docs
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_docs_build.py
+
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
@@ -38,4 +50,4 @@ lock:
 		--output-file requirements.lock
 
 clean:
-	rm -rf $(VENV) .venv-lock build dist .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-lock build dist .pytest_cache .ruff_cache .mypy_cache docs/_build docs/_generated
