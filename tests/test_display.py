@@ -21,10 +21,11 @@ _spec = importlib.util.spec_from_file_location("result_cases", Path(__file__).wi
 cases = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cases)
 
-#: result classes whose modules were being edited by other areas when the display landed: they get the mixin in
-#: one small edit (add ResultDisplay as the first base, repr=False in @dataclass); until then they are skipped
+#: result classes of modules that were being written or edited by other areas when the display landed: they get
+#: the mixin in one small edit (ResultDisplay as the first base, repr=False in @dataclass) and a builder in
+#: tests/result_cases.py; until then they are listed here (and skipped where they have a builder)
 PENDING = {"DropoutResult", "ICCResult", "InvarianceResult", "CoxResult", "SurvivalCurveResult", "ZphResult",
-           "IncidenceResult", "CauseSpecificResult", "DiscreteHazardResult", "JointResult"}
+           "IncidenceResult", "CauseSpecificResult", "DiscreteHazardResult", "JointResult", "AnovaResult"}
 
 
 def _result_classes() -> dict[str, type]:
@@ -46,7 +47,8 @@ CLASSES = _result_classes()
 
 def test_every_result_class_has_a_case_or_is_pending():
     missing = sorted(set(CLASSES) - set(cases.CASES) - PENDING)
-    assert missing == [], f"add a builder to tests/result_cases.py for {missing}"
+    assert missing == [], (f"add a builder to tests/result_cases.py for {missing} (and ResultDisplay as the first "
+                           "base of the class, with repr=False in its @dataclass)")
 
 
 @pytest.fixture(scope="module")
