@@ -18,10 +18,14 @@ What a student learns here
    scalar model's are biased.
 4. What goes wrong with bad input (a category nobody used in one group) and how to fix it (collapse categories).
 5. How to reproduce every step in R (lavaan + semTools) from the syntax the fit exports.
+6. Invariance across sessions of the same clients (longitudinal invariance: residuals of an item correlated over
+   time) — the check before comparing alliance over sessions or fitting an RI-CLPM with several indicators.
 
 The data are simulated with known truth (allianceStats.simulate.items): 12 WAI-SR items (goal, task, bond; rated
 1-5) in cultures A and B; culture B's alliance is 0.2 SD higher on every factor, and bond item 7 is rated half an
-SD lower in culture B than its factor predicts (an item whose wording means something else there).
+SD lower in culture B than its factor predicts (an item whose wording means something else there). For step 9,
+allianceStats.simulate.items.simulate_alliance_sessions: the four bond items of 600 clients at sessions 1-3, the bond
+rising by 0.15 SD per session, and item 7 drifting half an SD down by session 3.
 """
 import warnings
 
@@ -29,7 +33,7 @@ import pandas as pd
 
 from allianceStats.errors import SchemaError
 from allianceStats.sem import compare_sem, fit_sem, measurement_invariance
-from allianceStats.simulate.items import simulate_alliance_items
+from allianceStats.simulate.items import simulate_alliance_items, simulate_alliance_sessions
 
 pd.set_option("display.width", 120)
 pd.set_option("display.max_columns", 16)
@@ -145,3 +149,22 @@ print(partial.r_call("scalar", "data"))
 print("\n".join(partial.to_lavaan("scalar").splitlines()[:6]) + "\n...")
 print(f"\nIn R the partial scalar model gives the same chi-square, {partial.fits['scalar'].fit['chisq']:.4f} on "
       f"{partial.fits['scalar'].fit['df']:.0f} df (the fits are checked against lavaan + semTools in tests/sem).")
+
+# --- Step 9. Across sessions: does the bond scale mean the same at session 1 and session 3? ---------------------------
+# The same four items rated by the same clients at three sessions (long table: client, session, items). session=
+# instead of group= spreads the table to one row per client (wai3_1, wai3_2, ...), lets each item's residuals
+# correlate over time, and constrains parameters across sessions instead of groups.
+sessions, s_truth = simulate_alliance_sessions(n_clients=600, sessions=3, seed=2026)
+over_time = measurement_invariance(sessions, s_truth["model"], client="client", session="session", ordered=True)
+print("\nStep 9.", over_time.summary())
+freed = measurement_invariance(sessions, s_truth["model"], client="client", session="session", ordered=True,
+                               partial=["wai7 ~ 1"])
+ft = freed.table.set_index("step")
+print(f"\nScalar invariance over time fails because of the drifting item; with {s_truth['drifting_item']}'s intercept "
+      f"free across sessions: χ²({ft.loc['scalar', 'df_diff']:.0f}) = {ft.loc['scalar', 'chisq_diff']:.2f}, "
+      f"p = {ft.loc['scalar', 'p_value']:.3f}.")
+bond_means = freed.fits["scalar"].params.query("op == '~1' and lhs.str.startswith('bond_')")
+print("Bond means by session (session 1 = 0), partial scalar model, against the truth:")
+print(bond_means.assign(truth=list(s_truth["factor_means"].values()))[["lhs", "estimate", "std_error", "truth"]]
+      .round(3).to_string(index=False))
+print("Only now can the bond scores of different sessions enter a growth model or an RI-CLPM as the same measure.")

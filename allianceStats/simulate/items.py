@@ -16,6 +16,11 @@ Machine independence: the normal draws come from ``rng.standard_normal`` and the
 an explicit Cholesky factor (``z @ chol(Φ).T``), never ``multivariate_normal`` (whose SVD depends on the LAPACK
 build), so a seed gives the same data everywhere.
 
+:func:`simulate_alliance_sessions` gives the longitudinal counterpart: the four bond items of the same clients at
+several sessions (a long table), the bond factor stable over sessions (AR(1) correlation ``stability``) and rising
+by ``growth`` SD per session, each item's residual correlated over time (``residual_correlation``), and one item
+drifting: its latent response falls by ``drift`` SD by the last session beyond what the factor predicts.
+
 Example
 -------
 >>> data, truth = simulate_alliance_items(n_per_group=200, seed=5)
@@ -33,7 +38,7 @@ from ..data.checks import check_number, check_positive_int
 from ..errors import OptionError
 from ._seed import generator
 
-__all__ = ["simulate_alliance_items", "WAI_SR_SUBSCALES", "WAI_SR_MODEL"]
+__all__ = ["simulate_alliance_items", "simulate_alliance_sessions", "WAI_SR_SUBSCALES", "WAI_SR_MODEL"]
 
 WAI_SR_SUBSCALES = {"goal": (4, 6, 8, 11), "task": (1, 2, 10, 12), "bond": (3, 5, 7, 9)}
 """WAI-SR subscales and their item numbers (Hatcher & Gillaspy 2006)."""
@@ -112,4 +117,74 @@ def simulate_alliance_items(n_per_group: int = 500, *, non_invariant: str = "wai
              "thresholds": _THRESHOLDS.tolist(), "factor_correlation": factor_correlation, "latent_means": means,
              "non_invariant_item": non_invariant or None, "item_shift": item_shift if non_invariant else 0.0,
              "seed": recorded}
+    return data, truth
+
+
+def simulate_alliance_sessions(n_clients: int = 400, sessions: int = 3, *, drifting: str = "wai7",
+                               drift: float = -0.5, growth: float = 0.15, stability: float = 0.7,
+                               residual_correlation: float = 0.3, seed: int | None = None) -> tuple[pd.DataFrame, dict]:
+    """The four WAI-SR bond items of the same clients at several sessions, one item drifting (module docstring).
+
+    Parameters
+    ----------
+    n_clients : int
+        Clients, each rated at every session.
+    sessions : int
+        Sessions (numbered 1, 2, …).
+    drifting : str
+        The bond item (``"wai3"``, ``"wai5"``, ``"wai7"``, ``"wai9"``) whose latent response shifts over sessions;
+        ``""`` for none.
+    drift : float
+        Its shift at the last session (SDs of y*), reached linearly from 0 at session 1.
+    growth : float
+        Increase of the bond factor's mean per session (SDs).
+    stability : float
+        AR(1) correlation of the bond factor between consecutive sessions.
+    residual_correlation : float
+        Correlation of an item's residuals at any two sessions.
+    seed : int, optional
+        Seed (recorded in ``truth["seed"]``).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        ``client, session, wai3, wai5, wai7, wai9`` (ratings 1-5), and the truth: ``model``, ``loadings``,
+        ``thresholds``, ``factor_means`` (by session), ``drifting_item``, ``drift``, ``seed``.
+
+    Examples
+    --------
+    >>> data, truth = simulate_alliance_sessions(n_clients=50, sessions=3, seed=2)
+    >>> data.shape, truth["factor_means"]
+    ((150, 6), {1: 0.0, 2: 0.15, 3: 0.3})
+    """
+    n = check_positive_int("n_clients", n_clients, minimum=10)
+    T = check_positive_int("sessions", sessions, minimum=2)
+    drift = check_number("drift", drift)
+    growth = check_number("growth", growth)
+    stability = check_number("stability", stability, minimum=-0.99, maximum=0.99)
+    residual_correlation = check_number("residual_correlation", residual_correlation, minimum=0.0, maximum=0.99)
+    items = [f"wai{i}" for i in WAI_SR_SUBSCALES["bond"]]
+    if drifting and drifting not in items:
+        raise OptionError(f"drifting={drifting!r} is not a bond item; use one of {items} or '' for none")
+    rng, recorded = generator(seed)
+    lag = np.abs(np.subtract.outer(np.arange(T), np.arange(T)))
+    chol_eta = np.linalg.cholesky(stability ** lag)
+    chol_e = np.linalg.cholesky(np.where(lag == 0, 1.0, residual_correlation))
+    means = growth * np.arange(T)
+    eta = rng.standard_normal((n, T)) @ chol_eta.T + means
+    cols = {}
+    for item in items:
+        lam = _LOADINGS[int(item[3:])]
+        e = rng.standard_normal((n, T)) @ chol_e.T
+        ystar = lam * eta + np.sqrt(1.0 - lam ** 2) * e
+        if item == drifting:
+            ystar = ystar + drift * np.arange(T) / (T - 1)
+        cols[item] = np.searchsorted(_THRESHOLDS, ystar) + 1
+    data = pd.DataFrame({"client": np.repeat(np.arange(1, n + 1), T), "session": np.tile(np.arange(1, T + 1), n)})
+    for item in items:
+        data[item] = cols[item].reshape(-1)
+    truth = {"model": "bond =~ " + " + ".join(items), "loadings": {v: _LOADINGS[int(v[3:])] for v in items},
+             "thresholds": _THRESHOLDS.tolist(),
+             "factor_means": {t + 1: round(float(m), 12) for t, m in enumerate(means)},
+             "drifting_item": drifting or None, "drift": drift if drifting else 0.0, "seed": recorded}
     return data, truth

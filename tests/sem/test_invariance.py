@@ -21,7 +21,7 @@ from allianceStats.errors import FormulaError, OptionError, SchemaError
 from allianceStats.results import Result
 from allianceStats.sem import InvarianceResult, measurement_invariance
 from allianceStats.sem.invariance import TABLE_COLUMNS, invariance_syntax
-from allianceStats.simulate.items import simulate_alliance_items
+from allianceStats.simulate.items import simulate_alliance_items, simulate_alliance_sessions
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "ordinal"
 REF = json.loads((FIX / "ordinal_fixtures.json").read_text())
@@ -322,3 +322,22 @@ def test_longitudinal_errors():
         measurement_invariance(changed, "FU =~ i1 + i2 + i3 + i4", client="id", session="session", ordered=True)
     with pytest.raises(SchemaError, match="at least two"):
         measurement_invariance(long, "FU =~ i1 + i2 + i3 + i4", client="id", session="session", waves=[1])
+
+
+def test_longitudinal_invariance_finds_the_drifting_item_and_recovers_the_growth():
+    data, truth = simulate_alliance_sessions(n_clients=800, sessions=3, seed=7)
+    again, _ = simulate_alliance_sessions(n_clients=800, sessions=3, seed=7)
+    pd.testing.assert_frame_equal(data, again)
+    full = measurement_invariance(data, truth["model"], client="client", session="session", ordered=True,
+                                  steps=("configural", "thresholds", "metric", "scalar"))
+    table = full.table.set_index("step")
+    # thresholds and loadings are invariant in truth: no practical loss of fit (a 5% test rejects now and then)
+    assert table.loc["thresholds", "delta_cfi"] > -0.01 and table.loc["metric", "delta_cfi"] > -0.01
+    assert table.loc["scalar", "p_value"] < 0.001 and table.loc["scalar", "delta_cfi"] < -0.01
+    partial = measurement_invariance(data, truth["model"], client="client", session="session", ordered=True,
+                                     partial=["wai7 ~ 1"], steps=("configural", "thresholds", "metric", "scalar"))
+    scalar = partial.table.set_index("step").loc["scalar"]
+    assert scalar["delta_cfi"] > -0.01 and scalar["chisq_diff"] < table.loc["scalar", "chisq_diff"] / 5
+    means = partial.fits["scalar"].params.query("op == '~1' and lhs in ['bond_2', 'bond_3']")
+    expected = np.array([truth["factor_means"][2], truth["factor_means"][3]])
+    assert np.all(np.abs(means["estimate"].to_numpy() - expected) < 2.5 * means["std_error"].to_numpy())
