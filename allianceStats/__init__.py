@@ -62,6 +62,9 @@ _LAZY = {
     "AllianceOutcomeResult": "allianceStats.mixed",
     "compare_mlm": "allianceStats.mixed",
     "profile_ci": "allianceStats.mixed",
+    "anova": "allianceStats.mixed",
+    "AnovaResult": "allianceStats.mixed",
+    "coef_test": "allianceStats.mixed",
     "fit_alliance_outcome": "allianceStats.mixed",
     # generalised linear mixed models (issue 14)
     "fit_glmm": "allianceStats.mixed.glmm",
@@ -70,6 +73,8 @@ _LAZY = {
     "fit_sem": "allianceStats.sem",
     "SEMResult": "allianceStats.sem",
     "compare_sem": "allianceStats.sem",
+    "measurement_invariance": "allianceStats.sem",
+    "InvarianceResult": "allianceStats.sem",
     "PanelResult": "allianceStats.panel",
     "fit_clpm": "allianceStats.panel",
     "fit_riclpm": "allianceStats.panel",
