@@ -1,0 +1,205 @@
+"""Benchmark: survival (issue 15) — counting-process Cox at 1,000,000 intervals beside R's coxph, and the joint model.
+
+Goals: ``fit_cox`` on 1,000,000 (start, stop] intervals in at most 2x the time of R ``survival::coxph`` (compiled
+C) on the same data in the same run; the joint model on ``aids``-size data in at most 0.25x JM's time, and
+10,000 clients in under a minute.
+
+Run: .venv/bin/python benchmarks/bench_survival.py [--n-intervals 1000000] [--repeat 3] [--skip-joint]
+(writes benchmarks/results/survival.md). R rows say "not run" without Rscript; the JM row needs JM in a
+library on ``R_LIBS`` (``R_LIBS=/tmp/rlib .venv/bin/python benchmarks/bench_survival.py``; see
+tests/survival/fixtures/make_joint_fixture.R).
+
+Data: 100,000 clients (for 10^6 intervals) with ten (start, stop] intervals each of random length in days,
+four covariates (one of them fixed per client), a hazard exp(x'beta) and events only at interval ends, the last
+interval of a client with an event being cut there. Timings are the best of ``--repeat`` runs; R's time is
+``system.time(coxph(...))`` after the data are read (reading is not timed on either side).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from allianceStats.survival import fit_cox
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "survival.md"
+FORMULA = "Surv(start, stop, event) ~ x1 + x2 + x3 + x4"
+
+
+def make_intervals(n_intervals: int, per_client: int = 10, seed: int = 15, continuous: bool = False) -> pd.DataFrame:
+    """At least ``n_intervals`` counting-process rows (whole clients) with coefficients (0.3, -0.2, 0.1, 0); interval
+    lengths in whole days (many tied event times) or, with ``continuous``, in fractions of a day (few ties)."""
+    rng = np.random.default_rng(seed)
+    n_cl = int(np.ceil(n_intervals / per_client / 0.8))
+    client = np.repeat(np.arange(n_cl), per_client)
+    width = (rng.uniform(3, 15, size=n_cl * per_client) if continuous
+             else rng.integers(3, 15, size=n_cl * per_client).astype(float))
+    stop = pd.Series(width).groupby(client).cumsum().to_numpy()
+    start = np.where(np.r_[True, client[1:] != client[:-1]], 0.0, np.r_[0.0, stop[:-1]])
+    x = rng.normal(size=(n_cl * per_client, 4))
+    x[:, 3] = np.repeat(rng.normal(size=n_cl), per_client)  # a client-level covariate
+    rate = 0.004 * np.exp(x @ np.array([0.3, -0.2, 0.1, 0.0]))
+    hit = rng.random(n_cl * per_client) < 1 - np.exp(-rate * width)
+    first = pd.Series(hit.astype(int)).groupby(client).cumsum().to_numpy()
+    keep = (first == 0) | ((first == 1) & hit)
+    keep &= pd.Series(keep).groupby(client).cummin().to_numpy()
+    out = pd.DataFrame({"client": client, "start": start, "stop": stop, "event": hit.astype(int),
+                        "x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2], "x4": x[:, 3]})[keep]
+    last_client = out["client"].iloc[n_intervals - 1]  # whole clients, at least n_intervals rows
+    return out[out["client"] <= last_client].reset_index(drop=True)
+
+
+def timed(fn, repeat: int):
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def r_coxph_seconds(path: str, repeat: int) -> tuple[float | None, list[float] | None, str]:
+    if shutil.which("Rscript") is None:
+        return None, None, "Rscript not found"
+    script = f"""
+suppressPackageStartupMessages(library(survival))
+d <- read.csv("{path}")
+best <- Inf
+for (i in seq_len({repeat})) {{
+  t <- system.time(f <- coxph({FORMULA}, data = d))[["elapsed"]]
+  best <- min(best, t)
+}}
+tc <- system.time(fc <- coxph({FORMULA}, data = d, cluster = client))[["elapsed"]]
+cat("SECONDS", best, "\\n"); cat("CLUSTER", tc, "\\n"); cat("COEF", coef(f), "\\n")
+cat("VERSION", as.character(packageVersion("survival")), "\\n")
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
+        fh.write(script)
+    try:
+        out = subprocess.run(["Rscript", fh.name], capture_output=True, text=True, timeout=3600)
+    finally:
+        os.unlink(fh.name)
+    vals = {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.strip()}
+    if out.returncode != 0 or "SECONDS" not in vals:
+        return None, None, out.stderr[-300:]
+    return (float(vals["SECONDS"][0]), [float(v) for v in vals["COEF"]],
+            f"survival {vals['VERSION'][0]}; clustered fit {float(vals['CLUSTER'][0]):.2f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-intervals", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-joint", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    for continuous in (False, True):
+        data = make_intervals(args.n_intervals, continuous=continuous)
+        ours, fit = timed(lambda d=data: fit_cox(d, FORMULA), args.repeat)
+        ours_cl, _ = timed(lambda d=data: fit_cox(d, FORMULA, client="client"), 1)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "intervals.csv")
+            data.to_csv(path, index=False)
+            r_sec, r_coef, note = r_coxph_seconds(path, args.repeat)
+        agree = "" if r_coef is None else \
+            f"; max abs coefficient difference {np.max(np.abs(fit.params['estimate'] - r_coef)):.1e}"
+        times = "times in fractions of a day" if continuous else "times in whole days"
+        rows.append((f"Cox, Efron, {len(data):,} intervals, {int(data['event'].sum()):,} events, "
+                     f"{data['stop'][data['event'] == 1].nunique():,} distinct event times ({times})", ours, r_sec,
+                     note.split(";")[0] + agree))
+        r_cl = None if r_sec is None else float(note.split("clustered fit ")[1].split(" s")[0])
+        rows.append(("same, robust SEs clustered by client (one run each)", ours_cl, r_cl, ""))
+    if not args.skip_joint:
+        rows += joint_rows(args.repeat)
+    load = os.getloadavg()[1] if hasattr(os, "getloadavg") else float("nan")
+    lines = ["# Survival benchmarks (issue 15)", "",
+             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared with other "
+             f"jobs while measured (5-minute load average {load:.1f} at the end of the run); Python "
+             f"{platform.python_version()}. Best of {args.repeat} runs unless noted; R's time is "
+             "`system.time(coxph(...))` after reading the data (JM: lme + coxph + jointModel). Both sides ran "
+             "under the same load, one after the other; ratios are indicative.", "",
+             "| task | allianceStats (s) | R (s) | ratio ours / R | note |", "| --- | ---: | ---: | ---: | --- |"]
+    for name, t_ours, t_r, note in rows:
+        ratio = "" if t_r is None or t_ours is None else f"{t_ours / t_r:.2f}"
+        lines.append(f"| {name} | {'' if t_ours is None else f'{t_ours:.2f}'} | "
+                     f"{'not run' if t_r is None else f'{t_r:.2f}'} | {ratio} | {note} |")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def r_jm_seconds(path: str, repeat: int) -> tuple[float | None, str]:
+    """JM's jointModel (piecewise-PH-aGH) on aids.csv, best of ``repeat``; needs JM on R_LIBS."""
+    if shutil.which("Rscript") is None:
+        return None, "Rscript not found"
+    script = f"""
+ok <- suppressWarnings(suppressPackageStartupMessages(requireNamespace("JM", quietly = TRUE)))
+if (!ok) {{ cat("NOJM\n"); quit(status = 0) }}
+suppressPackageStartupMessages(library(JM))
+a <- read.csv("{path}"); a$drug <- factor(a$drug); a$patient <- factor(a$patient, levels = unique(a$patient))
+a.id <- a[!duplicated(a$patient), ]
+best <- Inf
+for (i in seq_len({repeat})) {{
+  t <- system.time({{
+    lmeFit <- lme(CD4 ~ obstime + obstime:drug, random = ~ obstime | patient, data = a)
+    coxFit <- coxph(Surv(Time, death) ~ drug, data = a.id, x = TRUE)
+    jf <- jointModel(lmeFit, coxFit, timeVar = "obstime", method = "piecewise-PH-aGH")
+  }})[["elapsed"]]
+  best <- min(best, t)
+}}
+cat("SECONDS", best, "\n"); cat("LOGLIK", jf$logLik, "\n")
+cat("VERSION", as.character(packageVersion("JM")), "\n")
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
+        fh.write(script)
+    try:
+        out = subprocess.run(["Rscript", fh.name], capture_output=True, text=True, timeout=3600)
+    finally:
+        os.unlink(fh.name)
+    if "NOJM" in out.stdout:
+        return None, "JM not installed (see tests/survival/fixtures/make_joint_fixture.R; set R_LIBS)"
+    vals = {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.strip()}
+    if out.returncode != 0 or "SECONDS" not in vals:
+        return None, out.stderr[-300:]
+    return float(vals["SECONDS"][0]), f"JM {vals['VERSION'][0]}, logLik {float(vals['LOGLIK'][0]):.4f}"
+
+
+def joint_rows(repeat: int) -> list:
+    """fit_joint on JM's aids data beside JM (the lme, coxph and jointModel calls all timed on R's side; the
+    whole fit_joint call, LMM start included, on ours), and on 10,000 simulated clients (ours only)."""
+    import warnings
+
+    from allianceStats.simulate.relapse import relapse_times
+    from allianceStats.survival import fit_joint
+
+    aids_path = HERE.parent / "tests" / "survival" / "fixtures" / "aids.csv"
+    aids = pd.read_csv(aids_path)
+    events = aids.groupby("patient", sort=False).first().reset_index()[["patient", "Time", "death", "drug"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours, fit = timed(lambda: fit_joint(aids, "CD4 ~ obstime + obstime:drug + (obstime | patient)", events,
+                                            "Surv(Time, death) ~ drug", client="patient", session="obstime"),
+                          repeat)
+        r_sec, note = r_jm_seconds(str(aids_path), repeat)
+        sessions, ev, truth = relapse_times(10_000, seed=11)
+        big, bfit = timed(lambda: fit_joint(sessions, "alliance ~ week + (week | client)", ev,
+                                            "Surv(time, relapse) ~ female", session="week"), 1)
+    rows = [(f"joint model, aids ({fit.n_obs:,} measurements, {fit.n_clients} clients), piecewise-PH-aGH",
+             ours, r_sec, f"{note}; ours logLik {fit.loglik:.4f}"),
+            (f"joint model, 10,000 simulated clients ({bfit.n_obs:,} measurements, {bfit.n_quadrature} points per "
+             f"random effect; one run)", big, None,
+             f"association {bfit.association:.3f} (truth {truth['alpha']}); JM not run at this size")]
+    return rows
+
+
+if __name__ == "__main__":
+    main()
