@@ -62,6 +62,9 @@ _LAZY = {
     "AllianceOutcomeResult": "allianceStats.mixed",
     "compare_mlm": "allianceStats.mixed",
     "profile_ci": "allianceStats.mixed",
+    "anova": "allianceStats.mixed",
+    "AnovaResult": "allianceStats.mixed",
+    "coef_test": "allianceStats.mixed",
     "fit_alliance_outcome": "allianceStats.mixed",
     # generalised linear mixed models (issue 14)
     "fit_glmm": "allianceStats.mixed.glmm",

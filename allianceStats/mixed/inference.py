@@ -24,6 +24,7 @@ def finish_inference(result, *, ddf: str = "satterthwaite", vcov: str = "model")
     if ddf != "satterthwaite" and vcov != "model":
         raise OptionError(f"ddf={ddf!r} and vcov={vcov!r} cannot be combined: CR2 standard errors come with their "
                           "own Satterthwaite df (clubSandwich's); use one of them.")
+    options = dict(result.provenance.options, ddf=ddf, vcov=vcov)
     if ddf == "kenward-roger":
         from .kenward_roger import kenward_roger_params
 
@@ -31,7 +32,8 @@ def finish_inference(result, *, ddf: str = "satterthwaite", vcov: str = "model")
     else:
         from .robust import coef_test
 
-        params = coef_test(result).drop(columns=["cluster"], errors="ignore")
-    options = dict(result.provenance.options, ddf=ddf, vcov=vcov)
+        params = coef_test(result, conf_level=result.conf_level)
+        options["cluster"] = params.attrs["cluster"]
+        params.attrs.clear()
     return dataclasses.replace(result, params=params,
                                provenance=dataclasses.replace(result.provenance, options=options))

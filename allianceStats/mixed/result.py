@@ -200,53 +200,13 @@ class MixedResult(ResultDisplay):
         return self.y - self.predict()
 
     # ------------------------------------------------------------------ text
-    def summary(self) -> str:
-        """A text summary laid out like lme4's ``summary(fit)`` with lmerTest's df and p-values."""
-        lines = []
-        method = "REML" if self.reml else "maximum likelihood"
-        lines.append(f"Linear mixed model fit by {method}. t-tests use Satterthwaite's method")
-        if self.correlation == "ar1":
-            lines.append(f"Residual correlation: AR(1) within {list(self.random_terms)[0]}, "
-                         f"phi = {self.ar1_phi:.4f}")
-        lines.append(f"Formula: {self.formula}")
-        if self.reml:
-            lines.append(f"REML criterion at convergence: {self.deviance:.4f}")
-        else:
-            lines.append("     AIC      BIC   logLik deviance")
-            lines.append(f"{self.aic:8.1f} {self.bic:8.1f} {self.loglik:8.1f} {self.deviance:8.1f}")
-        lines.append("")
-        lines.append("Random effects:")
-        rows = [("Groups", "Name", "Variance", "Std.Dev.", "Corr")]
-        for fac, names in self.random_terms.items():
-            cov = self.random_cov[fac].to_numpy()
-            sd = np.sqrt(np.diag(cov))
-            for k, nm in enumerate(names):
-                corr = ""
-                if k > 0:
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        cc = cov[k, :k] / (sd[k] * sd[:k])
-                    corr = " ".join(f"{c:5.2f}" for c in cc)
-                rows.append((fac if k == 0 else "", nm, f"{cov[k, k]:.4g}", f"{sd[k]:.4g}", corr))
-        rows.append(("Residual", "", f"{self.sigma ** 2:.4g}", f"{self.sigma:.4g}", ""))
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        for r in rows:
-            lines.append(" " + " ".join(s.ljust(w) for s, w in zip(r, widths)).rstrip())
-        lines.append("Number of obs: " + f"{self.n_obs}, groups:  "
-                     + "; ".join(f"{k}, {v}" for k, v in self.n_groups.items()))
-        if self.n_dropped:
-            lines.append(f"({self.n_dropped} rows dropped for missing values)")
-        lines.append("")
-        lines.append("Fixed effects:")
-        tab = self.params.set_index("term")[["estimate", "std_error", "df", "statistic", "p_value"]]
-        tab.columns = ["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"]
-        tab.index.name = None
-        lines.append(tab.to_string(float_format=lambda v: f"{v:.4g}"))
-        lines.append(f"Confidence intervals (Wald t, Satterthwaite df) at level {self.conf_level:g} in .params")
-        if self.singular:
-            lines.append("boundary (singular) fit: see help('isSingular')")
-        if not self.converged:
-            lines.append(f"WARNING: the optimiser did not converge: {self.convergence.message}")
-        return "\n".join(lines)
+    def summary(self, correlation: bool = False) -> str:
+        """A text summary laid out as lmerTest prints ``summary(fit)``: criterion, scaled residuals, random
+        effects, fixed effects with df, p-values and significance codes, and (``correlation=True``) the correlation
+        of the fixed effects (:func:`allianceStats.mixed.summary.format_summary`)."""
+        from .summary import format_summary
+
+        return format_summary(self, correlation=correlation)
 
     def __str__(self) -> str:  # pragma: no cover - convenience
         return self.summary()
