@@ -11,6 +11,14 @@ and log|R_i| = Σ_k log(1 − φ^{2 d_k}). Applying it to every column of [Z, X,
 ordinary LMM with independent residuals (the random-effects structure is unchanged), whose deviance gets
 ``+ Σ_i log|R_i|``. Clients stay separate blocks, so the nested block elimination applies unchanged.
 
+Conventions, as nlme 3.1 reports them (Pinheiro & Bates 2000, sec. 2.4.2): the REML BIC penalises with
+log(N − p), not log(N) (lme4's convention for models without AR(1)): :func:`bic`. Under ML, nlme's fixed-effect
+standard errors are larger than these by √(N / (N − p)) (nlme scales cov(β̂) with the REML-type residual
+degrees of freedom); ``fit_mlm`` reports the ML (lme4) ones, so multiply by :func:`nlme_ml_se_factor` to
+reproduce nlme's. When every gap between consecutive sessions of every client is even (sessions 2, 4, 6 or ages
+8, 10, 12), the likelihood depends on φ only through even powers and φ's sign is not identified:
+:func:`sign_identified`.
+
 Examples
 --------
 >>> import numpy as np
@@ -28,6 +36,39 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import IdentificationError
+
+
+def bic(deviance: float, npar: int, n: int, p: int, reml: bool) -> float:
+    """BIC as nlme's ``BIC(lme)``: −2ℓ + k log(N − p) under REML, −2ℓ + k log N under ML.
+
+    >>> round(bic(437.3968, 6, 108, 3, True), 4)        # Orthodont, corAR1 by REML: nlme's 465.3206
+    465.3206
+    """
+    return float(deviance + npar * np.log(n - p if reml else n))
+
+
+def nlme_ml_se_factor(n: int, p: int) -> float:
+    """The ratio of nlme's ML fixed-effect standard errors to lme4's (and these): √(N / (N − p)).
+
+    >>> round(nlme_ml_se_factor(108, 3), 6)
+    1.014185
+    """
+    return float(np.sqrt(n / (n - p)))
+
+
+def sign_identified(times: np.ndarray, clients: np.ndarray) -> bool:
+    """False when every gap between consecutive session times of every client is even (φ's sign then cancels).
+
+    >>> sign_identified(np.array([8.0, 10, 12, 8, 10]), np.array(["a", "a", "a", "b", "b"]))
+    False
+    >>> sign_identified(np.array([1.0, 2, 4]), np.array(["a", "a", "a"]))
+    True
+    """
+    order = np.lexsort((times, clients))
+    t, c = times[order], clients[order]
+    same = c[1:] == c[:-1]
+    gaps = np.diff(t)[same]
+    return bool(len(gaps) == 0 or np.any(np.mod(gaps, 2) != 0))
 
 
 def lags(time: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -91,9 +91,10 @@ from ..data.checks import (
     require_numeric,
     table_and_text,
 )
-from ..errors import BoundaryWarning, ConvergenceWarning, IdentificationError, OptionError, SchemaError
+from ..errors import BoundaryWarning, ConvergenceWarning, DataWarning, IdentificationError, OptionError, SchemaError
 from ..results import Convergence, make_provenance
-from .ar1 import lags, whiten
+from .ar1 import bic as ar1_bic
+from .ar1 import lags, sign_identified, whiten
 from .crossed import fit_sparse_design, nested_engine_fits, unweight_result, weight_design, weight_values
 from .design import Design, build_design
 from .formula import parse_formula
@@ -550,7 +551,10 @@ def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation:
     session : str, default "session"
         Column of integer session numbers for ``correlation="ar1"`` (gaps allowed: corr = φ^|t−s|). Under
         AR(1) the df are Satterthwaite's with φ as one more variance parameter (nlme reports containment df
-        instead; these df are not validated against R, the estimates, SEs and logLik are).
+        instead; these df are not validated against R, the estimates, SEs, logLik, AIC and BIC are: BIC with
+        nlme's log(N − p) under REML). Under ML the standard errors are lme4's, smaller than nlme's by
+        √((N − p)/N) (:mod:`allianceStats.mixed.ar1`). When every session gap is even (2, 4, 6), φ's sign is not
+        identified and a DataWarning says so.
     weights : str, optional
         Column of prior weights (lme4's ``weights=``): the residual variance of a row is σ²/weight.
     ddf : {"satterthwaite", "kenward-roger"}, default "satterthwaite"
@@ -597,7 +601,11 @@ def fit_mlm(data: pd.DataFrame, formula: str, *, reml: bool = True, correlation:
     Validated against lme4 1.1-31 / lmerTest 3.1-3 (sleepstudy; a simulated 3-level unbalanced set with
     dropout; a singular fit) and nlme 3.1-162 (corAR1): estimates and variance components to 1e-5
     relative, SEs and df to 1e-4, deviance to 1e-6 (``tests/mixed/test_reference_r.py``). lme4's
-    ``sleepstudy`` reproduced step by step: ``analyses/07_reproduce_sleepstudy.py``.
+    ``sleepstudy`` reproduced step by step: ``analyses/07_reproduce_sleepstudy.py``. The formulas lme4 users
+    type (transformations, ``offset()``, ``a*b*c``, ``g1/g2``, ``g1:g2``, ``||``, three grouping levels, random
+    slopes of factors, ``weights=``), nlme's corAR1 conventions, Kenward–Roger and CR2 inference against lme4,
+    lmerTest, pbkrtest, clubSandwich and nlme: ``tests/mixed/test_lme4_habits.py``, ``test_anova.py``,
+    ``test_cr2.py`` (fixtures in ``tests/mixed/fixtures/habits``).
 
     Before 0.2.0 the call was ``fit_mlm(formula, data, level=..., time=...)``; that order and those names
     still work, with a FutureWarning, until 0.3.0.
@@ -685,6 +693,11 @@ def _model_design(spec, data: pd.DataFrame, correlation: str | None, session: st
     if not ar1:
         return design, None
     times = design.model_frame[session].to_numpy(dtype=float)
+    if not sign_identified(times, design.model_frame[design.factors[0].name].astype(str).to_numpy()):
+        warnings.warn(f"correlation='ar1': every gap between consecutive values of {session!r} within a client is "
+                      "even, so the likelihood depends on phi only through phi^2 and its sign is not identified "
+                      "(the estimate may be -phi). Number sessions consecutively (1, 2, 3, ...) if they are equally "
+                      "spaced.", DataWarning, stacklevel=4)
     fractional = times != np.round(times)
     if fractional.any():
         rows = design.model_frame.index[fractional]
@@ -899,7 +912,8 @@ def _assemble(prob: ProfiledDeviance, run: OptimizerRun, convergence: Convergenc
         fixef=pd.Series(beta, index=design.xnames, name="estimate"),
         vcov=pd.DataFrame(vcov, index=design.xnames, columns=design.xnames),
         theta=np.asarray(theta, dtype=float), sigma=sigma, random_cov=random_cov,
-        loglik=float(loglik), deviance=float(f), aic=float(f + 2 * npar), bic=float(f + npar * np.log(n)),
+        loglik=float(loglik), deviance=float(f), aic=float(f + 2 * npar),
+        bic=ar1_bic(f, npar, n, p, reml) if correlation else float(f + npar * np.log(n)),   # nlme's convention
         n_obs=int(n), n_dropped=int(design.n_dropped), n_groups={fc.name: len(fc.levels) for fc in factors},
         reml=reml, singular=singular, conf_level=conf_level, convergence=convergence,
         provenance=make_provenance(data.loc[:, [c for c in mf.columns if c in data.columns]], options=options,

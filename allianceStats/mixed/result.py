@@ -26,7 +26,8 @@ Stable attributes (other modules rely on these names and meanings)
                              (σ² Λ Λᵀ), indexed by its Z column names.
 ``loglik, deviance, aic, bic`` (float)  ``deviance`` is the REML criterion under REML and −2·logLik under
                              ML (lme4's ``REMLcrit`` / ``deviance``); ``loglik`` is the (restricted)
-                             log-likelihood; AIC/BIC as lme4's (BIC with log(n_obs)).
+                             log-likelihood; AIC/BIC as lme4's (BIC with log(n_obs)); with a residual
+                             AR(1), nlme's (REML BIC with log(n_obs − p)).
 ``n_obs`` (int)              rows used; ``n_dropped`` rows dropped for missing values in used columns.
 ``n_groups`` (dict)          factor -> number of levels among the rows used.
 ``reml``, ``singular`` (bool); ``correlation`` (None or ``"ar1"``), ``ar1_phi`` (float or None): the

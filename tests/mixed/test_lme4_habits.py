@@ -227,3 +227,28 @@ def test_profile_ci_of_one_factor_dummy_and_bad_names(orthodont_profile):
                                   rtol=1e-8)
     with pytest.raises(OptionError, match="not among the parameters"):
         profile_ci(fit, ".sig04")
+
+
+# ------------------------------------------------------------------------------------------ AR(1) as nlme
+@pytest.mark.parametrize("method", ["reml", "ml"])
+def test_ar1_information_criteria_and_standard_errors_as_nlme(orthodont, method):
+    # Tolerances: estimates 1e-5 relative; phi (a variance parameter) 1e-4; logLik, AIC, BIC 1e-6 absolute; SEs 1e-5.
+    ref = REF["ar1"][method]
+    fit = fit_mlm(orthodont, "distance ~ age + Sex + (1 | Subject)", correlation="ar1", session="occasion",
+                  reml=method == "reml")
+    np.testing.assert_allclose(fit.ar1_phi, ref["phi"], rtol=1e-4)
+    np.testing.assert_allclose([fit.loglik, fit.aic, fit.bic], [ref["loglik"], ref["aic"], ref["bic"]], atol=1e-6)
+    expected = pd.DataFrame(ref["fixef"])
+    np.testing.assert_allclose(fit.fixef, expected.estimate, rtol=1e-5)
+    from allianceStats.mixed.ar1 import nlme_ml_se_factor
+
+    factor = 1.0 if method == "reml" else nlme_ml_se_factor(fit.n_obs, len(fit.fixef))   # documented difference
+    np.testing.assert_allclose(fit.params.std_error * factor, expected.std_error, rtol=1e-5)
+
+
+def test_ar1_warns_when_the_sign_of_phi_is_not_identified(orthodont):
+    from allianceStats.errors import DataWarning
+
+    with pytest.warns(DataWarning, match="sign is not identified"):
+        fit = fit_mlm(orthodont, "distance ~ age + Sex + (1 | Subject)", correlation="ar1", session="age")
+    np.testing.assert_allclose(fit.ar1_phi ** 2, REF["ar1"]["reml"]["phi"], rtol=1e-4)   # lag 2: phi^2
