@@ -349,6 +349,10 @@ def model_matrices_for_prediction(spec: DesignSpec, newdata: pd.DataFrame):
     ([[1.0, 2.0]], [[1.0]], ['new'])
     """
     f = spec.formula
+    if getattr(f, "frame_spec", None) is not None:   # a formula with transformations: R's predict() (issue 13)
+        from .model_frame import frame_for_prediction
+
+        newdata = frame_for_prediction(f, newdata)
     need = [v for v in f.variables if v != f.response]
     frame = require_columns(newdata, need, where="MixedResult.predict", what="newdata").loc[:, need]
     problems = []

@@ -66,9 +66,11 @@ _UNARY_FUNCTIONS = {
 
 @dataclass(frozen=True)
 class FrameSpec:
-    """How each variable was computed (the parameters of ``scale`` and ``poly``, factor levels), for new data."""
+    """How each variable was computed, for new data: the parameters of ``scale()`` and ``poly()`` (by label) and
+    the levels of the factors in random terms (by column)."""
 
     params: dict[str, Any] = field(default_factory=dict)
+    levels: dict[str, list[str]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
@@ -144,6 +146,19 @@ def _poly(x: np.ndarray, node: Node, where: str) -> tuple[np.ndarray, dict]:
     return out, {"raw": False, "degree": degree, "alpha": alpha.tolist(), "norm2": [1.0, *norm2.tolist()]}
 
 
+def _poly_predict(x: np.ndarray, params: dict) -> np.ndarray:
+    """R's ``predict(poly(...), newdata)``: the three-term recurrence with the fit's ``alpha`` and ``norm2``."""
+    degree = params["degree"]
+    if params["raw"]:
+        return np.column_stack([x ** k for k in range(1, degree + 1)])
+    alpha, norm2 = params["alpha"], params["norm2"]
+    Z = np.ones((len(x), degree + 1))
+    Z[:, 1] = x - alpha[0]
+    for i in range(2, degree + 1):
+        Z[:, i] = (x - alpha[i - 1]) * Z[:, i - 1] - (norm2[i] / norm2[i - 1]) * Z[:, i - 2]
+    return (Z / np.sqrt(norm2[1:]))[:, 1:]
+
+
 def _factor(v, where: str, categories: list | None = None) -> pd.Categorical:
     """R's ``factor(x)``: levels sorted by value (or the given order), labelled as R prints them."""
     miss = _missing(v)
@@ -163,10 +178,11 @@ def _factor(v, where: str, categories: list | None = None) -> pd.Categorical:
 class _Evaluator:
     """Evaluates variable expressions on the data, recording the parameters of stateful transformations."""
 
-    def __init__(self, data: pd.DataFrame, formula_text: str):
+    def __init__(self, data: pd.DataFrame, formula_text: str, fitted: dict[str, Any] | None = None):
         self.data = data
         self.text = formula_text
         self.params: dict[str, Any] = {}
+        self.fitted = fitted          # parameters of a fit: evaluate new data as R's predict() does
 
     def __call__(self, node: Node):
         where = f"{node.deparse()!r} in {self.text!r}"
@@ -242,6 +258,8 @@ class _Evaluator:
             x = np.asarray(_numeric(self(node.args[0]), where), dtype=float) if node.args else None
             if x is None:
                 raise FormulaError(f"{where}: poly() needs a variable.")
+            if self.fitted is not None and node.deparse() in self.fitted:
+                return _poly_predict(x, self.fitted[node.deparse()])
             out, params = _poly(x, node, where)
             self.params[node.deparse()] = params
             return out
@@ -251,6 +269,9 @@ class _Evaluator:
                                    "scale(x, center = FALSE).")
             x = np.asarray(_numeric(self(node.args[0]), where), dtype=float)
             center, scale = _flag(node, "center", True, where), _flag(node, "scale", True, where)
+            if self.fitted is not None and node.deparse() in self.fitted:
+                fp = self.fitted[node.deparse()]
+                return (x - fp["center"]) / fp["scale"]
             ok = ~np.isnan(x)
             m = float(x[ok].mean()) if center else 0.0
             xc = x - m
@@ -293,12 +314,15 @@ def _make_names(names: list[str]) -> list[str]:
     return out
 
 
-def _needed_columns(formula: Formula, data: pd.DataFrame, extra: tuple[str, ...]) -> list[str]:
+def _needed_columns(formula: Formula, data: pd.DataFrame, extra: tuple[str, ...], response: bool = True) -> list[str]:
     """Data columns to read: a variable's own column when present (reuse), else the columns its expression reads."""
     labels = [*[v for t in formula.fixed_terms for v in t], *[v for r in formula.random for t in r.terms for v in t]]
-    if not (formula.offsets and _offset_label(formula) in data.columns):
+    if not response:
+        pass
+    elif not (formula.offsets and _offset_label(formula) in data.columns):
         labels = [formula.response, *formula.offsets, *labels]
-    need: list[str] = [_offset_label(formula)] if formula.offsets and _offset_label(formula) in data.columns else []
+    need: list[str] = [_offset_label(formula)] if (response and formula.offsets
+                                                   and _offset_label(formula) in data.columns) else []
     for lab in dict.fromkeys(labels):
         node = formula.expressions.get(lab)
         if node is None:
@@ -334,7 +358,7 @@ def _reusable(label: str, node: Node, data: pd.DataFrame) -> bool:
 
 
 def model_frame(formula: Formula, data: pd.DataFrame, *, extra_columns: tuple[str, ...] = (),
-                where: str = "fit_mlm") -> tuple[pd.DataFrame, Formula]:
+                where: str = "fit_mlm", fitted: FrameSpec | None = None) -> tuple[pd.DataFrame, Formula]:
     """Evaluate the variables of ``formula`` on ``data``: the working table and the materialised formula.
 
     Parameters
@@ -347,6 +371,9 @@ def model_frame(formula: Formula, data: pd.DataFrame, *, extra_columns: tuple[st
         Other columns to keep in the working table (session time of an AR(1) residual, weights).
     where : str
         The public function named in error messages.
+    fitted : FrameSpec, optional
+        The ``frame_spec`` of a fit: evaluate ``scale()`` and ``poly()`` with the fit's parameters and code the
+        factors of random terms with the fit's levels (R's ``predict()``), for new data.
 
     Returns
     -------
@@ -368,9 +395,12 @@ def model_frame(formula: Formula, data: pd.DataFrame, *, extra_columns: tuple[st
     The module docstring has an example.
     """
     data = require_frame(data, where=where)
-    require_columns(data, _needed_columns(formula, data, extra_columns), where=where)
-    ev = _Evaluator(data, formula.text)
-    frame = data.loc[:, _needed_columns(formula, data, extra_columns)].copy()
+    predicting = fitted is not None                  # new data: no response needed
+    needed = _needed_columns(formula, data, extra_columns, response=not predicting)
+    require_columns(data, needed, where=where, what="newdata" if predicting else "data")
+    ev = _Evaluator(data, formula.text, None if fitted is None else fitted.params)
+    random_levels: dict[str, list[str]] = {}
+    frame = data.loc[:, needed].copy()
     columns_of: dict[str, list[str]] = {}
 
     def materialise(label: str) -> list[str]:
@@ -398,14 +428,16 @@ def model_frame(formula: Formula, data: pd.DataFrame, *, extra_columns: tuple[st
         columns_of[label] = cols
         return cols
 
-    if formula.offsets and _offset_label(formula) in data.columns:
+    if predicting:
+        response = formula.response
+    elif formula.offsets and _offset_label(formula) in data.columns:
         response = _offset_label(formula)
     else:
         cols = materialise(formula.response)
         if len(cols) != 1:
             raise FormulaError(f"the response {formula.response!r} of {formula.text!r} must be one column.")
         response = cols[0]
-    if formula.offsets and response != _offset_label(formula):
+    if formula.offsets and not predicting and response != _offset_label(formula):
         total = 0.0
         for lab in formula.offsets:
             cols = materialise(lab)
@@ -442,7 +474,8 @@ def model_frame(formula: Formula, data: pd.DataFrame, *, extra_columns: tuple[st
         frame[key] = text.where(~miss, None)
 
     # random-effect covariates: Z columns coded on the complete rows, as model.matrix codes them
-    base_cols = [response, *[c for t in fixed for c in t], *keys, *[c for c in extra_columns if c]]
+    base_cols = [*([] if predicting else [response]), *[c for t in fixed for c in t], *keys,
+                 *[c for c in extra_columns if c]]
     lhs_cols = {lab: materialise(lab) for r in formula.random for t in r.terms for lab in t}
     complete = frame[list(dict.fromkeys(base_cols + [c for v in lhs_cols.values() for c in v]))].notna().all(axis=1)
     random = []
@@ -457,7 +490,9 @@ def model_frame(formula: Formula, data: pd.DataFrame, *, extra_columns: tuple[st
                 mini_terms += combos
             mini = Formula(text=r.text, response=response, intercept=r.intercept, fixed_terms=mini_terms, random=[])
             sub = frame.loc[complete.to_numpy()]
-            levels = _factor_levels_of(mini, sub)
+            levels = _factor_levels_of(mini, sub) if fitted is None else \
+                {v: fitted.levels[v] for t in mini_terms for v in t if v in fitted.levels}
+            random_levels.update(levels)
             Z, znames = _fixed_columns(mini, frame, levels)
             for j, nm in enumerate(znames):
                 if nm == "(Intercept)":
@@ -474,10 +509,29 @@ def model_frame(formula: Formula, data: pd.DataFrame, *, extra_columns: tuple[st
                                  terms=[(c,) for c in cov_names], group_vars=(key,)))
     plain = Formula(text=formula.text, response=response, intercept=formula.intercept, fixed_terms=fixed,
                     random=random, term_labels=list(formula.term_labels), term_of=term_of,
-                    frame_spec=FrameSpec(dict(ev.params)))
+                    frame_spec=FrameSpec(dict(ev.params), random_levels) if fitted is None else fitted)
     return frame, plain
 
 
 def materialised_copy(plain: Formula, **changes) -> Formula:
     """A copy of a materialised formula with some fields changed (a frozen dataclass)."""
     return dataclasses.replace(plain, **changes)
+
+
+def frame_for_prediction(plain: Formula, newdata: pd.DataFrame) -> pd.DataFrame:
+    """``newdata`` with the model-frame columns of a fitted formula, computed as R's ``predict()`` computes them
+    (``scale()`` and ``poly()`` with the fit's parameters, the fit's factor levels); no response is needed. Offsets
+    are not part of the prediction (the working response of a fit with ``offset()`` is y − offset).
+
+    >>> import pandas as pd
+    >>> from allianceStats.mixed.formula import parse_formula
+    >>> d = pd.DataFrame({"y": [1.0, 2, 4, 3, 5, 8], "s": [0.0, 1, 2, 0, 1, 2], "g": list("aabbcc")})
+    >>> _, plain = model_frame(parse_formula("y ~ scale(s) + (1 | g)", extended=True), d)
+    >>> frame_for_prediction(plain, pd.DataFrame({"s": [1.0, 3.0], "g": ["a", "z"]}))["scale(s)"].round(4).tolist()
+    [0.0, 2.2361]
+    """
+    from .formula import parse_formula
+
+    spec = parse_formula(plain.text, extended=True)
+    frame, _ = model_frame(spec, newdata, where="MixedResult.predict", fitted=plain.frame_spec)
+    return frame

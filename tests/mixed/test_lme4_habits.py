@@ -252,3 +252,13 @@ def test_ar1_warns_when_the_sign_of_phi_is_not_identified(orthodont):
     with pytest.warns(DataWarning, match="sign is not identified"):
         fit = fit_mlm(orthodont, "distance ~ age + Sex + (1 | Subject)", correlation="ar1", session="age")
     np.testing.assert_allclose(fit.ar1_phi ** 2, REF["ar1"]["reml"]["phi"], rtol=1e-4)   # lag 2: phi^2
+
+
+@pytest.mark.parametrize("name", ["transforms", "factor_slope", "double_bar", "three_levels_deep", "raw_poly"])
+def test_predict_on_new_data_evaluates_the_formula_as_r_predict(habits, name):
+    # scale() and poly() with the fit's parameters (R's predict()), the fit's factor levels, no response needed
+    fit = fit_mlm(habits, REF["formulas"][name]["formula"])
+    new = habits.loc[fit.model_frame.index].drop(columns=["outcome"])
+    np.testing.assert_allclose(fit.predict(new), fit.predict(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fit.predict(new.iloc[:5], include_random=False), fit.predict(include_random=False)[:5],
+                               rtol=0, atol=1e-10)
