@@ -98,12 +98,13 @@ LRT_COLUMNS = ["model", "npar", "loglik", "aic", "bic", "deviance", "chisq_diff"
 print("\nStep 6a: likelihood-ratio test of the alliance terms")
 print(lrt.table[LRT_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 print(f"   {lrt.method}; notes:", "; ".join(lrt.notes))
-# (b) Do clients differ in their change over time? Same fixed effects, so REML fits are compared directly.
+# (b) Do clients differ in their change over time? Same fixed effects, so the REML likelihoods can be compared
+#     directly: refit=False, as lme4's anova(..., refit = FALSE) (the default refits by ML, as lme4's anova()).
 #     The variance is tested on its boundary (it cannot be negative): the p-value is conservative.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", BoundaryWarning)  # we look at the estimate ourselves below
     slope = als.fit_mlm(rows, formula.replace("(1 | client)", "(1 + session0 | client)"))
-lrt_slope = als.compare_mlm(within_between, slope, names=["random intercepts", "+ random time slope"])
+lrt_slope = als.compare_mlm(within_between, slope, names=["random intercepts", "+ random time slope"], refit=False)
 print("\nStep 6b: likelihood-ratio test of a random slope of time")
 print(lrt_slope.table[LRT_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 slope_sd = slope.random_cov["client"].loc["session0", "session0"] ** 0.5
