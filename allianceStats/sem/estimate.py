@@ -334,8 +334,10 @@ def _inflate(problem: Problem, theta0: np.ndarray) -> np.ndarray:
             th[k - 1] = abs(th[k - 1]) * factor + 0.1
         if np.isfinite(problem.objective.loglik(th)):
             return th
-    raise IdentificationError("no positive-definite implied covariance matrix at the start values; check "
-                              "for variances fixed at 0 that leave an observed variable without variance.")
+    raise IdentificationError("no positive-definite implied covariance matrix at the start values: a variance "
+                              "fixed at 0 leaves an observed variable without variance, or the data have fewer "
+                              "rows than the model's observed variables need (n rows: "
+                              f"{[len(y) for y in problem.frames]}).")
 
 
 def improper_solution(problem: Problem, theta: np.ndarray) -> list[str]:

@@ -215,10 +215,19 @@ def _fit_sem(model: str, data: pd.DataFrame, *, missing: str, estimator: str, gr
     params, vcov_df = parameter_table(problem, est.theta, vcov, boot, conf_level)            # 6. parameter table
 
     rec = est.record
-    convergence = Convergence(converged=est.converged, iterations=int(rec["iterations"] + rec["newton_steps"]),
+    message, converged = rec["message"], est.converged
+    reasons = ([f"df = {fit['df']:.0f} < 0 (more free parameters than means and (co)variances)"]
+               if fit["df"] < 0 else []) + (["the information matrix is singular"] if vcov_model is None else [])
+    if reasons:  # an optimum of a model that is not identified is one of many: not a converged fit
+        message = ("the model is not identified: " + "; ".join(reasons) + ". Fix a loading or variance per "
+                   "latent variable, check equality labels, or simplify the model.")
+        warn(message, ConvergenceWarning)
+        est.warnings.append(message)
+        converged = False
+    convergence = Convergence(converged=converged, iterations=int(rec["iterations"] + rec["newton_steps"]),
                               optimizer=("Fisher scoring" + (" + BFGS" if rec.get("fallback") else "")
                                          + (" + Newton (observed information)" if missing == "fiml" else "")),
-                              message=rec["message"], warnings=tuple(est.warnings))
+                              message=message, warnings=tuple(est.warnings))
     options = dict(missing=missing, estimator=estimator, group=group, se=se, defaults=defaults,
                    conf_level=conf_level, n_draws=n_draws if se == "bootstrap" else None,
                    exogenous_fixed_x=list(problem.pt.exogenous_x), meanstructure=True,

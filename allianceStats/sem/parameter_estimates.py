@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..errors import AllianceStatsWarning
+from ._messages import warn
 from .syntax import Definition, evaluate_expression
 
 if TYPE_CHECKING:
@@ -104,14 +106,24 @@ def parameter_table(problem: Problem, theta: np.ndarray, vcov: np.ndarray | None
                          "group": table["group"], "estimate": est, "std_error": se})
     dboot = None
     if defs:
-        dvals = defined_values(defs, table, theta)
-        J = np.zeros((len(defs), len(theta)))
-        for k in range(len(theta)):
-            h = 1e-6 * max(1.0, abs(theta[k]))
-            e = np.zeros(len(theta))
-            e[k] = h
-            J[:, k] = (defined_values(defs, table, theta + e) - defined_values(defs, table, theta - e)) / (2 * h)
-        dse = np.sqrt(np.clip(np.diag(J @ vcov @ J.T), 0, None)) if vcov is not None else np.full(len(defs), np.nan)
+        with np.errstate(all="ignore"):
+            dvals = defined_values(defs, table, theta)
+            J = np.zeros((len(defs), len(theta)))
+            for k in range(len(theta)):
+                h = 1e-6 * max(1.0, abs(theta[k]))
+                e = np.zeros(len(theta))
+                e[k] = h
+                J[:, k] = (defined_values(defs, table, theta + e) - defined_values(defs, table, theta - e)) / (2 * h)
+            dse = (np.sqrt(np.clip(np.diag(J @ vcov @ J.T), 0, None)) if vcov is not None
+                   else np.full(len(defs), np.nan))
+        bad = ~np.isfinite(dvals) | ~np.isfinite(dse)
+        if bad.any():
+            names = [f"{d.lhs} := {d.expression}" for d, b in zip(defs, bad) if b]
+            warn(f"defined parameter(s) {names} or their standard errors are not finite numbers at the estimate "
+                 "(a square root or log of a negative value, a division by 0, or an overflow); what is not a number "
+                 "is NaN, and so are their p-values and intervals.", AllianceStatsWarning)
+            dvals = np.where(np.isfinite(dvals), dvals, np.nan)
+            dse = np.where(bad, np.nan, dse)
         if boot is not None:
             # bootstrap: the defined parameters' own replicates (not the delta method)
             dboot = np.array([defined_values(defs, table, th) for th in boot])

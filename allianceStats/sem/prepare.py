@@ -60,7 +60,7 @@ def prepare_frames(data: pd.DataFrame, observed: Sequence[str], group: str | Non
     """Group labels (in order of appearance) and one float array per group of the rows the estimator uses."""
     cols = list(observed)
     data = require_columns(data, [*cols, group], where="fit_sem")
-    require_numeric(data, cols, where="fit_sem")
+    require_numeric(data, cols, where="fit_sem", finite=True)
     if group is not None:
         gvals = data[group]
         if gvals.isna().any():
@@ -99,6 +99,22 @@ def prepare_frames(data: pd.DataFrame, observed: Sequence[str], group: str | Non
                                "or from that group"], source="fit_sem")
         if len(y) < 2:
             raise IdentificationError(f"group {lab!r} has {len(y)} usable row(s); at least 2 are needed.")
+        where = "" if group is None else f" in group {lab!r}"
+        spread = np.nanmax(y, axis=0) - np.nanmin(y, axis=0)
+        constant = [c for c, r in zip(cols, spread) if r == 0]
+        if constant:
+            raise SchemaError([f"variable {c!r} has the same value in all {len(y)} usable rows{where}; a constant "
+                               "has no variance to model: drop it from the model" for c in constant],
+                              source="fit_sem")
+        xi = [cols.index(x) for x in exo]
+        if xi:
+            x = y[:, xi][~np.isnan(y[:, xi]).any(axis=1)]
+            if len(x) <= len(xi) or np.linalg.matrix_rank(x - x.mean(axis=0)) < len(xi):
+                raise IdentificationError(
+                    f"the exogenous covariates {list(exo)} have a singular sample covariance matrix{where} "
+                    f"({len(x)} complete rows for {len(xi)} covariates, or a covariate that is a linear "
+                    f"combination of the others); fixed.x needs more than {len(xi)} rows and covariates that are "
+                    "not collinear. Use more rows or fewer covariates.")
         frames.append(y)
     return labels, frames
 

@@ -194,7 +194,12 @@ def evaluate_expression(expr: str, values: dict[str, float]) -> float:
             v = ev(node.operand)
             return -v if isinstance(node.op, ast.USub) else v
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            return float(_FUNCS[node.func.id](*[ev(a) for a in node.args]))
+            try:
+                return float(_FUNCS[node.func.id](*[ev(a) for a in node.args]))
+            except ValueError:      # sqrt / log of a negative number: not a number, as R's NaN
+                return math.nan
+            except OverflowError:   # exp of a large number
+                return math.inf
         if not isinstance(node, ast.BinOp):
             raise FormulaError(f"cannot evaluate {ast.unparse(node)!r} in the defined parameter {expr!r}; use labels, "
                                "numbers, + - * / ^ and sqrt/exp/log/abs.")
@@ -207,8 +212,12 @@ def evaluate_expression(expr: str, values: dict[str, float]) -> float:
         if isinstance(op, ast.Mult):
             return left * right
         if isinstance(op, ast.Div):
-            return left / right
-        return left ** right
+            return left / right if right != 0 else (math.copysign(math.inf, left) if left else math.nan)
+        try:
+            out = left ** right
+        except (OverflowError, ZeroDivisionError):   # a huge power, or 0 to a negative power
+            return math.inf
+        return math.nan if isinstance(out, complex) else out  # a negative number to a fractional power
 
     return float(ev(tree))
 

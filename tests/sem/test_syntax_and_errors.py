@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allianceStats.errors import AllianceStatsError, DataWarning, FormulaError
+from allianceStats.errors import AllianceStatsError, DataWarning, FormulaError, IdentificationError, SchemaError
 from allianceStats.sem import fit_sem
 from allianceStats.sem.partable import build_partable
 from allianceStats.sem.syntax import evaluate_expression, parse_model
@@ -123,3 +123,48 @@ def test_equality_to_a_number_fixes_the_labelled_parameter():
     assert a.fit["npar"] == b.fit["npar"] and abs(a.fit["loglik"] - b.fit["loglik"]) < 1e-9 * abs(b.fit["loglik"])
     with pytest.raises(FormulaError, match="is not the label of a free parameter"):
         fit_sem("m1 ~ x\ny ~ b*m1\nb == zz", data)
+
+
+# ---------------------------------------------------------------------------------------------- issue 12
+def _mediation_rows(n=200, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    m = 0.5 * x + rng.normal(size=n)
+    return pd.DataFrame({"x": x, "m": m, "y": 0.4 * m + rng.normal(size=n)})
+
+
+@pytest.mark.parametrize("expression", ["sqrt(a - 10)", "log(-a)", "a/(b - b)", "exp(1000*a)", "(a*1e200)^2"])
+def test_defined_parameters_that_are_not_numbers_are_nan_with_a_warning(expression):
+    from allianceStats.errors import AllianceStatsWarning
+
+    with pytest.warns(AllianceStatsWarning, match="not finite numbers at the estimate"):
+        res = fit_sem(_mediation_rows(), f"m ~ a*x\ny ~ b*m\nd := {expression}")
+    row = res.params.set_index("lhs").loc["d"]
+    assert np.isnan(row["std_error"]) and np.isnan(row["p_value"]) and np.isnan(row["ci_lower"])
+
+
+def test_an_infinite_value_is_named():
+    data = _mediation_rows()
+    data.loc[3, "m"] = np.inf
+    with pytest.raises(SchemaError, match=r"column 'm': 1 infinite value\(s\) at row\(s\) 3"):
+        fit_sem(data, "m ~ x\ny ~ m")
+
+
+@pytest.mark.parametrize("model", ["y ~ x + c", "y ~ x\nc ~ x"])
+def test_a_constant_variable_is_named(model):
+    with pytest.raises(SchemaError, match="variable 'c' has the same value in all 200 usable rows"):
+        fit_sem(_mediation_rows().assign(c=1.0), model)
+
+
+def test_too_few_rows_for_the_covariates_names_the_cause():
+    data = _mediation_rows().assign(w=lambda d: d.x ** 2)
+    with pytest.raises(IdentificationError, match=r"exogenous covariates \['x', 'm', 'w'\] have a singular"):
+        fit_sem(data.head(3), "y ~ x + m + w")
+
+
+def test_an_unidentified_model_is_not_converged():
+    from allianceStats.errors import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="the model is not identified"):
+        res = fit_sem(_mediation_rows(), "f =~ NA*x + m\nf ~~ f")
+    assert res.converged is False and "not identified" in res.convergence.message
