@@ -93,6 +93,23 @@ _LAZY = {
     "fit_dropout": "allianceStats.dynamics",
     "kaplan_meier": "allianceStats.dynamics",
     "fit_level_variability_repair": "allianceStats.dynamics",
+    # survival: intervals from sessions, Cox, discrete-time hazards, joint models (issue 15)
+    "fit_cox": "allianceStats.survival",
+    "CoxResult": "allianceStats.survival",
+    "survival_intervals": "allianceStats.survival",
+    "check_intervals": "allianceStats.survival",
+    "survival_curve": "allianceStats.survival",
+    "SurvivalCurveResult": "allianceStats.survival",
+    "cox_zph": "allianceStats.survival",
+    "ZphResult": "allianceStats.survival",
+    "cumulative_incidence": "allianceStats.survival",
+    "IncidenceResult": "allianceStats.survival",
+    "fit_cause_specific": "allianceStats.survival",
+    "CauseSpecificResult": "allianceStats.survival",
+    "fit_discrete_hazard": "allianceStats.survival",
+    "DiscreteHazardResult": "allianceStats.survival",
+    "fit_joint": "allianceStats.survival",
+    "JointResult": "allianceStats.survival",
     # power
     "power": "allianceStats.power_analysis",
     "load_study": "allianceStats.power_analysis",
@@ -123,7 +140,7 @@ _LAZY = {
     "compact": "allianceStats.formatting",
 }
 _SUBMODULES = {"simulate", "data", "mixed", "sem", "panel", "mediation", "dynamics", "report", "power_analysis",
-               "process", "errors", "results", "plots"}
+               "process", "survival", "errors", "results", "plots"}
 
 # old public name -> new public name: the old one keeps working until 0.3.0 with a FutureWarning (CHANGELOG.md).
 # Each area adds its renames here; the old names are not in __all__.

@@ -1,13 +1,14 @@
-"""docs/design.md's one-way data flow: estimation never imports reporting or the CLI; the report never estimates."""
+"""docs/design.md's one-way data flow: estimation never imports reporting, plotting or the CLI; the report never estimates."""
 import ast
 from pathlib import Path
 
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "allianceStats"
-ESTIMATION = ["data", "mixed", "sem", "panel", "mediation", "dynamics", "simulate", "power_analysis",
+ESTIMATION = ["data", "mixed", "sem", "panel", "mediation", "dynamics", "survival", "process", "simulate",
+              "power_analysis",
               "decomposition.py", "comparison.py", "errors.py", "results.py"]
-ESTIMATORS = {"mixed", "sem", "panel", "mediation", "dynamics", "power_analysis"}
+ESTIMATORS = {"mixed", "sem", "panel", "mediation", "dynamics", "survival", "process", "power_analysis"}
 
 
 def _imports(path: Path, source: str | None = None) -> set[str]:
@@ -40,7 +41,7 @@ def _files(names):
 
 @pytest.mark.parametrize("path", list(_files(ESTIMATION)), ids=lambda p: str(p.relative_to(PKG)))
 def test_estimation_never_imports_report_or_cli(path):
-    bad = {m for m in _imports(path) if m.startswith(("allianceStats.report", "allianceStats.cli"))}
+    bad = {m for m in _imports(path) if m.startswith(("allianceStats.report", "allianceStats.cli", "allianceStats.plots", "matplotlib"))}
     assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}"
 
 
