@@ -1,4 +1,5 @@
-"""docs/design.md's one-way data flow: estimation never imports reporting, plotting or the CLI; the report never estimates."""
+"""docs/design.md's one-way data flow: estimation never imports reporting, plotting or the CLI; the report never
+estimates."""
 import ast
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def _files(names):
 
 @pytest.mark.parametrize("path", list(_files(ESTIMATION)), ids=lambda p: str(p.relative_to(PKG)))
 def test_estimation_never_imports_report_or_cli(path):
-    bad = {m for m in _imports(path) if m.startswith(("allianceStats.report", "allianceStats.cli", "allianceStats.plots", "matplotlib"))}
+    drawing = ("allianceStats.report", "allianceStats.cli", "allianceStats.plots", "matplotlib")
+    bad = {m for m in _imports(path) if m.startswith(drawing)}
     assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}"
 
 
