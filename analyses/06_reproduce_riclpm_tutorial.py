@@ -10,14 +10,15 @@ What a student learns here
    groups with the lagged effects free or equal across groups, (3) three indicators per variable and wave
    with measurement invariance over time and across the between and within levels.
 2. How to check a Python result against R: every lavaan number printed beside ours is read from the
-   published lavaan 0.6.14 output (``../shared/reference/riclpm-tutorial/lavaan-0.6.14-output.txt``), none
+   published lavaan 0.6.14 output (``reference/riclpm-tutorial/lavaan-0.6.14-output.txt``), none
    is typed. lavaan prints 3 decimals for fit measures (after a first rounding to 4, so 0.99846 shows as
    0.999) and 8 digits for estimates.
 3. That the tutorial's data are wide (one row per person, columns x1..x5): ``wide=True`` with ``columns=``
    says which column is which wave.
 
-The data are the tutorial's simulated data (N = 1189, five waves), available on the project machines in
-``../shared/reference``; without them the script says so and exits normally.
+The data are the tutorial's simulated data (N = 1189, five waves), published with the paper for reuse; a copy is
+committed in ``reference/riclpm-tutorial/`` (its README gives the source, the columns of each file and the licence
+situation), so the script runs from a clone.
 """
 import importlib.util
 import sys
@@ -28,11 +29,10 @@ import pandas as pd
 import allianceStats as als
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT / ".." / "shared" / "reference" / "riclpm-tutorial"
+REFERENCE = ROOT / "reference" / "riclpm-tutorial"
 if not (REFERENCE / "lavaan-0.6.14-output.txt").exists():
-    print(f"The tutorial data are not available here ({REFERENCE.resolve()}); nothing to reproduce. "
-          "The same comparisons run in tests/panel/test_panel_tutorial.py where the data exist.")
-    sys.exit(0)
+    sys.exit(f"The tutorial data are missing from this checkout ({REFERENCE}); they are committed in "
+             "reference/riclpm-tutorial/ — restore them with git (git checkout -- reference/).")
 
 # The parser of lavaan's printed output is the one the test suite uses (tests/panel/panel_reference.py).
 spec = importlib.util.spec_from_file_location("panel_reference", ROOT / "tests" / "panel" / "panel_reference.py")

@@ -82,7 +82,6 @@ def test_tests_that_read_shared_reference_data_skip_without_it():
                if p.suffix == ".py" and p.relative_to(ROOT).parts[0] == "tests"
                and (p.name.startswith("test_") or p.name == "conftest.py")
                and "shared/reference" in p.read_text(encoding="utf-8")]
-    assert readers, "expected the RI-CLPM tutorial tests to name ../shared/reference"
 
     def can_skip(path: Path) -> bool:  # the module itself, or a conftest.py above it in tests/, calls a skip
         conftests = [d / "conftest.py" for d in path.parents if d.is_relative_to(ROOT / "tests")]

@@ -23,8 +23,8 @@ FIXTURES, TUTORIAL, parse_lavaan_output = (panel_reference.FIXTURES, panel_refer
 @pytest.fixture(scope="session")
 def tutorial_dir() -> Path:
     if not (TUTORIAL / "lavaan-0.6.14-output.txt").exists():
-        pytest.skip(reason=f"tutorial reference data not found at {TUTORIAL.resolve()} (../shared/reference is "
-                           "only available on the project machines)")
+        pytest.skip(reason=f"tutorial reference data not found at {TUTORIAL.resolve()} (the committed copy "
+                           "reference/riclpm-tutorial is missing from this checkout)")
     return TUTORIAL
 
 

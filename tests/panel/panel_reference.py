@@ -1,7 +1,7 @@
 """Helpers of the panel tests: reference locations and parsers of lavaan's printed output.
 
 Reference numbers are never typed here: they are parsed from ``lavaan-0.6.14-output.txt`` and the README of
-``../shared/reference/riclpm-tutorial`` (tests skip when that directory is absent) or read from the JSON that
+``reference/riclpm-tutorial`` (the in-repository copy of the tutorial's data and lavaan output) or read from the JSON that
 ``fixtures/make_fixtures.R`` wrote with lavaan.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
 REPO = HERE.parents[1]
-TUTORIAL = REPO / ".." / "shared" / "reference" / "riclpm-tutorial"
+TUTORIAL = REPO / "reference" / "riclpm-tutorial"
 TUTORIAL_COLUMNS = {"x": [f"x{t}" for t in range(1, 6)], "y": [f"y{t}" for t in range(1, 6)]}
 _XY = [f"x{t}" for t in range(1, 6)] + [f"y{t}" for t in range(1, 6)]
 

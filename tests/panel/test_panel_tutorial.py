@@ -7,8 +7,8 @@ precision: the printed wy2 ~ wy1 of group 2 in extension 2 is -0.000869102, a fr
 -0.000869243, we give -0.000868456, SE 0.071); SEs to 1e-4 relative; std_all to 1e-4 relative. Fit measures are
 printed with 3 decimals after a first rounding to 4 (lavaan's print of a fit-measure vector: CFI 0.998460 prints
 as 0.999, RMSEA 0.015479 as 0.016), so they are compared to ±1e-3 here; the full-precision fit measures of the
-same lavaan version on the same specification are in fixtures/lavaan_tutorial.json and compared to 1e-6. Skips
-when ../shared/reference is absent.
+same lavaan version on the same specification are in fixtures/lavaan_tutorial.json and compared to 1e-6. The data
+are the in-repository copy, reference/riclpm-tutorial.
 """
 from __future__ import annotations
 
