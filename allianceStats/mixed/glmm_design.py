@@ -31,7 +31,17 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from ..data.checks import first_labels, require_columns
 from ..errors import FormulaError, IdentificationError, SchemaError
-from .design import DesignSpec, _check_rank, _factor_levels_of, _fixed_columns, _is_factor, _levels
+from .design import (
+    DesignSpec,
+    _check_not_exact,
+    _check_rank,
+    _factor_levels_of,
+    _fixed_columns,
+    _is_factor,
+    _levels,
+    _response_problems,
+    _text_predictor_problems,
+)
 from .formula import Formula
 from .glmm_formula import GLMMFormula, parse_zi_formula
 
@@ -111,8 +121,15 @@ def _response(gf: GLMMFormula, frame: pd.DataFrame, family: str, weights: str | 
                                 "successes and failures)")
         return s, s + f, "cbind", problems
     col = frame[resp]
-    if family == "gaussian":      # the crossed linear mixed model (sparse_lmm): any finite number
-        return col.to_numpy(dtype=float), np.ones(len(col)), "continuous", problems
+    if family == "gaussian":      # the crossed linear mixed model (sparse_lmm): any finite number, not constant
+        yv = col.to_numpy(dtype=float)
+        bad = ~np.isfinite(yv)
+        if bad.any():
+            problems.append(f"column {resp!r}: infinite value(s) at {_where(frame, bad, cluster)}; replace them "
+                            "(or set them to NaN to drop those rows)")
+        else:
+            problems += _response_problems(resp, yv)
+        return yv, np.ones(len(col)), "continuous", problems
     if family == "binomial":
         yv = col.to_numpy(dtype=float)
         if weights is not None:
@@ -150,8 +167,17 @@ def _response(gf: GLMMFormula, frame: pd.DataFrame, family: str, weights: str | 
 
 
 def build_glmm_design(gf: GLMMFormula, data: pd.DataFrame, *, family: str, weights: str | None = None,
-                      zi: str | None = None) -> GLMMDesign:
-    """Build the :class:`GLMMDesign` of ``gf`` on ``data`` (never modified); see the module docstring."""
+                      zi: str | None = None, where: str | None = None) -> GLMMDesign:
+    """Build the :class:`GLMMDesign` of ``gf`` on ``data`` (never modified); see the module docstring.
+
+    ``family="gaussian"`` builds the design of a linear mixed model (:mod:`allianceStats.mixed.sparse_lmm`,
+    the crossed path of ``fit_mlm``) with the checks of the nested engine's
+    :func:`~allianceStats.mixed.design.build_design`: a response that is finite and not constant, fixed effects
+    that do not reproduce it exactly, more rows than random effects of each term. For every family a text
+    predictor with more than 50 values is refused. ``where`` names the public function in error messages
+    (default ``"fit_mlm"`` for ``"gaussian"``, else ``"fit_glmm"``).
+    """
+    where = where or ("fit_mlm" if family == "gaussian" else "fit_glmm")
     core = gf.core
     zi_f: Formula | None = None
     if zi is not None:
@@ -160,7 +186,7 @@ def build_glmm_design(gf: GLMMFormula, data: pd.DataFrame, *, family: str, weigh
     if zi_f is not None:
         used += [v for t in zi_f.fixed_terms for v in t]
     used = list(dict.fromkeys(used))
-    require_columns(data, used, where="fit_glmm")
+    require_columns(data, used, where=where)
     factor_like = {r.group for r in core.random} | {v for t in core.fixed_terms for v in t}
     if zi_f is not None:
         factor_like |= {v for t in zi_f.fixed_terms for v in t}
@@ -168,7 +194,7 @@ def build_glmm_design(gf: GLMMFormula, data: pd.DataFrame, *, family: str, weigh
     nonnum = [v for v in used if v not in factor_like and not is_numeric_dtype(data[v]) and not is_bool_dtype(data[v])]
     if nonnum:
         raise SchemaError([f"column {v!r} has dtype {data[v].dtype}; expected numbers (it is used as response, "
-                           "trials, offset, weights or random slope)" for v in nonnum], source="fit_glmm")
+                           "trials, offset, weights or random slope)" for v in nonnum], source=where)
     frame = data.loc[:, used]
     keep = frame.notna().all(axis=1).to_numpy()
     n_dropped = int((~keep).sum())
@@ -208,14 +234,17 @@ def build_glmm_design(gf: GLMMFormula, data: pd.DataFrame, *, family: str, weigh
                                 "an event needs both events and non-events")
         elif family != "gaussian" and np.all(y == 0):
             problems.append(f"column {gf.response!r}: every count is 0; a count model needs some non-zero counts")
+    problems += _text_predictor_problems(core, frame)
     if problems:
-        raise SchemaError(problems, source="fit_glmm")
+        raise SchemaError(problems, source=where)
 
     factor_levels = _factor_levels_of(core, frame)
     X, xnames = _fixed_columns(core, frame, factor_levels)
     if not np.all(np.isfinite(X)):
-        raise SchemaError(["fixed-effect columns contain infinite values; replace them"], source="fit_glmm")
+        raise SchemaError(["fixed-effect columns contain infinite values; replace them"], source=where)
     _check_rank(X, xnames)
+    if family == "gaussian":
+        _check_not_exact(X, y, core.response)
     X_zi, zinames, zi_spec = None, [], None
     if zi_f is not None:
         zl = _factor_levels_of(zi_f, frame)
@@ -237,6 +266,12 @@ def build_glmm_design(gf: GLMMFormula, data: pd.DataFrame, *, family: str, weigh
         codes = pd.Categorical(frame[r.group].astype(str), categories=levels).codes.astype(np.int64)
         Zc = [np.ones(n)] if r.intercept else []
         Zc += [frame[v].to_numpy(dtype=float) for v in r.covariates]
+        n_re = len(Zc) * len(levels)
+        if family == "gaussian" and n_re >= n:   # lme4's check.nobs.vs.nRE, as the nested engine
+            raise IdentificationError(
+                f"number of observations ({n}) <= number of random effects ({n_re}) for term {r.text!r}: the "
+                "random-effect variances and the residual variance are probably unidentifiable. Drop the random "
+                "slope or collect more rows per level.")
         factors.append(GroupingFactor(r.group, levels, codes, np.column_stack(Zc), r.znames))
     factors.sort(key=lambda f: -f.n_levels)  # lme4's mkReTrms: more levels first (stable)
     spec = DesignSpec(core, xnames, factor_levels)

@@ -21,9 +21,17 @@ t tests with Satterthwaite df as lmerTest (Kuznetsova, Brockhoff & Christensen 2
 :mod:`allianceStats.mixed.satterthwaite`). The result is the :class:`~allianceStats.mixed.result.MixedResult`
 of :func:`allianceStats.mixed.fit_mlm`, so the helpers built on it apply where they do not assume nesting.
 
-Where it fits: ``fit_mlm`` keeps its batched nested engine; this path is for designs that engine refuses
-(factors not nested, or more than two grouping factors). Validated against lme4 1.1-31 / lmerTest on lme4's
-``Penicillin`` and a simulated partially crossed set (tests/mixed/test_glmm_crossed_lmm.py).
+As in the nested engine, the covariance of the variance parameters (θ, σ) is 2H⁺ over the eigenvalues of the
+Hessian above lmerTest's 1e-8, cut on the σ-scaled Hessian so that the df do not depend on the units of the
+response, and df above the number of observations are not reported (NaN, with a warning).
+
+Where it fits: ``fit_mlm`` keeps its batched nested engine and sends here the designs that engine refuses
+(factors not nested, or more than two grouping factors; :mod:`allianceStats.mixed.crossed`). The input checks
+are the nested engine's (a constant or infinite response, a text predictor with more than 50 values, fixed
+effects that reproduce the response, fewer rows than random effects of a term), and a response that the fixed
+and random effects reproduce exactly (the criterion runs to −∞) raises an IdentificationError that says so.
+Validated against lme4 1.1-31 / lmerTest on lme4's ``Penicillin`` and a simulated partially crossed set, through
+``fit_sparse_lmm`` and ``fit_mlm`` (tests/mixed/test_glmm_crossed_lmm.py).
 
 Example
 -------
@@ -48,12 +56,15 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.linalg import lsqr
 from scipy.special import stdtr, stdtrit
 from threadpoolctl import threadpool_limits
 
-from ..data.checks import check_bool, check_conf_level, require_frame
-from ..errors import BoundaryWarning, ConvergenceWarning, FormulaError
+from ..data.checks import check_bool, check_conf_level, first_labels, require_frame
+from ..errors import BoundaryWarning, ConvergenceWarning, FormulaError, IdentificationError
 from ..results import Convergence, make_provenance
+from .engine import DF_TOL
 from .glmm_design import GLMMDesign, build_glmm_design
 from .glmm_formula import parse_glmm_formula
 from .glmm_laplace import ParameterLayout
@@ -171,7 +182,7 @@ def fit_sparse_lmm(data: pd.DataFrame, formula: str, *, reml: bool = True, conf_
     gf = parse_glmm_formula(formula)
     if gf.successes is not None or gf.offsets:
         raise FormulaError(f"formula {formula!r}: cbind() and offset() belong to fit_glmm, not to a linear mixed model")
-    design = build_glmm_design(gf, data, family="gaussian")
+    design = build_glmm_design(gf, data, family="gaussian", where="fit_sparse_lmm")
     with threadpool_limits(limits=1, user_api="blas"):
         prob = SparseProfiledDeviance(design, reml)
         lay = prob.layout
@@ -209,23 +220,70 @@ def _varpar_hessian(prob: SparseProfiledDeviance, run, theta, r2, sigma2, ne) ->
     return hess
 
 
+def _residual_share(prob: SparseProfiledDeviance) -> float:
+    """RSS / TSS of the response regressed on [X, Z] by sparse least squares (LSQR, Paige & Saunders 1982):
+    0 when the fixed and random effects together reproduce the response, so that no residual variance is left."""
+    y = prob.y
+    tss = float(np.sum((y - y.mean()) ** 2))
+    M = sp.hstack([sp.csr_matrix(prob.X), prob.block.Z]).tocsr()
+    coef = lsqr(M, y, atol=1e-13, btol=1e-13, iter_lim=20 * M.shape[1])[0]
+    return float(np.sum((y - M @ coef) ** 2)) / tss if tss > 0 else 0.0
+
+
+def _why_not_fitted(prob: SparseProfiledDeviance, formula: str) -> str:
+    """The message for a crossed design whose criterion cannot be evaluated or runs to −∞ (the sparse path's
+    counterpart of the nested engine's diagnosis of a non-positive-definite cross-product matrix)."""
+    if _residual_share(prob) <= 1e-10:
+        names = ", ".join(f.name for f in prob.design.factors)
+        return (f"the model cannot be fitted: {prob.design.spec.formula.response!r} is (nearly) an exact linear "
+                f"function of the fixed effects and the random effects of {names} (for example it does not vary "
+                "within the cells of the grouping factors), so no residual variance is left to estimate. Average "
+                "the rows of a cell, or drop a random term.")
+    return ("the model cannot be fitted: a cross-product matrix of the design is not positive definite at the "
+            f"estimate (numerical rank deficiency), in {formula!r}. Predictors may be nearly collinear, or the "
+            "fixed and random effects together nearly reproduce the response. Centre and scale the predictors, "
+            "remove near-duplicate predictors, or simplify the random part.")
+
+
+def _satterthwaite(prob: SparseProfiledDeviance, run, theta, r2, sigma2, ne, vcov):
+    """lmerTest's Satterthwaite df with the variance-parameter covariance taken scale free, as the nested engine.
+
+    A = 2 H⁺ over the eigenvalues above 1e-8 is not scale free in σ's units (∂²D/∂σ² ~ nₑ/σ² falls below the cut
+    for a response in the millions), so the cut is made on D H D with D = diag(1, …, σ̂) and A = D (2 (DHD)⁺) D —
+    exactly 2 H⁻¹ where every eigenvalue is kept. Returns (df, A, number of eigenvalues left out).
+    """
+    sigma = float(np.sqrt(sigma2))
+    hess = _varpar_hessian(prob, run, theta, r2, sigma2, ne)
+    jac = np.concatenate([sigma2 * richardson_jacobian(prob.xtx_inverse, theta), (2.0 * vcov / sigma)[..., None]],
+                         axis=2)
+    scale = np.r_[np.ones(len(theta)), sigma]
+    A_scaled, n_nonpos = varpar_covariance(hess * np.outer(scale, scale))
+    A = A_scaled * np.outer(scale, scale)
+    return satterthwaite_df(vcov, jac, A), A, n_nonpos
+
+
 def _assemble(prob: SparseProfiledDeviance, run, formula, data, reml, conf_level, started, nev0) -> MixedResult:
     design, lay, blk = prob.design, prob.layout, prob.block
     theta = run.x
     n, p = prob.n, prob.p
-    _, RtR, beta, u, r2 = prob.solve(theta)
     ne = n - p if reml else n
-    sigma2 = r2 / ne
-    sigma = float(np.sqrt(sigma2))
-    xtx_inv = np.linalg.inv(RtR)
-    vcov = sigma2 * xtx_inv
-
-    # Satterthwaite (lmerTest): Hessian of D(θ, σ) and the Jacobian of cov(β̂) in (θ, σ)
-    hess = _varpar_hessian(prob, run, theta, r2, sigma2, ne)
-    jac = np.concatenate([sigma2 * richardson_jacobian(prob.xtx_inverse, theta), (2.0 * vcov / sigma)[..., None]],
-                         axis=2)
-    A, n_nonpos = varpar_covariance(hess)
-    df = satterthwaite_df(vcov, jac, A)
+    try:
+        if not np.isfinite(run.f):
+            raise np.linalg.LinAlgError("the criterion is not finite at the solution")
+        _, RtR, beta, u, r2 = prob.solve(theta)
+        sigma2 = r2 / ne
+        sigma = float(np.sqrt(sigma2))
+        vcov = sigma2 * np.linalg.inv(RtR)
+        if not (run.converged or sigma2 > 1e-12 * np.var(prob.y)):   # σ → 0: the criterion runs to −∞
+            raise np.linalg.LinAlgError("the residual variance runs to 0")
+        # Satterthwaite (lmerTest): Hessian of D(θ, σ) and the Jacobian of cov(β̂) in (θ, σ)
+        df, A, n_nonpos = _satterthwaite(prob, run, theta, r2, sigma2, ne, vcov)
+    except np.linalg.LinAlgError as exc:
+        raise IdentificationError(_why_not_fitted(prob, formula)) from exc
+    # more df than observations is impossible: the variance-parameter covariance is (near) singular there.
+    # Such df are not reported as a number (nor the p-values and intervals that rest on them), as fit_mlm.
+    impossible = ~(df <= n * (1 + DF_TOL))
+    df = np.where(impossible, np.nan, df)
     se = np.sqrt(np.diag(vcov))
     tstat = beta / se
     tq = stdtrit(df, 0.5 + conf_level / 2)
@@ -255,6 +313,12 @@ def _assemble(prob: SparseProfiledDeviance, run, formula, data, reml, conf_level
     if singular:
         msgs.append("boundary (singular) fit: a random-effect variance is (near) zero or a correlation is ±1; "
                     "consider a simpler random part (lme4's isSingular, tol 1e-4)")
+    if impossible.any():
+        bad = [design.xnames[j] for j in np.flatnonzero(impossible)]
+        msgs.append(f"Satterthwaite df for {first_labels(bad)} came out larger than the {n} observations (or "
+                    "infinite): the covariance of the variance parameters is (near) singular at the estimate. Their "
+                    "df, p-values and intervals are not reported (NaN); simplify the random part, or use compare_mlm "
+                    "/ profile_ci for these terms.")
     if n_nonpos and not singular:
         msgs.append(f"the Hessian of the deviance has {n_nonpos} non-positive eigenvalue(s) at the estimate; "
                     "Satterthwaite df may be unreliable (lmerTest warns likewise).")

@@ -72,3 +72,98 @@ def test_penicillin_values_in_issue_14_scale(fits):
     # issue 14 quotes lme4's SDs .846703, 1.931614, .549923 and REML criterion 330.8606; the JSON holds them
     ref = REF["penicillin_reml"]
     assert round(fits["penicillin_reml"].deviance, 4) == round(ref["deviance"], 4)
+
+
+# ------------------------------------------------------------------ the crossed path through fit_mlm
+def test_fit_mlm_routes_penicillin_to_the_crossed_path():
+    """fit_mlm on a crossed design (plates crossed with samples) gives lme4's fit, recorded as fit_mlm."""
+    from allianceStats.mixed import fit_mlm
+
+    ref = REF["penicillin_reml"]
+    res = fit_mlm(pd.read_csv(FIX / "penicillin.csv"), CASES["penicillin_reml"][1])
+    assert res.converged and res.provenance.function == "fit_mlm"
+    assert res.provenance.options["engine"].startswith("sparse")
+    np.testing.assert_allclose(res.varcomp.sdcor, _a(ref["varcomp"]["sdcor"]), rtol=1e-5)
+    assert abs(res.deviance - ref["deviance"]) < 1e-6
+    np.testing.assert_allclose(res.params.estimate, _a(ref["estimate"]), rtol=1e-5)
+    np.testing.assert_allclose(res.params.df, _a(ref["df"]), rtol=1e-3)
+
+
+def test_fit_mlm_with_three_grouping_factors_equals_the_sparse_fit(fits):
+    from allianceStats.mixed import fit_mlm
+
+    f, formula, reml = CASES["crossed_ratings_ml"]
+    res = fit_mlm(pd.read_csv(FIX / f), formula, reml=reml)
+    assert res.provenance.function == "fit_mlm"
+    np.testing.assert_allclose(res.params.estimate, fits["crossed_ratings_ml"].params.estimate, rtol=1e-7)
+    np.testing.assert_allclose(res.theta, fits["crossed_ratings_ml"].theta, rtol=1e-6)
+    assert abs(res.deviance - REF["crossed_ratings_ml"]["deviance"]) < 1e-6
+
+
+def _penicillin():
+    return pd.read_csv(FIX / "penicillin.csv")
+
+
+@pytest.mark.parametrize("fit", ["fit_mlm", "fit_sparse_lmm"])
+def test_crossed_path_refuses_a_constant_response_and_a_text_id_predictor(fit):
+    from allianceStats.errors import SchemaError
+    from allianceStats.mixed import fit_mlm
+
+    fn = fit_mlm if fit == "fit_mlm" else fit_sparse_lmm
+    pen = _penicillin()
+    with pytest.raises(SchemaError, match=rf"(?s)in {fit}:.*'diameter' \(the response\) has the same value 5"):
+        fn(pen.assign(diameter=5.0), "diameter ~ 1 + (1 | plate) + (1 | sample)")
+    with pytest.raises(SchemaError, match=r"(?s)column 'tube' is text with 144 distinct values.*\(1 \| tube\)"):
+        fn(pen.assign(tube=[f"t{i}" for i in range(144)]), "diameter ~ tube + (1 | plate) + (1 | sample)")
+    bad = pen.assign(diameter=pen.diameter.astype(float))
+    bad.loc[[3, 7], "diameter"] = np.inf
+    with pytest.raises(SchemaError, match=r"(?s)'diameter'.*infinite"):
+        fn(bad, "diameter ~ 1 + (1 | plate) + (1 | sample)")
+
+
+def test_crossed_path_names_a_response_without_residual_variance():
+    """A response that is exactly plate effect + sample effect leaves no residual variance: the criterion runs
+    to −∞. The crossed path says so (IdentificationError), as the nested engine does."""
+    from allianceStats.errors import IdentificationError
+    from allianceStats.mixed import fit_mlm
+
+    pen = _penicillin()
+    rng = np.random.default_rng(1)
+    plate = dict(zip(pen.plate.unique(), rng.normal(size=24)))
+    sample = dict(zip(pen["sample"].unique(), rng.normal(size=6)))
+    exact = pen.assign(diameter=pen.plate.map(plate) + pen["sample"].map(sample))
+    with pytest.raises(IdentificationError, match=r"exact linear function of the fixed effects and the random "
+                                                  r"effects of plate, sample"):
+        fit_mlm(exact, "diameter ~ 1 + (1 | plate) + (1 | sample)")
+    with pytest.raises(IdentificationError, match="reproduce the response 'diameter' exactly"):
+        fit_mlm(pen.assign(x=pen.diameter * 2.0 + 1), "diameter ~ x + (1 | plate) + (1 | sample)")
+
+
+def test_crossed_path_satterthwaite_df_are_scale_free():
+    """The variance-parameter covariance is cut on the σ-scaled Hessian, as in the nested engine: a response in
+    the millions gets the same df and no spurious 'non-positive eigenvalue' warning."""
+    import warnings
+
+    from allianceStats.mixed import fit_mlm
+
+    pen = _penicillin()
+    formula = "diameter ~ 1 + (1 | plate) + (1 | sample)"
+    base = fit_mlm(pen, formula)
+    for factor in (1e6, 1e-4):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            moved = fit_mlm(pen.assign(diameter=pen.diameter * factor), formula)
+        np.testing.assert_allclose(moved.params.df, base.params.df, rtol=1e-4)
+        np.testing.assert_allclose(moved.params.std_error, factor * base.params.std_error, rtol=1e-6)
+
+
+def test_crossed_path_does_not_report_df_above_the_number_of_observations(monkeypatch):
+    from allianceStats.errors import ConvergenceWarning
+    from allianceStats.mixed import fit_mlm, sparse_lmm
+
+    monkeypatch.setattr(sparse_lmm, "satterthwaite_df", lambda vcov, jac, A: np.array([1e6]))
+    with pytest.warns(ConvergenceWarning, match=r"Satterthwaite df for '\(Intercept\)' came out larger than the 144"):
+        res = fit_mlm(_penicillin(), "diameter ~ 1 + (1 | plate) + (1 | sample)")
+    row = res.params.iloc[0]
+    assert np.isnan(row["df"]) and np.isnan(row["p_value"]) and np.isnan(row["ci_upper"])
+    assert np.isfinite(row["estimate"]) and np.isfinite(row["std_error"])
