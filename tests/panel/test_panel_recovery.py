@@ -24,7 +24,8 @@ def truth_and_fit():
     for i in range(k):
         B[(i + 1) % k, i] = 0.25  # B[to, from]: the cycle alliance -> needs -> motivation -> outcome -> alliance
     ri_cov = 0.5 * (np.full((k, k), 0.3) + 0.7 * np.eye(k))
-    ri = rng.multivariate_normal(np.zeros(k), ri_cov, size=n)
+    # not multivariate_normal: its SVD factor depends on the LAPACK build
+    ri = rng.standard_normal((n, k)) @ np.linalg.cholesky(ri_cov).T
     w = np.zeros((n, k, T))
     w[:, :, 0] = rng.normal(size=(n, k))
     for t in range(1, T):
