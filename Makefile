@@ -46,7 +46,7 @@ bench: $(STAMP)
 
 lock:
 	test -x .venv-lock/bin/uv || ($(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet uv)
-	.venv-lock/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --no-header \
+	.venv-lock/bin/uv pip compile pyproject.toml --extra test --extra docs --universal --python-version 3.11 --no-header \
 		--output-file requirements.lock
 
 clean:
