@@ -67,6 +67,8 @@ def test_readme_example_runs(tmp_path, capsys):
         os.chdir(cwd)
     out = capsys.readouterr().out
     assert "alliance_within_lag1" in out and "w_outcome" in out
+    # the compact table of cross-lagged paths prints whole: no column hidden behind pandas' "..."
+    assert "w_alliance_1 → w_outcome_2" in out and all(col in out for col in ("p_value", "ci_lower", "std_all"))
 
 
 SPEED_UPS = {"n_draws=5000": "n_draws=300", "reps=1000": "reps=3", "[100, 200, 300]": "[100]", "[3, 5]": "[3]"}
