@@ -283,6 +283,7 @@ def kenward_roger_params(fit, conf_level: float | None = None) -> pd.DataFrame:
     from .result import PARAM_COLUMNS
 
     conf_level = fit.conf_level if conf_level is None else conf_level
+    _require_supported(fit, "ddf='kenward-roger'")
     adj = vcov_adjusted(fit)
     beta = fit.fixef.to_numpy()
     p = len(beta)

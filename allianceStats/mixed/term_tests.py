@@ -388,8 +388,9 @@ def anova(fit: MixedResult, *, ddf: str = "satterthwaite", type: str = "III") ->
     rows, mean_sq = [], []
     s2 = fit.sigma ** 2
     if ddf == "kenward-roger":
-        from .kenward_roger import kr_test, vcov_adjusted
+        from .kenward_roger import _require_supported, kr_test, vcov_adjusted
 
+        _require_supported(fit, "anova(ddf='kenward-roger')")
         adj = vcov_adjusted(fit)
         for term, L in L_list.items():
             F, q, den, p, unscaled = kr_test(adj, L.to_numpy(), beta, unscaled=True) if len(L) else \
