@@ -262,3 +262,15 @@ def test_predict_on_new_data_evaluates_the_formula_as_r_predict(habits, name):
     np.testing.assert_allclose(fit.predict(new), fit.predict(), rtol=0, atol=1e-10)
     np.testing.assert_allclose(fit.predict(new.iloc[:5], include_random=False), fit.predict(include_random=False)[:5],
                                rtol=0, atol=1e-10)
+
+
+def test_weights_on_the_sparse_route_scale_the_residual_variance(habits):
+    # three grouping factors go to the sparse engine; prior weights enter it the same way (no R reference here)
+    f = "outcome ~ session0 + (1 | site/therapist/client)"
+    one = fit_mlm(habits.assign(w1=1.0), f, weights="w1")
+    plain = fit_mlm(habits, f)
+    np.testing.assert_allclose(one.deviance, plain.deviance, atol=1e-8)        # log(1) = 0
+    two = fit_mlm(habits.assign(w2=2.0), f, weights="w2")
+    np.testing.assert_allclose(two.fixef, plain.fixef, rtol=1e-6)
+    np.testing.assert_allclose(two.sigma, plain.sigma * np.sqrt(2), rtol=1e-5)           # sigma^2 / w
+    assert two.provenance.options["engine"] == "sparse" and two.provenance.options["weights"] == "w2"
