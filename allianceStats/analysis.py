@@ -95,16 +95,22 @@ from .errors import AllianceStatsError, DataFileError, OptionError, SchemaError
 from .results import data_sha256, package_versions
 
 __all__ = ["DEMO_ANALYSIS", "STEP_ORDER", "SCHEMA", "RENAMED_OPTIONS", "Key", "AnalysisSpec", "StepOutcome",
-           "AnalysisRun", "StepSkipped", "parse_analysis", "load_analysis", "load_data", "run_analysis", "run_step"]
+           "AnalysisRun", "StepSkipped", "parse_analysis", "load_analysis", "load_data", "run_analysis", "run_step",
+           "dropout_events", "derive", "expression_problems", "draft_analysis"]
 
 #: the analysis file behind ``alliance-stats demo`` (the bundled example data, every step)
 DEMO_ANALYSIS = Path(__file__).resolve().parent / "demo_analysis.toml"
 DEFAULT_TITLE = "allianceStats report"
 #: step kinds in run (and report) order; a file lists any subset
-STEP_ORDER = ["describe", "icc", "trajectories", "mlm", "riclpm", "mediation", "multilevel_mediation",
-              "wave_mediation", "cycle", "hypotheses", "dynamics", "power"]
+STEP_ORDER = ["describe", "icc", "trajectories", "mlm", "glmm", "riclpm", "mediation", "multilevel_mediation",
+              "wave_mediation", "cycle", "hypotheses", "dynamics", "cox", "sequences", "synchrony", "invariance",
+              "power"]
 #: steps written as arrays of tables (``[[mlm]]``): each table is one analysis
-LIST_STEPS = {"mlm", "mediation", "multilevel_mediation", "wave_mediation"}
+LIST_STEPS = {"mlm", "glmm", "mediation", "multilevel_mediation", "wave_mediation", "cox", "invariance"}
+#: the GLMM families (``[[glmm]] family``)
+FAMILIES = ("binomial", "poisson", "negative_binomial")
+#: the data-generating designs a ``[power]`` step can run (:func:`allianceStats.power`)
+POWER_DESIGNS = ("regression", "within_between", "riclpm", "mediation", "multilevel_mediation")
 #: interval methods of the mediation fits and the hypothesis registry (docs/design.md, "Vocabulary")
 _INTERVALS = ("percentile", "bca", "monte_carlo", "delta")
 
@@ -196,9 +202,71 @@ SCHEMA: dict[str, dict[str, Key]] = {
                  "km_split": Key("choice", "split of the Kaplan-Meier curves by early alliance",
                                  choices=("median", "tertile", "quartile")),
                  "conf_level": _CONF},
-    "power": {"table": Key("text", "power_table.csv written by `alliance-stats power`", required=True),
+    "glmm": {"name": Key("text", "short name (tables are named glmm_<name>_...)"),
+             "title": Key("text", "section title"),
+             "formula": Key("text", "glmer-style formula", required=True),
+             "family": Key("choice", "distribution of the outcome", required=True, choices=FAMILIES),
+             "link": Key("text", 'link function (default: canonical; binomial also "probit", "cloglog")'),
+             "n_agq": Key("count", "adaptive Gauss-Hermite points (1 = Laplace)"),
+             "derive": Key("expressions", 'new columns computed first, e.g. { days_free = "7 - days_use" }'),
+             "decompose": Key("names", "measures split into _within/_between (and lags) first"),
+             "therapist": Key("column_or_false", "therapist column for the decomposition, or false"),
+             "conf_level": _CONF, "options": _OPTIONS},
+    "cox": {"name": Key("text", "short name (tables are named cox_<name>_...)"),
+            "title": Key("text", "section title"),
+            "formula": Key("text", 'survival formula, e.g. "Surv(start, stop, event) ~ alliance_lag1"',
+                           required=True),
+            "events": Key("text", "events table (CSV/Parquet, one row per client: time, event); default: dropout "
+                                  "from the session table"),
+            "dropout_column": Key("text", "without events: the session table's dropout column (default: dropout)"),
+            "covariates": Key("names", "time-varying covariates of the intervals (default: alliance)"),
+            "keep": Key("names", "client-level columns copied to every interval"),
+            "intervals": Key("table", "further options of survival_intervals"),
+            "robust": Key("bool", "robust SEs clustered by client (default true), as coxph(cluster = client)"),
+            "ties": Key("choice", "tied event times", choices=("efron", "breslow")),
+            "conf_level": _CONF},
+    "sequences": {"events": Key("text", 'coded-event table (CSV/Parquet), or "example" (simulated MI sessions)',
+                                required=True),
+                  "codes": Key("names", "code sets of the allowed codes (miti_4, misc_2.5, client_language)"),
+                  "columns": Key("renames", "your column name -> schema name (as read_events(columns=))"),
+                  "lag": Key("count", "lag (default 1)"),
+                  "per_session": Key("bool", "also Yule's Q per session, summarised across sessions"),
+                  "window": Key("positive", "time-based: seconds after the given code ends"),
+                  "n_draws": Key("count", "permutations (codes shuffled within sessions)"),
+                  "conf_level": _CONF},
+    "synchrony": {"signals": Key("text", 'signal table (CSV/Parquet, one row per sample), or "example" '
+                                         "(simulated dyads)", required=True),
+                  "x": Key("text", "first signal column"), "y": Key("text", "second signal column"),
+                  "sampling_rate": Key("positive", "samples per second"),
+                  "lag_seconds": Key("positive", "largest lag either way"),
+                  "window_seconds": Key("positive", "window length"),
+                  "step_seconds": Key("positive", "step between windows"),
+                  "client": Key("text", "client (dyad) column (default: client)"),
+                  "session": Key("text", "session column (default: session)"),
+                  "fisher_z": Key("bool", "average on Fisher's z scale (default true)"),
+                  "absolute": Key("bool", "average absolute correlations (default true)")},
+    "invariance": {"name": Key("text", "short name"), "title": Key("text", "section title"),
+                   "model": Key("text", "measurement model in lavaan syntax, or a file holding it", required=True),
+                   "group": Key("text", "group column: invariance across groups"),
+                   "waves": Key("integers", "invariance across these sessions of the same clients"),
+                   "ordered": Key("bool_or_names", "true (every item ordered) or the ordered items"),
+                   "steps": Key("names", "steps to fit (default: all)"),
+                   "partial": Key("names", 'parameters left free, e.g. ["wai_7 ~ 1"]'),
+                   "estimator": Key("text", "estimator (default: WLSMV ordered, ML continuous)"),
+                   "missing": Key("choice", "continuous items: listwise or FIML", choices=("listwise", "fiml")),
+                   "conf_level": _CONF},
+    "power": {"table": Key("text", "power_table.csv written by `alliance-stats power` (or give design)"),
+              "design": Key("choice", "run a small study here: the data-generating design", choices=POWER_DESIGNS),
+              "model": Key("text", "model fitted to each replication (default: the design's)"),
+              "n_clients": Key("integers", "numbers of clients (with design)"),
+              "n_sessions": Key("integers", "numbers of sessions (with design)"),
+              "effects": Key("table", "population values of the design (and variables = [names])"),
+              "reps": Key("count", "replications per cell (with design; default 20)"),
+              "alpha": Key("conf_level", "significance level of each replication (default 0.05)"),
               "targets": Key("names", "targets to draw (default: all)")},
 }
+#: keys of a step that exclude each other, one of which is needed: (step, keys)
+ONE_OF = [("power", ("table", "design")), ("invariance", ("group", "waves"))]
 
 #: keys of the 0.1 vocabulary inside ``options`` tables -> their new names (FutureWarning until 0.3.0)
 RENAMED_OPTIONS = {"n_boot": "n_draws", "level": "conf_level", "cluster": "client", "wave": "session",
@@ -220,6 +288,9 @@ TYPES = {
     "table": "a table (e.g. { key = value } or a [section])",
     "column_or_false": "a column name, or false",
     "choice": "one of the listed choices",
+    "positive": "a number above 0",
+    "expressions": 'a table of new column names to arithmetic on columns (e.g. { days_free = "7 - days_use" })',
+    "bool_or_names": "true, false, or a list of column names",
 }
 
 
@@ -257,6 +328,18 @@ def _check(key: Key, value: Any) -> tuple[Any, str | None]:
     elif t == "column_or_false":
         ok = value is False or (isinstance(value, str) and value != "")
         out = None if value is False else value
+    elif t == "positive":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        out = float(value) if ok else value
+    elif t == "expressions":
+        ok = isinstance(value, dict) and all(isinstance(v, str) and v.strip() for v in value.values())
+        if ok:
+            problems = [p for name, expr in value.items() for p in expression_problems(name, expr)]
+            if problems:
+                return None, "; ".join(problems)
+    elif t == "bool_or_names":
+        ok = isinstance(value, bool) or (isinstance(value, list) and bool(value)
+                                         and all(isinstance(v, str) and v for v in value))
     elif t == "choice":
         ok = value in key.choices
         if not ok:
@@ -296,6 +379,8 @@ ARGUMENT_TABLES: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
     ("dynamics", "sudden_gains"): ("detect_sudden_gains", frozenset()),
     ("dynamics", "level_variability_repair"): ("fit_level_variability_repair", frozenset()),
     ("dynamics", "dropout"): ("fit_dropout", frozenset({"predictors", "conf_level"})),
+    ("glmm", "options"): ("fit_glmm", frozenset({"formula", "family", "link", "n_agq", "conf_level"})),
+    ("cox", "intervals"): ("survival_intervals", frozenset({"events", "covariates", "keep", "periods"})),
 }
 #: TOML types of the annotations used by the estimation functions' keyword arguments
 _ANNOTATION_WORDS = {"bool": "true or false (without quotes)", "int": "a whole number", "float": "a number",
@@ -521,6 +606,13 @@ def parse_analysis(raw: Mapping[str, Any], *, base_dir: Path | str = ".", source
             table, renamed = _rename_options(step, table, where, source)
             table, found = _check_table(table, SCHEMA[step], where)
             problems += renamed + found + _check_arguments(step, table, where)
+            problems += [f"{where}: give one of {' or '.join(keys)}, not both" if all(k in table for k in keys)
+                         else f"{where}: give {' or '.join(keys)}" for kind, keys in ONE_OF
+                         if kind == step and sum(k in table for k in keys) != 1]
+            if step == "synchrony" and table.get("signals") != "example":
+                problems += [f"[synchrony]: missing required key {k!r} (needed unless signals = \"example\")"
+                             for k in ("x", "y", "sampling_rate", "lag_seconds", "window_seconds", "step_seconds")
+                             if k not in table]
             checked.append(table)
         options[step] = checked if step in LIST_STEPS else checked[0]
         names = [str(t.get("name", f"{step}{j + 1}")) for j, t in enumerate(checked)]
@@ -596,6 +688,340 @@ def load_data(spec: AnalysisSpec) -> pd.DataFrame:
     if not path.is_absolute():
         path = spec.base_dir / path
     return als.read_sessions(path, columns=spec.columns or None)
+
+
+def dropout_events(data: pd.DataFrame, column: str = "dropout", *, client: str = "client",
+                   session: str = "session") -> pd.DataFrame:
+    """One row per client: the time to dropout from a session table (the events table of survival_intervals).
+
+    The convention of the session schema and :func:`allianceStats.fit_dropout`: ``column`` is 1 on the last
+    attended session of a client who dropped out and 0 elsewhere; the event time is that last session, and a
+    client who completed is censored at the last session attended. A client seen at one session only has no
+    interval between sessions and is left out (with a :class:`~allianceStats.errors.DataWarning` naming them).
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long session table (never modified).
+    column : str
+        The dropout column.
+    client, session : str
+        Client-id and session-number columns.
+
+    Returns
+    -------
+    DataFrame
+        ``client, time, event`` (``event`` 1 = dropout, 0 = censored), one row per client with two or more
+        sessions.
+
+    Raises
+    ------
+    SchemaError
+        A column is missing.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"client": ["a", "a", "a", "b", "b"], "session": [1, 2, 3, 1, 2],
+    ...                   "dropout": [0, 0, 1, 0, 0]})
+    >>> dropout_events(d)
+      client  time  event
+    0      a     3      1
+    1      b     2      0
+    """
+    from .errors import DataWarning
+
+    require_columns(data, [client, session, column], where="dropout_events")
+    last = data.sort_values([client, session], kind="stable").groupby(client, sort=True).agg(
+        time=(session, "max"), first=(session, "min"), event=(column, "last"))
+    single = last.index[last["time"] == last["first"]].tolist()
+    if single:
+        shown = ", ".join(map(repr, single[:5])) + (f" and {len(single) - 5} more" if len(single) > 5 else "")
+        warnings.warn(f"{len(single)} client(s) seen at one session only are left out of the dropout events "
+                      f"(no interval between sessions): {shown}", DataWarning, stacklevel=2)
+    out = last.drop(index=single).reset_index()[[client, "time", "event"]]
+    out["event"] = out["event"].fillna(0).astype(int)
+    return out.rename(columns={client: "client"})
+
+
+#: operators allowed in a derived column (arithmetic, comparison, and/or/not on columns and numbers)
+_EXPRESSION_NODES = ("Expression", "BinOp", "UnaryOp", "Compare", "BoolOp", "Name", "Constant", "Load", "Add", "Sub",
+                     "Mult", "Div", "Pow", "USub", "UAdd", "Not", "Gt", "GtE", "Lt", "LtE", "Eq", "NotEq", "And",
+                     "Or")
+
+
+def expression_problems(name: str, expression: str) -> list[str]:
+    """What is wrong with a derived-column expression (empty when it is arithmetic on columns and numbers).
+
+    Examples
+    --------
+    >>> expression_problems("days_free", "7 - days_use")
+    []
+    >>> expression_problems("x", "open(path).read()")
+    ["derive.x: 'open(path).read()' may use only column names, numbers, + - * / **, comparisons, and, or, not"]
+    """
+    import ast
+
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return [f"derive.{name}: {expression!r} is not an expression (e.g. \"7 - days_use\" or \"days_use >= 4\")"]
+    bad = any(type(node).__name__ not in _EXPRESSION_NODES for node in ast.walk(tree)) or any(
+        isinstance(node, ast.Constant) and (isinstance(node.value, bool) or not isinstance(node.value, (int, float)))
+        for node in ast.walk(tree))
+    return [f"derive.{name}: {expression!r} may use only column names, numbers, + - * / **, comparisons, and, or, "
+            "not"] if bad else []
+
+
+def derive(data: pd.DataFrame, expressions: Mapping[str, str], *, where: str = "derive") -> pd.DataFrame:
+    """A copy of ``data`` with new columns computed from arithmetic on its columns (``[[glmm]] derive``).
+
+    Each expression uses column names, numbers, ``+ - * / **``, comparisons, ``and``, ``or`` and ``not``, and
+    is evaluated row by row in the order given (a later one may use an earlier one). A comparison gives 1.0 /
+    0.0, and a missing value in any column it reads stays missing. Nothing is evaluated as Python code.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The session table (never modified).
+    expressions : mapping
+        New column name -> expression, e.g. ``{"days_free": "7 - days_use", "heavy": "days_use >= 4"}``.
+    where : str
+        Where the expressions come from (for messages).
+
+    Returns
+    -------
+    DataFrame
+
+    Raises
+    ------
+    SchemaError
+        An expression that is not arithmetic on columns, or names a column the data do not have.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"days_use": [0.0, 5.0, None]})
+    >>> derive(d, {"days_free": "7 - days_use", "heavy": "days_use >= 4"})
+       days_use  days_free  heavy
+    0       0.0        7.0    0.0
+    1       5.0        2.0    1.0
+    2       NaN        NaN    NaN
+    """
+    import ast
+    import operator
+
+    import numpy as np
+
+    problems = [p for name, expr in expressions.items() for p in expression_problems(name, expr)]
+    if problems:
+        raise SchemaError(problems, source=where)
+    out = data.copy()
+    binary = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+              ast.Pow: operator.pow}
+    compare = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le,
+               ast.Eq: operator.eq, ast.NotEq: operator.ne}
+    for name, expression in expressions.items():
+        tree = ast.parse(expression, mode="eval")
+        names = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)})
+        absent = [n for n in names if n not in out.columns]
+        if absent:
+            raise SchemaError([f"derive.{name}: column(s) {', '.join(absent)} named in {expression!r} are not in "
+                               f"the data"], source=where)
+
+        def value(node):
+            if isinstance(node, ast.Expression):
+                return value(node.body)
+            if isinstance(node, ast.Name):
+                return pd.to_numeric(out[node.id], errors="coerce").astype(float)
+            if isinstance(node, ast.Constant):
+                return float(node.value)
+            if isinstance(node, ast.BinOp):
+                return binary[type(node.op)](value(node.left), value(node.right))
+            if isinstance(node, ast.UnaryOp):
+                v = value(node.operand)
+                return -v if isinstance(node.op, ast.USub) else (v if isinstance(node.op, ast.UAdd) else v == 0)
+            if isinstance(node, ast.BoolOp):
+                parts = [value(v) != 0 for v in node.values]
+                combined = parts[0]
+                for part in parts[1:]:
+                    combined = (combined & part) if isinstance(node.op, ast.And) else (combined | part)
+                return combined
+            left, result = value(node.left), None
+            for op, right_node in zip(node.ops, node.comparators):
+                right = value(right_node)
+                step = compare[type(op)](left, right)
+                result = step if result is None else (result & step)
+                left = right
+            return result
+
+        result = value(tree)
+        column = pd.Series(result, index=out.index) if not isinstance(result, pd.Series) else result
+        column = column.astype(float)
+        if names:
+            column = column.where(out[names].notna().all(axis=1), np.nan)
+        out[name] = column
+    return out
+
+
+def _toml(value: Any) -> str:
+    """A TOML value (strings as basic strings, lists and inline tables) for :func:`draft_analysis`."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return "{ " + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)} = {_toml(v)}" for k, v in value.items()) + " }"
+
+
+#: what each drafted analysis needs (column sets; one of several sets where a tuple of alternatives is given)
+_NEEDS = {
+    "icc": ["alliance", "outcome", "needs", "motivation", "engagement"],
+    "mlm": ["alliance", "outcome"],
+    "glmm": ["alliance", "days_use"],
+    "riclpm": ["alliance", "outcome"],
+    "mediation": ["alliance", "autonomy", "competence", "relatedness", "motivation"],
+    "serial": ["autonomy_support", "alliance", "needs", "engagement"],
+    "wave_mediation": ["alliance", "needs", "outcome"],
+    "cycle": ["alliance", "autonomy", "competence", "relatedness", "motivation", "engagement"],
+    "dynamics": ["alliance"],
+    "cox": ["alliance", "dropout"],
+    "invariance": ["wai_3", "wai_5", "wai_7", "wai_9"],
+}
+#: the registry roles of the demo's hypotheses and the columns of the session schema that play them
+_HYPOTHESIS_ROLES = {"empathic_attunement": "empathy", "motivational_calibration": "autonomy_support",
+                     "therapist_behaviour": "autonomy_support", "alliance": "alliance", "autonomy": "autonomy",
+                     "competence": "competence", "relatedness": "relatedness", "needs": "needs",
+                     "motivation": "motivation", "engagement": "engagement", "outcome": "outcome"}
+
+
+def draft_analysis(data: pd.DataFrame, path: str, *, columns: Mapping[str, str] | None = None,
+                   title: str | None = None, seed: int = 1) -> str:
+    """The text of an analysis file for the columns a session table has (``alliance-stats init``).
+
+    Every analysis of the demo (``allianceStats/demo_analysis.toml``) whose columns the data have is written
+    out; one whose columns are absent is left out, with a comment saying which columns it needs. The analyses
+    that read other files (coded events, signals) and the power study are written as comments to fill in.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The validated session table (schema column names: after the mapping).
+    path : str
+        The ``[data] path`` to write (relative to the analysis file, or ``"example"``).
+    columns : mapping, optional
+        Your column name -> schema name (written as ``[data] columns``).
+    title : str, optional
+        The report title (default: from the file name).
+    seed : int
+        The base seed.
+
+    Returns
+    -------
+    str
+        TOML text that :func:`load_analysis` reads without a problem.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"client": ["a", "a", "b", "b"], "session": [1, 2, 1, 2], "alliance": [3.0, 3.5, 4.0, 4.5]})
+    >>> text = draft_analysis(d, "sessions.csv")
+    >>> spec = parse_analysis(tomllib.loads(text))
+    >>> spec.steps
+    ['describe', 'icc', 'trajectories', 'dynamics']
+    >>> print(next(line for line in text.splitlines() if line.startswith("# [[mlm]]")))
+    # [[mlm]] left out: it needs the column(s) outcome, which the data do not have.
+    """
+    have = set(map(str, data.columns))
+    lines = ["# Analysis file written by `alliance-stats init` for the columns of the data. Edit it, then run",
+             "#   alliance-stats report <this file> -o reports/<name>/",
+             "# Every key is listed, with its type, in allianceStats.analysis.SCHEMA (allianceStats/demo_analysis.toml",
+             "# shows every analysis). Analyses whose columns are absent are left out below, with the reason.",
+             f"title = {_toml(title or f'Analysis of {Path(path).name}')}",
+             f"seed = {seed}", "conf_level = 0.95", "", "[data]", f"path = {_toml(path)}"]
+    if columns:
+        lines.append(f"columns = {_toml(dict(columns))}")
+
+    def missing(kind: str, needs: list[str] | None = None) -> list[str]:
+        return [c for c in (needs or _NEEDS[kind]) if c not in have]
+
+    def section(header: str, body: list[str], absent: list[str]) -> None:
+        lines.append("")
+        if absent:
+            lines.append(f"# {header} left out: it needs the column(s) {', '.join(absent)}, which the data do not "
+                         "have.")
+        else:
+            lines.extend([header, *body])
+
+    therapist = "therapist" in have
+    lines += ["", "[describe]"]
+    measures = [c for c in _NEEDS["icc"] if c in have]
+    section("[icc]", [f"measures = {_toml(measures)}"], [] if measures else _NEEDS["icc"])
+    traj = [c for c in ("alliance", "outcome") if c in have]
+    section("[trajectories]", [f"measures = {_toml(traj)}"], [] if traj else ["alliance or outcome"])
+    section("[[mlm]]", ['name = "alliance_outcome"',
+                        "title = \"outcome on the last session's within-client alliance and the client mean\"",
+                        "formula = " + _toml("outcome ~ alliance_within_lag1 + alliance_between + session0 + "
+                                             + ("alliance_therapist + (1 | client) + (1 | therapist)" if therapist
+                                                else "(1 | client)")),
+                        'decompose = ["alliance"]'], missing("mlm"))
+    section("[[glmm]]", ['name = "days_used"', 'title = "days of use out of 7 on the within- and between-client '
+                         'alliance"', "formula = " + _toml("cbind(days_use, days_free) ~ alliance_within + "
+                                                           "alliance_between + session0 + (1 | client)"
+                                                           + (" + (1 | therapist)" if therapist else "")),
+                         'family = "binomial"', 'derive = { days_free = "7 - days_use" }',
+                         'decompose = ["alliance"]'], missing("glmm"))
+    n_waves = int(min(5, data["session"].max())) if "session" in have and len(data) else 0
+    section("[riclpm]", ['variables = ["alliance", "outcome"]', f"waves = {_toml(list(range(1, n_waves + 1)))}",
+                         "clpm = true"], missing("riclpm") or ([] if n_waves >= 3 else ["3 or more sessions"]))
+    section("[[mediation]]", ['name = "needs_parallel"', 'x = "alliance"',
+                              'mediators = ["autonomy", "competence", "relatedness"]', 'y = "motivation"',
+                              'unit = "client"', "n_draws = 2000"], missing("mediation"))
+    section("[[mediation]]", ['name = "serial_chain"', 'x = "autonomy_support"', 'mediators = ["alliance", "needs"]',
+                              'y = "engagement"', "serial = true", 'unit = "client"', "n_draws = 2000"],
+            missing("serial"))
+    section("[[wave_mediation]]", ['name = "alliance_needs_outcome"', 'x = "alliance"', 'm = "needs"',
+                                   'y = "outcome"', f"waves = {_toml(list(range(1, max(n_waves, 3) + 1)))}"],
+            missing("wave_mediation") or ([] if n_waves >= 3 else ["3 or more sessions"]))
+    behaviours = [c for c in ("empathy", "autonomy_support") if c in have]
+    section("[cycle]", ["mapping = " + _toml({"therapist_behaviour": behaviours, "alliance": "alliance",
+                                              "needs": ["autonomy", "competence", "relatedness"],
+                                              "motivation": "motivation", "engagement": "engagement"}),
+                        "n_draws = 1000"], missing("cycle") + ([] if behaviours else ["empathy or autonomy_support"]))
+    roles = {role: col for role, col in _HYPOTHESIS_ROLES.items() if col in have}
+    section("[hypotheses]", [f"mapping = {_toml(roles)}", "n_draws = 1000"],
+            [] if {"alliance"} < set(roles.values()) else ["alliance and at least one other role of the registry"])
+    body = ['column = "alliance"']
+    if "outcome" in have:
+        body += ['sudden_gains = { column = "outcome", better = "higher", min_change = 10 }',
+                 'level_variability_repair = { outcome = "outcome" }']
+    section("[dynamics]", body, missing("dynamics"))
+    section("[[cox]]", ['name = "dropout"', 'title = "time to dropout on the alliance of the last session"',
+                        'formula = "Surv(start, stop, event) ~ alliance_within + alliance_cummean"'], missing("cox"))
+    section("[[invariance]]", ['name = "bond_over_sessions"',
+                               'title = "the WAI-SR bond items at sessions 1-3 of the same clients"',
+                               'model = "bond =~ wai_3 + wai_5 + wai_7 + wai_9"', "waves = [1, 2, 3]"],
+            missing("invariance") + ([] if n_waves >= 3 else ["3 or more sessions"]))
+    lines += ["", "# Analyses of other files: fill in and uncomment.",
+              "# [sequences]                     # coded session events (client, session, order, code)",
+              '# events = "events.csv"',
+              '# codes = ["miti_4", "client_language"]',
+              "# [synchrony]                     # two signals per session, one row per sample",
+              '# signals = "signals.csv"',
+              '# x = "client_signal"',
+              '# y = "therapist_signal"',
+              "# sampling_rate = 10",
+              "# lag_seconds = 3",
+              "# window_seconds = 30",
+              "# step_seconds = 15",
+              "# [power]                         # a small Monte Carlo power study (few reps: a sketch)",
+              '# design = "within_between"',
+              "# n_clients = [40, 80, 160]",
+              "# n_sessions = [6]",
+              "# reps = 20", ""]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -725,7 +1151,16 @@ def _run_mlm(data, opts, seed, ctx):
     if opts.get("decompose"):
         d = als.decompose(data, list(opts["decompose"]), therapist=_therapist(data, opts))
     fit = als.fit_mlm(d, opts["formula"], reml=opts.get("reml", True), **_level(opts))
-    return {"fit": fit, "therapist_part": any(c.endswith("_therapist") for c in d.columns)}, []
+    return {"fit": fit, "data": d, "therapist_part": any(c.endswith("_therapist") for c in d.columns)}, []
+
+
+def _run_glmm(data, opts, seed, ctx):
+    d = derive(data, opts["derive"], where=ctx.where) if opts.get("derive") else data
+    if opts.get("decompose"):
+        d = als.decompose(d, list(opts["decompose"]), therapist=_therapist(d, opts))
+    kwargs = {**opts.get("options", {}), **_level(opts), **{k: opts[k] for k in ("link", "n_agq") if k in opts}}
+    fit = als.fit_glmm(d, opts["formula"], family=opts["family"], **kwargs)
+    return {"fit": fit, "data": d, "therapist_part": any(c.endswith("_therapist") for c in d.columns)}, []
 
 
 def _run_riclpm(data, opts, seed, ctx):
@@ -762,7 +1197,7 @@ def _run_mediation(data, opts, seed, ctx):
         d, kwargs = data, {"client": "client", **kwargs}
     fit = als.fit_mediation(d, x, mediators, y, covariates=covariates, serial=opts.get("serial", False),
                             seed=seed, **kwargs)
-    return {"fit": fit}, []
+    return {"fit": fit, "data": d}, []
 
 
 def _run_multilevel_mediation(data, opts, seed, ctx):
@@ -840,7 +1275,129 @@ def _run_dynamics(data, opts, seed, ctx):
     return results, notes
 
 
+def _read_table(value: str, ctx: _Context, what: str) -> pd.DataFrame:
+    """A table named in the analysis file (relative to it): CSV, TSV or Parquet, read as it is."""
+    path = Path(value)
+    if not path.is_absolute():
+        path = ctx.base_dir / path
+    if not path.is_file():
+        raise DataFileError(f"{ctx.where}: {what} {path} not found")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
+
+
+def _formula_columns(formula: str, columns) -> list[str]:
+    """The columns of a table that a formula names (whole words), in the table's order."""
+    import re
+
+    return [c for c in columns if re.search(rf"(?<![\w.]){re.escape(str(c))}(?![\w.])", formula)]
+
+
+def _run_cox(data, opts, seed, ctx):
+    notes = []
+    if "events" in opts:
+        events = _read_table(opts["events"], ctx, "events table")
+        options = {**opts.get("intervals", {})}
+    else:
+        column = opts.get("dropout_column", "dropout")
+        if "dropout_column" not in opts and column not in data.columns:
+            raise StepSkipped(f"its default column {column} is not in the data; give an events table with events = "
+                              f"\"events.csv\" or the dropout column with dropout_column = ... in {ctx.where}")
+        events = dropout_events(data, column)
+        options = {**opts.get("intervals", {}), "event": "event", "event_time": "time"}
+        notes.append(f"Events: dropout after the last attended session ({column} = 1 there); clients who completed "
+                     "are censored at their last session.")
+    covariates = list(opts.get("covariates", ["alliance"]))
+    intervals = als.survival_intervals(data, events, covariates=covariates, keep=list(opts.get("keep", [])),
+                                       **options)
+    used = _formula_columns(opts["formula"], intervals.columns)
+    complete = intervals.dropna(subset=used).reset_index(drop=True)
+    if len(complete) < len(intervals):
+        notes.append(f"{len(intervals) - len(complete)} of {len(intervals)} intervals have a missing value of "
+                     f"{', '.join(used)} and are left out (as coxph's na.omit).")
+    fit = als.fit_cox(complete, opts["formula"], client="client" if opts.get("robust", True) else None,
+                      **_level(opts), **{k: opts[k] for k in ("ties",) if k in opts})
+    curve = None
+    event_col = options.get("event", "event")
+    time_col = options.get("event_time", "time")
+    if {event_col, time_col} <= set(events.columns) and set(pd.unique(events[event_col].dropna())) <= {0, 1}:
+        curve = als.survival_curve(events, f"Surv({time_col}, {event_col}) ~ 1", **_level(opts))
+    return {"fit": fit, "data": complete, "events": events, "curve": curve}, notes
+
+
+#: the simulated coded sessions behind ``[sequences] events = "example"`` (allianceStats.simulate.process)
+EXAMPLE_SEQUENCES = {"n_therapists": 4, "clients_per_therapist": 4, "sessions_per_client": 2, "turns_per_session": 40}
+#: the simulated dyads behind ``[synchrony] signals = "example"``
+EXAMPLE_SIGNALS = {"n_dyads": 6, "minutes": 5, "sampling_rate": 10, "coupling": 0.5, "lag_seconds": 1, "ar": 0.8}
+_EXAMPLE_SYNCHRONY = {"x": "client_signal", "y": "therapist_signal", "sampling_rate": 10.0, "lag_seconds": 3.0,
+                      "window_seconds": 30.0, "step_seconds": 15.0}
+
+
+def _run_sequences(data, opts, seed, ctx):
+    from .simulate.process import simulate_mi_sessions
+
+    if opts["events"] == "example":
+        raw, truth = simulate_mi_sessions(**EXAMPLE_SEQUENCES, seed=seed)
+        source = (f"simulated MI sessions (allianceStats.simulate.process.simulate_mi_sessions, seed {seed}; true "
+                  f"log odds ratio of change talk after a reflection {truth['lag_log_odds_ratio']})")
+        codes = opts.get("codes", ["miti_4", "client_language"])
+    else:
+        raw, source, codes = _read_table(opts["events"], ctx, "coded-event table"), opts["events"], opts.get("codes")
+    events = als.read_events(raw, columns=opts.get("columns") or None, codes=codes)
+    kwargs = {**_level(opts), **{k: opts[k] for k in ("lag", "window", "n_draws") if k in opts}}
+    result = als.lag_sequential(events, per_session=opts.get("per_session", False),
+                                seed=seed if "n_draws" in opts else None, **kwargs)
+    return {"result": result, "source": source, "n_events": len(events)}, []
+
+
+def _run_synchrony(data, opts, seed, ctx):
+    from .simulate.process import simulate_dyad_signals
+
+    if opts["signals"] == "example":
+        signals, truth = simulate_dyad_signals(**EXAMPLE_SIGNALS, seed=seed)
+        signals = signals.rename(columns={"dyad": "client"}).assign(session=1)
+        source = (f"simulated dyads (allianceStats.simulate.process.simulate_dyad_signals, seed {seed}; the "
+                  f"therapist follows the client by {truth['lag_seconds']} s)")
+        opts = {**_EXAMPLE_SYNCHRONY, **opts}
+    else:
+        signals, source = _read_table(opts["signals"], ctx, "signal table"), opts["signals"]
+    client, session = opts.get("client", "client"), opts.get("session", "session")
+    x, y = opts["x"], opts["y"]
+    settings = {k: opts[k] for k in ("sampling_rate", "lag_seconds", "window_seconds", "step_seconds")}
+    settings.update(fisher_z=opts.get("fisher_z", True), absolute=opts.get("absolute", True))
+    require_columns(signals, [client, session, x, y], where=ctx.where)
+    table = als.synchrony_by_session(signals, x=x, y=y, client=client, session=session, **settings)
+    windows = [als.window_cross_correlation(g[x], g[y], **settings).windows.assign(client=c, session=s)
+               for (c, s), g in signals.groupby([client, session], sort=True)]
+    return {"table": table, "windows": pd.concat(windows, ignore_index=True), "x": x, "y": y, "source": source,
+            "settings": settings}, []
+
+
+def _run_invariance(data, opts, seed, ctx):
+    model = opts["model"]
+    path = ctx.base_dir / model if not Path(model).is_absolute() else Path(model)
+    if "\n" not in model and "=~" not in model and path.suffix in (".lav", ".txt", ".model") and path.is_file():
+        model = path.read_text(encoding="utf-8")
+    kwargs = {**_level(opts), **{k: opts[k] for k in ("group", "steps", "partial", "estimator", "missing")
+                                 if k in opts}}
+    if "waves" in opts:
+        kwargs.update(session="session", waves=opts["waves"])
+    ordered = opts.get("ordered")
+    result = als.measurement_invariance(data, model, ordered=ordered if ordered else None, **kwargs)
+    return {"result": result, "data": result.wide if result.wide is not None else data}, []
+
+
 def _run_power(data, opts, seed, ctx):
+    if "design" in opts:
+        grid = {"n_clients": opts.get("n_clients", [50, 100, 200])}
+        if "n_sessions" in opts:
+            grid["n_sessions"] = opts["n_sessions"]
+        kwargs = {k: opts[k] for k in ("model", "effects", "alpha") if k in opts}
+        result = als.power(opts["design"], **grid, **kwargs, reps=opts.get("reps", 20), seed=seed,
+                           dask_client="sync", out_dir=False, progress=False)
+        targets = opts.get("targets") or list(dict.fromkeys(result.table["target"]))
+        return {"table": result.table, "targets": targets, "result": result}, []
     path = Path(opts["table"])
     if not path.is_absolute():
         path = ctx.base_dir / path
@@ -856,7 +1413,8 @@ _RUNNERS: dict[str, Callable[..., tuple[dict[str, Any], list[str]]]] = {
     "describe": _run_describe, "icc": _run_icc, "trajectories": _run_trajectories, "mlm": _run_mlm,
     "riclpm": _run_riclpm, "mediation": _run_mediation, "multilevel_mediation": _run_multilevel_mediation,
     "wave_mediation": _run_wave_mediation, "cycle": _run_cycle, "hypotheses": _run_hypotheses,
-    "dynamics": _run_dynamics, "power": _run_power,
+    "dynamics": _run_dynamics, "power": _run_power, "glmm": _run_glmm, "cox": _run_cox,
+    "sequences": _run_sequences, "synchrony": _run_synchrony, "invariance": _run_invariance,
 }
 
 

@@ -139,7 +139,8 @@ def test_demo_file_uses_only_the_new_vocabulary():
         warnings.simplefilter("error", FutureWarning)
         spec = load_analysis(DEMO_ANALYSIS)
     assert spec.data_path == "example" and spec.steps[0] == "describe"
-    assert set(spec.steps) == set(SCHEMA) - {"", "data", "multilevel_mediation", "power"}
+    assert set(spec.steps) == set(SCHEMA) - {"", "data", "multilevel_mediation", "power", "glmm", "cox", "sequences",
+                                             "synchrony", "invariance"}
 
 
 def test_failing_step_is_kept_and_the_others_run(monkeypatch, sessions):
@@ -251,8 +252,9 @@ def test_the_runner_calls_the_public_api_only():
     source = inspect.getsource(analysis)
     assert "_LAZY" not in source and "hasattr" not in source and "Unavailable" not in source
     imported = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)}
+    # simulate.process: the generators of the simulated coded sessions and dyad signals of `events = "example"`
     assert imported <= {"__future__", "collections.abc", "dataclasses", "pathlib", "typing", "_deprecation",
-                        "errors", "results", "data.checks"}, imported
+                        "errors", "results", "data.checks", "simulate.process"}, imported
 
 
 def _registry():

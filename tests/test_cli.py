@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import allianceStats
 from allianceStats.cli import app
-from allianceStats.errors import ConvergenceError, ConvergenceWarning
+from allianceStats.errors import ConvergenceError, ConvergenceWarning, DataWarning
 
 runner = CliRunner()
 
@@ -507,3 +507,247 @@ def test_report_exit_code_says_whether_sections_failed_or_were_skipped(data_csv,
     if "skipped" in steps:
         assert "skipped: Intraclass correlations: none of its default columns" in result.stderr
     assert invoke("report", toml, "-o", tmp_path / "strict", "--strict").exit_code == strict_code
+
+
+# -- issue 18: conventions (--version, metavars, --format json) and the commands of the new engines ---------------
+def bad_input(result) -> str:
+    """Standard error of a command that exited 2 (bad input) with one error message (it may list problems)."""
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    assert len([line for line in result.stderr.splitlines() if line.startswith("error: ")]) == 1, result.stderr
+    return result.stderr
+
+
+def _json(result) -> dict:
+    import json
+
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return json.loads(result.stdout)
+
+
+def test_version_prints_the_installed_version():
+    result = invoke("--version")
+    expected = f"alliance-stats (allianceStats) {allianceStats.__version__}"
+    assert result.exit_code == 0 and result.stdout.strip() == expected
+
+
+def _all_commands():
+    import click
+    import typer
+
+    root = typer.main.get_command(app)
+    out = []
+
+    def walk(cmd, path):
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                walk(sub, [*path, name])
+        out.append(path)
+
+    walk(root, [])
+    return out
+
+
+@pytest.mark.parametrize("path", _all_commands(), ids=lambda p: " ".join(p) or "alliance-stats")
+def test_help_uses_conventional_metavars(path):
+    """Issue 18 §6: no <bool>, <list[str]>, <str>, {data} in the help; DATA, FILE, NAME=ROLE instead."""
+    result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert not re.search(r"<(bool|str|int|float|path|list\[[^\]]*\])>|\{[a-z_]+\}", text), text
+    assert "--help" in text and "Usage:" in text
+    if path == ["fit", "mlm"]:
+        assert "[OPTIONS] DATA" in text and "NAME=ROLE" in text and "FILE" in text
+
+
+def test_fit_glmm_text_json_and_out(data_csv, tmp_path):
+    out = tmp_path / "glmm.csv"
+    args = ["fit", "glmm", data_csv, "-f", "days_use ~ alliance_within + alliance_between + (1 | client)",
+            "--family", "poisson", "--decompose", "alliance"]
+    text = invoke(*args, "--out", out)
+    assert text.exit_code == 0, text.stderr
+    assert "poisson" in text.stdout and "alliance_within" in text.stdout
+    assert pd.read_csv(out)["term"].tolist() == ["(Intercept)", "alliance_within", "alliance_between"]
+    doc = _json(invoke(*args, "--format", "json"))
+    assert doc["command"] == "fit glmm" and doc["result"] == "GLMMResult" and doc["converged"] is True
+    params = pd.DataFrame(doc["tables"]["params"])
+    assert params["estimate"].to_numpy() == pytest.approx(pd.read_csv(out)["estimate"].to_numpy(), rel=1e-12)
+    assert doc["values"]["family"] == "poisson" and doc["provenance"]["function"] == "fit_glmm"
+    assert {"group", "vcov", "sdcor"} <= set(doc["tables"]["varcomp"][0])
+    bad = one_line_error(invoke(*args[:-4], "--family", "gaussian"), 2)
+    assert "gaussian" in bad
+    assert "--n-agq=0" in one_line_error(invoke(*args, "--n-agq", "0"), 2)
+
+
+def test_intervals_from_dropout_then_fit_cox(data_csv, tmp_path):
+    iv = tmp_path / "intervals.csv"
+    result = invoke("intervals", data_csv, "--out", iv)
+    assert result.exit_code == 0, result.stderr
+    table = pd.read_csv(iv)
+    assert {"client", "start", "stop", "event", "alliance", "alliance_lag1", "alliance_cummean"} <= set(table.columns)
+    frame = pd.read_csv(data_csv)
+    assert table["event"].sum() == frame["dropout"].sum()  # one dropout per dropped-out client
+    assert (table["stop"] > table["start"]).all()
+    csv = invoke("intervals", data_csv, "--format", "csv")
+    assert csv.exit_code == 0 and pd.read_csv(__import__("io").StringIO(csv.stdout)).shape == table.shape
+    fit = _json(invoke("fit", "cox", iv, "-f", "Surv(start, stop, event) ~ alliance", "--client", "client",
+                       "--format", "json"))
+    assert fit["result"] == "CoxResult" and fit["values"]["robust"] is True
+    assert fit["tables"]["params"][0]["term"] == "alliance"
+    naive = invoke("fit", "cox", iv, "-f", "Surv(start, stop, event) ~ alliance")
+    assert naive.exit_code == 0 and "give --client client for robust SEs" in naive.stderr
+    assert "left out (as coxph's default na.omit)" in naive.stderr or table["alliance"].notna().all()
+    assert "nope" in bad_input(invoke("fit", "cox", iv, "-f", "Surv(start, stop, event) ~ nope"))
+
+
+def test_intervals_with_an_events_file(data_csv, tmp_path):
+    frame = pd.read_csv(data_csv)
+    last = frame.groupby("client")["session"].max()
+    events = pd.DataFrame({"client": last.index, "time": last.to_numpy() + 0.5,
+                           "event": ["relapse" if i % 3 == 0 else "completed" for i in range(len(last))]})
+    path = tmp_path / "events.csv"
+    events.to_csv(path, index=False)
+    doc = _json(invoke("intervals", data_csv, path, "--censored", "completed", "--covariate", "alliance",
+                       "--covariate", "needs", "--keep", "therapist", "--format", "json"))
+    table = pd.DataFrame(doc["tables"]["table"])
+    assert {"needs_lag1", "therapist"} <= set(table.columns)
+    assert set(table["event"]) == {0, "relapse"} or set(table["event"].astype(str)) == {"0", "relapse"}
+    missing = one_line_error(invoke("intervals", data_csv, tmp_path / "absent.csv"), 2)
+    assert "absent.csv" in missing and "not found" in missing
+
+
+@pytest.fixture(scope="module")
+def process_files(tmp_path_factory) -> dict[str, Path]:
+    from allianceStats.simulate.process import simulate_dyad_signals, simulate_mi_sessions
+
+    folder = tmp_path_factory.mktemp("process")
+    raw, _ = simulate_mi_sessions(2, 3, 2, 30, seed=4)
+    raw.to_csv(folder / "events.csv", index=False)
+    signals, _ = simulate_dyad_signals(n_dyads=3, minutes=2, sampling_rate=10, coupling=0.5, lag_seconds=1, ar=0.8,
+                                       seed=5)
+    signals.rename(columns={"dyad": "client"}).assign(session=1).to_csv(folder / "signals.csv", index=False)
+    return {"events": folder / "events.csv", "signals": folder / "signals.csv"}
+
+
+def test_sequences_lag_table(process_files, tmp_path):
+    out = tmp_path / "lag.csv"
+    result = invoke("sequences", process_files["events"], "--codes", "miti_4", "--codes", "client_language",
+                    "--out", out)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("Lag-sequential analysis")
+    table = pd.read_csv(out)
+    assert {"given", "target", "observed", "expected", "adjusted_residual", "yules_q"} <= set(table.columns)
+    doc = _json(invoke("sequences", process_files["events"], "--per-session", "--n-draws", "20", "--seed", "2",
+                       "--format", "json"))
+    assert doc["values"]["p_permutation"] is not None and "session_summary" in doc["tables"]
+    assert "not in code set 'misc_2.5'" in bad_input(invoke("sequences", process_files["events"], "--codes",
+                                                            "misc_2.5"))
+
+
+def test_synchrony_by_session(process_files, tmp_path):
+    args = ["synchrony", process_files["signals"], "--x", "client_signal", "--y", "therapist_signal",
+            "--sampling-rate", "10", "--lag-seconds", "2", "--window-seconds", "20", "--step-seconds", "10"]
+    result = invoke(*args, "--out", tmp_path / "sync.csv")
+    assert result.exit_code == 0, result.stderr
+    table = pd.read_csv(tmp_path / "sync.csv")
+    assert len(table) == 3 and (table["synchrony"] > 0).all()
+    signed = pd.read_csv(__import__("io").StringIO(invoke(*args, "--no-absolute", "--format", "csv").stdout))
+    assert signed["synchrony"].tolist() != table["synchrony"].tolist()
+    assert "nope" in bad_input(invoke(*args[:2], "--x", "nope", *args[4:]))
+
+
+def test_invariance_across_sessions(data_csv, tmp_path):
+    model = tmp_path / "bond.lav"
+    model.write_text("bond =~ wai_3 + wai_5 + wai_7 + wai_9\n")
+    doc = _json(invoke("invariance", data_csv, "-m", model, "--waves", "1-3", "--format", "json"))
+    steps = pd.DataFrame(doc["tables"]["table"])
+    assert steps["step"].tolist() == ["configural", "metric", "scalar", "strict"]
+    assert "bond_1 =~" in doc["lavaan"]["metric"]
+    by_group = invoke("invariance", data_csv, "-m", "bond =~ wai_3 + wai_5 + wai_7 + wai_9", "--group", "therapist",
+                      "--step", "configural", "--step", "metric")
+    assert by_group.exit_code in (0, 1), by_group.stderr  # 6 therapists with 6 clients each: may not converge
+    both = one_line_error(invoke("invariance", data_csv, "-m", model), 2)
+    assert "--group" in both and "--waves" in both
+
+
+def test_fit_sem_estimator_missing_and_se(data_csv):
+    base = ["fit", "sem", data_csv, "-m", "motivation ~ autonomy + competence", "--format", "json"]
+    doc = _json(invoke(*base, "--estimator", "MLR", "--missing", "listwise"))
+    options = doc["provenance"]["options"]
+    assert options["estimator"] == "MLR" and options["missing"] == "listwise"
+    assert 'estimator = "MLR"' in doc["r_call"]
+    robust = _json(invoke(*base, "--se", "robust"))
+    plain = _json(invoke(*base))
+    se = [pd.DataFrame(d["tables"]["params"]).query("op == '~'")["std_error"].to_numpy() for d in (robust, plain)]
+    assert not (se[0] == pytest.approx(se[1], rel=1e-6))
+    assert "OLS" in bad_input(invoke(*base, "--estimator", "OLS"))
+
+
+def test_fit_mediation_says_its_unit_and_defaults_to_rows(data_csv):
+    base = ["fit", "mediation", data_csv, "--x", "alliance", "-m", "autonomy", "--y", "motivation", "--n-draws", "100",
+            "--format", "json"]
+    rows = invoke(*base)
+    assert "unit of analysis: rows" in rows.stderr and "--unit client uses client means" in rows.stderr
+    doc = _json(rows)
+    assert doc["unit"] == "rows" and doc["n_obs"] == len(pd.read_csv(data_csv).dropna(
+        subset=["alliance", "autonomy", "motivation"]))
+    means = _json(invoke(*base, "--unit", "client"))
+    assert means["unit"] == "client" and means["n_obs"] == pd.read_csv(data_csv)["client"].nunique()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # rows with a missing value are dropped, as by the CLI
+        python = allianceStats.fit_mediation(pd.read_csv(data_csv), "alliance", "autonomy", "motivation",
+                                             n_draws=100, seed=1)
+    total = pd.DataFrame(doc["tables"]["effects"]).set_index("effect").loc["total", "estimate"]
+    assert total == pytest.approx(python.effects.set_index("effect").loc["total", "estimate"], rel=1e-12)
+
+
+@pytest.mark.parametrize("waves,expected", [("4", [1, 2, 3, 4]), ("1,2,4", [1, 2, 4]), ("2-5", [2, 3, 4, 5])])
+def test_riclpm_waves_take_a_count_a_list_or_a_range(data_csv, waves, expected):
+    doc = _json(invoke("fit", "clpm", data_csv, "-v", "alliance", "-v", "outcome", "--waves", waves, "--format",
+                       "json"))
+    paths = pd.DataFrame(doc["tables"]["autoregressive"])
+    assert sorted(set(paths["wave_to"]) | set(paths["wave_from"])) == expected
+
+
+@pytest.mark.parametrize("waves", ["1,x", "3-3", "1,1,2", "a"])
+def test_riclpm_bad_wave_lists_are_bad_input(data_csv, waves):
+    line = one_line_error(invoke("fit", "riclpm", data_csv, "-v", "alliance", "-v", "outcome", "--waves", waves), 2)
+    assert "--waves" in line
+
+
+@pytest.mark.parametrize("command", [["fit", "mlm", "-f", "outcome ~ 1 + (1 | client)"],
+                                     ["fit", "glmm", "-f", "days_use ~ 1 + (1 | client)", "--family", "poisson"]])
+def test_unknown_format_is_bad_input(data_csv, command):
+    line = one_line_error(invoke(*command[:2], data_csv, *command[2:], "--format", "yaml"), 2)
+    assert "--format='yaml' is not supported" in line
+
+
+def test_init_writes_an_analysis_file_for_the_columns_present(data_csv, tmp_path):
+    import tomllib
+
+    from allianceStats.analysis import load_analysis
+
+    full = tmp_path / "full.toml"
+    result = invoke("init", data_csv, "-o", full)
+    assert result.exit_code == 0, result.stderr
+    spec = load_analysis(full)
+    assert {"mlm", "glmm", "riclpm", "mediation", "cycle", "hypotheses", "dynamics", "cox", "invariance"} <= set(
+        spec.steps)
+    assert (tmp_path / Path(spec.data_path)).resolve() == data_csv.resolve() or Path(spec.data_path).is_absolute()
+    # data with only alliance and outcome (issue 18 §5): the other sections are left out, each with the reason
+    few = pd.read_csv(data_csv)[["therapist", "client", "session", "alliance", "outcome"]].rename(
+        columns={"client": "ID"})
+    path = tmp_path / "few.csv"
+    few.to_csv(path, index=False)
+    small = tmp_path / "small.toml"
+    assert invoke("init", path, "-o", small, "--client", "ID").exit_code == 0
+    text = small.read_text(encoding="utf-8")
+    spec = load_analysis(small)
+    assert spec.steps == ["describe", "icc", "trajectories", "mlm", "riclpm", "hypotheses", "dynamics"]
+    assert tomllib.loads(text)["data"]["columns"] == {"ID": "client"}
+    assert "# [[glmm]] left out: it needs the column(s) days_use" in text
+    assert "# [[mediation]] left out: it needs the column(s) autonomy, competence, relatedness, motivation" in text
+    assert "# [[cox]] left out: it needs the column(s) dropout" in text
+    again = one_line_error(invoke("init", path, "-o", small), 2)
+    assert "exists" in again and "--force" in again
+    report = invoke("report", small, "-o", tmp_path / "report")
+    assert report.exit_code == 0, report.stderr  # every section the file lists can be computed
