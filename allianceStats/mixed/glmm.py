@@ -164,6 +164,26 @@ def _start_extras(design, family, prob1, theta, beta, u, nb_log_theta, zi: bool)
     return np.array(out)
 
 
+NB_LARGE_LOG_THETA = 12.0   # θ > e¹² ≈ 1.6e5: the NB2 extra variance μ²/θ is negligible for counts below ~100
+
+
+def _nb_theta_to_infinity(prob: LaplaceProblem, run, lower, upper, scale, fun_grad):
+    """When the NB2 dispersion ends large but inside its bound (the deviance is flat in log θ there, so the optimiser
+    stops anywhere and the Hessian is nearly singular), refit with log θ at its upper bound — the Poisson limit
+    θ → ∞ — and keep that fit if its deviance is not higher (by 1e-6). The counts are then not overdispersed."""
+    j = prob.layout.log_nb
+    if not (NB_LARGE_LOG_THETA < run.x[j] < upper[j]):
+        return run
+    start = run.x.copy()
+    start[j] = upper[j]
+    limit = minimise(prob.objective, start, lower, upper, scale, fun_grad=fun_grad)
+    if limit.f <= run.f + 1e-6:
+        limit.evaluations += run.evaluations
+        return limit
+    run.evaluations += limit.evaluations
+    return run
+
+
 def _param_table(names, est, se, level):
     z = ndtri(0.5 + level / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -276,7 +296,10 @@ def fit_glmm(data: pd.DataFrame, formula: str, *, family: str, link: str | None 
         # stage one's (R_XᵀR_X)⁻¹ bounds the scale of β (the pilot curvature can be flat far from the optimum)
         se_beta = np.sqrt(np.clip(np.diag(rxinv), 0, None))
         scale[lay.beta] = np.minimum(scale[lay.beta], np.maximum(3 * se_beta, 1e-6))
-        run = minimise(prob.objective, x0, lower, upper, scale, fun_grad=prob.gradient if n_agq == 1 else None)
+        fun_grad = prob.gradient if n_agq == 1 else None
+        run = minimise(prob.objective, x0, lower, upper, scale, fun_grad=fun_grad)
+        if lay.nb:
+            run = _nb_theta_to_infinity(prob, run, lower, upper, scale, fun_grad)
         return _assemble(gf, design, data, fam, prob, run, n_agq, zi, weights, conf_level, started,
                          nev1 + nev_s + 1)
 
@@ -333,6 +356,13 @@ def _assemble(gf, design, data, fam, prob, run, n_agq, zi, weights, conf_level, 
     if singular:
         warn_msgs.append("boundary (singular) fit: a random-effect variance is (near) zero or a correlation is "
                          "±1; consider a simpler random part (lme4's isSingular, tol 1e-4)")
+    nb_infinite = bool(lay.nb and x[lay.log_nb] >= lay.upper()[lay.log_nb] - 1e-8)
+    if nb_infinite:
+        nb = np.inf
+        poisson = "family='poisson'" + (f" with zi={zi!r}" if zi is not None else "")
+        warn_msgs.append(f"θ → ∞: the counts are not overdispersed; use Poisson ({poisson}). The negative binomial "
+                         "dispersion ran to its bound (θ = e²⁰), where the fit is the Poisson fit (log-likelihood "
+                         "within 1e-6); theta is reported as inf.")
     n = len(design.y)
     loglik = -f / 2.0
     sat = prob.resp.saturated_loglik() if zi is None else None
@@ -353,7 +383,9 @@ def _assemble(gf, design, data, fam, prob, run, n_agq, zi, weights, conf_level, 
                        f"{run.scaled_gradient:.2g}; Hessian eigenvalue ratio {run.eigen_ratio:.2g}",
                        tuple(warn_msgs))
     for w in warn_msgs:
-        warnings.warn(w, BoundaryWarning if w.startswith("boundary") else ConvergenceWarning, stacklevel=3)
+        category = (BoundaryWarning if w.startswith("boundary") else DataWarning if w.startswith("θ → ∞")
+                    else ConvergenceWarning)
+        warnings.warn(w, category, stacklevel=3)
     options = {"formula": gf.text, "family": fam.name, "link": fam.link, "n_agq": n_agq, "weights": weights,
                "zi": zi, "conf_level": conf_level, "hessian": prob.resp.hessian}
     used = [c for c in design.model_frame.columns if c in data.columns]

@@ -162,7 +162,11 @@ def curvature_scale(fun, x, lower, f0=None, h0=None):
 
 
 def _free(x, lower, upper):
-    return ~((np.isfinite(lower) & (x <= lower + 1e-10)) | (np.isfinite(upper) & (x >= upper - 1e-10)))
+    # an upper bound (the NB2 log θ) is reached from inside through scaled coordinates: allow for their rounding
+    finite = np.isfinite(upper)
+    at_upper = np.zeros(len(x), dtype=bool)
+    at_upper[finite] = x[finite] >= upper[finite] - 1e-8 * np.maximum(1.0, np.abs(upper[finite]))
+    return ~((np.isfinite(lower) & (x <= lower + 1e-10)) | at_upper)
 
 
 def lbfgsb(fun_grad, x0, lower, upper, scale, *, maxiter=2000):

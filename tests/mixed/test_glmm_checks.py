@@ -155,3 +155,24 @@ def test_missing_rows_dropped_and_counted_input_untouched():
     res = fit_glmm(df, "use ~ x + (1 | client)", family="binomial")
     assert res.n_obs == len(df) - 2 and res.n_dropped == 2
     pd.testing.assert_frame_equal(df, before)
+
+
+@pytest.mark.parametrize("seed,n_clients,n_sessions,b0", [(0, 30, 4, -0.5), (5, 300, 10, 2.0)])
+def test_nb2_on_counts_without_overdispersion_reports_theta_infinite(seed, n_clients, n_sessions, b0):
+    """Poisson counts fitted as NB2: θ runs to infinity. Reported as θ = inf with a DataWarning that says to use
+    Poisson (not a non-positive-definite Hessian); the fit is the Poisson fit and its log-likelihood is never below
+    it by more than 1e-6 (Poisson is the limit of NB2). Seed 5 used to stop at θ ≈ 1.6e8 with a nearly singular
+    Hessian."""
+    rng = np.random.default_rng(seed)
+    cl = np.repeat(np.arange(n_clients), n_sessions)
+    df = pd.DataFrame({"client": cl.astype(str), "x": rng.normal(size=len(cl))})
+    df["y"] = rng.poisson(np.exp(b0 + 0.3 * df.x + rng.normal(0, 0.5, n_clients)[cl]))
+    with pytest.warns(DataWarning, match=r"θ → ∞: the counts are not overdispersed; use Poisson \(family='poisson'\)"):
+        nb = fit_glmm(df, "y ~ x + (1 | client)", family="negative_binomial")
+    pois = fit_glmm(df, "y ~ x + (1 | client)", family="poisson")
+    assert nb.theta == np.inf and nb.converged
+    assert not any("not positive definite" in w or "unidentifiable" in w for w in nb.convergence.warnings)
+    assert -1e-6 <= nb.loglik - pois.loglik <= 1e-6
+    np.testing.assert_allclose(nb.params.estimate, pois.params.estimate, rtol=1e-4)
+    np.testing.assert_allclose(nb.params.std_error, pois.params.std_error, rtol=1e-3)
+    assert "theta = inf" in nb.summary()

@@ -192,3 +192,41 @@ def test_optimiser_leaves_a_variance_started_at_its_bound():
     assert abs(prob.gradient(x0)[1][2]) < 1e-8
     run = minimise(prob.objective, x0, lay.lower(), lay.upper(), np.full(lay.size, 0.1), fun_grad=prob.gradient)
     assert abs(run.f - ref["devfun"]) < 1e-5 and run.x[2] > 0.5
+
+
+# ------------------------------------------------------------------ NB2 at large θ (issue 14 follow-up)
+@pytest.mark.parametrize("theta", [1e-3, 0.7, 9.99, 10.0, 50.0, 1e4, 1e7, 1e10, 1e13, 1e16])
+def test_log_rising_ratio_is_the_sum_of_log1p(theta):
+    """log Γ(y+θ) − log Γ(θ) − y log θ = Σ_{k<y} log1p(k/θ), without the cancellation of gammaln differences."""
+    import math
+
+    from allianceStats.mixed.families import log_rising_ratio
+
+    y = np.array([0, 1, 2, 3, 7, 30, 250, 3000], dtype=float)
+    exact = np.array([math.fsum(np.log1p(np.arange(int(v)) / theta)) for v in y])
+    # rounding of terms of size y: absolute error ~ machine epsilon times y (1e-13 at y = 3000), never relative
+    # to a difference of two log-gamma values (θ = 1e13: ~1e-2 with gammaln)
+    assert np.all(np.abs(log_rising_ratio(y, theta) - exact) <= 1e-15 * (1 + y) + 1e-12 * np.abs(exact))
+
+
+def test_nb2_loglik_tends_to_poisson_without_cancellation():
+    """ℓ_NB − ℓ_Poisson = ((y − μ)² − y) / (2θ) + O(θ⁻²) per observation, to 1e-3 relative up to θ = 1e10, and
+    within 1e-12 of Poisson beyond (the old form, gammaln(y+θ) − gammaln(θ) + θ log(θ/(θ+μ)) + …, was off by
+    1e-3 at θ = 1e13 and by 1 at 1e16); the saturated ℓ likewise."""
+    y = np.array([0.0, 1, 2, 5, 9, 14])
+    eta = np.log(np.array([0.3, 1.2, 2.0, 4.0, 7.5, 11.0]))
+    mu = np.exp(eta)
+    pois = Response(get_family("poisson"), y)
+    nb = Response(get_family("negative_binomial"), y, hessian="observed")
+    for theta in (1e5, 1e8, 1e10):
+        nb.set_extra(nb_theta=theta)
+        diff = (nb.loglik(eta) - pois.loglik(eta)) * theta
+        np.testing.assert_allclose(diff, ((y - mu) ** 2 - y) / 2, rtol=1e-3)
+        sat = (nb.saturated_loglik() - pois.saturated_loglik()) * theta
+        np.testing.assert_allclose(sat[y > 0], -y[y > 0] / 2, rtol=1e-3)
+    for theta in (1e13, 1e16, 1e20):
+        nb.set_extra(nb_theta=theta)
+        assert np.max(np.abs(nb.loglik(eta) - pois.loglik(eta))) < 1e-12
+        assert np.max(np.abs(nb.saturated_loglik() - pois.saturated_loglik())) < 1e-12
+    nb.set_extra(nb_theta=3.0)          # moderate θ: the NB2 pmf itself (scipy's nbinom: n = θ, p = θ/(θ+μ))
+    np.testing.assert_allclose(nb.loglik(eta), stats.nbinom.logpmf(y, 3.0, 3.0 / (3.0 + mu)), rtol=1e-12)
