@@ -52,7 +52,7 @@ from ..data.checks import check_choice, check_conf_level, check_positive_int, fi
 from ..errors import BoundaryWarning, ConvergenceWarning, DataWarning, IdentificationError, OptionError
 from ..results import Convergence, make_provenance
 from .families import FAMILIES, LINKS, get_family
-from .glmm_checks import find_separation, pearson_overdispersion
+from .glmm_checks import cluster_separation, constant_levels, find_separation, pearson_overdispersion
 from .glmm_design import GLMMDesign, build_glmm_design
 from .glmm_formula import parse_glmm_formula
 from .glmm_laplace import LaplaceProblem
@@ -182,6 +182,35 @@ def _nb_theta_to_infinity(prob: LaplaceProblem, run, lower, upper, scale, fun_gr
         return limit
     run.evaluations += limit.evaluations
     return run
+
+
+def _cluster_separation(design: GLMMDesign, fam, random_cov) -> tuple[pd.DataFrame, list[str]]:
+    """The table of :func:`~allianceStats.mixed.glmm_checks.cluster_separation` and one warning per flagged factor
+    (a random-intercept SD run away on levels whose outcome never varies)."""
+    sds = {name: float(np.sqrt(cov.loc["(Intercept)", "(Intercept)"])) for name, cov in random_cov.items()
+           if "(Intercept)" in cov.index}
+    count = fam.is_count
+    table = cluster_separation(design.factors, design.y, design.trials, sds, count)
+    messages = []
+    for row in table[table.flagged].itertuples(index=False):
+        factor = next(f for f in design.factors if f.name == row.group)
+        g = row.group
+        n_const = row.n_always_event + row.n_never_event
+        if count:
+            what = f"{row.n_never_event} with every count 0"
+        else:
+            what = f"{row.n_always_event} with an event in every row, {row.n_never_event} with none"
+        levels = first_labels(constant_levels(factor, design.y, design.trials, count))
+        one_intercept = len(design.factors) == 1 and factor.q == 1
+        messages.append(
+            f"near-separation by {g}: the {g} random-intercept SD ran to {row.sd:.3g} on the {fam.link} scale, and "
+            f"{n_const} of {row.n_levels} {g}s have an outcome that never varies ({what}; {g} {levels}). Their "
+            f"random effects run to ±infinity and the fit is driven by them; the Laplace approximation is poor "
+            f"there, so the {g} variance (and the intercept) are not estimated — the fit is not converged. Model "
+            f"these {g}s separately (e.g. a {g}-level indicator of 'never varies'), drop the {g} random effect"
+            + (", or compare n_agq > 1 (adaptive quadrature), which often puts the variance elsewhere." if one_intercept
+               else ", or simplify the random part."))
+    return table, messages
 
 
 def _param_table(names, est, se, level):
@@ -356,6 +385,8 @@ def _assemble(gf, design, data, fam, prob, run, n_agq, zi, weights, conf_level, 
     if singular:
         warn_msgs.append("boundary (singular) fit: a random-effect variance is (near) zero or a correlation is "
                          "±1; consider a simpler random part (lme4's isSingular, tol 1e-4)")
+    separation = _cluster_separation(design, fam, random_cov)
+    warn_msgs += separation[1]
     nb_infinite = bool(lay.nb and x[lay.log_nb] >= lay.upper()[lay.log_nb] - 1e-8)
     if nb_infinite:
         nb = np.inf
@@ -377,7 +408,8 @@ def _assemble(gf, design, data, fam, prob, run, n_agq, zi, weights, conf_level, 
                           f"(chi2 = {od.chisq:.1f} on {od.df} df, p = {od.p_value:.2g}); standard errors are too "
                           "small. Refit with family='negative_binomial' (or add an observation-level random "
                           "effect).", DataWarning, stacklevel=3)
-    conv = Convergence(bool(run.converged and np.isfinite(f) and not diverging), nev_before + run.evaluations,
+    conv = Convergence(bool(run.converged and np.isfinite(f) and not diverging and not separation[0].flagged.any()),
+                       nev_before + run.evaluations,
                        run.optimizer,
                        f"{run.message}; Newton decrement {run.decrease:.2g}; max |scaled gradient| "
                        f"{run.scaled_gradient:.2g}; Hessian eigenvalue ratio {run.eigen_ratio:.2g}",
@@ -406,7 +438,7 @@ def _assemble(gf, design, data, fam, prob, run, n_agq, zi, weights, conf_level, 
         overdispersion=od, zi=zi, X=design.X.copy(), y=design.y.copy(), trials=design.trials.copy(),
         offset=design.offset.copy(), groups=groups,
         random_terms={fc.name: list(fc.znames) for fc in design.factors}, model_frame=mf,
-        par_vcov=pd.DataFrame(cov, index=names, columns=names),
+        par_vcov=pd.DataFrame(cov, index=names, columns=names), cluster_separation=separation[0],
         _ranef=ranef, _eta_re=eta_re, _zi_eta=zi_eta, _spec=design.spec, _zi_spec=design.zi_spec,
         _offsets=tuple(gf.offsets),
     )

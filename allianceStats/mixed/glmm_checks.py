@@ -19,6 +19,17 @@ degrees of freedom (k parameters) — the check of ``performance::check_overdisp
 2021, *J. Open Source Softw.* 6(60); Gelman & Hill 2007, section 15.1). A ratio χ²/df above 1.1 with
 p < 0.05 suggests ``family="negative_binomial"`` (or an observation-level random effect).
 
+Separation by cluster (a runaway random-effect variance)
+--------------------------------------------------------
+When most levels of a grouping factor have an outcome that never varies (every row an event, or none — clients
+who always or never use; for counts, clients whose counts are all 0), their conditional modes run to ±∞ and the
+Laplace objective rewards an ever larger variance of that factor's random intercept (the Laplace approximation is
+poor exactly there: adaptive quadrature can put the maximum at a variance of 0 instead). The optimiser then stops
+at a huge SD on a flat objective and its checks pass. :func:`cluster_separation` counts the constant levels of each
+factor and flags a factor whose intercept SD on the link scale is at least ``SD_CONSTANT`` (5: between-client odds
+ratios of e¹⁰ across ±1 SD) with at least half its levels constant, or at least ``SD_RUNAWAY`` (20) whatever the
+share. Such a fit is reported as not converged (the variance is not estimated), with the factor and levels named.
+
 Example
 -------
 >>> import numpy as np
@@ -31,6 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import linprog
 from scipy.special import chdtrc
 
@@ -111,3 +123,55 @@ def pearson_overdispersion(y: np.ndarray, mu: np.ndarray, n_par: int) -> Overdis
     chisq = float(((y - mu) ** 2 / mu).sum())
     df = max(int(len(y) - n_par), 1)
     return Overdispersion(chisq, df, chisq / df, float(chdtrc(df, chisq)))
+
+
+SD_CONSTANT = 5.0    # intercept SD (link scale) flagged when at least half the levels have a constant outcome
+SD_RUNAWAY = 20.0    # intercept SD (link scale) flagged whatever the share of constant levels
+CONSTANT_SHARE = 0.5
+CLUSTER_SEPARATION_COLUMNS = ["group", "n_levels", "n_always_event", "n_never_event", "share_constant", "sd",
+                              "flagged"]
+
+
+def cluster_separation(factors, y: np.ndarray, trials: np.ndarray, intercept_sd: dict[str, float],
+                       count: bool) -> pd.DataFrame:
+    """Constant-outcome levels of each grouping factor and the verdict on its intercept SD (module docstring).
+
+    ``factors`` are the design's grouping factors (``name``, ``codes``, ``n_levels``); ``intercept_sd`` maps a
+    factor name to the SD of its random intercept on the link scale (factors without an intercept are left
+    out). ``count``: the outcome is a count (constant = every count 0) rather than binomial successes of
+    ``trials``. Returns one row per factor with the columns ``CLUSTER_SEPARATION_COLUMNS``.
+
+    >>> from allianceStats.mixed.glmm_design import GroupingFactor
+    >>> f = GroupingFactor("client", ["a", "b", "c"], np.array([0, 0, 1, 1, 2, 2]), np.ones((6, 1)), ["(Intercept)"])
+    >>> tab = cluster_separation([f], np.array([1., 1, 1, 1, 0, 1]), np.ones(6), {"client": 8.0}, count=False)
+    >>> tab[["n_always_event", "n_never_event", "share_constant", "flagged"]].values.tolist()
+    [[2, 0, 0.6666666666666666, True]]
+    """
+    rows = []
+    for f in factors:
+        if f.name not in intercept_sd:
+            continue
+        s = np.bincount(f.codes, y, minlength=f.n_levels)
+        m = np.bincount(f.codes, trials, minlength=f.n_levels)
+        used = m > 0
+        never = used & (s == 0)
+        always = np.zeros_like(never) if count else used & (s == m)
+        share = float((never | always).sum() / max(int(used.sum()), 1))
+        sd = float(intercept_sd[f.name])
+        flagged = bool(sd >= SD_RUNAWAY or (sd >= SD_CONSTANT and share >= CONSTANT_SHARE))
+        rows.append((f.name, int(used.sum()), int(always.sum()), int(never.sum()), share, sd, flagged))
+    return pd.DataFrame(rows, columns=CLUSTER_SEPARATION_COLUMNS)
+
+
+def constant_levels(factor, y: np.ndarray, trials: np.ndarray, count: bool) -> list[str]:
+    """Labels of the levels of ``factor`` whose outcome never varies (see :func:`cluster_separation`).
+
+    >>> from allianceStats.mixed.glmm_design import GroupingFactor
+    >>> f = GroupingFactor("client", ["a", "b", "c"], np.array([0, 0, 1, 1, 2, 2]), np.ones((6, 1)), ["(Intercept)"])
+    >>> constant_levels(f, np.array([1., 1, 0, 1, 0, 0]), np.ones(6), count=False)
+    ['a', 'c']
+    """
+    s = np.bincount(factor.codes, y, minlength=factor.n_levels)
+    m = np.bincount(factor.codes, trials, minlength=factor.n_levels)
+    const = (m > 0) & ((s == 0) | ((s == m) & (not count)))
+    return [factor.levels[i] for i in np.flatnonzero(const)]

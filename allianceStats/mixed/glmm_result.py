@@ -23,6 +23,9 @@ Attributes
 ``aic, bic``      −2 loglik + 2k, + k log(n_obs), k = number of fixed effects, θ elements and NB/zero-inflation
                   parameters (lme4 and glmmTMB count the same way).
 ``overdispersion`` Poisson fits: Pearson χ² check (:mod:`allianceStats.mixed.glmm_checks`); else None.
+``cluster_separation`` per grouping factor with a random intercept: levels whose outcome never varies and the
+                  intercept SD, ``flagged`` where the SD has run away on them (near-separation by cluster; the fit
+                  is then not converged, :func:`~allianceStats.mixed.glmm_checks.cluster_separation`).
 ``convergence``, ``provenance``, ``n_obs``, ``n_dropped``, ``n_groups``, ``conf_level``, ``singular``.
 
 Methods: ``ranef()``, ``predict(newdata=None, *, type="link" | "response", include_random=True)``,
@@ -104,6 +107,7 @@ class GLMMResult(ResultDisplay):
     random_terms: dict[str, list[str]]
     model_frame: pd.DataFrame
     par_vcov: pd.DataFrame
+    cluster_separation: pd.DataFrame | None = None
     _ranef: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     _eta_re: np.ndarray | None = field(default=None, repr=False)
     _zi_eta: np.ndarray | None = field(default=None, repr=False)

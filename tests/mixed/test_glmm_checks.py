@@ -176,3 +176,53 @@ def test_nb2_on_counts_without_overdispersion_reports_theta_infinite(seed, n_cli
     np.testing.assert_allclose(nb.params.estimate, pois.params.estimate, rtol=1e-4)
     np.testing.assert_allclose(nb.params.std_error, pois.params.std_error, rtol=1e-3)
     assert "theta = inf" in nb.summary()
+
+
+def test_runaway_client_variance_on_constant_clients_is_not_reported_as_converged():
+    """Issue 14 follow-up: 3 abstinent weeks in 1,524, 251 of 254 clients always use. The Laplace objective rewards
+    an ever larger client SD (8.2 here; 134 on the worked analysis's data) and the optimiser's checks pass; the fit
+    is flagged as near-separation by client, named, and not converged."""
+    from allianceStats.errors import ConvergenceWarning
+
+    rng = np.random.default_rng(3)
+    cl = np.repeat(np.arange(254), 6)
+    df = pd.DataFrame({"client": [f"c{i:03d}" for i in cl], "therapist": [f"t{i % 20:02d}" for i in cl],
+                       "x": rng.normal(size=len(cl)), "use": 1})
+    df.loc[[10, 400, 1000], "use"] = 0
+    with pytest.warns(ConvergenceWarning, match=r"near-separation by client: the client random-intercept SD ran to "
+                                                r"\d.* on the logit scale, and 251 of 254 clients have an outcome "
+                                                r"that never varies \(251 with an event in every row, 0 with none; "
+                                                r"client 'c000', 'c002'"):
+        res = fit_glmm(df, "use ~ x + (1 | client) + (1 | therapist)", family="binomial")
+    assert not res.converged and "near-separation by client" in res.summary()
+    tab = res.cluster_separation.set_index("group")
+    assert tab.loc["client", "flagged"] and not tab.loc["therapist", "flagged"]
+    assert tab.loc["client", "n_always_event"] == 251 and tab.loc["client", "sd"] > 5
+    assert tab.loc["therapist", "n_levels"] == 20
+
+
+def test_cluster_separation_table_of_an_ordinary_fit_flags_nothing():
+    res = fit_glmm(_counts(), "drinks ~ x + (1 | client)", family="poisson")
+    tab = res.cluster_separation
+    assert tab.group.tolist() == ["client"] and not tab.flagged.any()
+    assert tab.n_always_event.tolist() == [0]          # counts: only all-zero clients are constant
+    assert abs(tab.sd.iloc[0] - res.varcomp.sdcor.iloc[0]) < 1e-12
+
+
+def test_cluster_separation_rules():
+    from allianceStats.mixed.glmm_checks import SD_CONSTANT, SD_RUNAWAY, cluster_separation
+    from allianceStats.mixed.glmm_design import GroupingFactor
+
+    codes = np.repeat(np.arange(4), 3)
+    f = GroupingFactor("client", list("abcd"), codes, np.ones((12, 1)), ["(Intercept)"])
+    y = np.array([0, 0, 0, 2, 0, 1, 0, 0, 0, 3, 1, 0.0])          # clients a and c: every count 0
+
+    def flag(sd):
+        return bool(cluster_separation([f], y, np.ones(12), {"client": sd}, count=True).flagged.iloc[0])
+
+    assert not flag(SD_CONSTANT - 0.1) and flag(SD_CONSTANT)      # half the clients constant
+    y2 = np.array([0, 0, 0, 2, 0, 1, 1, 0, 0, 3, 1, 0.0])         # one constant client in four
+    tab = cluster_separation([f], y2, np.ones(12), {"client": 10.0}, count=True)
+    assert tab.share_constant.iloc[0] == 0.25 and not tab.flagged.iloc[0]
+    assert cluster_separation([f], y2, np.ones(12), {"client": SD_RUNAWAY}, count=True).flagged.iloc[0]
+    assert cluster_separation([f], y2, np.ones(12), {}, count=True).empty     # no random intercept: no row
