@@ -34,6 +34,8 @@ AREAS = [
     ("sem", "SEM and cross-lagged panel models (lavaan)", ("allianceStats.sem", "allianceStats.panel")),
     ("mediation", "Mediation and the SDT hypotheses", ("allianceStats.mediation",)),
     ("dynamics", "Alliance dynamics: ruptures, variability, dropout", ("allianceStats.dynamics",)),
+    ("survival", "Survival: intervals from sessions, Cox, discrete-time hazards, joint models",
+     ("allianceStats.survival",)),
     ("process", "Process research: coded sessions, sequences, synchrony", ("allianceStats.process",)),
     ("power", "Power analysis", ("allianceStats.power_analysis",)),
     ("display", "Figures, tables and display", ("allianceStats.plots", "allianceStats.report",
@@ -53,7 +55,11 @@ def _api_pages() -> list[str]:
     lazy = dict(allianceStats._LAZY)
     lazy.update({"decompose": "allianceStats.decomposition", "compare": "allianceStats.comparison"})
     pages = []
-    for slug, title, prefixes in AREAS:
+    # a public name no area claims still gets a page, so the reference never silently misses one
+    claimed = tuple(prefix for _, _, prefixes in AREAS for prefix in prefixes)
+    areas = [*AREAS, ("other", "Other public names",
+                      tuple(sorted({m for m in lazy.values() if not m.startswith(claimed)})))]
+    for slug, title, prefixes in areas:
         names = sorted((n for n, m in lazy.items() if m.startswith(prefixes)),
                        key=lambda n: (n[0].isupper(), n.lower()))
         if not names:
