@@ -461,7 +461,7 @@ def fit_measures_table(fit: pd.Series | dict) -> pd.DataFrame:
         if f.get("chisq" + prefix) is None or _is_missing(f.get("chisq" + prefix)):
             continue
         df = f.get("df" + prefix, f.get("df"))
-        df_text = "" if _is_missing(df) else f"({format_number(df, 0 if float(df).is_integer() else 2)})"
+        df_text = "" if df is None or _is_missing(df) else f"({format_number(df, 0 if float(df).is_integer() else 2)})"
         rows.append((f"χ²{df_text}{tag}", format_number(f["chisq" + prefix], 2)))
         if not _is_missing(f.get("pvalue" + prefix)):
             rows.append((f"p{tag}", format_p(f["pvalue" + prefix])))

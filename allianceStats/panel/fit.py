@@ -104,8 +104,8 @@ class PanelResult(ResultDisplay):
         The wide table that was fitted (one row per client).
     convergence, provenance
         How the optimiser ended (``converged`` is also False for a model that is not identified: df < 0 or a
-        singular information matrix; the message says so); where the result came from (``provenance.function`` is ``"fit_riclpm"`` etc.,
-        the data hash is of the table passed in).
+        singular information matrix; the message says so); where the result came from
+        (``provenance.function`` is ``"fit_riclpm"`` etc., the data hash is of the table passed in).
     group : str, optional
         The group column of a multigroup model.
     spec : dict

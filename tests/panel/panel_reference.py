@@ -1,8 +1,8 @@
 """Helpers of the panel tests: reference locations and parsers of lavaan's printed output.
 
 Reference numbers are never typed here: they are parsed from ``lavaan-0.6.14-output.txt`` and the README of
-``reference/riclpm-tutorial`` (the in-repository copy of the tutorial's data and lavaan output) or read from the JSON that
-``fixtures/make_fixtures.R`` wrote with lavaan.
+``reference/riclpm-tutorial`` (the in-repository copy of the tutorial's data and lavaan output) or read from the
+JSON that ``fixtures/make_fixtures.R`` wrote with lavaan.
 """
 from __future__ import annotations
 
