@@ -32,8 +32,23 @@ Example: one mediator, ``m ~ x`` and ``y ~ x + m``; the estimates are the OLS sl
 >>> bool(np.isclose(coefs[0], np.polyfit(x, m, 1)[0]))
 True
 
+Cluster-robust standard errors (``client=``; lavaan's ``cluster=`` with ``estimator = "MLR"``)
+--------------------------------------------------------------------------------------------
+The sandwich ``V = A^-1 M A^-1 · G / (G - 1)`` over the intercepts and slopes of all equations, with the bread
+``A = sum_i X_i' Psi^-1 X_i`` (the information of the mean parameters; ``X_i`` the block-diagonal design row of
+observation ``i``), the meat ``M = sum_g s_g s_g'`` of the per-client sums of the scores
+``s_i = X_i' Psi^-1 e_i``, and lavaan's small-sample factor ``G / (G - 1)`` for ``G`` clients on the meat
+(``lav_mvnorm_information_firstorder``; no ``(n - 1) / (n - p)`` factor). The information is block-diagonal
+between these parameters and ``Psi`` at the estimate (the residuals of equations with correlated residuals are
+orthogonal to each other's regressors), so the slope block of the full sandwich is this one (Huber 1967;
+White 1980; Liang & Zeger 1986; Rosseel 2012).
+
 References: Bollen, K. A. (1989). *Structural Equations with Latent Variables*, ch. 4. Wiley.
 Rosseel, Y. (2012). lavaan: An R package for structural equation modeling. *J. Stat. Softw.* 48(2).
+Liang, K.-Y., & Zeger, S. L. (1986). Longitudinal data analysis using generalized linear models.
+*Biometrika* 73(1), 13-22.
+White, H. (1980). A heteroskedasticity-consistent covariance matrix estimator and a direct test for
+heteroskedasticity. *Econometrica* 48(4), 817-838.
 """
 from __future__ import annotations
 
@@ -122,11 +137,10 @@ class PathModel:
         return jac
 
     # ---- one sample: estimates and the ML covariance matrix --------------------------------------------
-    def fit(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Estimates, their ML covariance matrix, and the residual covariance ``Psi`` (divisor n)."""
-        n = design.shape[0]
+    def _regressions(self, design: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+        """Design matrices (intercept first), OLS coefficients and residuals (n, n_equations) of every equation."""
         col = self.column
-        xs, resid, slopes = [], [], []
+        xs, betas, resid = [], [], []
         for eq in self.equations:
             x = design[:, [0] + [col[p] for p in eq.predictors]]
             rank = np.linalg.matrix_rank(x)
@@ -137,16 +151,25 @@ class PathModel:
                     "combination of the others; drop or combine it.")
             beta, *_ = np.linalg.lstsq(x, design[:, col[eq.outcome]], rcond=None)
             xs.append(x)
+            betas.append(beta)
             resid.append(design[:, col[eq.outcome]] - x @ beta)
-            slopes.append(beta[1:])
-        coefs = np.concatenate(slopes)  # same order as coef_keys: equations, then their predictors
-        resid = np.column_stack(resid)
-        psi = resid.T @ resid / n
-        # structural zeros: an outcome that predicts another equation's outcome has no residual covariance with it
+        return xs, betas, np.column_stack(resid)
+
+    def _residual_cov(self, resid: np.ndarray) -> np.ndarray:
+        """ML residual covariance (divisor n) with the structural zeros of the recursive model."""
+        psi = resid.T @ resid / resid.shape[0]
+        # an outcome that predicts another equation's outcome has no residual covariance with it
         for i, ei in enumerate(self.equations):
             for j, ej in enumerate(self.equations):
                 if ei.outcome in ej.predictors or ej.outcome in ei.predictors:
                     psi[i, j] = 0.0
+        return psi
+
+    def fit(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Estimates, their ML covariance matrix, and the residual covariance ``Psi`` (divisor n)."""
+        xs, betas, resid = self._regressions(design)
+        coefs = np.concatenate([b[1:] for b in betas])  # same order as coef_keys: equations, then predictors
+        psi = self._residual_cov(resid)
         inv = [np.linalg.inv(x.T @ x) for x in xs]
         blocks = []
         for i, xi in enumerate(xs):
@@ -158,6 +181,27 @@ class PathModel:
             blocks.append(row)
         vcov = np.block(blocks)
         return coefs, vcov, psi
+
+    def cluster_vcov(self, design: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Cluster-robust (sandwich) covariance of the slopes, clusters given by integer codes ``groups``
+        (0..G-1 per row), with lavaan's small-sample factor G / (G - 1) (module docstring)."""
+        xs, _, resid = self._regressions(design)
+        psi_inv = np.linalg.inv(self._residual_cov(resid))
+        weighted = resid @ psi_inv  # (n, k): sum_k Psi^-1_jk e_ik for equation j
+        sizes = [x.shape[1] for x in xs]
+        start = np.concatenate([[0], np.cumsum(sizes)])
+        bread = np.zeros((start[-1], start[-1]))
+        for i, xi in enumerate(xs):
+            for j, xj in enumerate(xs):
+                bread[start[i]:start[i + 1], start[j]:start[j + 1]] = psi_inv[i, j] * xi.T @ xj
+        scores = np.column_stack([x * weighted[:, [j]] for j, x in enumerate(xs)])
+        n_groups = int(groups.max()) + 1
+        summed = np.zeros((n_groups, scores.shape[1]))
+        np.add.at(summed, groups, scores)
+        inv = np.linalg.inv(bread)
+        full = inv @ (summed.T @ summed) @ inv * (n_groups / (n_groups - 1.0))
+        slopes = np.concatenate([np.arange(start[j] + 1, start[j + 1]) for j in range(len(xs))])
+        return full[np.ix_(slopes, slopes)]
 
 
 def data_matrix(values: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -71,8 +71,8 @@ from ..data.checks import (
 from ..errors import BoundaryWarning, ConvergenceWarning, DataWarning, IdentificationError
 from ..mixed.stacked import StackedFit, fit_stacked_lmm, stacked_crossproducts
 from ..results import Convergence, Provenance, ResultDisplay, make_provenance
-from .intervals import CI_METHODS, effect_interval, monte_carlo_coefficients
-from .tables import check_roles, effects_frame, paths_frame, renamed_attribute
+from .intervals import CI_METHODS, draw_inference, monte_carlo_coefficients
+from .tables import check_roles, effects_frame, format_p_value, paths_frame, renamed_attribute
 
 __all__ = ["fit_multilevel_mediation", "MultilevelMediationResult", "fit_stacked", "simulate_111"]
 
@@ -98,20 +98,27 @@ class MultilevelMediationResult(ResultDisplay):
     effects : DataFrame
         ``effect, estimate, std_error, statistic, p_value, ci_lower, ci_upper`` for ``within indirect``
         (``a_W b_W + sigma_ab``), ``between indirect`` (``a_B b_B``), ``within direct`` (``c'_W``) and
-        ``between direct`` (``c'_B``); std_error by the delta method, intervals by ``ci``.
+        ``between direct`` (``c'_B``).
     paths : DataFrame
         The six slopes ``lhs, op, rhs, label, estimate, std_error, statistic, p_value, ci_lower, ci_upper``:
         ``m ~ x_within`` (``a1_within``), ``m ~ x_between`` (``a1_between``), ``y ~ m_within`` (``b1_within``),
         ``y ~ m_between`` (``b1_between``), ``y ~ x_within`` / ``x_between`` (``c_prime_within`` /
-        ``c_prime_between``), with the columns' own names; GLS standard errors, Wald z intervals.
+        ``c_prime_between``), with the columns' own names.
+    inference : dict
+        How the columns of ``effects`` and ``paths`` were obtained — one method, ``ci``, for both tables (so the
+        direct effects and the ``c_prime`` paths have one interval each): ``"delta"``, GLS (paths) and
+        delta-method (effects) standard errors with Wald tests and intervals; draws (Monte Carlo or client
+        bootstrap), their standard deviation and the p-value that inverts the interval
+        (:func:`~allianceStats.mediation.intervals.draw_inference`).
     params : DataFrame
         All fixed effects, intercepts included: ``term, estimate, std_error, statistic, p_value, ci_lower,
-        ci_upper``.
+        ci_upper`` — the model's table (GLS standard errors, Wald z tests and intervals, as nlme's ``summary``),
+        whatever ``ci``.
     varcomp : DataFrame
         lme4-style ``group, var1, var2, vcov, sdcor`` (random effects of the client and the two residuals), with
         ``std_error`` of each (co)variance from the Hessian.
     draws : xarray.Dataset or None
-        ``effects`` with dims ``draw, effect`` (None for ``ci="delta"``).
+        ``effects`` with dims ``draw, effect`` and ``paths`` with dims ``draw, path`` (None for ``ci="delta"``).
     conf_level, ci, n_draws, n_obs (sessions), n_clients, reml, loglik, convergence, provenance
     """
 
@@ -129,6 +136,7 @@ class MultilevelMediationResult(ResultDisplay):
     loglik: float
     convergence: Convergence
     provenance: Provenance
+    inference: dict = field(default_factory=dict)
 
     level = renamed_attribute("level", "conf_level")
     method = renamed_attribute("method", "ci", translate=_old_method)
@@ -145,10 +153,18 @@ class MultilevelMediationResult(ResultDisplay):
         draws = f", {self.n_draws} draws, seed {self.provenance.seed}" if self.n_draws else ""
         head = (f"Multilevel 1-1-1 mediation (Bauer et al. 2006 stacked model, {'REML' if self.reml else 'ML'}): "
                 f"{self.n_obs} sessions of {self.n_clients} clients; log-likelihood {self.loglik:.4f}\n"
-                f"{100 * self.conf_level:g}% intervals: {self.ci}{draws}; converged: {self.converged}\n")
+                f"{100 * self.conf_level:g}% intervals: {self.ci}{draws}; converged: {self.converged}\n"
+                + "".join(f"{k}: {self.inference[k]}\n" for k in ("std_error", "p_value") if k in self.inference))
+        resolution = 2.0 / self.n_draws if self.n_draws else 0.0
+
+        def shown(frame):
+            out = frame.copy()
+            out["p_value"] = [format_p_value(p, resolution) for p in frame["p_value"]]
+            return out.to_string(index=False, float_format=fmt)
+
         with pd.option_context("display.width", 140):
-            return (head + "\nEffects\n" + self.effects.to_string(index=False, float_format=fmt)
-                    + "\n\nPaths\n" + self.paths.to_string(index=False, float_format=fmt)
+            return (head + "\nEffects\n" + shown(self.effects)
+                    + "\n\nPaths\n" + shown(self.paths)
                     + "\n\nVariance components\n" + self.varcomp.to_string(index=False, float_format=fmt))
 
 
@@ -305,7 +321,7 @@ def fit_multilevel_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, clie
     se = np.sqrt(np.einsum("ij,jk,ik->i", jac, vcov_beta, jac) + np.array([var_sigma_ab, 0, 0, 0]))
 
     rng = np.random.default_rng(seed)
-    draws = jack = None
+    draws = jack = b = b_j = None
     if ci == "monte_carlo":
         b = monte_carlo_coefficients(beta, vcov_beta, n_draws, rng)
         s_ab = sigma_ab + np.sqrt(var_sigma_ab) * rng.standard_normal(n_draws)
@@ -320,8 +336,9 @@ def fit_multilevel_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, clie
             for j in range(n_clients):  # leave-one-client-out, for the acceleration
                 b_j[j], s_j[j] = _refit(fit, np.delete(np.arange(n_clients), j), random_slopes)
             jack = _effect_draws(b_j, s_j)
-    lower_ci, upper_ci = effect_interval(ci, conf_level, estimate, se, draws, jack)
-    effects = effects_frame(EFFECTS, estimate, se, lower_ci, upper_ci)
+    # one inference for effects and paths (issue 13): the direct effects are the c_prime paths
+    effects = effects_frame(EFFECTS, estimate, se, None, None,
+                            columns=draw_inference(ci, conf_level, estimate, se, draws, jack))
     fse = np.sqrt(np.diag(vcov_beta))
     wald = paths_frame([""] * len(FIXED), [""] * len(FIXED), [""] * len(FIXED), beta, fse, conf_level)
     params = pd.concat([pd.Series(FIXED, name="term"), wald.drop(columns=["lhs", "op", "rhs", "label"])], axis=1)
@@ -330,7 +347,9 @@ def fit_multilevel_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, clie
               (y, f"{x}_within", "c_prime_within", _C_W), (y, f"{x}_between", "c_prime_between", _C_B)]
     idx = [s[3] for s in slopes]
     paths = paths_frame([s[0] for s in slopes], [s[1] for s in slopes], [s[2] for s in slopes], beta[idx],
-                        fse[idx], conf_level)
+                        fse[idx], conf_level,
+                        columns=draw_inference(ci, conf_level, beta[idx], fse[idx],
+                                               None if b is None else b[:, idx], None if b_j is None else b_j[:, idx]))
     names = ["m intercept", "a slope", "b slope", "y intercept"] if random_slopes else ["m intercept", "y intercept"]
     sd = np.sqrt(np.diag(g))
     rows = []
@@ -342,7 +361,8 @@ def fit_multilevel_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, clie
     rows.append(("Residual (y)", None, None, fit.var_y, np.sqrt(fit.var_y), np.sqrt(vcov_phi[-1, -1])))
     varcomp = pd.DataFrame(rows, columns=["group", "var1", "var2", "vcov", "sdcor", "std_error"])
     ds = None if draws is None else xr.Dataset(
-        {"effects": (("draw", "effect"), draws)}, coords={"draw": np.arange(n_draws), "effect": EFFECTS},
+        {"effects": (("draw", "effect"), draws), "paths": (("draw", "path"), b[:, idx])},
+        coords={"draw": np.arange(n_draws), "effect": EFFECTS, "path": [f"{s[0]} ~ {s[1]}" for s in slopes]},
         attrs={"method": "monte_carlo" if ci == "monte_carlo" else "client bootstrap", "seed": seed})
     options = {"x": x, "m": m, "y": y, "client": client, "random_slopes": random_slopes, "ci": ci,
                "n_draws": n_draws, "conf_level": conf_level, "reml": reml}
@@ -351,7 +371,23 @@ def fit_multilevel_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, clie
         n_draws=n_draws, n_obs=len(frame), n_clients=n_clients, reml=reml, loglik=fit.loglik,
         convergence=fit.convergence,
         provenance=make_provenance(frame, options=options, seed=seed, extra_versions=("xarray",), function=where,
-                                   started=started))
+                                   started=started),
+        inference=_inference(ci, n_draws, client))
+
+
+def _inference(ci: str, n_draws: int, client: str) -> dict:
+    """``result.inference`` of a multilevel mediation (one method for ``effects`` and ``paths``)."""
+    if ci == "delta":
+        return {"std_error": "GLS standard errors of the paths (the multilevel model); delta method for the effects",
+                "statistic": "Wald z = estimate / std_error", "p_value": "Wald z test (two-sided)",
+                "interval": "Wald (delta method), multilevel model"}
+    source = (f"{n_draws} Monte Carlo draws from the multilevel model's estimates and covariance"
+              if ci == "monte_carlo" else f"{n_draws} bootstrap resamples of clients ('{client}'), refitted")
+    interval = ("Monte Carlo percentile" if ci == "monte_carlo" else
+                f"{'BCa' if ci == 'bca' else 'percentile'} bootstrap") + f" ({source})"
+    return {"std_error": f"standard deviation of the {source}", "statistic": "none (NaN): the p-value is not a z test",
+            "p_value": (f"the {ci.replace('_', ' ')} interval inverted: p < 1 - conf_level exactly when the interval "
+                        "excludes 0"), "interval": interval}
 
 
 def simulate_111(n_clusters: int, n_per: int, *, seed: int, a_w: float = 0.4, b_w: float = 0.35,

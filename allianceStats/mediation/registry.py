@@ -87,13 +87,17 @@ from .multilevel import fit_multilevel_mediation
 from .observed import build_model, fit_path_model
 from .tables import PATH_COLUMNS
 
-__all__ = ["Hypothesis", "REGISTRY", "CYCLE", "MODELS", "RESULT_COLUMNS", "HypothesesResult", "hypotheses",
+__all__ = ["Hypothesis", "REGISTRY", "CYCLE", "MODELS", "RESULT_COLUMNS", "VERDICTS", "HypothesesResult", "hypotheses",
            "evaluate_hypotheses"]
 
 MODELS = ("path", "within_path", "lagged_path", "serial_mediation", "multilevel_mediation")
 #: columns of ``HypothesesResult.table``: one row per tested effect (several for a role mapped to several columns)
 RESULT_COLUMNS = ["hypothesis", "statement", "effect", "estimate", "std_error", "statistic", "p_value", "ci_lower",
-                  "ci_upper", "supported", "model", "note"]
+                  "ci_upper", "supported", "verdict", "inference", "model", "note"]
+#: what ``supported`` means, in words (``verdict``): every claim of the registry is a positive effect
+VERDICTS = {"above": "supported: the interval lies above 0",
+            "includes": "not supported: the interval includes 0",
+            "below": "not supported: the interval lies below 0 (an effect opposite to the claim)"}
 _SINGLE_ARROW = ("path", "within_path", "lagged_path")
 
 _RYAN2011 = "Ryan, Lynch, Vansteenkiste & Deci (2011), Couns. Psychol. 39(2)"
@@ -216,8 +220,12 @@ class HypothesesResult(ResultDisplay, FormerTable):
         One row per tested effect, columns :data:`RESULT_COLUMNS`: ``hypothesis, statement, effect, estimate,
         std_error, statistic, p_value, ci_lower, ci_upper, supported, model, note``. A hypothesis whose role is
         mapped to several columns has one row per arrow; one that was not fitted has one row with the reason in
-        ``note`` (``model == "not fitted"``). ``std_error``/``statistic``/``p_value``: delta method (z test);
-        the interval by ``ci``; ``supported``: the interval lies above zero.
+        ``note`` (``model == "not fitted"``). Every column of a row comes from one inference method, named in
+        ``inference`` (the fitted result's; see :func:`allianceStats.fit_mediation`): with ``ci="delta"`` Wald
+        tests (cluster-robust by client where the client column is present), otherwise standard errors from the
+        draws and a p-value that inverts the interval, so ``p_value < 1 - conf_level`` exactly when the interval
+        excludes 0. ``supported``: the interval lies above 0; ``verdict`` says it in words (:data:`VERDICTS`) —
+        "not supported" means the interval includes 0 (or lies below it).
     paths : DataFrame
         The single arrows (``path``, ``within_path``, ``lagged_path`` hypotheses) in the paths layout
         ``lhs, op, rhs, label, estimate, std_error, statistic, p_value, ci_lower, ci_upper``: ``lhs`` the
@@ -256,12 +264,21 @@ class HypothesesResult(ResultDisplay, FormerTable):
 
     def summary(self) -> str:
         """Plain-text summary: the table of hypotheses with their estimates, intervals and verdicts."""
-        shown = self.table[["hypothesis", "effect", "estimate", "ci_lower", "ci_upper", "supported", "model"]]
+        from .tables import format_p_value
+
+        shown = self.table[["hypothesis", "effect", "estimate", "p_value", "ci_lower", "ci_upper", "supported",
+                            "model"]].copy()
+        resolution = 0.0 if self.ci == "delta" else 2.0 / self.n_draws
+        shown["p_value"] = [format_p_value(p, resolution) for p in shown["p_value"]]
         fitted = int((self.table["model"] != "not fitted").sum())
+        methods = sorted(set(self.table["inference"].dropna()) - {""})
         with pd.option_context("display.width", 160, "display.max_colwidth", 70):
             return (f"SDT hypotheses: {fitted} effect(s) tested, {len(self.table) - fitted} not fitted; "
                     f"{100 * self.conf_level:g}% intervals ({self.ci or 'each model’s default'}, "
-                    f"{self.n_draws} draws, seed {self.provenance.seed})\n\n"
+                    f"{self.n_draws} draws, seed {self.provenance.seed})\n"
+                    + "".join(f"inference: {m}\n" for m in methods)
+                    + f"{VERDICTS['above']}; {VERDICTS['includes']} (or lies below 0); the p-value agrees with "
+                      "the interval (p < 1 - conf_level exactly when the interval excludes 0)\n\n"
                     + shown.to_string(index=False, float_format="{:.4f}".format))
 
     def __len__(self) -> int:
@@ -337,7 +354,7 @@ def _fit_arrows(h, data, cols, client, session, settings, function):
         fits.append(res)
         for x, (_, eff) in zip(xs, res.effects.iterrows()):
             effect = f"{x}[t] -> {y}[t+1]" if h.model == "lagged_path" else f"{x} -> {y}"
-            rows.append({"effect": effect, "lhs": y, "rhs": x, "model": text,
+            rows.append({"effect": effect, "lhs": y, "rhs": x, "model": text, "inference": res.inference["interval"],
                          **eff[["estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper"]]})
     return rows, fits
 
@@ -360,7 +377,8 @@ def _fit_one(h: Hypothesis, data, cols, client, session, settings, ml_settings, 
                              options={"hypothesis": h.id}, **settings)
         chain = " -> ".join([cols["x"], *mediators, cols["y"]])
         row = res.effects.set_index("effect").loc[chain]
-        return [{"effect": chain, "model": f"serial mediation {chain}", **row}], [res]
+        return [{"effect": chain, "model": f"serial mediation {chain}", "inference": res.inference["interval"],
+                 **row}], [res]
     # multilevel_mediation
     if client not in data.columns:
         raise AllianceStatsError(f"needs the client column '{client}'")
@@ -376,7 +394,17 @@ def _fit_one(h: Hypothesis, data, cols, client, session, settings, ml_settings, 
     chain = " -> ".join(key)
     row = fit.effects.set_index("effect").loc[h.effect]
     return [{"effect": f"{chain} ({h.effect})", "model": f"multilevel 1-1-1 mediation {chain} ({h.effect})",
-             **row}], [fit]
+             "inference": fit.inference["interval"], **row}], [fit]
+
+
+def _verdict(row) -> str:
+    if row["ci_lower"] > 0:
+        return VERDICTS["above"]
+    if row["ci_upper"] < 0:
+        return VERDICTS["below"]
+    if np.isnan(row["ci_lower"]) or np.isnan(row["ci_upper"]):
+        return "not tested: the interval could not be computed"
+    return VERDICTS["includes"]
 
 
 def _check_mapping(data, mapping, ids, where):
@@ -412,7 +440,10 @@ def evaluate_hypotheses(data: pd.DataFrame, mapping: Mapping[str, str | Sequence
     For each hypothesis (all, or those in ``ids``, in registry order) whose roles are all mapped, fit its model
     (see the module docstring: OLS paths — pooled, within-client or lagged — with a bootstrap over clients, a
     serial mediation, or a multilevel 1-1-1 mediation) and report each effect with its interval at
-    ``conf_level``; ``supported`` is True when the interval lies above zero. Hypotheses with an unmapped role
+    ``conf_level``; ``supported`` is True when the interval lies above zero, and ``verdict`` says so in words
+    ("not supported: the interval includes 0"). Standard errors, p-values and intervals of a row come from one
+    method (its ``inference`` column; with the client column present they respect the clustering: a client
+    bootstrap, cluster-robust Wald or Monte Carlo, or the multilevel model). Hypotheses with an unmapped role
     are kept with a ``note`` saying which role is missing; a model that cannot be fitted is reported the same
     way. Sources: the registry (Deci & Ryan 2000; Ryan et al. 2011; Preacher & Hayes 2008; Bauer et al. 2006).
 
@@ -496,7 +527,8 @@ def evaluate_hypotheses(data: pd.DataFrame, mapping: Mapping[str, str | Sequence
     chosen = REGISTRY if ids is None else tuple(h for h in REGISTRY if h.id in set(ids))
     rows, fits, ml_cache = [], {}, {}
     empty = {"effect": "", "estimate": np.nan, "std_error": np.nan, "statistic": np.nan, "p_value": np.nan,
-             "ci_lower": np.nan, "ci_upper": np.nan, "supported": pd.NA, "model": "not fitted"}
+             "ci_lower": np.nan, "ci_upper": np.nan, "supported": pd.NA, "verdict": "not tested", "inference": "",
+             "model": "not fitted"}
     for h in chosen:
         base = {"hypothesis": h.id, "statement": h.statement}
         missing = [r for r in h.roles.values() if r not in mapping]
@@ -514,7 +546,8 @@ def evaluate_hypotheses(data: pd.DataFrame, mapping: Mapping[str, str | Sequence
             continue
         fits[h.id] = tuple(results)
         note = "; ".join(sorted({str(w.message) for w in caught}))
-        rows += [{**base, **row, "supported": bool(row["ci_lower"] > 0), "note": note} for row in found]
+        rows += [{**base, **row, "supported": bool(row["ci_lower"] > 0), "verdict": _verdict(row), "note": note}
+                 for row in found]
     table = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "lhs", "rhs"])
     arrows = table[table["lhs"].notna()]
     paths = pd.DataFrame({"lhs": arrows["lhs"], "op": "~", "rhs": arrows["rhs"], "label": arrows["hypothesis"],

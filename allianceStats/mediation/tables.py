@@ -3,11 +3,13 @@
 - ``paths``: one row per regression slope, columns :data:`PATH_COLUMNS` =
   ``lhs, op, rhs, label, estimate, std_error, statistic, p_value, ci_lower, ci_upper``; ``op`` is ``"~"``, ``lhs``
   the outcome, ``rhs`` the predictor, ``label`` the path's role (``a1``, ``b1``, ``d21``, ``c_prime``; in
-  multilevel results with ``_within`` / ``_between``; in the hypothesis table the hypothesis id). Standard errors
-  are the model's (ML or GLS), ``statistic`` the Wald z, intervals Wald at the result's ``conf_level``.
+  multilevel results with ``_within`` / ``_between``; in the hypothesis table the hypothesis id).
 - ``effects``: one row per effect, columns :data:`EFFECT_COLUMNS` =
-  ``effect, estimate, std_error, statistic, p_value, ci_lower, ci_upper``; ``std_error``, ``statistic`` and
-  ``p_value`` by the delta method (z test, as lavaan's ``:=``), the interval by the result's ``ci``.
+  ``effect, estimate, std_error, statistic, p_value, ci_lower, ci_upper``.
+
+How ``std_error``, ``statistic``, ``p_value`` and the interval are obtained is each result's ``ci`` (and, for
+:func:`~allianceStats.fit_mediation`, its ``inference``): Wald with model or delta-method standard errors, or
+from draws with the p-value that inverts the interval (:func:`allianceStats.mediation.intervals.draw_inference`).
 
 Example
 -------
@@ -38,9 +40,14 @@ def _z_and_p(estimate: np.ndarray, std_error: np.ndarray) -> tuple[np.ndarray, n
 
 
 def paths_frame(lhs: Sequence[str], rhs: Sequence[str], labels: Sequence[str], estimate: np.ndarray,
-                std_error: np.ndarray, conf_level: float) -> pd.DataFrame:
-    """The ``paths`` table: Wald z statistics, p-values and intervals at ``conf_level`` from estimates and SEs."""
+                std_error: np.ndarray, conf_level: float, *, columns: dict | None = None) -> pd.DataFrame:
+    """The ``paths`` table: Wald z statistics, p-values and intervals at ``conf_level`` from estimates and SEs,
+    or the ``std_error, statistic, p_value, ci_lower, ci_upper`` given in ``columns``
+    (:func:`~allianceStats.mediation.intervals.draw_inference`)."""
     estimate, std_error = np.asarray(estimate, dtype=float), np.asarray(std_error, dtype=float)
+    if columns is not None:
+        return pd.DataFrame({"lhs": list(lhs), "op": "~", "rhs": list(rhs), "label": list(labels),
+                             "estimate": estimate, **columns}, columns=PATH_COLUMNS)
     z, p = _z_and_p(estimate, std_error)
     crit = stats.norm.ppf(0.5 + conf_level / 2.0)
     return pd.DataFrame({"lhs": list(lhs), "op": "~", "rhs": list(rhs), "label": list(labels),
@@ -50,18 +57,36 @@ def paths_frame(lhs: Sequence[str], rhs: Sequence[str], labels: Sequence[str], e
 
 
 def effects_frame(names: Sequence[str], estimate: np.ndarray, std_error: np.ndarray, lower: np.ndarray,
-                  upper: np.ndarray) -> pd.DataFrame:
-    """The ``effects`` table: delta-method z tests, and the interval computed by the result's ``ci`` method.
+                  upper: np.ndarray, *, columns: dict | None = None) -> pd.DataFrame:
+    """The ``effects`` table: delta-method z tests, and the interval computed by the result's ``ci`` method; or
+    the ``std_error, statistic, p_value, ci_lower, ci_upper`` given in ``columns``
+    (:func:`~allianceStats.mediation.intervals.draw_inference`).
 
     >>> effects_frame(["x -> m -> y"], np.array([0.2]), np.array([0.1]), np.array([0.05]),
     ...               np.array([0.4])).columns.tolist() == EFFECT_COLUMNS
     True
     """
     estimate, std_error = np.asarray(estimate, dtype=float), np.asarray(std_error, dtype=float)
+    if columns is not None:
+        return pd.DataFrame({"effect": list(names), "estimate": estimate, **columns}, columns=EFFECT_COLUMNS)
     z, p = _z_and_p(estimate, std_error)
     return pd.DataFrame({"effect": list(names), "estimate": estimate, "std_error": std_error, "statistic": z,
                          "p_value": p, "ci_lower": np.asarray(lower, dtype=float),
                          "ci_upper": np.asarray(upper, dtype=float)}, columns=EFFECT_COLUMNS)
+
+
+def format_p_value(p: float, resolution: float = 0.0) -> str:
+    """A p-value as text: ``< .001`` (never ``0.0000``), else three decimals (:func:`allianceStats.formatting.
+    format_p`); a p-value from draws below their resolution (``resolution`` = 2 / n_draws) as ``< resolution``.
+
+    >>> format_p_value(0.0), format_p_value(0.0312), format_p_value(0.0, resolution=2 / 500)
+    ('< .001', '.031', '< .004')
+    """
+    from ..formatting import format_p
+
+    if resolution > 0.001 and np.isfinite(p) and p < resolution:
+        return "< " + f"{resolution:.3f}".lstrip("0")
+    return format_p(p)
 
 
 def renamed_attribute(old: str, new: str, *, translate=None) -> property:

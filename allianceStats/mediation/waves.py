@@ -34,7 +34,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,8 +52,8 @@ from ..data.checks import (
 )
 from ..errors import AllianceStatsError, ConvergenceWarning, IdentificationError, OptionError
 from ..results import Convergence, Provenance, ResultDisplay, make_provenance
-from .intervals import CI_METHODS, effect_interval, monte_carlo_coefficients
-from .tables import check_roles, effects_frame, paths_frame, renamed_attribute
+from .intervals import CI_METHODS, draw_inference, monte_carlo_coefficients
+from .tables import check_roles, effects_frame, format_p_value, paths_frame, renamed_attribute
 
 __all__ = ["fit_wave_mediation", "WaveMediationResult"]
 
@@ -76,9 +76,15 @@ class WaveMediationResult(ResultDisplay):
     paths : DataFrame
         The five lagged within-person paths (``lhs, op, rhs, label, estimate, std_error, statistic, p_value,
         ci_lower, ci_upper``; ``lhs`` like ``"m[t]"``, ``rhs`` like ``"x[t-1]"``; labels ``a1``, ``b1``,
-        ``c_prime``, ``ar_x``, ``ar_y``), ML standard errors and Wald intervals at ``conf_level``.
+        ``c_prime``, ``ar_x``, ``ar_y``).
+    inference : dict
+        One method, ``ci``, for every column of ``effects`` and ``paths``: ``"delta"`` — the RI-CLPM's ML standard
+        errors (delta method for the effects), Wald tests and intervals; draws (Monte Carlo, or the client
+        bootstrap) — their standard deviation, the interval, and the p-value that inverts it
+        (:func:`~allianceStats.mediation.intervals.draw_inference`).
     draws : xarray.Dataset or None
-        ``effects`` (dims ``draw, effect``): Monte Carlo draws or bootstrap estimates (None for ``"delta"``).
+        ``effects`` (dims ``draw, effect``) and ``paths`` (dims ``draw, path``): Monte Carlo draws or bootstrap
+        estimates (None for ``"delta"``).
     panel : PanelResult
         The fitted RI-CLPM (:func:`allianceStats.fit_riclpm`) with its lavaan syntax.
     conf_level, ci, n_draws, n_obs (clients in the fit), convergence (the RI-CLPM's), provenance
@@ -94,6 +100,7 @@ class WaveMediationResult(ResultDisplay):
     n_obs: int
     convergence: Convergence
     provenance: Provenance
+    inference: dict = field(default_factory=dict)
 
     level = renamed_attribute("level", "conf_level")
     ci_method = renamed_attribute("ci_method", "ci")
@@ -107,11 +114,18 @@ class WaveMediationResult(ResultDisplay):
         """Plain-text summary: the effects and the lagged paths they are built from."""
         fmt = "{:.4f}".format
         draws = f", {self.n_draws} draws, seed {self.provenance.seed}" if self.n_draws else ""
+        resolution = 2.0 / self.n_draws if self.n_draws else 0.0
+
+        def shown(frame):
+            out = frame.copy()
+            out["p_value"] = [format_p_value(p, resolution) for p in frame["p_value"]]
+            return out.to_string(index=False, float_format=fmt)
+
         return (f"Within-person mediation across waves (RI-CLPM, lagged paths equal over waves; "
                 f"{self.n_obs} clients, waves {list(self.panel.waves)})\n"
-                f"{100 * self.conf_level:g}% intervals: {self.ci}{draws}; converged: {self.converged}\n\n"
-                + self.effects.to_string(index=False, float_format=fmt) + "\n\nLagged paths\n"
-                + self.paths.to_string(index=False, float_format=fmt))
+                f"{100 * self.conf_level:g}% intervals: {self.ci}{draws}; converged: {self.converged}\n"
+                + "".join(f"{k}: {self.inference[k]}\n" for k in ("std_error", "p_value") if k in self.inference)
+                + "\n" + shown(self.effects) + "\n\nLagged paths\n" + shown(self.paths))
 
 
 def _lagged_estimates(panel, variables: dict[str, str]) -> pd.DataFrame:
@@ -236,20 +250,26 @@ def fit_wave_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, client: st
     jac = np.array([[b, a, 0, 0, 0], [0, 0, ax + ay, c, c], [b, a, ax + ay, c, c]])
     se = np.sqrt(np.einsum("ij,jk,ik->i", jac, vcov, jac))
     rng = np.random.default_rng(seed)
-    sample = jack = None
+    path_draws = path_jack = None
     if ci == "monte_carlo":
-        sample = _effects_of(monte_carlo_coefficients(est, vcov, n_draws, rng))
+        path_draws = monte_carlo_coefficients(est, vcov, n_draws, rng)
     elif ci in ("percentile", "bca"):
-        sample = _bootstrap(panel, roles, n_draws, rng, missing, where)
+        path_draws = _bootstrap(panel, roles, n_draws, rng, missing, where)
         if ci == "bca":
-            jack = _jackknife(panel, roles, missing, where)
-    lower, upper = effect_interval(ci, conf_level, estimate, se, sample, jack)
-    effects = effects_frame(names, estimate, se, lower, upper)
+            path_jack = _jackknife(panel, roles, missing, where)
+    sample = None if path_draws is None else _effects_of(path_draws)
+    jack = None if path_jack is None else _effects_of(path_jack)
+    # one inference for both tables (issue 13): from the draws, the p-value inverts the interval
+    effects = effects_frame(names, estimate, se, None, None,
+                            columns=draw_inference(ci, conf_level, estimate, se, sample, jack))
+    path_se = np.sqrt(np.diag(vcov))
+    labels = [lbl for _, _, lbl in _ROUTES.values()]
     paths = paths_frame([f"{roles[o]}[t]" for o, _, _ in _ROUTES.values()],
-                        [f"{roles[p]}[t-1]" for _, p, _ in _ROUTES.values()],
-                        [lbl for _, _, lbl in _ROUTES.values()], est, np.sqrt(np.diag(vcov)), conf_level)
+                        [f"{roles[p]}[t-1]" for _, p, _ in _ROUTES.values()], labels, est, path_se, conf_level,
+                        columns=draw_inference(ci, conf_level, est, path_se, path_draws, path_jack))
     draws = None if sample is None else xr.Dataset(
-        {"effects": (("draw", "effect"), sample)}, coords={"draw": np.arange(len(sample)), "effect": names},
+        {"effects": (("draw", "effect"), sample), "paths": (("draw", "path"), path_draws)},
+        coords={"draw": np.arange(len(sample)), "effect": names, "path": labels},
         attrs={"method": "monte_carlo" if ci == "monte_carlo" else "client bootstrap", "seed": seed})
     n_obs = panel.n_obs
     options = {"x": x, "m": m, "y": y, "client": client, "session": session, "waves": list(panel.waves),
@@ -257,7 +277,23 @@ def fit_wave_mediation(data: pd.DataFrame, x: str, m: str, y: str, *, client: st
     return WaveMediationResult(
         effects=effects, paths=paths, draws=draws, panel=panel, conf_level=conf_level, ci=ci, n_draws=n_draws,
         n_obs=int(n_obs if np.ndim(n_obs) == 0 else np.sum(n_obs)), convergence=panel.convergence,
-        provenance=make_provenance(data, options=options, seed=seed, function=where, started=started))
+        provenance=make_provenance(data, options=options, seed=seed, function=where, started=started),
+        inference=_inference(ci, len(sample) if sample is not None else 0))
+
+
+def _inference(ci: str, n_draws: int) -> dict:
+    """``result.inference`` of a wave mediation (one method for ``effects`` and ``paths``)."""
+    if ci == "delta":
+        return {"std_error": "ML standard errors of the RI-CLPM's paths; delta method for the effects",
+                "statistic": "Wald z = estimate / std_error", "p_value": "Wald z test (two-sided)",
+                "interval": "Wald (delta method), RI-CLPM"}
+    source = (f"{n_draws} Monte Carlo draws from the RI-CLPM's estimates and covariance" if ci == "monte_carlo"
+              else f"{n_draws} bootstrap resamples of clients, refitted")
+    interval = ("Monte Carlo percentile" if ci == "monte_carlo" else
+                f"{'BCa' if ci == 'bca' else 'percentile'} bootstrap") + f" ({source})"
+    return {"std_error": f"standard deviation of the {source}", "statistic": "none (NaN): the p-value is not a z test",
+            "p_value": (f"the {ci.replace('_', ' ')} interval inverted: p < 1 - conf_level exactly when the interval "
+                        "excludes 0"), "interval": interval}
 
 
 def _refit(panel, rows: np.ndarray, roles: dict[str, str], missing: str) -> np.ndarray | None:
@@ -276,7 +312,7 @@ def _refit(panel, rows: np.ndarray, roles: dict[str, str], missing: str) -> np.n
 
 
 def _bootstrap(panel, roles, n_draws, rng, missing, where) -> np.ndarray:
-    """Client bootstrap of the lag-2 effects: resample rows of the fitted wide table, refit, recompute."""
+    """Client bootstrap of the lagged paths (the lag-2 effects follow): resample rows of the wide table, refit."""
     n = len(panel.data)
     out = [p for p in (_refit(panel, rng.integers(0, n, n), roles, missing) for _ in range(n_draws))
            if p is not None]
@@ -286,15 +322,15 @@ def _bootstrap(panel, roles, n_draws, rng, missing, where) -> np.ndarray:
     if len(out) < max(20, n_draws // 2):
         raise AllianceStatsError(f"{where}(): only {len(out)} of {n_draws} bootstrap refits converged; "
                                  "use ci='monte_carlo' or more clients.")
-    return _effects_of(np.asarray(out))
+    return np.asarray(out)
 
 
 def _jackknife(panel, roles, missing, where) -> np.ndarray:
-    """Leave-one-client-out lag-2 effects, for the BCa acceleration (failed refits are left out)."""
+    """Leave-one-client-out lagged paths, for the BCa acceleration (failed refits are left out)."""
     n = len(panel.data)
     out = [p for p in (_refit(panel, np.delete(np.arange(n), i), roles, missing) for i in range(n))
            if p is not None]
     if len(out) < n:
         warnings.warn(f"{where}(): {n - len(out)} of {n} leave-one-client-out refits did not converge; the BCa "
                       "acceleration uses the others.", ConvergenceWarning, stacklevel=4)
-    return _effects_of(np.asarray(out))
+    return np.asarray(out)

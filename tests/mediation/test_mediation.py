@@ -122,10 +122,14 @@ def test_result_follows_the_result_protocol(paths_data):
     assert prov.seed == 1 and prov.function == "fit_mediation" and prov.elapsed_seconds >= 0
     assert prov.options["ci"] == "percentile" and prov.options["conf_level"] == 0.9
     assert "support -> autonomy -> motivation" in res.summary() and "90% intervals" in res.summary()
-    # Wald intervals of the paths at conf_level; z statistics
+    # the paths have the result's inference too: percentile limits, SD of the draws, no z statistic
     cp = res.paths.set_index("label").loc["c_prime"]
-    assert cp["ci_upper"] - cp["estimate"] == pytest.approx(1.6448536269514722 * cp["std_error"], rel=1e-9)
-    assert cp["statistic"] == pytest.approx(cp["estimate"] / cp["std_error"], rel=1e-12)
+    cp_draws = res.draws["paths"].sel(path="motivation ~ support").values
+    assert cp["ci_upper"] == pytest.approx(np.quantile(cp_draws, 0.95), rel=1e-12)
+    assert cp["std_error"] == pytest.approx(np.std(cp_draws, ddof=1), rel=1e-12) and np.isnan(cp["statistic"])
+    wald = fit_mediation(paths_data, **PARALLEL, ci="delta", conf_level=0.9).paths.set_index("label").loc["c_prime"]
+    assert wald["ci_upper"] - wald["estimate"] == pytest.approx(1.6448536269514722 * wald["std_error"], rel=1e-9)
+    assert wald["statistic"] == pytest.approx(wald["estimate"] / wald["std_error"], rel=1e-12)
     import arviz as az  # the documented route into arviz: add a chain dimension
 
     stats_table = az.summary(res.draws.expand_dims("chain"), var_names=["effects"], kind="stats")
@@ -224,10 +228,10 @@ def test_client_bootstrap_over_five_clients_runs_with_a_warning(paths_data):
     with pytest.warns(DataWarning, match="only 5 clients"):
         res = fit_mediation(five, "support", ["autonomy"], "motivation", client="client", n_draws=100, seed=1)
     assert res.n_clients == 5 and (res.effects["ci_upper"] > res.effects["ci_lower"]).all()
-    # without resampling, the client count does not matter
-    one = fit_mediation(paths_data.assign(client=0), "support", ["autonomy"], "motivation", client="client",
-                        ci="delta")
-    assert one.n_clients == 1
+    # cluster-robust standard errors need the clients too (issue 13: every method respects the clustering)
+    with pytest.raises(IdentificationError, match="cluster-robust standard errors.*has 1 client"):
+        fit_mediation(paths_data.assign(client=0), "support", ["autonomy"], "motivation", client="client",
+                      ci="delta")
 
 
 @pytest.mark.parametrize("x, mediators, y, roles", [

@@ -3,8 +3,8 @@
 Tolerances (per quantity, never averaged):
 - estimates: 1e-7 relative — OLS and lavaan's ML optimum agree to ~1e-12 here; lavaan stops its optimiser
   at a relative gradient ~1e-8 on the defined parameters, so 1e-7 is safe and still catches any model difference.
-- standard errors (paths, delta-method effects) and Wald limits: 1e-6 relative — lavaan inverts its expected
-  information numerically (observed agreement ~3e-9); an n - p instead of n divisor would be off by ~1e-2.
+- standard errors (paths, delta-method effects; ``ci="delta"``) and Wald limits: 1e-6 relative — lavaan inverts
+  its expected information numerically (observed agreement ~3e-9); an n - p instead of n divisor would be off by ~1e-2.
 - bootstrap percentile limits: within Monte Carlo error. Two independent percentile bootstraps estimate the same
   2.5% / 97.5% quantile with standard error ``s * sqrt(q (1 - q) / B) / phi(z_q)`` each (normal approximation
   of the bootstrap distribution, ``s`` = lavaan's bootstrap SE), i.e. 0.0598 s for lavaan's B = 2000 and
@@ -37,8 +37,14 @@ def fitted(request, paths_data, lavaan_paths):
     return request.param, res, lavaan_paths[request.param]
 
 
-def test_effect_estimates_and_delta_se_match_lavaan(fitted):
-    _, res, ref = fitted
+@pytest.fixture(scope="module", params=list(MODELS))
+def fitted_delta(request, paths_data, lavaan_paths):
+    """ci="delta": lavaan's ML standard errors (paths) and delta-method ones (effects), Wald tests and intervals."""
+    return request.param, _fit(paths_data, request.param, ci="delta"), lavaan_paths[request.param]
+
+
+def test_effect_estimates_and_delta_se_match_lavaan(fitted_delta):
+    _, res, ref = fitted_delta
     want = pd.DataFrame(ref["effects"]).set_index("effect")
     got = res.effects.set_index("effect").loc[want.index]
     np.testing.assert_allclose(got["estimate"], want["estimate"], rtol=1e-7)
@@ -46,8 +52,8 @@ def test_effect_estimates_and_delta_se_match_lavaan(fitted):
     assert set(res.effects["effect"]) == set(want.index)
 
 
-def test_paths_match_lavaan_regressions(fitted):
-    _, res, ref = fitted
+def test_paths_match_lavaan_regressions(fitted_delta):
+    _, res, ref = fitted_delta
     pe = pd.DataFrame(ref["params"])
     reg = pe[pe["op"] == "~"].set_index(["lhs", "rhs"])
     got = res.paths.set_index(["lhs", "rhs"]).loc[reg.index]
@@ -89,7 +95,7 @@ def test_lavaan_tutorial_example_and_pingouin(tutorial):
 
     data, ref = tutorial
     pe = pd.DataFrame(ref["params"]).set_index("label")
-    res = fit_mediation(data, "X", ["M"], "Y", n_draws=1000, seed=1)
+    res = fit_mediation(data, "X", ["M"], "Y", ci="delta")
     eff = res.effects.set_index("effect")
     for ours, theirs in [("X -> M -> Y", "ab"), ("total", "total"), ("direct", "c")]:
         assert eff.loc[ours, "estimate"] == pytest.approx(pe.loc[theirs, "est"], rel=1e-7)
@@ -105,6 +111,9 @@ def test_lavaan_tutorial_example_and_pingouin(tutorial):
     assert ping.loc["Direct", "coef"] == pytest.approx(eff.loc["direct", "estimate"], rel=1e-9)
     assert ping.loc["Total", "coef"] == pytest.approx(eff.loc["total", "estimate"], rel=1e-9)
     assert ping.loc["Indirect", "coef"] == pytest.approx(eff.loc["X -> M -> Y", "estimate"], rel=1e-9)
+    # lavaan's z test of the := effects, with ci="delta" (a bootstrap result's p-value inverts its interval)
+    pe_p = pd.DataFrame(ref["params"]).set_index("label")
+    assert eff.loc["X -> M -> Y", "statistic"] == pytest.approx(pe_p.loc["ab", "est"] / pe_p.loc["ab", "se"], rel=1e-6)
 
 
 def test_serial_routes_written_out(paths_data):
