@@ -209,7 +209,7 @@ def draw_inference(ci: str, conf_level: float, estimate: np.ndarray, std_error: 
         return {"std_error": std_error, "statistic": z, "p_value": 2 * stats.norm.sf(np.abs(z)),
                 "ci_lower": lower, "ci_upper": upper}
     lower, upper = effect_interval(ci, conf_level, estimate, std_error, draws, jackknife)
-    with np.errstate(invalid="ignore"):
-        sd = np.nanstd(draws, axis=0, ddof=1)
+    with np.errstate(invalid="ignore"):  # row by row of the transpose: equal draws give bit-for-bit equal SDs
+        sd = np.nanstd(np.ascontiguousarray(np.asarray(draws, dtype=float).T), axis=1, ddof=1)
     return {"std_error": sd, "statistic": np.full(estimate.shape, np.nan),
             "p_value": interval_p_value(ci, estimate, draws, jackknife), "ci_lower": lower, "ci_upper": upper}

@@ -298,3 +298,38 @@ class _no_warning:
     def __exit__(self, *exc):
         self._ctx.__exit__(*exc)
         return False
+
+
+# ------------------------------------------------------------------------------ the other mediation models
+@pytest.mark.parametrize("ci", ["monte_carlo", "delta"])
+def test_multilevel_mediation_has_one_inference_for_effects_and_paths(ci):
+    from allianceStats.mediation import fit_multilevel_mediation
+    from allianceStats.mediation.multilevel import simulate_111
+
+    data, _ = simulate_111(40, 8, seed=5)
+    res = fit_multilevel_mediation(data, "x", "m", "y", ci=ci, n_draws=4000, seed=2, random_slopes=False)
+    for table in (res.effects, res.paths):
+        excludes = (table["ci_lower"] > 0) | (table["ci_upper"] < 0)
+        assert ((table["p_value"] < 0.05) == excludes).all()
+    effects, paths = res.effects.set_index("effect"), res.paths.set_index("label")
+    for effect, label in (("within direct", "c_prime_within"), ("between direct", "c_prime_between")):
+        for col in ("estimate", "std_error", "p_value", "ci_lower", "ci_upper"):
+            assert effects.loc[effect, col] == paths.loc[label, col], (effect, col)
+    assert ("Wald" in res.inference["interval"]) == (ci == "delta")
+    # params stays the model's table (GLS, Wald), whatever ci
+    wald = res.params.set_index("term")
+    assert np.allclose(wald["statistic"], wald["estimate"] / wald["std_error"])
+    assert "0.0000" not in res.summary()
+
+
+def test_wave_mediation_p_values_agree_with_the_intervals(lavaan_waves):
+    from allianceStats.mediation import fit_wave_mediation
+
+    data, _ = lavaan_waves
+    res = fit_wave_mediation(data, "support", "needs", "motivation", n_draws=4000, seed=2)
+    assert res.ci == "monte_carlo" and res.draws["paths"].sizes["path"] == 5
+    for table in (res.effects, res.paths):
+        excludes = (table["ci_lower"] > 0) | (table["ci_upper"] < 0)
+        assert ((table["p_value"] < 0.05) == excludes).all()
+        assert table["statistic"].isna().all()
+    assert "interval inverted" in res.inference["p_value"] and "0.0000" not in res.summary()
