@@ -56,7 +56,7 @@ def mediation_data() -> pd.DataFrame:
 
 
 def sem():
-    return als.fit_sem(mediation_data(), "m ~ a*x\ny ~ b*m + x\nind := a*b")
+    return als.fit_sem(mediation_data(), "m ~ a*x\ny ~ b*m + x\nind := a*b", meanstructure=True)  # with intercepts
 
 
 def cfa():

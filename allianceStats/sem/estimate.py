@@ -36,6 +36,7 @@ from scipy import optimize as _scipy_optimize
 from ..errors import IdentificationError
 
 if TYPE_CHECKING:
+    from .likelihood import PatternData
     from .prepare import Problem
 
 OptimizerRecord = dict[str, Any]
@@ -135,6 +136,30 @@ class Objective:
         return out
 
 
+class ReducedObjective:
+    """The objective of θ = t + K u as a function of u (linear equality constraints; lavaan's ``ceq``): the
+    gradient and the information matrices are the θ-space ones projected on the columns of K."""
+
+    def __init__(self, objective: Objective, K: np.ndarray, t: np.ndarray):
+        self.objective, self.K, self.t = objective, K, t
+        self.npar = K.shape[1]
+
+    def theta(self, u: np.ndarray) -> np.ndarray:
+        return self.t + self.K @ u
+
+    def loglik(self, u) -> float:
+        return self.objective.loglik(self.theta(u))
+
+    def gradient(self, u) -> np.ndarray:
+        return self.K.T @ self.objective.gradient(self.theta(u))
+
+    def expected_information(self, u) -> np.ndarray:
+        return self.K.T @ self.objective.expected_information(self.theta(u)) @ self.K
+
+    def observed_information(self, u) -> np.ndarray:
+        return self.K.T @ self.objective.observed_information(self.theta(u)) @ self.K
+
+
 def _solve(info, g):
     try:
         return np.linalg.solve(info, g)
@@ -212,27 +237,19 @@ def newton_polish(obj: Objective, theta, *, max_steps: int = 5):
 # start values and the optimisation run of one Problem
 
 
-def _pair_cov(y: np.ndarray, i: int, j: int) -> float:
-    both = ~np.isnan(y[:, i]) & ~np.isnan(y[:, j])
-    if both.sum() < 2:
-        return 0.0
-    a, b = y[both, i], y[both, j]
-    return float(np.mean((a - a.mean()) * (b - b.mean())))
-
-
-def start_values(table: pd.DataFrame, observed: list[str], latent: list[str], frames: list[np.ndarray]) -> np.ndarray:
+def start_values(table: pd.DataFrame, observed: list[str], latent: list[str], datas: list[PatternData]) -> np.ndarray:
     """Start values: intercepts at the means, residual variances at half the variances, regressions 0.
 
     Each latent variable is scaled by its marker indicator (the first one with a fixed non-zero loading c):
     variance start 0.5·var(marker)/c², other loadings c·sign(cov(x, marker))·sd(x)/sd(marker), so that signs
-    and very different scales (a 1-5 rating next to a 0-100 percentage) start in the right region.
+    and very different scales (a 1-5 rating next to a 0-100 percentage) start in the right region. A value
+    given with ``start()`` in the syntax (the table's ``start`` column) is used as written.
     """
     npar = int(table["free"].max())
     theta = np.zeros(npar)
     counts = np.zeros(npar)
-    for g, y in enumerate(frames, start=1):
-        var = np.nanvar(y, axis=0)
-        mean = np.nanmean(y, axis=0)
+    for g, dat in enumerate(datas, start=1):
+        _, mean, var = dat.available_moments()
         sub = table[table["group"] == g]
         markers: dict[str, tuple[int, float]] = {}
         first: dict[str, int] = {}
@@ -251,7 +268,7 @@ def start_values(table: pd.DataFrame, observed: list[str], latent: list[str], fr
                     j = observed.index(rhs)
                     ref, c = markers.get(lhs, (first.get(lhs, j), 1.0))
                     if ref != j and var[ref] > 0:
-                        v = c * np.sign(_pair_cov(y, j, ref) or 1.0) * np.sqrt(var[j] / var[ref])
+                        v = c * np.sign(dat.pairwise_cov(j, ref) or 1.0) * np.sqrt(var[j] / var[ref])
                     elif lhs not in markers:
                         v = np.sqrt(0.5 * var[j])
             elif op == "~":
@@ -269,7 +286,11 @@ def start_values(table: pd.DataFrame, observed: list[str], latent: list[str], fr
                 v = 0.05
             theta[k] += v
             counts[k] += 1
-    return theta / np.maximum(counts, 1)
+    theta = theta / np.maximum(counts, 1)
+    if "start" in table:
+        given = table[(table["free"] > 0) & table["start"].notna()]
+        theta[given["free"].to_numpy() - 1] = given["start"].to_numpy(dtype=float)
+    return theta
 
 
 def optimize(problem: Problem, theta0: np.ndarray | None = None, *,
@@ -281,30 +302,37 @@ def optimize(problem: Problem, theta0: np.ndarray | None = None, *,
     the job, since Fisher scoring converges only linearly there. The bootstrap calls this with
     ``polish=False`` from the full-sample estimates.
     """
-    obj = problem.objective
+    obj: Any = problem.objective
     if theta0 is None:
-        theta0 = start_values(problem.table, list(problem.pt.observed), list(problem.pt.latent), problem.frames)
+        theta0 = start_values(problem.table, list(problem.pt.observed), list(problem.pt.latent), problem.datas)
+        if problem.reduction is not None:
+            K, t = problem.reduction
+            theta0 = t + K @ (K.T @ (theta0 - t))   # the nearest point that satisfies the constraints
         if not np.isfinite(obj.loglik(theta0)):
             theta0 = _inflate(problem, theta0)
+    start = np.asarray(theta0, dtype=float)
+    if problem.reduction is not None:
+        obj = ReducedObjective(obj, *problem.reduction)
+        start = obj.K.T @ (start - obj.t)
     fiml = polish and problem.missing == "fiml"
     # under FIML, Fisher scoring converges only linearly: stop it early and finish with Newton steps
-    theta, rec = fisher_scoring(obj, theta0, tol=1e-9 if fiml else 1e-12, step_tol=1e-4 if fiml else 1e-7)
+    theta, rec = fisher_scoring(obj, start, tol=1e-9 if fiml else 1e-12, step_tol=1e-4 if fiml else 1e-7)
     rec["fallback"] = None
     if not rec["converged"] and polish:
-        theta, rec = _fallback(problem, theta, rec)
+        theta, rec = _fallback(obj, problem.n_obs, theta, rec)
     hess = None
     steps = 0
     if fiml:
         theta, hess, steps = newton_polish(obj, theta)
         rec["loglik"] = obj.loglik(theta)
     rec["newton_steps"] = steps
+    if isinstance(obj, ReducedObjective):
+        return obj.theta(theta), None, rec   # the Hessian is wanted in θ space: the caller computes it there
     return theta, hess, rec
 
 
-def _fallback(problem: Problem, theta: np.ndarray, rec: OptimizerRecord) -> tuple[np.ndarray, OptimizerRecord]:
+def _fallback(obj: Any, N: int, theta: np.ndarray, rec: OptimizerRecord) -> tuple[np.ndarray, OptimizerRecord]:
     """Second optimiser when Fisher scoring stops early: BFGS on −ℓ/N with the analytic gradient."""
-    obj = problem.objective
-    N = problem.n_obs
 
     def f(th: np.ndarray) -> float:
         ll = obj.loglik(th)
@@ -337,7 +365,7 @@ def _inflate(problem: Problem, theta0: np.ndarray) -> np.ndarray:
     raise IdentificationError("no positive-definite implied covariance matrix at the start values: a variance "
                               "fixed at 0 leaves an observed variable without variance, or the data have fewer "
                               "rows than the model's observed variables need (n rows: "
-                              f"{[len(y) for y in problem.frames]}).")
+                              f"{list(problem.n_obs_by_group)}).")
 
 
 def improper_solution(problem: Problem, theta: np.ndarray) -> list[str]:
@@ -358,8 +386,16 @@ def improper_solution(problem: Problem, theta: np.ndarray) -> list[str]:
     return problems
 
 
-def vcov_from_information(info: np.ndarray) -> np.ndarray | None:
-    """Inverse of the information matrix, or None when it is singular (the model is then not identified)."""
+def vcov_from_information(info: np.ndarray, reduction: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
+    """Inverse of the information matrix, or None when it is singular (the model is then not identified).
+
+    Under linear constraints θ = t + K u (``reduction``) the inverse is K (Kᵀ I K)⁻¹ Kᵀ, which is what lavaan's
+    augmented information gives (constrained directions have variance 0).
+    """
+    if reduction is not None:
+        K = reduction[0]
+        inner = vcov_from_information(K.T @ info @ K)
+        return None if inner is None else K @ inner @ K.T
     try:
         vc = np.linalg.inv(info)
     except np.linalg.LinAlgError:

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
+from scipy.linalg import block_diag
 
 from .estimate import optimize as optimize_problem
 from .likelihood import LOG2PI, PatternData
@@ -74,12 +75,13 @@ def reference_models(problem: Problem, theta: np.ndarray) -> ReferenceModels:
     return ReferenceModels(float(ll_x), float(ll_h1), float(ll_base), h1_moments)
 
 
-def fit_measures(problem: Problem, theta: np.ndarray, info: np.ndarray, vcov: np.ndarray | None,
-                 reference: ReferenceModels, *, robust: bool) -> dict[str, float]:
-    """Step 5: χ², df, the indices and (``robust``: MLR or ``se="robust"``) their scaled versions.
+def fit_measures(problem: Problem, theta: np.ndarray, vcov: np.ndarray | None, reference: ReferenceModels, *,
+                 robust: bool) -> dict[str, float]:
+    """Step 5: χ², df, the indices and (``robust``: MLR) their scaled versions; under FIML lavaan's ``*_robust``
+    indices (FIML-corrected, :func:`fiml_corrected`) for ML and MLR alike.
 
-    ``info`` is the information matrix used for the standard errors, ``vcov`` its inverse (None when singular:
-    then no scaled statistics).
+    ``vcov`` is the inverse of the information matrix the standard errors use (None when singular: then no
+    scaled or robust statistics).
     """
     pt = problem.pt
     N = problem.n_obs
@@ -87,21 +89,24 @@ def fit_measures(problem: Problem, theta: np.ndarray, info: np.ndarray, vcov: np
     p, px = len(pt.observed), len(pt.exogenous_x)
     ll = problem.objective.loglik(theta) - reference.loglik_x
     ll_h1, ll_base = reference.loglik_h1, reference.loglik_baseline
-    ndat = G * (p * (p + 3) // 2 - px * (px + 3) // 2)
-    npar = pt.npar
+    if problem.meanstructure:
+        ndat = G * (p * (p + 3) // 2 - px * (px + 3) // 2)
+    else:
+        ndat = G * (p * (p + 1) // 2 - px * (px + 1) // 2)
+    npar = problem.npar
     df = float(ndat - npar)
-    df_base = float(ndat - G * 2 * (p - px))
+    df_base = float(ndat - G * (2 if problem.meanstructure else 1) * (p - px))
     chisq = max(2.0 * (ll_h1 - ll), 0.0) if df > 0 else 2.0 * (ll_h1 - ll)
     chisq_base = 2.0 * (ll_h1 - ll_base)
     fit = baseline_indices(chisq, df, chisq_base, df_base, ll, ll_h1, npar, N, G)
     value = 0.0
     for gm, dat, (mu1, sig1) in zip(problem.models, problem.datas, reference.h1_moments):
         mu, sigma = gm.implied(theta)
-        value += dat.n / N * srmr(mu1, sig1, mu, sigma)
+        value += dat.n / N * srmr(mu1, sig1, mu, sigma, means=problem.meanstructure)
     fit["srmr"] = value
     if robust:
         if vcov is not None and df > 0:
-            scaling = yuan_bentler_scaling(problem, theta, info, df, reference.h1_moments)
+            scaling = yuan_bentler_scaling(problem, theta, vcov, df, reference.h1_moments)
             fit["chisq_scaled"] = chisq / scaling
             fit["pvalue_scaled"] = float(stats.chi2.sf(chisq / scaling, df))
             fit["chisq_scaling_factor"] = scaling
@@ -110,6 +115,16 @@ def fit_measures(problem: Problem, theta: np.ndarray, info: np.ndarray, vcov: np
             fit["chisq_scaled"] = chisq if df == 0 else np.nan
             fit["pvalue_scaled"] = np.nan
             fit["chisq_scaling_factor"] = np.nan
+    if problem.missing == "fiml" and vcov is not None and df > 0 and problem.has_rows:
+        try:
+            if not np.isfinite(ll_h1):
+                raise np.linalg.LinAlgError("no H1 estimate")
+            fiml = fiml_corrected(problem, theta, reference.h1_moments, version="V3" if robust else "V6")
+        except (np.linalg.LinAlgError, FloatingPointError):
+            # lavaan likewise reports NA ("computation of robust RMSEA failed") when H1 has no ML estimate
+            fiml = {"chisq": np.nan, "c_hat": np.nan, "chisq_null": np.nan, "c_hat_null": np.nan}
+        fit.update(robust_indices(fiml["chisq"], df, fiml["c_hat"], fiml["chisq_null"], df_base, fiml["c_hat_null"],
+                                  N, G))
     return fit
 
 
@@ -134,11 +149,13 @@ def baseline_indices(chisq: float, df: float, chisq_b: float, df_b: float, ll: f
         fit["rmsea"] = 0.0
     fit["rmsea_ci_lower"], fit["rmsea_ci_upper"] = rmsea_ci(chisq, df, N, G)
     fit["rmsea_pvalue"] = (float(stats.ncx2.sf(chisq, df, 0.05 ** 2 * N * df / G)) if df > 0 else np.nan)
+    fit["rmsea_notclose_pvalue"] = (float(stats.ncx2.cdf(chisq, df, 0.08 ** 2 * N * df / G)) if df > 0 else np.nan)
     fit["loglik"] = ll
     fit["unrestricted_loglik"] = ll_h1
     fit["npar"] = float(npar)
     fit["aic"] = -2 * ll + 2 * npar
     fit["bic"] = -2 * ll + np.log(N) * npar
+    fit["sabic"] = -2 * ll + np.log((N + 2) / 24) * npar
     fit["ntotal"] = float(N)
     return fit
 
@@ -164,26 +181,24 @@ def rmsea_ci(chisq: float, df: float, n: int, G: int, level: float = 0.90) -> tu
     return np.sqrt(lo / (n * df)) * np.sqrt(G), np.sqrt(hi / (n * df)) * np.sqrt(G)
 
 
-def srmr(mu_h1: np.ndarray, sig_h1: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
-    """Standardised root mean square residual of one group, mean residuals included (lavaan's ``srmr``)."""
+def srmr(mu_h1: np.ndarray, sig_h1: np.ndarray, mu: np.ndarray, sigma: np.ndarray, *, means: bool = True) -> float:
+    """Standardised root mean square residual of one group (lavaan's ``srmr``, Bentler's): covariance residuals
+    scaled by the H1 standard deviations, and the mean residuals when the model has a mean structure."""
     sd = np.sqrt(np.diag(sig_h1))
     r = (sig_h1 - sigma) / np.outer(sd, sd)
-    m = (mu_h1 - mu) / sd
     iu = np.triu_indices(len(mu))
+    if not means:
+        return float(np.sqrt(np.mean(r[iu] ** 2)))
+    m = (mu_h1 - mu) / sd
     return float(np.sqrt((np.sum(r[iu] ** 2) + np.sum(m ** 2)) / (len(iu[0]) + len(mu))))
 
 
 def baseline_loglik(dat: PatternData, observed: list[str], exo: list[str]) -> float:
     """Independence model (free means and variances; the fixed.x block saturated) by ML on available data."""
-    y = dat.y
     xi = [observed.index(x) for x in exo]
-    ll = 0.0
-    for j in range(y.shape[1]):
-        if j in xi:
-            continue
-        v = y[~np.isnan(y[:, j]), j]
-        s2 = v.var()
-        ll += -0.5 * len(v) * (LOG2PI + np.log(s2) + 1.0)
+    n_j, _, var = dat.available_moments()
+    keep = np.array([j not in xi for j in range(len(n_j))], dtype=bool)
+    ll = float(np.sum(-0.5 * n_j[keep] * (LOG2PI + np.log(var[keep]) + 1.0)))
     return ll + exo_loglik(dat, observed, exo)
 
 
@@ -192,9 +207,8 @@ def exo_loglik(dat: PatternData, observed: list[str], exo: list[str]) -> float:
     xi = [observed.index(x) for x in exo]
     if not xi:
         return 0.0
-    x = dat.y[:, xi]
-    s = np.cov(x.T, bias=True).reshape(len(xi), len(xi))
-    return float(-0.5 * len(x) * (len(xi) * LOG2PI + np.linalg.slogdet(s)[1] + len(xi)))
+    _, s = dat.block_moments(xi)
+    return float(-0.5 * dat.n * (len(xi) * LOG2PI + np.linalg.slogdet(s)[1] + len(xi)))
 
 
 def saturated_scores_info(dat: PatternData, mu: np.ndarray, sigma: np.ndarray,
@@ -236,13 +250,14 @@ def saturated_scores_info(dat: PatternData, mu: np.ndarray, sigma: np.ndarray,
     return scores[:, keep], H[np.ix_(keep, keep)]
 
 
-def yuan_bentler_scaling(problem: Problem, theta: np.ndarray, H0: np.ndarray, df: float,
+def yuan_bentler_scaling(problem: Problem, theta: np.ndarray, vcov0: np.ndarray, df: float,
                          h1_moments: list[Moments]) -> float:
     """Yuan–Bentler (Mplus variant) scaling factor c = [tr(A1⁻¹B1) − tr(H0⁻¹B0)]/df.
 
     A1, B1: observed and first-order information of the saturated model at its own (sample or EM)
-    estimates — lavaan uses ``h1.information = "unstructured"`` here; H0, B0: observed information and
-    outer product of casewise scores of the fitted model.
+    estimates — lavaan uses ``h1.information = "unstructured"`` here; H0⁻¹ (``vcov0``, under constraints the
+    constrained inverse), B0: inverse observed information and outer product of casewise scores of the fitted
+    model.
     """
     trace_h1 = 0.0
     for gm, dat, (mu, sigma) in zip(problem.models, problem.datas, h1_moments):
@@ -252,7 +267,7 @@ def yuan_bentler_scaling(problem: Problem, theta: np.ndarray, H0: np.ndarray, df
         trace_h1 += float(np.trace(np.linalg.solve(A1, B1)))
     scores0 = np.vstack(problem.objective.case_scores(theta))
     B0 = scores0.T @ scores0
-    trace_h0 = float(np.trace(np.linalg.solve(H0, B0)))
+    trace_h0 = float(np.sum(vcov0 * B0))   # tr(H0⁻¹ B0), both symmetric
     return (trace_h1 - trace_h0) / df if df > 0 else np.nan
 
 
@@ -267,7 +282,9 @@ def baseline_problem(problem: Problem) -> tuple[Problem, list[int]]:
     stmts, defs = parse_model("\n".join(lines))
     bpt = build_partable(stmts, defs, observed=set(pt.observed), n_groups=pt.n_groups, defaults="none")
     order = [list(pt.observed).index(v) for v in bpt.observed]
-    return Problem(bpt, [y[:, order] for y in problem.frames], problem.missing, problem.group_labels), order
+    frames = None if problem.frames is None else [y[:, order] for y in problem.frames]
+    return Problem(bpt, frames, problem.missing, problem.group_labels, datas=[d.reordered(order) for d in problem.datas],
+                   meanstructure=problem.meanstructure), order
 
 
 def scaled_indices(problem: Problem, h1_moments: list[Moments], fit: dict[str, float], N: int,
@@ -278,7 +295,7 @@ def scaled_indices(problem: Problem, h1_moments: list[Moments], fit: dict[str, f
     H_b = hess_b if hess_b is not None else bw.objective.observed_information(theta_b)
     df, df_b = fit["df"], fit["baseline_df"]
     h1_b = [(mu[order], sig[np.ix_(order, order)]) for mu, sig in h1_moments]
-    c_b = yuan_bentler_scaling(bw, theta_b, H_b, df_b, h1_b)
+    c_b = yuan_bentler_scaling(bw, theta_b, np.linalg.inv(H_b), df_b, h1_b)
     t, t_b = fit["chisq_scaled"], fit["baseline_chisq"] / c_b
     out = {"baseline_chisq_scaled": t_b, "baseline_chisq_scaling_factor": c_b}
     denom = max(t - df, t_b - df_b, 0.0)
@@ -288,14 +305,151 @@ def scaled_indices(problem: Problem, h1_moments: list[Moments], fit: dict[str, f
     # lavaan (Mplus variant): CI from the unscaled χ² on c·df degrees of freedom (same point estimate as above)
     out["rmsea_ci_lower_scaled"], out["rmsea_ci_upper_scaled"] = rmsea_ci(
         fit["chisq"], fit["chisq_scaling_factor"] * df, N, G)
-    if problem.complete and df > 0:
+    if problem.missing != "fiml" and df > 0:
         # population-corrected "robust" indices (Brosseau-Liard, Savalei & Li 2012; Brosseau-Liard & Savalei
-        # 2014), complete data only: under FIML lavaan uses a different correction (Savalei 2018), not done here
-        c, X2, X2_b = fit["chisq_scaling_factor"], fit["chisq"], fit["baseline_chisq"]
-        d0, db = X2 - c * df, X2_b - c_b * df_b
-        out["cfi_robust"] = 1.0 if max(d0, db, 0.0) == 0 else 1.0 - max(d0, 0.0) / max(d0, db, 0.0)
-        out["tli_robust"] = 1.0 - (d0 * df_b) / (db * df) if db != 0 else 1.0
-        out["rmsea_robust"] = np.sqrt(max(X2 / N / df - c / N, 0.0)) * np.sqrt(G)
-        lo, hi = rmsea_ci(t, df, N, G)
-        out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = lo * np.sqrt(c), hi * np.sqrt(c)
+        # 2014) on complete data; under FIML fit_measures adds lavaan's FIML-corrected ones (fiml_corrected)
+        out.update(robust_indices(fit["chisq"], df, fit["chisq_scaling_factor"], fit["baseline_chisq"], df_b, c_b,
+                                  N, G))
     return out
+
+
+def robust_indices(chisq: float, df: float, c_hat: float, chisq_null: float, df_null: float, c_hat_null: float,
+                   N: int, G: int) -> dict[str, float]:
+    """lavaan's ``*.robust`` CFI, TLI, RMSEA (with its 90% interval and p-value of close fit) from the unscaled χ²
+    of the model and of the baseline and their correction factors ĉ, ĉ_B (Brosseau-Liard, Savalei & Li 2012;
+    Brosseau-Liard & Savalei 2014; under FIML the corrected statistics of Savalei 2018 / Zhang & Savalei 2020):
+    RMSEA = √G·√max(χ²/(N·df) − ĉ/N, 0), its interval from the χ²/ĉ on df scaled by √ĉ, CFI = 1 − max(χ² − ĉ·df, 0)
+    / max(χ² − ĉ·df, χ²_B − ĉ_B·df_B, 0), TLI = 1 − (χ² − ĉ·df)·df_B / ((χ²_B − ĉ_B·df_B)·df)."""
+    out: dict[str, float] = {}
+    if not all(np.isfinite([chisq, c_hat, chisq_null, c_hat_null])) or df <= 0:
+        return {k: np.nan for k in ("cfi_robust", "tli_robust", "rmsea_robust", "rmsea_ci_lower_robust",
+                                    "rmsea_ci_upper_robust", "rmsea_pvalue_robust")}
+    d0, db = chisq - c_hat * df, chisq_null - c_hat_null * df_null
+    t2 = max(d0, db, 0.0)
+    out["cfi_robust"] = 1.0 if max(d0, 0.0) == 0 and t2 == 0 else 1.0 - max(d0, 0.0) / t2
+    out["tli_robust"] = 1.0 - (d0 * df_null) / (db * df) if db != 0 else 1.0
+    out["rmsea_robust"] = np.sqrt(max(chisq / N / df - c_hat / N, 0.0)) * np.sqrt(G)
+    lo, hi = rmsea_ci(chisq / c_hat, df, N, G)
+    out["rmsea_ci_lower_robust"], out["rmsea_ci_upper_robust"] = lo * np.sqrt(c_hat), hi * np.sqrt(c_hat)
+    out["rmsea_pvalue_robust"] = float(stats.ncx2.sf(chisq / c_hat, df, N * df / c_hat * 0.05 ** 2 / G))
+    return out
+
+
+def _moment_coordinates(p: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """dμ, dΣ of the saturated model's own coordinates (μ, vech Σ): the identity Jacobian, and vech's indices."""
+    iu = np.triu_indices(p)
+    k = p + len(iu[0])
+    dmu = np.zeros((k, p))
+    dmu[np.arange(p), np.arange(p)] = 1.0
+    dsig = np.zeros((k, p, p))
+    r = np.arange(p, k)
+    dsig[r, iu[0], iu[1]] = 1.0
+    dsig[r, iu[1], iu[0]] = 1.0
+    return dmu, dsig, iu
+
+
+def moment_jacobian(gm, theta: np.ndarray) -> np.ndarray:
+    """Δ = ∂(μ, vech Σ)/∂θ (rows: means, then the upper triangle of Σ row by row) of one group."""
+    _, _, dmu, dsig = gm.jacobian(theta)
+    iu = np.triu_indices(dmu.shape[1])
+    return np.vstack([dmu.T, dsig[:, iu[0], iu[1]].T])
+
+
+def h1_information(dat: PatternData, mu: np.ndarray, sigma: np.ndarray, kind: str) -> np.ndarray:
+    """Information of the saturated model at (μ, Σ) in (μ, vech Σ) coordinates, summed over rows: ``"observed"``
+    (the Hessian of −ℓ; with missing data over the patterns) or ``"expected"``."""
+    dmu, dsig, _ = _moment_coordinates(len(mu))
+    if kind == "observed":
+        return dat.observed_information_moments(mu, sigma, dmu, dsig)
+    return dat.expected_information(sigma, dmu, dsig)
+
+
+def non_x(p: int, x_idx) -> np.ndarray:
+    """Mask of the (μ, vech Σ) coordinates that do not belong to fixed.x covariates only (lavaan drops them)."""
+    iu = np.triu_indices(p)
+    return np.r_[~np.isin(np.arange(p), x_idx), ~(np.isin(iu[0], x_idx) & np.isin(iu[1], x_idx))]
+
+
+def _complete_chisq(problem: Problem, theta: np.ndarray, h1_moments: list[Moments]) -> float:
+    """χ² of the model at θ against the H1 moments taken as complete-data summary statistics (lavaan's fit.tilde)."""
+    total = 0.0
+    for gm, dat, (mu1, sig1) in zip(problem.models, problem.datas, h1_moments):
+        tilde = PatternData.from_moments(mu1, sig1, dat.n)
+        mu, sigma = gm.implied(theta)
+        total += 2.0 * (tilde.loglik(mu1, sig1)[0] - tilde.loglik(mu, sigma)[0])
+    return total
+
+
+def fiml_corrected(problem: Problem, theta: np.ndarray, h1_moments: list[Moments], *,
+                   version: str) -> dict[str, float]:
+    """lavaan's FIML-corrected χ² and correction factors behind the ``*_robust`` indices under missing data
+    (``lav_fit_fiml_corrected``; Savalei 2018; Zhang & Savalei 2020, "FIML-C").
+
+    T̃: the model at θ̂ tested against the EM moments as if they were complete data; ĉ = k/df with, in the
+    saturated model's coordinates (fixed.x moments dropped) and per-observation scale, W_m and J_m the observed
+    and first-order information of the missing-data H1 at the EM moments, W_c the complete-data information there,
+    U = W_m − W_m Δ (Δᵀ W_m Δ)⁻¹ Δᵀ W_m, Γ = W_m⁻¹ J_m W_m⁻¹ and k = tr(W_c W_m⁻¹ U W_m⁻¹) (``"V6"``, for ML) or
+    tr(U W_m⁻¹ W_c W_m⁻¹ U Γ) (``"V3"``, for MLR); the same for the independence model gives ĉ_B.
+    """
+    N = problem.n_obs
+    x_idx = [list(problem.pt.observed).index(x) for x in problem.pt.exogenous_x]
+    Wm, Wmi, Wc, Gam = [], [], [], []
+    for dat, (mu1, sig1) in zip(problem.datas, h1_moments):
+        if not np.isfinite(dat.loglik(mu1, sig1)[0]):
+            raise np.linalg.LinAlgError("the H1 covariance matrix is not positive definite")
+        keep = non_x(len(mu1), x_idx)
+        H = h1_information(dat, mu1, sig1, "observed")[np.ix_(keep, keep)]
+        Wm.append(H / N)
+        Hi = np.linalg.inv(H)
+        Wmi.append(N * Hi)
+        Wc.append(dat.n / N * h1_information(PatternData.from_moments(mu1, sig1, 1), mu1, sig1, "expected")
+                  [np.ix_(keep, keep)])
+        if version == "V3":
+            scores, _ = saturated_scores_info(dat, mu1, sig1, x_idx)
+            Gam.append(N * Hi @ (scores.T @ scores) @ Hi)
+    Wm_all, Wmi_all, Wc_all = block_diag(*Wm), block_diag(*Wmi), block_diag(*Wc)
+    Gam_all = block_diag(*Gam) if Gam else None
+
+    def trace_k(delta: np.ndarray, reduction=None) -> float:
+        E = delta.T @ Wm_all @ delta
+        if reduction is not None:
+            K = reduction[0]
+            E_inv = K @ np.linalg.inv(K.T @ E @ K) @ K.T
+        else:
+            E_inv = np.linalg.inv(E)
+        U = Wm_all - Wm_all @ delta @ E_inv @ delta.T @ Wm_all
+        if version == "V3":
+            return float(np.trace(U @ Wmi_all @ Wc_all @ Wmi_all @ U @ Gam_all))
+        return float(np.trace(Wc_all @ Wmi_all @ U @ Wmi_all))
+
+    def stacked_delta(prob: Problem, th: np.ndarray, order: list[int]) -> np.ndarray:
+        blocks = []
+        p = len(order)
+        back = np.argsort(order)   # position in prob's variable order of each of the main problem's variables
+        for gm in prob.models:
+            _, _, dmu, dsig = gm.jacobian(th)
+            dmu, dsig = dmu[:, back], dsig[:, back][:, :, back]
+            iu = np.triu_indices(p)
+            delta = np.vstack([dmu.T, dsig[:, iu[0], iu[1]].T])
+            blocks.append(delta[non_x(p, x_idx)])
+        return np.vstack(blocks)
+
+    p = len(problem.pt.observed)
+    df = _df(problem)
+    xx3 = _complete_chisq(problem, theta, h1_moments)
+    c_hat = trace_k(stacked_delta(problem, theta, list(range(p))), problem.reduction) / df
+    bw, order = baseline_problem(problem)
+    theta_b, _, _ = optimize_problem(bw)
+    h1_b = [(mu[order], sig[np.ix_(order, order)]) for mu, sig in h1_moments]
+    xx3_null = _complete_chisq(bw, theta_b, h1_b)
+    df_b = _df(bw)
+    c_hat_null = trace_k(stacked_delta(bw, theta_b, order)) / df_b
+    return {"chisq": xx3, "c_hat": c_hat, "chisq_null": xx3_null, "c_hat_null": c_hat_null}
+
+
+def _df(problem: Problem) -> float:
+    G = len(problem.datas)
+    p, px = len(problem.pt.observed), len(problem.pt.exogenous_x)
+    ndat = G * (p * (p + 3) // 2 - px * (px + 3) // 2)
+    return float(ndat - problem.npar) if problem.meanstructure else float(
+        G * (p * (p + 1) // 2 - px * (px + 1) // 2) - problem.npar)

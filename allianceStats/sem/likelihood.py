@@ -98,6 +98,55 @@ class PatternData:
         return cls(y=y, masks=masks, counts=counts.astype(float), row_pattern=row_pattern, sum_y=sum_y,
                    sum_yy=sum_yy)
 
+    @classmethod
+    def from_moments(cls, mean: np.ndarray, cov: np.ndarray, n: int) -> PatternData:
+        """Complete data known only by their mean vector, covariance matrix (divisor n) and size (summary
+        statistics: the likelihood, its derivatives and the information need nothing else; casewise scores do)."""
+        mean = np.asarray(mean, dtype=float)
+        cov = np.asarray(cov, dtype=float)
+        p = len(mean)
+        return cls(y=None, masks=np.ones((1, p), dtype=bool), counts=np.array([float(n)]),
+                   row_pattern=np.zeros(0, dtype=int), sum_y=n * mean[None], sum_yy=n * (cov + np.outer(mean, mean))[None])
+
+    @property
+    def has_rows(self) -> bool:
+        """Whether the rows themselves are known (False for summary statistics)."""
+        return self.y is not None
+
+    def reordered(self, order) -> PatternData:
+        """The same data with the variables in ``order`` (a list of column positions)."""
+        order = list(order)
+        if self.y is not None:
+            return PatternData.from_array(self.y[:, order])
+        return PatternData(y=None, masks=self.masks[:, order], counts=self.counts, row_pattern=self.row_pattern,
+                           sum_y=self.sum_y[:, order], sum_yy=self.sum_yy[:, order][:, :, order])
+
+    def available_moments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per variable the number of observed values, their mean and (divisor n) variance, from the pattern sums
+        (what ``np.nanmean``/``np.nanvar`` give on the rows)."""
+        mk = self.masks.astype(float)
+        n_j = self.counts @ mk
+        mean = self.sum_y.sum(axis=0) / n_j
+        sq = np.einsum("kjj->j", self.sum_yy)
+        return n_j, mean, sq / n_j - mean ** 2
+
+    def pairwise_cov(self, i: int, j: int) -> float:
+        """Covariance (divisor n) of variables i and j over the rows where both are observed (0 if fewer than 2)."""
+        both = self.masks[:, i] & self.masks[:, j]
+        n = float(self.counts[both].sum())
+        if n < 2:
+            return 0.0
+        si, sj = self.sum_y[both, i].sum(), self.sum_y[both, j].sum()
+        return float(self.sum_yy[both, i, j].sum() / n - si * sj / n ** 2)
+
+    def block_moments(self, idx) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance (divisor n) of the variables ``idx``, which are observed in every row."""
+        idx = list(idx)
+        n = self.counts.sum()
+        mean = self.sum_y[:, idx].sum(axis=0) / n
+        cov = self.sum_yy[:, idx][:, :, idx].sum(axis=0) / n - np.outer(mean, mean)
+        return mean, cov
+
     @property
     def n(self) -> int:
         return int(self.counts.sum())
@@ -202,6 +251,8 @@ class PatternData:
 
     def case_scores(self, mu: np.ndarray, sigma: np.ndarray):
         """Per-row derivatives of the row's log-likelihood: (n, p) w.r.t. μ and (n, p, p) w.r.t. Σ."""
+        if self.y is None:
+            raise ValueError("casewise scores need the rows of the data, not only summary statistics")
         inv, _ = self._padded_inverse(sigma)
         mk = self.masks[self.row_pattern].astype(float)
         r = np.where(np.isnan(self.y), 0.0, self.y - mu[None]) * mk
@@ -223,12 +274,11 @@ class PatternData:
             if ll == -np.inf:  # singular sample covariance: H1's likelihood is unbounded, not −inf
                 return mu, sigma, _no_h1(0), 0
             return mu, sigma, ll, 0
-        y = self.y
         if start is not None and self.loglik(*start)[0] > -np.inf:
             mu, sigma = np.array(start[0], dtype=float), np.array(start[1], dtype=float)
         else:
-            mu = np.nanmean(y, axis=0)
-            sigma = np.diag(np.nanvar(y, axis=0))
+            _, mu, var = self.available_moments()
+            sigma = np.diag(var)
         ll_old = -np.inf
         mk = self.masks.astype(float)
         n = self.counts

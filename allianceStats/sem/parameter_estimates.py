@@ -2,13 +2,13 @@
 ``standardizedSolution`` (type ``"std.all"``).
 
 One row per parameter-table row (free and fixed), then one per defined parameter (``op == ":="``, group 0):
-``lhs, op, rhs, label, group, estimate, std_error, statistic, p_value, ci_lower, ci_upper, std_all``.
+``lhs, op, rhs, label, group, estimate, std_error, statistic, p_value, ci_lower, ci_upper, std_all, std_lv``.
 Wald z tests and normal-theory intervals at ``conf_level``; fixed parameters have ``std_error = 0`` and no test.
 Defined parameters get delta-method standard errors (numerical Jacobian of the definitions), or under the
 bootstrap the SD and percentile interval of their own replicates. ``std_all`` standardises loadings and
 regressions by the total SDs of both variables and turns residual covariances into residual correlations
 (lavaan's ``std.all`` with ``cov.std = TRUE``); thresholds of ordered items are divided by the SD of the latent
-response, scale factors multiplied by it.
+response, scale factors multiplied by it. ``std_lv`` (lavaan's ``std.lv``) standardises the latent variables only.
 
 Example
 -------
@@ -61,8 +61,12 @@ def defined_values(definitions: Sequence[Definition], table: pd.DataFrame, theta
     return np.array(out)
 
 
-def std_all(table: pd.DataFrame, problem: Problem, theta: np.ndarray, est: np.ndarray) -> np.ndarray:
-    """lavaan's std.all: loadings/regressions by total SDs; residual covariances as residual correlations."""
+def std_all(table: pd.DataFrame, problem: Problem, theta: np.ndarray, est: np.ndarray, *,
+            latent_only: bool = False) -> np.ndarray:
+    """lavaan's std.all: loadings/regressions by total SDs; residual covariances as residual correlations.
+
+    ``latent_only``: lavaan's std.lv — only the latent variables are standardised (observed variables keep their
+    scale: their SDs count as 1)."""
     out = np.full(len(table), np.nan)
     lhs_all, op_all, rhs_all = (table[c].to_numpy() for c in ("lhs", "op", "rhs"))
     group_all = table["group"].to_numpy()
@@ -70,6 +74,9 @@ def std_all(table: pd.DataFrame, problem: Problem, theta: np.ndarray, est: np.nd
         _, C, Psi = gm.all_moments(theta)
         sd = np.sqrt(np.clip(np.diag(C), 0, None))
         psi_sd = np.sqrt(np.abs(np.diag(Psi)))
+        if latent_only:
+            sd[:gm.p] = 1.0
+            psi_sd[:gm.p] = 1.0
         rows = np.flatnonzero(group_all == g)
         li = np.array([gm.pos[v] for v in lhs_all[rows]])
         ri = np.array([gm.pos.get(v, 0) for v in rhs_all[rows]])
@@ -80,6 +87,20 @@ def std_all(table: pd.DataFrame, problem: Problem, theta: np.ndarray, est: np.nd
                 [e * sd[li] / sd[ri], e * sd[ri] / sd[li], e / sd[li], e / sd[li] ** 2, e * sd[li]],
                 default=e / (psi_sd[li] * psi_sd[ri]))
         out[rows] = val
+    return out
+
+
+def _defined_standardized(defs: Sequence[Definition], table: pd.DataFrame, standardized: np.ndarray) -> list[float]:
+    """Defined parameters evaluated at the standardised values of their labels (as lavaan's standardizedSolution)."""
+    std_vals = _label_values(table, standardized)
+    out = []
+    for d in defs:
+        try:
+            v = evaluate_expression(d.expression, std_vals)
+        except (KeyError, ZeroDivisionError, ValueError):
+            v = np.nan
+        std_vals[d.lhs] = v
+        out.append(v)
     return out
 
 
@@ -101,6 +122,7 @@ def parameter_table(problem: Problem, theta: np.ndarray, vcov: np.ndarray | None
         se = np.where(free > 0, np.nan, 0.0)
     z = stats.norm.ppf(0.5 + conf_level / 2)
     standardized = std_all(table, problem, theta, est)
+    standardized_lv = std_all(table, problem, theta, est, latent_only=True)
     defs = problem.pt.definitions
     rows = pd.DataFrame({"lhs": table["lhs"], "op": table["op"], "rhs": table["rhs"], "label": table["label"],
                          "group": table["group"], "estimate": est, "std_error": se})
@@ -128,20 +150,13 @@ def parameter_table(problem: Problem, theta: np.ndarray, vcov: np.ndarray | None
             # bootstrap: the defined parameters' own replicates (not the delta method)
             dboot = np.array([defined_values(defs, table, th) for th in boot])
             dse = dboot.std(axis=0, ddof=1)
-        std_vals = _label_values(table, standardized)
-        dstd = []
-        for d in defs:
-            try:
-                v = evaluate_expression(d.expression, std_vals)
-            except (KeyError, ZeroDivisionError, ValueError):
-                v = np.nan
-            std_vals[d.lhs] = v
-            dstd.append(v)
         drows = pd.DataFrame({"lhs": [d.lhs for d in defs], "op": ":=", "rhs": [d.expression for d in defs],
                               "label": [d.lhs for d in defs], "group": 0, "estimate": dvals, "std_error": dse})
         rows = pd.concat([rows, drows], ignore_index=True)
-        standardized = np.r_[standardized, dstd]
+        standardized = np.r_[standardized, _defined_standardized(defs, table, standardized)]
+        standardized_lv = np.r_[standardized_lv, _defined_standardized(defs, table, standardized_lv)]
     is_free = np.r_[free > 0, np.ones(len(defs), dtype=bool)]
+    is_free &= ~(rows["std_error"].to_numpy() == 0)   # an active inequality constraint: a fixed direction (lavaan)
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = np.where(is_free, rows["estimate"] / rows["std_error"], np.nan)
     rows["statistic"] = stat
@@ -159,6 +174,7 @@ def parameter_table(problem: Problem, theta: np.ndarray, vcov: np.ndarray | None
             upper = np.r_[upper, np.nanquantile(dboot, hi, axis=0)]
         rows["ci_lower"], rows["ci_upper"] = lower, upper
     rows["std_all"] = standardized
+    rows["std_lv"] = standardized_lv
     rows["group"] = rows["group"].astype(int)
     rows.attrs["conf_level"] = conf_level
     rows.attrs["group_labels"] = dict(enumerate(problem.group_labels, start=1))

@@ -47,6 +47,7 @@ y ~ x1 1 False
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,9 +56,12 @@ import pandas as pd
 from ..data.checks import check_choice
 from ..errors import DataWarning, FormulaError, IdentificationError
 from ._messages import warn
-from .syntax import _NUMBER_RE, Definition, Statement, expression_names
+from .syntax import _NAME_RE, _NUMBER_RE, Definition, Start, Statement, expression_names, modifier_kind, parse_model
 
-COLUMNS = ["lhs", "op", "rhs", "group", "user", "free", "value", "label", "exo"]
+COLUMNS = ["lhs", "op", "rhs", "group", "user", "free", "value", "label", "exo", "start"]
+GROUP_EQUAL = ("loadings", "intercepts", "means", "residuals", "residual.covariances", "lv.variances",
+               "lv.covariances", "regressions")
+"""lavaan's ``group.equal`` classes for continuous variables (``thresholds`` is the ordinal one)."""
 RAM_OPS = ("=~", "~", "~~", "~1")
 """Operators of the mean and covariance structure (``model.GroupModel``); ``|`` and ``~*~`` are the ordinal rows."""
 
@@ -74,6 +78,7 @@ class ParTable:
     n_groups: int
     ordered: tuple[str, ...] = ()
     parameterization: str = "delta"
+    constraints: tuple[Definition, ...] = ()
 
     @property
     def npar(self) -> int:
@@ -96,8 +101,15 @@ def _per_group(mod, n_groups: int, line: str):
     return [mod] * n_groups
 
 
-def _impose_equalities(table, free_idx, label_idx, equalities):
-    """``a == b``: the two labels share one free parameter; ``a == 0.5``: the labelled rows are fixed at 0.5."""
+def _is_simple(eq: Definition) -> bool:
+    """``label == label`` or ``label == number`` (imposed by sharing or fixing a free parameter)."""
+    return bool(eq.kind == "==" and _NAME_RE.match(eq.lhs)
+                and (_NAME_RE.match(eq.expression) or _NUMBER_RE.match(eq.expression)))
+
+
+def _impose_equalities(table, free_idx, label_idx, equalities, pairs=()):
+    """``a == b``: the two labels share one free parameter; ``a == 0.5``: the labelled rows are fixed at 0.5;
+    ``pairs`` of free indices to share (``group_equal``)."""
     parent = {k: k for k in range(1, int(free_idx.max()) + 1)}
 
     def root(k):
@@ -105,6 +117,9 @@ def _impose_equalities(table, free_idx, label_idx, equalities):
             k = parent[k]
         return k
 
+    for a, b in pairs:
+        a, b = root(a), root(b)
+        parent[max(a, b)] = min(a, b)
     for eq in equalities:
         if eq.lhs not in label_idx:
             raise FormulaError(f"constraint {eq.line!r}: {eq.lhs!r} is not the label of a free parameter.")
@@ -136,11 +151,7 @@ def _merge_duplicates(statements: list[Statement]) -> list[Statement]:
             out.append(s)
             continue
 
-        def kind(m) -> str:
-            first = m[0] if isinstance(m, tuple) and m else m
-            return "label" if isinstance(first, str) else "value"
-
-        kinds = [kind(m) for m in prev.modifiers + s.modifiers]
+        kinds = [modifier_kind(m) for m in prev.modifiers + s.modifiers]
         if not prev.modifiers or not s.modifiers or len(kinds) != len(set(kinds)):
             raise FormulaError(f"parameter '{s.lhs} {s.op} {s.rhs}' is specified twice; give it once.")
         both = Statement(prev.lhs, prev.op, prev.rhs, prev.modifiers + s.modifiers, prev.line)
@@ -151,12 +162,17 @@ def _merge_duplicates(statements: list[Statement]) -> list[Statement]:
 
 def build_partable(statements: list[Statement], definitions: list[Definition], *, observed: set[str],
                    n_groups: int, defaults: str = "sem", ordered: dict[str, int] | None = None,
-                   parameterization: str = "delta") -> ParTable:
+                   parameterization: str = "delta", std_lv: bool = False, orthogonal: bool = False,
+                   group_equal: Sequence[str] = (), group_partial: Sequence[str] = (),
+                   int_ov_free: bool = False) -> ParTable:
     """Build the parameter table from parsed statements (see module docstring for the defaults).
 
     ``observed`` is the set of column names of the data; names in the model that are neither a latent
     variable (left of ``=~``) nor a data column raise :class:`FormulaError`. Defaults follow lavaan 0.6
-    (``lavaanify``; Rosseel 2012), see the module docstring.
+    (``lavaanify``; Rosseel 2012), see the module docstring; ``std_lv``, ``orthogonal``, ``group_equal`` and
+    ``group_partial`` are lavaan's ``std.lv``, ``orthogonal``, ``group.equal`` and ``group.partial``;
+    ``int_ov_free`` frees the intercepts of the observed variables whatever ``defaults`` (a model without a mean
+    structure is fitted with saturated means).
 
     >>> from allianceStats.sem.syntax import parse_model
     >>> pt = build_partable(*parse_model("f =~ x1 + x2 + x3"), observed={"x1", "x2", "x3"}, n_groups=1)
@@ -165,6 +181,10 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
     """
     check_choice("defaults", defaults, ["sem", "none"])
     check_choice("parameterization", parameterization, ["delta", "theta"])
+    group_equal = [group_equal] if isinstance(group_equal, str) else list(group_equal)
+    for item in group_equal:
+        check_choice("group_equal", item, [*GROUP_EQUAL, "thresholds"])
+    partial = _partial_keys(group_partial)
     statements = _merge_duplicates(statements)
     latent = list(dict.fromkeys(s.lhs for s in statements if s.op == "=~"))
     clash = [v for v in latent if v in observed]
@@ -203,7 +223,7 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
 
     rows: dict[tuple, dict] = {}
 
-    def add(lhs, op, rhs, group, user, free, value, label, exo=False):
+    def add(lhs, op, rhs, group, user, free, value, label, exo=False, start=np.nan):
         key = _key(lhs, op, rhs) + (group,)
         if key in rows:
             if user and rows[key]["user"]:
@@ -211,25 +231,28 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
             return
         lhs, op, rhs = key[:3]
         rows[key] = dict(lhs=lhs, op=op, rhs=rhs, group=group, user=user, free=free, value=value,
-                         label=label, exo=exo)
+                         label=label, exo=exo, start=start)
 
     first_loading = set()
     for s in statements:
         per_group = [_per_group(m, n_groups, s.line) for m in s.modifiers]
         for g in range(1, n_groups + 1):
-            value, label, explicit_free = np.nan, "", False
+            value, label, explicit_free, start = np.nan, "", False, np.nan
             for mods in per_group:
                 m = mods[g - 1]
                 if m is None:
                     explicit_free = True
+                elif isinstance(m, Start):
+                    start = m.value
                 elif isinstance(m, float):
                     value = m
                 else:
                     label = m
             free = bool(np.isnan(value))
-            if s.op == "=~" and s.lhs not in first_loading and defaults == "sem" and free and not explicit_free:
+            if (s.op == "=~" and s.lhs not in first_loading and defaults == "sem" and free and not explicit_free
+                    and not std_lv):
                 free, value = False, 1.0
-            add(s.lhs, s.op, s.rhs, g, True, free, value, label)
+            add(s.lhs, s.op, s.rhs, g, True, free, value, label, start=start)
         if s.op == "=~":
             first_loading.add(s.lhs)
 
@@ -256,12 +279,15 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
                 add(v, "~~", v, g, False, False, 0.0, "")
             add(v, "~~", v, g, False, auto, np.nan if auto else 0.0, "")
         for v in latent:
+            if std_lv:   # lavaan std.lv: the (residual) variances of the latent variables fixed at 1
+                add(v, "~~", v, g, False, False, 1.0, "")
             add(v, "~~", v, g, False, auto, np.nan if auto else 0.0, "")
         if auto:
             for a, b in itertools.combinations(lv_x, 2):
-                add(a, "~~", b, g, False, True, np.nan, "")
+                add(a, "~~", b, g, False, not orthogonal, 0.0 if orthogonal else np.nan, "")
             for a, b in itertools.combinations(ov_y + lv_y, 2):
-                add(a, "~~", b, g, False, True, np.nan, "")
+                fix = orthogonal and a in lv_y and b in lv_y
+                add(a, "~~", b, g, False, not fix, 0.0 if fix else np.nan, "")
             for a, b in itertools.combinations(exo_free, 2):
                 add(a, "~~", b, g, False, True, np.nan, "")
         for a, b in itertools.combinations_with_replacement(ov_x, 2):
@@ -270,9 +296,12 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
             if v in ov_x:
                 add(v, "~1", "", g, False, False, np.nan, "", exo=True)
             else:
-                add(v, "~1", "", g, False, auto, np.nan if auto else 0.0, "")
+                ov_free = auto or int_ov_free
+                add(v, "~1", "", g, False, ov_free, np.nan if ov_free else 0.0, "")
         for v in latent:
-            add(v, "~1", "", g, False, False, 0.0, "")
+            # lavaan: once intercepts are equal across groups, latent means are free after the first group
+            free_mean = g > 1 and "intercepts" in group_equal and "means" not in group_equal
+            add(v, "~1", "", g, False, free_mean, np.nan if free_mean else 0.0, "")
 
     table = pd.DataFrame(list(rows.values()), columns=COLUMNS)
     # free-parameter index: one per free row, shared by rows with the same label
@@ -293,14 +322,21 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
         free_idx[i] = nxt
         if label:
             label_idx[label] = nxt
-    equalities = [d for d in definitions if d.kind == "=="]
+    equalities = [d for d in definitions if _is_simple(d)]
+    constraints = [d for d in definitions if d.kind != ":=" and not _is_simple(d)]
     definitions = [d for d in definitions if d.kind == ":="]
-    if equalities:
-        free_idx, nxt = _impose_equalities(table, free_idx, label_idx, equalities)
+    pairs = _group_equal_pairs(table, free_idx, group_equal, partial, set(ov), set(latent))
+    if equalities or pairs:
+        free_idx, nxt = _impose_equalities(table, free_idx, label_idx, equalities, pairs)
     table["free"] = free_idx
     table["user"] = table["user"].astype(bool)
     table["exo"] = table["exo"].astype(bool)
     known = set(table["label"]) | {d.lhs for d in definitions}
+    for d in constraints:
+        unknown = [n for n in expression_names(d.lhs) + expression_names(d.expression) if n not in label_idx]
+        if unknown:
+            raise FormulaError(f"constraint {d.line!r} uses {unknown}, which are not labels of free parameters; "
+                               "label them first, e.g. 'y ~ a*x'.")
     for d in definitions:
         unknown = [n for n in expression_names(d.expression) if n not in known]
         if unknown:
@@ -316,7 +352,58 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
                                f"{n_th + 1} categories, so {n_th} threshold(s) t1..t{n_th}.")
     return ParTable(table=table, observed=tuple(ov), latent=tuple(latent), exogenous_x=tuple(ov_x),
                     definitions=tuple(definitions), n_groups=n_groups, ordered=tuple(ordered),
-                    parameterization=parameterization)
+                    parameterization=parameterization, constraints=tuple(constraints))
+
+
+def _partial_keys(group_partial: Sequence[str] | str) -> set[tuple[str, str, str]]:
+    """``group_partial`` entries (``"f =~ x2"``, ``"x7 ~ 1"``, ``"x3 ~~ x3"``) as (lhs, op, rhs) keys."""
+    items = [group_partial] if isinstance(group_partial, str) else list(group_partial)
+    keys = set()
+    for item in items:
+        if not isinstance(item, str):
+            raise FormulaError(f"group_partial entries are parameters written as in the syntax ('f =~ x2', "
+                               f"'x1 ~ 1'), found {item!r}")
+        stmts, _ = parse_model(item)
+        keys.update(_key(st.lhs, st.op, st.rhs) for st in stmts)
+    return keys
+
+
+def _group_equal_pairs(table: pd.DataFrame, free_idx: np.ndarray, group_equal: Sequence[str],
+                       partial: set[tuple[str, str, str]], ov: set[str], latent: set[str]) -> list[tuple[int, int]]:
+    """Pairs of free indices that lavaan's ``group.equal`` makes equal: each free parameter of a listed class in
+    groups 2, 3, ... with its counterpart in group 1, except the ``group.partial`` ones."""
+    if not group_equal or int(table["group"].max()) < 2:
+        return []
+
+    def kind(lhs: str, op: str, rhs: str) -> str:
+        if op == "=~":
+            return "loadings"
+        if op == "~":
+            return "regressions"
+        if op == "~1":
+            return "intercepts" if lhs in ov else "means"
+        if op == "|":
+            return "thresholds"
+        if op == "~~":
+            if lhs in latent and rhs in latent:
+                return "lv.variances" if lhs == rhs else "lv.covariances"
+            if lhs in ov and rhs in ov:
+                return "residuals" if lhs == rhs else "residual.covariances"
+        return ""
+
+    first = {}
+    for i, (lhs, op, rhs, g) in enumerate(zip(table["lhs"], table["op"], table["rhs"], table["group"])):
+        if g == 1 and free_idx[i] > 0:
+            first[(lhs, op, rhs)] = free_idx[i]
+    pairs = []
+    for i, (lhs, op, rhs, g, exo) in enumerate(zip(table["lhs"], table["op"], table["rhs"], table["group"],
+                                                   table["exo"])):
+        key = (lhs, op, rhs)
+        if g == 1 or free_idx[i] == 0 or exo or key in partial or key not in first:
+            continue
+        if kind(lhs, op, rhs) in group_equal:
+            pairs.append((int(first[key]), int(free_idx[i])))
+    return pairs
 
 
 def _check_ordinal_statements(statements: list[Statement], ordered: dict[str, int], latent: list[str],

@@ -83,6 +83,18 @@ class WLSState:
     test: str
 
 
+@dataclass(frozen=True)
+class MLState:
+    """What the post-fit tools of an ML fit need: the estimation problem (data by pattern, model matrices), θ̂, the
+    H1 moments per group, the inverse information (constrained where constraints hold) and its kind."""
+
+    problem: Any
+    theta: np.ndarray
+    h1_moments: tuple[tuple[np.ndarray, np.ndarray], ...]
+    vcov_model: np.ndarray | None
+    information: str
+
+
 def _fmt(v: float) -> str:
     return f"{float(v):.17g}" if np.isfinite(v) else "NA"
 
@@ -127,14 +139,11 @@ class SEMResult(ResultDisplay):
     >>> rng = np.random.default_rng(6)
     >>> x = rng.normal(size=250)
     >>> res = fit_sem("y ~ b*x", pd.DataFrame({"x": x, "y": 0.3 * x + rng.normal(size=250)}))
-    >>> res.summary().splitlines()[0]
-    'SEM fitted by ML (missing = fiml, se = standard, information = observed)'
     >>> print(res.to_lavaan())
     y ~ b*x
     y ~~ y
-    y ~ 1
     >>> res.r_call("df")
-    'lavaan::lavaan(model, data = df, missing = "ml", estimator = "ML", meanstructure = TRUE, fixed.x = TRUE)'
+    'lavaan::lavaan(model, data = df, missing = "listwise", estimator = "ML", information = "expected", meanstructure = FALSE, fixed.x = TRUE)'
     >>> res.paths[["lhs", "op", "rhs", "label"]].values.tolist()
     [['y', '~', 'x', 'b']]
     """
@@ -155,6 +164,7 @@ class SEMResult(ResultDisplay):
     options: dict[str, Any] = field(default_factory=dict)
     theta: np.ndarray | None = field(default=None, repr=False)
     wls: WLSState | None = field(default=None, repr=False, compare=False)
+    ml: MLState | None = field(default=None, repr=False, compare=False)
 
     @property
     def converged(self) -> bool:
@@ -179,6 +189,8 @@ class SEMResult(ResultDisplay):
         tab = self.partable
         computed = tab.attrs.get("computed", [])
         tab = tab[~tab["exo"] & ~np.isin(np.arange(len(tab)), computed)]
+        if not self.options.get("meanstructure", True):
+            tab = tab[tab["op"] != "~1"]   # no mean structure: lavaan leaves the means out (meanstructure = FALSE)
         G = len(self.group_labels)
         lines = []
         order = list(dict.fromkeys(zip(tab["lhs"], tab["op"], tab["rhs"])))
@@ -222,21 +234,53 @@ class SEMResult(ResultDisplay):
         for _, labels in free_rows.groupby("free")["label"]:
             distinct = list(dict.fromkeys(labels))
             merged.extend(f"{distinct[0]} == {other}" for other in distinct[1:])
+        for d in self.partable.attrs.get("constraints", ()):
+            merged.append(d.line)
         for d in self.partable.attrs.get("definitions", ()):
             merged.append(f"{d.lhs} := {d.expression}")
         return "\n".join(merged)
 
-    def r_call(self, data_name: str = "data") -> str:
-        """The R call that refits :meth:`to_lavaan` on a data frame named ``data_name``."""
-        missing = "ml" if self.options.get("missing") == "fiml" else "listwise"
-        est = self.options.get("estimator", "ML")
+    def r_call(self, data_name: str = "data", *, with_model: bool = False) -> str:
+        """The R call that refits :meth:`to_lavaan` on a data frame named ``data_name``: every option that decides
+        the numbers is written out (missing data, estimator, standard errors, information, mean structure, fixed.x,
+        groups), so it gives these numbers whatever lavaan's defaults. Fits of summary statistics refer to
+        ``sample.cov = <data_name>`` (and ``sample.mean = <data_name>_mean``).
+
+        ``with_model=True`` returns the whole R snippet: ``model <- '...'`` (the :meth:`to_lavaan` syntax) and
+        ``fit <- lavaan::lavaan(...)``.
+        """
+        call = self._lavaan_call(data_name)
+        if not with_model:
+            return call
+        return "model <- '\n" + self.to_lavaan() + "\n'\nfit <- " + call
+
+    def _lavaan_call(self, data_name: str) -> str:
+        opts = self.options
+        est = opts.get("estimator", "ML")
         grp = f", group = {self.group!r}".replace("'", '"') if self.group else ""
-        if self.options.get("ordered"):
-            items = ", ".join(f'"{v}"' for v in self.options["ordered"])
+        if opts.get("ordered"):
+            items = ", ".join(f'"{v}"' for v in opts["ordered"])
             return (f'lavaan::lavaan(model, data = {data_name}, ordered = c({items}), estimator = "{est}", '
-                    f'parameterization = "{self.options.get("parameterization", "delta")}"{grp})')
-        return (f'lavaan::lavaan(model, data = {data_name}, missing = "{missing}", estimator = "{est}", '
-                f"meanstructure = TRUE, fixed.x = TRUE{grp})")
+                    f'parameterization = "{opts.get("parameterization", "delta")}"{grp})')
+        if opts.get("sample_statistics"):
+            nobs = (str(self.n_obs_by_group[0]) if len(self.n_obs_by_group) == 1
+                    else "list(" + ", ".join(str(n) for n in self.n_obs_by_group) + ")")
+            source = (f"sample.cov = {data_name}" + (f", sample.mean = {data_name}_mean"
+                                                     if opts.get("meanstructure") else "")
+                      + f", sample.nobs = {nobs}")
+        else:
+            missing = "ml" if opts.get("missing") == "fiml" else "listwise"
+            source = f'data = {data_name}, missing = "{missing}"'
+        se = opts.get("se", "standard")
+        se_part = ""
+        if se == "bootstrap":
+            se_part = f', se = "bootstrap", bootstrap = {opts.get("n_draws")}'
+        elif se not in ("standard",) and not (est == "MLR" and se == "robust.huber.white"):
+            se_part = f', se = "{se}"'
+        info = f', information = "{opts["information"]}"' if opts.get("information") else ""
+        mean = "TRUE" if opts.get("meanstructure", True) else "FALSE"
+        return (f'lavaan::lavaan(model, {source}, estimator = "{est}"{se_part}{info}, meanstructure = {mean}, '
+                f"fixed.x = TRUE{grp})")
 
     def summary(self) -> str:
         """Text summary: options, convergence, fit measures and the parameter table."""

@@ -17,13 +17,17 @@ A statement ending in an operator or ``+`` (or a line starting with ``+``) conti
 
 Each right-hand term may carry modifiers joined by ``*``: a number fixes the parameter (``1*x``, ``0*x``,
 ``-0.5*x``), ``NA`` frees it (``NA*x``), an identifier labels it (``a*x``; equal labels mean equal
-parameters), and ``c(...)`` gives one value or label per group (``c(a, b)*x``, ``c(1, NA)*x``). A term may
-appear twice with different modifiers, a value in one and a label in the other (``c(NA, NA)*x + c(a1, a2)*x``, as
-semTools' ``measEq.syntax`` writes); the two are merged. ``a == b``
-makes two labelled parameters equal and ``a == 0.5`` fixes one (simple equality constraints, imposed by sharing
-one free parameter, which gives lavaan's estimates and standard errors). Several
-left-hand variables may be joined by ``+`` (``RIx + RIy ~~ 0*wx1``). Anything else — inequality constraints or
-``==`` on expressions, ``start()``, ``<~`` composites — raises :class:`FormulaError` quoting the line.
+parameters), and ``c(...)`` gives one value or label per group (``c(a, b)*x``, ``c(1, NA)*x``). lavaan's named
+modifiers are read too: ``start(0.5)*x`` (a start value; the parameter stays free), ``label(a)*x`` or
+``label("a")*x`` (a label) and ``equal("a")*x`` (equal to the parameter labelled ``a``), each also with ``c(...)``.
+A term may appear twice with different modifiers, a value in one and a label in the other
+(``c(NA, NA)*x + c(a1, a2)*x``, as semTools' ``measEq.syntax`` writes); the two are merged. ``a == b`` makes two
+labelled parameters equal and ``a == 0.5`` fixes one (imposed by sharing one free parameter, which gives lavaan's
+estimates and standard errors); any other linear equality of labels (``a == 2*b``, ``a + b == 1``) is imposed by
+reparameterisation, and ``a > 0``, ``a < b`` (linear inequalities) by an active set, as lavaan's
+``nlminb.constr`` reaches the same optimum. Several left-hand variables may be joined by ``+``
+(``RIx + RIy ~~ 0*wx1``). Variable names may use any letters (``größe =~ héllo``). Anything else — non-linear
+constraints, ``<~`` composites — raises :class:`FormulaError` quoting the line.
 
 Example
 -------
@@ -43,7 +47,7 @@ from dataclasses import dataclass
 
 from ..errors import FormulaError
 
-_NAME = r"[A-Za-z_.][A-Za-z0-9_.]*"
+_NAME = r"(?:[^\W\d]|\.)[\w.]*"   # any letter (unicode), digit, "_" or "."; not starting with a digit
 _NAME_RE = re.compile(rf"^{_NAME}$")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _OPERATORS = ("=~", "~*~", "~~", ":=", "~", "|")
@@ -51,6 +55,13 @@ _UNSUPPORTED = ("<~", "==", "<", ">", "|", "~*~")
 _THRESHOLD_RE = re.compile(r"^t[1-9][0-9]*$")
 
 Modifier = float | str | None  # number = fixed value, str = label, None = explicitly free (NA)
+
+
+@dataclass(frozen=True)
+class Start:
+    """A start value given with lavaan's ``start()`` modifier (the parameter stays free)."""
+
+    value: float
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,8 @@ class Statement:
 
 @dataclass(frozen=True)
 class Definition:
-    """A defined parameter ``lhs := expression`` (``kind=":="``) or an equality ``lhs == rhs`` (``kind="=="``)."""
+    """A defined parameter ``lhs := expression`` (``kind=":="``), or a constraint ``lhs == expression``
+    (``kind="=="``), ``lhs > expression`` (``">"``, also for ``>=``) or ``lhs < expression`` (``"<"``, also ``<=``)."""
 
     lhs: str
     expression: str
@@ -120,19 +132,51 @@ def _modifier_value(token: str, line: str) -> Modifier:
                        "NA (free), a label, or c(...) with one of those per group.")
 
 
+def _named_modifier(kind: str, token: str, line: str):
+    """The value of ``start(...)``, ``label(...)`` or ``equal(...)`` (one entry, or a tuple from ``c(...)``)."""
+    token = token.strip()
+    m = re.match(r"^c\s*\((.*)\)$", token)
+    items = [t.strip() for t in m.group(1).split(",")] if m else [token]
+    out = []
+    for item in items:
+        if kind == "start":
+            if not _NUMBER_RE.match(item):
+                raise FormulaError(f"start({item}) in model line {line!r}: a start value is a number.")
+            out.append(Start(float(item)))
+        else:
+            name = item.strip("\"'")
+            if not _NAME_RE.match(name):
+                raise FormulaError(f"{kind}({item}) in model line {line!r}: expected a label such as {kind}(\"a\").")
+            out.append(name)
+    return tuple(out) if m else out[0]
+
+
 def _parse_modifier(token: str, line: str):
     token = token.strip()
+    named = re.match(r"^(start|label|equal)\s*\((.*)\)$", token)
+    if named:
+        return _named_modifier(named.group(1), named.group(2), line)
+    if re.match(r"^(lower|upper|prior)\s*\(", token):
+        raise FormulaError(f"modifier {token!r} in model line {line!r} is not supported (bounds: write a constraint "
+                           "such as 'a > 0' on a labelled parameter).")
     m = re.match(r"^c\s*\((.*)\)$", token)
     if m:
         return tuple(_modifier_value(t.strip(), line) for t in m.group(1).split(","))
     return _modifier_value(token, line)
 
 
+def modifier_kind(mod) -> str:
+    """``"value"`` (a fixed value or NA), ``"label"`` or ``"start"`` — of a modifier or of the first entry of c(...)."""
+    first = mod[0] if isinstance(mod, tuple) and mod else mod
+    if isinstance(first, Start):
+        return "start"
+    return "label" if isinstance(first, str) else "value"
+
+
 def _split_operator(line: str) -> tuple[str, str, str]:
-    for bad in ("<~", "<", ">"):
-        if bad in line:
-            raise FormulaError(f"operator {bad!r} in model line {line!r} is not supported by allianceStats' lavaan "
-                               "subset (supported: =~  ~  ~~  ~ 1  |  ~*~  :=).")
+    if "<~" in line:
+        raise FormulaError(f"operator '<~' (composites) in model line {line!r} is not supported by allianceStats' "
+                           "lavaan subset (supported: =~  ~  ~~  ~ 1  |  ~*~  :=  ==  <  >).")
     for op in _OPERATORS:
         idx = line.find(op)
         if idx >= 0:
@@ -237,12 +281,16 @@ def parse_model(model: str) -> tuple[list[Statement], list[Definition]]:
     statements: list[Statement] = []
     definitions: list[Definition] = []
     for line in _logical_lines(model):
-        if "==" in line:
-            lhs, _, rhs = (part.strip() for part in line.partition("=="))
-            if not _NAME_RE.match(lhs) or not (_NAME_RE.match(rhs) or _NUMBER_RE.match(rhs)):
-                raise FormulaError(f"equality constraint {line!r} must be 'label == label' or 'label == number'; "
-                                   "other constraint expressions are not supported.")
-            definitions.append(Definition(lhs, rhs, line, kind="=="))
+        constraint = re.search(r"==|<=|>=|<(?!~)|>", line)
+        if constraint and ":=" not in line:
+            op = constraint.group(0)
+            lhs, rhs = line[:constraint.start()].strip(), line[constraint.end():].strip()
+            for side in (lhs, rhs):
+                if not side:
+                    raise FormulaError(f"constraint {line!r} is missing a side; write e.g. 'a == 2*b' or 'a > 0'.")
+                _check_expression(side.replace("^", "**"), line)
+            definitions.append(Definition(lhs.replace(" ", ""), rhs.replace(" ", ""), line,
+                                          kind="==" if op == "==" else op[0]))
             continue
         lhs, op, rhs = _split_operator(line)
         if op == ":=":
@@ -272,12 +320,10 @@ def parse_model(model: str) -> tuple[list[Statement], list[Definition]]:
                 raise FormulaError(f"model line {line!r}: a scale factor is written 'u ~*~ u' (the same ordered "
                                    "item on both sides).")
             mods = tuple(_parse_modifier(p, line) for p in pieces[:-1])
-            if len(mods) > 1:
-                # lavaan allows e.g. a*1*x? keep it simple and explicit: one value and/or one label
-                kinds = {type(m) for m in mods}
-                if len(mods) > 2 or tuple in kinds or len(kinds) == 1:
-                    raise FormulaError(f"term {term!r} in model line {line!r} has more modifiers than one value "
-                                       "and one label.")
+            kinds = [modifier_kind(m) for m in mods]
+            if len(kinds) != len(set(kinds)):
+                raise FormulaError(f"term {term!r} in model line {line!r} has more modifiers than one value, one "
+                                   "label and one start value.")
             this_op = op
             if var == "1":
                 if op != "~":

@@ -27,7 +27,7 @@ def path_data():
 
 @pytest.fixture(scope="module")
 def fitted(path_data):
-    return fit_sem(MODEL, path_data)
+    return fit_sem(MODEL, path_data, missing="fiml")   # FIML: every row counts (path.csv has missing values)
 
 
 def test_result_protocol(fitted, path_data):
@@ -54,7 +54,7 @@ def test_paths_schema(fitted):
 
 
 def test_conf_level_sets_the_wald_intervals(path_data, fitted):
-    narrow = fit_sem(MODEL, path_data, conf_level=0.8)
+    narrow = fit_sem(MODEL, path_data, conf_level=0.8, missing="fiml")
     assert narrow.conf_level == 0.8
     pd.testing.assert_series_equal(narrow.params["estimate"], fitted.params["estimate"])
     wide, thin = fitted.params.query("op != '~~' or lhs != rhs"), narrow.params.query("op != '~~' or lhs != rhs")

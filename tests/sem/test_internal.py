@@ -36,7 +36,7 @@ def test_saturated_path_model_equals_ols():
     n = 250
     df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.normal(size=n)})
     df["y"] = 1.0 + 0.5 * df["x1"] - 0.3 * df["x2"] + rng.normal(size=n)
-    res = fit_sem("y ~ x1 + x2", df, missing="listwise")
+    res = fit_sem("y ~ x1 + x2", df, missing="listwise", meanstructure=True)
     ols = sm.OLS(df["y"], sm.add_constant(df[["x1", "x2"]])).fit()
     p = res.params.set_index(["lhs", "op", "rhs"])
     assert np.allclose(p.loc[("y", "~", "x1"), "estimate"], ols.params["x1"], atol=1e-6)
@@ -56,7 +56,7 @@ def test_analytic_gradient_matches_numerical_under_fiml():
     pt = build_partable(stmts, defs, observed=set(data.columns), n_groups=1, defaults="none")
     labels, frames = prepare_frames(data, pt.observed, None, "fiml", pt.exogenous_x)
     work = Problem(pt, frames, "fiml")
-    theta = estimate_module.start_values(work.table, list(pt.observed), list(pt.latent), frames)
+    theta = estimate_module.start_values(work.table, list(pt.observed), list(pt.latent), work.datas)
     theta = theta + np.random.default_rng(0).normal(scale=0.02, size=len(theta))
     g = work.objective.gradient(theta)
     num = np.zeros_like(g)
@@ -179,7 +179,7 @@ def test_non_positive_definite_latent_covariance_is_reported():
     # on this fixture lavaan 0.6.14 also warns: the random intercepts correlate beyond 1
     data = pd.read_csv(FIX / "panel.csv")
     with pytest.warns(BoundaryWarning, match="latent variables is not positive definite"):
-        res = fit_sem(_riclpm(), data, defaults="none")
+        res = fit_sem(_riclpm(), data, defaults="none", missing="fiml")
     assert any("not positive definite" in w for w in res.convergence.warnings)
 
 
@@ -206,7 +206,7 @@ def test_second_optimiser_takes_over_and_says_so(monkeypatch):
 
 def test_non_convergence_is_flagged_and_warned(monkeypatch):
     _one_fisher_step(monkeypatch)
-    monkeypatch.setattr(estimate_module, "_fallback", lambda problem, theta, rec: (theta, rec))
+    monkeypatch.setattr(estimate_module, "_fallback", lambda obj, n, theta, rec: (theta, rec))
     data = pd.read_csv(FIX / "cfa.csv").dropna()
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         res = fit_sem("fa =~ a1 + a2 + a3\nfb =~ b1 + b2 + b3", data, missing="listwise")
@@ -215,7 +215,7 @@ def test_non_convergence_is_flagged_and_warned(monkeypatch):
 
 
 _REFERENCE_ORDER = fit_sem("m1 ~ a1*x + w\nm2 ~ a2*x + d*m1\ny ~ b1*m1 + b2*m2 + cp*x\nind := a1*b1\nm1 ~~ m2",
-                           pd.read_csv(FIX / "path.csv"))
+                           pd.read_csv(FIX / "path.csv"), missing="fiml")
 
 
 @settings(max_examples=8, deadline=None)
@@ -226,7 +226,7 @@ def test_statement_order_does_not_change_the_fit(lines):
     data = pd.read_csv(FIX / "path.csv")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = fit_sem("\n".join(lines), data)
+        res = fit_sem("\n".join(lines), data, missing="fiml")
     key = res.params.set_index(["lhs", "op", "rhs"])["estimate"]
     assert abs(res.fit["loglik"] - _REFERENCE_ORDER.fit["loglik"]) < 1e-8 * abs(res.fit["loglik"])
     ref = _REFERENCE_ORDER.params.set_index(["lhs", "op", "rhs"])["estimate"]
@@ -237,8 +237,8 @@ def test_nullable_integer_columns_are_read():
     data = pd.read_csv(FIX / "path.csv")
     data["y"] = (data["y"] * 10).round().astype("Int64")
     data.loc[:9, "y"] = pd.NA
-    res = fit_sem("y ~ x", data)
-    same = fit_sem("y ~ x", data.astype({"y": float}))
+    res = fit_sem("y ~ x", data, missing="fiml")
+    same = fit_sem("y ~ x", data.astype({"y": float}), missing="fiml")
     assert res.n_obs == same.n_obs == len(data)   # rows with y missing still carry x (FIML, as lavaan)
     assert res.n_obs_by_group == (len(data),)
     assert np.allclose(res.params["estimate"], same.params["estimate"], rtol=1e-12)
@@ -251,8 +251,8 @@ def test_variables_on_very_different_scales_and_a_negative_loading():
     model = "fa =~ a1 + a2 + a3\nfb =~ b1 + b2 + b3\nfb ~ fa"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        res = fit_sem(model, scaled)
-        ref = fit_sem(model, data)
+        res = fit_sem(model, scaled, missing="fiml")
+        ref = fit_sem(model, data, missing="fiml")
     assert res.convergence.converged and "BFGS" not in res.convergence.optimizer
     p, q = res.params.set_index(["lhs", "op", "rhs"]), ref.params.set_index(["lhs", "op", "rhs"])
     assert np.isclose(p.loc[("fa", "=~", "a3"), "estimate"], -100 * q.loc[("fa", "=~", "a3"), "estimate"], rtol=1e-6)

@@ -47,7 +47,7 @@ def fitted(case):
         args = ref["args"]
         kw = dict(missing="fiml" if args["missing"] == "ml" else "listwise",
                   estimator=args.get("estimator", "ML"), group=args.get("group"),
-                  defaults="sem" if ref["call"] == "sem" else "none")
+                  defaults="sem" if ref["call"] == "sem" else "none", meanstructure=True)  # as make_fixtures.R
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _cache[case] = fit_sem(ref["model"], data, **kw)
@@ -169,7 +169,7 @@ def test_exported_syntax_refits_to_the_same_model(case):
     data = pd.read_csv(FIX / ref["data"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        again = fit_sem(res.to_lavaan(), data, defaults="none", group=ref["args"].get("group"))
+        again = fit_sem(res.to_lavaan(), data, defaults="none", group=ref["args"].get("group"), missing=res.options["missing"])
     assert again.fit["npar"] == res.fit["npar"] and again.fit["df"] == res.fit["df"]
     assert abs(again.fit["loglik"] - res.fit["loglik"]) <= 1e-8 * abs(res.fit["loglik"])
 

@@ -69,7 +69,7 @@ def _fit(name):
         model = riclpm_syntax(5) if name == "RICLPM.fit (basic, added)" else _clpm_syntax()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _fits[name] = fit_sem(model, _data(), defaults="none")
+            _fits[name] = fit_sem(model, _data(), defaults="none", missing="fiml")   # the reference: missing = "ML"
     return _fits[name]
 
 

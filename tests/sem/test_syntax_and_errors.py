@@ -38,8 +38,8 @@ def test_continuation_lines_are_joined():
     assert [s.rhs for s in stmts] == ["x1", "x2", "x3"]
 
 
-@pytest.mark.parametrize("line, quoted", [("f <~ x1 + x2", "'f <~ x1 + x2'"), ("a == b + c", "'a == b + c'"),
-                                          ("y ~ x | t1", "'y ~ x | t1'"), ("y ~ start(0.5)*x", "'y ~ start(0.5)*x'"),
+@pytest.mark.parametrize("line, quoted", [("f <~ x1 + x2", "'f <~ x1 + x2'"), ("a ==", "'a =='"),
+                                          ("y ~ x | t1", "'y ~ x | t1'"), ("y ~ lower(0)*x", "'y ~ lower(0)*x'"),
                                           ("y ? x", "'y ? x'"), ("ab := a; import_os", "'import_os'")])
 def test_unknown_syntax_is_an_error_quoting_the_line(line, quoted):
     with pytest.raises(FormulaError) as err:
@@ -89,7 +89,7 @@ def test_fixed_x_drops_rows_with_missing_covariates_with_a_warning():
     data = pd.read_csv(FIX / "path.csv")
     data.loc[:4, "x"] = np.nan
     with pytest.warns(DataWarning, match="missing exogenous covariate"):
-        res = fit_sem("m1 ~ x\ny ~ m1", data)
+        res = fit_sem("m1 ~ x\ny ~ m1", data, missing="fiml")
     assert res.n_obs == len(data) - 5
 
 
