@@ -11,6 +11,9 @@ Families (family: data; model):
 
 * ``regression``: :func:`designs.regression`; OLS t test (statsmodels), the analytic check
 * ``mlm``: :func:`designs.within_between`; ``y ~ x_within + x_between + (1 | client)``, REML, Satterthwaite df
+* ``glmm_binary``: :func:`designs.binary_within_between`; ``y ~ x_within + x_between + (1 | client)`` for a 0/1
+  outcome, :func:`allianceStats.fit_glmm` (binomial, logit, Laplace), Wald z tests and intervals of the log odds
+  ratios
 * ``riclpm``: :func:`designs.riclpm`; :func:`allianceStats.fit_riclpm`, lagged effects constrained equal, FIML
 * ``mediation``: :func:`designs.mediation`; :func:`allianceStats.fit_mediation`, Monte Carlo CI
   (Selig & Preacher 2008)
@@ -80,6 +83,18 @@ def _fit_mlm(data, alpha, seed):
             for t in ("within", "between")]
 
 
+def _fit_glmm_binary(data, alpha, seed):
+    from .. import decompose
+    from ..mixed.glmm import fit_glmm
+
+    x, y = _variables(data)
+    d = decompose(data, x, lags=())
+    fit = fit_glmm(d, f"{y} ~ {x}_within + {x}_between + (1 | client)", family="binomial", conf_level=1 - alpha)
+    p = fit.params.set_index("term")
+    return [_row(f"{x} -> {y} ({t})", *p.loc[f"{x}_{t}", ["estimate", "std_error", "ci_lower", "ci_upper", "p_value"]])
+            for t in ("within", "between")]
+
+
 def _fit_riclpm(data, alpha, seed):
     from ..panel import fit_riclpm
 
@@ -129,6 +144,10 @@ FAMILIES = {
                          _fit_regression, False),
     "mlm": Family("mlm", lambda c, e, s: designs.within_between(c["n_clients"], c["n_sessions"], **e, seed=s),
                   _fit_mlm, True),
+    "glmm_binary": Family(
+        "glmm_binary",
+        lambda c, e, s: designs.binary_within_between(c["n_clients"], c["n_sessions"], **e, seed=s),
+        _fit_glmm_binary, True),
     "riclpm": Family("riclpm", lambda c, e, s: designs.riclpm(c["n_clients"], c["n_sessions"], **e, seed=s),
                      _fit_riclpm, True),
     "mediation": Family("mediation", lambda c, e, s: designs.mediation(c["n_clients"], **e, seed=s),

@@ -293,7 +293,7 @@ def _prepare_out_dir(out: Path, *, explicit: bool) -> Path | None:
 
 
 _DEFAULT_MODEL = {"regression": "regression", "within_between": "mlm", "riclpm": "riclpm", "mediation": "mediation",
-                  "multilevel_mediation": "multilevel_mediation"}
+                  "multilevel_mediation": "multilevel_mediation", "binary_within_between": "glmm_binary"}
 CONNECT_TIMEOUT = "20s"  # how long power() waits for a scheduler given by address
 
 
@@ -420,9 +420,9 @@ def power(design: str, model: str | None = None, *, n_clients, n_sessions=None, 
 
     Parameters
     ----------
-    design : {"regression", "within_between", "riclpm", "mediation", "multilevel_mediation"}
+    design : {"regression", "within_between", "riclpm", "mediation", "multilevel_mediation", "binary_within_between"}
         The data-generating process (:mod:`allianceStats.simulate.designs`); it fixes the default model.
-    model : {"regression", "mlm", "riclpm", "mediation", "multilevel_mediation"}, optional
+    model : {"regression", "mlm", "riclpm", "mediation", "multilevel_mediation", "glmm_binary"}, optional
         The model family fitted to each replication (default: the design's own).
     n_clients, n_sessions : int or list of int
         The grid (sessions = waves for the RI-CLPM). ``n_sessions`` is ignored by single-level designs.

@@ -84,7 +84,8 @@ from ..simulate import designs
 from .study import _DEFAULT_MODEL, PowerResult, default_out_dir, effect_names, power
 
 #: the data-generating processes a study file may name (functions of :mod:`allianceStats.simulate.designs`)
-DESIGNS = ("regression", "within_between", "riclpm", "mediation", "multilevel_mediation")
+DESIGNS = ("regression", "within_between", "riclpm", "mediation", "multilevel_mediation",
+           "binary_within_between")
 TOP_KEYS = ("title", "design", "model", "reps", "alpha", "seed", "out_dir", "scheduler", "workers", "grid",
             "effects")
 GRID_KEYS = ("n_clients", "n_sessions")

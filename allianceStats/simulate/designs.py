@@ -24,6 +24,16 @@ variables.
     slope to :math:`(\beta_B \tau + \beta_W \sigma^2_w/T)/(\tau + \sigma^2_w/T)`, the attenuated value
     Lüdtke et al. (2008) describe for observed cluster means (:math:`\tau = \mathrm{var}(u)`). Targets
     ``"x -> y (within)"``, ``"x -> y (between)"``.
+``binary_within_between``
+    Two-level with a 0/1 outcome per session (e.g. any use): :math:`x_{it} = \mu_x + u_i + w_{it}`,
+    :math:`\Pr(y_{it} = 1) = \mathrm{logit}^{-1}(\gamma_0 + \beta_W w_{it} + \beta_B u_i + b_i)`,
+    :math:`b_i \sim N(0, \sigma_b^2)`, all normal. Writing :math:`w_{it} = (x_{it} - \bar x_i) + \bar w_i` and
+    projecting :math:`\bar w_i` on :math:`\bar x_i`, the logistic random-intercept model
+    ``y ~ x_within + x_between + (1 | client)`` holds *exactly* with sample person means: within slope
+    :math:`\beta_W`, between slope the same attenuated value as in ``within_between``, and a client intercept
+    SD of :math:`\sqrt{\sigma_b^2 + (\beta_W - \beta_B)^2 (\sigma^2_w/T)\,\tau/(\tau + \sigma^2_w/T)}`
+    (``truth["params"]["fitted_client_sd"]``). Slopes are log odds ratios. Targets ``"x -> y (within)"``,
+    ``"x -> y (between)"``.
 ``riclpm``
     :math:`k` variables over :math:`T` waves: :math:`x_{it} = \mu + RI_i + w_{it}`, :math:`w_{it} = \Phi
     w_{i,t-1} + \zeta_{it}`, :math:`w_{i1}` drawn from the stationary distribution (Hamaker, Kuiper &
@@ -56,6 +66,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.linalg import solve_discrete_lyapunov
+from scipy.special import expit
 
 from .._deprecation import renamed_arguments
 from ..errors import OptionError
@@ -125,6 +136,61 @@ def within_between(n_clients: int, n_sessions: int, *, within: float = 0.3, betw
                   "params": {"within": within, "between": between, "var_x_between": var_x_between,
                              "var_x_within": var_x_within, "var_y_between": var_y_between,
                              "var_y_within": var_y_within}, "seed": recorded}
+
+
+def binary_within_between(n_clients: int, n_sessions: int, *, within: float = 0.5, between: float = 0.5,
+                          intercept: float = -0.5, client_sd: float = 1.0, var_x_between: float = 0.5,
+                          var_x_within: float = 0.5, variables=("x", "y"), seed=None):
+    r"""Two-level data with a 0/1 outcome per session from a logistic random-intercept model (module docstring).
+
+    :math:`\mathrm{logit}\Pr(y_{it}=1) = \gamma_0 + \beta_W w_{it} + \beta_B u_i + b_i` with the predictor
+    :math:`x_{it} = 3 + u_i + w_{it}`; ``within`` and ``between`` are log odds ratios per unit of the within- and
+    between-client parts of the predictor, ``intercept`` is :math:`\gamma_0` (the log odds at the population
+    mean of x), ``client_sd`` the SD of the client intercepts :math:`b_i` on the log-odds scale,
+    ``var_x_between`` (:math:`\tau`) and ``var_x_within`` (:math:`\sigma^2_w`) the variances of :math:`u_i` and
+    :math:`w_{it}`. Targets (the slopes of ``y ~ x_within + x_between + (1 | client)`` fitted by
+    :func:`allianceStats.fit_glmm` with observed client means, Curran & Bauer 2011; Lüdtke et al. 2008): within
+    :math:`\beta_W`, between :math:`(\beta_B\tau + \beta_W\sigma^2_w/T)/(\tau + \sigma^2_w/T)`. Independent
+    normal draws only (the same data on every machine), then one uniform per session.
+
+    >>> d, t = binary_within_between(40, 6, within=0.8, variables=("alliance", "use"), seed=3)
+    >>> d.columns.tolist(), sorted(d["use"].unique().tolist())
+    (['client', 'session', 'alliance', 'use'], [0, 1])
+    >>> t["targets"]["alliance -> use (within)"], round(t["targets"]["alliance -> use (between)"], 4)
+    (0.8, 0.5429)
+    """
+    if n_clients < 3 or n_sessions < 2:
+        raise OptionError(f"binary_within_between(): need at least 3 clients and 2 sessions per client; got "
+                          f"n_clients={n_clients}, n_sessions={n_sessions}.")
+    values = {"within": within, "between": between, "intercept": intercept, "client_sd": client_sd,
+              "var_x_between": var_x_between, "var_x_within": var_x_within}
+    bad = [f"{k}={v!r}" for k, v in values.items()
+           if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v)]
+    if bad:
+        raise OptionError(f"binary_within_between(): {', '.join(bad)} must be finite numbers.")
+    bad = [f"{k}={values[k]!r}" for k in ("var_x_between", "var_x_within") if values[k] <= 0]
+    bad += [f"client_sd={client_sd!r}"] if client_sd < 0 else []
+    if bad:
+        raise OptionError(f"binary_within_between(): {', '.join(bad)}: the variances of x must be > 0 and "
+                          "client_sd >= 0.")
+    x_name, y_name = _names("binary_within_between()", variables, ("x", "y"))
+    rng, recorded = generator(seed)
+    u = rng.normal(0.0, np.sqrt(var_x_between), n_clients)
+    b = rng.normal(0.0, client_sd, n_clients)
+    w = rng.normal(0.0, np.sqrt(var_x_within), (n_clients, n_sessions))
+    eta = intercept + within * w + between * u[:, None] + b[:, None]
+    y = (rng.random((n_clients, n_sessions)) < expit(eta)).astype(np.int64)
+    data = pd.DataFrame({"client": np.repeat(np.arange(n_clients), n_sessions),
+                         "session": np.tile(np.arange(1, n_sessions + 1), n_clients),
+                         x_name: (3.0 + u[:, None] + w).ravel(), y_name: y.ravel()})
+    noise = var_x_within / n_sessions
+    pseudo_between = (between * var_x_between + within * noise) / (var_x_between + noise)
+    fitted_sd = np.sqrt(client_sd ** 2 + (within - between) ** 2 * noise * var_x_between / (var_x_between + noise))
+    path = f"{x_name} -> {y_name}"
+    return data, {"targets": {f"{path} (within)": float(within), f"{path} (between)": float(pseudo_between)},
+                  "variables": [x_name, y_name],
+                  "params": {**{k: float(v) for k, v in values.items()}, "fitted_client_sd": float(fitted_sd)},
+                  "seed": recorded}
 
 
 @renamed_arguments(n_waves="n_sessions")
