@@ -386,8 +386,9 @@ def _inference(ci: str, n_draws: int, client: str) -> dict:
     interval = ("Monte Carlo percentile" if ci == "monte_carlo" else
                 f"{'BCa' if ci == 'bca' else 'percentile'} bootstrap") + f" ({source})"
     return {"std_error": f"standard deviation of the {source}", "statistic": "none (NaN): the p-value is not a z test",
-            "p_value": (f"the {ci.replace('_', ' ')} interval inverted: p < 1 - conf_level exactly when the interval "
-                        "excludes 0"), "interval": interval}
+            "p_value": f"the {interval.split(' (')[0]} interval inverted: p < 1 - conf_level exactly when it "
+                       "excludes 0",
+            "interval": interval}
 
 
 def simulate_111(n_clusters: int, n_per: int, *, seed: int, a_w: float = 0.4, b_w: float = 0.35,

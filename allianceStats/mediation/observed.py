@@ -370,7 +370,7 @@ def fit_mediation(data: pd.DataFrame, x: str, mediators: str | Sequence[str], y:
     >>> direct = res.effects.set_index("effect").loc["direct", ["ci_lower", "ci_upper", "p_value"]]
     >>> c_prime = res.paths.set_index("label").loc["c_prime", ["ci_lower", "ci_upper", "p_value"]]
     >>> bool((direct == c_prime).all()), res.inference["interval"]
-    (True, 'percentile bootstrap (1000 resamples of rows)')
+    (True, 'percentile bootstrap (1000 bootstrap resamples of rows)')
 
     With missing values, FIML uses the incomplete rows:
 
@@ -466,34 +466,36 @@ def _leave_one_out(n_units: int, groups: np.ndarray | None) -> list[np.ndarray]:
     return [np.flatnonzero(groups != g) for g in range(int(groups.max()) + 1)]
 
 
+_CI_NAMES = {"percentile": "percentile bootstrap", "bca": "BCa bootstrap", "monte_carlo": "Monte Carlo",
+             "delta": "Wald"}
+
+
 def _inference_text(ci: str, *, client: str | None, n_draws: int, missing: str, n_failed: int = 0) -> dict:
     """``result.inference``: how each column was obtained (one method for every row of both tables)."""
     unit = f"clients ('{client}')" if client is not None else "rows"
-    model_se = (f"cluster-robust by client ('{client}'; the sandwich of lavaan's cluster= with MLR, small-sample "
-                "factor G/(G-1))" if client is not None else
-                "ML" + (" (observed information, FIML)" if missing == "fiml" else " (lavaan's, divisor n)"))
+    covariance = (f"cluster-robust covariance (sandwich by client '{client}', as lavaan's cluster= with MLR, "
+                  "small-sample factor G/(G-1))" if client is not None else
+                  "ML covariance" + (" (observed information, FIML)" if missing == "fiml" else " (lavaan's)"))
     estimate = ("FIML through the SEM engine (lavaan's missing = \"ml\")" if missing == "fiml" else
                 "ML = OLS on the complete rows (listwise)")
     if ci == "delta":
         return {"estimate": estimate,
-                "std_error": f"{model_se} standard errors of the paths; delta method for the effects",
+                "std_error": f"from the paths' {covariance}; delta method for the effects",
                 "statistic": "Wald z = estimate / std_error",
                 "p_value": "Wald z test (two-sided) with these standard errors",
-                "interval": f"Wald (estimate ± z · std_error) with {model_se} standard errors, delta method for "
-                            "the effects"}
+                "interval": f"Wald (estimate ± z · std_error), standard errors from the paths' {covariance}"}
     if ci == "monte_carlo":
-        source = f"{n_draws} Monte Carlo draws of the paths from N(estimate, {model_se} covariance)"
-        interval = f"Monte Carlo percentile ({n_draws} draws; paths drawn with the {model_se} covariance)"
+        source = f"{n_draws} Monte Carlo draws of the paths from N(estimate, {covariance})"
+        interval = f"Monte Carlo percentile ({source})"
     else:
-        refit = " (FIML refitted in each)" if missing == "fiml" else ""
+        refit = ", FIML refitted in each" if missing == "fiml" else ""
         source = f"{n_draws} bootstrap resamples of {unit}{refit}"
-        interval = f"{'BCa' if ci == 'bca' else 'percentile'} bootstrap ({n_draws} resamples of {unit}{refit})"
+        interval = f"{_CI_NAMES[ci]} ({source})"
         if n_failed:
             interval += f"; {n_failed} resamples could not be fitted and are left out"
     return {"estimate": estimate, "std_error": f"standard deviation of the {source}",
             "statistic": "none (NaN): the p-value is not a z test",
-            "p_value": (f"the {ci.replace('_', ' ')} interval inverted: p < 1 - conf_level exactly when the interval "
-                        "excludes 0"),
+            "p_value": f"the {_CI_NAMES[ci]} interval inverted: p < 1 - conf_level exactly when it excludes 0",
             "interval": interval}
 
 

@@ -292,8 +292,9 @@ def _inference(ci: str, n_draws: int) -> dict:
     interval = ("Monte Carlo percentile" if ci == "monte_carlo" else
                 f"{'BCa' if ci == 'bca' else 'percentile'} bootstrap") + f" ({source})"
     return {"std_error": f"standard deviation of the {source}", "statistic": "none (NaN): the p-value is not a z test",
-            "p_value": (f"the {ci.replace('_', ' ')} interval inverted: p < 1 - conf_level exactly when the interval "
-                        "excludes 0"), "interval": interval}
+            "p_value": f"the {interval.split(' (')[0]} interval inverted: p < 1 - conf_level exactly when it "
+                       "excludes 0",
+            "interval": interval}
 
 
 def _refit(panel, rows: np.ndarray, roles: dict[str, str], missing: str) -> np.ndarray | None:
