@@ -31,6 +31,7 @@ from .errors import (
     DataWarning,
     FormulaError,
     IdentificationError,
+    OptionError,
     SchemaError,
 )
 
@@ -153,7 +154,7 @@ _RENAMED = {
 }
 
 __all__ = sorted(
-    [*_LAZY, *_SUBMODULES, "decompose", "compare", "AllianceStatsError", "SchemaError", "FormulaError",
+    [*_LAZY, *_SUBMODULES, "decompose", "compare", "AllianceStatsError", "SchemaError", "OptionError", "FormulaError",
      "IdentificationError", "ConvergenceError", "ConvergenceWarning", "BoundaryWarning", "DataWarning", "__version__"]
 )
 
