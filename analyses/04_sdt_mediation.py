@@ -44,7 +44,7 @@ print(f"Step 1: {len(sessions)} sessions of {sessions.client.nunique()} clients"
 
 # --- Step 2. One mediator: does empathy raise relatedness through the alliance? -------------------------------
 # fit_mediation() fits m ~ x and y ~ x + m by least squares (= the maximum-likelihood path model lavaan fits),
-# gives delta-method standard errors, and a percentile bootstrap interval. client="client" resamples clients.
+# and a percentile bootstrap: interval, SE and p-value all from it. client="client" resamples clients.
 single = als.fit_mediation(sessions, "empathy", ["alliance"], "relatedness", client="client", n_draws=N_DRAWS,
                            seed=SEED)
 print("\nStep 2: empathy -> alliance -> relatedness (client bootstrap)")
