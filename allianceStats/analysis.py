@@ -334,9 +334,10 @@ def _check(key: Key, value: Any) -> tuple[Any, str | None]:
     elif t == "expressions":
         ok = isinstance(value, dict) and all(isinstance(v, str) and v.strip() for v in value.values())
         if ok:
-            problems = [p for name, expr in value.items() for p in expression_problems(name, expr)]
+            problems = [f"{name} = {p.split(': ', 1)[1]}" for name, expr in value.items()
+                        for p in expression_problems(name, expr)]
             if problems:
-                return None, "; ".join(problems)
+                return None, "must be arithmetic on columns: " + "; ".join(problems)
     elif t == "bool_or_names":
         ok = isinstance(value, bool) or (isinstance(value, list) and bool(value)
                                          and all(isinstance(v, str) and v for v in value))
@@ -1306,16 +1307,17 @@ def _run_cox(data, opts, seed, ctx):
                               f"\"events.csv\" or the dropout column with dropout_column = ... in {ctx.where}")
         events = dropout_events(data, column)
         options = {**opts.get("intervals", {}), "event": "event", "event_time": "time"}
-        notes.append(f"Events: dropout after the last attended session ({column} = 1 there); clients who completed "
-                     "are censored at their last session.")
+        notes.append(f"Events: dropout at the client's last attended session ({column} = 1 there, as fit_dropout); "
+                     "clients who completed are censored at their last session.")
     covariates = list(opts.get("covariates", ["alliance"]))
     intervals = als.survival_intervals(data, events, covariates=covariates, keep=list(opts.get("keep", [])),
                                        **options)
     used = _formula_columns(opts["formula"], intervals.columns)
     complete = intervals.dropna(subset=used).reset_index(drop=True)
     if len(complete) < len(intervals):
-        notes.append(f"{len(intervals) - len(complete)} of {len(intervals)} intervals have a missing value of "
-                     f"{', '.join(used)} and are left out (as coxph's na.omit).")
+        gaps = ", ".join(c for c in used if intervals[c].isna().any())
+        notes.append(f"{len(intervals) - len(complete)} of {len(intervals)} intervals have a missing value of {gaps} "
+                     "and are left out (as coxph's na.omit).")
     fit = als.fit_cox(complete, opts["formula"], client="client" if opts.get("robust", True) else None,
                       **_level(opts), **{k: opts[k] for k in ("ties",) if k in opts})
     curve = None

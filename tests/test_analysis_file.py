@@ -139,8 +139,7 @@ def test_demo_file_uses_only_the_new_vocabulary():
         warnings.simplefilter("error", FutureWarning)
         spec = load_analysis(DEMO_ANALYSIS)
     assert spec.data_path == "example" and spec.steps[0] == "describe"
-    assert set(spec.steps) == set(SCHEMA) - {"", "data", "multilevel_mediation", "power", "glmm", "cox", "sequences",
-                                             "synchrony", "invariance"}
+    assert set(spec.steps) == set(SCHEMA) - {"", "data", "multilevel_mediation"}
 
 
 def test_failing_step_is_kept_and_the_others_run(monkeypatch, sessions):
@@ -312,13 +311,16 @@ def test_free_form_tables_are_checked_against_the_function_signature():
                      "sudden_gains": {"column": "outcome", "better": "higher", "min_change": "5", "adjust": "true"},
                      "dropout": {"early_sessions": [1, 2], "landmark": 1}},
     })
+    import inspect
+
+    valid = ", ".join(n for n in inspect.signature(allianceStats.fit_mediation).parameters
+                      if n not in {"data", "x", "mediators", "y", "covariates", "serial", "seed"})
     assert problems == [
         "[riclpm]: options.equal_means must be true or false (without quotes); found the string 'no'",
         "[riclpm]: options.constraints must be a string in quotes; found the integer 1",
         "[[mediation]] number 1: options: unknown key 'seed' (set from the step's own keys or the file's seed); "
-        "valid keys of fit_mediation: client, ci, n_draws, conf_level",
-        "[[mediation]] number 1: options: unknown key 'bogus'; valid keys of fit_mediation: client, ci, n_draws, "
-        "conf_level",
+        f"valid keys of fit_mediation: {valid}",
+        f"[[mediation]] number 1: options: unknown key 'bogus'; valid keys of fit_mediation: {valid}",
         "[dynamics]: ruptures.k must be a number; found the string '2'",
         "[dynamics]: ruptures: unknown key 'column' (set from the step's own keys or the file's seed); valid keys "
         "of detect_ruptures: client, session, method, k, sd, reference, repair_window, min_sessions",
@@ -358,3 +360,73 @@ def test_steps_whose_default_columns_are_absent_are_skipped_with_the_reason():
     assert run.failed == []
     explicit = run_step(data, "icc", {"measures": ["alliance"]}, 1)  # a column the file names is an error
     assert explicit.status == "failed" and "alliance" in explicit.error
+
+
+# -- issue 18: the step kinds of the new engines ---------------------------------------------------------------------
+def test_new_step_kinds_are_checked_like_the_others():
+    problems = _problems({
+        "data": {"path": "x.csv"},
+        "glmm": [{"formula": "y ~ 1 + (1 | client)"}, {"formula": "y ~ 1", "family": "gaussian"},
+                 {"formula": "y ~ 1", "family": "binomial", "derive": {"z": "__import__('os').system('x')"},
+                  "options": {"bogus": 1}}],
+        "cox": {"formula": "Surv(start, stop, event) ~ x", "robust": "yes", "intervals": {"periods": True}},
+        "sequences": {"lag": 0},
+        "synchrony": {"signals": "s.csv", "x": "a"},
+        "invariance": [{"model": "f =~ a + b + c"}, {"model": "f =~ a + b + c", "group": "g", "waves": [1, 2]}],
+        "power": {"reps": 5},
+    })
+    expected = [
+        "[[glmm]] number 1: missing required key 'family' (distribution of the outcome)",
+        "[[glmm]] number 2: family must be one of ['binomial', 'poisson', 'negative_binomial']; found the string "
+        "'gaussian'",
+        "[[glmm]] number 3: derive must be arithmetic on columns: z = \"__import__('os').system('x')\" may use only",
+        "[[glmm]] number 3: options: unknown key 'bogus'",
+        "[[cox]] number 1: robust must be true or false",
+        "[[cox]] number 1: intervals: unknown key 'periods' (set from the step's own keys",
+        "[sequences]: lag must be a whole number of at least 1; found the integer 0",
+        "[sequences]: missing required key 'events'",
+        "[synchrony]: missing required key 'y' (needed unless signals = \"example\")",
+        "[synchrony]: missing required key 'step_seconds' (needed unless signals = \"example\")",
+        "[[invariance]] number 1: give group or waves",
+        "[[invariance]] number 2: give one of group or waves, not both",
+        "[power]: give table or design",
+    ]
+    for needle in expected:
+        assert any(p.startswith(needle) for p in problems), (needle, problems)
+    assert any("may use only column names" in p for p in problems)
+    assert _spec(synchrony={"signals": "example"}).options["synchrony"] == {"signals": "example"}
+
+
+def test_derive_computes_columns_without_evaluating_code():
+    d = pd.DataFrame({"a": [1.0, 2.0, None], "b": [3.0, 0.0, 1.0]})
+    out = analysis.derive(d, {"s": "a + 2 * b", "big": "a >= 2 and not b", "p": "-a ** 2"})
+    assert out["s"].tolist()[:2] == [7.0, 2.0] and pd.isna(out["s"].iloc[2])
+    assert out["big"].tolist()[:2] == [0.0, 1.0] and pd.isna(out["big"].iloc[2])
+    assert out["p"].tolist()[:2] == [-1.0, -4.0]
+    assert list(d.columns) == ["a", "b"]  # the input is not modified
+    for bad in ("a.__class__", "open('x')", "[a]", "'text'", "a if b else 1", "True"):
+        with pytest.raises(SchemaError):
+            analysis.derive(d, {"x": bad})
+    with pytest.raises(SchemaError, match="column\\(s\\) nope"):
+        analysis.derive(d, {"x": "nope + 1"})
+
+
+def test_dropout_events_follow_the_session_schema():
+    d = pd.DataFrame({"client": ["a", "a", "b", "c", "c", "c"], "session": [1, 2, 1, 1, 2, 4],
+                      "dropout": [0, 1, 1, 0, 0, 0]})
+    with pytest.warns(allianceStats.DataWarning, match="1 client\\(s\\) seen at one session only.*'b'"):
+        events = analysis.dropout_events(d)
+    assert events.to_dict("list") == {"client": ["a", "c"], "time": [2, 4], "event": [1, 0]}
+    with pytest.raises(SchemaError, match="dropout"):
+        analysis.dropout_events(d.drop(columns="dropout"))
+
+
+def test_draft_analysis_for_the_example_reads_back_and_names_what_is_absent():
+    full = parse_analysis(__import__("tomllib").loads(analysis.draft_analysis(allianceStats.load_example(),
+                                                                              "example")))
+    assert {"glmm", "cox", "invariance", "cycle", "mediation", "wave_mediation"} <= set(full.steps)
+    text = analysis.draft_analysis(pd.DataFrame({"client": ["a"], "session": [1], "outcome": [1.0]}), "x.csv")
+    spec = parse_analysis(__import__("tomllib").loads(text))
+    assert spec.steps == ["describe", "icc", "trajectories"]
+    assert "# [[mlm]] left out: it needs the column(s) alliance" in text
+    assert "# [riclpm] left out: it needs the column(s) alliance" in text

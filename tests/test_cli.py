@@ -262,6 +262,13 @@ def test_demo_writes_report(tmp_path):
     assert "demo report written to" in result.stdout
     html = (tmp_path / "demo" / "index.html").read_text(encoding="utf-8")
     assert html.count("<svg") >= 4 and "Provenance" in html
+    for title in ("Generalised linear mixed model", "Time to event (Cox model)", "lag-sequential analysis",
+                  "Synchrony of two signals over the session", "Measurement invariance", "Power analysis"):
+        assert f"{title}" in html, title
+    assert "Could not be computed" not in html and "Skipped:" not in html and "Legibility" not in html
+    reproduce = tmp_path / "demo" / "reproduce"
+    assert (reproduce / "reproduce.R").is_file() and (reproduce / "mlm_alliance_outcome.csv").is_file()
+    assert (tmp_path / "demo" / "tables" / "riclpm_apa.tex").is_file()
 
 
 def test_entry_point_installed():

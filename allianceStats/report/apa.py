@@ -297,8 +297,9 @@ def _docx(tables: list[ApaTable], start: int):
         cols = list(t.frame.columns)
         n_rows = 1 + len(t.frame) + len(t.sections)
         table = document.add_table(rows=n_rows, cols=len(cols))
+        grid = [row.cells for row in table.rows]  # table.cell() rebuilds every cell on each call: quadratic
         for j, c in enumerate(cols):
-            cell = table.cell(0, j)
+            cell = grid[0][j]
             run = cell.paragraphs[0].add_run(str(c))
             run.italic = c in _ITALIC
             border(cell, "top")
@@ -307,16 +308,16 @@ def _docx(tables: list[ApaTable], start: int):
         r = 1
         for k, row in enumerate(t.frame.itertuples(index=False)):
             if k in t.sections:
-                merged = table.cell(r, 0).merge(table.cell(r, len(cols) - 1))
+                merged = grid[r][0].merge(grid[r][len(cols) - 1])
                 merged.paragraphs[0].add_run(t.sections[k]).italic = True
                 r += 1
             for j, v in enumerate(row):
-                cell = table.cell(r, j)
+                cell = grid[r][j]
                 cell.paragraphs[0].add_run(str(v))
                 no_wrap(cell)
             r += 1
         for j in range(len(cols)):
-            border(table.cell(n_rows - 1, j), "bottom")
+            border(grid[n_rows - 1][j], "bottom")
         if t.note:
             p = document.add_paragraph()
             p.add_run("Note. ").italic = True

@@ -221,3 +221,67 @@ def retention_plot(curves: pd.DataFrame, *, title: str = "Retention (Kaplan–Me
             return figure_to_svg(fig, figure_id=figure_id)
         finally:
             plt.close(fig)
+
+
+def synchrony_plot(windows: pd.DataFrame, *, value: str = "all_lags", client: str = "client",
+                   session: str = "session", label: str = "synchrony", title: str = "Synchrony over the session",
+                   figure_id: str = "sync", return_figure: bool = False):
+    """Windowed synchrony across the session: one grey line per session, their mean in black.
+
+    Parameters
+    ----------
+    windows : DataFrame
+        One row per session and window: ``client``, ``session``, ``start_seconds`` and ``value`` (the windows of
+        :class:`allianceStats.process.SynchronyResult`, stacked over sessions).
+    value : str
+        The column drawn (``all_lags``: the window's mean over lags; ``lag_zero``, ``x_leads``, ``y_leads``).
+    client, session : str
+        Columns identifying a session.
+    label : str
+        Label of the vertical axis.
+    title : str
+        Figure title.
+    figure_id : str
+        Prefix of the SVG's ids.
+    return_figure : bool
+        Return the matplotlib figure (open; close it after use) instead of its SVG.
+
+    Returns
+    -------
+    str or matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> w = pd.DataFrame({"client": ["a"] * 3 + ["b"] * 3, "session": 1, "start_seconds": [0, 15, 30] * 2,
+    ...                   "all_lags": [0.2, 0.3, 0.25, 0.1, 0.2, 0.15]})
+    >>> svg = synchrony_plot(w)
+    >>> svg.startswith("<svg") and "start of the window" in svg
+    True
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    require_columns(windows, [client, session, "start_seconds", value], where="synchrony_plot", what="windows")
+    with matplotlib.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+        try:
+            for _, g in windows.groupby([client, session], sort=True):
+                g = g.sort_values("start_seconds")
+                ax.plot(g["start_seconds"], g[value], color="#9a9a9a", linewidth=0.9)
+            mean = windows.groupby("start_seconds", sort=True)[value].mean()
+            ax.plot(mean.index, mean.to_numpy(), color="#000000", linewidth=2.2,
+                    label=f"mean of {windows.groupby([client, session]).ngroups} sessions")
+            ax.set_xlabel("start of the window (seconds into the session)")
+            ax.set_ylabel(label)
+            ax.set_title(title)
+            ax.spines[["top", "right"]].set_visible(False)
+            ax.legend(frameon=False, loc="best")
+            fig.tight_layout()
+            if return_figure:
+                return fig
+            return figure_to_svg(fig, figure_id=figure_id)
+        finally:
+            if not return_figure:
+                plt.close(fig)

@@ -40,11 +40,13 @@ True
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 import warnings
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+import zipfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +216,8 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     status: str = "ok"
     note: str = ""
+    #: results written as APA tables for papers (``tables/<stem>.tex`` and ``.docx``, by ``to_table``)
+    papers: list[tuple[str, Any]] = field(default_factory=list)
 
     @classmethod
     def skipped(cls, id: str, title: str, reason: str) -> Section:
@@ -235,6 +239,10 @@ class Report:
     title: str
     sections: list[Section]
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: the models refitted by ``reproduce/reproduce.R`` (:class:`~allianceStats.report.reproduce.RModel`)
+    reproduce: list[Any] = field(default_factory=list)
+    #: analyses of the report the R script does not refit -> why
+    not_reproduced: dict[str, str] = field(default_factory=dict)
 
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables]
@@ -264,6 +272,7 @@ class _Names:
     stems: list[list[str]]
     table_ids: list[list[str]]
     figures: list[list[str]]
+    papers: list[list[str]] = field(default_factory=list)
 
 
 #: ids the page itself uses (the problem list, the provenance footer and its version table)
@@ -274,7 +283,8 @@ def _names(report: Report) -> _Names:
     section_ids = unique_names([s.id for s in report.sections], taken=_PAGE_IDS)
     flat = unique_names([t.name for t in report.tables()])
     html = unique_names([f"table-{stem}" for stem in flat], taken=set(section_ids) | _PAGE_IDS)
-    stems, table_ids, figures, k, f = [], [], [], 0, 0
+    paper_stems = unique_names([f"{stem}_apa" for s in report.sections for stem, _ in s.papers])
+    stems, table_ids, figures, papers, k, f, q = [], [], [], [], 0, 0, 0
     for section in report.sections:
         n = len(section.tables)
         stems.append(flat[k:k + n])
@@ -282,7 +292,9 @@ def _names(report: Report) -> _Names:
         k += n
         figures.append([f"fig{f + j + 1}" for j in range(len(section.figures))])
         f += len(section.figures)
-    return _Names(section_ids, stems, table_ids, figures)
+        papers.append(paper_stems[q:q + len(section.papers)])
+        q += len(section.papers)
+    return _Names(section_ids, stems, table_ids, figures, papers)
 
 
 def table_files(report: Report) -> list[tuple[Table, str]]:
@@ -329,8 +341,73 @@ def render_html(report: Report) -> str:
     >>> "Demo &lt;1&gt;" in html and "x &lt; y" in html
     True
     """
-    report = Report(report.title, [_renderable(s) for s in report.sections], report.provenance)
-    return _ENV.get_template("report.html.j2").render(report=report, names=_names(report))
+    report = replace(report, sections=[_renderable(s) for s in report.sections])
+    return _render(report, written=None)
+
+
+def _render(report: Report, written: dict[str, Any] | None) -> str:
+    """The page; ``written`` lists the files write_report wrote beside it (``papers``: section index -> stems,
+    ``reproduce``: the R script's models), which the page links to."""
+    names = _names(report)
+    written = written or {"papers": {}, "reproduce": []}
+    return _ENV.get_template("report.html.j2").render(report=report, names=names, written=written)
+
+
+def stable_docx(document) -> bytes:
+    """A python-docx ``Document`` as bytes that are the same on every run (zip entries dated 1980-01-01).
+
+    >>> import docx
+    >>> stable_docx(docx.Document()) == stable_docx(docx.Document())
+    True
+    """
+    raw = io.BytesIO()
+    document.save(raw)
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+def _paper_files(report: Report, names: _Names) -> tuple[dict[tuple[str, str], Any], dict[int, list[str]]]:
+    """The APA tables for papers of every section: ``{(path, kind): content}`` and the stems per section."""
+    from .apa import to_table
+
+    files: dict[tuple[str, str], Any] = {}
+    stems: dict[int, list[str]] = {}
+    for i, section in enumerate(report.sections):
+        if section.status != "ok":
+            continue
+        for (_, result), stem in zip(section.papers, names.papers[i]):
+            try:
+                latex = to_table(result, "latex")
+                document = stable_docx(to_table(result, "docx"))
+            except Exception as err:  # noqa: BLE001 - a table for papers that cannot be made leaves the report
+                warnings.warn(f"the APA tables of {section.title!r} could not be written: {type(err).__name__}: "
+                              f"{err}", AllianceStatsWarning, stacklevel=3)
+                continue
+            files[(f"tables/{stem}.tex", "text")] = latex + "\n"
+            files[(f"tables/{stem}.docx", "bytes")] = document
+            stems.setdefault(i, []).append(stem)
+    return files, stems
+
+
+def _reproduce_files(report: Report) -> dict[tuple[str, str], Any]:
+    """``reproduce/<model>.csv`` for every model of the R script and ``reproduce/reproduce.R`` itself."""
+    from .reproduce import r_script
+
+    if not report.reproduce:
+        return {}
+    files: dict[tuple[str, str], Any] = {}
+    for m in report.reproduce:
+        files.setdefault((f"reproduce/{m.file}.csv", "text"), to_csv_text(m.data))
+    version = str((report.provenance.get("versions") or {}).get("allianceStats", ""))
+    files[("reproduce/reproduce.R", "text")] = r_script(report.reproduce, skipped=report.not_reproduced,
+                                                        version=version)
+    return files
 
 
 def _renderable(section: Section) -> Section:
@@ -380,10 +457,15 @@ def write_report(report: Report, outdir: str | Path) -> Path:
     ('index.html', True)
     """
     outdir = check_output_folder(outdir, what="the report folder")
-    report = Report(report.title, [_renderable(s) for s in report.sections], report.provenance)
-    html = render_html(report)
+    report = replace(report, sections=[_renderable(s) for s in report.sections])
+    papers, paper_stems = _paper_files(report, _names(report))
+    extra = {**papers, **_reproduce_files(report)}
+    html = _render(report, written={"papers": paper_stems, "reproduce": report.reproduce})
     previous = _read_manifest(outdir)
     written = []
+    for (rel, _kind), content in extra.items():
+        atomic_write(outdir / rel, content)
+        written.append(rel)
     for table, stem in table_files(report):
         atomic_write(outdir / "tables" / f"{stem}.csv", to_csv_text(table.data))
         full = apa_table(table.data, conf_level=table.conf_level, digits=table.digits)
@@ -409,7 +491,7 @@ def write_report(report: Report, outdir: str | Path) -> Path:
 
 
 #: the only names a manifest may list (it is read back from disk: never follow it outside tables/)
-_MANIFEST_ENTRY = re.compile(r"tables/[a-z0-9_-]+\.(csv|md)")
+_MANIFEST_ENTRY = re.compile(r"tables/[a-z0-9_-]+\.(csv|md|tex|docx)|reproduce/[A-Za-z0-9_.-]+\.(csv|R)")
 
 
 def _read_manifest(outdir: Path) -> set[str]:

@@ -34,10 +34,11 @@ from typing import Any, Protocol
 import pandas as pd
 
 from .diagrams import cycle_diagram, mediation_diagram, riclpm_diagram
-from .figures import retention_plot, trajectory_plot
+from .figures import figure_to_svg, retention_plot, synchrony_plot, trajectory_plot
 from .power_curve import power_curve_svg
 from .provenance import lock_status
-from .render import Figure, Report, Section, Table
+from .render import Figure, Report, Section, Table, unique_names
+from .reproduce import NOT_IN_R, RModel, step_models
 
 __all__ = ["StepLike", "RunLike", "build_report", "draw_step", "section_title", "result_tables"]
 
@@ -81,6 +82,11 @@ _TITLES = {
     "hypotheses": "Hypotheses of the review: supported or not",
     "dynamics": "Alliance dynamics",
     "power": "Power analysis",
+    "glmm": "Generalised linear mixed model",
+    "cox": "Time to event (Cox model)",
+    "sequences": "Coded session behaviour: lag-sequential analysis",
+    "synchrony": "Synchrony of two signals over the session",
+    "invariance": "Measurement invariance",
 }
 
 
@@ -361,12 +367,186 @@ def _draw_power(step, syntax) -> Section:
         figures=figures, tables=[Table("power", "Power by sample size", table[cols], digits=3)])
 
 
+def _matplotlib_figure(fig, caption: str, figure_id: str, fallback: Callable[[], str] | None = None) -> Figure:
+    """A figure of :mod:`allianceStats.plots` as inline SVG, after :func:`~allianceStats.plots.label_collisions`.
+
+    A figure with overlapping, clipped or too small text is replaced by ``fallback()`` (the report's own SVG of the
+    same data) when there is one; otherwise it is kept and its caption lists the problems.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..plots import label_collisions
+
+    try:
+        problems = label_collisions(fig)
+        if problems and fallback is not None:
+            return Figure(fallback(), caption=caption)
+        if problems:
+            caption += " (Legibility: " + "; ".join(problems[:3]) + ".)"
+        return Figure(figure_to_svg(fig, figure_id=figure_id), caption=caption)
+    finally:
+        plt.close(fig)
+
+
+#: what the ratio of a GLMM's exponentiated coefficient is called, by link
+_RATIO_NAMES = {"logit": "odds ratio", "log": "rate ratio", "cloglog": "hazard ratio (discrete time)"}
+
+
+def _draw_glmm(step, syntax) -> Section:
+    fit, opts, name = step.results["fit"], step.options, step.name
+    method = "Laplace approximation" if fit.n_agq == 1 else f"adaptive Gauss-Hermite quadrature ({fit.n_agq} points)"
+    paras = [f"Formula: {opts['formula']}",
+             f"{fit.family} family, {fit.link} link; maximum likelihood ({method}) on {fit.n_obs} sessions"
+             + (f" ({fit.n_dropped} with a missing value left out)" if fit.n_dropped else "")
+             + f"; converged: {fit.converged}; singular: {fit.singular}; AIC {fit.aic:.2f}."]
+    if opts.get("derive"):
+        paras.append("Derived first: " + "; ".join(f"{k} = {v}" for k, v in opts["derive"].items()) + ".")
+    if opts.get("decompose"):
+        paras.append("Decomposition (Curran & Bauer 2011): x_within = x − client mean (state-like); x_between = "
+                     "client mean" + (" − therapist mean" if step.results.get("therapist_part") else "")
+                     + " (trait-like). The coefficients are conditional on the random effects: they compare sessions "
+                     "of the same client (within) or clients with the same random effects (between).")
+    tables = result_tables(f"glmm_{name}", name, fit, attrs=("params", "varcomp"), conf_level=fit.conf_level)
+    ratio = _RATIO_NAMES.get(fit.link)
+    if ratio:
+        ratios = fit.ratios().rename(columns={"ratio": "estimate"})
+        tables.insert(1, Table(f"glmm_{name}_ratios", f"{name}: {ratio}s (exp of the coefficients)", ratios,
+                               conf_level=fit.conf_level, note=f"Estimate = {ratio}; the interval is the exponentiated "
+                                                               "Wald interval of the coefficient."))
+    if getattr(fit, "zi_params", None) is not None and len(fit.zi_params):
+        tables += result_tables(f"glmm_{name}", name, fit, attrs=("zi_params",), conf_level=fit.conf_level)
+    return Section(step.id, section_title(step), paragraphs=paras, tables=tables)
+
+
+def _draw_cox(step, syntax) -> Section:
+    fit, opts, name = step.results["fit"], step.options, step.name
+    paras = [f"Formula: {opts['formula']}",
+             f"Cox proportional hazards model (Cox 1972; counting-process intervals, Andersen & Gill 1982) on "
+             f"{fit.n_obs} intervals of {fit.n_clients} clients with {fit.n_events} events; ties: {fit.ties}; "
+             + ("robust (Lin-Wei) standard errors clustered by client, as coxph(cluster = client)." if fit.robust
+                else "model-based standard errors."),
+             "Time-varying covariates are measured at the start of each interval (the last session before it), so "
+             "nothing measured after an interval describes it (no look-ahead): v = current, v_lag1 = the session "
+             "before, v_cummean = mean so far, v_within = current − mean so far."]
+    paras += list(step.notes)
+    params = fit.params
+    shown = ("term", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper")
+    hr = params[["term", "hazard_ratio", "hazard_ratio_ci_lower", "hazard_ratio_ci_upper"]].rename(columns={
+        "hazard_ratio": "estimate", "hazard_ratio_ci_lower": "ci_lower", "hazard_ratio_ci_upper": "ci_upper"})
+    tables = [Table(f"cox_{name}_params", f"{name}: log hazard ratios", params.reset_index(drop=True),
+                    conf_level=fit.conf_level, show=shown),
+              Table(f"cox_{name}_hazard_ratios", f"{name}: hazard ratios", hr.reset_index(drop=True),
+                    conf_level=fit.conf_level, note="Estimate = hazard ratio per unit of the covariate."),
+              Table(f"cox_{name}_tests", f"{name}: global tests", fit.tests.reset_index(drop=True), digits=3)]
+    figures = []
+    curve = step.results.get("curve")
+    if curve is not None:
+        from ..plots import plot_survival
+
+        table = curve.table
+
+        def fallback() -> str:
+            return retention_plot(table, title="Event-free (Kaplan–Meier)", figure_id=f"km-{name}")
+
+        figures.append(_matplotlib_figure(
+            plot_survival(curve, ylabel="Event-free (survival probability)", title="Kaplan–Meier"),
+            "Kaplan–Meier curve of the time to the event, with its confidence band, censoring marks (+) and the "
+            "numbers at risk.", f"km-{name}", fallback))
+    return Section(step.id, section_title(step), paragraphs=paras, figures=figures, tables=tables)
+
+
+def _draw_sequences(step, syntax) -> Section:
+    from ..plots import plot_transitions
+
+    res = step.results["result"]
+    mode = "time-based" if res.window is not None else "event-based"
+    paras = [f"Data: {step.results['source']}; {step.results['n_events']} coded events in {res.n_sessions} "
+             f"session(s), {res.n_transitions} transitions at lag {res.lag} ({mode}).",
+             f"Likelihood-ratio test of independence: χ²({res.df:g}) = {res.chisq:.2f}, p "
+             + ("< .001" if res.p_value < 0.001 else f"= {res.p_value:.3f}")
+             + (f"; permutation p = {res.p_permutation:.3f} ({res.n_draws} shuffles within sessions)"
+                if res.p_permutation is not None else "") + ".",
+             "Adjusted residuals (Allison & Liker 1982; Bakeman & Quera 2011) compare each transition's count with "
+             "its count under independence; |z| > 1.96 marks a transition more (red) or less (blue) frequent than "
+             "chance. Transitions are pooled over sessions, which treats them as independent: Yule's Q per session "
+             "(per_session = true) or a multilevel lag model is the safer test."]
+    figures = [_matplotlib_figure(plot_transitions(res, title="Adjusted residuals (given → target)"),
+                                  "Lag-sequential heat map: rows are the given code, columns the code that "
+                                  "follows; * marks |z| above the two-sided 5% critical value.", "lag-heat")]
+    shown = ("given", "target", "observed", "expected", "transitional_probability", "adjusted_residual", "yules_q",
+             "p_value")
+    tables = [Table("sequences_transitions", "Transitions: observed, expected, adjusted residuals, Yule's Q",
+                    res.table.reset_index(drop=True), conf_level=res.conf_level, show=shown, max_rows=0)]
+    if res.session_summary is not None:
+        tables.append(Table("sequences_sessions", "Yule's Q per session, summarised across sessions",
+                            res.session_summary.reset_index(drop=True), conf_level=res.conf_level))
+    return Section(step.id, section_title(step), paragraphs=paras, figures=figures, tables=tables)
+
+
+def _draw_synchrony(step, syntax) -> Section:
+    r = step.results
+    s = r["settings"]
+    scale = "Fisher z" if s["fisher_z"] else "r"
+    paras = [f"Data: {r['source']}; signals {r['x']} and {r['y']}.",
+             f"Windowed lagged cross-correlation (Boker et al. 2002; rMEA's definitions): windows of "
+             f"{s['window_seconds']:g} s every {s['step_seconds']:g} s, lags up to ±{s['lag_seconds']:g} s, "
+             f"averaged as {'absolute ' if s['absolute'] else ''}{scale}. Positive lags: {r['y']} follows {r['x']}."]
+    fig = synchrony_plot(r["windows"], label=f"synchrony ({'|' + scale + '|' if s['absolute'] else scale})",
+                         return_figure=True)
+    figures = [_matplotlib_figure(fig, "Synchrony in each window over the session: one grey line per session, the "
+                                       "mean of all sessions in black.", "sync")]
+    tables = [Table("synchrony_sessions", "Synchrony per session", r["table"].reset_index(drop=True), digits=3)]
+    return Section(step.id, section_title(step), paragraphs=paras, figures=figures, tables=tables)
+
+
+def _draw_invariance(step, syntax) -> Section:
+    res, opts, name = step.results["result"], step.options, step.name
+    where = (f"across the groups of {res.group} ({', '.join(map(str, res.group_labels))})" if res.group
+             else f"across sessions {', '.join(map(str, res.waves))} of the same clients")
+    paras = [f"Model: {opts['model']}", f"Invariance {where}; {res.method}; n = {res.n_obs}.",
+             "Each step adds equality constraints to the one before (configural → thresholds → metric: "
+             "loadings → scalar: intercepts → strict: residual variances; Meredith 1993) and is tested against "
+             "it. A step is usually retained when its test is not significant, CFI drops by no more than .01 "
+             "(Cheung & Rensvold 2002) and RMSEA rises by less than .015 (Chen 2007)."]
+    table = res.table
+    for _, row in table.iloc[1:].iterrows():
+        held = (row["p_value"] >= 0.05 and row["delta_cfi"] >= -0.01 and row["delta_rmsea"] < 0.015)
+        paras.append(f"{row['step']}: Δχ²({row['df_diff']:g}) = {row['chisq_diff']:.2f}, p = {row['p_value']:.3f}, "
+                     f"ΔCFI = {row['delta_cfi']:.3f}, ΔRMSEA = {row['delta_rmsea']:.3f} — "
+                     + ("retained." if held else "not retained: compare latent means only after freeing the "
+                        "parameters that differ (partial invariance)."))
+    for s in table["step"]:
+        syntax[f"invariance {name} ({s})"] = res.to_lavaan(s)
+    shown = [c for c in ("step", "chisq", "df", "cfi", "rmsea", "srmr", "chisq_diff", "df_diff", "p_value",
+                         "delta_cfi", "delta_rmsea", "converged") if c in table.columns]
+    return Section(step.id, section_title(step), paragraphs=paras,
+                   tables=[Table(f"invariance_{name}_steps", f"{name}: invariance steps", table.reset_index(drop=True),
+                                 digits=3, show=tuple(shown))])
+
+
 DRAWERS: dict[str, Callable[[Any, dict[str, str]], Section]] = {
     "describe": _draw_describe, "icc": _draw_icc, "trajectories": _draw_trajectories, "mlm": _draw_mlm,
     "riclpm": _draw_riclpm, "mediation": _draw_mediation, "multilevel_mediation": _draw_multilevel_mediation,
     "wave_mediation": _draw_wave_mediation, "cycle": _draw_cycle, "hypotheses": _draw_hypotheses,
-    "dynamics": _draw_dynamics, "power": _draw_power,
+    "dynamics": _draw_dynamics, "power": _draw_power, "glmm": _draw_glmm, "cox": _draw_cox,
+    "sequences": _draw_sequences, "synchrony": _draw_synchrony, "invariance": _draw_invariance,
 }
+
+
+def _papers(step) -> list[tuple[str, Any]]:
+    """The results of a step written as APA tables for papers (``to_table``), with their file stems."""
+    r, name = step.results, step.name
+    if step.kind in ("mlm", "glmm", "cox", "mediation", "multilevel_mediation", "wave_mediation"):
+        return [(f"{step.kind}_{name}", r["fit"])]
+    if step.kind == "riclpm":
+        return [(k, r[k]) for k in ("riclpm", "clpm") if r.get(k) is not None]
+    if step.kind == "invariance":
+        return [(f"invariance_{name}", r["result"])]
+    if step.kind == "sequences":
+        return [("sequences", r["result"])]
+    if step.kind == "dynamics" and "dropout" in r:
+        return [("dropout", r["dropout"])]
+    return []
 
 
 def draw_step(step: StepLike, syntax: dict[str, str] | None = None) -> Section:
@@ -407,6 +587,7 @@ def draw_step(step: StepLike, syntax: dict[str, str] | None = None) -> Section:
         section = DRAWERS[step.kind](step, collected)
         for table in section.tables:
             table.display  # noqa: B018 - a table that cannot be formatted fails its own section here
+        section.papers = _papers(step)
     except Exception as err:  # noqa: BLE001 - one section that cannot be drawn leaves the others
         return Section.failed(step.id, title, f"the results could not be drawn: {type(err).__name__}: {err}")
     if syntax is not None:
@@ -445,4 +626,46 @@ def build_report(run: RunLike) -> Report:
     provenance = {**run.provenance, "syntax": syntax}
     if "lock" not in provenance:
         provenance["lock"] = lock_status()
-    return Report(run.title, sections, provenance)
+    models, not_reproduced = reproducible(run.steps, sections)
+    return Report(run.title, sections, provenance, reproduce=models, not_reproduced=not_reproduced)
+
+
+def reproducible(steps: Sequence[StepLike], sections: Sequence[Section]) -> tuple[list[RModel], dict[str, str]]:
+    """The R refits of the computed steps (:mod:`allianceStats.report.reproduce`), with unique file names, and
+    the steps the R script leaves out, with the reason.
+
+    Parameters
+    ----------
+    steps : sequence of StepLike
+        The steps of the run.
+    sections : sequence of Section
+        Their sections (a step whose section could not be drawn is not refitted either).
+
+    Returns
+    -------
+    (list of RModel, dict)
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> step = SimpleNamespace(kind="icc", name="", id="icc", status="ok", options={}, results={})
+    >>> reproducible([step], [Section("icc", "ICC")])
+    ([], {'icc': 'empty lmer models: the mixed-model calls above show the form'})
+    """
+    models: list[RModel] = []
+    skipped: dict[str, str] = {}
+    for step, section in zip(steps, sections):
+        if section.status != "ok":
+            skipped[step.id] = f"not computed ({section.status})"
+            continue
+        if step.kind in NOT_IN_R:
+            skipped[step.id] = NOT_IN_R[step.kind]
+            continue
+        try:
+            models += step_models(step)
+        except Exception as err:  # noqa: BLE001 - one model that cannot be written leaves the others
+            skipped[step.id] = f"its R call could not be written: {type(err).__name__}: {err}"
+    names = unique_names([m.name for m in models])
+    shared = [m.data_file for m in models if m.data_file]
+    files = dict(zip(dict.fromkeys(shared), unique_names(list(dict.fromkeys(shared)), taken=set(names))))
+    return [replace(m, name=n, data_file=files.get(m.data_file, "")) for m, n in zip(models, names)], skipped

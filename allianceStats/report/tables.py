@@ -52,7 +52,21 @@ HEADERS = {
     "hypothesis": "Hypothesis", "model": "Model", "statement": "Statement", "note": "Note",
     "icc_therapist": "ICC therapist", "icc_client": "ICC client",
     "icc_same_client": "ICC same client", "icc_residual": "Residual share",
+    # survival, process, invariance and power tables (issue 18)
+    "test": "Test", "given": "Given", "target": "Target", "expected": "Expected",
+    "transitional_probability": "P(target | given)", "adjusted_residual": "z (adj. residual)", "yules_q": "Yule's Q",
+    "synchrony": "Synchrony", "synchrony_lag_zero": "Lag 0",
+    "synchrony_x_leads": "x leads", "synchrony_y_leads": "y leads", "synchrony_best_lag": "Best lag (s)",
+    "step": "Step", "chisq": "χ²", "cfi": "CFI", "rmsea": "RMSEA", "srmr": "SRMR", "chisq_diff": "Δχ²",
+    "delta_cfi": "ΔCFI", "delta_rmsea": "ΔRMSEA", "converged": "Converged", "truth": "Truth", "power": "Power",
+    "power_mcse": "MCSE", "bias": "Bias", "rmse": "RMSE", "coverage": "Coverage", "failed_share": "Failed",
+    "improper_share": "Improper",
 }
+#: columns of whole numbers, shown without decimals, and their headers
+COUNT_HEADERS = {"df_diff": "Δdf", "n_clients": "Clients", "n_sessions": "Sessions", "synchrony_windows": "Windows",
+                 "n_sessions_used": "Sessions", "reps": "Replications", "usable": "Usable", "npar": "Parameters",
+                 "n_events": "Events", "n_risk": "At risk", "observed": "Observed", "client": "Client",
+                 "session": "Session"}
 
 
 def fmt_p(p: float) -> str:
@@ -112,6 +126,8 @@ def apa_table(table: pd.DataFrame, *, conf_level: float = 0.95, digits: int = 2)
             out[HEADERS[col]] = [fmt_p(v) for v in values]
         elif col == "df":
             out[HEADERS[col]] = [_fmt_cell(v, 1) for v in values]
+        elif col in COUNT_HEADERS:
+            out[COUNT_HEADERS[col]] = [_fmt_cell(v, digits, counts=True) for v in values]
         else:
             # columns of no known statistic (e.g. a generic "value") show whole numbers as counts
             counts = col not in HEADERS and col not in ("mean", "sd", "min", "max", "missing_share")
@@ -285,8 +301,9 @@ def check_output_folder(path, *, what: str = "the output folder") -> Path:
     return path
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to a temporary file in the same folder, then rename it over ``path``.
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Write ``text`` (UTF-8; or ``bytes`` as they are) to a temporary file in the same folder, then rename it over
+    ``path``.
 
     A new file gets the permissions the umask allows (``0o666 & ~umask``, as ``open()`` would give); a file
     that is replaced keeps its permissions.
@@ -315,8 +332,12 @@ def atomic_write(path: Path, text: str) -> None:
     except OSError as err:
         raise type(err)(err.errno or errno.EIO, err.strerror or str(err), str(path)) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
         # mkstemp creates the file readable by its owner only; give it what a plain open() would
         os.chmod(tmp, mode)
         os.replace(tmp, path)
