@@ -367,6 +367,8 @@ def _fit_sem(model: str, data: pd.DataFrame | None, *, missing: str, estimator: 
                    group_equal=list(partable_options.get("group_equal", ())),
                    group_partial=list(partable_options.get("group_partial", ())),
                    sample_statistics=sample is not None,
+                   n_rows=int(len(data)) if data is not None else problem.n_obs,
+                   missing_patterns=int(sum(d.n_patterns for d in problem.datas)),
                    test="yuan.bentler.mplus" if estimator == "MLR" else "standard")
     table = problem.table.copy()
     table["estimate"] = row_estimates(table, est.theta)
@@ -382,7 +384,7 @@ def _fit_sem(model: str, data: pd.DataFrame | None, *, missing: str, estimator: 
                            function="fit_sem", started=started)
     n_obs_by_group = problem.n_obs_by_group
     state = MLState(problem=problem, theta=est.theta, h1_moments=tuple(reference.h1_moments),
-                    vcov_model=vcov_model, information=information)
+                    vcov_model=vcov_model, information=information, se=se)
     return SEMResult(model=model, params=params, fit=pd.Series(fit, dtype=float), vcov=vcov_df,
                      partable=table, convergence=convergence, provenance=prov, n_obs=problem.n_obs,
                      n_obs_by_group=n_obs_by_group, group_labels=problem.group_labels, group=group,

@@ -73,9 +73,11 @@ def prepare(model: str, data: pd.DataFrame | None, *, missing: str, group: str |
             datas.append(PatternData.from_moments(m, cov[np.ix_(order, order)], n))
         return Problem(pt, None, missing, group_labels=sample.group_labels, datas=datas,
                        meanstructure=meanstructure, constraints=constraints)
-    labels, frames = prepare_frames(data, pt.observed, group, missing, pt.exogenous_x)
-    return Problem(pt, frames, missing, group_labels=tuple(labels), meanstructure=meanstructure,
-                   constraints=constraints)
+    labels, frames, index = prepare_frames(data, pt.observed, group, missing, pt.exogenous_x, with_index=True)
+    problem = Problem(pt, frames, missing, group_labels=tuple(labels), meanstructure=meanstructure,
+                      constraints=constraints)
+    problem.row_index = index
+    return problem
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,9 @@ def linear_constraints(pt: ParTable) -> Constraints | None:
 
 
 def prepare_frames(data: pd.DataFrame, observed: Sequence[str], group: str | None, missing: str,
-                   exo: Sequence[str]) -> tuple[list[Hashable], list[np.ndarray]]:
-    """Group labels (in order of appearance) and one float array per group of the rows the estimator uses."""
+                   exo: Sequence[str], *, with_index: bool = False):
+    """Group labels (in order of appearance) and one float array per group of the rows the estimator uses (and, with
+    ``with_index``, the index labels of those rows in ``data``)."""
     cols = list(observed)
     data = require_columns(data, [*cols, group], where="fit_sem")
     require_numeric(data, cols, where="fit_sem", finite=True)
@@ -162,6 +165,7 @@ def prepare_frames(data: pd.DataFrame, observed: Sequence[str], group: str | Non
     else:
         labels = [1]
     frames = []
+    indexes = []
     dropped = 0
     for lab in labels:
         sub = data if group is None else data[data[group] == lab]
@@ -190,6 +194,7 @@ def prepare_frames(data: pd.DataFrame, observed: Sequence[str], group: str | Non
                          "endogenous variable (e.g. 'x ~ 1') to keep them.", DataWarning)
                 keep &= ~miss_x
         y = y[keep]
+        indexes.append(sub.index[keep])
         if len(y) < 2:
             hint = " (complete rows: missing='fiml' uses incomplete ones)" if missing == "listwise" else ""
             raise IdentificationError(f"group {lab!r} has {len(y)} usable row(s){hint}; at least 2 are needed.")
@@ -215,6 +220,8 @@ def prepare_frames(data: pd.DataFrame, observed: Sequence[str], group: str | Non
         warn(f"{dropped} of {total} rows have a missing value in a model variable and were dropped (missing="
              "'listwise', lavaan's default); missing='fiml' (full-information ML, lavaan's missing = \"ml\") uses "
              "them.", DataWarning)
+    if with_index:
+        return labels, frames, indexes
     return labels, frames
 
 
@@ -264,6 +271,7 @@ class Problem:
         self.constraints = constraints
         self.active = tuple(active)
         self.reduction = constraints.reduction(self.active) if constraints is not None else None
+        self.row_index: list[pd.Index] | None = None   # index labels of the rows used, per group (set by prepare)
 
     @property
     def observed(self) -> tuple[str, ...]:
@@ -301,8 +309,10 @@ class Problem:
 
     def with_active(self, active: Sequence[int]) -> Problem:
         """The same problem with other inequalities active (imposed as equalities)."""
-        return Problem(self.pt, self.frames, self.missing, self.group_labels, datas=self.datas,
-                       meanstructure=self.meanstructure, constraints=self.constraints, active=tuple(sorted(active)))
+        other = Problem(self.pt, self.frames, self.missing, self.group_labels, datas=self.datas,
+                        meanstructure=self.meanstructure, constraints=self.constraints, active=tuple(sorted(active)))
+        other.row_index = self.row_index
+        return other
 
     def resampled(self, frames: list[np.ndarray]) -> Problem:
         """The same model on other rows (a bootstrap resample), with its own fixed.x moments."""

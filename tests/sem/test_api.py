@@ -40,7 +40,7 @@ def test_result_protocol(fitted, path_data):
     assert fitted.provenance.elapsed_seconds is not None and fitted.provenance.elapsed_seconds > 0
     assert fitted.provenance.seed is None  # no randomness without the bootstrap
     assert fitted.provenance.options["conf_level"] == 0.95
-    assert "Parameters (95% confidence intervals" in fitted.summary()
+    assert "95% confidence intervals" in fitted.summary() and "Regressions:" in fitted.summary()
     assert repr(fitted).startswith("<SEMResult: ML, n = ") and len(repr(fitted)) < 120
 
 
