@@ -240,7 +240,7 @@ def _is_fixed(table: pd.DataFrame) -> pd.Series:
     return ((se.isna() | (se == 0)) & stat.isna() & (table["op"] != ":=")).astype(bool)
 
 
-def apa_frame(table: pd.DataFrame, *, conf_level: float = 0.95) -> pd.DataFrame:
+def apa_frame(table: pd.DataFrame | pd.Series, *, conf_level: float = 0.95) -> pd.DataFrame:
     """A tidy table as APA display strings: one name column, row-wise decimals, *p* as ``< .001``, CI in one
     column, fixed parameters marked ``fixed``.
 
