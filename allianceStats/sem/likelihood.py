@@ -65,6 +65,22 @@ def _pair_kernel(n, A, B):
     return G.reshape(p, p, p, p).transpose(3, 0, 1, 2).reshape(p * p, p * p)
 
 
+def _pair_form(n, A, B, dsigma):
+    """Σ_k n_k tr(∂Σ_a A_k ∂Σ_b B_k) for all pairs of parameters (a, b), by the cheaper of two routes: through the
+    p² × p² kernel (many patterns, few variables) or pattern by pattern with U_b = A_k ∂Σ_b B_k (few patterns, many
+    variables or parameters, e.g. complete data on 60 variables)."""
+    P, p, _ = A.shape
+    q = dsigma.shape[0]
+    D = dsigma.reshape(q, p * p)
+    if P * (q * p ** 3 + q * q * p * p) < P * p ** 4 + q * p ** 4:
+        out = np.zeros((q, q))
+        for k in range(P):
+            U = A[k] @ dsigma @ B[k]
+            out += n[k] * (D @ U.transpose(0, 2, 1).reshape(q, p * p).T)
+        return out
+    return D @ _pair_kernel(n, A, B) @ D.T
+
+
 @dataclass
 class PatternData:
     """Sufficient statistics of one group's data, by missing-data pattern."""
@@ -221,7 +237,7 @@ class PatternData:
         p = inv.shape[1]
         W = np.einsum("k,kij->ij", n, inv)
         D = dsigma.reshape(dmu.shape[0], p * p)
-        return dmu @ W @ dmu.T, D, D @ _pair_kernel(n, inv, inv) @ D.T
+        return dmu @ W @ dmu.T, D, _pair_form(n, inv, inv, dsigma)
 
     def expected_information(self, sigma: np.ndarray, dmu: np.ndarray, dsigma: np.ndarray) -> np.ndarray:
         """Σ_o n_o [∂μᵀ Σ_oo⁻¹ ∂μ + ½ tr(Σ_oo⁻¹ ∂Σ Σ_oo⁻¹ ∂Σ)] for derivatives dmu (q,p), dsigma (q,p,p)."""
@@ -243,7 +259,7 @@ class PatternData:
         n = self.counts
         p = sigma.shape[0]
         mean_part, D, X1 = self._information_terms(inv, dmu, dsigma)
-        X2 = D @ _pair_kernel(n, inv, inv @ M @ inv) @ D.T
+        X2 = _pair_form(n, inv, inv @ M @ inv, dsigma)
         u = np.einsum("kij,kj->ki", inv, d)
         T = ((n[:, None] * inv.reshape(len(n), p * p)).T @ u).reshape(p, p, p)   # T[a, c, b]
         cross = np.einsum("kc,acb,lab->kl", dmu, T, dsigma, optimize=True)
