@@ -6,7 +6,9 @@ Public API: :func:`fit_sem` (fit a model), :func:`compare_sem` (χ²-difference 
 missing-data patterns, EM for H1), ``prepare`` (step 1: data, parameter table, sample statistics),
 ``estimate`` (step 2: start values, optimisation, information), ``fit_measures`` (steps 4-5: reference models
 and fit indices), ``parameter_estimates`` (step 6: the tidy parameter table), ``fit`` (``fit_sem``, which runs
-the steps), ``result`` (``SEMResult``), ``comparison`` (``compare_sem``); for ordered items ``polychoric``
+the steps, with lavaan's defaults), ``sample_stats`` (summary-statistics input), ``result`` (``SEMResult``),
+``postfit`` (modification indices, residuals, fitted moments, factor scores, R²), ``summary`` (the lavaan-style
+text), ``comparison`` (``compare_sem``); for ordered items ``polychoric``
 (thresholds, polychoric correlations, Γ), ``ordinal`` (step 1), ``wls`` (steps 2-5: DWLS/WLS/ULS, robust SEs,
 scaled tests, Satorra 2000 differences), ``fit_ordinal`` (the steps); ``invariance`` (``measurement_invariance``).
 See ``fit.py`` for the methods and references.
