@@ -6,8 +6,9 @@ reproduce/reproduce.R) and its output, with R and package versions, is fixtures/
 Tolerances per quantity, from what each R function promises:
 
 - lmer (lmerTest): estimates 1e-5 of their SE, SEs and Satterthwaite df 1e-4 relative, variances 1e-4 relative;
-- glmer: estimates 5e-4 of their SE, SEs 5e-4 relative, variances 1e-3 relative (glmer's default optimiser stops
-  about 1e-4 SE short of the optimum, measured on this fixture);
+- glmer: estimates 5e-4 of their SE, SEs 5e-4 relative, variances 1e-3 relative (the call is glmer's default, whose
+  PIRLS tolerance tolPwrss = 1e-7 stops about 1e-4 SE short of the optimum on this fixture; see
+  tests/mixed/test_glmm_pirls_tolerance.py);
 - lavaan (RI-CLPM, CLPM, the panel of the wave mediation, invariance): free estimates 1e-4 of their SE, SEs 1e-4
   relative, chi-square and log-likelihood 1e-6 relative, df exactly;
 - mediation: path estimates and the defined indirect, direct and total effects 1e-6 relative or 1e-8 absolute (ML
