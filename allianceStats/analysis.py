@@ -2,9 +2,11 @@
 
 An *analysis file* names the data, the column roles, the seed and the analyses (*steps*) to run. This module
 reads and checks it (:func:`load_analysis`, :func:`parse_analysis`), loads the data (:func:`load_data`) and runs
-every step by calling the public estimation API — ``fit_mlm``, ``icc``, ``fit_riclpm``, ``fit_mediation``,
-``fit_multilevel_mediation``, ``fit_wave_mediation``, ``evaluate_hypotheses``, ``detect_ruptures``,
-``detect_sudden_gains``, ``fit_level_variability_repair``, ``fit_dropout`` … (:func:`run_analysis`). The results
+every step by calling the public estimation API — ``fit_mlm``, ``fit_glmm``, ``icc``, ``fit_riclpm``,
+``fit_mediation``, ``fit_multilevel_mediation``, ``fit_wave_mediation``, ``evaluate_hypotheses``,
+``detect_ruptures``, ``detect_sudden_gains``, ``fit_level_variability_repair``, ``fit_dropout``,
+``survival_intervals``, ``fit_cox``, ``read_events``, ``lag_sequential``, ``synchrony_by_session``,
+``measurement_invariance``, ``power`` … (:func:`run_analysis`). The results
 come back as an :class:`AnalysisRun`: one :class:`StepOutcome` per step holding the fitted result objects.
 Drawing them is the job of :func:`allianceStats.report.build_report`; this module never draws, and the
 report never estimates (docs/design.md, "Layout").
@@ -61,6 +63,31 @@ The file (every table optional except ``[data]``; relative paths are relative to
     [dynamics]
     column = "alliance"
     sudden_gains = { column = "outcome", better = "higher", min_change = 5 }
+    [[glmm]]
+    formula = "cbind(days_use, days_free) ~ alliance_within + alliance_between + (1 | client)"
+    family = "binomial"
+    derive = { days_free = "7 - days_use" }   # arithmetic on columns, computed first
+    decompose = ["alliance"]
+    [[cox]]                       # intervals between sessions; events: dropout from the table, or events = "x.csv"
+    formula = "Surv(start, stop, event) ~ alliance_within + alliance_cummean"
+    [sequences]
+    events = "coded_events.csv"   # client, session, order, code ...; "example": simulated MI sessions
+    codes = ["miti_4", "client_language"]
+    [synchrony]
+    signals = "signals.csv"       # one row per sample; "example": simulated dyads
+    x = "client_signal"
+    y = "therapist_signal"
+    sampling_rate = 10
+    lag_seconds = 3
+    window_seconds = 30
+    step_seconds = 15
+    [[invariance]]
+    model = "bond =~ wai_3 + wai_5 + wai_7 + wai_9"
+    waves = [1, 2, 3]             # or group = "site"
+    [power]                       # a small Monte Carlo study; or table = "power_table.csv" of `alliance-stats power`
+    design = "within_between"
+    n_clients = [40, 80]
+    reps = 20
 
 :data:`SCHEMA` lists every key with its type; :func:`parse_analysis` checks them all and raises one
 :class:`~allianceStats.errors.SchemaError` listing every problem. Keys of the 0.1 vocabulary (``n_boot``,
