@@ -386,7 +386,8 @@ def improper_solution(problem: Problem, theta: np.ndarray) -> list[str]:
     return problems
 
 
-def vcov_from_information(info: np.ndarray, reduction: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
+def vcov_from_information(info: np.ndarray,
+                          reduction: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
     """Inverse of the information matrix, or None when it is singular (the model is then not identified).
 
     Under linear constraints θ = t + K u (``reduction``) the inverse is K (Kᵀ I K)⁻¹ Kᵀ, which is what lavaan's

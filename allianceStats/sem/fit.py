@@ -61,15 +61,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .._deprecation import renamed_arguments
-from ..data.checks import (check_bool, check_choice, check_conf_level, check_positive_int, resolve_seed,
-                           table_and_text)
+from ..data.checks import check_bool, check_choice, check_conf_level, check_positive_int, resolve_seed, table_and_text
 from ..errors import AllianceStatsError, BoundaryWarning, ConvergenceWarning, IdentificationError, OptionError
 from ..results import Convergence, make_provenance
 from ._messages import warn
@@ -272,7 +271,8 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
                               "the syntax, or use measurement_invariance(..., ordered=...) for group equality")
         estimator = check_ordinal_options(estimator, se)
         with threadpool_limits(limits=1, user_api="blas"):
-            return fit_sem_ordinal(data, model, ordered=items, estimator=estimator, parameterization=parameterization,
+            table = cast(pd.DataFrame, data)
+            return fit_sem_ordinal(table, model, ordered=items, estimator=estimator, parameterization=parameterization,
                                    group=group, se=se, defaults=defaults, conf_level=conf_level, started=started)
     if ordered is not None and sample is not None:
         raise OptionError("ordered items need the rows of the data, not summary statistics")
@@ -448,7 +448,7 @@ def _estimate(problem: Problem, *, information: str) -> tuple[Problem, Estimatio
         if not add and not drop:
             break
         active = (active | add) - drop
-        problem = problem.with_active(active)
+        problem = problem.with_active(sorted(active))
         est = _estimate_once(problem, information=information)
     return problem, est
 
@@ -551,7 +551,7 @@ def _bootstrap(problem: Problem, theta: np.ndarray, n_draws: int, seed: int | No
     rng = np.random.default_rng(seed)
     draws = np.full((n_draws, len(theta)), np.nan)
     for b in range(n_draws):
-        frames = [y[rng.integers(0, len(y), len(y))] for y in problem.frames]
+        frames = [y[rng.integers(0, len(y), len(y))] for y in (problem.frames or [])]
         try:
             th, _, rec = optimize(problem.resampled(frames), theta.copy(), polish=False)
             if rec["converged"]:

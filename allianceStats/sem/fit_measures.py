@@ -283,7 +283,8 @@ def baseline_problem(problem: Problem) -> tuple[Problem, list[int]]:
     bpt = build_partable(stmts, defs, observed=set(pt.observed), n_groups=pt.n_groups, defaults="none")
     order = [list(pt.observed).index(v) for v in bpt.observed]
     frames = None if problem.frames is None else [y[:, order] for y in problem.frames]
-    return Problem(bpt, frames, problem.missing, problem.group_labels, datas=[d.reordered(order) for d in problem.datas],
+    datas = [d.reordered(order) for d in problem.datas]
+    return Problem(bpt, frames, problem.missing, problem.group_labels, datas=datas,
                    meanstructure=problem.meanstructure), order
 
 

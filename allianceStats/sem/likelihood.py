@@ -121,8 +121,9 @@ class PatternData:
         mean = np.asarray(mean, dtype=float)
         cov = np.asarray(cov, dtype=float)
         p = len(mean)
-        return cls(y=None, masks=np.ones((1, p), dtype=bool), counts=np.array([float(n)]),
-                   row_pattern=np.zeros(0, dtype=int), sum_y=n * mean[None], sum_yy=n * (cov + np.outer(mean, mean))[None])
+        return cls(y=None, masks=np.ones((1, p), dtype=bool), counts=np.array([float(n)]),  # type: ignore[arg-type]
+                   row_pattern=np.zeros(0, dtype=int), sum_y=n * mean[None],
+                   sum_yy=n * (cov + np.outer(mean, mean))[None])
 
     @property
     def has_rows(self) -> bool:

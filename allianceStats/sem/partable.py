@@ -358,7 +358,7 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
 def _partial_keys(group_partial: Sequence[str] | str) -> set[tuple[str, str, str]]:
     """``group_partial`` entries (``"f =~ x2"``, ``"x7 ~ 1"``, ``"x3 ~~ x3"``) as (lhs, op, rhs) keys."""
     items = [group_partial] if isinstance(group_partial, str) else list(group_partial)
-    keys = set()
+    keys: set = set()
     for item in items:
         if not isinstance(item, str):
             raise FormulaError(f"group_partial entries are parameters written as in the syntax ('f =~ x2', "

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,9 @@ def prepare(model: str, data: pd.DataFrame | None, *, missing: str, group: str |
             datas.append(PatternData.from_moments(m, cov[np.ix_(order, order)], n))
         return Problem(pt, None, missing, group_labels=sample.group_labels, datas=datas,
                        meanstructure=meanstructure, constraints=constraints)
-    labels, frames, index = prepare_frames(data, pt.observed, group, missing, pt.exogenous_x, with_index=True)
+    # summary-statistics input took the branch above, so data is a table here
+    table = cast(pd.DataFrame, data)
+    labels, frames, index = prepare_frames(table, pt.observed, group, missing, pt.exogenous_x, with_index=True)
     problem = Problem(pt, frames, missing, group_labels=tuple(labels), meanstructure=meanstructure,
                       constraints=constraints)
     problem.row_index = index
@@ -117,7 +120,7 @@ def linear_constraints(pt: ParTable) -> Constraints | None:
         return None
     q = pt.npar
     table = pt.table
-    index = {}
+    index: dict = {}
     for lab, free in zip(table["label"], table["free"]):
         if lab and free > 0:
             index.setdefault(lab, int(free) - 1)

@@ -146,7 +146,7 @@ class SEMResult(ResultDisplay):
     y ~ b*x
     y ~~ y
     >>> res.r_call("df")
-    'lavaan::lavaan(model, data = df, missing = "listwise", estimator = "ML", information = "expected", meanstructure = FALSE, fixed.x = TRUE)'
+    'lavaan::lavaan(model, data = df, missing = "listwise", estimator = "ML", information = "expected", ...'
     >>> res.paths[["lhs", "op", "rhs", "label"]].values.tolist()
     [['y', '~', 'x', 'b']]
     """

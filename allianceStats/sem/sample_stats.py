@@ -56,8 +56,9 @@ def _per_group(value: Any, labels: list[Hashable], what: str) -> list[Any]:
         return [value[lab] for lab in labels]
     if len(labels) > 1 or isinstance(value, (list, tuple)) and not _is_vector(value):
         if not isinstance(value, (list, tuple)) or len(value) != len(labels):
+            length = "" if not hasattr(value, "__len__") else f" of length {len(value)}"
             raise OptionError(f"{what} must give one entry per group ({len(labels)} covariance matrices), found "
-                              f"{type(value).__name__}{'' if not hasattr(value, '__len__') else f' of length {len(value)}'}")
+                              f"{type(value).__name__}{length}")
         return list(value)
     return [value]
 
@@ -107,7 +108,9 @@ def sample_statistics(sample_cov: Any, sample_mean: Any, sample_nobs: Any) -> Sa
     means_in = [None] * len(labels) if sample_mean is None else _per_group(sample_mean, labels, "sample_mean")
     problems: list[str] = []
     names: list[str] | None = None
-    covs, means, nobs = [], [], []
+    covs: list = []
+    means: list = []
+    nobs: list = []
     for lab, cov, mean, n in zip(labels, covs_in, means_in, nobs_in):
         where = "" if len(labels) == 1 else f" (group {lab!r})"
         if not isinstance(cov, pd.DataFrame):

@@ -137,7 +137,7 @@ def _named_modifier(kind: str, token: str, line: str):
     token = token.strip()
     m = re.match(r"^c\s*\((.*)\)$", token)
     items = [t.strip() for t in m.group(1).split(",")] if m else [token]
-    out = []
+    out: list = []
     for item in items:
         if kind == "start":
             if not _NUMBER_RE.match(item):

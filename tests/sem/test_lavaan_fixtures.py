@@ -169,7 +169,8 @@ def test_exported_syntax_refits_to_the_same_model(case):
     data = pd.read_csv(FIX / ref["data"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        again = fit_sem(res.to_lavaan(), data, defaults="none", group=ref["args"].get("group"), missing=res.options["missing"])
+        again = fit_sem(res.to_lavaan(), data, defaults="none", group=ref["args"].get("group"),
+                        missing=res.options["missing"])
     assert again.fit["npar"] == res.fit["npar"] and again.fit["df"] == res.fit["df"]
     assert abs(again.fit["loglik"] - res.fit["loglik"]) <= 1e-8 * abs(res.fit["loglik"])
 
