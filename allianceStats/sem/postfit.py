@@ -16,7 +16,8 @@ the sample moments, or the EM estimates under FIML); ``"cor"`` (Bollen's: the di
 matrices, means scaled by their own SDs); ``"cor.bentler"`` (both scaled by the observed SDs; what SRMR squares);
 ``"standardized"``: raw residuals divided by their asymptotic standard errors, the diagonal of
 Q·ACOV(s)·Qᵀ with Q = I − Δ(Δᵀ A Δ)⁻¹Δᵀ A (A the H1 information at the implied moments; ACOV(s) = Ā⁻¹/n, Ā at the
-H1 moments) — lavaan's ``type = "standardized"`` for ``se = "standard"`` fits. Near-zero residuals (below 1e-5) are
+H1 moments, or the sandwich Ā⁻¹ J̄ Ā⁻¹/n with the first-order J̄ under robust standard errors) — lavaan's
+``type = "standardized"``. Near-zero residuals (below 1e-5) are
 left unscaled, as lavaan does.
 
 Factor scores (:func:`factor_scores`; lavaan's ``lavPredict``): ``"regression"`` (Thurstone 1935) E(η | y) =
@@ -51,7 +52,7 @@ import pandas as pd
 
 from ..errors import OptionError
 from .estimate import Objective
-from .fit_measures import h1_information, moment_jacobian, non_x
+from .fit_measures import h1_information, moment_jacobian, non_x, saturated_scores_info
 from .likelihood import PatternData
 from .model import GroupModel
 from .parameter_estimates import row_estimates, std_all
@@ -232,9 +233,12 @@ def residual_moments(state, kind: str) -> list[GroupMoments]:
 
 def _standardized_residuals(state) -> list[GroupMoments]:
     problem = state.problem
-    if state.se not in ("standard", "none"):
-        raise OptionError("standardized residuals are computed for fits with se='standard' (lavaan's default); "
-                          f"this fit has se={state.se!r}")
+    robust = state.se in ("robust.huber.white", "robust.sem")
+    if not robust and state.se not in ("standard", "none"):
+        raise OptionError("standardized residuals need an information-based or sandwich standard error; this fit has "
+                          f"se={state.se!r}")
+    if robust and not problem.has_rows:
+        raise OptionError("robust standardized residuals need the rows of the data")
     names = list(problem.pt.observed)
     p = len(names)
     x_idx = [names.index(x) for x in problem.pt.exogenous_x]
@@ -245,7 +249,12 @@ def _standardized_residuals(state) -> list[GroupMoments]:
     for gm, dat, (m1, s1) in zip(problem.models, problem.datas, state.h1_moments):
         mu, sigma = gm.implied(state.theta)
         A1.append(h1_information(dat, mu, sigma, kind)[np.ix_(keep, keep)] / dat.n)
-        acov_obs.append(np.linalg.inv(h1_information(dat, m1, s1, kind)[np.ix_(keep, keep)]))
+        H_inv = np.linalg.inv(h1_information(dat, m1, s1, kind)[np.ix_(keep, keep)])
+        if robust:   # the sample moments' sandwich, as lavaan's h1 ACOV under robust standard errors
+            scores, _ = saturated_scores_info(dat, m1, s1, x_idx)
+            acov_obs.append(H_inv @ (scores.T @ scores) @ H_inv)
+        else:
+            acov_obs.append(H_inv)
         deltas.append(moment_jacobian(gm, state.theta)[keep])
     E = sum(dat.n / N * d.T @ a @ d for dat, d, a in zip(problem.datas, deltas, A1))
     if problem.reduction is not None:
@@ -315,7 +324,7 @@ def factor_scores(state, method: str) -> pd.DataFrame:
                 weights = np.linalg.solve(lo.T @ ti @ lo, lo.T @ ti)
             scores[rows] = mu_eta + dev @ weights.T
         frames.append(pd.DataFrame(scores, index=index, columns=latent))
-    return pd.concat(frames) if len(frames) > 1 else frames[0]
+    return pd.concat(frames).sort_index() if len(frames) > 1 else frames[0]
 
 
 def r_squared(state, table: pd.DataFrame) -> list[pd.Series]:

@@ -247,7 +247,8 @@ class SEMResult(ResultDisplay):
         type : {"raw", "cor", "cor.bentler", "standardized"}
             Observed (H1: sample, or EM under FIML) minus implied moments; Bollen's correlation residuals; both
             scaled by the observed SDs (what SRMR squares); or raw residuals divided by their standard errors
-            (fits with ``se="standard"``). Definitions in :mod:`allianceStats.sem.postfit`.
+            (information-based, or sandwich under robust standard errors; not under the bootstrap). Definitions
+            in :mod:`allianceStats.sem.postfit`.
         group : optional
             The group (a value of the group column) of a multigroup fit.
 

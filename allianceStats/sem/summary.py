@@ -117,10 +117,11 @@ def _fit_blocks(res) -> list[str]:
             ("P-value H_0: RMSEA <= 0.050", "rmsea_pvalue"), ("P-value H_0: RMSEA >= 0.080", "rmsea_notclose_pvalue")]
     if scaled and "rmsea_scaled" in f.index:
         for label, key in rows:
-            out.append(_two(label, _value(g(key)), _value(g(key.replace("rmsea", "rmsea", 1) + "_scaled")
-                                                             if key + "_scaled" in f.index else np.nan)))
+            a, b = _value(g(key)), _value(g(key + "_scaled"))
+            if a or b:
+                out.append(_two(label, a, b))
     else:
-        out += [_line(label, _value(g(key))) for label, key in rows if key in f.index]
+        out += [_line(label, _value(g(key))) for label, key in rows if _value(g(key))]
     if "rmsea_robust" in f.index:
         out += ["", _line("Robust RMSEA", _value(g("rmsea_robust"))),
                 _line("90 Percent confidence interval - lower", _value(g("rmsea_ci_lower_robust"))),
