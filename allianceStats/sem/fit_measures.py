@@ -288,11 +288,22 @@ def baseline_problem(problem: Problem) -> tuple[Problem, list[int]]:
                    meanstructure=problem.meanstructure), order
 
 
+def fitted_baseline(problem: Problem) -> tuple[Problem, list[int], np.ndarray, np.ndarray | None]:
+    """The independence model fitted to the problem's data (computed once per problem: the scaled and the
+    FIML-corrected indices both need it)."""
+    cached = problem._fitted_baseline
+    if cached is None:
+        bw, order = baseline_problem(problem)
+        theta_b, hess_b, _ = optimize_problem(bw)
+        cached = (bw, order, theta_b, hess_b)
+        problem._fitted_baseline = cached
+    return cached
+
+
 def scaled_indices(problem: Problem, h1_moments: list[Moments], fit: dict[str, float], N: int,
                    G: int) -> dict[str, float]:
     """lavaan's *.scaled indices: the baseline χ² scaled by its own Yuan–Bentler factor, then CFI, TLI, RMSEA."""
-    bw, order = baseline_problem(problem)
-    theta_b, hess_b, _ = optimize_problem(bw)
+    bw, order, theta_b, hess_b = fitted_baseline(problem)
     H_b = hess_b if hess_b is not None else bw.objective.observed_information(theta_b)
     df, df_b = fit["df"], fit["baseline_df"]
     h1_b = [(mu[order], sig[np.ix_(order, order)]) for mu, sig in h1_moments]
@@ -439,8 +450,7 @@ def fiml_corrected(problem: Problem, theta: np.ndarray, h1_moments: list[Moments
     df = _df(problem)
     xx3 = _complete_chisq(problem, theta, h1_moments)
     c_hat = trace_k(stacked_delta(problem, theta, list(range(p))), problem.reduction) / df
-    bw, order = baseline_problem(problem)
-    theta_b, _, _ = optimize_problem(bw)
+    bw, order, theta_b, _ = fitted_baseline(problem)
     h1_b = [(mu[order], sig[np.ix_(order, order)]) for mu, sig in h1_moments]
     xx3_null = _complete_chisq(bw, theta_b, h1_b)
     df_b = _df(bw)

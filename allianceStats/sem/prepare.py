@@ -275,6 +275,7 @@ class Problem:
         self.active = tuple(active)
         self.reduction = constraints.reduction(self.active) if constraints is not None else None
         self.row_index: list[pd.Index] | None = None   # index labels of the rows used, per group (set by prepare)
+        self._fitted_baseline: tuple | None = None      # the independence model's fit (fit_measures.fitted_baseline)
 
     @property
     def observed(self) -> tuple[str, ...]:
