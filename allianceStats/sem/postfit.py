@@ -53,7 +53,6 @@ import pandas as pd
 from ..errors import OptionError
 from .estimate import Objective
 from .fit_measures import h1_information, moment_jacobian, non_x, saturated_scores_info
-from .likelihood import PatternData
 from .model import GroupModel
 from .parameter_estimates import row_estimates, std_all
 
@@ -106,10 +105,12 @@ def _extended(state, table: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.
     fixed = (tab["free"] == 0) & ~tab["exo"] & tab["op"].isin(["=~", "~", "~~", "~1"])
     if not meanstructure:
         fixed &= tab["op"] != "~1"
-    for i in np.flatnonzero(fixed.to_numpy()):
-        extra_free += 1
-        tab.iat[i, tab.columns.get_loc("free")] = extra_free
-        tab.iat[i, tab.columns.get_loc("extra")] = True
+    rows_fixed = np.flatnonzero(fixed.to_numpy())
+    free_col = tab["free"].to_numpy().copy()
+    free_col[rows_fixed] = q + 1 + np.arange(len(rows_fixed))
+    tab["free"] = free_col
+    tab["extra"] = fixed.to_numpy()
+    extra_free += len(rows_fixed)
     present = {(_key(lhs, op, rhs), g) for lhs, op, rhs, g in zip(tab["lhs"], tab["op"], tab["rhs"], tab["group"])}
     new = []
     for g in range(1, pt.n_groups + 1):

@@ -206,7 +206,7 @@ def _section(title: str, rows: pd.DataFrame, names, group_by: str | None, endoge
             out.append(_row(names(r), r["label"] if r["op"] != ":=" else "", r, r["free_row"]))
         return out
     for lhs, block in rows.groupby(group_by, sort=False):
-        name = dot(lhs) if title == "Covariances" else lhs
+        name = str(dot(lhs) if title == "Covariances" else lhs)
         out.append(f"{' ' if name.startswith('.') else '  '}{name} {block['op'].iloc[0]}")
         for _, r in block.iterrows():
             out.append(_row(names(r), r["label"], r, r["free_row"]))
