@@ -166,7 +166,35 @@ def result_tables(name: str, title: str, result: Any, attrs: Sequence[str] = ("p
     return out
 
 
-# -- one drawer per kind: (step, syntax) -> Section; ``syntax`` collects lavaan syntax for the footer ------------
+def lavaan_snippet(result) -> str:
+    """The R code that refits an SEM-family result in lavaan: the model syntax and the full call with every option
+    that decides the numbers (``r_call``), so pasting it into R gives the report's numbers on the same data
+    (``data``: the table the model was fitted to, written to ``reproduce/`` beside the report).
+
+    Parameters
+    ----------
+    result
+        A fitted result with ``to_lavaan()`` and ``r_call(data_name)``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> class Fit:
+    ...     def to_lavaan(self): return "y ~ x"
+    ...     def r_call(self, data_name): return f"lavaan::sem(model, data = {data_name})"
+    >>> print(lavaan_snippet(Fit()))
+    model <- '
+    y ~ x
+    '
+    fit <- lavaan::sem(model, data = data)
+    """
+    return "model <- '\n" + result.to_lavaan() + "\n'\nfit <- " + result.r_call("data")
+
+
+# -- one drawer per kind: (step, syntax) -> Section; ``syntax`` collects lavaan calls for the footer --------------
 def _draw_describe(step, syntax) -> Section:
     desc = step.results["description"]
     overview = desc.overview.rename_axis("quantity").reset_index()
@@ -227,7 +255,7 @@ def _draw_riclpm(step, syntax) -> Section:
     figs = [Figure(riclpm_diagram(res.params, variables).to_svg(title="RI-CLPM path diagram"),
                    caption="RI-CLPM, within-person part: autoregressive (horizontal) and cross-lagged "
                            "(diagonal) paths, standardized.")]
-    syntax["RI-CLPM"] = res.to_lavaan()
+    syntax["RI-CLPM"] = lavaan_snippet(res)
     paras = [f"Random-intercept cross-lagged panel model of {', '.join(variables)} (Hamaker, Kuiper & "
              "Grasman 2015): stable between-client differences are separated from within-client dynamics."]
     clpm = step.results.get("clpm")
@@ -236,7 +264,7 @@ def _draw_riclpm(step, syntax) -> Section:
         figs.append(Figure(riclpm_diagram(clpm.params, variables, prefix="").to_svg(title="CLPM path diagram"),
                            caption="CLPM for comparison: lagged paths between the observed scores, "
                                    "standardized (between- and within-client variance mixed)."))
-        syntax["CLPM"] = clpm.to_lavaan()
+        syntax["CLPM"] = lavaan_snippet(clpm)
     comparison = step.results.get("comparison")
     if comparison is not None:
         tables.append(Table("clpm_vs_riclpm", "CLPM vs RI-CLPM (χ² difference test)",
@@ -248,7 +276,7 @@ def _draw_mediation(step, syntax) -> Section:
     fit, opts, name = step.results["fit"], step.options, step.name
     x, y, mediators = opts["x"], opts["y"], list(opts["mediators"])
     serial = bool(opts.get("serial", False))
-    syntax[f"mediation {name}"] = fit.to_lavaan()
+    syntax[f"mediation {name}"] = lavaan_snippet(fit)
     diagram = mediation_diagram(fit.paths, x, mediators, y, serial=serial, alpha=1 - fit.conf_level)
     what = ("client means (one row per client)" if opts.get("unit", "client") == "client"
             else "sessions, clients resampled")
@@ -273,7 +301,7 @@ def _draw_multilevel_mediation(step, syntax) -> Section:
 
 def _draw_wave_mediation(step, syntax) -> Section:
     fit, opts, name = step.results["fit"], step.options, step.name
-    syntax[f"wave mediation {name}"] = fit.panel.to_lavaan()
+    syntax[f"wave mediation {name}"] = lavaan_snippet(fit.panel)
     return Section(step.id, section_title(step), paragraphs=[
         f"Within-person indirect effect {opts['x']}[t−2] → {opts['m']}[t−1] → {opts['y']}[t] from a "
         "three-variable RI-CLPM with lagged paths equal over waves (Hamaker et al. 2015; Cole & Maxwell 2003); "

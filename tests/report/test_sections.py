@@ -60,7 +60,7 @@ def test_icc_tables_one_row_per_measure():
 def test_riclpm_diagram_tables_and_syntax(riclpm_params):
     def panel(params, syntax):
         return SimpleNamespace(params=params, fit={"chisq": 25.8, "df": 21}, conf_level=0.95,
-                               to_lavaan=lambda: syntax)
+                               to_lavaan=lambda: syntax, r_call=lambda name: f"lavaan::lavaan(model, data = {name})")
 
     observed = riclpm_params.assign(lhs=riclpm_params["lhs"].str.removeprefix("w_"),
                                     rhs=riclpm_params["rhs"].str.removeprefix("w_"))
@@ -72,7 +72,9 @@ def test_riclpm_diagram_tables_and_syntax(riclpm_params):
     sec = report.sections[0]
     assert sec.status == "ok" and "w_alliance_2" in sec.figures[0].svg and len(sec.figures) == 2
     assert [t.name for t in sec.tables] == ["riclpm_params", "riclpm_fit", "clpm_params", "clpm_fit", "clpm_vs_riclpm"]
-    assert report.provenance["syntax"] == {"RI-CLPM": "RI_alliance =~ 1*alliance_1", "CLPM": "alliance_2 ~ alliance_1"}
+    call = "\n'\nfit <- lavaan::lavaan(model, data = data)"  # the footer shows the full R call (issue 13)
+    assert report.provenance["syntax"] == {"RI-CLPM": "model <- '\nRI_alliance =~ 1*alliance_1" + call,
+                                           "CLPM": "model <- '\nalliance_2 ~ alliance_1" + call}
     assert report.provenance["seed"] == 5
     assert "RI_alliance =~ 1*alliance_1" in render_html(report)
 
@@ -81,7 +83,8 @@ def test_mediation_diagram_at_the_result_level():
     paths = pd.DataFrame({"lhs": ["m", "y", "y"], "op": ["~"] * 3, "rhs": ["x", "m", "x"], "label": ["a1", "b1", "cp"],
                           "estimate": [0.5, 0.4, 0.1], "ci_lower": [0.3, 0.2, -0.1], "ci_upper": [0.7, 0.6, 0.3]})
     effects = pd.DataFrame({"effect": ["x -> m -> y", "direct"], "estimate": [0.2, 0.1]})
-    fit = SimpleNamespace(paths=paths, effects=effects, conf_level=0.9, to_lavaan=lambda: "m ~ a1*x")
+    fit = SimpleNamespace(paths=paths, effects=effects, conf_level=0.9, to_lavaan=lambda: "m ~ a1*x",
+                          r_call=lambda name: f"lavaan::sem(model, data = {name})")
     section = draw_step(_step("mediation", {"fit": fit}, name="needs", seed=12,
                               options={"x": "x", "mediators": ["m"], "y": "y", "title": "X to Y"}))
     assert section.title == "Mediation: X to Y" and "seed 12" in section.paragraphs[0]
