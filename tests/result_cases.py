@@ -155,6 +155,37 @@ def surrogate():
                                step_seconds=10, n_draws=20, seed=1)
 
 
+def anova():
+    return als.anova(mixed())
+
+
+def cox():
+    from allianceStats.survival import fit_cox
+
+    return fit_cox(survival_table(), "Surv(time, event) ~ alliance")
+
+
+def survival_table() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    n = 120
+    alliance = rng.normal(size=n)
+    time = rng.exponential(np.exp(-0.5 * alliance)) * 10
+    return pd.DataFrame({"client": [f"c{i}" for i in range(n)], "alliance": alliance,
+                         "time": np.minimum(time, 15.0), "event": (time < 15.0).astype(int)})
+
+
+def survival_curve():
+    from allianceStats.survival import survival_curve as curve
+
+    return curve(survival_table(), "Surv(time, event) ~ 1")
+
+
+def zph():
+    from allianceStats.survival import cox_zph
+
+    return cox_zph(cox())
+
+
 CASES = {
     "MixedResult": mixed, "GLMMResult": glmm, "ICCResult": icc, "R2Result": r2,
     "AllianceOutcomeResult": alliance_outcome, "ComparisonResult": comparison, "SEMResult": sem,
@@ -164,6 +195,7 @@ CASES = {
     "DropoutResult": dropout, "LevelVariabilityRepairResult": level_variability_repair,
     "ReliabilityResult": reliability, "PowerResult": power_result, "LagSequentialResult": lag_sequential,
     "SynchronyResult": synchrony, "SurrogateResult": surrogate,
+    "AnovaResult": anova, "CoxResult": cox, "SurvivalCurveResult": survival_curve, "ZphResult": zph,
 }
 
 

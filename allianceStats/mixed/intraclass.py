@@ -45,14 +45,14 @@ from scipy import special, stats
 from .._deprecation import FormerTable
 from ..data.checks import check_bool, check_conf_level, require_columns, require_numeric
 from ..errors import OptionError, SchemaError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .result import MixedResult
 
 ICC_COLUMNS = ["level", "icc", "variance", "std_error", "ci_lower", "ci_upper", "definition"]
 
 
 @dataclass(frozen=True, repr=False)
-class ICCResult(FormerTable):
+class ICCResult(ResultDisplay, FormerTable):
     """Intraclass correlations of one measure (see :mod:`allianceStats.mixed.intraclass`).
 
     Attributes

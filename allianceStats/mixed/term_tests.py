@@ -52,7 +52,7 @@ from scipy.special import fdtrc, stdtr
 
 from ..data.checks import check_choice
 from ..errors import OptionError
-from ..results import Convergence, Provenance, make_provenance
+from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .design import _fixed_columns
 from .result import MixedResult
 from .satterthwaite import richardson_jacobian
@@ -60,8 +60,8 @@ from .satterthwaite import richardson_jacobian
 ANOVA_COLUMNS = ["term", "F", "num_df", "den_df", "p_value"]
 
 
-@dataclass(frozen=True)
-class AnovaResult:
+@dataclass(frozen=True, repr=False)
+class AnovaResult(ResultDisplay):
     """F tests of the terms of a fit (:func:`anova`): ``table`` with ``term, F, num_df, den_df, p_value``, the
     ``hypotheses`` (term -> L matrix, columns ``fixef.index``), ``type`` (``"III"`` or ``"I"``), ``ddf``, and the
     result protocol (``n_obs``, ``conf_level`` and ``convergence`` are the fit's)."""
