@@ -186,6 +186,47 @@ def zph():
     return cox_zph(cox())
 
 
+def competing_table() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    d = pd.DataFrame({"alliance": rng.normal(4, 0.6, 200)})
+    t_rel = rng.exponential(20 * np.exp(0.8 * (d.alliance - 4)))
+    t_drop = rng.exponential(30, 200)
+    d["weeks"] = np.minimum(np.minimum(t_rel, t_drop), 26)
+    d["outcome"] = np.where(d["weeks"] >= 26, 0, np.where(t_rel < t_drop, 1, 2))
+    return d
+
+
+def incidence():
+    from allianceStats.survival import cumulative_incidence
+
+    return cumulative_incidence(competing_table(), "Surv(weeks, outcome) ~ 1")
+
+
+def cause_specific():
+    from allianceStats.survival import fit_cause_specific
+
+    return fit_cause_specific(competing_table(), "Surv(weeks, outcome) ~ alliance")
+
+
+def discrete_hazard():
+    from allianceStats.survival import fit_discrete_hazard, survival_intervals
+
+    sessions = pd.DataFrame({"client": [1, 1, 1, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 5],
+                             "session": [1, 2, 3, 1, 2, 1, 2, 3, 4, 1, 2, 1, 2, 3],
+                             "alliance": [4.1, 3.2, 2.9, 4.5, 4.6, 3.9, 3.1, 3.0, 2.8, 4.8, 4.2, 3.3, 3.5, 4.0]})
+    events = pd.DataFrame({"client": [1, 2, 3, 4, 5], "time": [4, 4, 5, 3, 5], "event": [1, 0, 1, 0, 1]})
+    return fit_discrete_hazard(survival_intervals(sessions, events, periods=True), "event ~ alliance")
+
+
+def joint():
+    from allianceStats.simulate.relapse import relapse_times
+    from allianceStats.survival import fit_joint
+
+    sessions, events, _ = relapse_times(150, seed=2)
+    return fit_joint(sessions, "alliance ~ week + (week | client)", events, "Surv(time, relapse) ~ 1",
+                     session="week")
+
+
 CASES = {
     "MixedResult": mixed, "GLMMResult": glmm, "ICCResult": icc, "R2Result": r2,
     "AllianceOutcomeResult": alliance_outcome, "ComparisonResult": comparison, "SEMResult": sem,
@@ -196,6 +237,8 @@ CASES = {
     "ReliabilityResult": reliability, "PowerResult": power_result, "LagSequentialResult": lag_sequential,
     "SynchronyResult": synchrony, "SurrogateResult": surrogate,
     "AnovaResult": anova, "CoxResult": cox, "SurvivalCurveResult": survival_curve, "ZphResult": zph,
+    "IncidenceResult": incidence, "CauseSpecificResult": cause_specific, "DiscreteHazardResult": discrete_hazard,
+    "JointResult": joint,
 }
 
 
