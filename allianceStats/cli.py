@@ -103,7 +103,9 @@ def _conventional(params) -> None:
             p.__class__ = _Argument
 
 
-class _Command(TyperCommand):
+class _ConventionalHelp:
+    """Mixin for typer's command and group classes: conventional metavars on every parameter and --help."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _conventional(self.params)
@@ -114,15 +116,12 @@ class _Command(TyperCommand):
         return option
 
 
-class _Group(TyperGroup):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _conventional(self.params)
+class _Command(_ConventionalHelp, TyperCommand):
+    pass
 
-    def get_help_option(self, ctx: click.Context):
-        option = super().get_help_option(ctx)
-        _conventional([option])
-        return option
+
+class _Group(_ConventionalHelp, TyperGroup):
+    pass
 
 
 def _version(value: bool) -> None:

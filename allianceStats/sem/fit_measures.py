@@ -160,11 +160,11 @@ def baseline_indices(chisq: float, df: float, chisq_b: float, df_b: float, ll: f
     return fit
 
 
-def rmsea_ci(chisq: float, df: float, n: int, G: int, level: float = 0.90) -> tuple[float, float]:
+def rmsea_ci(chisq: float, df: float, n: int, G: int, conf_level: float = 0.90) -> tuple[float, float]:
     """RMSEA confidence interval from the non-central χ² (Steiger 1990), lavaan's 90% by default."""
     if df <= 0 or not np.isfinite(chisq):
         return np.nan, np.nan
-    lo_p, hi_p = (1 + level) / 2, (1 - level) / 2
+    lo_p, hi_p = (1 + conf_level) / 2, (1 - conf_level) / 2
 
     def lam_for(target: float) -> float:
         def f(lam: float) -> float:

@@ -63,7 +63,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -208,7 +208,7 @@ def _normal_equations(problem: OrdinalProblem, theta: np.ndarray) -> tuple[np.nd
     jacs = []
     for gm, lay, st, W in zip(problem.models, problem.layouts, problem.stats, problem.weights):
         sig, J = group_moments(gm, lay, theta, problem.parameterization)
-        assert J is not None
+        J = cast(np.ndarray, J)  # jacobian=True (the default) always returns it
         r = st.wls_obs - sig
         WJt = _weighted(W, J.T)
         H += (st.n - 1) * (J @ WJt)
