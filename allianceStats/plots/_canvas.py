@@ -11,7 +11,6 @@ text's bbox patch), ``path:<id>`` (an arrow's shaft), ``head:<id>`` (its head) a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import cache
 
 import matplotlib
@@ -21,7 +20,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, FancyBboxPatch, Polygon
 
-Point = tuple[float, float]
+from ..report.svg import Box, Point  # the same rectangle geometry the report's SVG diagrams use
 
 FONT_FAMILY = "DejaVu Sans"  # ships with matplotlib: the same metrics on every machine
 NODE_FONT = 10.0
@@ -53,62 +52,6 @@ def text_size(text: str, size: float, *, weight: str = "normal") -> tuple[float,
         widths.append(w)
         heights.append(h)
     return max(widths), sum(heights) + 0.2 * size * (len(lines) - 1)
-
-
-@dataclass(frozen=True)
-class Box:
-    """Axis-aligned rectangle by centre and size, in layout points (y down).
-
-    >>> Box(0, 0, 10, 4).hits_segment((-10, 0), (10, 0)), Box(0, 0, 10, 4).overlaps(Box(20, 0, 4, 4))
-    (True, False)
-    """
-
-    cx: float
-    cy: float
-    w: float
-    h: float
-
-    @property
-    def left(self) -> float:
-        return self.cx - self.w / 2
-
-    @property
-    def right(self) -> float:
-        return self.cx + self.w / 2
-
-    @property
-    def top(self) -> float:
-        return self.cy - self.h / 2
-
-    @property
-    def bottom(self) -> float:
-        return self.cy + self.h / 2
-
-    def grow(self, margin: float) -> Box:
-        return Box(self.cx, self.cy, self.w + 2 * margin, self.h + 2 * margin)
-
-    def overlaps(self, other: Box) -> bool:
-        return (self.left < other.right and other.left < self.right
-                and self.top < other.bottom and other.top < self.bottom)
-
-    def hits_segment(self, p: Point, q: Point) -> bool:
-        """Whether segment p–q passes through the rectangle (Liang–Barsky clipping)."""
-        dx, dy = q[0] - p[0], q[1] - p[1]
-        t0, t1 = 0.0, 1.0
-        for edge_p, edge_q in ((-dx, p[0] - self.left), (dx, self.right - p[0]),
-                               (-dy, p[1] - self.top), (dy, self.bottom - p[1])):
-            if edge_p == 0:
-                if edge_q < 0:
-                    return False
-                continue
-            t = edge_q / edge_p
-            if edge_p < 0:
-                t0 = max(t0, t)
-            else:
-                t1 = min(t1, t)
-            if t0 > t1:
-                return False
-        return True
 
 
 def boundary_point(box: Box, toward: Point, shape: str = "rect") -> Point:
