@@ -122,13 +122,24 @@ def _r_name(name: str) -> str:
     return re.sub(r"C\(([^)]*)\)\[T\.([^\]]*)\]", r"factor(\1)\2", name)
 
 
+#: functions the GLM formula may call, under R's names (R's log is the natural logarithm)
+_R_FUNCTIONS = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "log1p": np.log1p, "log2": np.log2,
+                "log10": np.log10, "abs": np.abs}
+
+
 def _fit_glm(data: pd.DataFrame, formula: str, response: str, link: str, conf_level: float):
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
     links = {"cloglog": sm.families.links.CLogLog(), "logit": sm.families.links.Logit()}
     sm_formula = re.sub(r"factor\(", "C(", formula)
-    model = smf.glm(sm_formula, data, family=sm.families.Binomial(link=links[link]))
+    try:
+        model = smf.glm(sm_formula, data, family=sm.families.Binomial(link=links[link]), eval_env=_R_FUNCTIONS)
+    except Exception as exc:   # patsy reports unknown functions, bad syntax and missing columns with its own error
+        detail = str(exc).splitlines()[0]
+        raise FormulaError(f"formula {formula!r} could not be read: {detail}. The fixed part takes column names, "
+                           f"factor(x), interactions (a:b, a*b), I(...) and the functions {sorted(_R_FUNCTIONS)}; "
+                           "compute anything else as a column first.") from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = model.fit(tol=1e-12, maxiter=200)
@@ -169,7 +180,9 @@ def fit_discrete_hazard(data: pd.DataFrame, formula: str, *, link: str = "cloglo
     formula : str
         ``"event ~ factor(period) + alliance + female"`` (GLM) or ``"event ~ period_c + alliance + (1 | client)"``
         (GLMM, lme4 syntax; see :func:`~allianceStats.mixed.glmm.fit_glmm` for what it reads). The response is
-        the 0/1 event column.
+        the 0/1 event column. The GLM's fixed part reads column names, ``factor(x)``, ``a:b``, ``a*b``,
+        ``I(...)`` and R's ``log``, ``exp``, ``sqrt``, ``log1p``, ``log2``, ``log10``, ``abs``; anything else
+        raises :class:`~allianceStats.errors.FormulaError`.
     link : {"cloglog", "logit"}
         ``cloglog``: hazard ratios of grouped-time proportional hazards; ``logit``: odds ratios.
     n_agq : int
