@@ -3,7 +3,7 @@ sessions (the same rows R builds itself: tests/survival/test_intervals.py).
 
 GLM (cloglog with one intercept per period; logit with a linear baseline) against glm(): coefficients 1e-6,
 SEs 1e-5, log-likelihood 1e-8 relative. GLMM against lme4 1.1-31 glmer(binomial(link = "cloglog")) with a client
-or a therapist random intercept: see the notes at the tests.
+or a therapist random intercept, fitted with tolPwrss = 1e-12 and BOBYQA rhoend = 1e-12: see the note at the test.
 """
 from pathlib import Path
 
@@ -45,28 +45,29 @@ GLMM = [("discrete_glmer_client", "event ~ period_c + alliance_c + female + (1 |
 
 
 @pytest.mark.parametrize("key,formula", GLMM)
-def test_glmm_close_to_glmer(pp, ref, key, formula):
-    """Agreement reached with allianceStats.mixed.fit_glmm as it stands: estimates within 1 %, SEs within 2 %,
-    random-intercept SD within 1 %, log-likelihood within 0.01 (see the strict test below)."""
+def test_glmm_matches_glmer(pp, ref, key, formula):
+    """fit_discrete_hazard's GLMM is glmer's Laplace fit.
+
+    The fixture's glmer uses tolPwrss = 1e-12: with lme4's default 1e-7 its cloglog PIRLS (Fisher scoring, linear
+    convergence) stopped early and left the Laplace deviance 0.009 off (tests/mixed/test_glmm_pirls_tolerance.py).
+    Tolerances: estimates 1e-5 relative or 1e-5 of their SE (female is near zero, -0.02 with SE 0.19; measured
+    1.4e-5 relative = 1.5e-6 of its SE), SEs and the random-intercept SD 1e-4 relative (lme4's SEs are finite
+    differences of its deviance; measured <= 6e-6), log-likelihood 1e-6 absolute. The log-likelihoods differ by
+    6e-7 and 7e-7 (opposite signs): lme4's PIRLS, stopped at tolPwrss = 1e-12, still leaves its deviance 1.2e-6 and
+    1.5e-6 from the Laplace deviance with converged modes at the same parameters (pirls_tolerance.json), and ours
+    equals the latter to 1e-9.
+    """
     fit = fit_discrete_hazard(pp, formula)
     r = ref[key]
     assert fit.params["term"].tolist() == r["term"]
-    np.testing.assert_allclose(fit.params["estimate"], r["estimate"], rtol=1e-2)
-    np.testing.assert_allclose(fit.params["std_error"], r["std_error"], rtol=2e-2)
-    np.testing.assert_allclose(fit.varcomp["sdcor"].to_numpy(), r["sd"], rtol=1e-2)
-    assert abs(fit.loglik - r["loglik"]) < 1e-2
-    assert fit.glmm is not None and fit.n_obs == r["nobs"]
-
-
-@pytest.mark.xfail(strict=True, reason="the fixture's glmer fits use lme4's default PIRLS tolerance (tolPwrss 1e-7), "
-                   "which leaves its cloglog Laplace deviance 0.009 off (Fisher scoring converges linearly); with "
-                   "tolPwrss = 1e-12 glmer's fit is fit_glmm's (tests/mixed/test_glmm_pirls_tolerance.py)")
-@pytest.mark.parametrize("key,formula", GLMM)
-def test_glmm_matches_glmer_to_issue_tolerance(pp, ref, key, formula):
-    fit = fit_discrete_hazard(pp, formula)
-    r = ref[key]
-    np.testing.assert_allclose(fit.params["estimate"], r["estimate"], rtol=1e-5)
-    assert fit.loglik == pytest.approx(r["loglik"], rel=1e-6)
+    assert fit.converged and fit.glmm is not None and fit.n_obs == r["nobs"]
+    est, se = np.asarray(r["estimate"]), np.asarray(r["std_error"])
+    np.testing.assert_array_less(np.abs(fit.params["estimate"].to_numpy() - est),
+                                 np.maximum(1e-5 * np.abs(est), 1e-5 * se))
+    np.testing.assert_allclose(fit.params["std_error"], se, rtol=1e-4)
+    np.testing.assert_allclose(fit.varcomp["sdcor"].to_numpy(), np.atleast_1d(r["sd"]), rtol=1e-4)
+    assert fit.loglik == pytest.approx(r["loglik"], abs=1e-6)
+    np.testing.assert_allclose(fit.params["ratio"], np.exp(est), rtol=1e-5)
 
 
 def test_missing_covariate_and_bad_response_are_errors(pp):
