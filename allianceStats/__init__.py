@@ -120,6 +120,8 @@ _LAZY = {
     "load_code_set": "allianceStats.process",
     "list_code_sets": "allianceStats.process",
     "score_codes": "allianceStats.process",
+    "behaviour_rates": "allianceStats.process",
+    "merge_session_scores": "allianceStats.process",
     "lag_sequential": "allianceStats.process",
     "lag_sequential_from_table": "allianceStats.process",
     "LagSequentialResult": "allianceStats.process",

@@ -3,6 +3,7 @@ synchrony of dyad signals and language style matching.
 
 Modules (one job each): :mod:`~allianceStats.process.events` (read and validate coded-event tables),
 :mod:`~allianceStats.process.codes` (MISC 2.5 / MITI 4 code sets and summary scores),
+:mod:`~allianceStats.process.behaviour` (behaviour rates per session, merged onto the session table),
 :mod:`~allianceStats.process.sequential` (lag-sequential statistics), :mod:`~allianceStats.process.multilevel`
 (person-period tables for multilevel lag models), :mod:`~allianceStats.process.synchrony` (windowed
 cross-correlation and surrogate tests), :mod:`~allianceStats.process.style_matching` (language style matching).
@@ -23,6 +24,7 @@ target  observed  transitional_probability
 """
 from __future__ import annotations
 
+from .behaviour import behaviour_rates, merge_session_scores
 from .codes import CodeSet, list_code_sets, load_code_set, score_codes
 from .events import read_events
 from .multilevel import lag_person_period
@@ -36,7 +38,8 @@ from .synchrony import (
                         window_cross_correlation,
 )
 
-__all__ = ["read_events", "CodeSet", "load_code_set", "list_code_sets", "score_codes", "lag_sequential",
+__all__ = ["read_events", "CodeSet", "load_code_set", "list_code_sets", "score_codes", "behaviour_rates",
+           "merge_session_scores", "lag_sequential",
            "lag_sequential_from_table",
            "LagSequentialResult", "lag_person_period", "window_cross_correlation", "SynchronyResult",
            "surrogate_synchrony", "SurrogateResult", "synchrony_by_session", "language_style_matching"]

@@ -8,6 +8,7 @@ Example
 ['client_effects', 'dropout', 'icc']
 """
 from . import designs
+from .process import simulate_behaviour_chain
 from .sdt import SDT_DEFAULTS, sdt_cycle
 
-__all__ = ["sdt_cycle", "SDT_DEFAULTS", "designs"]
+__all__ = ["sdt_cycle", "SDT_DEFAULTS", "designs", "simulate_behaviour_chain"]

@@ -31,20 +31,55 @@ Example
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 import pandas as pd
 
-from ..data.checks import check_positive_int, resolve_seed
+from ..data.checks import check_number, check_positive_int, resolve_seed
 from ..errors import OptionError
 
-__all__ = ["simulate_mi_sessions", "simulate_dyad_signals"]
+__all__ = ["simulate_mi_sessions", "simulate_behaviour_chain", "CHAIN_DEFAULTS", "simulate_dyad_signals"]
 
 THERAPIST_CODES = ("Q", "SR", "CR", "AF", "SEEK", "GI", "PERSUADE")
 REFLECTIONS = ("SR", "CR")
+COLUMNS = ["therapist", "client", "session", "order", "speaker", "code", "onset", "offset"]
 
 
 def _logistic(z):
     return 1.0 / (1.0 + np.exp(-z))
+
+
+def _coded_session(rng: np.random.Generator, p_reflection: float, intercept: float, effects: tuple[float, ...],
+                   lag_log_odds_ratio: float, p_sustain: float, turns: int) -> tuple[pd.DataFrame, float]:
+    """One coded session of ``turns`` therapist-client turns, and its share of reflections among therapist turns.
+
+    The therapist reflects with probability ``p_reflection`` (half simple, half complex), otherwise uses one of
+    the other MITI 4 codes with equal probability; the client's next turn is change talk with log odds
+    ``intercept + lag_log_odds_ratio * reflection + sum(effects)`` (the random intercepts, added in that order),
+    else sustain talk with probability ``p_sustain``, else
+    follow/neutral. Draw order (kept fixed: seeded data sets depend on it): reflection, kind, change talk,
+    sustain talk, durations, gaps.
+    """
+    others = [c for c in THERAPIST_CODES if c not in REFLECTIONS]
+    refl = rng.random(turns) < p_reflection
+    kind = rng.random(turns)
+    t_code = np.where(refl, np.where(kind < 0.5, "SR", "CR"),
+                      np.array(others)[np.minimum((kind * len(others)).astype(int), len(others) - 1)])
+    eta = intercept + lag_log_odds_ratio * refl
+    for u in effects:
+        eta = eta + u
+    ct = rng.random(turns) < _logistic(eta)
+    st = rng.random(turns) < p_sustain
+    c_code = np.where(ct, "CT", np.where(st, "ST", "FN"))
+    dur = 1.0 + rng.exponential(3.0, 2 * turns)
+    gaps = rng.exponential(0.5, 2 * turns)
+    onset = np.cumsum(np.r_[0.0, (dur + gaps)[:-1]])
+    codes = np.empty(2 * turns, dtype=object)
+    codes[0::2], codes[1::2] = t_code, c_code
+    frame = pd.DataFrame({"order": np.arange(1, 2 * turns + 1), "speaker": np.tile(["therapist", "client"], turns),
+                          "code": codes, "onset": np.round(onset, 3), "offset": np.round(onset + dur, 3)})
+    return frame, float(refl.mean())
 
 
 def simulate_mi_sessions(n_therapists: int = 10, clients_per_therapist: int = 6, sessions_per_client: int = 4,
@@ -86,7 +121,6 @@ def simulate_mi_sessions(n_therapists: int = 10, clients_per_therapist: int = 6,
     rng = np.random.default_rng(seed)
     u_t = rng.normal(0.0, sd_therapist, n_therapists)
     refl_t = np.log(reflection_rate / (1 - reflection_rate)) + rng.normal(0.0, sd_reflection, n_therapists)
-    others = [c for c in THERAPIST_CODES if c not in REFLECTIONS]
     n_c = n_therapists * clients_per_therapist
     u_c = rng.normal(0.0, sd_client, n_c)
     rows = []
@@ -95,30 +129,136 @@ def simulate_mi_sessions(n_therapists: int = 10, clients_per_therapist: int = 6,
             c = t * clients_per_therapist + ci
             for s in range(1, sessions_per_client + 1):
                 u_s = rng.normal(0.0, sd_session)
-                p_refl = _logistic(refl_t[t])
-                refl = rng.random(turns_per_session) < p_refl
-                kind = rng.random(turns_per_session)
-                t_code = np.where(refl, np.where(kind < 0.5, "SR", "CR"),
-                                  np.array(others)[np.minimum((kind * len(others)).astype(int), len(others) - 1)])
-                eta = intercept + lag_log_odds_ratio * refl + u_t[t] + u_c[c] + u_s
-                ct = rng.random(turns_per_session) < _logistic(eta)
-                st = rng.random(turns_per_session) < p_sustain
-                c_code = np.where(ct, "CT", np.where(st, "ST", "FN"))
-                dur = 1.0 + rng.exponential(3.0, 2 * turns_per_session)
-                gaps = rng.exponential(0.5, 2 * turns_per_session)
-                onset = np.cumsum(np.r_[0.0, (dur + gaps)[:-1]])
-                codes = np.empty(2 * turns_per_session, dtype=object)
-                codes[0::2], codes[1::2] = t_code, c_code
-                rows.append(pd.DataFrame({
-                    "therapist": f"t{t + 1:02d}", "client": f"c{c + 1:03d}", "session": s,
-                    "order": np.arange(1, 2 * turns_per_session + 1),
-                    "speaker": np.tile(["therapist", "client"], turns_per_session), "code": codes,
-                    "onset": np.round(onset, 3), "offset": np.round(onset + dur, 3)}))
+                frame, _ = _coded_session(rng, _logistic(refl_t[t]), intercept, (u_t[t], u_c[c], u_s),
+                                          lag_log_odds_ratio, p_sustain, turns_per_session)
+                rows.append(frame.assign(therapist=f"t{t + 1:02d}", client=f"c{c + 1:03d}", session=s)[COLUMNS])
     events = pd.concat(rows, ignore_index=True)
     truth = {"lag_log_odds_ratio": float(lag_log_odds_ratio), "intercept": float(intercept),
              "sd_therapist": sd_therapist, "sd_client": sd_client, "sd_session": sd_session,
              "given": list(REFLECTIONS), "target": "CT", "at": ["CT", "ST", "FN"], "seed": seed}
     return events, truth
+
+
+#: defaults of :func:`simulate_behaviour_chain`; any of them can be overridden by keyword (module docstring)
+CHAIN_DEFAULTS = MappingProxyType({
+    "reflection_rate": 0.35, "sd_reflection_therapist": 0.5, "sd_reflection_client": 0.3,
+    "sd_reflection_session": 0.5,
+    "alliance_intercept": 3.0, "alliance_within": 2.0, "alliance_between": 1.5,
+    "sd_alliance_therapist": 0.2, "sd_alliance_client": 0.4, "sd_alliance_session": 0.3,
+    "needs_intercept": 2.0, "needs_within": 0.5, "needs_between": 0.4, "direct_within": 0.0, "direct_between": 0.0,
+    "sd_needs_therapist": 0.1, "sd_needs_client": 0.4, "sd_needs_session": 0.3,
+    "lag_log_odds_ratio": 0.8, "change_talk_intercept": -1.0, "sd_change_talk_therapist": 0.5,
+    "sd_change_talk_client": 0.6, "sd_change_talk_session": 0.4, "p_sustain": 0.5,
+})
+
+
+def simulate_behaviour_chain(n_therapists: int = 10, clients_per_therapist: int = 6, sessions_per_client: int = 6,
+                             turns_per_session: int = 40, *, seed: int | None = None,
+                             **effects: float) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Coded MI sessions with session ratings of alliance and need satisfaction: behaviour -> alliance -> needs.
+
+    The therapist's share of reflections varies between therapists, between the clients of a therapist and from
+    session to session of a client; the session's alliance depends on the reflection share it actually had, and
+    need satisfaction on the alliance (module docstring, "behaviour -> alliance -> needs"). The coded events are
+    generated as in :func:`simulate_mi_sessions` (MITI 4 therapist codes, client change talk with a lag effect of
+    reflections); the ratings are one row per session. The within-client and between-client slopes are known, so
+    ``alliance ~ rate_within + rate_between`` and the 1-1-1 mediation reflections -> alliance -> needs can be
+    checked against ``truth``.
+
+    Parameters
+    ----------
+    n_therapists, clients_per_therapist, sessions_per_client, turns_per_session : int
+        Design sizes; a turn is one therapist utterance followed by one client utterance.
+    seed : int, optional
+        Seed of a :class:`numpy.random.Generator` (recorded in ``truth["seed"]``); the same seed gives the same
+        data on every machine.
+    **effects : float
+        Any value of :data:`CHAIN_DEFAULTS` (module docstring): ``reflection_rate`` and the SDs of the reflection
+        log-odds (``sd_reflection_therapist``, ``sd_reflection_client``, ``sd_reflection_session``); the alliance
+        equation (``alliance_intercept``, ``alliance_within`` = :math:`a_W`, ``alliance_between`` = :math:`a_B`,
+        ``sd_alliance_therapist``, ``sd_alliance_client``, ``sd_alliance_session``); the needs equation
+        (``needs_intercept``, ``needs_within`` = :math:`b_W`, ``needs_between`` = :math:`b_B`, ``direct_within``
+        = :math:`c'_W`, ``direct_between`` = :math:`c'_B`, ``sd_needs_*``); change talk (``lag_log_odds_ratio``,
+        ``change_talk_intercept``, ``sd_change_talk_*``, ``p_sustain``).
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame, dict)
+        The coded events (``therapist, client, session, order, speaker, code, onset, offset``), the session
+        ratings (``therapist, client, session, alliance, needs``) and the truth: every value of
+        :data:`CHAIN_DEFAULTS` as used, ``within_indirect`` (:math:`a_W b_W`), ``between_indirect``
+        (:math:`a_B b_B`), ``rate`` (``"reflection_rate"``, the column :func:`allianceStats.process.
+        behaviour_rates` gives for the rate the model uses), ``given``/``target``/``at`` (the lag model's codes,
+        as in :func:`simulate_mi_sessions`) and ``seed``.
+
+    Raises
+    ------
+    OptionError
+        An unknown effect name, a negative SD, or a ``reflection_rate`` / ``p_sustain`` outside its range.
+
+    Examples
+    --------
+    >>> events, sessions, truth = simulate_behaviour_chain(2, 2, 3, turns_per_session=10, seed=1)
+    >>> sessions.columns.tolist(), len(sessions), len(events)
+    (['therapist', 'client', 'session', 'alliance', 'needs'], 12, 240)
+    >>> truth["alliance_within"], truth["within_indirect"]
+    (2.0, 1.0)
+    """
+    unknown = sorted(set(effects) - set(CHAIN_DEFAULTS))
+    if unknown:
+        raise OptionError(f"simulate_behaviour_chain(): unknown effect(s) {unknown}; the effects are "
+                          f"{sorted(CHAIN_DEFAULTS)}")
+    for name, v in (("n_therapists", n_therapists), ("clients_per_therapist", clients_per_therapist),
+                    ("sessions_per_client", sessions_per_client), ("turns_per_session", turns_per_session)):
+        check_positive_int(name, v)
+    p = {k: check_number(k, effects.get(k, v), minimum=0.0 if k.startswith("sd_") else None)
+         for k, v in CHAIN_DEFAULTS.items()}
+    if not 0 < p["reflection_rate"] < 1 or not 0 <= p["p_sustain"] <= 1:
+        raise OptionError(f"reflection_rate={p['reflection_rate']!r} must be in (0, 1) and "
+                          f"p_sustain={p['p_sustain']!r} in [0, 1]")
+    seed = resolve_seed(seed)
+    rng = np.random.default_rng(seed)
+    n_c, n_s = n_therapists * clients_per_therapist, sessions_per_client
+    # therapist, then client parts of: reflection log-odds, change talk, alliance, needs
+    parts = {level: {what: rng.normal(0.0, p[f"sd_{what}_{level}"], size)
+                     for what in ("reflection", "change_talk", "alliance", "needs")}
+             for level, size in (("therapist", n_therapists), ("client", n_c))}
+    therapist_of = np.repeat(np.arange(n_therapists), clients_per_therapist)
+    base = np.log(p["reflection_rate"] / (1 - p["reflection_rate"]))
+    rows, rate = [], np.empty((n_c, n_s))
+    for c in range(n_c):
+        t = therapist_of[c]
+        for s in range(n_s):
+            logit_refl = base + parts["therapist"]["reflection"][t] + parts["client"]["reflection"][c] \
+                + rng.normal(0.0, p["sd_reflection_session"])
+            u_s = rng.normal(0.0, p["sd_change_talk_session"])
+            frame, rate[c, s] = _coded_session(
+                rng, _logistic(logit_refl), p["change_talk_intercept"],
+                (parts["therapist"]["change_talk"][t], parts["client"]["change_talk"][c], u_s),
+                p["lag_log_odds_ratio"], p["p_sustain"], turns_per_session)
+            rows.append(frame.assign(therapist=f"t{t + 1:02d}", client=f"c{c + 1:03d}", session=s + 1)[COLUMNS])
+    events = pd.concat(rows, ignore_index=True)
+
+    def level_effects(what):  # therapist + client intercepts, one row per client, broadcast over sessions
+        return (parts["therapist"][what][therapist_of] + parts["client"][what])[:, None]
+
+    rate_between = rate.mean(axis=1, keepdims=True)
+    alliance = (p["alliance_intercept"] + p["alliance_within"] * (rate - rate_between)
+                + p["alliance_between"] * rate_between + level_effects("alliance")
+                + rng.normal(0.0, p["sd_alliance_session"], (n_c, n_s)))
+    alliance_between = alliance.mean(axis=1, keepdims=True)
+    needs = (p["needs_intercept"] + p["needs_within"] * (alliance - alliance_between)
+             + p["needs_between"] * alliance_between + p["direct_within"] * (rate - rate_between)
+             + p["direct_between"] * rate_between + level_effects("needs")
+             + rng.normal(0.0, p["sd_needs_session"], (n_c, n_s)))
+    sessions = pd.DataFrame({"therapist": [f"t{therapist_of[c] + 1:02d}" for c in range(n_c) for _ in range(n_s)],
+                             "client": [f"c{c + 1:03d}" for c in range(n_c) for _ in range(n_s)],
+                             "session": np.tile(np.arange(1, n_s + 1), n_c),
+                             "alliance": alliance.ravel(), "needs": needs.ravel()})
+    truth = {**p, "within_indirect": p["alliance_within"] * p["needs_within"],
+             "between_indirect": p["alliance_between"] * p["needs_between"], "rate": "reflection_rate",
+             "given": list(REFLECTIONS), "target": "CT", "at": ["CT", "ST", "FN"], "seed": seed}
+    return events, sessions, truth
 
 
 def simulate_dyad_signals(n_dyads: int = 10, minutes: float = 10.0, sampling_rate: float = 25.0, *,
