@@ -102,7 +102,13 @@ from .inference import finish_inference
 from .model_frame import model_frame
 from .optimizer import DECREASE_TOL, OptimizerRun, bobyqa, check_optimum, lbfgsb, probe_boundary
 from .result import PARAM_COLUMNS, VARCOMP_COLUMNS, MixedResult
-from .satterthwaite import richardson_gen_d, richardson_jacobian, satterthwaite_df, varpar_covariance
+from .satterthwaite import (
+    remember_varpar_derivatives,
+    richardson_gen_d,
+    richardson_jacobian,
+    satterthwaite_df,
+    varpar_covariance,
+)
 
 SINGULAR_TOL = 1e-4      # lme4's isSingular tolerance on bounded theta elements
 DF_TOL = 1e-4            # Satterthwaite df up to n (1 + DF_TOL) are n within numerical accuracy (ML: df = n)
@@ -907,7 +913,7 @@ def _assemble(prob: ProfiledDeviance, run: OptimizerRun, convergence: Convergenc
     if correlation:
         options["session"] = session
     mf = design.model_frame.copy()
-    return MixedResult(
+    result = MixedResult(
         formula=spec.text, params=params, varcomp=varcomp,
         fixef=pd.Series(beta, index=design.xnames, name="estimate"),
         vcov=pd.DataFrame(vcov, index=design.xnames, columns=design.xnames),
@@ -923,3 +929,5 @@ def _assemble(prob: ProfiledDeviance, run: OptimizerRun, convergence: Convergenc
         model_frame=mf, varpar_vcov=A, correlation=correlation, ar1_phi=None if phi is None else float(phi),
         _ranef=ranef, _spec=design.spec,
     )
+    remember_varpar_derivatives(result, jac)     # lmerTest's lmer() keeps Jac_list: anova() reuses it
+    return result

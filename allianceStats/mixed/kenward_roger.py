@@ -118,6 +118,12 @@ def vcov_adjusted(fit) -> KRAdjustment:
     The module docstring has an example; ``vcov_adjusted(fit).vcov_adjusted`` is pbkrtest's ``vcovAdj(fit)``.
     """
     _require_supported(fit, "vcov_adjusted()")
+    # once per fit (summary's KR df and every anova(ddf="kenward-roger") share it), as the Satterthwaite pieces
+    return fit._cached("kenward-roger", lambda: _vcov_adjusted(fit), fit.X, fit.Z, fit.groups, fit.random_cov,
+                       fit.sigma, fit.vcov)
+
+
+def _vcov_adjusted(fit) -> KRAdjustment:
     X = np.asarray(fit.X, dtype=float)
     n, p = X.shape
     Phi = fit.vcov.to_numpy()
@@ -192,7 +198,10 @@ def vcov_adjusted(fit) -> KRAdjustment:
     for i in range(k):
         U += W[i, i] * (Q[i, i] - P[i] @ Phi @ P[i])
     PhiA = Phi + 2 * Phi @ U @ Phi
-    return KRAdjustment(Phi, PhiA, list(P), W)
+    out = KRAdjustment(Phi.copy(), PhiA, list(P), W)
+    for a in (out.vcov, out.vcov_adjusted, out.W, *out.P):
+        a.setflags(write=False)          # kept on the fit: read-only
+    return out
 
 
 def _a1_a2(adj: KRAdjustment, L: np.ndarray) -> tuple[float, float, int]:

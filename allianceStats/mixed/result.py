@@ -124,6 +124,10 @@ class MixedResult(ResultDisplay):
     # private: BLUPs per factor and the design specification used by predict()
     _ranef: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     _spec: Any = field(default=None, repr=False)
+    # private: what anova() / summary() derive from the fit once (lmerTest keeps vcov_varpar and the Jacobian of
+    # cov(β̂) on the fitted object); see _cached. Shared by the copies dataclasses.replace makes, which is safe
+    # because every entry is checked against the attributes it was computed from.
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ the result protocol
     @property
@@ -134,6 +138,17 @@ class MixedResult(ResultDisplay):
     nobs = renamed_attribute("nobs", "n_obs")
     level = renamed_attribute("level", "conf_level")
     ngroups = renamed_attribute("ngroups", "n_groups")
+
+    def _cached(self, key: str, compute, *depends):
+        """``compute()`` once per fit: the value stored under ``key`` is reused while ``depends`` (the attributes
+        it was computed from) are the very same objects; a copy made by ``dataclasses.replace`` with new values
+        (another θ, σ, X …) gets the value recomputed, never a stale one."""
+        hit = self._cache.get(key)
+        if hit is not None and len(hit[0]) == len(depends) and all(a is b for a, b in zip(hit[0], depends)):
+            return hit[1]
+        value = compute()
+        self._cache[key] = (depends, value)
+        return value
 
     # ------------------------------------------------------------------ random effects and predictions
     def ranef(self) -> dict[str, pd.DataFrame]:

@@ -16,6 +16,11 @@ The derivatives are numerical, with Richardson extrapolation on central differen
 or ``eps`` near zero, 4 halvings); lmerTest uses
 numDeriv the same way, so the df agree to about 1e-6 relative.
 
+As lmerTest's ``lmer()`` keeps ``vcov_varpar`` and ``Jac_list`` on the fitted object for every later
+``summary``/``anova``/``contest``, the fit keeps A (``varpar_vcov``) and the Jacobian of C
+(:func:`varpar_derivatives`, cached on the result: the fit stores what it computed for ``params``, and a result
+without it computes it once, on first use).
+
 Examples
 --------
 >>> import numpy as np
@@ -26,6 +31,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -177,10 +183,102 @@ def satterthwaite_df(vcov_beta: np.ndarray, jac_vcov: np.ndarray, vcov_varpar: n
     >>> satterthwaite_df(np.array([[s2 / n]]), np.array([[[1.0 / n]]]), np.array([[2 * s2 ** 2 / nu]]))
     array([25.])
     """
-    p = vcov_beta.shape[0]
-    out = np.empty(p)
-    for j in range(p):
-        g = jac_vcov[j, j, :]
-        denom = g @ vcov_varpar @ g
-        out[j] = 2.0 * vcov_beta[j, j] ** 2 / denom if denom > 0 else np.inf
-    return out
+    g = np.einsum("jjk->jk", jac_vcov)                        # gradient of each variance v_j = C_jj
+    denom = np.einsum("jk,kl,jl->j", g, vcov_varpar, g)
+    v = np.diag(vcov_beta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denom > 0, 2.0 * v ** 2 / np.where(denom > 0, denom, 1.0), np.inf)
+
+
+class VarparDerivatives(NamedTuple):
+    """What lmerTest's ``lmer()`` keeps for Satterthwaite's df: ``vcov_beta`` = cov(β̂) (p, p), ``jac`` = its
+    derivatives in the variance parameters (p, p, k) (``Jac_list``) and ``vcov_varpar`` = A (k, k). Read-only."""
+
+    vcov_beta: np.ndarray
+    jac: np.ndarray
+    vcov_varpar: np.ndarray
+
+
+_CACHE_KEY = "satterthwaite"
+
+
+def _depends(fit) -> tuple:
+    # the attributes the derivatives come from; a refit (or a dataclasses.replace with new values) has new objects
+    return fit.theta, fit.sigma, fit.ar1_phi, fit.vcov, fit.varpar_vcov, fit.reml, fit.formula
+
+
+def _frozen(vcov_beta, jac, vcov_varpar) -> VarparDerivatives:
+    arrays = [np.array(a, dtype=float) for a in (vcov_beta, jac, vcov_varpar)]
+    for a in arrays:
+        a.setflags(write=False)
+    return VarparDerivatives(*arrays)
+
+
+def remember_varpar_derivatives(fit, jac: np.ndarray) -> None:
+    """Keep on ``fit`` the Jacobian of cov(β̂) that the fit computed for its own df (as lmerTest's ``lmer()``),
+    so that :func:`varpar_derivatives` (``anova``, per-coefficient tests) does not compute it again.
+
+    Examples
+    --------
+    :func:`allianceStats.mixed.fit_mlm` calls it; :func:`varpar_derivatives` then returns what it kept:
+
+    >>> import pandas as pd
+    >>> from allianceStats.mixed import fit_mlm
+    >>> rng = np.random.default_rng(5)
+    >>> d = pd.DataFrame({"g": np.repeat(list("abcdefgh"), 5), "x": rng.normal(size=40)})
+    >>> d["y"] = d.x + rng.normal(size=8)[np.repeat(np.arange(8), 5)] + rng.normal(size=40)
+    >>> fit = fit_mlm(d, "y ~ x + (1 | g)")
+    >>> remember_varpar_derivatives(fit, np.zeros((2, 2, 2)))   # already kept by fit_mlm: not replaced
+    >>> bool(np.any(varpar_derivatives(fit).jac != 0))
+    True
+    """
+    fit._cached(_CACHE_KEY, lambda: _frozen(fit.vcov.to_numpy(), jac, fit.varpar_vcov), *_depends(fit))
+
+
+def varpar_derivatives(fit) -> VarparDerivatives:
+    """cov(β̂), its Jacobian in the variance parameters (θ [, φ], σ) and their covariance A for a fit of
+    :func:`allianceStats.mixed.fit_mlm`: lmerTest's ``vcov_beta``, ``Jac_list`` and ``vcov_varpar``.
+
+    Computed once per fit and kept on it (the fit itself stores the Jacobian it computed for ``params``' df;
+    otherwise the first call computes it from the deviance function of the fit, numDeriv's Richardson scheme,
+    module docstring). A result rebuilt with other estimates never reuses another fit's values.
+
+    Parameters
+    ----------
+    fit : MixedResult
+
+    Returns
+    -------
+    VarparDerivatives
+        Read-only arrays; ``satterthwaite_df(*varpar_derivatives(fit))`` are the df of ``fit.params``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from allianceStats.mixed import fit_mlm
+    >>> rng = np.random.default_rng(2)
+    >>> g = np.repeat(np.arange(10), 6)
+    >>> d = pd.DataFrame({"g": g.astype(str), "x": rng.normal(size=60)})
+    >>> d["y"] = d.x + rng.normal(0, 1, 10)[g] + rng.normal(size=60)
+    >>> fit = fit_mlm(d, "y ~ x + (1 | g)")
+    >>> pieces = varpar_derivatives(fit)
+    >>> pieces.jac.shape, varpar_derivatives(fit) is pieces        # (p, p, k) with k = (θ, σ); computed once
+    ((2, 2, 2), True)
+    >>> bool(np.allclose(satterthwaite_df(*pieces), fit.params.df))
+    True
+    """
+    return fit._cached(_CACHE_KEY, lambda: _compute_varpar_derivatives(fit), *_depends(fit))
+
+
+def _compute_varpar_derivatives(fit) -> VarparDerivatives:
+    from .crossed import deviance_problem  # crossed imports the engine, which imports this module
+
+    problem = deviance_problem(fit, reml=fit.reml)
+    obj = problem.objective()
+    par = np.asarray(fit.theta, dtype=float)
+    if problem.nested and problem.times is not None:
+        par = np.r_[par, fit.ar1_phi]
+    V = fit.vcov.to_numpy()
+    jac = np.concatenate([fit.sigma ** 2 * richardson_jacobian(obj.xtx_inverse, par),
+                          (2.0 * V / fit.sigma)[..., None]], axis=2)
+    return _frozen(V, jac, fit.varpar_vcov)

@@ -55,7 +55,7 @@ from ..errors import OptionError
 from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .design import _fixed_columns
 from .result import MixedResult
-from .satterthwaite import richardson_jacobian
+from .satterthwaite import satterthwaite_df, varpar_derivatives
 
 ANOVA_COLUMNS = ["term", "F", "num_df", "den_df", "p_value"]
 
@@ -231,6 +231,13 @@ def hypotheses(fit: MixedResult, type: str = "III") -> dict[str, pd.DataFrame]:
     army          0.0   1.0  0.0     0.0
     """
     type = check_choice("type", type, ("III", "I"))
+    # computed once per fit and type (they depend on the design only); copies, so the kept ones cannot change
+    kept = fit._cached(f"hypotheses {type}", lambda: _hypotheses(fit, type), fit.X, fit.model_frame, fit._spec,
+                       fit.formula)
+    return {label: L.copy() for label, L in kept.items()}
+
+
+def _hypotheses(fit: MixedResult, type: str) -> dict[str, pd.DataFrame]:
     terms, intercept, frame, factor_levels = _terms(fit)
     X = np.asarray(fit.X, dtype=float)
     names = list(fit.fixef.index)
@@ -277,22 +284,6 @@ def hypotheses(fit: MixedResult, type: str = "III") -> dict[str, pd.DataFrame]:
 
 
 # ---------------------------------------------------------------------------------------------- Satterthwaite
-def _satterthwaite_pieces(fit: MixedResult):
-    """cov(β̂), its Jacobian in the variance parameters (θ [, φ], σ) and their covariance A, as lmerTest keeps
-    them (``vcov_beta``, ``Jac_list``, ``vcov_varpar``)."""
-    from .crossed import deviance_problem
-
-    problem = deviance_problem(fit, reml=fit.reml)
-    obj = problem.objective()
-    par = np.asarray(fit.theta, dtype=float)
-    if problem.nested and problem.times is not None:
-        par = np.r_[par, fit.ar1_phi]
-    V = fit.vcov.to_numpy()
-    s2 = fit.sigma ** 2
-    jac = np.concatenate([s2 * richardson_jacobian(obj.xtx_inverse, par), (2.0 * V / fit.sigma)[..., None]], axis=2)
-    return V, jac, np.asarray(fit.varpar_vcov)
-
-
 def _fstat_ddf(nu: np.ndarray, tol: float = 1e-8) -> float:
     if len(nu) == 1:
         return float(nu[0])
@@ -324,10 +315,9 @@ def satterthwaite_test(pieces, L: np.ndarray, beta: np.ndarray) -> tuple[float, 
     PtL = (P.T @ L)[:q]
     t2 = (PtL @ beta) ** 2 / d[:q]
     F = float(t2.sum() / q)
-    nu = np.empty(q)
-    for m in range(q):
-        g = np.einsum("i,ijk,j->k", PtL[m], jac, PtL[m])
-        nu[m] = 2 * d[m] ** 2 / (g @ A @ g)
+    # all q eigen-directions at once: g_m = gradient of p_mᵀ L V Lᵀ p_m in the variance parameters
+    g = np.einsum("mi,ijk,mj->mk", PtL, jac, PtL)
+    nu = 2 * d[:q] ** 2 / np.einsum("mk,kl,ml->m", g, A, g)
     ddf = _fstat_ddf(nu)
     return F, q, ddf, float(fdtrc(q, ddf, F))
 
@@ -365,6 +355,10 @@ def anova(fit: MixedResult, *, ddf: str = "satterthwaite", type: str = "III") ->
     a 2×3 factor interaction with client ids nested in therapists, a factor × time interaction with random
     slopes): F and df to 1e-4 relative, p-values to 1e-4 relative.
 
+    As lmerTest, nothing costly is recomputed per call: the derivatives Satterthwaite's df need are the ones the
+    fit computed for ``params`` (:func:`allianceStats.mixed.satterthwaite.varpar_derivatives`), and the hypothesis
+    matrices and Kenward–Roger's adjusted covariance are computed on the first call and kept on the fit.
+
     Examples
     --------
     The module docstring has an example; the same table with Kenward–Roger df:
@@ -398,7 +392,7 @@ def anova(fit: MixedResult, *, ddf: str = "satterthwaite", type: str = "III") ->
             rows.append((term, F, float(q), den, p))
             mean_sq.append(unscaled * s2)
     else:
-        pieces = _satterthwaite_pieces(fit)
+        pieces = varpar_derivatives(fit)      # computed once per fit (lmerTest's Jac_list, vcov_varpar)
         for term, L in L_list.items():
             rows.append((term, *_as_row(satterthwaite_test(pieces, L.to_numpy(), beta))))
             mean_sq.append(rows[-1][1] * s2)
@@ -428,7 +422,6 @@ def t_tests(pieces, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     [20.0]
     """
     V, jac, A = pieces
-    p = len(beta)
-    df = np.array([2 * V[j, j] ** 2 / (jac[j, j] @ A @ jac[j, j]) for j in range(p)])
+    df = satterthwaite_df(V, jac, A)
     t = beta / np.sqrt(np.diag(V))
     return df, 2 * stdtr(df, -np.abs(t))
