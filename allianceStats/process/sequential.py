@@ -27,7 +27,26 @@ totals :math:`r_i`, column totals :math:`c_j` and :math:`N` transitions:
 **Permutation test** (``n_draws=``): the codes are shuffled within each session (keeping every session's code
 frequencies), the table is tallied again, and each cell's p is the share of draws whose count lies at least as
 far from the permutation mean as the observed count, :math:`(1+\#)/(1+n_{draws})`; the table-wide p compares
-:math:`G^2` in the same way.
+:math:`G^2` in the same way (Bakeman, Robinson & Quera, 1996).
+
+**Constrained permutations** (``n_draws=`` with ``structural_zeros=``): a free shuffle would create the transitions
+declared impossible (a code following itself when repeats were merged), so the reference set is the orders of
+each session's codes with *no* structural-zero transition at the lag analysed, all equally likely — the
+constrained shuffling Bakeman, Robinson & Quera (1996) and Bakeman & Quera (2011) ask for. Rejection of whole
+shuffles is hopeless (a 500-event session of four codes shuffled freely has about 125 repeats, so almost no
+shuffle is free of them), and LagSequential's swap-until-allowed Fisher-Yates shuffle (O'Connor, 1999) has no known
+distribution over the permitted orders. Here a Markov chain of swaps does it: at each step the events at
+positions *p* and *p* + *d* of a session are exchanged for a grid of *p* (every :math:`2k+3` positions, each swap
+proposed with probability 1/2, *d* log-uniform on 1 … the session length), and a swap is made only when none of
+the transitions it touches is a structural zero. Each step is its own inverse, so the uniform distribution over
+the permitted orders is stationary. P-values follow Besag & Clifford's (1989) parallel method: one chain runs the
+steps backwards from the observed order to a state :math:`x^*`, and ``n_draws`` independent chains run them
+forwards from :math:`x^*`; under the null the observed order and the draws are exchangeable, so
+:math:`(1+\#)/(1+n_{draws})` is an exact p-value whatever the chain's mixing (``SWAP_SWEEPS`` × (2k + 3) steps, about
+20 proposals per event; mixing only costs power). The swaps need not connect all permitted orders of a session (with no code following itself, *ABAB*'s only
+other permitted order *BABA* differs in every position, so no single swap reaches it); the test is then
+conditional on the orders reachable from the data, which keeps it exact but costs power. When no swap is ever
+permitted, every draw is the data, the p-values are 1, and a :class:`~allianceStats.errors.DataWarning` says so.
 
 **Per session** (``per_session=True``): every session's table on its own (``.sessions``) and a summary across
 sessions (``.session_summary``): the mean Yule's Q of each transition over the sessions where it is defined,
@@ -39,8 +58,22 @@ seconds. For each given code its *window* is the ``window`` seconds after each o
 code a unit counts when an event of that code is going on at its start. Each (given, target) pair is then a 2 × 2
 table of time units (in the given's window or not × target on or not), giving ``observed`` (units in the window
 with the target on), ``expected``, ``transitional_probability`` P(target on | in window), the adjusted residual
-and Yule's Q of that 2 × 2 table (Bakeman & Quera, 2011, ch. 10, time-window tallies). There is no table-wide
-test in this mode (``chisq`` is NaN).
+and Yule's Q of that 2 × 2 table (Bakeman & Quera, 2011, ch. 10-11, time-window tallies, as GSEQ tallies them).
+
+*Table-wide test, time-based.* The ``observed`` column, arranged given × target, is a table of time-unit
+co-occurrence tallies: cell (*i*, *j*) counts the units that lie in a window of *i* with *j* on. ``chisq`` is its
+likelihood-ratio :math:`G^2 = 2\sum O_{ij}\ln(O_{ij}/E_{ij})` with :math:`E_{ij} = r_i c_j / N` from the table's
+own margins (or, with ``structural_zeros=``, the quasi-independence fit by the same iterative proportional
+fitting), on :math:`(R-1)(C-1) - z` degrees of freedom (*R*, *C*: codes with a non-empty row / column; *z*: the
+structural zeros among them) — the event-based test applied to GSEQ's time-window table (Bakeman & Quera, 2011,
+ch. 10-11). Its *p* from :math:`\chi^2` is approximate: time units are not independent observations (a window of
+*w* seconds puts runs of consecutive units into one cell, and one unit can be in the windows of several givens and
+have several targets on), so :math:`G^2` is usually larger than its :math:`\chi^2` reference and the asymptotic p
+too small. The permutation test is the check: ``n_draws=`` with ``window=`` reorders each session's events at
+random, keeping every event's code and duration and the session's sequence of gaps (before the first event and
+between consecutive events), lays them end to end, and tallies again; the p-values are computed as in event mode.
+It needs events that do not overlap within a session (one stream; otherwise there is no single end-to-end layout,
+and an :class:`~allianceStats.errors.OptionError` says so) and is not combined with ``structural_zeros=``.
 
 Validated against LagSequential 0.1.1 (O'Connor, 1999) on the examples of Bakeman & Quera (2011, p. 159),
 Griffin & Gottman (1990) and Wampold (1984), and against R's ``loglin`` / Poisson ``glm`` for structural zeros
@@ -49,7 +82,9 @@ Griffin & Gottman (1990) and Wampold (1984), and against R's ``loglin`` / Poisso
 References
 ----------
 Allison, P. D., & Liker, J. K. (1982). Analyzing sequential categorical data on dyadic interaction. *Psychological
-Bulletin, 91*, 393-403. Bakeman, R., & Quera, V. (2011). *Sequential analysis and observational methods for the
+Bulletin, 91*, 393-403. Bakeman, R., Robinson, B. F., & Quera, V. (1996). Testing sequential association:
+Estimating exact p values using sampling permutations. *Psychological Methods, 1*, 4-15. Besag, J., & Clifford, P.
+(1989). Generalized Monte Carlo significance tests. *Biometrika, 76*, 633-642. Bakeman, R., & Quera, V. (2011). *Sequential analysis and observational methods for the
 behavioral sciences*. Cambridge University Press. Christensen, R. (1997). *Log-linear models and logistic
 regression* (2nd ed.). Springer. O'Connor, B. P. (1999). Simple and flexible SAS and SPSS programs for analyzing
 lag-sequential categorical data. *Behavior Research Methods, 31*, 718-726. Wickens, T. D. (1989). *Multiway
@@ -58,6 +93,7 @@ contingency tables analysis for the social sciences*. Erlbaum.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -66,7 +102,7 @@ import pandas as pd
 from scipy import special, stats
 
 from ..data.checks import check_bool, check_conf_level, check_positive_int, first_labels, require_columns, resolve_seed
-from ..errors import OptionError, SchemaError
+from ..errors import DataWarning, OptionError, SchemaError
 from ..results import CLOSED_FORM, Convergence, Provenance, ResultDisplay, make_provenance
 
 __all__ = ["lag_sequential", "lag_sequential_from_table", "LagSequentialResult", "TABLE_COLUMNS"]
@@ -76,6 +112,7 @@ TABLE_COLUMNS = ["given", "target", "observed", "expected", "transitional_probab
 IPF_TOL = 1e-10
 IPF_MAX_ITER = 10_000
 _BATCH_CELLS = 4_000_000  # events x draws shuffled at once in the permutation test
+SWAP_SWEEPS = 20  # steps of the constrained permutation chain, in units of 2 lag + 3 (one proposal per position)
 
 
 # --------------------------------------------------------------------------------------------------- input
@@ -310,13 +347,19 @@ class LagSequentialResult(ResultDisplay):
         if self.mode == "event":
             head = (f"Lag-sequential analysis, event-based, lag {self.lag}: {self.n_transitions} transitions "
                     f"from {self.n_obs} events in {self.n_sessions} session(s), {len(self.codes)} codes")
+            kept = ", structural zeros kept empty" if self.structural_zeros else ""
             test = (f"likelihood-ratio chi-square = {self.chisq:.4f}, df = {self.df}, p = {self.p_value:.5g}"
-                    + (f"; permutation p = {self.p_permutation:.4g} ({self.n_draws} draws within sessions)"
+                    + (f"; permutation p = {self.p_permutation:.4g} ({self.n_draws} draws within sessions{kept})"
                        if self.p_permutation is not None else ""))
         else:
             head = (f"Lag-sequential analysis, time-based: window of {self.window:g} s after each given event, "
                     f"{self.n_transitions} time units from {self.n_obs} events in {self.n_sessions} session(s)")
-            test = "one 2 x 2 table of time units per (given, target) pair; no table-wide test"
+            test = ("one 2 x 2 table of time units per (given, target) pair; table-wide likelihood-ratio "
+                    f"chi-square of the time-unit tallies = {self.chisq:.4f}, df = {self.df}, p = {self.p_value:.5g} "
+                    "(approximate: time units are not independent, so this p tends to be too small"
+                    + (f"; permutation p = {self.p_permutation:.4g} ({self.n_draws} reorderings of the events "
+                       "within sessions, durations and gaps kept))" if self.p_permutation is not None
+                       else "; n_draws= gives a permutation p)"))
         lines = [head, test]
         if self.structural_zeros:
             lines.append(f"structural zeros: {', '.join(f'{g}->{t}' for g, t in self.structural_zeros)} "
@@ -337,14 +380,26 @@ class LagSequentialResult(ResultDisplay):
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        test = (f"chisq={self.chisq:.2f}, df={self.df}, p={self.p_value:.4g}" if self.mode == "event"
-                else f"window={self.window:g}s")
+        test = f"chisq={self.chisq:.2f}, df={self.df}, p={self.p_value:.4g}"
+        if self.mode != "event":
+            test = f"window={self.window:g}s, {test}"
         what = (f"lag={self.lag}, codes={len(self.codes)}, transitions={self.n_transitions}" if self.mode == "event"
                 else f"codes={len(self.codes)}, time_units={self.n_transitions}")
         return f"LagSequentialResult({self.mode}-based, {what}, {test})"
 
 
 # ------------------------------------------------------------------------------------------ the analysis
+def _permutation_p(counts: np.ndarray, obs: np.ndarray, perm_chisq: np.ndarray, chisq: float,
+                   n_draws: int) -> tuple[np.ndarray, float]:
+    """Monte Carlo p of every cell (two-sided around the permutation mean) and of the table's G^2."""
+    centre = counts.mean(0)
+    tol = 1e-9
+    far = np.abs(counts - centre) >= np.abs(obs - centre) - tol
+    p_cells = (1.0 + far.sum(0)) / (1.0 + n_draws)
+    p_table = (1.0 + np.sum(perm_chisq >= chisq - tol)) / (1.0 + n_draws)
+    return p_cells, float(p_table)
+
+
 def _permutation(x: np.ndarray, unit: np.ndarray, same: np.ndarray, lag: int, k: int, obs: np.ndarray,
                  chisq: float, n_draws: int, seed: int) -> tuple[np.ndarray, float]:
     rng = np.random.default_rng(seed)
@@ -362,16 +417,239 @@ def _permutation(x: np.ndarray, unit: np.ndarray, same: np.ndarray, lag: int, k:
         flat = (np.arange(b)[:, None] * (k * k) + g * k + t).ravel()
         counts[done:done + b] = np.bincount(flat, minlength=b * k * k).reshape(b, k, k)
         done += b
-    centre = counts.mean(0)
-    tol = 1e-9
-    far = np.abs(counts - centre) >= np.abs(obs - centre) - tol
-    p_cells = (1.0 + far.sum(0)) / (1.0 + n_draws)
     perm_chisq = _table_stats(counts, np.zeros((k, k), bool))["chisq"]
-    p_table = (1.0 + np.sum(perm_chisq >= chisq - tol)) / (1.0 + n_draws)
-    return p_cells, float(p_table)
+    return _permutation_p(counts, obs, perm_chisq, chisq, n_draws)
 
 
-def _time_based(data, codes_int, labels, unit, onset_col, offset_col, window, time_unit):
+def _lr_chisq(obs: np.ndarray, zero: np.ndarray) -> np.ndarray:
+    """G^2 of a stack of tables (S, K, K) under (quasi-)independence, without the cell statistics."""
+    if zero.any():
+        exp = _ipf(obs, ~zero)[0]
+    else:
+        r, c = obs.sum(2), obs.sum(1)
+        n = np.maximum(r.sum(1), 1e-300)
+        exp = r[:, :, None] * c[:, None, :] / n[:, None, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        term = np.where((obs > 0) & (exp > 0), obs * np.log(obs / np.where(exp > 0, exp, 1.0)), 0.0)
+    return 2.0 * term.sum((1, 2))
+
+
+# Constrained permutations (structural zeros): a Markov chain of swaps, used by Besag & Clifford's parallel method.
+def _swap_layout(unit: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Positions of the events in a padded layout with ``lag`` empty slots before every session and at the end.
+
+    The empty slots hold a sentinel code that may precede and follow anything, so a swap never has to ask whether
+    a neighbour lies in the same session. Returns the events' positions, the session of every slot (-1 for the
+    empty ones) and the length of the longest session.
+    """
+    n = unit.size
+    starts = np.r_[0, np.flatnonzero(unit[1:] != unit[:-1]) + 1]
+    session_of = np.searchsorted(starts, np.arange(n), side="right")  # 1-based session number of each event
+    pos = np.arange(n) + lag * session_of
+    sid = np.full(n + lag * (starts.size + 1), -1, np.int64)
+    sid[pos] = session_of
+    return pos, sid, int(np.diff(np.r_[starts, n]).max())
+
+
+def _swap_plan(lag: int, longest: int, n_steps: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """The (offset, distance) of every step: distances log-uniform in [1, longest - 1] that keep the swaps apart.
+
+    With period ``P = 2 lag + 3`` a step swaps the codes at positions ``p`` and ``p + d`` for every ``p`` that is
+    ``offset`` modulo ``P``. A distance ``d = lag``, or one that is not 0, ``lag`` or ``-lag`` modulo ``P``, keeps
+    every changed position from being the lag-neighbour of another swap's changed position, so the swaps of one
+    step touch disjoint transitions and can be checked all at once.
+    """
+    period = 2 * lag + 3
+    top = max(longest - 1, 1)
+    plan: list[tuple[int, int]] = []
+    while len(plan) < n_steps:
+        d = int(np.exp(rng.random() * np.log(top + 0.999)))
+        if longest <= lag:  # no session has two events ``lag`` apart: nothing can move
+            plan.append((lag, 0))
+            continue
+        if d != lag and d % period in (0, lag, period - lag):
+            continue
+        plan.append((lag + int(rng.integers(period)), d))
+    return plan
+
+
+def _swap_chains(start: np.ndarray, sid: np.ndarray, lag: int, zero: np.ndarray, plan: Sequence[tuple[int, int]],
+                 n_chains: int, rng: np.random.Generator) -> np.ndarray:
+    """Run ``n_chains`` independent swap chains through ``plan`` from the padded sequence ``start``.
+
+    At each step, every candidate swap (``p``, ``p + d``) within a session is proposed with probability 1/2 (the
+    chains' own coins) and made when none of the four lag-``lag`` transitions it touches is a structural zero. The
+    step is its own inverse given its coins, so its kernel is symmetric and the uniform distribution over the
+    permitted orders is stationary.
+    """
+    k = zero.shape[0]
+    z = np.zeros((k + 1, k + 1), bool)
+    z[:k, :k] = zero
+    zflat = z.ravel()
+    dtype = np.int16 if k < 180 else np.int32
+    width = dtype(k + 1)
+    # positions along the first axis and chains along the second: every slice below is a block of whole rows
+    y = np.broadcast_to(start.astype(dtype)[:, None], (start.size, n_chains)).copy()
+    period = 2 * lag + 3
+    size = start.size
+    for o, d in plan:
+        if d == 0:
+            continue
+        cnt = (size - 1 - lag - d - o) // period + 1
+        if cnt <= 0:
+            continue
+        stop = o + period * cnt
+        ok = (sid[o:stop:period] >= 0) & (sid[o:stop:period] == sid[o + d:stop + d:period])
+        if not ok.any():
+            continue
+        yp, yq = y[o:stop:period], y[o + d:stop + d:period]
+        bad = zflat[y[o - lag:stop - lag:period] * width + yq]
+        bad |= zflat[yp * width + y[o + d + lag:stop + d + lag:period]]
+        if d == lag:  # the two positions are each other's lag-neighbours: the pair between them turns round
+            bad |= zflat[yq * width + yp]
+        else:
+            bad |= zflat[yq * width + y[o + lag:stop + lag:period]]
+            bad |= zflat[y[o + d - lag:stop + d - lag:period] * width + yp]
+        coins = np.unpackbits(np.frombuffer(rng.bytes((n_chains * cnt + 7) // 8), np.uint8),
+                              count=n_chains * cnt).reshape(cnt, n_chains).view(bool)
+        swap = coins & ~bad
+        swap &= ok[:, None]
+        delta = (yp ^ yq) * swap
+        yp ^= delta
+        yq ^= delta
+    return y.T
+
+
+def _constrained_permutations(x: np.ndarray, unit: np.ndarray, lag: int, zero: np.ndarray, n_draws: int,
+                              seed: int, n_steps: int | None = None):
+    """Batches of within-session reorderings of ``x`` with no structural-zero transition at lag ``lag``.
+
+    Besag & Clifford's (1989) parallel method: one chain runs the step plan backwards from the observed order to
+    a state x*, then ``n_draws`` independent chains run it forwards from x*. Under the null the observed order and
+    the draws are exchangeable, so ``(1 + #)/(1 + n_draws)`` is an exact p-value however well the chain mixes.
+    Yields arrays (batch, n) in the order of ``x``.
+    """
+    rng = np.random.default_rng(seed)
+    k = zero.shape[0]
+    pos, sid, longest = _swap_layout(unit, lag)
+    base = np.full(sid.size, k, np.int64)
+    base[pos] = x
+    steps = (2 * lag + 3) * SWAP_SWEEPS if n_steps is None else n_steps
+    plan = _swap_plan(lag, longest, steps, rng)
+    start = _swap_chains(base, sid, lag, zero, plan[::-1], 1, rng)[0]
+    batch = max(1, min(n_draws, _BATCH_CELLS // max(sid.size, 1)))
+    done = 0
+    while done < n_draws:
+        b = min(batch, n_draws - done)
+        yield _swap_chains(start, sid, lag, zero, plan, b, rng)[:, pos]
+        done += b
+
+
+def _permutation_constrained(x: np.ndarray, unit: np.ndarray, same: np.ndarray, lag: int, k: int, obs: np.ndarray,
+                             zero: np.ndarray, chisq: float, n_draws: int, seed: int) -> tuple[np.ndarray, float]:
+    counts = np.empty((n_draws, k, k))
+    done = 0
+    for perm in _constrained_permutations(x, unit, lag, zero, n_draws, seed):
+        b = perm.shape[0]
+        g = perm[:, :-lag][:, same]
+        t = perm[:, lag:][:, same]
+        flat = (np.arange(b)[:, None] * (k * k) + g * k + t).ravel()
+        counts[done:done + b] = np.bincount(flat, minlength=b * k * k).reshape(b, k, k)
+        done += b
+    if np.all(counts == obs):
+        warnings.warn("permutation test with structural zeros: no swap of two events within a session keeps every "
+                      "declared structural zero empty, so every draw is the observed order and the permutation "
+                      "p-values are 1; the data allow no other permitted order to compare with",
+                      DataWarning, stacklevel=3)
+    p_cells, p_table = _permutation_p(counts, obs, _lr_chisq(counts, zero), chisq, n_draws)
+    p_cells[zero] = np.nan
+    return p_cells, p_table
+
+
+# Time-based tallies -------------------------------------------------------------------------------------------
+def _time_frame(onset: np.ndarray, offset: np.ndarray, unit: np.ndarray, time_unit: float):
+    """Time units of every session: the count per session, the first unit's index, and the total."""
+    n_units_sess = np.zeros(unit.max() + 1, np.int64)
+    end_unit = np.ceil(offset / time_unit - 1e-9).astype(np.int64)
+    np.maximum.at(n_units_sess, unit, end_unit)
+    start_of = np.r_[0, np.cumsum(n_units_sess)]
+    return n_units_sess, start_of, int(start_of[-1])
+
+
+def _time_tally(codes_int: np.ndarray, onset: np.ndarray, offset: np.ndarray, unit: np.ndarray, k: int,
+                n_units_sess: np.ndarray, start_of: np.ndarray, total: int, window: float, time_unit: float):
+    """Co-occurrence tallies of time units for a stack of layouts (B, n): ``a`` (B, K, K), windows and ons (B, K).
+
+    ``a[b, i, j]`` counts the time units that lie in a window of code *i* and have code *j* on.
+    """
+    b = codes_int.shape[0]
+    base = start_of[unit][None, :]
+    end_unit = np.ceil(offset / time_unit - 1e-9).astype(np.int64)
+    on_lo = base + np.ceil(onset / time_unit - 1e-9).astype(np.int64)
+    on_hi = base + end_unit
+    win_hi = base + np.minimum(np.ceil((offset + window) / time_unit - 1e-9).astype(np.int64),
+                               n_units_sess[unit][None, :])
+    width = total + 1
+    lane = (np.arange(b)[:, None] * k + codes_int) * width
+
+    def indicator(lo, hi):
+        plus = np.bincount((lane + lo).ravel(), minlength=b * k * width)
+        minus = np.bincount((lane + np.maximum(hi, lo)).ravel(), minlength=b * k * width)
+        return np.cumsum((plus - minus).reshape(b, k, width), axis=2)[:, :, :total] > 0
+
+    on = indicator(on_lo, on_hi).astype(np.float64)
+    win = indicator(on_hi, win_hi).astype(np.float64)
+    return np.einsum("bit,bjt->bij", win, on), win.sum(2), on.sum(2)
+
+
+def _reorder_in_time(unit: np.ndarray, onset: np.ndarray, offset: np.ndarray, n_draws: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n_draws`` random reorderings of non-overlapping events (sorted by session, then time) within sessions.
+
+    Each session keeps its sequence of gaps (before the first event, between events) and every event keeps its
+    duration; the events are laid end to end in the shuffled order. Returns the permutation (B, n) (slot -> event)
+    and the events' new onsets and offsets by slot.
+    """
+    first = np.r_[True, unit[1:] != unit[:-1]]
+    gap_before = onset - np.where(first, 0.0, np.r_[0.0, offset[:-1]])
+    sess_of = np.cumsum(first) - 1
+    first_slot = np.flatnonzero(first)[sess_of]
+    perm = np.argsort(rng.random((n_draws, unit.size)) + sess_of, axis=1, kind="stable")
+    dur = (offset - onset)[perm]
+    run = np.cumsum(gap_before[None, :] + dur, axis=1)
+    before = np.where(first_slot > 0, run[:, np.maximum(first_slot - 1, 0)], 0.0)
+    new_off = run - before
+    return perm, new_off - dur, new_off
+
+
+def _time_permutation(codes_int, onset, offset, unit, k, frame, window, time_unit, obs, chisq, n_draws, seed,
+                      columns):
+    """Permutation test of time-based tallies: events reordered within sessions, durations and gaps kept."""
+    n_units_sess, start_of, total = frame
+    order = np.lexsort((offset, onset, unit))
+    u, c, on0, off0 = unit[order], codes_int[order], onset[order], offset[order]
+    first = np.r_[True, u[1:] != u[:-1]]
+    overlap = ~first & (on0 < np.r_[-np.inf, off0[:-1]] - 1e-9)
+    if overlap.any():
+        raise OptionError(f"n_draws= with window=: events overlap in time within {len(np.unique(u[overlap]))} "
+                          f"session(s) (columns {columns[0]!r}/{columns[1]!r}); the time-based permutation test "
+                          "reorders each session's events end to end, keeping their durations and the gaps between "
+                          "them, which has no single layout when events overlap. Drop n_draws= (the table-wide "
+                          "chi-square is then the asymptotic one) or analyse one stream of non-overlapping events")
+    rng = np.random.default_rng(seed)
+    counts = np.empty((n_draws, k, k))
+    batch = max(1, min(n_draws, _BATCH_CELLS // max(k * (total + 1), u.size, 1)))
+    done = 0
+    while done < n_draws:
+        b = min(batch, n_draws - done)
+        perm, new_on, new_off = _reorder_in_time(u, on0, off0, b, rng)
+        counts[done:done + b] = _time_tally(c[perm], new_on, new_off, u, k, n_units_sess, start_of, total, window,
+                                            time_unit)[0]
+        done += b
+    return _permutation_p(counts, obs, _lr_chisq(counts, np.zeros((k, k), bool)), chisq, n_draws)
+
+
+def _time_based(data, codes_int, labels, unit, onset_col, offset_col, window, time_unit, zero):
     onset = data[onset_col].to_numpy(dtype=float)
     offset = data[offset_col].to_numpy(dtype=float)
     bad = ~np.isfinite(onset) | ~np.isfinite(offset) | (offset < onset) | (onset < 0)
@@ -380,30 +658,18 @@ def _time_based(data, codes_int, labels, unit, onset_col, offset_col, window, ti
                            f"{_rows_of(bad)}; time-based tallies need 0 <= onset <= offset (read_events checks "
                            "them all)"], source="lag_sequential")
     k = len(labels)
-    n_units_sess = np.zeros(unit.max() + 1, np.int64)
-    end_unit = np.ceil(offset / time_unit - 1e-9).astype(np.int64)
-    np.maximum.at(n_units_sess, unit, end_unit)
-    start_of = np.r_[0, np.cumsum(n_units_sess)]
-    total = int(start_of[-1])
+    frame = _time_frame(onset, offset, unit, time_unit)
+    total = frame[2]
     if total == 0:
         raise SchemaError(["every event has zero duration; time-based tallies need events that last"],
                           source="lag_sequential")
-    base = start_of[unit]
-    on_lo = base + np.ceil(onset / time_unit - 1e-9).astype(np.int64)
-    on_hi = base + end_unit
-    win_lo = on_hi
-    win_hi = base + np.minimum(np.ceil((offset + window) / time_unit - 1e-9).astype(np.int64), n_units_sess[unit])
-
-    def indicator(lo, hi):
-        width = total + 1
-        plus = np.bincount(codes_int * width + lo, minlength=k * width)
-        minus = np.bincount(codes_int * width + np.maximum(hi, lo), minlength=k * width)
-        return (np.cumsum((plus - minus).reshape(k, width), axis=1)[:, :total] > 0)
-
-    on = indicator(on_lo, on_hi).astype(np.float64)
-    win = indicator(win_lo, win_hi).astype(np.float64)
-    a = win @ on.T
-    n_win, n_on, n = win.sum(1), on.sum(1), float(total)
+    a, n_win, n_on = (v[0] for v in _time_tally(codes_int[None, :], onset[None, :], offset[None, :], unit, k,
+                                                 *frame, window, time_unit))
+    if zero.any() and (a[zero] > 0).any():
+        found = [f"{labels[i]}->{labels[j]} ({int(a[i, j])})" for i, j in zip(*np.nonzero(zero & (a > 0)))]
+        raise SchemaError([f"time units tallied in cells declared structural zeros (target on within the given's "
+                           f"window): {', '.join(found)}; remove them from structural_zeros"], source="lag_sequential")
+    n = float(total)
     with np.errstate(invalid="ignore", divide="ignore"):
         exp = np.outer(n_win, n_on) / n
         var = exp * (1 - n_win / n)[:, None] * (1 - n_on / n)[None, :]
@@ -418,10 +684,22 @@ def _time_based(data, codes_int, labels, unit, onset_col, offset_col, window, ti
         safe = lambda m: np.where(allpos, m, 1.0)  # noqa: E731
         se = np.where(allpos, 0.5 * (1 - q**2) * np.sqrt(1 / safe(a) + 1 / safe(b) + 1 / safe(c) + 1 / safe(d)),
                       np.nan)
+    exp = np.where(zero, 0.0, exp)
+    for m in (adj, q, se):
+        m[zero] = np.nan
     st = dict(observed=a[None], expected=exp[None], transitional_probability=tprob[None],
               adjusted_residual=adj[None], yules_q=q[None], p_value=2.0 * special.ndtr(-np.abs(adj))[None],
               yules_q_se=se[None])
-    return _long(st, labels), total
+    # the table-wide test: the K x K tally table under (quasi-)independence of its own margins
+    wide = _table_stats(a[None], zero)
+    return _long(st, labels), frame, a, wide, (onset, offset)
+
+
+def _ipf_convergence(st: dict) -> Convergence:
+    return Convergence(converged=bool(st["converged"]), iterations=int(st["iterations"]),
+                       optimizer="iterative proportional fitting",
+                       message="" if st["converged"] else f"margins not within {IPF_TOL:g} after {IPF_MAX_ITER} "
+                                                          "iterations")
 
 
 def _session_summary(per: pd.DataFrame, conf_level: float) -> pd.DataFrame:
@@ -474,17 +752,23 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
         found, sorted. Codes in the data that are not listed are an error (listed with their rows).
     structural_zeros : "diagonal", list of (given, target) or None
         Transitions that cannot occur; their expected frequency is 0 and the others are fitted by iterative
-        proportional fitting (quasi-independence). ``"diagonal"``: no code follows itself.
+        proportional fitting (quasi-independence). ``"diagonal"``: no code follows itself. Permutations keep
+        them empty. In time-based mode they are cells of the tally table (the target never on in the given's
+        window).
     per_session : bool
         Also analyse each session on its own and summarise Yule's Q across sessions.
     window : float, optional
         Time-based mode: the window (seconds) after each given event; needs ``onset`` and ``offset`` columns.
+        ``chisq`` is then the G^2 of the given x target table of time-unit tallies, whose asymptotic p is only
+        approximate (time units are not independent); ``n_draws`` gives a permutation p.
     onset, offset : str
         Columns of event start and end in seconds (time-based mode).
     time_unit : float
         Width of a time unit in seconds (time-based mode).
     n_draws : int, optional
-        Number of within-session permutations for the permutation test (event-based mode).
+        Number of draws of the permutation test: free shuffles within sessions; with ``structural_zeros``, the
+        swap chain that keeps them empty (exact Monte Carlo p by Besag & Clifford's parallel method); with
+        ``window``, events reordered within sessions keeping durations and gaps (module docstring).
     seed : int, optional
         Seed of the permutations (recorded in ``provenance``).
     conf_level : float
@@ -503,7 +787,13 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
         Missing columns, missing or unknown codes, duplicate order numbers within a session, counts in cells
         declared structural zeros, bad onset/offset times.
     OptionError
-        Invalid argument values.
+        Invalid argument values; ``n_draws`` with ``window`` when events overlap within a session or with
+        ``structural_zeros``.
+
+    Warns
+    -----
+    DataWarning
+        With ``structural_zeros`` and ``n_draws``, when no permitted swap exists (every draw is the data).
 
     Examples
     --------
@@ -519,6 +809,24 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
     >>> cell = t.loc[("Attentive", "Write")]
     >>> round(float(cell["adjusted_residual"]), 4), float(cell["yules_q"])
     (2.898, 0.75)
+
+    No code follows itself in these data once repeats are merged; the permutation test then keeps every shuffled
+    session free of repeats:
+
+    >>> codes = _example_bq2011()["code"]
+    >>> merged = codes[codes != codes.shift()].to_frame().assign(session=1)
+    >>> merged["order"] = range(len(merged))
+    >>> res = lag_sequential(merged, client=None, structural_zeros="diagonal", n_draws=199, seed=1)
+    >>> res.df, res.p_permutation > 0.05
+    (11, True)
+
+    Time-based: change talk (CT) going on within 2 s after a reflection (R) ends, in time units of 1 s:
+
+    >>> ev = pd.DataFrame({"session": 1, "order": range(6), "code": ["R", "CT", "Q", "R", "CT", "Q"],
+    ...                    "onset": [0, 3, 6, 9, 11, 15], "offset": [2, 5, 8, 10, 14, 16]})
+    >>> res = lag_sequential(ev, client=None, window=2.0)
+    >>> int(res.matrix("observed").loc["R", "CT"]), round(res.chisq, 3), res.df
+    (2, 10.549, 4)
     """
     started = time.perf_counter()
     where = "lag_sequential"
@@ -538,9 +846,9 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
         if isinstance(time_unit, bool) or not isinstance(time_unit, (int, float, np.integer, np.floating)) \
                 or not np.isfinite(time_unit) or time_unit <= 0:
             raise OptionError(f"time_unit={time_unit!r} must be a positive number of seconds")
-        if n_draws is not None or per_session or lag != 1:
-            raise OptionError("window= (time-based tallies) cannot be combined with n_draws=, per_session=True or "
-                              "lag= other than 1; use event-based tallies for those")
+        if per_session or lag != 1:
+            raise OptionError("window= (time-based tallies) cannot be combined with per_session=True or lag= other "
+                              "than 1; use event-based tallies for those")
     seed_used = resolve_seed(seed) if n_draws is not None else None
 
     x, labels = _code_ints(data[code], codes, where)
@@ -570,17 +878,29 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
     zero_pairs = tuple((labels[i], labels[j]) for i, j in zip(*np.nonzero(zero)))
 
     if window is not None:
+        if n_draws is not None and zero.any():
+            raise OptionError("n_draws= with window= and structural_zeros: a reordering of the events would have to "
+                              "keep every declared (given, target) window free of the target, which the time-based "
+                              "permutation does not attempt; drop n_draws= (asymptotic test) or structural_zeros")
         sorted_events = data.iloc[idx]
-        table, n_units = _time_based(sorted_events, x_s, labels, unit_s, onset, offset, float(window),
-                                     float(time_unit))
+        table, frame, tally, wide, times = _time_based(sorted_events, x_s, labels, unit_s, onset, offset,
+                                                       float(window), float(time_unit), zero)
+        chisq, df, p_table = float(wide["chisq"][0]), int(wide["df"][0]), float(wide["p_table"][0])
+        p_perm = None
+        if n_draws is not None:
+            p_cells, p_perm = _time_permutation(x_s, times[0], times[1], unit_s, k, frame, float(window),
+                                                float(time_unit), tally, chisq, n_draws, seed_used, (onset, offset))
+            table["p_permutation"] = p_cells.ravel()
         prov = make_provenance(data, options=dict(code=code, lag=lag, client=client, session=session, order=order,
                                                     codes=list(labels), window=float(window),
-                                                    time_unit=float(time_unit), onset=onset, offset=offset),
-                               function="lag_sequential", started=started)
-        return LagSequentialResult(table=table, chisq=float("nan"), df=0, p_value=float("nan"), codes=labels,
-                                   lag=lag, mode="time", window=float(window), structural_zeros=(),
-                                   n_obs=len(data), n_transitions=n_units, n_sessions=n_sessions, sessions=None,
-                                   session_summary=None, p_permutation=None, n_draws=None, convergence=CLOSED_FORM,
+                                                    time_unit=float(time_unit), onset=onset, offset=offset,
+                                                    structural_zeros=[list(p) for p in zero_pairs], n_draws=n_draws),
+                               seed=seed_used, function="lag_sequential", started=started)
+        return LagSequentialResult(table=table, chisq=chisq, df=df, p_value=p_table, codes=labels,
+                                   lag=lag, mode="time", window=float(window), structural_zeros=zero_pairs,
+                                   n_obs=len(data), n_transitions=frame[2], n_sessions=n_sessions, sessions=None,
+                                   session_summary=None, p_permutation=p_perm, n_draws=n_draws,
+                                   convergence=_ipf_convergence(wide) if zero.any() else CLOSED_FORM,
                                    provenance=prov, conf_level=conf_level)
 
     same = unit_s[lag:] == unit_s[:-lag] if x_s.size > lag else np.zeros(0, bool)
@@ -600,9 +920,10 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
     p_perm = None
     if n_draws is not None:
         if zero.any():
-            raise OptionError("n_draws= (permutation test) is not available with structural_zeros: a plain "
-                              "within-session shuffle would create the transitions declared impossible")
-        p_cells, p_perm = _permutation(x_s, unit_s, same, lag, k, obs[0], chisq, n_draws, seed_used)
+            p_cells, p_perm = _permutation_constrained(x_s, unit_s, same, lag, k, obs[0], zero, chisq, n_draws,
+                                                       seed_used)
+        else:
+            p_cells, p_perm = _permutation(x_s, unit_s, same, lag, k, obs[0], chisq, n_draws, seed_used)
         table["p_permutation"] = p_cells.ravel()
 
     sessions = summary = None
@@ -618,13 +939,7 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
         sessions = sessions.loc[np.repeat(pst["n"] > 0, k * k)].reset_index(drop=True)
         summary = _session_summary(sessions, conf_level)
 
-    if zero.any():
-        conv = Convergence(converged=bool(st["converged"]), iterations=int(st["iterations"]),
-                           optimizer="iterative proportional fitting",
-                           message="" if st["converged"] else f"margins not within {IPF_TOL:g} after "
-                                                              f"{IPF_MAX_ITER} iterations")
-    else:
-        conv = CLOSED_FORM
+    conv = _ipf_convergence(st) if zero.any() else CLOSED_FORM
     prov = make_provenance(data, options=dict(code=code, lag=lag, client=client, session=session, order=order,
                                                 codes=list(labels), structural_zeros=[list(p) for p in zero_pairs],
                                                 per_session=per_session, n_draws=n_draws),

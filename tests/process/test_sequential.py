@@ -94,8 +94,10 @@ def test_structural_zeros_declared_but_observed_is_an_error():
         lag_sequential(ev, structural_zeros="diagonal")
     with pytest.raises(OptionError, match="not in the data"):
         lag_sequential(ev, structural_zeros=[("A", "Z")])
-    with pytest.raises(OptionError, match="permutation"):
-        lag_sequential(ev.iloc[[0, 1, 3, 4]], structural_zeros=[("A", "A")], n_draws=10)
+    # the permutation test respects the structural zeros (issue 17: it used to refuse them)
+    res = lag_sequential(ev.iloc[[0, 1, 3, 4]], structural_zeros=[("A", "A")], n_draws=10, seed=1)
+    assert 0 < res.p_permutation <= 1 and np.isnan(res.table.set_index(["given", "target"]).loc[("A", "A"),
+                                                                                                "p_permutation"])
 
 
 def test_time_based_window_by_hand():
@@ -110,7 +112,9 @@ def test_time_based_window_by_hand():
     assert t.loc[("A", "B"), "expected"] == pytest.approx(4 * 4 / 10)
     # 2 x 2: a=2, b=2, c=2, d=4 -> Q = (8 - 4) / (8 + 4)
     assert t.loc[("A", "B"), "yules_q"] == pytest.approx(1 / 3)
-    assert res.mode == "time" and np.isnan(res.chisq) and res.n_transitions == 10
+    assert res.mode == "time" and res.n_transitions == 10
+    # the table-wide G^2 of the tally table [[0, 2], [1, 0]] (A->A, A->B; B->A, B->B), expected from its margins
+    assert res.df == 1 and res.chisq == pytest.approx(2 * (2 * np.log(2 / (4 / 3)) + np.log(1 / (1 / 3))))
 
 
 def test_bad_input_is_listed():
