@@ -70,7 +70,13 @@ from .glmm_formula import parse_glmm_formula
 from .glmm_laplace import ParameterLayout
 from .glmm_optim import SINGULAR_TOL, minimise
 from .result import PARAM_COLUMNS, VARCOMP_COLUMNS, MixedResult
-from .satterthwaite import richardson_gen_d, richardson_jacobian, satterthwaite_df, varpar_covariance
+from .satterthwaite import (
+    remember_varpar_derivatives,
+    richardson_gen_d,
+    richardson_jacobian,
+    satterthwaite_df,
+    varpar_covariance,
+)
 from .sparse import RandomEffectsBlock
 
 __all__ = ["fit_sparse_lmm", "SparseProfiledDeviance"]
@@ -250,7 +256,7 @@ def _satterthwaite(prob: SparseProfiledDeviance, run, theta, r2, sigma2, ne, vco
 
     A = 2 H⁺ over the eigenvalues above 1e-8 is not scale free in σ's units (∂²D/∂σ² ~ nₑ/σ² falls below the cut
     for a response in the millions), so the cut is made on D H D with D = diag(1, …, σ̂) and A = D (2 (DHD)⁺) D —
-    exactly 2 H⁻¹ where every eigenvalue is kept. Returns (df, A, number of eigenvalues left out).
+    exactly 2 H⁻¹ where every eigenvalue is kept. Returns (df, A, number of eigenvalues left out, Jacobian).
     """
     sigma = float(np.sqrt(sigma2))
     hess = _varpar_hessian(prob, run, theta, r2, sigma2, ne)
@@ -259,7 +265,7 @@ def _satterthwaite(prob: SparseProfiledDeviance, run, theta, r2, sigma2, ne, vco
     scale = np.r_[np.ones(len(theta)), sigma]
     A_scaled, n_nonpos = varpar_covariance(hess * np.outer(scale, scale))
     A = A_scaled * np.outer(scale, scale)
-    return satterthwaite_df(vcov, jac, A), A, n_nonpos
+    return satterthwaite_df(vcov, jac, A), A, n_nonpos, jac
 
 
 def _assemble(prob: SparseProfiledDeviance, run, formula, data, reml, conf_level, started, nev0) -> MixedResult:
@@ -277,7 +283,7 @@ def _assemble(prob: SparseProfiledDeviance, run, formula, data, reml, conf_level
         if not (run.converged or sigma2 > 1e-12 * np.var(prob.y)):   # σ → 0: the criterion runs to −∞
             raise np.linalg.LinAlgError("the residual variance runs to 0")
         # Satterthwaite (lmerTest): Hessian of D(θ, σ) and the Jacobian of cov(β̂) in (θ, σ)
-        df, A, n_nonpos = _satterthwaite(prob, run, theta, r2, sigma2, ne, vcov)
+        df, A, n_nonpos, jac = _satterthwaite(prob, run, theta, r2, sigma2, ne, vcov)
     except np.linalg.LinAlgError as exc:
         raise IdentificationError(_why_not_fitted(prob, formula)) from exc
     # more df than observations is impossible: the variance-parameter covariance is (near) singular there.
@@ -331,7 +337,7 @@ def _assemble(prob: SparseProfiledDeviance, run, formula, data, reml, conf_level
     npar = p + len(theta) + 1
     mf = design.model_frame.copy()
     factors = design.factors
-    return MixedResult(
+    result = MixedResult(
         formula=formula, params=params, varcomp=varcomp, fixef=pd.Series(beta, index=design.xnames, name="estimate"),
         vcov=pd.DataFrame(vcov, index=design.xnames, columns=design.xnames), theta=np.asarray(theta, dtype=float),
         sigma=sigma, random_cov=random_cov, loglik=float(-f / 2), deviance=float(f), aic=float(f + 2 * npar),
@@ -347,3 +353,5 @@ def _assemble(prob: SparseProfiledDeviance, run, formula, data, reml, conf_level
         random_terms={fc.name: list(fc.znames) for fc in factors}, Z={fc.name: fc.Z.copy() for fc in factors},
         model_frame=mf, varpar_vcov=A, _ranef=ranef, _spec=design.spec,
     )
+    remember_varpar_derivatives(result, jac)     # as fit_mlm's nested engine: anova() reuses the fit's Jacobian
+    return result

@@ -137,17 +137,21 @@ def test_copies_that_keep_the_estimates_share_the_kept_values(data):
         pd.testing.assert_frame_equal(anova(back, ddf=ddf).table, anova(kr, ddf=ddf).table, check_exact=True)
 
 
-def test_crossed_design_computes_the_derivatives_once_on_first_use():
-    """The sparse (crossed) path keeps nothing at fit time: the first anova computes the derivatives, whose df
-    equal those of params, and later calls reuse them."""
+def test_crossed_design_keeps_the_derivatives_from_the_fit():
+    """The sparse (crossed) path keeps the Jacobian it computed for params' df, as the nested engine: anova reuses
+    it, and it equals what a first anova would compute from the deviance function of the fit."""
     rng = np.random.default_rng(11)
     a, b = np.repeat(np.arange(12), 8), np.tile(np.arange(8), 12)
     d = pd.DataFrame({"rater": a.astype(str), "item": b.astype(str), "x": rng.normal(size=96)})
     d["y"] = d.x + rng.normal(size=12)[a] + rng.normal(size=8)[b] + rng.normal(size=96)
     crossed = fit_mlm(d, "y ~ x + (1 | rater) + (1 | item)")
-    assert "satterthwaite" not in crossed._cache
+    kept = crossed._cache["satterthwaite"][1]
+    np.testing.assert_allclose(satterthwaite_df(*kept), crossed.params.df, rtol=1e-12)
     first = anova(crossed).table
-    pieces = crossed._cache["satterthwaite"][1]
-    np.testing.assert_allclose(satterthwaite_df(*pieces), crossed.params.df, rtol=1e-6)
+    assert varpar_derivatives(crossed) is kept
     pd.testing.assert_frame_equal(anova(crossed).table, first, check_exact=True)
-    assert varpar_derivatives(crossed) is pieces
+    crossed._cache.clear()                       # what the first anova would compute without the kept Jacobian
+    recomputed = varpar_derivatives(crossed)
+    assert recomputed is not kept
+    np.testing.assert_allclose(recomputed.jac, kept.jac, rtol=1e-7, atol=1e-12 * np.abs(kept.jac).max())
+    pd.testing.assert_frame_equal(anova(crossed).table, first, rtol=1e-7)
