@@ -42,7 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..data.checks import check_choice, first_labels, require_columns, require_frame, require_numeric
+from ..data.checks import check_choice, first_labels, require_columns, require_numeric
 from ..errors import DataWarning, OptionError, SchemaError
 from .codes import CodeSet, score_codes
 

@@ -12,11 +12,36 @@ with normal random intercepts; a client turn that is not change talk is sustain 
 ``p_sustain``. ``truth["lag_log_odds_ratio"]`` is :math:`\\beta_1` (conditional on the random effects; a pooled
 analysis estimates a smaller, marginal value). Turns carry onset and offset times (seconds).
 
+:func:`simulate_behaviour_chain` — behaviour -> alliance -> needs: the same coded sessions, plus one row of
+ratings per session. Session *t* of client *i* of therapist *j* has its own log-odds of reflecting,
+:math:`\\operatorname{logit}(\\pi) + v_j + v_i + v_{it}` (``reflection_rate`` = :math:`\\pi`; normal parts with SDs
+``sd_reflection_therapist``, ``sd_reflection_client``, ``sd_reflection_session``), so the behaviour varies between
+therapists, between clients and from session to session. :math:`r_{it}` is the share of reflections (``SR``,
+``CR``) among the session's therapist utterances as coded — the ``reflection_rate`` that
+:func:`allianceStats.process.behaviour_rates` computes — and :math:`\\bar r_i` its mean over the client's sessions.
+The ratings are
+
+.. math::
+    A_{it} &= \\alpha_0 + a_W (r_{it} - \\bar r_i) + a_B \\bar r_i + u^A_j + u^A_i + e^A_{it} \\\\
+    N_{it} &= \\nu_0 + b_W (A_{it} - \\bar A_i) + b_B \\bar A_i + c'_W (r_{it} - \\bar r_i) + c'_B \\bar r_i
+              + u^N_j + u^N_i + e^N_{it}
+
+(alliance ``A``, need satisfaction ``N``; independent normal therapist, client and session parts with SDs
+``sd_alliance_*`` and ``sd_needs_*``). The client means are the observed means of the simulated sessions — the
+means :func:`allianceStats.decompose` computes —, so ``alliance ~ rate_within + rate_between`` with therapist and
+client intercepts, and the 1-1-1 mediation rate -> alliance -> needs (:func:`allianceStats.fit_multilevel_mediation`)
+are correctly specified and estimate :math:`a_W, a_B, b_W, b_B, c'_W, c'_B` without bias; the within-client indirect
+effect is :math:`a_W b_W` (no random slopes) and the between one :math:`a_B b_B`. (With latent client means the
+between slopes of such models would carry the sampling-error bias of observed means; Lüdtke et al. 2008,
+*Psychol. Methods* 13(3), 203-229.) The defaults (:data:`CHAIN_DEFAULTS`) put the alliance on a WAI-SR-like scale
+(mean about 3.5, no clipping) with a 10-point rise in the session's reflection share raising it by
+:math:`0.1 a_W` = 0.2.
+
 :func:`simulate_dyad_signals` — two signals per dyad (e.g. client and therapist movement energy) at
 ``sampling_rate`` Hz: the client's is an AR(1) process; the therapist's follows it by ``lag_seconds`` with
 correlation ``coupling`` (plus independent AR(1) noise), so windowed cross-correlation peaks at +``lag_seconds``.
 
-Both use only ``rng.normal`` / ``rng.random`` / ``rng.choice`` of a seeded :class:`numpy.random.Generator`, so the
+All use only ``rng.normal`` / ``rng.random`` / ``rng.exponential`` of a seeded :class:`numpy.random.Generator`, so the
 same seed gives the same data on every machine.
 
 Example
