@@ -44,7 +44,11 @@ Under FIML lavaan's ``*_robust`` CFI, TLI and RMSEA (FIML-corrected, Savalei 201
 Ordered items (``ordered=[...]``): the same six steps with lavaan's least-squares estimators for categorical data
 (``fit_ordinal.py``; thresholds, polychoric correlations and their asymptotic covariance in ``polychoric.py``,
 estimation, standard errors, tests and fit measures in ``wls.py``). WLSMV, the default there, is DWLS with robust
-standard errors and the scaled-and-shifted test.
+standard errors and the scaled-and-shifted test. Model variables not in ``ordered`` are continuous: their means,
+variances, Pearson covariances and polyserial correlations with the ordered items join the sample statistics
+(``polyserial.py``). ``missing="pairwise"`` (lavaan's) computes each of these statistics from the available values;
+it is only for ordered items (lavaan would fit ML to a pairwise covariance matrix, whose standard errors and test
+ignore the missing data: use ``"fiml"``).
 
 Exogenous observed covariates are handled as ``lavaan::sem()`` with ``fixed.x = TRUE``: their means,
 variances and covariances are fixed at the sample values and are not parameters; rows with a missing
@@ -124,10 +128,13 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
     model : str
         lavaan syntax (``=~ ~ ~~ ~1 := == < >``, ``1*x``, ``a*x``, ``NA*x``, ``c(a, b)*x``, ``start(0.5)*x``,
         ``label("a")*x``, ``equal("a")*x``; :mod:`allianceStats.sem.syntax`).
-    missing : {"listwise", "fiml"}
+    missing : {"listwise", "fiml", "pairwise"}
         Complete rows only (default, as lavaan; a :class:`DataWarning` says how many rows were dropped), or
         full-information ML over missing-data patterns. lavaan's name for FIML, ``"ml"``, is accepted too. With
-        ordered items, rows with a missing value are dropped.
+        ordered items ``"listwise"`` (default) or ``"pairwise"``: thresholds, means and variances from the
+        available values of each variable, correlations from the pairwise-complete rows and Γ from scores that are 0
+        where a value is missing (lavaan's ``missing = "pairwise"``; :mod:`allianceStats.sem.polyserial`);
+        ``"pairwise"`` is an :class:`~allianceStats.errors.OptionError` for an all-continuous model.
     estimator : {"ML", "MLR", "WLSMV", "WLSM", "DWLS", "ULSMV", "ULSM", "ULS", "WLS"}
         ML, or ML estimates with Huber–White standard errors and the Yuan–Bentler scaled χ² (MLR). With
         ``ordered`` items lavaan's least-squares estimators (the default ``"ML"`` then means ``"WLSMV"``).
@@ -166,7 +173,9 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
         Seed of the bootstrap; when None a fresh one is drawn and recorded in ``provenance.seed``.
     ordered : list of str or True, optional
         The ordered (ordinal) items, as lavaan's ``ordered=``; True means every observed variable of the model
-        (:mod:`allianceStats.sem.ordinal`). Thresholds are written ``u | t1 + t2``.
+        (:mod:`allianceStats.sem.ordinal`). Thresholds are written ``u | t1 + t2``. The model's other observed
+        variables are continuous (means, variances, Pearson and polyserial correlations, as lavaan); they may be
+        indicators or outcomes, not exogenous predictors (lavaan's ``conditional.x``).
     parameterization : {"delta", "theta"}
         Identification of the latent responses of ordered items (lavaan's ``parameterization=``).
     sample_cov : DataFrame, list or dict of DataFrame, optional
@@ -227,6 +236,15 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
     >>> cfa = als.fit_sem(items, "F =~ i1 + i2 + i3 + i4", ordered=["i1", "i2", "i3", "i4"])
     >>> cfa.options["estimator"], int(cfa.fit["df"]), int((cfa.params["op"] == "|").sum())
     ('WLSMV', 2, 16)
+
+    A continuous outcome next to them (polyserial correlations), with 10% of the ratings missing, pairwise:
+
+    >>> items["score"] = 20 + 3 * (0.6 * f + 0.8 * rng.normal(size=400))
+    >>> items.loc[rng.random(400) < 0.1, "i2"] = np.nan
+    >>> sem = als.fit_sem(items, "F =~ i1 + i2 + i3 + i4\\nscore ~ F", ordered=["i1", "i2", "i3", "i4"],
+    ...                   missing="pairwise")
+    >>> sem.n_obs, sem.options["missing"], bool(sem.params.query("op == '~'")["estimate"].iloc[0] > 0)
+    (400, 'pairwise', True)
     """
     started = time.perf_counter()
     sample: SampleStatistics | None = None
@@ -242,8 +260,8 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
         data, model = table_and_text(data, model, where="fit_sem", text="model")
     if not isinstance(model, str):
         raise OptionError(f"model must be lavaan syntax (a str), found {type(model).__name__}")
-    if missing not in MISSING:   # lavaan's "ml" is accepted as well, but the glossary's names are the ones offered
-        check_choice("missing", missing, ["listwise", "fiml"])
+    if missing not in MISSING and missing != "pairwise":   # lavaan's "ml" is accepted, the glossary's names offered
+        check_choice("missing", missing, ["listwise", "fiml", "pairwise"])
     check_choice("estimator", estimator, ESTIMATORS)
     check_choice("se", se, SE_TYPES)
     check_choice("defaults", defaults, ["sem", "none"])
@@ -270,15 +288,24 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
             raise OptionError(f"{sorted(extra)} are not available with ordered items yet; write the constraints in "
                               "the syntax, or use measurement_invariance(..., ordered=...) for group equality")
         estimator = check_ordinal_options(estimator, se)
+        if missing not in ("listwise", "pairwise"):
+            raise OptionError(f"missing={missing!r} is not available with ordered items; lavaan's least-squares "
+                              "estimators take missing='listwise' (the default) or 'pairwise'")
         with threadpool_limits(limits=1, user_api="blas"):
             table = cast(pd.DataFrame, data)
             return fit_sem_ordinal(table, model, ordered=items, estimator=estimator, parameterization=parameterization,
-                                   group=group, se=se, defaults=defaults, conf_level=conf_level, started=started)
+                                   group=group, se=se, defaults=defaults, conf_level=conf_level, started=started,
+                                   missing=missing)
     if ordered is not None and sample is not None:
         raise OptionError("ordered items need the rows of the data, not summary statistics")
     if estimator not in ("ML", "MLR"):
         raise OptionError(f"estimator={estimator!r} is not supported for continuous variables; it is for ordered "
                           "items, named in ordered=[...] (continuous variables are fitted by 'ML' or 'MLR')")
+    if missing == "pairwise":
+        raise OptionError("missing='pairwise' is only available with ordered items (lavaan's WLSMV family); for "
+                          "continuous variables use missing='fiml' (full-information ML, valid under MAR) or "
+                          "'listwise'. (lavaan would fit ML to the pairwise covariance matrix, with standard errors "
+                          "and test that ignore the missing values.)")
     missing = MISSING[missing]
     if sample is not None:
         check_sample_options(group=group, missing=missing, se=se, estimator=estimator, sample_mean=sample_mean,

@@ -69,13 +69,15 @@ def check_ordinal_options(estimator: str, se: str) -> str:
 
 def fit_sem_ordinal(data: pd.DataFrame, model: str, *, ordered: list[str], estimator: str, parameterization: str,
                     group: str | None, se: str, defaults: str, conf_level: float, started: float,
-                    cache: dict | None = None, where: str = "fit_sem") -> SEMResult:
-    """The six steps for ordered items (module docstring); options already checked by ``fit_sem``. ``cache``: see
-    :func:`~allianceStats.sem.ordinal.prepare_ordinal` (``measurement_invariance`` passes one per sequence)."""
+                    cache: dict | None = None, where: str = "fit_sem", missing: str = "listwise") -> SEMResult:
+    """The six steps for ordered items (module docstring); options already checked by ``fit_sem``. ``cache`` and
+    ``missing`` (``"listwise"`` or ``"pairwise"``): see :func:`~allianceStats.sem.ordinal.prepare_ordinal`
+    (``measurement_invariance`` passes one cache per sequence)."""
     core, test = ROBUST[estimator]
     robust = se == "robust" or (se == "standard" and test != "standard")
     problem = prepare_ordinal(model, data, ordered=ordered, group=group, defaults=defaults,   # 1. prepare
-                              parameterization=parameterization, estimator=core, cache=cache, where=where)
+                              parameterization=parameterization, estimator=core, cache=cache, where=where,
+                              missing=missing)
     est = estimate_wls(problem)                                                               # 2. estimate
     messages = list(est.warnings)
     if not est.converged:
@@ -98,7 +100,7 @@ def fit_sem_ordinal(data: pd.DataFrame, model: str, *, ordered: list[str], estim
     params, vcov_df = parameter_table(done, est.theta, vcov, None, conf_level)  # type: ignore[arg-type]  # 6.
     convergence = Convergence(converged=est.converged, iterations=est.iterations, optimizer="Gauss-Newton",
                               message=est.message, warnings=tuple(messages))
-    options = dict(missing="listwise", estimator=estimator, group=group,
+    options = dict(missing=missing, estimator=estimator, group=group,
                    se="none" if se == "none" else ("robust" if robust else "standard"), defaults=defaults,
                    conf_level=conf_level, ordered=list(problem.pt.ordered), parameterization=parameterization,
                    test=test, information="expected",

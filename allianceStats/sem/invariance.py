@@ -459,9 +459,10 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
         ``"WLS"``) or ``"ML"`` (default for continuous items; also ``"MLR"``).
     parameterization : {"theta", "delta"}
         Identification of ordered items (theta by default, so that strict invariance can be tested).
-    missing : {"listwise", "fiml"}
-        Continuous items: complete rows (lavaan ``cfa``'s default) or FIML. Ordered items: listwise. Across
-        sessions a row is a client, so listwise keeps the clients observed at every wave.
+    missing : {"listwise", "fiml", "pairwise"}
+        Continuous items: complete rows (lavaan ``cfa``'s default) or FIML. Ordered items: listwise or pairwise
+        (lavaan's ``missing = "pairwise"``, see ``fit_sem``). Across sessions a row is a client, so listwise keeps
+        the clients observed at every wave.
     client : str
         Across sessions: the client column.
     session : str, optional
@@ -518,7 +519,7 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
         raise OptionError(f"model must be lavaan syntax (a str), found {type(model).__name__}")
     conf_level = check_conf_level(conf_level)
     check_choice("parameterization", parameterization, ["theta", "delta"])
-    check_choice("missing", missing, ["listwise", "fiml"])
+    check_choice("missing", missing, ["listwise", "fiml", "pairwise"])
     if isinstance(steps, str):
         steps = (steps,)
     unknown = [s for s in steps if s not in STEPS]
@@ -565,6 +566,12 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
             raise OptionError(f"ordered= names some items but not {rest}; measurement_invariance() takes all items "
                               "ordered or all continuous")
     thresholds: dict[str, int] = {}
+    if items_ord and missing == "fiml":
+        raise OptionError("missing='fiml' is not available with ordered items; use missing='listwise' (default) or "
+                          "'pairwise' (lavaan's choices for its least-squares estimators)")
+    if not items_ord and missing == "pairwise":
+        raise OptionError("missing='pairwise' is only available with ordered items; for continuous items use "
+                          "missing='fiml' or 'listwise'")
     if items_ord:
         estimator = estimator or "WLSMV"
         check_choice("estimator", estimator, ["WLSMV", "WLSM", "DWLS", "ULSMV", "ULSM", "ULS", "WLS"])
@@ -592,7 +599,7 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
                 fits[s] = fit_sem_ordinal(fit_data, syntax[s], ordered=ordered_columns, estimator=estimator,
                                           parameterization=parameterization, group=fit_group, se="standard",
                                           defaults="sem", conf_level=conf_level, started=time.perf_counter(),
-                                          cache=cache, where="measurement_invariance")
+                                          cache=cache, where="measurement_invariance", missing=missing)
             else:
                 fits[s] = fit_sem(fit_data, syntax[s], group=fit_group, estimator=estimator, missing=missing,
                                   conf_level=conf_level)
@@ -606,7 +613,7 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
                    waves=list(wave_list) if longitudinal else None, ordered=items_ord, steps=list(fitted_steps),
                    partial=list(partial or ()), estimator=estimator,
                    parameterization=parameterization if items_ord else None,
-                   missing="listwise" if items_ord else missing, conf_level=conf_level)
+                   missing=missing, conf_level=conf_level)
     prov = make_provenance(data, options=options, function="measurement_invariance", started=started)
     first = next(iter(fits.values()))
     if comparison is None:

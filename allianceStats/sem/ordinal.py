@@ -2,9 +2,12 @@
 the weight matrix (lavaan's ``lavData`` / ``lavSampleStats`` for categorical data).
 
 :func:`prepare_ordinal` checks the ordered columns, turns each item's observed values into category codes,
-drops incomplete rows (listwise, lavaan's default for categorical data), computes per group the sample
-statistics of :mod:`~allianceStats.sem.polychoric` and the weight matrix of the estimator, and returns an
-:class:`OrdinalProblem`.
+drops incomplete rows (listwise, lavaan's default for categorical data) or, with ``missing="pairwise"``, keeps
+them, computes per group the sample statistics of :mod:`~allianceStats.sem.polychoric` (all items ordered,
+complete rows) or :mod:`~allianceStats.sem.polyserial` (continuous variables next to the ordered items — every
+model variable not in ``ordered`` — or missing values) and the weight matrix of the estimator, and returns an
+:class:`OrdinalProblem`. Continuous variables may be indicators or outcomes, not exogenous predictors (lavaan
+would switch to ``conditional.x``).
 
 Categories: an item's categories are the distinct values observed in the whole table, in increasing order (as
 lavaan's ``ordered()``); the values must be whole numbers (``1, 2, 3`` or ``0, 1``) or a pandas ordered
@@ -31,17 +34,18 @@ Example
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from ..data.checks import first_labels, require_columns
+from ..data.checks import first_labels, require_columns, require_numeric
 from ..errors import DataWarning, FormulaError, IdentificationError, SchemaError
 from ._messages import warn
 from .model import GroupModel
 from .partable import RAM_OPS, ParTable, build_partable
 from .polychoric import OrdinalStatistics, ordinal_statistics
+from .polyserial import mixed_statistics
 from .syntax import parse_model
 
 
@@ -49,13 +53,15 @@ from .syntax import parse_model
 class GroupLayout:
     """Where the model's thresholds and scale factors of one group sit in θ (0 = fixed, then ``*_value``)."""
 
-    th_item: np.ndarray       # item index of each threshold, in the order of the sample statistics
-    th_free: np.ndarray
+    th_item: np.ndarray       # item index of each threshold (or −mean), in the order of the sample statistics
+    th_free: np.ndarray       # a continuous variable's entry: 0 and value 0 (the statistic is −μ_j)
     th_value: np.ndarray
-    scale_free: np.ndarray    # per item (delta parameterization; all 0 and value 1 under theta)
-    scale_value: np.ndarray
+    scale_free: np.ndarray    # per variable (delta parameterization; all 0 and value 1 under theta and for
+    scale_value: np.ndarray   # continuous variables)
     residual_rows: np.ndarray  # rows of the table holding the items' residual variances (delta: computed)
     scale_rows: np.ndarray     # rows of the table holding the items' scale factors (theta: computed)
+    ordinal: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))   # indices of the ordered items
+    numeric: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))   # of the continuous variables
 
 
 @dataclass(frozen=True)
@@ -142,13 +148,16 @@ def _codes(column: pd.Series, name: str) -> tuple[np.ndarray | None, tuple, str 
 
 def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], group: str | None, defaults: str,
                     parameterization: str, estimator: str, cache: dict | None = None,
-                    where: str = "fit_sem") -> OrdinalProblem:
+                    where: str = "fit_sem", missing: str = "listwise") -> OrdinalProblem:
     """Parse ``model``, check and code the ordered items, compute the sample statistics per group.
 
     ``estimator`` is the core estimator (``"DWLS"``, ``"WLS"`` or ``"ULS"``) that decides the weight matrix.
     ``cache`` (a dict the caller keeps for one table, e.g. across the steps of an invariance sequence) stores the
     sample statistics by item set, group and estimator, so that models of the same items reuse them. ``where``
-    names the public function in error messages.
+    names the public function in error messages. ``missing``: ``"listwise"`` drops every row with a missing model
+    variable; ``"pairwise"`` keeps them (rows missing every model variable excepted) and computes each statistic
+    from the available values (:mod:`~allianceStats.sem.polyserial`). Model variables not in ``ordered`` are
+    continuous (their means, variances and covariances are statistics too).
     """
     data = require_columns(data, [group, *ordered], where=where)
     statements, definitions = parse_model(model)
@@ -179,44 +188,84 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
     pt = build_partable(statements, definitions, observed=set(data.columns), n_groups=n_groups, defaults=defaults,
                         ordered=n_th, parameterization=parameterization)
     continuous = [v for v in pt.observed if v not in n_th]
+    outcomes = {s.lhs for s in statements if s.op == "~"} | {s.rhs for s in statements if s.op == "=~"}
+    exogenous = [v for v in continuous if v not in outcomes and any(s.op == "~" and s.rhs == v for s in statements)]
+    if exogenous:
+        raise FormulaError(f"observed predictor(s) {exogenous} are exogenous covariates next to ordered "
+                           "items; lavaan fits such models with conditional.x = TRUE (probit regressions of the "
+                           "ordered items on the covariates), which allianceStats does not do. Make each covariate "
+                           "the single indicator of a latent variable (e.g. 'fx =~ x' and regress on fx), which "
+                           "lavaan fits the same way, or leave it out.")
     if continuous:
-        raise FormulaError(f"model variable(s) {continuous} are not in ordered=; with ordered items every observed "
-                           "variable of the model must be ordered (continuous variables next to ordered ones — "
-                           "polyserial correlations — are not supported yet).")
-    single = [f"{v!r} (only the value {categories[v][0]!r})" for v in pt.observed if n_th[v] == 0]
+        require_numeric(data, continuous, where=where)
+    single = [f"{v!r} (only the value {categories[v][0]!r})" for v in pt.observed if v in n_th and n_th[v] == 0]
     if single:
         raise SchemaError([f"ordered item {s} has a single observed category; it carries no information — drop it "
                            "from the model" for s in single], source=where)
-    Y = np.column_stack([coded[v] for v in pt.observed])
-    incomplete = np.isnan(Y).any(axis=1)
-    if incomplete.any():
-        warn(f"{int(incomplete.sum())} row(s) with a missing value in the ordered items were dropped (listwise "
-             "deletion, lavaan's default for categorical data).", DataWarning)
+    numeric = [v not in n_th for v in pt.observed]
+    Y = np.column_stack([coded[v] if v in n_th else data[v].to_numpy(dtype=float, na_value=np.nan)
+                         for v in pt.observed])
+    if continuous:
+        inf_cols = [v for v, j in zip(pt.observed, range(Y.shape[1])) if numeric[j] and np.isinf(Y[:, j]).any()]
+        if inf_cols:
+            raise SchemaError([f"column {v!r} has infinite values; replace them or set them missing"
+                               for v in inf_cols], source=where)
+    if missing == "pairwise":
+        incomplete = np.isnan(Y).all(axis=1)
+        if incomplete.any():
+            warn(f"{int(incomplete.sum())} row(s) missing every model variable were dropped (as lavaan does).",
+                 DataWarning)
+    else:
+        incomplete = np.isnan(Y).any(axis=1)
+        if incomplete.any():
+            warn(f"{int(incomplete.sum())} row(s) with a missing value in the model variables were dropped "
+                 "(listwise deletion, lavaan's default for categorical data; missing='pairwise' uses them).",
+                 DataWarning)
     labels: list[Hashable] = [1] if group is None else list(pd.unique(data[group]))
     gcol = None if group is None else data[group].to_numpy()
     stats, layouts, weights = [], [], []
     empty = []
+    n_cat = [n_th[v] + 1 if v in n_th else 1 for v in pt.observed]
     for g, lab in enumerate(labels, start=1):
         rows = ~incomplete if gcol is None else (~incomplete & (gcol == lab))
-        codes = Y[rows].astype(int)
-        if len(codes) < 2:
-            raise IdentificationError(f"group {lab!r} has {len(codes)} complete row(s); at least 2 are needed.")
+        values = Y[rows]
+        if len(values) < 2:
+            raise IdentificationError(f"group {lab!r} has {len(values)} usable row(s); at least 2 are needed.")
         for j, v in enumerate(pt.observed):
-            counts = np.bincount(codes[:, j], minlength=n_th[v] + 1)
+            col = values[:, j]
+            col = col[~np.isnan(col)]
+            in_group = "" if group is None else f" in group {lab!r}"
+            if numeric[j]:
+                if len(col) < 2 or np.all(col == col[0]):
+                    empty.append(f"continuous variable {v!r} has {len(col)} observed value(s){in_group} and no "
+                                 "variance; drop it or the group")
+                continue
+            counts = np.bincount(col.astype(int), minlength=n_th[v] + 1)
             if (counts == 0).any():
                 missing_cats = [categories[v][k] for k in np.flatnonzero(counts == 0)]
-                in_group = "" if group is None else f" in group {lab!r}"
                 empty.append(f"ordered item {v!r} has no row in category {first_labels(missing_cats)}{in_group} "
                              f"(counts per category {dict(zip(categories[v], counts.tolist()))}); lavaan stops "
                              "here too ('some categories of variable ... are empty in group ...'). Collapse that "
                              "category with a neighbouring one for all groups, or drop the group")
+        if missing == "pairwise":
+            both = ~np.isnan(values)
+            together = both.T.astype(float) @ both.astype(float)
+            none = [f"{pt.observed[a]!r} and {pt.observed[b]!r}" for a in range(len(numeric))
+                    for b in range(a) if together[a, b] < 2]
+            if none:
+                in_group = "" if group is None else f" in group {lab!r}"
+                empty.append(f"variables {first_labels(none)} are observed together in fewer than 2 rows{in_group}; "
+                             "their correlation cannot be estimated pairwise")
         if empty:
             continue
-        key = (tuple(pt.observed), group, lab)
+        key = (tuple(pt.observed), group, lab, missing)
         if cache is not None and key in cache:
             st = cache[key]
         else:
-            st = ordinal_statistics(codes, [n_th[v] + 1 for v in pt.observed])
+            if any(numeric) or np.isnan(values).any():
+                st = mixed_statistics(values, numeric, n_cat)
+            else:
+                st = ordinal_statistics(values.astype(int), n_cat)
             if cache is not None:
                 cache[key] = st
         stats.append(st)
@@ -232,25 +281,37 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
         raise SchemaError(empty, source=where)
     return OrdinalProblem(pt=pt, table=pt.table, models=group_models(pt.table, pt), stats=tuple(stats),
                           layouts=tuple(layouts), weights=tuple(weights), estimator=estimator,
-                          categories=categories, group_labels=tuple(labels))
+                          categories=categories, group_labels=tuple(labels), missing=missing)
 
 
 def _layout(pt: ParTable, g: int) -> GroupLayout:
     tab = pt.table
     item = {v: j for j, v in enumerate(pt.observed)}
+    ordered = set(pt.ordered)
+    ord_idx = np.array([j for j, v in enumerate(pt.observed) if v in ordered], dtype=int)
+    num_idx = np.array([j for j, v in enumerate(pt.observed) if v not in ordered], dtype=int)
     lhs, op, rhs = tab["lhs"].to_numpy(), tab["op"].to_numpy(), tab["rhs"].to_numpy()
     in_g = tab["group"].to_numpy() == g
+    free, value = tab["free"].to_numpy(dtype=int), tab["value"].to_numpy(dtype=float)
     th = np.flatnonzero(in_g & (op == "|"))
     j = np.array([item[v] for v in lhs[th]], dtype=int)
     k = np.array([int(t[1:]) for t in rhs[th]], dtype=int)
-    th = th[np.lexsort((k, j))]
+    # a continuous variable sits in the threshold block as one entry (its −mean) with "threshold" 0
+    j = np.r_[j, num_idx]
+    k = np.r_[k, np.zeros(len(num_idx), dtype=int)]
+    th_free = np.r_[free[th], np.zeros(len(num_idx), dtype=int)]
+    th_value = np.r_[value[th], np.zeros(len(num_idx))]
+    order = np.lexsort((k, j))
     scale = np.flatnonzero(in_g & (op == "~*~"))
     scale = scale[np.argsort([item[v] for v in lhs[scale]])]
-    resid = np.flatnonzero(in_g & (op == "~~") & (lhs == rhs) & np.isin(lhs, list(item)))
+    scale_item = np.array([item[v] for v in lhs[scale]], dtype=int)
+    scale_free = np.zeros(len(item), dtype=int)
+    scale_value = np.ones(len(item))
+    scale_free[scale_item], scale_value[scale_item] = free[scale], value[scale]
+    resid = np.flatnonzero(in_g & (op == "~~") & (lhs == rhs) & np.isin(lhs, list(ordered)))
     resid = resid[np.argsort([item[v] for v in lhs[resid]])]
-    free, value = tab["free"].to_numpy(dtype=int), tab["value"].to_numpy(dtype=float)
-    return GroupLayout(np.array([item[v] for v in lhs[th]], dtype=int), free[th], value[th], free[scale],
-                       value[scale], tab.index[resid].to_numpy(dtype=int), tab.index[scale].to_numpy(dtype=int))
+    return GroupLayout(j[order], th_free[order], th_value[order], scale_free, scale_value,
+                       tab.index[resid].to_numpy(dtype=int), tab.index[scale].to_numpy(dtype=int), ord_idx, num_idx)
 
 
 def _weights(stats: OrdinalStatistics, estimator: str) -> np.ndarray:

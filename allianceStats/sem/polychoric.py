@@ -176,10 +176,14 @@ def _dlog_pdf_drho(h, k, r):
 class OrdinalStatistics:
     """Thresholds, polychoric correlations, the vector of sample statistics and its asymptotic covariance (one group).
 
-    ``thresholds`` holds one array per item; ``cor`` the polychoric correlation matrix; ``wls_obs`` the vector
-    (thresholds, then correlations below the diagonal column by column); ``gamma`` N times the asymptotic
+    ``thresholds`` holds one array per item (empty for a continuous variable); ``cor`` the polychoric correlation
+    matrix; ``wls_obs`` the vector (thresholds, then correlations below the diagonal column by column); ``gamma`` N
+    times the asymptotic
     covariance matrix of ``wls_obs`` (lavaan's NACOV); ``n`` the rows used; ``zero_cell_pairs`` the item pairs
-    (index pairs) whose bivariate table has an empty cell.
+    (index pairs) whose bivariate table has an empty cell. With continuous variables (``numeric`` True for them;
+    :func:`~allianceStats.sem.polyserial.mixed_statistics`) ``means`` and ``variances`` hold their ML means and
+    variances, ``cor`` the Pearson, polyserial and polychoric correlations, and ``wls_obs`` lavaan's layout (module
+    docstring of :mod:`~allianceStats.sem.polyserial`).
     """
 
     thresholds: tuple[np.ndarray, ...]
@@ -188,10 +192,32 @@ class OrdinalStatistics:
     gamma: np.ndarray
     n: int
     zero_cell_pairs: tuple[tuple[int, int], ...] = ()
+    numeric: tuple[bool, ...] = ()
+    means: np.ndarray | None = None
+    variances: np.ndarray | None = None
 
     @property
     def n_thresholds(self) -> int:
         return int(sum(len(t) for t in self.thresholds))
+
+    @property
+    def n_numeric(self) -> int:
+        """Number of continuous variables (mixed data, :mod:`~allianceStats.sem.polyserial`)."""
+        return int(sum(self.numeric))
+
+    @property
+    def n_univariate(self) -> int:
+        """Where the covariances start in ``wls_obs``: thresholds and (negative) means, then the variances of the
+        continuous variables."""
+        return self.n_thresholds + 2 * self.n_numeric
+
+    @property
+    def cov(self) -> np.ndarray:
+        """The covariance matrix of the latent responses and continuous variables (ordered items have variance 1)."""
+        if not self.n_numeric or self.variances is None:
+            return self.cor
+        sd = np.sqrt(np.where(np.asarray(self.numeric), self.variances, 1.0))
+        return self.cor * np.outer(sd, sd)
 
 
 def thresholds(codes: np.ndarray, n_categories: int) -> np.ndarray:

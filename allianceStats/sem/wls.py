@@ -86,7 +86,8 @@ ROBUST = {"WLSMV": ("DWLS", "scaled.shifted"), "WLSM": ("DWLS", "satorra.bentler
 
 def group_moments(gm: GroupModel, layout: GroupLayout, theta: np.ndarray, parameterization: str,
                   *, jacobian: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """σ_g(θ) = (standardised thresholds, correlations below the diagonal column by column) and ∂σ_g/∂θ (q × m)."""
+    """σ_g(θ) = (standardised thresholds and −means, variances of continuous variables, correlations and
+    covariances below the diagonal column by column) and ∂σ_g/∂θ (q × m)."""
     p = gm.p
     if jacobian:
         mu, sigma, dmu, dsig = gm.jacobian(theta)
@@ -95,18 +96,20 @@ def group_moments(gm: GroupModel, layout: GroupLayout, theta: np.ndarray, parame
     q = len(theta)
     tau = np.where(layout.th_free > 0, theta[np.maximum(layout.th_free, 1) - 1], layout.th_value)
     diag = np.diag(sigma).copy()
+    num = layout.numeric
     if parameterization == "delta":
         delta = np.where(layout.scale_free > 0, theta[np.maximum(layout.scale_free, 1) - 1], layout.scale_value)
     else:
         if np.any(diag <= 0):
-            return np.full(len(tau) + p * (p - 1) // 2, np.nan), None
+            return np.full(len(tau) + len(num) + p * (p - 1) // 2, np.nan), None
         delta = 1.0 / np.sqrt(diag)
+        delta[num] = 1.0                    # continuous variables keep their scale
     it = layout.th_item
-    centred = tau - mu[it]
+    centred = tau - mu[it]                  # a continuous variable's entry: 0 − μ_j
     il, jl = np.tril_indices(p, -1)
     order = np.lexsort((il, jl))            # column by column below the diagonal (lavaan's vech order)
     il, jl = il[order], jl[order]
-    moments = np.r_[centred * delta[it], delta[il] * delta[jl] * sigma[il, jl]]
+    moments = np.r_[centred * delta[it], diag[num], delta[il] * delta[jl] * sigma[il, jl]]
     if not jacobian:
         return moments, None
     if parameterization == "delta":
@@ -115,13 +118,15 @@ def group_moments(gm: GroupModel, layout: GroupLayout, theta: np.ndarray, parame
         d_delta[layout.scale_free[fr] - 1, np.flatnonzero(fr)] = 1.0
     else:
         d_delta = -0.5 * diag[None, :] ** -1.5 * np.einsum("qjj->qj", dsig)
+        d_delta[:, num] = 0.0
     d_tau = np.zeros((q, len(tau)))
     fr = layout.th_free > 0
     d_tau[layout.th_free[fr] - 1, np.flatnonzero(fr)] = 1.0
     d_th = delta[it][None, :] * (d_tau - dmu[:, it]) + centred[None, :] * d_delta[:, it]
+    d_var = dsig[:, num, num]
     d_rho = (delta[il] * delta[jl])[None, :] * dsig[:, il, jl] + sigma[il, jl][None, :] * (
         d_delta[:, il] * delta[jl][None, :] + delta[il][None, :] * d_delta[:, jl])
-    return moments, np.hstack([d_th, d_rho])
+    return moments, np.hstack([d_th, d_var, d_rho])
 
 
 def _weighted(W: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -169,6 +174,7 @@ def start_values(problem: OrdinalProblem) -> np.ndarray:
             for c in range(len(st.thresholds[j])):
                 th_index[(item, f"t{c + 1}")] = th_pos
                 th_pos += 1
+        numeric = {v for v, b in zip(observed, st.numeric) if b}
         for lhs, op, rhs, free in zip(sub["lhs"], sub["op"], sub["rhs"], sub["free"]):
             if free == 0:
                 continue
@@ -179,6 +185,10 @@ def start_values(problem: OrdinalProblem) -> np.ndarray:
                     value = float(np.sign(R[observed.index(rhs), markers[lhs]]) or 1.0)
             elif op == "|":
                 value = float(th[th_index[(lhs, rhs)]])
+            elif lhs in numeric and op == "~1":    # continuous variables: mean and half the variance (lavaan)
+                value = float(cast(np.ndarray, st.means)[observed.index(lhs)])
+            elif lhs in numeric and op == "~~" and lhs == rhs:
+                value = 0.5 * float(cast(np.ndarray, st.variances)[observed.index(lhs)])
             elif op in ("~*~",) or (op == "~~" and lhs == rhs):
                 value = 1.0 if lhs not in markers else 0.5
             else:
@@ -361,18 +371,19 @@ def n_statistics(problem: OrdinalProblem) -> int:
 
 
 def baseline_test(problem: OrdinalProblem, test: str) -> WLSTest:
-    """The independence model (thresholds free, correlations 0) by the same estimator and test."""
+    """The independence model (thresholds, means and variances free, correlations 0) by the same estimator and
+    test."""
     chisq = 0.0
     jacobians = []
-    npar = sum(st.n_thresholds for st in problem.stats)
+    npar = sum(st.n_univariate for st in problem.stats)
     offset = 0
     for st, W in zip(problem.stats, problem.weights):
-        m, nth = len(st.wls_obs), st.n_thresholds
+        m, nth = len(st.wls_obs), st.n_univariate
         J = np.zeros((npar, m))
         J[offset:offset + nth, :nth] = np.eye(nth)
         offset += nth
         Wm = np.diag(W) if W.ndim == 1 else W
-        # GLS fit of the thresholds: τ̂ = (JWJᵀ)⁻¹ J W s (exact: the model is linear in τ)
+        # GLS fit of the thresholds (means, variances): τ̂ = (JWJᵀ)⁻¹ J W s (exact: the model is linear in τ)
         tau = np.linalg.solve(Wm[:nth, :nth], Wm[:nth, :] @ st.wls_obs)
         fitted = np.r_[tau, np.zeros(m - nth)]
         r = st.wls_obs - fitted
@@ -398,14 +409,25 @@ def _rmsea(x2: float, df: float, N: int, G: int) -> float:
 
 
 def srmr_correlations(problem: OrdinalProblem, theta: np.ndarray) -> float:
-    """SRMR of the correlations (lavaan's ``srmr_bentler_nomean`` for categorical data), groups weighted by f_g."""
+    """SRMR of the correlations (lavaan's ``srmr_bentler_nomean`` for categorical data), groups weighted by f_g;
+    with continuous variables the covariance residuals are divided by the observed SDs and their variances'
+    residuals by the observed variances."""
     value = 0.0
     for fg, gm, lay, st in zip(_fractions(problem), problem.models, problem.layouts, problem.stats):
         sig, _ = group_moments(gm, lay, theta, problem.parameterization, jacobian=False)
-        nth = st.n_thresholds
-        resid = st.wls_obs[nth:] - sig[nth:]
         p = len(problem.observed)
-        value += fg * np.sqrt(np.sum(resid ** 2) / (p * (p + 1) / 2))
+        nu = st.n_univariate
+        resid = st.wls_obs[nu:] - sig[nu:]
+        total = 0.0
+        if st.n_numeric:   # covariances by the observed SDs; variances relative to the observed ones
+            sd = np.sqrt(np.diag(st.cov))
+            il, jl = np.tril_indices(p, -1)
+            order = np.lexsort((il, jl))
+            resid = resid / (sd[il[order]] * sd[jl[order]])
+            s_var = st.wls_obs[nu - st.n_numeric:nu]
+            total += float(np.sum(((s_var - sig[nu - st.n_numeric:nu]) / s_var) ** 2))
+        total += float(np.sum(resid ** 2))
+        value += fg * np.sqrt(total / (p * (p + 1) / 2))
     return float(value)
 
 
@@ -459,12 +481,13 @@ def completed_table(problem: OrdinalProblem, theta: np.ndarray) -> pd.DataFrame:
     table = problem.table.copy()
     for gm, lay in zip(problem.models, problem.layouts):
         _, sigma = gm.implied(theta)
+        ordinal = lay.ordinal if len(lay.ordinal) or len(lay.numeric) else np.arange(gm.p)
         if problem.parameterization == "theta":
-            table.loc[lay.scale_rows, "value"] = 1.0 / np.sqrt(np.diag(sigma))
+            table.loc[lay.scale_rows, "value"] = 1.0 / np.sqrt(np.diag(sigma)[ordinal])
             continue
-        delta = np.where(lay.scale_free > 0, theta[np.maximum(lay.scale_free, 1) - 1], lay.scale_value)
+        delta = np.where(lay.scale_free > 0, theta[np.maximum(lay.scale_free, 1) - 1], lay.scale_value)[ordinal]
         placeholder = table.loc[lay.residual_rows, "value"].to_numpy(dtype=float)
-        explained = np.diag(sigma) - placeholder
+        explained = np.diag(sigma)[ordinal] - placeholder
         table.loc[lay.residual_rows, "value"] = 1.0 / delta ** 2 - explained
     return table
 

@@ -97,7 +97,7 @@ def test_old_argument_and_attribute_names_warn(path_data):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(se="bootstrapped"), "se='bootstrapped' is not supported; choose one of"),
-    (dict(missing="pairwise"), "missing='pairwise' is not supported"),
+    (dict(missing="pairwise"), "missing='pairwise' is only available with ordered items"),
     (dict(estimator="WLSMV"), "estimator='WLSMV' is not supported"),
     (dict(defaults="lavaan"), "defaults='lavaan' is not supported"),
     (dict(conf_level=95), "conf_level=95 must be a number between 0 and 1"),

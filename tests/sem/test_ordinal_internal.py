@@ -146,10 +146,13 @@ def test_ordinal_model_errors(datcat, model, kwargs, error, match):
         fit_sem(datcat.assign(x=1.0), model, **args)
 
 
-def test_continuous_variables_next_to_ordered_ones_are_refused(datcat):
+def test_continuous_exogenous_predictors_next_to_ordered_items_are_refused(datcat):
+    # a continuous indicator is fine (polyserial; tests/sem/test_polyserial_fixtures.py), a covariate is not: lavaan
+    # would fit it with conditional.x = TRUE
     data = datcat.assign(x=np.linspace(0, 1, len(datcat)))
-    with pytest.raises(FormulaError, match=r"\['x'\] are not in ordered="):
-        fit_sem(data, "F =~ u1 + u2 + u3 + x", ordered=["u1", "u2", "u3"])
+    assert fit_sem(data, "F =~ u1 + u2 + u3 + x", ordered=["u1", "u2", "u3"]).converged
+    with pytest.raises(FormulaError, match=r"\['x'\] are exogenous covariates .*conditional.x .*'fx =~ x'"):
+        fit_sem(data, "F =~ u1 + u2 + u3\nF ~ x", ordered=["u1", "u2", "u3"])
 
 
 def test_comparing_least_squares_and_ml_fits_is_refused(datcat):
