@@ -183,12 +183,19 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
         rows = data.index[data[group].isna().to_numpy()]
         raise SchemaError([f"group column {group!r} is missing at {len(rows)} row(s) ({first_labels(rows)}); drop "
                            "those rows or assign them a group"], source=where)
+    outcomes = {s.lhs for s in statements if s.op == "~"} | {s.rhs for s in statements if s.op == "=~"}
+    exo_ordered = [v for v in ordered if v not in outcomes and any(s.op == "~" and s.rhs == v for s in statements)]
+    if exo_ordered:
+        raise FormulaError(f"ordered item(s) {exo_ordered} are exogenous predictors ('~' right-hand side only); "
+                           "lavaan fits such models with conditional.x = TRUE (the other variables' thresholds and "
+                           "correlations conditional on the covariates), which allianceStats does not reproduce. "
+                           "Leave the item out of the model, use it as an indicator of a factor and regress on the "
+                           "factor, or fit this model in lavaan.")
     n_th = {v: len(c) - 1 for v, c in categories.items()}
     n_groups = 1 if group is None else int(pd.unique(data[group]).size)
     pt = build_partable(statements, definitions, observed=set(data.columns), n_groups=n_groups, defaults=defaults,
                         ordered=n_th, parameterization=parameterization)
     continuous = [v for v in pt.observed if v not in n_th]
-    outcomes = {s.lhs for s in statements if s.op == "~"} | {s.rhs for s in statements if s.op == "=~"}
     exogenous = [v for v in continuous if v not in outcomes and any(s.op == "~" and s.rhs == v for s in statements)]
     if exogenous:
         raise FormulaError(f"observed predictor(s) {exogenous} are exogenous covariates next to ordered "

@@ -411,8 +411,9 @@ class SEMResult(ResultDisplay):
         grp = f", group = {self.group!r}".replace("'", '"') if self.group else ""
         if opts.get("ordered"):
             items = ", ".join(f'"{v}"' for v in opts["ordered"])
+            pairwise = ', missing = "pairwise"' if opts.get("missing") == "pairwise" else ""
             return (f'lavaan::lavaan(model, data = {data_name}, ordered = c({items}), estimator = "{est}", '
-                    f'parameterization = "{opts.get("parameterization", "delta")}"{grp})')
+                    f'parameterization = "{opts.get("parameterization", "delta")}"{grp}{pairwise})')
         if opts.get("sample_statistics"):
             nobs = (str(self.n_obs_by_group[0]) if len(self.n_obs_by_group) == 1
                     else "list(" + ", ".join(str(n) for n in self.n_obs_by_group) + ")")

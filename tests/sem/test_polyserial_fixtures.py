@@ -232,5 +232,13 @@ def test_bad_input_with_mixed_data_names_the_column():
         fit_sem(empty, model, ordered=ordered, group="g")
     with pytest.raises(FormulaError, match="\\['y1'\\] are exogenous covariates"):
         fit_sem(data, "F1 =~ u1 + u2 + u3\nF1 ~ y1", ordered=["u1", "u2", "u3"])
-    with pytest.raises(FormulaError, match="predictors"):
+    with pytest.raises(FormulaError, match="\\['u1'\\] are exogenous predictors .*conditional.x"):
         fit_sem(data, "F1 =~ y1 + y2 + y3\nF1 ~ u1", ordered=["u1"])
+    with pytest.raises(FormulaError, match="are predictors"):   # an ordered mediator (lavaan would fit it)
+        fit_sem(data, "F1 =~ y1 + y2 + y3\nu1 ~ F1\nz ~ u1", ordered=["u1"])
+
+
+def test_the_lavaan_call_of_a_pairwise_fit_names_missing(fits):
+    call = fits["pw_mixed"].r_call()
+    assert 'missing = "pairwise"' in call and 'ordered = c("u1", "u2", "u3", "u4", "u5", "u6")' in call
+    assert "missing" not in fits["cfa_delta"].r_call()
