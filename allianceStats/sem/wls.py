@@ -12,7 +12,9 @@ group are the standardised thresholds and the correlations of y*,
 
 with δ_j a parameter under ``parameterization="delta"`` (fixed at 1 by default; the residual variances of the
 items are then 1/δ_j² minus their explained variance, not parameters) and δ_j = Σ*_jj^(−1/2) under ``"theta"``
-(where the residual variances are parameters, fixed at 1 by default).
+(where the residual variances are parameters, fixed at 1 by default). A continuous variable (mixed data,
+:mod:`~allianceStats.sem.polyserial`) keeps its scale (δ_j = 1 under both): its statistics are −μ_j (in the
+threshold block), its variance Σ_jj, and its covariances δ_i Σ_ij with the other variables.
 
 Estimation
 ----------

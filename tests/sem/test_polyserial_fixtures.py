@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from allianceStats.errors import DataWarning, FormulaError, OptionError, SchemaError
-from allianceStats.sem import fit_sem, measurement_invariance
+from allianceStats.sem import compare_sem, fit_sem, measurement_invariance
 from allianceStats.sem.ordinal import prepare_ordinal
 from allianceStats.sem.polychoric import ordinal_statistics, thresholds
 from allianceStats.sem.polyserial import _Polyserial, mixed_statistics
@@ -242,3 +242,16 @@ def test_the_lavaan_call_of_a_pairwise_fit_names_missing(fits):
     call = fits["pw_mixed"].r_call()
     assert 'missing = "pairwise"' in call and 'ordered = c("u1", "u2", "u3", "u4", "u5", "u6")' in call
     assert "missing" not in fits["cfa_delta"].r_call()
+
+
+@pytest.mark.parametrize("key, base", [("lrt_mixed", "cfa_delta"), ("lrt_pairwise", "pw_mixed")])
+def test_satorra_2000_difference_test_with_mixed_data_matches_lavtestlrt(fits, key, base):
+    ref = REF[key]
+    data = pd.read_csv(FIX / ref["args"]["data"])
+    restricted = fit_sem(data, ref["model"], ordered=ref["args"]["ordered"], missing=ref["args"]["missing"])
+    result = compare_sem(fits[base], restricted, names=["free", "equal"])
+    row = result.table.set_index("model").loc["equal"]
+    assert "satorra.2000" in ref["method"] and result.method.startswith("Satorra (2000)")
+    assert row["df_diff"] == ref["df_diff"]
+    assert row["chisq_diff"] == pytest.approx(ref["chisq_diff"], rel=1e-4)
+    assert row["p_value"] == pytest.approx(ref["p_value"], rel=1e-4)
