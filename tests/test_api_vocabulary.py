@@ -18,7 +18,8 @@ Rules (docs/design.md "Vocabulary", docs/changelog.d/README.md):
   report's drawing functions are exempt: they draw intervals a result computed at the result's ``conf_level``.
 - ``alpha``: ``alpha`` only in power analysis or as a documented test level (p-value threshold), never an interval.
 - ``seed``: ``seed=`` wherever ``n_draws=`` or ``reps=`` appears or ``ci=`` defaults to a random method.
-- ``choices``: ``ci=`` values within the glossary set; ``missing=`` within ``"listwise"``, ``"fiml"``.
+- ``choices``: ``ci=`` values within the glossary set; ``missing=`` within ``"listwise"``, ``"fiml"``, ``"pairwise"``
+  (lavaan's pairwise statistics for ordered/mixed items, issue 16).
 - ``result-protocol``: result classes are frozen dataclasses with ``convergence``, a ``converged`` property,
   ``provenance``, an int ``n_obs``, ``conf_level`` and ``summary()``; no old attribute names (``nobs``, ``level``),
   and ``paths``, where present, is a table, not a method.
@@ -71,7 +72,7 @@ CI_METHODS = {"percentile", "bca", "monte_carlo", "delta", "wald", "profile"}
 RANDOM_CI = {"percentile", "bca", "monte_carlo"}
 # values that name an interval method when they appear as a `method=` default (old spellings included)
 INTERVAL_WORDS = CI_METHODS | {"bootstrap", "boot", "mc", "bc", "basic", "norm", "normal"}
-MISSING = {"listwise", "fiml"}
+MISSING = {"listwise", "fiml", "pairwise"}
 FORMULA_FIRST = {"model", "formula"}  # tolerated lme4 / lavaan order: (formula, data), (model, data)
 # model fits the issue names as reporting intervals (their CIs are in result tables, whatever the docs say)
 REPORTS_INTERVAL = {"fit_mlm", "fit_sem", "fit_clpm", "fit_riclpm", "fit_dpm"}
