@@ -143,7 +143,7 @@ def behaviour_rates(data: pd.DataFrame, codes: str | Sequence[str] | CodeSet = "
             gaps = data[[onset, offset]].isna().any(axis=1).to_numpy()
             if gaps.any():
                 problems.append(f"columns {onset!r}/{offset!r}: {int(gaps.sum())} utterance(s) without a time "
-                                f"(rows {first_labels(np.flatnonzero(gaps) + 1)}); per='minute' needs the "
+                                f"(rows {first_labels((np.flatnonzero(gaps) + 1).tolist())}); per='minute' needs the "
                                 "session's first onset and last offset — fill them, or use per='utterance'")
     if problems:
         raise SchemaError(problems, source=where)
@@ -266,7 +266,7 @@ def merge_session_scores(data: pd.DataFrame, scores: pd.DataFrame, *, client: st
         missing = frame[keys].isna().any(axis=1).to_numpy()
         if missing.any():
             problems.append(f"{what}: {int(missing.sum())} row(s) without a {client!r} or {session!r} value "
-                            f"(rows {first_labels(np.flatnonzero(missing) + 1)}); every row needs both")
+                            f"(rows {first_labels((np.flatnonzero(missing) + 1).tolist())}); every row needs both")
         twice = frame[keys].duplicated(keep=False).to_numpy() & ~missing
         if twice.any():
             problems.append(f"{what}: session(s) listed more than once (client, session): "

@@ -176,7 +176,7 @@ def test_rates_bad_input(events):
     assert "REFLECT" in str(err.value) and "rows 3" in str(err.value)
     with pytest.raises(SchemaError, match="offset"):
         behaviour_rates(events.drop(columns="offset"), CODES, per="minute")
-    with pytest.raises(SchemaError, match="without a time"):
+    with pytest.raises(SchemaError, match=r"without a time \(rows 1\)"):
         behaviour_rates(events.assign(onset=[np.nan, *events["onset"][1:]]), CODES, per="minute")
     with pytest.raises(OptionError, match="per="):
         behaviour_rates(events, CODES, per="hour")
@@ -234,7 +234,7 @@ def test_merge_bad_tables(ratings, rates):
     assert "listed more than once" in text and "('a', 1)" in text
     with pytest.raises(SchemaError, match="holds numbers in scores"):
         merge_session_scores(ratings, rates.assign(client=[2, 1, 1, 2]))
-    with pytest.raises(SchemaError, match="without a 'client' or 'session' value"):
+    with pytest.raises(SchemaError, match=r"without a 'client' or 'session' value \(rows 3\)"):
         merge_session_scores(ratings, rates.assign(session=[2.0, 1.0, np.nan, 1.0]))
     with pytest.raises(SchemaError, match="column 'session' not found in scores"):
         merge_session_scores(ratings, rates.drop(columns="session"))
