@@ -1,7 +1,8 @@
 """Benchmark: process research (issue 17) — lag tables, permutation test, windowed cross-correlation.
 
 Goals: lag-sequential tables for 1,000,000 coded events under 1 s; a 1,000-permutation test on 10,000 events
-under 5 s; synchrony of a 10-minute 25 Hz dyad in at most 0.1 x rMEA's time.
+under 5 s (free shuffles, and the constrained swap chain with structural zeros); synchrony of a 10-minute 25 Hz
+dyad in at most 0.1 x rMEA's time. The time-based rows (table-wide G^2, permutations) have no goal yet.
 
 Run: .venv/bin/python benchmarks/bench_process.py   (writes benchmarks/results/process.md)
 Peers in the same run, when R and the CRAN-only packages are installed (``R_LIBS`` pointing at a library with
@@ -27,13 +28,27 @@ RESULTS = HERE / "results" / "process.md"
 FIXTURES = HERE.parent / "tests" / "process" / "fixtures"
 
 
-def make_events(n_events, n_codes=20, per_session=500, seed=1):
+def make_events(n_events, n_codes=20, per_session=500, seed=1, no_repeats=False):
     rng = np.random.default_rng(seed)
     n_sessions = n_events // per_session
+    codes = rng.integers(0, n_codes, n_events)
+    if no_repeats:  # each code drawn among the n_codes - 1 others than the previous one (repeats merged)
+        step = rng.integers(1, n_codes, n_events)
+        step[::per_session] = codes[::per_session]
+        codes = (np.cumsum(step.reshape(n_sessions, per_session), axis=1) % n_codes).ravel()
     return pd.DataFrame({"client": np.repeat(np.arange(n_sessions) // 4, per_session),
                          "session": np.repeat(np.arange(n_sessions) % 4 + 1, per_session),
                          "order": np.tile(np.arange(1, per_session + 1), n_sessions),
-                         "code": np.array([f"c{i:02d}" for i in range(n_codes)])[rng.integers(0, n_codes, n_events)]})
+                         "code": np.array([f"c{i:02d}" for i in range(n_codes)])[codes]})
+
+
+def make_timed_events(n_events, n_codes=6, per_session=500, seed=2):
+    """One stream of non-overlapping events per session: exponential gaps (mean 1 s), durations 0.5-4 s."""
+    rng = np.random.default_rng(seed)
+    ev = make_events(n_events, n_codes=n_codes, per_session=per_session, seed=seed)
+    gap, dur = rng.exponential(1.0, n_events), rng.uniform(0.5, 4.0, n_events)
+    end = np.cumsum((gap + dur).reshape(-1, per_session), axis=1).ravel()
+    return ev.assign(onset=end - dur, offset=end)
 
 
 def timed(fn, repeat=3):
@@ -74,6 +89,17 @@ def main():
     rows.append(("lag_sequential, 10,000 events, 1,000 within-session permutations", t_perm, "< 5 s"))
     t_small = timed(lambda: lag_sequential(small))
     rows.append(("lag_sequential, 10,000 events (no permutations)", t_small, ""))
+    merged = make_events(10_000, n_codes=6, no_repeats=True)
+    rows.append(("lag_sequential, 10,000 events, no code follows itself: 1,000 constrained permutations (swap "
+                 "chain, structural_zeros='diagonal')",
+                 timed(lambda: lag_sequential(merged, structural_zeros="diagonal", n_draws=1000, seed=1), repeat=1),
+                 "< 5 s"))
+    timed_events = make_timed_events(10_000, n_codes=6)
+    rows.append(("lag_sequential, time-based, 10,000 events (window 3 s, 1-s units), with the table-wide G^2",
+                 timed(lambda: lag_sequential(timed_events, window=3.0)), ""))
+    rows.append(("lag_sequential, time-based, the same events, 1,000 permutations (events reordered within "
+                 "sessions)", timed(lambda: lag_sequential(timed_events, window=3.0, n_draws=1000, seed=1),
+                                    repeat=1), ""))
 
     with tempfile.TemporaryDirectory() as tmp:
         seq = Path(tmp) / "seq.csv"
