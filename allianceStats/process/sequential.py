@@ -30,22 +30,22 @@ far from the permutation mean as the observed count, :math:`(1+\#)/(1+n_{draws})
 :math:`G^2` in the same way (Bakeman, Robinson & Quera, 1996).
 
 **Constrained permutations** (``n_draws=`` with ``structural_zeros=``): a free shuffle would create the transitions
-declared impossible (a code following itself when repeats were merged), so the reference set is the orders of
-each session's codes with *no* structural-zero transition at the lag analysed, all equally likely — the
-constrained shuffling Bakeman, Robinson & Quera (1996) and Bakeman & Quera (2011) ask for. Rejection of whole
-shuffles is hopeless (a 500-event session of four codes shuffled freely has about 125 repeats, so almost no
-shuffle is free of them), and LagSequential's swap-until-allowed Fisher-Yates shuffle (O'Connor, 1999) has no known
-distribution over the permitted orders. Here a Markov chain of swaps does it: at each step the events at
-positions *p* and *p* + *d* of a session are exchanged for a grid of *p* (every :math:`2k+3` positions, each swap
-proposed with probability 1/2, *d* log-uniform on 1 … the session length), and a swap is made only when none of
-the transitions it touches is a structural zero. Each step is its own inverse, so the uniform distribution over
-the permitted orders is stationary. P-values follow Besag & Clifford's (1989) parallel method: one chain runs the
-steps backwards from the observed order to a state :math:`x^*`, and ``n_draws`` independent chains run them
-forwards from :math:`x^*`; under the null the observed order and the draws are exchangeable, so
-:math:`(1+\#)/(1+n_{draws})` is an exact p-value whatever the chain's mixing (``SWAP_SWEEPS`` × (2k + 3) steps, about
-20 proposals per event; mixing only costs power). The swaps need not connect all permitted orders of a session (with no code following itself, *ABAB*'s only
-other permitted order *BABA* differs in every position, so no single swap reaches it); the test is then
-conditional on the orders reachable from the data, which keeps it exact but costs power. When no swap is ever
+declared impossible (a code following itself when repeats were merged), so the reference set is the orders of each
+session's codes with *no* structural-zero transition at the lag analysed, all equally likely — the constrained
+shuffling that sampled permutation tests need for such data (Bakeman, Robinson & Quera, 1996). Rejection of whole
+shuffles is hopeless (a 500-event session of four codes shuffled freely has about 125 repeats, so almost no shuffle
+is free of them), and LagSequential's swap-until-allowed Fisher-Yates shuffle (O'Connor, 1999) has no known
+distribution over the permitted orders. Here a Markov chain of swaps does it: at each step the events at positions
+*p* and *p* + *d* of a session are exchanged for a grid of *p* (every :math:`2k+3` positions, each swap proposed
+with probability 1/2, *d* log-uniform on 1 … the session length), and a swap is made only when none of the
+transitions it touches is a structural zero. Each step is its own inverse, so the uniform distribution over the
+permitted orders is stationary. P-values follow Besag & Clifford's (1989) parallel method: one chain runs the steps
+backwards from the observed order to a state :math:`x^*`, and ``n_draws`` independent chains run them forwards from
+:math:`x^*`; under the null the observed order and the draws are exchangeable, so :math:`(1+\#)/(1+n_{draws})` is an
+exact p-value whatever the chain's mixing (``SWAP_SWEEPS`` × (2k + 3) steps, about 20 proposals per event; mixing
+only costs power). The swaps need not connect all permitted orders of a session (with no code following itself,
+*ABAB*'s only other permitted order *BABA* differs in every position, so no single swap reaches it); the test is
+then conditional on the orders reachable from the data, which keeps it exact but costs power. When no swap is ever
 permitted, every draw is the data, the p-values are 1, and a :class:`~allianceStats.errors.DataWarning` says so.
 
 **Per session** (``per_session=True``): every session's table on its own (``.sessions``) and a summary across
@@ -82,13 +82,13 @@ Griffin & Gottman (1990) and Wampold (1984), and against R's ``loglin`` / Poisso
 References
 ----------
 Allison, P. D., & Liker, J. K. (1982). Analyzing sequential categorical data on dyadic interaction. *Psychological
-Bulletin, 91*, 393-403. Bakeman, R., Robinson, B. F., & Quera, V. (1996). Testing sequential association:
-Estimating exact p values using sampling permutations. *Psychological Methods, 1*, 4-15. Besag, J., & Clifford, P.
-(1989). Generalized Monte Carlo significance tests. *Biometrika, 76*, 633-642. Bakeman, R., & Quera, V. (2011). *Sequential analysis and observational methods for the
-behavioral sciences*. Cambridge University Press. Christensen, R. (1997). *Log-linear models and logistic
-regression* (2nd ed.). Springer. O'Connor, B. P. (1999). Simple and flexible SAS and SPSS programs for analyzing
-lag-sequential categorical data. *Behavior Research Methods, 31*, 718-726. Wickens, T. D. (1989). *Multiway
-contingency tables analysis for the social sciences*. Erlbaum.
+Bulletin, 91*, 393-403. Bakeman, R., Robinson, B. F., & Quera, V. (1996). Testing sequential association: Estimating
+exact p values using sampling permutations. *Psychological Methods, 1*, 4-15. Besag, J., & Clifford, P. (1989).
+Generalized Monte Carlo significance tests. *Biometrika, 76*, 633-642. Bakeman, R., & Quera, V. (2011). *Sequential
+analysis and observational methods for the behavioral sciences*. Cambridge University Press. Christensen, R. (1997).
+*Log-linear models and logistic regression* (2nd ed.). Springer. O'Connor, B. P. (1999). Simple and flexible SAS and
+SPSS programs for analyzing lag-sequential categorical data. *Behavior Research Methods, 31*, 718-726. Wickens, T.
+D. (1989). *Multiway contingency tables analysis for the social sciences*. Erlbaum.
 """
 from __future__ import annotations
 
