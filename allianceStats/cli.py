@@ -306,6 +306,17 @@ def _load(data: str, columns: list[str] | None, roles=(None, None, None)):
     return frame
 
 
+def _load_sessions_or_table(data: str, columns: list[str] | None, roles=(None, None, None)):
+    """A session table (validated by read_sessions) when DATA has the session columns or a mapping is given;
+    otherwise the table as it is (an item table with one row per respondent, as fit_sem takes)."""
+    if data == "example" or columns or any(r is not None for r in roles):
+        return _load(data, columns, roles)
+    frame = _read_table(data, "the table")
+    if {"client", "session"} <= set(map(str, frame.columns)):
+        return _load(data, columns, roles)
+    return frame
+
+
 def _read_table(data: str, what: str):
     """Any table (interval, event, signal or item table) as it is: CSV, TSV or Parquet; nothing is renamed."""
     import pandas as pd
@@ -653,8 +664,9 @@ def fit_sem(data: DataArg, model: ModelOpt,
             estimator: Annotated[str | None, typer.Option(
                 metavar="NAME", help='lavaan\'s estimator: "ML", "MLR", "WLSMV", ... (default: as fit_sem).')] = None,
             missing: Annotated[str | None, typer.Option(
-                metavar="NAME", help='"fiml" (full-information ML; lavaan\'s missing = "ml") or "listwise" '
-                                     "(default: as fit_sem, lavaan's).")] = None,
+                metavar="NAME", help='"fiml" (full-information ML; lavaan\'s missing = "ml"), "listwise" '
+                                     "(default: as fit_sem, lavaan's) or \"pairwise\" (with --ordered items, as "
+                                     "lavaan).")] = None,
             se: Annotated[str | None, typer.Option(
                 metavar="NAME", help='Standard errors: "standard", "robust", "robust.huber.white", "bootstrap" or '
                                      '"none" (default: "standard").')] = None,
@@ -675,7 +687,7 @@ def fit_sem(data: DataArg, model: ModelOpt,
         _check_count(n_draws, "--n-draws", minimum=2)
         _check_count(seed, "--seed", minimum=0)
         text = _model_text(model)
-        frame = _load(data, column, (client, therapist, session))
+        frame = _load_sessions_or_table(data, column, (client, therapist, session))
         options = _given(estimator=estimator, missing=missing, se=se, ordered=ordered, n_draws=n_draws, seed=seed)
         with _fitting("SEM"):
             res = als.fit_sem(frame, text, **options, **_level(conf_level))
@@ -969,7 +981,8 @@ def invariance(data: Annotated[str, typer.Argument(
                estimator: Annotated[str | None, typer.Option(
                    metavar="NAME", help="Estimator (default: WLSMV for ordered items, ML otherwise).")] = None,
                missing: Annotated[str | None, typer.Option(
-                   metavar="NAME", help='"listwise" (default) or "fiml" (continuous items).')] = None,
+                   metavar="NAME", help='"listwise" (default), "fiml" (continuous items) or "pairwise" (ordered '
+                                        "items, as lavaan).")] = None,
                client: Annotated[str, typer.Option(metavar="NAME", help="Client column (with --waves).")] = "client",
                session: Annotated[str, typer.Option(
                    metavar="NAME", help="Session column (with --waves).")] = "session",

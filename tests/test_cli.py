@@ -676,6 +676,26 @@ def test_invariance_across_sessions(data_csv, tmp_path):
     assert "--group" in both and "--waves" in both
 
 
+MIXED_MISSING = Path(__file__).resolve().parent / "sem" / "fixtures" / "ordinal" / "mixed_missing.csv"
+
+
+def test_fit_sem_and_invariance_with_ordered_items_next_to_continuous_ones_pairwise():
+    """--ordered NAME for some items, --missing pairwise: the CLI gives what fit_sem gives (lavaan's statistics)."""
+    model = "F1 =~ y1 + u1 + u2 + y2"
+    doc = _json(invoke("fit", "sem", MIXED_MISSING, "-m", model, "--ordered", "u1", "--ordered", "u2", "--missing",
+                       "pairwise", "--format", "json"))
+    direct = allianceStats.fit_sem(pd.read_csv(MIXED_MISSING), model, ordered=["u1", "u2"], missing="pairwise")
+    params = pd.DataFrame(doc["tables"]["params"])
+    assert params["estimate"].to_numpy() == pytest.approx(direct.params["estimate"].to_numpy(), rel=1e-9)
+    assert 'missing = "pairwise"' in doc["r_call"]
+    steps = _json(invoke("invariance", MIXED_MISSING, "-m", "F =~ u1 + u2 + u3 + u4", "--group", "g", "--ordered",
+                         "--missing", "pairwise", "--step", "configural", "--step", "thresholds", "--format", "json"))
+    table = pd.DataFrame(steps["tables"]["table"])
+    assert table["step"].tolist() == ["configural", "thresholds"] and table["chisq_scaled"].notna().all()
+    assert "pairwise" in bad_input(invoke("invariance", MIXED_MISSING, "-m", model, "--group", "g", "--missing",
+                                          "pairwise"))
+
+
 def test_fit_sem_estimator_missing_and_se(data_csv):
     base = ["fit", "sem", data_csv, "-m", "motivation ~ autonomy + competence", "--format", "json"]
     doc = _json(invoke(*base, "--estimator", "MLR", "--missing", "listwise"))
