@@ -895,7 +895,9 @@ def sequences(events: Annotated[str, typer.Argument(
                   metavar="SECONDS", help="Time-based: the target going on within this many seconds after the "
                                           "given code ends (needs onset and offset).")] = None,
               n_draws: Annotated[int | None, typer.Option(
-                  metavar="INTEGER", help="Permutations (codes shuffled within sessions) for a permutation p.")]
+                  metavar="INTEGER", help="Permutations for a permutation p: events reordered within sessions "
+                                          "(respecting structural zeros; with --window, durations and gaps "
+                                          "kept).")]
               = None,
               seed: Annotated[int | None, typer.Option(metavar="INTEGER", help="Seed of the permutations.")] = None,
               conf_level: ConfLevelOpt = None, column: ColumnOpt = None, out: OutOpt = None,

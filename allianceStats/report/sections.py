@@ -492,6 +492,8 @@ def _draw_sequences(step, syntax) -> Section:
              f"session(s), {res.n_transitions} transitions at lag {res.lag} ({mode}).",
              f"Likelihood-ratio test of independence: χ²({res.df:g}) = {res.chisq:.2f}, p "
              + ("< .001" if res.p_value < 0.001 else f"= {res.p_value:.3f}")
+             + (" (time units are not independent, so this p is approximate and tends to be too small)"
+                if res.window is not None else "")
              + (f"; permutation p = {res.p_permutation:.3f} ({res.n_draws} shuffles within sessions)"
                 if res.p_permutation is not None else "") + ".",
              "Adjusted residuals (Allison & Liker 1982; Bakeman & Quera 2011) compare each transition's count with "

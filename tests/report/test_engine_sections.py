@@ -93,6 +93,14 @@ def test_sequences_section_heat_map(example):
     assert section.tables[0].max_rows == 0 and {"adjusted_residual", "yules_q"} <= set(section.tables[0].data.columns)
 
 
+def test_time_based_sequences_section_says_its_p_is_approximate(example):
+    step = _step(example, "sequences", {"events": "example", "window": 5})
+    text = draw_step(step).paragraphs[1]
+    assert "time units are not independent" in text and "χ²(" in text and "nan" not in text
+    event_based = draw_step(_step(example, "sequences", {"events": "example"})).paragraphs[1]
+    assert "not independent" not in event_based
+
+
 def test_synchrony_section_over_the_session(example, tmp_path):
     step = _step(example, "synchrony", {"signals": "example"})
     section = draw_step(step)
