@@ -51,10 +51,6 @@ class ComparisonResult(ResultDisplay, FormerTable):
     def _former_attrs(self) -> dict:
         return {"method": self.method, "notes": self.notes}
 
-    @property
-    def converged(self) -> bool:
-        return self.convergence.converged
-
     def summary(self) -> str:
         lines = [f"Model comparison: {self.method} (n = {self.n_obs})", self.table.to_string(index=False)]
         lines += [f"Note: {n}" for n in self.notes]

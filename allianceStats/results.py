@@ -172,9 +172,6 @@ class ResultDisplay:
     ...     n_obs: int = 10
     ...     conf_level: float = 0.95
     ...     convergence: Convergence = CLOSED_FORM
-    ...     @property
-    ...     def converged(self):
-    ...         return self.convergence.converged
     ...     def summary(self):
     ...         return "a toy"
     >>> r = ToyResult(pd.DataFrame({"term": ["x"], "estimate": [0.5], "std_error": [0.1],
@@ -187,6 +184,13 @@ class ResultDisplay:
     """
 
     __slots__ = ()
+    convergence: Convergence      # every result has one (closed-form results: CLOSED_FORM)
+
+    @property
+    def converged(self) -> bool:
+        """Whether the estimate passed its convergence check: ``convergence.converged`` (always True for a
+        closed-form result, whose ``convergence`` is :data:`CLOSED_FORM`)."""
+        return bool(self.convergence.converged)
 
     # -- pieces ------------------------------------------------------------------------------------------------
     def _display_fields(self) -> dict[str, Any]:

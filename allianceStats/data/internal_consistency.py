@@ -311,11 +311,6 @@ class ReliabilityResult(ResultDisplay):
     n_obs: int = 0
     conf_level: float = 0.95
 
-    @property
-    def converged(self) -> bool:
-        """Every one-factor fit converged (``convergence.converged``)."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """Readable table of alpha and omega with the estimator used.
 

@@ -91,11 +91,6 @@ class LevelVariabilityRepairResult(ResultDisplay):
     n_obs: int = 0
     convergence: Convergence = CLOSED_FORM
 
-    @property
-    def converged(self) -> bool:
-        """True unless the retention (Cox) model failed its convergence check."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """Both models as text, with the definitions used."""
         o = self.options

@@ -116,11 +116,6 @@ class RuptureResult(ResultDisplay):
     conf_level: float = 0.95
     convergence: Convergence = field(default=CLOSED_FORM)
 
-    @property
-    def converged(self) -> bool:
-        """Always True: nothing is optimised (see ``convergence``)."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """A short text: the definition used and the counts."""
         screened = self.clients["screened"]

@@ -119,11 +119,6 @@ class SuddenChangeResult(ResultDisplay):
     conf_level: float = 0.95
     convergence: Convergence = field(default=CLOSED_FORM)
 
-    @property
-    def converged(self) -> bool:
-        """Always True: nothing is optimised (see ``convergence``)."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """A short text: criteria applied and counts."""
         n_clients = self.candidates["client"].nunique()

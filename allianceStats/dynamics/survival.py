@@ -115,11 +115,6 @@ class DropoutResult(ResultDisplay):
         """Clients analysed (one row each in the model)."""
         return self.n_clients
 
-    @property
-    def converged(self) -> bool:
-        """The optimum passed the check (``convergence.converged``)."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """Text table of the effects with their ratios and confidence intervals."""
         spec = (f"Cox proportional hazards (ties: {self.ties})" if self.method == "cox"

@@ -142,11 +142,6 @@ class MultilevelMediationResult(ResultDisplay):
     method = renamed_attribute("method", "ci", translate=_old_method)
     n_clusters = renamed_attribute("n_clusters", "n_clients")
 
-    @property
-    def converged(self) -> bool:
-        """``convergence.converged``: the optimiser's verdict after checking the gradient."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """Plain-text summary: design, estimation, effects, paths and variance components."""
         fmt = "{:.4f}".format

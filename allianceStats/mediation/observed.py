@@ -148,11 +148,6 @@ class MediationResult(ResultDisplay):
     n_boot = renamed_attribute("n_boot", "n_draws")
     n_clusters = renamed_attribute("n_clusters", "n_clients")
 
-    @property
-    def converged(self) -> bool:
-        """``convergence.converged`` (a closed-form fit always converges)."""
-        return self.convergence.converged
-
     def to_lavaan(self) -> str:
         """lavaan syntax of the fitted model, with the effects as ``:=`` lines; :meth:`r_call` gives the call
         that reproduces the estimates (and, for ``ci="delta"``, the standard errors)."""

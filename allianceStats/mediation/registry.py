@@ -257,11 +257,6 @@ class HypothesesResult(ResultDisplay, FormerTable):
     convergence: Convergence
     provenance: Provenance
 
-    @property
-    def converged(self) -> bool:
-        """Every fitted model converged."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """Plain-text summary: the table of hypotheses with their estimates, intervals and verdicts."""
         from .tables import format_p_value

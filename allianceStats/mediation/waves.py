@@ -105,11 +105,6 @@ class WaveMediationResult(ResultDisplay):
     level = renamed_attribute("level", "conf_level")
     ci_method = renamed_attribute("ci_method", "ci")
 
-    @property
-    def converged(self) -> bool:
-        """``convergence.converged`` of the RI-CLPM fit."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """Plain-text summary: the effects and the lagged paths they are built from."""
         fmt = "{:.4f}".format

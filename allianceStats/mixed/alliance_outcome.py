@@ -102,11 +102,6 @@ class AllianceOutcomeResult(ResultDisplay):
     convergence: Convergence
     provenance: Provenance
 
-    @property
-    def converged(self) -> bool:
-        """The mixed model's optimum passed the convergence check (the within estimator is closed form)."""
-        return self.convergence.converged
-
     level = renamed_attribute("level", "conf_level")
 
     def summary(self) -> str:

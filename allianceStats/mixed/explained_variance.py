@@ -128,11 +128,6 @@ class R2Result(ResultDisplay):
     convergence: Convergence
     provenance: Provenance
 
-    @property
-    def converged(self) -> bool:
-        """The fit's optimum passed the convergence check."""
-        return self.convergence.converged
-
     nobs = renamed_attribute("nobs", "n_obs")
 
     def __getitem__(self, measure: str) -> float:

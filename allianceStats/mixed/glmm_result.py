@@ -116,10 +116,6 @@ class GLMMResult(ResultDisplay):
     _offsets: tuple = field(default=(), repr=False)
 
     # ------------------------------------------------------------------ protocol
-    @property
-    def converged(self) -> bool:
-        """The verdict of the convergence checks (``convergence.converged``)."""
-        return self.convergence.converged
 
     @property
     def _family(self) -> Family:

@@ -91,11 +91,6 @@ class ICCResult(ResultDisplay, FormerTable):
 
     _former = "icc()"
 
-    @property
-    def converged(self) -> bool:
-        """The empty model's optimum passed the convergence check."""
-        return self.convergence.converged
-
     def _former_attrs(self) -> dict:
         return {"formula": self.formula, "reml": self.reml, "nobs": self.n_obs, "converged": self.converged,
                 "singular": self.singular, "conf_level": self.conf_level, "notes": self.notes}

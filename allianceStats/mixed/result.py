@@ -130,10 +130,6 @@ class MixedResult(ResultDisplay):
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ the result protocol
-    @property
-    def converged(self) -> bool:
-        """The optimum passed the convergence check (``convergence.converged``)."""
-        return self.convergence.converged
 
     nobs = renamed_attribute("nobs", "n_obs")
     level = renamed_attribute("level", "conf_level")

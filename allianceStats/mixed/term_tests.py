@@ -78,10 +78,6 @@ class AnovaResult(ResultDisplay):
     notes: tuple[str, ...] = field(default_factory=tuple)
     mean_sq: tuple[float, ...] = ()     # lmerTest's "Mean Sq": the unscaled F times sigma^2
 
-    @property
-    def converged(self) -> bool:
-        return self.convergence.converged
-
     def summary(self) -> str:
         """The table as lmerTest prints it (heading, F value, NumDF, DenDF, Pr(>F), significance codes)."""
         from .summary import format_anova

@@ -155,11 +155,6 @@ class PanelResult(ResultDisplay):
         return self.sem.conf_level
 
     @property
-    def converged(self) -> bool:
-        """Whether the optimiser reached a checked optimum (``convergence.converged``)."""
-        return self.convergence.converged
-
-    @property
     def options(self) -> dict[str, Any]:
         """Resolved options of the SEM fit (missing, estimator, se, ...)."""
         return self.sem.options

@@ -120,11 +120,6 @@ class PowerResult(ResultDisplay):
     conf_level: float = 0.95
     convergence: Convergence = field(default=CLOSED_FORM, repr=False)
 
-    @property
-    def converged(self) -> bool:
-        """Always True: the study optimises nothing itself (see ``failed_share`` for the replications)."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """Plain-text table of power, bias, coverage and failures per cell and target."""
         cols = ["n_clients", "n_sessions", "target", "truth", "power", "power_mcse", "bias", "rmse", "coverage",

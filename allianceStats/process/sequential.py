@@ -329,11 +329,6 @@ class LagSequentialResult(ResultDisplay):
     provenance: Provenance
     conf_level: float = 0.95
 
-    @property
-    def converged(self) -> bool:
-        """Whether the expected frequencies were found (always, without structural zeros)."""
-        return self.convergence.converged
-
     def matrix(self, column: str = "adjusted_residual") -> pd.DataFrame:
         """One column of ``table`` as a given (rows) x target (columns) matrix in code order."""
         if column not in self.table.columns:

@@ -242,11 +242,6 @@ class SynchronyResult(ResultDisplay):
     conf_level: float = 0.95
 
     @property
-    def converged(self) -> bool:
-        """Always True (closed form)."""
-        return self.convergence.converged
-
-    @property
     def table(self) -> pd.DataFrame:
         """The window x lag table in long form: ``window, start_seconds, lag_seconds, value``."""
         long = self.ccf.stack(future_stack=True).rename("value").reset_index()
@@ -453,11 +448,6 @@ class SurrogateResult(ResultDisplay):
     convergence: Convergence
     provenance: Provenance
     conf_level: float = 0.95
-
-    @property
-    def converged(self) -> bool:
-        """Always True (no optimiser)."""
-        return self.convergence.converged
 
     def summary(self) -> str:
         """Real vs surrogate synchrony as text."""

@@ -360,11 +360,6 @@ class InvarianceResult(ResultDisplay):
     waves: tuple[Any, ...] = ()
     wide: pd.DataFrame | None = field(default=None, repr=False)
 
-    @property
-    def converged(self) -> bool:
-        """Whether every step's fit converged."""
-        return self.convergence.converged
-
     def to_lavaan(self, step: str) -> str:
         """The lavaan syntax of ``step`` (run it with :meth:`r_call`)."""
         if step not in self.syntax:

@@ -170,11 +170,6 @@ class SEMResult(ResultDisplay):
     ml: MLState | None = field(default=None, repr=False, compare=False)
 
     @property
-    def converged(self) -> bool:
-        """Whether the optimiser reached a checked optimum (``convergence.converged``)."""
-        return self.convergence.converged
-
-    @property
     def paths(self) -> pd.DataFrame:
         """The regressions (``op == "~"``): :data:`PATH_COLUMNS`, then ``group`` and ``std_all``."""
         reg = self.params[self.params["op"] == "~"]

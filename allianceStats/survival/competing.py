@@ -138,11 +138,6 @@ class IncidenceResult(ResultDisplay):
     convergence: Convergence
     provenance: Provenance
 
-    @property
-    def converged(self) -> bool:
-        """Always True: a closed-form estimate."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """Final cumulative incidence of each cause per group, with its interval."""
         lines = [f"Aalen-Johansen cumulative incidence: {self.formula}",
@@ -270,11 +265,6 @@ class CauseSpecificResult(ResultDisplay):
     conf_level: float
     convergence: Convergence
     provenance: Provenance
-
-    @property
-    def converged(self) -> bool:
-        """Every cause's model converged."""
-        return self.convergence.converged
 
     def summary(self) -> str:
         """Each cause's hazard ratios."""

@@ -130,11 +130,6 @@ class CoxResult(ResultDisplay):
     fit_data: CoxFitData = field(repr=False, compare=False)
 
     @property
-    def converged(self) -> bool:
-        """The optimum passed the check (``convergence.converged``)."""
-        return self.convergence.converged
-
-    @property
     def coefficients(self) -> pd.Series:
         """Estimates (log hazard ratios) indexed by term."""
         return self.params.set_index("term")["estimate"]

@@ -127,11 +127,6 @@ class SurvivalCurveResult(ResultDisplay):
     convergence: Convergence
     provenance: Provenance
 
-    @property
-    def converged(self) -> bool:
-        """Always True: a closed-form estimate."""
-        return self.convergence.converged
-
     def at_risk(self, times) -> pd.DataFrame:
         """Numbers at risk at the given times, per group (the table under a Kaplan–Meier figure).
 

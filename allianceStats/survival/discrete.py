@@ -91,11 +91,6 @@ class DiscreteHazardResult(ResultDisplay):
     provenance: Provenance
     glmm: object | None = None
 
-    @property
-    def converged(self) -> bool:
-        """The optimum passed the check (``convergence.converged``)."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """Coefficients with ratios and intervals; random-effect SDs if any."""
         head = [f"Discrete-time hazard ({self.link} link): {self.formula}",

@@ -415,11 +415,6 @@ class JointResult(ResultDisplay):
     provenance: Provenance
 
     @property
-    def converged(self) -> bool:
-        """The optimum passed the check (``convergence.converged``)."""
-        return self.convergence.converged
-
-    @property
     def association(self) -> float:
         """α: log hazard ratio of the event per unit of the current true longitudinal value (NaN if the model
         has only the slope association)."""

@@ -80,11 +80,6 @@ class ZphResult(ResultDisplay):
     convergence: Convergence
     provenance: Provenance
 
-    @property
-    def converged(self) -> bool:
-        """Always True (no optimiser)."""
-        return self.convergence.converged
-
     def summary(self) -> str:
         """The test table, as ``print(cox.zph(fit))``."""
         return (f"Proportional hazards (Grambsch-Therneau score tests, transform = {self.transform!r}):\n"
