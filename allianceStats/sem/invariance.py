@@ -30,6 +30,16 @@ intercepts, residual variances, latent variances and covariances free in every g
 groups after the first once intercepts are equal. Equal to ``lavaan::cfa(model, group = , group.equal = ...)``
 (checked on ``HolzingerSwineford1939`` by school).
 
+*Ordered and continuous items together* (e.g. Likert items next to a visual-analogue scale; semTools'
+``measEq.syntax(..., ordered = <some items>, ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016")``): the ordered
+items follow Wu & Estabrook's rules above, the factors are identified as there (variances 1 and means 0 in the
+first group, freed by the same rules), and a continuous item has a free loading, a free intercept and a free
+residual variance in every group, made equal by the scalar and strict steps; it has no thresholds (the thresholds
+step constrains the ordered items only). Under the delta parameterization the continuous items have no scale
+factor (lavaan's default; semTools writes them fixed at 1). Across sessions the same construction holds wave by
+wave (semTools' ``longFacNames``). Checked against lavaan 0.6.14 + semTools 0.5.6 on simulated data (theta and
+delta, across groups and sessions, and with ``missing = "pairwise"``) in ``tests/sem/test_invariance_mixed.py``.
+
 Tests: each step against the previous one by the χ² difference (ML), Satorra–Bentler (2001) (MLR) or Satorra's
 (2000) scaled-and-shifted difference (WLSMV), as ``lavTestLRT`` — :func:`allianceStats.sem.compare_sem`; and the
 changes in CFI and RMSEA (scaled versions where the estimator has them; Cheung & Rensvold 2002 suggest
@@ -203,7 +213,9 @@ def invariance_syntax(model: str, items: Sequence[str], *, n_groups: int, step: 
     step : str
         One of :data:`STEPS`; it constrains what it and every step before it in :data:`STEPS` constrain.
     thresholds : dict
-        Ordered item → number of thresholds; empty for continuous items.
+        Ordered item → number of thresholds; the items not in it are continuous (empty: all continuous, the
+        marker-variable identification of lavaan's ``group.equal``; otherwise ``std.lv`` with Wu & Estabrook's
+        rules for the ordered items and free intercepts and residual variances for the continuous ones).
     parameterization : {"theta", "delta"}
         Identification of the ordered items.
     partial : sequence of str, optional
@@ -254,13 +266,15 @@ def invariance_syntax(model: str, items: Sequence[str], *, n_groups: int, step: 
     n_eq = {i: sum("thresholds" in equal and (i, "|", f"t{k}") not in free_keys
                    for k in range(1, thresholds.get(i, 0) + 1)) for i in items}
     int_eq = {i: "intercepts" in equal and (i, "~1", "") not in free_keys for i in items}
+    # a continuous item keeps its own intercept and residual variance in every group, also next to ordered items
+    # (semTools applies Wu & Estabrook's rules to the ordered items only)
     for i in items:
-        free = [False] + [n_eq[i] >= 1 and not int_eq[i]] * (G - 1) if ordinal else every
+        free = [False] + [n_eq[i] >= 1 and not int_eq[i]] * (G - 1) if i in thresholds else every
         out.add(i, "~", "1", free, [0.0] * G, f"nu.{idx[i]}", int_eq[i])
     for i in items:
         eq = "residuals" in equal and (i, "~~", i) not in free_keys
         label = f"theta.{idx[i]}_{idx[i]}"
-        if not ordinal:
+        if i not in thresholds:
             out.add(i, "~~", i, every, [0.0] * G, label, eq)
             continue
         release = (n_eq[i] >= 2 or (n_eq[i] >= 1 and int_eq[i])) and not eq
@@ -367,18 +381,25 @@ class InvarianceResult(ResultDisplay):
         return self.syntax[step]
 
     def r_call(self, step: str, data_name: str = "data") -> str:
-        """The R call that fits ``to_lavaan(step)`` (saved as ``model``) to a data frame named ``data_name``."""
+        """The R call that fits ``to_lavaan(step)`` (saved as ``model``) to a data frame named ``data_name`` (across
+        sessions: the wide table, :attr:`wide`). ``ordered`` lists the ordered items only (at every wave across
+        sessions); the others are continuous, as in the fit."""
         self.to_lavaan(step)
         grp = f', group = "{self.group}"' if self.group else ""
         if self.ordered:
-            items = ", ".join(f'"{v}"' for v in self.ordered)
+            names = [f"{v}_{w}" for v in self.ordered for w in self.waves] if self.waves else self.ordered
+            items = ", ".join(f'"{v}"' for v in names)
             return (f"lavaan::cfa(model, data = {data_name}{grp}, ordered = c({items}), estimator = "
                     f'"{self.estimator}", parameterization = "{self.parameterization}")')
         return f'lavaan::cfa(model, data = {data_name}{grp}, estimator = "{self.estimator}")'
 
     def summary(self) -> str:
         """The table of steps with the test used and the conventional cut-offs."""
-        kind = "ordered items, " + f"{self.estimator}, {self.parameterization} parameterization" if self.ordered \
+        n_items = len(self.options.get("items", ())) or len(self.ordered)
+        which = ("ordered items" if len(self.ordered) >= n_items
+                 else f"{len(self.ordered)} ordered items ({', '.join(self.ordered)}) and "
+                      f"{n_items - len(self.ordered)} continuous")
+        kind = f"{which}, {self.estimator}, {self.parameterization} parameterization" if self.ordered \
             else f"continuous items, {self.estimator}"
         across = (f"{self.group!r} ({len(self.group_labels)} groups: {', '.join(map(str, self.group_labels))}"
                   if self.group else f"sessions {', '.join(map(str, self.waves))} of {self.session!r} "
@@ -422,7 +443,8 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
     items at each wave, the residuals of an item correlated over time, the factors at all waves correlated (the
     check to run before an RI-CLPM with multiple indicators). Checked against lavaan 0.6.14 + semTools 0.5.6 on
     ``datCat`` (ordered, theta and delta, groups and waves) and ``HolzingerSwineford1939`` (continuous) in
-    ``tests/sem/test_invariance.py``.
+    ``tests/sem/test_invariance.py``, and with ordered and continuous items in one model (Wu & Estabrook 2016 for
+    the ordered ones, semTools' ``measEq.syntax``) in ``tests/sem/test_invariance_mixed.py``.
 
     The data come first, as everywhere in allianceStats (semTools writes the model first; that order is
     accepted as typed).
@@ -438,7 +460,9 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
     group : str, optional
         The column defining the groups (order of appearance). Give ``group`` or ``session``.
     ordered : list of str or True, optional
-        The ordered items (all of the model's items, or none: continuous items); True means all.
+        The ordered items: True means all of the model's items, None (default) none (all continuous), a list
+        some of them (the others continuous: the mixed construction of the module docstring, as semTools'
+        ``measEq.syntax`` with ``ordered = c(...)``). Every name must be an item of the model.
     steps : sequence of str
         Steps to fit, a subset of ``("configural", "thresholds", "metric", "scalar", "strict")`` in that order.
         Each step constrains what it and every step before it in that order constrain, fitted or not (so
@@ -450,13 +474,13 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
     conf_level : float
         Level of the intervals in each fit's ``params``.
     estimator : str, optional
-        ``"WLSMV"`` (default for ordered items; also ``"ULSMV"``, ``"WLSM"``, ``"ULSM"``, ``"DWLS"``, ``"ULS"``,
-        ``"WLS"``) or ``"ML"`` (default for continuous items; also ``"MLR"``).
+        ``"WLSMV"`` (default when any item is ordered; also ``"ULSMV"``, ``"WLSM"``, ``"ULSM"``, ``"DWLS"``,
+        ``"ULS"``, ``"WLS"``) or ``"ML"`` (default for continuous items; also ``"MLR"``).
     parameterization : {"theta", "delta"}
         Identification of ordered items (theta by default, so that strict invariance can be tested).
     missing : {"listwise", "fiml", "pairwise"}
-        Continuous items: complete rows (lavaan ``cfa``'s default) or FIML. Ordered items: listwise or pairwise
-        (lavaan's ``missing = "pairwise"``, see ``fit_sem``). Across sessions a row is a client, so listwise keeps
+        Continuous items: complete rows (lavaan ``cfa``'s default) or FIML. Ordered items, alone or next to
+        continuous ones: listwise or pairwise (lavaan's ``missing = "pairwise"``, see ``fit_sem``). Across sessions a row is a client, so listwise keeps
         the clients observed at every wave.
     client : str
         Across sessions: the client column.
@@ -479,8 +503,9 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
         A column is missing, an ordered item is not coded in whole numbers, has one category, misses a category
         in a group (lavaan stops there too), or has different categories at different sessions.
     OptionError
-        Unknown steps or options, ``"strict"`` with ordered items under the delta parameterization, fewer than two
-        groups or sessions, both or neither of ``group`` and ``session``.
+        Unknown steps or options, ``ordered=`` naming a variable that is not an item of the model, ``"strict"``
+        with ordered items under the delta parameterization (also next to continuous items, as semTools), FIML
+        with ordered items, fewer than two groups or sessions, both or neither of ``group`` and ``session``.
 
     Examples
     --------
@@ -499,6 +524,19 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
     ...                                                                             "metric", "scalar"))
     >>> bool(partial.table.set_index("step").loc["scalar", "p_value"] > 0.05)
     True
+
+    Ordered and continuous items together — here wai3 is read as a continuous rating (say a visual-analogue
+    scale), the others as ordered: wai3 keeps a free intercept in each group and has no thresholds:
+
+    >>> mixed = measurement_invariance(data, "bond =~ wai3 + wai5 + wai7 + wai9", group="culture",
+    ...                                ordered=["wai5", "wai7", "wai9"], steps=("configural", "thresholds"))
+    >>> mixed.ordered
+    ('wai5', 'wai7', 'wai9')
+    >>> for line in mixed.to_lavaan("thresholds").splitlines():
+    ...     if line.startswith("wai3 ~"):
+    ...         print(line)
+    wai3 ~ c(NA, NA)*1 + c(nu.1.g1, nu.1.g2)*1
+    wai3 ~~ c(NA, NA)*wai3 + c(theta.1_1.g1, theta.1_1.g2)*wai3
 
     Across two sessions of the same clients (here culture A's and culture B's rows stand in for sessions 1 and 2):
 
@@ -555,11 +593,12 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
     else:
         if isinstance(ordered, str) or not all(isinstance(v, str) for v in ordered):  # type: ignore[union-attr]
             raise OptionError(f"ordered= must be a list of item names or True, got {ordered!r}")
+        unknown_items = [v for v in dict.fromkeys(ordered) if v not in meas.items]  # type: ignore[arg-type]
+        if unknown_items:
+            raise OptionError(f"ordered= names {unknown_items}, not among the model's items {list(meas.items)} "
+                              "(lavaan would ignore them with a warning); list the ordered items among these (the "
+                              "others are fitted as continuous), or give ordered=True for all")
         items_ord = [v for v in meas.items if v in set(ordered)]  # type: ignore[arg-type]
-        if items_ord and len(items_ord) != len(meas.items):
-            rest = [v for v in meas.items if v not in items_ord]
-            raise OptionError(f"ordered= names some items but not {rest}; measurement_invariance() takes all items "
-                              "ordered or all continuous")
     thresholds: dict[str, int] = {}
     if items_ord and missing == "fiml":
         raise OptionError("missing='fiml' is not available with ordered items; use missing='listwise' (default) or "
@@ -605,7 +644,8 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
                               iterations=sum(f.convergence.iterations for f in fits.values()),
                               optimizer=next(iter(fits.values())).convergence.optimizer, warnings=warnings)
     options = dict(group=group, session=session, client=client if longitudinal else None,
-                   waves=list(wave_list) if longitudinal else None, ordered=items_ord, steps=list(fitted_steps),
+                   waves=list(wave_list) if longitudinal else None, items=list(meas.items), ordered=items_ord,
+                   steps=list(fitted_steps),
                    partial=list(partial or ()), estimator=estimator,
                    parameterization=parameterization if items_ord else None,
                    missing=missing, conf_level=conf_level)

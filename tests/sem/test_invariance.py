@@ -201,7 +201,7 @@ def test_single_category_and_non_integer_codes_are_schema_errors(datcat):
     (dict(steps=("metric", "configural")), OptionError, "must be in the order"),
     (dict(steps=("configural", "means")), OptionError, "must be a subset"),
     (dict(parameterization="delta"), OptionError, "strict invariance .* parameterization='delta'"),
-    (dict(ordered=["u1", "u2"]), OptionError, "all items ordered or all continuous"),
+    (dict(ordered=["u1", "u9"]), OptionError, r"ordered= names \['u9'\], not among the model's items"),
     (dict(estimator="MLR"), OptionError, "estimator='MLR' is not supported"),
     (dict(partial=["u1 is free"]), OptionError, "partial= entry 'u1 is free'"),
     (dict(group="nope"), SchemaError, "column 'nope' not found"),
