@@ -975,6 +975,10 @@ def invariance(data: Annotated[str, typer.Argument(
                                         "(1,2,3) or a range (1-3).")] = None,
                ordered: Annotated[bool, typer.Option(
                    help="Treat every item as ordered (ordinal): thresholds, WLSMV.")] = False,
+               ordered_item: Annotated[list[str] | None, typer.Option(
+                   metavar="NAME", help="An ordered item (repeatable) when the others are continuous, e.g. Likert "
+                                        "items next to a visual-analogue scale (semTools' measEq.syntax with "
+                                        "ordered = some items); not with --ordered.")] = None,
                step: Annotated[list[str] | None, typer.Option(
                    metavar="NAME", help="A step to fit (repeatable): configural, thresholds, metric, scalar, strict "
                                         "(default: all).")] = None,
@@ -999,14 +1003,18 @@ def invariance(data: Annotated[str, typer.Argument(
         if (group is None) == (waves is None):
             raise OptionError("give either --group (invariance across groups) or --waves (across the sessions of "
                               "the same clients)")
+        if ordered and ordered_item:
+            raise OptionError("give --ordered (every item ordered) or --ordered-item NAME (these items ordered, the "
+                              f"others continuous), not both (got --ordered and --ordered-item "
+                              f"{', '.join(ordered_item)})")
         text = _model_text(model)
         frame = als.load_example() if data == "example" else _read_table(data, "the item table")
         options = _given(group=group, steps=step, partial=partial, estimator=estimator, missing=missing)
         if waves is not None:
             options.update(client=client, session=session, waves=_waves(waves))
         with _fitting("measurement invariance"):
-            res = als.measurement_invariance(frame, text, ordered=True if ordered else None, **options,
-                                             **_level(conf_level))
+            res = als.measurement_invariance(frame, text, ordered=True if ordered else (ordered_item or None),
+                                             **options, **_level(conf_level))
         _show(res, format, "invariance", {"table": res.table},
               lavaan={s: res.to_lavaan(s) for s in res.table["step"]})
         _write_csv(res.table, out)

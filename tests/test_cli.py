@@ -696,6 +696,24 @@ def test_fit_sem_and_invariance_with_ordered_items_next_to_continuous_ones_pairw
                                           "pairwise"))
 
 
+def test_invariance_with_ordered_items_next_to_continuous_ones():
+    """--ordered-item NAME (repeatable) for a mix: the CLI gives what measurement_invariance gives; with --ordered too,
+    or naming a variable outside the model, it is bad input."""
+    data = Path(__file__).resolve().parent / "sem" / "fixtures" / "ordinal" / "mixed_invariance.csv"
+    model = "F1 =~ y1 + u1 + u2 + y2\nF2 =~ u3 + u4 + y3 + u5"
+    items = ["u1", "u2", "u3", "u4", "u5"]
+    args = ["invariance", data, "-m", model, "--group", "g", "--step", "configural", "--step", "scalar"]
+    doc = _json(invoke(*args, *[a for u in items for a in ("--ordered-item", u)], "--format", "json"))
+    direct = allianceStats.measurement_invariance(pd.read_csv(data), model, group="g", ordered=items,
+                                                  steps=("configural", "scalar"))
+    table = pd.DataFrame(doc["tables"]["table"])
+    assert table["chisq_scaled"].to_numpy() == pytest.approx(direct.table["chisq_scaled"].to_numpy(), rel=1e-9)
+    assert "y1 ~ c(NA, NA)*1 + c(nu.1, nu.1)*1" in doc["lavaan"]["scalar"] and "y1 |" not in doc["lavaan"]["scalar"]
+    both = one_line_error(invoke(*args, "--ordered", "--ordered-item", "u1"), 2)
+    assert "--ordered" in both and "--ordered-item" in both and "not both" in both
+    assert "not among the model's items" in bad_input(invoke(*args, "--ordered-item", "u9"))
+
+
 def test_fit_sem_estimator_missing_and_se(data_csv):
     base = ["fit", "sem", data_csv, "-m", "motivation ~ autonomy + competence", "--format", "json"]
     doc = _json(invoke(*base, "--estimator", "MLR", "--missing", "listwise"))

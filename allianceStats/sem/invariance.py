@@ -480,8 +480,8 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
         Identification of ordered items (theta by default, so that strict invariance can be tested).
     missing : {"listwise", "fiml", "pairwise"}
         Continuous items: complete rows (lavaan ``cfa``'s default) or FIML. Ordered items, alone or next to
-        continuous ones: listwise or pairwise (lavaan's ``missing = "pairwise"``, see ``fit_sem``). Across sessions a row is a client, so listwise keeps
-        the clients observed at every wave.
+        continuous ones: listwise or pairwise (lavaan's ``missing = "pairwise"``, see ``fit_sem``). Across
+        sessions a row is a client, so listwise keeps the clients observed at every wave.
     client : str
         Across sessions: the client column.
     session : str, optional
