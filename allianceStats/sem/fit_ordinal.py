@@ -98,6 +98,8 @@ def fit_sem_ordinal(data: pd.DataFrame, model: str, *, ordered: list[str], estim
         warn(msg, BoundaryWarning)
         messages.append(msg)
     params, vcov_df = parameter_table(done, est.theta, vcov, None, conf_level)  # type: ignore[arg-type]  # 6.
+    if problem.covariates:   # lavaan's std.all of a scale factor is 1 (with covariates y* has variance ≠ 1/Δ²)
+        params.loc[params["op"] == "~*~", "std_all"] = 1.0
     convergence = Convergence(converged=est.converged, iterations=est.iterations, optimizer="Gauss-Newton",
                               message=est.message, warnings=tuple(messages))
     options = dict(missing=missing, estimator=estimator, group=group,
@@ -105,6 +107,8 @@ def fit_sem_ordinal(data: pd.DataFrame, model: str, *, ordered: list[str], estim
                    conf_level=conf_level, ordered=list(problem.pt.ordered), parameterization=parameterization,
                    test=test, information="expected",
                    categories={v: list(c) for v, c in problem.categories.items()})
+    if problem.covariates:
+        options["conditional_x"] = list(problem.covariates)
     table = done.table.copy()
     table["estimate"] = row_estimates(table, est.theta)
     table.attrs["definitions"] = problem.pt.definitions

@@ -6,8 +6,16 @@ drops incomplete rows (listwise, lavaan's default for categorical data) or, with
 them, computes per group the sample statistics of :mod:`~allianceStats.sem.polychoric` (all items ordered,
 complete rows) or :mod:`~allianceStats.sem.polyserial` (continuous variables next to the ordered items — every
 model variable not in ``ordered`` — or missing values) and the weight matrix of the estimator, and returns an
-:class:`OrdinalProblem`. Continuous variables may be indicators or outcomes, not exogenous predictors (lavaan
-would switch to ``conditional.x``).
+:class:`OrdinalProblem`.
+
+Covariates (lavaan's ``conditional.x = TRUE``, its default with ordered items): an observed continuous or binary
+(0/1) variable that only predicts (``F ~ culture + age`` in a MIMIC model, ``u3 ~ culture`` for a direct effect)
+is conditioned on, as in lavaan: the statistics are the items' thresholds and slopes from probit regressions on
+the covariates and their residual polychoric correlations (:mod:`~allianceStats.sem.conditional`; Muthén 1984;
+Muthén, du Toit & Spisic 1997), the covariates' variances, covariances and means are fixed at their sample values
+(divisor n − 1, lavaan's ``cov.x``), and rows with a missing covariate are dropped. Not reproduced (clear errors):
+continuous outcomes or indicators next to covariates (lavaan's linear regressions of them on x),
+``missing="pairwise"`` with covariates, and ordered items as predictors.
 
 Categories: an item's categories are the distinct values observed in the whole table, in increasing order (as
 lavaan's ``ordered()``); the values must be whole numbers (``1, 2, 3`` or ``0, 1``) or a pandas ordered
@@ -40,8 +48,9 @@ import numpy as np
 import pandas as pd
 
 from ..data.checks import first_labels, require_columns, require_numeric
-from ..errors import DataWarning, FormulaError, IdentificationError, SchemaError
+from ..errors import DataWarning, FormulaError, IdentificationError, OptionError, SchemaError
 from ._messages import warn
+from .conditional import conditional_statistics
 from .model import GroupModel
 from .partable import RAM_OPS, ParTable, build_partable
 from .polychoric import OrdinalStatistics, ordinal_statistics
@@ -62,6 +71,10 @@ class GroupLayout:
     scale_rows: np.ndarray     # rows of the table holding the items' scale factors (theta: computed)
     ordinal: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))   # indices of the ordered items
     numeric: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))   # of the continuous variables
+    # conditional.x: the observed indices of the variables with statistics (y) and of the covariates (x); all the
+    # indices above then count within y
+    endo: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    exo: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
 
 @dataclass(frozen=True)
@@ -84,10 +97,16 @@ class OrdinalProblem:
     categories: dict[str, tuple]
     group_labels: tuple[Hashable, ...]
     missing: str = "listwise"
+    covariates: tuple[str, ...] = ()
 
     @property
     def observed(self) -> tuple[str, ...]:
         return self.pt.observed
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The variables the sample statistics describe (the observed ones except the covariates)."""
+        return tuple(v for v in self.pt.observed if v not in self.covariates)
 
     @property
     def n_obs_by_group(self) -> tuple[int, ...]:
@@ -198,11 +217,7 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
     continuous = [v for v in pt.observed if v not in n_th]
     exogenous = [v for v in continuous if v not in outcomes and any(s.op == "~" and s.rhs == v for s in statements)]
     if exogenous:
-        raise FormulaError(f"observed predictor(s) {exogenous} are exogenous covariates next to ordered "
-                           "items; lavaan fits such models with conditional.x = TRUE (probit regressions of the "
-                           "ordered items on the covariates), which allianceStats does not do. Make each covariate "
-                           "the single indicator of a latent variable (e.g. 'fx =~ x' and regress on fx), which "
-                           "lavaan fits the same way, or leave it out.")
+        _check_covariates(pt, exogenous, [v for v in continuous if v not in exogenous], missing)
     if continuous:
         require_numeric(data, continuous, where=where)
     single = [f"{v!r} (only the value {categories[v][0]!r})" for v in pt.observed if v in n_th and n_th[v] == 0]
@@ -265,18 +280,20 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
                              "their correlation cannot be estimated pairwise")
         if empty:
             continue
-        key = (tuple(pt.observed), group, lab, missing)
+        key = (tuple(pt.observed), tuple(exogenous), group, lab, missing)
         if cache is not None and key in cache:
             st = cache[key]
         else:
-            if any(numeric) or np.isnan(values).any():
+            if exogenous:
+                st = _conditional(values, pt.observed, exogenous, n_cat, lab if group is not None else None)
+            elif any(numeric) or np.isnan(values).any():
                 st = mixed_statistics(values, numeric, n_cat)
             else:
                 st = ordinal_statistics(values.astype(int), n_cat)
             if cache is not None:
                 cache[key] = st
         stats.append(st)
-        layouts.append(_layout(pt, g))
+        layouts.append(_layout(pt, g, exogenous))
         wkey = (*key, estimator)
         if cache is not None and wkey in cache:
             weights.append(cache[wkey])
@@ -286,17 +303,22 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
                 cache[wkey] = weights[-1]
     if empty:
         raise SchemaError(empty, source=where)
-    return OrdinalProblem(pt=pt, table=pt.table, models=group_models(pt.table, pt), stats=tuple(stats),
+    table = pt.table
+    if exogenous:
+        table = _fill_covariates(table, pt.observed, exogenous, Y, incomplete, gcol, labels)
+    return OrdinalProblem(pt=pt, table=table, models=group_models(table, pt), stats=tuple(stats),
                           layouts=tuple(layouts), weights=tuple(weights), estimator=estimator,
-                          categories=categories, group_labels=tuple(labels), missing=missing)
+                          categories=categories, group_labels=tuple(labels), missing=missing,
+                          covariates=tuple(exogenous))
 
 
-def _layout(pt: ParTable, g: int) -> GroupLayout:
+def _layout(pt: ParTable, g: int, covariates: Sequence[str] = ()) -> GroupLayout:
     tab = pt.table
-    item = {v: j for j, v in enumerate(pt.observed)}
+    names = [v for v in pt.observed if v not in covariates]
+    item = {v: j for j, v in enumerate(names)}
     ordered = set(pt.ordered)
-    ord_idx = np.array([j for j, v in enumerate(pt.observed) if v in ordered], dtype=int)
-    num_idx = np.array([j for j, v in enumerate(pt.observed) if v not in ordered], dtype=int)
+    ord_idx = np.array([j for j, v in enumerate(names) if v in ordered], dtype=int)
+    num_idx = np.array([j for j, v in enumerate(names) if v not in ordered], dtype=int)
     lhs, op, rhs = tab["lhs"].to_numpy(), tab["op"].to_numpy(), tab["rhs"].to_numpy()
     in_g = tab["group"].to_numpy() == g
     free, value = tab["free"].to_numpy(dtype=int), tab["value"].to_numpy(dtype=float)
@@ -317,8 +339,66 @@ def _layout(pt: ParTable, g: int) -> GroupLayout:
     scale_free[scale_item], scale_value[scale_item] = free[scale], value[scale]
     resid = np.flatnonzero(in_g & (op == "~~") & (lhs == rhs) & np.isin(lhs, list(ordered)))
     resid = resid[np.argsort([item[v] for v in lhs[resid]])]
+    endo = np.array([k for k, v in enumerate(pt.observed) if v not in covariates], dtype=int)
+    exo = np.array([k for k, v in enumerate(pt.observed) if v in covariates], dtype=int)
     return GroupLayout(j[order], th_free[order], th_value[order], scale_free, scale_value,
-                       tab.index[resid].to_numpy(dtype=int), tab.index[scale].to_numpy(dtype=int), ord_idx, num_idx)
+                       tab.index[resid].to_numpy(dtype=int), tab.index[scale].to_numpy(dtype=int), ord_idx, num_idx,
+                       endo if len(exo) else np.zeros(0, dtype=int), exo)
+
+
+def _check_covariates(pt: ParTable, exogenous: list[str], continuous_y: list[str], missing: str) -> None:
+    """What the conditional.x path (:mod:`~allianceStats.sem.conditional`) covers: ordered outcomes and
+    indicators, covariates fixed at their sample values (fixed.x), complete rows."""
+    if continuous_y:
+        raise FormulaError(f"continuous variable(s) {continuous_y} are outcomes or indicators in a model with "
+                           f"exogenous covariates {exogenous} and ordered items; lavaan fits such models with "
+                           "conditional.x = TRUE (linear regressions of the continuous variables on the "
+                           "covariates), which allianceStats reproduces only for ordered outcomes. Fit the model "
+                           "in lavaan, or make each covariate the single indicator of a latent variable "
+                           "('fx =~ x', regress on fx).")
+    if missing == "pairwise":
+        raise OptionError(f"missing='pairwise' with exogenous covariates {exogenous} is not reproduced (lavaan "
+                          "fits it with conditional.x = TRUE, probit regressions on the available rows); use "
+                          "missing='listwise' (rows with a missing value are dropped), or fit it in lavaan.")
+    tab = pt.table
+    own = tab[tab["lhs"].isin(exogenous) & tab["op"].isin(["~~", "~1"]) & tab["rhs"].isin([*exogenous, ""])]
+    if not own["exo"].all():
+        raise FormulaError(f"the syntax gives the covariates {exogenous} their own (co)variances or means; with "
+                           "ordered items they are conditioned on (lavaan's conditional.x = TRUE, fixed at the "
+                           "sample values). Remove those lines.")
+
+
+def _conditional(values: np.ndarray, observed: Sequence[str], covariates: Sequence[str], n_cat: Sequence[int],
+                 label: Hashable | None) -> OrdinalStatistics:
+    """The conditional.x statistics of one group (:func:`~allianceStats.sem.conditional.conditional_statistics`)
+    after checking that the covariates are not collinear."""
+    x = [k for k, v in enumerate(observed) if v in covariates]
+    y = [k for k, v in enumerate(observed) if v not in covariates]
+    X = values[:, x]
+    design = np.column_stack([np.ones(len(X)), X])
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        where = "" if label is None else f" in group {label!r}"
+        raise IdentificationError(f"the covariates {list(covariates)} are collinear (or constant){where}: the "
+                                  "probit regressions of the ordered items on them are not identified; drop one.")
+    return conditional_statistics(values[:, y].astype(int), X, [n_cat[k] for k in y])
+
+
+def _fill_covariates(table: pd.DataFrame, observed: Sequence[str], covariates: Sequence[str], Y: np.ndarray,
+                     incomplete: np.ndarray, gcol: np.ndarray | None, labels: Sequence[Hashable]) -> pd.DataFrame:
+    """The fixed.x rows (the covariates' variances, covariances and means) at their sample values per group
+    (covariances with divisor n − 1, as lavaan's ``cov.x``)."""
+    table = table.copy()
+    idx = [list(observed).index(v) for v in covariates]
+    is_exo, grp = table["exo"].to_numpy(dtype=bool), table["group"].to_numpy()
+    for g, lab in enumerate(labels, start=1):
+        rows = ~incomplete if gcol is None else (~incomplete & (gcol == lab))
+        X = Y[rows][:, idx]
+        mean, cov = X.mean(axis=0), np.atleast_2d(np.cov(X, rowvar=False, ddof=1))
+        pos = {v: k for k, v in enumerate(covariates)}
+        for r in np.flatnonzero(is_exo & (grp == g)):
+            lhs, op, rhs = str(table.at[r, "lhs"]), str(table.at[r, "op"]), str(table.at[r, "rhs"])
+            table.at[r, "value"] = float(mean[pos[lhs]]) if op == "~1" else float(cov[pos[lhs]][pos[rhs]])
+    return table
 
 
 def _weights(stats: OrdinalStatistics, estimator: str) -> np.ndarray:

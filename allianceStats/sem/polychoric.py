@@ -195,6 +195,12 @@ class OrdinalStatistics:
     numeric: tuple[bool, ...] = ()
     means: np.ndarray | None = None
     variances: np.ndarray | None = None
+    slopes: np.ndarray | None = None
+
+    @property
+    def n_slopes(self) -> int:
+        """Number of slopes on exogenous covariates (``conditional.x``, :mod:`~allianceStats.sem.conditional`)."""
+        return 0 if self.slopes is None else int(self.slopes.size)
 
     @property
     def n_thresholds(self) -> int:
@@ -207,9 +213,9 @@ class OrdinalStatistics:
 
     @property
     def n_univariate(self) -> int:
-        """Where the covariances start in ``wls_obs``: thresholds and (negative) means, then the variances of the
-        continuous variables."""
-        return self.n_thresholds + 2 * self.n_numeric
+        """Where the covariances start in ``wls_obs``: thresholds and (negative) means, the slopes on the
+        covariates (if any), then the variances of the continuous variables."""
+        return self.n_thresholds + 2 * self.n_numeric + self.n_slopes
 
     @property
     def cov(self) -> np.ndarray:

@@ -16,6 +16,13 @@ items are then 1/δ_j² minus their explained variance, not parameters) and δ_j
 :mod:`~allianceStats.sem.polyserial`) keeps its scale (δ_j = 1 under both): its statistics are −μ_j (in the
 threshold block), its variance Σ_jj, and its covariances δ_i Σ_ij with the other variables.
 
+With exogenous covariates x (lavaan's ``conditional.x``, :mod:`~allianceStats.sem.conditional`) the statistics
+describe y* given x, so the model side is the reduced form of the joint model given x: intercepts
+a = μ*_y − Π μ_x, slopes Π = Σ*_yx Σ_xx⁻¹ (= Λ(I − B)⁻¹Γ) and residual covariances Σ*_y|x = Σ*_yy − Π Σ*_xy, with
+τ̃_jc = (τ_jc − a_j) δ_j, the scaled slopes δ_j Π_jk (column by column, after the thresholds) and
+ρ̃_ij = δ_i δ_j Σ*_y|x,ij; δ_j = (Σ*_y|x,jj)^(−1/2) under theta, and the residual variances of the items under
+delta are 1/δ_j² minus the variance explained given x.
+
 Estimation
 ----------
 θ̂ minimises F(θ) = Σ_g (n_g − 1) (s_g − σ_g(θ))ᵀ W_g (s_g − σ_g(θ)), s_g the sample statistics
@@ -90,12 +97,15 @@ def group_moments(gm: GroupModel, layout: GroupLayout, theta: np.ndarray, parame
                   *, jacobian: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """σ_g(θ) = (standardised thresholds and −means, variances of continuous variables, correlations and
     covariances below the diagonal column by column) and ∂σ_g/∂θ (q × m)."""
-    p = gm.p
-    if jacobian:
+    q = len(theta)
+    slopes = d_slopes = None
+    if len(layout.exo):
+        mu, sigma, slopes, dmu, dsig, d_slopes = conditional_moments(gm, layout, theta, jacobian=jacobian)
+    elif jacobian:
         mu, sigma, dmu, dsig = gm.jacobian(theta)
     else:
         mu, sigma = gm.implied(theta)
-    q = len(theta)
+    p = len(mu)
     tau = np.where(layout.th_free > 0, theta[np.maximum(layout.th_free, 1) - 1], layout.th_value)
     diag = np.diag(sigma).copy()
     num = layout.numeric
@@ -103,7 +113,8 @@ def group_moments(gm: GroupModel, layout: GroupLayout, theta: np.ndarray, parame
         delta = np.where(layout.scale_free > 0, theta[np.maximum(layout.scale_free, 1) - 1], layout.scale_value)
     else:
         if np.any(diag <= 0):
-            return np.full(len(tau) + len(num) + p * (p - 1) // 2, np.nan), None
+            n_sl = 0 if slopes is None else slopes.size
+            return np.full(len(tau) + n_sl + len(num) + p * (p - 1) // 2, np.nan), None
         delta = 1.0 / np.sqrt(diag)
         delta[num] = 1.0                    # continuous variables keep their scale
     it = layout.th_item
@@ -111,7 +122,8 @@ def group_moments(gm: GroupModel, layout: GroupLayout, theta: np.ndarray, parame
     il, jl = np.tril_indices(p, -1)
     order = np.lexsort((il, jl))            # column by column below the diagonal (lavaan's vech order)
     il, jl = il[order], jl[order]
-    moments = np.r_[centred * delta[it], diag[num], delta[il] * delta[jl] * sigma[il, jl]]
+    scaled_slopes = np.zeros(0) if slopes is None else (delta[:, None] * slopes).ravel(order="F")
+    moments = np.r_[centred * delta[it], scaled_slopes, diag[num], delta[il] * delta[jl] * sigma[il, jl]]
     if not jacobian:
         return moments, None
     if parameterization == "delta":
@@ -128,7 +140,33 @@ def group_moments(gm: GroupModel, layout: GroupLayout, theta: np.ndarray, parame
     d_var = dsig[:, num, num]
     d_rho = (delta[il] * delta[jl])[None, :] * dsig[:, il, jl] + sigma[il, jl][None, :] * (
         d_delta[:, il] * delta[jl][None, :] + delta[il][None, :] * d_delta[:, jl])
-    return moments, np.hstack([d_th, d_var, d_rho])
+    if slopes is None:
+        return moments, np.hstack([d_th, d_var, d_rho])
+    d_sl = delta[None, :, None] * d_slopes + slopes[None] * d_delta[:, :, None]      # (q, p, k)
+    return moments, np.hstack([d_th, d_sl.transpose(0, 2, 1).reshape(q, -1), d_var, d_rho])
+
+
+def conditional_moments(gm: GroupModel, layout: GroupLayout, theta: np.ndarray, *, jacobian: bool = True):
+    """The reduced form given the covariates x (lavaan's ``conditional.x``): intercepts a = μ_y − Π μ_x, slopes
+    Π = Σ_yx Σ_xx⁻¹ and residual covariances Σ_y|x = Σ_yy − Π Σ_xy of the joint model (x fixed at its sample
+    moments, so a, Π and Σ_y|x do not depend on them: Π = Λ(I − B)⁻¹Γ), with their derivatives when
+    ``jacobian``: (a, Σ_y|x, Π, da, dΣ_y|x, dΠ) with derivatives over θ first (None without ``jacobian``)."""
+    y, x = layout.endo, layout.exo
+    if jacobian:
+        mu, sigma, dmu, dsig = gm.jacobian(theta)
+    else:
+        mu, sigma = gm.implied(theta)
+    Sxx_inv = np.linalg.inv(sigma[np.ix_(x, x)])
+    Pi = sigma[np.ix_(y, x)] @ Sxx_inv
+    a = mu[y] - Pi @ mu[x]
+    S = sigma[np.ix_(y, y)] - Pi @ sigma[np.ix_(x, y)]
+    if not jacobian:
+        return a, S, Pi, None, None, None
+    dSyx = dsig[:, y][:, :, x]
+    dPi = (dSyx - Pi[None] @ dsig[:, x][:, :, x]) @ Sxx_inv
+    da = dmu[:, y] - dPi @ mu[x] - dmu[:, x] @ Pi.T
+    dS = dsig[:, y][:, :, y] - dPi @ sigma[np.ix_(x, y)] - Pi[None] @ dsig[:, x][:, :, y]
+    return a, S, Pi, da, dS, dPi
 
 
 def _weighted(W: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -161,7 +199,7 @@ def start_values(problem: OrdinalProblem) -> np.ndarray:
     npar = problem.pt.npar
     theta = np.zeros(npar)
     counts = np.zeros(npar)
-    observed = list(problem.observed)
+    observed = list(problem.variables)
     for g, st in enumerate(problem.stats, start=1):
         sub = table[table["group"] == g]
         R = st.cor
@@ -413,11 +451,12 @@ def _rmsea(x2: float, df: float, N: int, G: int) -> float:
 def srmr_correlations(problem: OrdinalProblem, theta: np.ndarray) -> float:
     """SRMR of the correlations (lavaan's ``srmr_bentler_nomean`` for categorical data), groups weighted by f_g;
     with continuous variables the covariance residuals are divided by the observed SDs and their variances'
-    residuals by the observed variances."""
+    residuals by the observed variances. With covariates (conditional.x) the residual correlations given x, over
+    p(p − 1)/2 + p + k elements (k covariates), as lavaan's ``lav_residuals_summary``."""
     value = 0.0
     for fg, gm, lay, st in zip(_fractions(problem), problem.models, problem.layouts, problem.stats):
         sig, _ = group_moments(gm, lay, theta, problem.parameterization, jacobian=False)
-        p = len(problem.observed)
+        p = len(problem.variables)
         nu = st.n_univariate
         resid = st.wls_obs[nu:] - sig[nu:]
         total = 0.0
@@ -429,7 +468,9 @@ def srmr_correlations(problem: OrdinalProblem, theta: np.ndarray) -> float:
             s_var = st.wls_obs[nu - st.n_numeric:nu]
             total += float(np.sum(((s_var - sig[nu - st.n_numeric:nu]) / s_var) ** 2))
         total += float(np.sum(resid ** 2))
-        value += fg * np.sqrt(total / (p * (p + 1) / 2))
+        # lavaan counts the covariates in the number of variables (object@pta$nvar), though they have no residuals
+        p_all = p + len(lay.exo)
+        value += fg * np.sqrt(total / (p * (p - 1) / 2 + p_all))
     return float(value)
 
 
@@ -482,7 +523,10 @@ def completed_table(problem: OrdinalProblem, theta: np.ndarray) -> pd.DataFrame:
     parameterization (1/δ_j² minus the variance the model explains; lavaan's ``setResidualElements``)."""
     table = problem.table.copy()
     for gm, lay in zip(problem.models, problem.layouts):
-        _, sigma = gm.implied(theta)
+        if len(lay.exo):   # the residual variances given the covariates
+            sigma = conditional_moments(gm, lay, theta, jacobian=False)[1]
+        else:
+            _, sigma = gm.implied(theta)
         ordinal = lay.ordinal if len(lay.ordinal) or len(lay.numeric) else np.arange(gm.p)
         if problem.parameterization == "theta":
             table.loc[lay.scale_rows, "value"] = 1.0 / np.sqrt(np.diag(sigma)[ordinal])

@@ -146,13 +146,15 @@ def test_ordinal_model_errors(datcat, model, kwargs, error, match):
         fit_sem(datcat.assign(x=1.0), model, **args)
 
 
-def test_continuous_exogenous_predictors_next_to_ordered_items_are_refused(datcat):
-    # a continuous indicator is fine (polyserial; tests/sem/test_polyserial_fixtures.py), a covariate is not: lavaan
-    # would fit it with conditional.x = TRUE
+def test_continuous_covariates_next_to_ordered_items_are_conditioned_on(datcat):
+    # a continuous indicator is fine (polyserial; tests/sem/test_polyserial_fixtures.py), and so is a covariate:
+    # lavaan's conditional.x = TRUE (tests/sem/test_ordinal_mimic.py); a continuous outcome next to it is refused
     data = datcat.assign(x=np.linspace(0, 1, len(datcat)))
     assert fit_sem(data, "F =~ u1 + u2 + u3 + x", ordered=["u1", "u2", "u3"]).converged
-    with pytest.raises(FormulaError, match=r"\['x'\] are exogenous covariates .*conditional.x .*'fx =~ x'"):
-        fit_sem(data, "F =~ u1 + u2 + u3\nF ~ x", ordered=["u1", "u2", "u3"])
+    res = fit_sem(data, "F =~ u1 + u2 + u3\nF ~ x", ordered=["u1", "u2", "u3"])
+    assert res.converged and res.options["conditional_x"] == ["x"]
+    with pytest.raises(FormulaError, match=r"\['u4'\] are outcomes or indicators .*conditional.x .*'fx =~ x'"):
+        fit_sem(data.assign(u4=data["u4"] * 1.5), "F =~ u1 + u2 + u3 + u4\nF ~ x", ordered=["u1", "u2", "u3"])
 
 
 def test_comparing_least_squares_and_ml_fits_is_refused(datcat):
