@@ -142,10 +142,20 @@ class ProbitFit:
                           -self.X * ((f1 - f2) / p)[:, None]])
 
 
-class _ResidualPair:
-    """Two probit fits: the bivariate likelihood of each row given x and its derivatives."""
+class _Rows:
+    """The per-row quantities of a :class:`ProbitFit` on a subset of its rows (pairwise-available data)."""
 
-    def __init__(self, a: ProbitFit, b: ProbitFit):
+    def __init__(self, fit: ProbitFit, keep: np.ndarray | None):
+        take = slice(None) if keep is None else keep
+        self.z1, self.z2 = fit.z1[take], fit.z2[take]
+        self.Y1, self.Y2, self.X = fit.Y1[take], fit.Y2[take], fit.X[take]
+
+
+class _ResidualPair:
+    """Two probit fits (on the rows where both items are observed): the bivariate likelihood of each row given x
+    and its derivatives."""
+
+    def __init__(self, a: _Rows, b: _Rows):
         self.a, self.b = a, b
 
     def lik(self, rho: float) -> np.ndarray:
@@ -221,9 +231,11 @@ def conditional_statistics(codes: np.ndarray, X: np.ndarray, n_categories: Seque
     Parameters
     ----------
     codes : ndarray (n, p)
-        The ordered items as integer codes 0..K_j−1 (complete rows).
+        The ordered items as integer codes 0..K_j−1; NaN where missing (``missing="pairwise"``: each probit
+        regression uses the rows where its item is observed, each correlation the rows where both are, and a
+        missing value contributes zero scores, as lavaan).
     X : ndarray (n, k)
-        The exogenous covariates (complete rows).
+        The exogenous covariates (complete).
     n_categories : sequence of int
         K_j of each item.
 
@@ -242,11 +254,14 @@ def conditional_statistics(codes: np.ndarray, X: np.ndarray, n_categories: Seque
     >>> st.wls_obs.shape, st.gamma.shape   # 6 thresholds, 3 slopes, 3 correlations
     ((12,), (12, 12))
     """
-    codes = np.asarray(codes, dtype=int)
+    codes = np.asarray(codes, dtype=float)
     X = np.asarray(X, dtype=float)
     n, p = codes.shape
     k = X.shape[1]
-    fits = [ProbitFit(codes[:, j], X, int(n_categories[j])) for j in range(p)]
+    obs = ~np.isnan(codes)
+    complete = bool(obs.all())
+    icodes = np.where(obs, codes, 0).astype(int)
+    fits = [ProbitFit(icodes[obs[:, j], j], X[obs[:, j]], int(n_categories[j])) for j in range(p)]
     nth = [f.nth for f in fits]
     th_start = np.r_[0, np.cumsum(nth)[:-1]].astype(int)
     n_th = int(sum(nth))
@@ -258,19 +273,21 @@ def conditional_statistics(codes: np.ndarray, X: np.ndarray, n_categories: Seque
 
     sc_uni = np.zeros((n, n_a11))
     for j, f in enumerate(fits):
-        sc_uni[:, block(j)] = f.scores()
+        sc_uni[np.ix_(obs[:, j], block(j))] = f.scores()
     pairs = _pairs(p)
     cor = np.eye(p)
     sc_cor = np.zeros((n, len(pairs)))
     A21 = np.zeros((len(pairs), n_a11))
     for q, (i, j) in enumerate(pairs):
-        pair = _ResidualPair(fits[i], fits[j])
-        ci, cj = codes[:, i], codes[:, j]
+        both = obs[:, i] & obs[:, j]
+        pair = _ResidualPair(_Rows(fits[i], None if complete else both[obs[:, i]]),
+                             _Rows(fits[j], None if complete else both[obs[:, j]]))
+        ci, cj = icodes[both, i], icodes[both, j]
         r0 = float(np.corrcoef(ci, cj)[0, 1]) if ci.std() > 0 and cj.std() > 0 else 0.0
         rho = _maximise(pair, r0 if abs(r0) < 1 else 0.0)
         cor[i, j] = cor[j, i] = rho
         s = pair.scores(rho)
-        sc_cor[:, q] = s["rho"]
+        sc_cor[both, q] = s["rho"]
         A21[q, block(i)] = s["rho"] @ s["a"]
         A21[q, block(j)] = s["rho"] @ s["b"]
     scores = np.hstack([sc_uni, sc_cor])

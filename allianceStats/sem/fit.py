@@ -178,8 +178,8 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
         indicators or outcomes. An observed continuous or binary (0/1) variable that only predicts (the MIMIC model
         ``F ~ culture + age``, a direct effect ``u3 ~ culture`` for DIF) is a covariate conditioned on, as lavaan's
         default ``conditional.x = TRUE``: probit regressions of the items on the covariates, residual polychoric
-        correlations (:mod:`allianceStats.sem.conditional`; Muthén 1984). Not with continuous outcomes or
-        indicators in the same model, nor with ``missing="pairwise"``; ordered items cannot be predictors.
+        correlations (:mod:`allianceStats.sem.conditional`; Muthén 1984), also with ``missing="pairwise"``. Not
+        with continuous outcomes or indicators in the same model; ordered items cannot be predictors.
     parameterization : {"delta", "theta"}
         Identification of the latent responses of ordered items (lavaan's ``parameterization=``).
     sample_cov : DataFrame, list or dict of DataFrame, optional

@@ -13,9 +13,10 @@ Covariates (lavaan's ``conditional.x = TRUE``, its default with ordered items): 
 is conditioned on, as in lavaan: the statistics are the items' thresholds and slopes from probit regressions on
 the covariates and their residual polychoric correlations (:mod:`~allianceStats.sem.conditional`; Muthén 1984;
 Muthén, du Toit & Spisic 1997), the covariates' variances, covariances and means are fixed at their sample values
-(divisor n − 1, lavaan's ``cov.x``), and rows with a missing covariate are dropped. Not reproduced (clear errors):
-continuous outcomes or indicators next to covariates (lavaan's linear regressions of them on x),
-``missing="pairwise"`` with covariates, and ordered items as predictors.
+(divisor n − 1, lavaan's ``cov.x``), and rows with a missing covariate are dropped (with ``missing="pairwise"``
+too, and then rows missing every item; each probit regression and correlation uses the available values). Not
+reproduced (clear errors): continuous outcomes or indicators next to covariates (lavaan's linear regressions of
+them on x), and ordered items as predictors.
 
 Categories: an item's categories are the distinct values observed in the whole table, in increasing order (as
 lavaan's ``ordered()``); the values must be whole numbers (``1, 2, 3`` or ``0, 1``) or a pandas ordered
@@ -48,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.checks import first_labels, require_columns, require_numeric
-from ..errors import DataWarning, FormulaError, IdentificationError, OptionError, SchemaError
+from ..errors import DataWarning, FormulaError, IdentificationError, SchemaError
 from ._messages import warn
 from .conditional import conditional_statistics
 from .model import GroupModel
@@ -217,7 +218,7 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
     continuous = [v for v in pt.observed if v not in n_th]
     exogenous = [v for v in continuous if v not in outcomes and any(s.op == "~" and s.rhs == v for s in statements)]
     if exogenous:
-        _check_covariates(pt, exogenous, [v for v in continuous if v not in exogenous], missing)
+        _check_covariates(pt, exogenous, [v for v in continuous if v not in exogenous])
     if continuous:
         require_numeric(data, continuous, where=where)
     single = [f"{v!r} (only the value {categories[v][0]!r})" for v in pt.observed if v in n_th and n_th[v] == 0]
@@ -232,7 +233,19 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
         if inf_cols:
             raise SchemaError([f"column {v!r} has infinite values; replace them or set them missing"
                                for v in inf_cols], source=where)
-    if missing == "pairwise":
+    if missing == "pairwise" and exogenous:   # lavaan: rows missing a covariate go (fixed.x), then empty rows
+        is_x = np.array([v in exogenous for v in pt.observed])
+        miss_x = np.isnan(Y[:, is_x]).any(axis=1)
+        if miss_x.any():
+            warn(f"{int(miss_x.sum())} row(s) with a missing covariate {list(exogenous)} were dropped (as lavaan "
+                 "does with fixed.x = TRUE).", DataWarning)
+        empty_y = ~miss_x & np.isnan(Y[:, ~is_x]).all(axis=1)
+        if empty_y.any():
+            warn(f"{int(empty_y.sum())} row(s) missing every ordered item were dropped (as lavaan does).",
+                 DataWarning)
+        incomplete = miss_x | empty_y
+        x_rows_out = miss_x     # lavaan's cov.x and mean.x still count the empty rows
+    elif missing == "pairwise":
         incomplete = np.isnan(Y).all(axis=1)
         if incomplete.any():
             warn(f"{int(incomplete.sum())} row(s) missing every model variable were dropped (as lavaan does).",
@@ -243,6 +256,8 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
             warn(f"{int(incomplete.sum())} row(s) with a missing value in the model variables were dropped "
                  "(listwise deletion, lavaan's default for categorical data; missing='pairwise' uses them).",
                  DataWarning)
+    if not (missing == "pairwise" and exogenous):
+        x_rows_out = incomplete
     labels: list[Hashable] = [1] if group is None else list(pd.unique(data[group]))
     gcol = None if group is None else data[group].to_numpy()
     stats, layouts, weights = [], [], []
@@ -305,7 +320,7 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
         raise SchemaError(empty, source=where)
     table = pt.table
     if exogenous:
-        table = _fill_covariates(table, pt.observed, exogenous, Y, incomplete, gcol, labels)
+        table = _fill_covariates(table, pt.observed, exogenous, Y, x_rows_out, gcol, labels)
     return OrdinalProblem(pt=pt, table=table, models=group_models(table, pt), stats=tuple(stats),
                           layouts=tuple(layouts), weights=tuple(weights), estimator=estimator,
                           categories=categories, group_labels=tuple(labels), missing=missing,
@@ -346,9 +361,9 @@ def _layout(pt: ParTable, g: int, covariates: Sequence[str] = ()) -> GroupLayout
                        endo if len(exo) else np.zeros(0, dtype=int), exo)
 
 
-def _check_covariates(pt: ParTable, exogenous: list[str], continuous_y: list[str], missing: str) -> None:
+def _check_covariates(pt: ParTable, exogenous: list[str], continuous_y: list[str]) -> None:
     """What the conditional.x path (:mod:`~allianceStats.sem.conditional`) covers: ordered outcomes and
-    indicators, covariates fixed at their sample values (fixed.x), complete rows."""
+    indicators, covariates fixed at their sample values (fixed.x)."""
     if continuous_y:
         raise FormulaError(f"continuous variable(s) {continuous_y} are outcomes or indicators in a model with "
                            f"exogenous covariates {exogenous} and ordered items; lavaan fits such models with "
@@ -356,10 +371,6 @@ def _check_covariates(pt: ParTable, exogenous: list[str], continuous_y: list[str
                            "covariates), which allianceStats reproduces only for ordered outcomes. Fit the model "
                            "in lavaan, or make each covariate the single indicator of a latent variable "
                            "('fx =~ x', regress on fx).")
-    if missing == "pairwise":
-        raise OptionError(f"missing='pairwise' with exogenous covariates {exogenous} is not reproduced (lavaan "
-                          "fits it with conditional.x = TRUE, probit regressions on the available rows); use "
-                          "missing='listwise' (rows with a missing value are dropped), or fit it in lavaan.")
     tab = pt.table
     own = tab[tab["lhs"].isin(exogenous) & tab["op"].isin(["~~", "~1"]) & tab["rhs"].isin([*exogenous, ""])]
     if not own["exo"].all():
@@ -380,13 +391,13 @@ def _conditional(values: np.ndarray, observed: Sequence[str], covariates: Sequen
         where = "" if label is None else f" in group {label!r}"
         raise IdentificationError(f"the covariates {list(covariates)} are collinear (or constant){where}: the "
                                   "probit regressions of the ordered items on them are not identified; drop one.")
-    return conditional_statistics(values[:, y].astype(int), X, [n_cat[k] for k in y])
+    return conditional_statistics(values[:, y], X, [n_cat[k] for k in y])
 
 
 def _fill_covariates(table: pd.DataFrame, observed: Sequence[str], covariates: Sequence[str], Y: np.ndarray,
                      incomplete: np.ndarray, gcol: np.ndarray | None, labels: Sequence[Hashable]) -> pd.DataFrame:
     """The fixed.x rows (the covariates' variances, covariances and means) at their sample values per group
-    (covariances with divisor n − 1, as lavaan's ``cov.x``)."""
+    (covariances with divisor n − 1, as lavaan's ``cov.x``), from the rows not in ``incomplete``."""
     table = table.copy()
     idx = [list(observed).index(v) for v in covariates]
     is_exo, grp = table["exo"].to_numpy(dtype=bool), table["group"].to_numpy()

@@ -4,7 +4,10 @@ Reference values: ``fixtures/ordinal/mimic_fixtures.json``, written by ``fixture
 from seeded simulated data (``mimic.csv``: six four-category items, a binary covariate ``culture`` and a
 continuous ``age``, a direct effect of culture on u3, two sites). Cases: (a) ``mimic_delta`` the MIMIC model,
 (b) ``mimic_dif`` with the direct effect ``u3 ~ culture``, (c) ``mimic_theta`` (b) under the theta
-parameterization, (d) ``mimic_groups`` (a) in two groups; and ``lavTestLRT`` of (b) against (a).
+parameterization, (d) ``mimic_groups`` (a) in two groups; and ``lavTestLRT`` of (b) against (a). With
+``missing="pairwise"`` (``mimic_missing.csv``, 5% of each item missing): ``pairwise_delta`` (a), and
+``pairwise_groups_theta`` (b) in two groups under theta, with rows missing a covariate or every item
+(``mimic_missing_x.csv``; lavaan drops them).
 Tolerances, per quantity (never averaged):
 
 - sample statistics (``wls.obs``: thresholds, slopes, residual polychoric correlations): 1e-6 absolute;
@@ -22,14 +25,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allianceStats.errors import DataWarning, FormulaError, IdentificationError, OptionError
+from allianceStats.errors import DataWarning, FormulaError, IdentificationError
 from allianceStats.sem import compare_sem, fit_sem
 from allianceStats.sem.conditional import ProbitFit, conditional_statistics
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "ordinal"
 REF = json.loads((FIX / "mimic_fixtures.json").read_text())
 DATA = pd.read_csv(FIX / "mimic.csv")
-CASES = ["mimic_delta", "mimic_dif", "mimic_theta", "mimic_groups"]
+CASES = ["mimic_delta", "mimic_dif", "mimic_theta", "mimic_groups", "pairwise_delta", "pairwise_groups_theta"]
 ITEMS = [f"u{j}" for j in range(1, 7)]
 FIT_EXACT = ("chisq", "df", "baseline.chisq", "baseline.df", "npar")
 FIT_SCALED = ("chisq.scaled", "df.scaled", "pvalue", "pvalue.scaled", "chisq.scaling.factor", "chisq.shift.parameter",
@@ -40,10 +43,19 @@ FIT_SCALED = ("chisq.scaled", "df.scaled", "pvalue", "pvalue.scaled", "chisq.sca
 
 def _fit(case):
     args = case["args"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")   # complete data: nothing dropped, nothing to warn about
-        return fit_sem(DATA, case["model"], ordered=args["ordered"], estimator=args["estimator"],
-                       parameterization=args["parameterization"], group=args.get("group"), missing=args["missing"])
+    data = pd.read_csv(FIX / args["data"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fit_sem(data, case["model"], ordered=args["ordered"], estimator=args["estimator"],
+                      parameterization=args["parameterization"], group=args.get("group"), missing=args["missing"])
+    messages = [str(w.message) for w in caught]
+    if args["data"] == "mimic_missing_x.csv":   # lavaan drops these rows too (its nobs: 296 and 300)
+        assert len(messages) == 2 and "3 row(s) with a missing covariate" in messages[0]
+        assert "1 row(s) missing every ordered item" in messages[1]
+    else:
+        assert messages == []
+    assert list(res.n_obs_by_group) == list(np.atleast_1d(case["nobs"]))
+    return res
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +73,9 @@ def _merged(res, case):
     return m
 
 
-def test_the_fixture_records_versions_and_lavaan_conditions_on_the_covariates():
+def test_the_fixture_records_versions_and_cases():
     assert REF["versions"]["lavaan"] == "0.6.14"
     assert set(CASES) <= set(REF)
-    # lavaan fits missing = "pairwise" with covariates; we refuse it (test below), so the fixture says what lavaan did
-    assert REF["lavaan_messages"]["pairwise_covariates"].startswith("fitted; conditional.x = TRUE")
 
 
 @pytest.mark.parametrize("key", CASES)
@@ -153,8 +163,6 @@ def test_what_is_not_reproduced_is_refused_clearly():
     data = DATA.assign(score=DATA["age"] / 10 + DATA["u1"])
     with pytest.raises(FormulaError, match=r"continuous variable\(s\) \['score'\] .*conditional.x"):
         fit_sem(data, "F =~ u1 + u2 + u3 + score\nF ~ culture", ordered=ITEMS[:3])
-    with pytest.raises(OptionError, match="missing='pairwise' with exogenous covariates"):
-        fit_sem(DATA, "F =~ u1 + u2 + u3\nF ~ culture", ordered=ITEMS[:3], missing="pairwise")
     with pytest.raises(FormulaError, match=r"\['u4'\] are exogenous predictors"):   # ordered covariates
         fit_sem(DATA, "F =~ u1 + u2 + u3\nF ~ u4", ordered=ITEMS)
     with pytest.raises(FormulaError, match="their own"), pytest.warns(DataWarning, match="fixed.x = FALSE"):
