@@ -38,9 +38,10 @@ from .wls import ROBUST, completed_table, estimate_wls, wls_fit_measures, wls_vc
 
 
 def ordered_items(model: str, data: Any, ordered: Sequence[str] | bool | None) -> list[str]:
-    """The ordered items as a list (``True``: every observed variable of the model that is a column of ``data``).
+    """The ordered items as a list (``True``: every observed endogenous variable of the model that is a column of
+    ``data`` — as lavaan's ``ordered = TRUE``, not the covariates that only predict).
 
-    >>> ordered_items("F =~ a + b", pd.DataFrame({"a": [1], "b": [2]}), True)
+    >>> ordered_items("F =~ a + b\\nF ~ x", pd.DataFrame({"a": [1], "b": [2], "x": [0.5]}), True)
     ['a', 'b']
     """
     if ordered is None or ordered is False:
@@ -50,7 +51,9 @@ def ordered_items(model: str, data: Any, ordered: Sequence[str] | bool | None) -
         latent = {s.lhs for s in statements if s.op == "=~"}
         names = [v for s in statements for v in (s.lhs, s.rhs if s.op != "|" else "") if v]
         columns = set(data.columns) if isinstance(data, pd.DataFrame) else set()
-        return [v for v in dict.fromkeys(names) if v not in latent and v in columns]
+        outcomes = {s.lhs for s in statements if s.op == "~"} | {s.rhs for s in statements if s.op == "=~"}
+        covariates = {s.rhs for s in statements if s.op == "~"} - outcomes - latent
+        return [v for v in dict.fromkeys(names) if v not in latent and v not in covariates and v in columns]
     if isinstance(ordered, str) or not all(isinstance(v, str) for v in ordered):
         raise OptionError(f"ordered= must be a list of column names (or True for all), got {ordered!r}")
     return list(dict.fromkeys(ordered))

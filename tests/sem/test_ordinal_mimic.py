@@ -124,6 +124,10 @@ def test_residual_variances_are_conditional_on_the_covariates(fits):
     lam = params.loc[("F", "=~", "u2"), "estimate"]
     assert params.loc[("u2", "~~", "u2"), "estimate"] == pytest.approx(1 - lam ** 2 * psi, rel=1e-10)
     assert fits["mimic_delta"].options["conditional_x"] == ["culture", "age"]
+    # ordered=True: every endogenous observed variable, as lavaan's ordered = TRUE (not the covariates)
+    again = fit_sem(DATA, REF["mimic_delta"]["model"], ordered=True)
+    assert again.options["ordered"] == ITEMS
+    np.testing.assert_allclose(again.theta, fits["mimic_delta"].theta, rtol=1e-12)
 
 
 def test_satorra_2000_difference_of_the_dif_model_equals_lavtestlrt(fits):
