@@ -450,8 +450,9 @@ def _rmsea(x2: float, df: float, N: int, G: int) -> float:
 
 def srmr_correlations(problem: OrdinalProblem, theta: np.ndarray) -> float:
     """SRMR of the correlations (lavaan's ``srmr_bentler_nomean`` for categorical data), groups weighted by f_g;
-    with continuous variables the covariance residuals are divided by the observed SDs and their variances'
-    residuals by the observed variances. With covariates (conditional.x) the residual correlations given x, over
+    with continuous variables the covariance residuals are divided by the observed SDs; the variances' residuals
+    are left out (the diagonal of a correlation residual), though the divisor still counts p diagonal elements,
+    as lavaan. With covariates (conditional.x) the residual correlations given x, over
     p(p − 1)/2 + p + k elements (k covariates), as lavaan's ``lav_residuals_summary``."""
     value = 0.0
     for fg, gm, lay, st in zip(_fractions(problem), problem.models, problem.layouts, problem.stats):
@@ -460,13 +461,11 @@ def srmr_correlations(problem: OrdinalProblem, theta: np.ndarray) -> float:
         nu = st.n_univariate
         resid = st.wls_obs[nu:] - sig[nu:]
         total = 0.0
-        if st.n_numeric:   # covariances by the observed SDs; variances relative to the observed ones
+        if st.n_numeric:   # covariances by the observed SDs (lavaan: no term for the variances)
             sd = np.sqrt(np.diag(st.cov))
             il, jl = np.tril_indices(p, -1)
             order = np.lexsort((il, jl))
             resid = resid / (sd[il[order]] * sd[jl[order]])
-            s_var = st.wls_obs[nu - st.n_numeric:nu]
-            total += float(np.sum(((s_var - sig[nu - st.n_numeric:nu]) / s_var) ** 2))
         total += float(np.sum(resid ** 2))
         # lavaan counts the covariates in the number of variables (object@pta$nvar), though they have no residuals
         p_all = p + len(lay.exo)

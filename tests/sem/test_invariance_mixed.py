@@ -31,9 +31,6 @@ SCALED = ("chisq.scaled", "df.scaled", "cfi.scaled", "rmsea.scaled", "srmr")
 # lavaan's SRMR for categorical data (srmr_bentler_nomean) sums the correlation residuals below the diagonal only;
 # ours adds the continuous variables' variance residuals, which are zero unless those variances are constrained
 # (the strict step): the other steps agree to 1e-4, the strict step does not (reported; sem/wls.py, owned elsewhere)
-SRMR_DIAGONAL = "srmr_correlations() in sem/wls.py adds the continuous variances' residuals, lavaan does not"
-
-
 def _sequence(key):
     file, parameterization, missing = GROUP_CASES[key]
     ref = REF[key]
@@ -107,9 +104,9 @@ def test_group_sequence_equals_semtools(sequences, key):
         np.testing.assert_array_less(np.abs(st.wls_obs - np.array(sample["wls_obs"])), 1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=SRMR_DIAGONAL)
 @pytest.mark.parametrize("which", ["group", "long"])
 def test_srmr_of_the_strict_step_equals_lavaan(sequences, longitudinal, which):
+    """Equal residual variances of the continuous items: lavaan's SRMR leaves the variances' residuals out."""
     res, ref = (sequences["group_theta"], REF["group_theta"]) if which == "group" else \
         (longitudinal, REF["long_theta"])
     assert res.fits["strict"].fit["srmr"] == pytest.approx(ref["steps"]["strict"]["fit"]["srmr"], rel=1e-4)
