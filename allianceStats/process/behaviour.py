@@ -125,6 +125,13 @@ def behaviour_rates(data: pd.DataFrame, codes: str | Sequence[str] | CodeSet = "
 
     where = "behaviour_rates"
     check_choice("per", per, RATE_UNITS)
+    for role, name in (("code", code), ("client", client), ("session", session)):
+        if name is None:
+            raise OptionError(f"{role}=None: behaviour_rates needs the name of the {role} column (a session is "
+                              "identified by client and session)")
+    if not (isinstance(codes, (str, CodeSet)) or (isinstance(codes, Sequence) and not isinstance(codes, bytes))):
+        raise OptionError(f"codes={codes!r} must be a code-set name (e.g. 'miti_4'), a list of names (e.g. "
+                          "['miti_4', 'client_language']) or a CodeSet")
     code_set = _as_code_set(codes)
     categories = _categories(code_set)
     if not categories:
@@ -133,7 +140,17 @@ def behaviour_rates(data: pd.DataFrame, codes: str | Sequence[str] | CodeSet = "
                           "codes list their categories")
     timed = per == "minute"
     require_columns(data, [code, client, session, *((onset, offset) if timed else ())], where=where)
-    problems = code_set.check(data[code])
+    _flat_columns(data, where, "data")
+    if len(data) == 0:
+        raise SchemaError(["data is empty (no rows); expected one row per coded utterance"], source=where)
+    # CodeSet.check names the column 'code'; say the user's name
+    problems = [p.replace("column 'code':", f"column {code!r}:", 1) for p in code_set.check(data[code])]
+    for role, name in (("code", code), ("client", client), ("session", session)):
+        missing = data[name].isna().to_numpy()
+        if missing.any():
+            problems.append(f"column {name!r}: {int(missing.sum())} utterance(s) without a {role} (rows "
+                            f"{first_labels((np.flatnonzero(missing) + 1).tolist())}); every utterance needs one — "
+                            "drop or fill those rows (read_events lists every such problem)")
     if timed:
         try:
             require_numeric(data, [onset, offset], where=where, finite=True)
@@ -145,6 +162,14 @@ def behaviour_rates(data: pd.DataFrame, codes: str | Sequence[str] | CodeSet = "
                 problems.append(f"columns {onset!r}/{offset!r}: {int(gaps.sum())} utterance(s) without a time "
                                 f"(rows {first_labels((np.flatnonzero(gaps) + 1).tolist())}); per='minute' needs the "
                                 "session's first onset and last offset — fill them, or use per='utterance'")
+            on, off = data[onset].to_numpy(dtype=float), data[offset].to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                wrong = (on < 0) | (off < on)
+            if wrong.any():
+                problems.append(f"columns {onset!r}/{offset!r}: {int(wrong.sum())} utterance(s) with a negative time "
+                                f"or an offset before the onset (rows "
+                                f"{first_labels((np.flatnonzero(wrong) + 1).tolist())}); times are seconds from the "
+                                "start of the session, 0 <= onset <= offset")
     if problems:
         raise SchemaError(problems, source=where)
     counts = score_codes(data, code_set, code=code, client=client, session=session)
@@ -166,6 +191,13 @@ def behaviour_rates(data: pd.DataFrame, codes: str | Sequence[str] | CodeSet = "
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"{cat}_rate"] = np.where(den > 0, np.sum([n[c] for c in members], axis=0) / den, np.nan)
     return out.reset_index(drop=True)
+
+
+def _flat_columns(frame: pd.DataFrame, where: str, what: str) -> None:
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise SchemaError([f"{what} has several levels of column names (a MultiIndex); flatten them first, e.g. "
+                           f"{what}.columns = ['_'.join(map(str, c)).strip('_') for c in {what}.columns]"],
+                          source=where)
 
 
 def _keys(frame: pd.DataFrame, keys: list[str]) -> pd.MultiIndex:
@@ -240,6 +272,9 @@ def merge_session_scores(data: pd.DataFrame, scores: pd.DataFrame, *, client: st
     """
     where = "merge_session_scores"
     check_choice("unmatched", unmatched, UNMATCHED)
+    if client is None or session is None or client == session:
+        raise OptionError(f"client={client!r}, session={session!r}: the merge needs two different key columns, the "
+                          "client and the session number")
     keys = [client, session]
     problems = []
     for what, frame in (("data", data), ("scores", scores)):
@@ -249,6 +284,8 @@ def merge_session_scores(data: pd.DataFrame, scores: pd.DataFrame, *, client: st
             problems += err.problems
     if problems:
         raise SchemaError(problems, source=where)
+    for what, frame in (("data", data), ("scores", scores)):
+        _flat_columns(frame, where, what)
     for key in keys:
         numeric = [pd.api.types.is_numeric_dtype(f[key]) and not pd.api.types.is_bool_dtype(f[key])
                    for f in (data, scores)]

@@ -27,7 +27,9 @@ totals :math:`r_i`, column totals :math:`c_j` and :math:`N` transitions:
 **Permutation test** (``n_draws=``): the codes are shuffled within each session (keeping every session's code
 frequencies), the table is tallied again, and each cell's p is the share of draws whose count lies at least as
 far from the permutation mean as the observed count, :math:`(1+\#)/(1+n_{draws})`; the table-wide p compares
-:math:`G^2` in the same way (Bakeman, Robinson & Quera, 1996).
+:math:`G^2` in the same way (Bakeman, Robinson & Quera, 1996). Such a p-value is exact whatever ``n_draws``; another
+seed moves it by about its Monte Carlo standard error :math:`\sqrt{p(1-p)/n_{draws}}` (``p_permutation_mc_se``,
+printed by ``summary()``; Davison & Hinkley, 1997, sec. 4.2.5): 0.007 at p = .05 with 999 draws.
 
 **Constrained permutations** (``n_draws=`` with ``structural_zeros=``): a free shuffle would create the transitions
 declared impossible (a code following itself when repeats were merged), so the reference set is the orders of each
@@ -82,7 +84,8 @@ Griffin & Gottman (1990) and Wampold (1984), and against R's ``loglin`` / Poisso
 References
 ----------
 Allison, P. D., & Liker, J. K. (1982). Analyzing sequential categorical data on dyadic interaction. *Psychological
-Bulletin, 91*, 393-403. Bakeman, R., Robinson, B. F., & Quera, V. (1996). Testing sequential association: Estimating
+Bulletin, 91*, 393-403. Davison, A. C., & Hinkley, D. V. (1997). *Bootstrap methods and their application*.
+Cambridge University Press. Bakeman, R., Robinson, B. F., & Quera, V. (1996). Testing sequential association: Estimating
 exact p values using sampling permutations. *Psychological Methods, 1*, 4-15. Besag, J., & Clifford, P. (1989).
 Generalized Monte Carlo significance tests. *Biometrika, 76*, 633-642. Bakeman, R., & Quera, V. (2011). *Sequential
 analysis and observational methods for the behavioral sciences*. Cambridge University Press. Christensen, R. (1997).
@@ -94,14 +97,22 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from ..data.checks import check_bool, check_conf_level, check_positive_int, first_labels, require_columns, resolve_seed
+from ..data.checks import (
+    check_bool,
+    check_conf_level,
+    check_positive_int,
+    first_labels,
+    require_columns,
+    require_numeric,
+    resolve_seed,
+)
 from ..errors import DataWarning, OptionError, SchemaError
 from ..results import CLOSED_FORM, Convergence, Provenance, ResultDisplay, make_provenance
 
@@ -112,6 +123,8 @@ TABLE_COLUMNS = ["given", "target", "observed", "expected", "transitional_probab
 IPF_TOL = 1e-10
 IPF_MAX_ITER = 10_000
 _BATCH_CELLS = 4_000_000  # events x draws shuffled at once in the permutation test
+_MAX_DRAW_CELLS = 250_000_000  # draws x codes^2 permutation counts kept (2 GB of float64)
+_MAX_TIME_CELLS = 100_000_000  # codes x time units of one time-based tally (several arrays of 8 bytes each)
 SWAP_SWEEPS = 20  # steps of the constrained permutation chain, in units of 2 lag + 3 (one proposal per position)
 
 
@@ -140,6 +153,9 @@ def _code_ints(values: pd.Series, codes, where: str) -> tuple[np.ndarray, tuple[
         if isinstance(codes, str):
             raise OptionError(f"codes={codes!r} must be a list of codes (or a CodeSet); for a shipped code set use "
                               f"codes=load_code_set({codes!r})")
+        if not isinstance(codes, Iterable) or isinstance(codes, Mapping):
+            raise OptionError(f"codes={codes!r} must be a list of codes (or a CodeSet), e.g. codes=['R', 'Q', 'CT'] "
+                              "(their order is the order of the table), or None for the codes found")
         labels = tuple(dict.fromkeys(map(str, codes)))
         text = values.astype(str)
         ints = pd.Index(labels).get_indexer(text).astype(np.int64)
@@ -178,6 +194,9 @@ def _structural(structural_zeros, labels: Sequence[str]) -> np.ndarray:
                               "follows itself), a list of (given, target) pairs, or None")
         np.fill_diagonal(zero, True)
         return zero
+    if not isinstance(structural_zeros, Iterable) or isinstance(structural_zeros, Mapping):
+        raise OptionError(f"structural_zeros={structural_zeros!r} is not supported; use 'diagonal' (no code follows "
+                          "itself), a list of (given, target) pairs such as [('R', 'R'), ('Q', 'Q')], or None")
     pos = {c: i for i, c in enumerate(labels)}
     bad = []
     for pair in structural_zeros:
@@ -254,7 +273,8 @@ def _table_stats(obs: np.ndarray, zero: np.ndarray) -> dict:
         term = np.where((obs > 0) & (exp > 0), obs * np.log(obs / np.where(exp > 0, exp, 1.0)), 0.0)
     chisq = 2.0 * term.sum((1, 2))
     zeros_in = (zero[None] & rows[:, :, None] & cols[:, None, :]).sum((1, 2))
-    df = (rows.sum(1) - 1) * (cols.sum(1) - 1) - zeros_in
+    # an empty row/column set has no parameters to lose; a table whose structural zeros leave it saturated has df 0
+    df = np.maximum(np.maximum(rows.sum(1) - 1, 0) * np.maximum(cols.sum(1) - 1, 0) - zeros_in, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         if zero.any():
             lev = np.stack([_leverage(exp[i], ~zero, rows[i], cols[i]) for i in range(s)])
@@ -306,7 +326,9 @@ class LagSequentialResult(ResultDisplay):
     ``table`` has one row per (given, target) with the columns of ``TABLE_COLUMNS`` (plus ``p_permutation``
     after a permutation test); ``chisq``, ``df`` and ``p_value`` are the table-wide likelihood-ratio test.
     ``sessions`` / ``session_summary`` are filled with ``per_session=True``. ``matrix(column)`` shows one column
-    as a given x target matrix.
+    as a given x target matrix. ``mode`` is ``"event"`` or ``"time"`` (``window=``); ``permutation`` names the
+    reference set of ``p_permutation`` (``"free"``, ``"constrained"`` with structural zeros, ``"time"``), and
+    ``p_permutation_mc_se`` its Monte Carlo standard error.
     """
 
     table: pd.DataFrame
@@ -329,6 +351,39 @@ class LagSequentialResult(ResultDisplay):
     provenance: Provenance
     conf_level: float = 0.95
 
+    @property
+    def permutation(self) -> str | None:
+        """Which permutation test gave ``p_permutation``: ``"free"`` (codes shuffled within sessions),
+        ``"constrained"`` (the swap chain that keeps the structural zeros empty; Besag & Clifford's parallel
+        method), ``"time"`` (events reordered within sessions, durations and gaps kept), or None (no test)."""
+        if self.p_permutation is None:
+            return None
+        if self.mode != "event":
+            return "time"
+        return "constrained" if self.structural_zeros else "free"
+
+    @property
+    def p_permutation_mc_se(self) -> float | None:
+        """Monte Carlo standard error of the table-wide ``p_permutation``: the binomial
+        :math:`\\sqrt{p(1-p)/n_{draws}}` at the estimate (Davison & Hinkley, 1997, sec. 4.2.5). It measures how far
+        another seed would move the p-value, not the p-value's validity (exact in every mode). For the constrained
+        test the draws share the chain's starting state :math:`x^*`, so they are not independent and the error can be
+        larger; run the test with two seeds when a p-value sits near a threshold."""
+        if self.p_permutation is None or not self.n_draws:
+            return None
+        p = float(self.p_permutation)
+        return float(np.sqrt(p * (1.0 - p) / self.n_draws))
+
+    def _permutation_text(self) -> str:
+        what = {"free": f"{self.n_draws} shuffles of the codes within sessions",
+                "constrained": f"{self.n_draws} reorderings within sessions with the structural zeros kept empty: a "
+                               "chain of swaps, exact p by Besag & Clifford's parallel method",
+                "time": f"{self.n_draws} reorderings of the events within sessions, durations and gaps kept"}
+        name = {"free": "permutation test", "constrained": "constrained permutation test",
+                "time": "time-based permutation test"}[self.permutation]
+        return (f"{name}: p = {self.p_permutation:.4g} (Monte Carlo SE "
+                f"{self.p_permutation_mc_se:.3f}; {what[self.permutation]})")
+
     def matrix(self, column: str = "adjusted_residual") -> pd.DataFrame:
         """One column of ``table`` as a given (rows) x target (columns) matrix in code order."""
         if column not in self.table.columns:
@@ -342,20 +397,17 @@ class LagSequentialResult(ResultDisplay):
         if self.mode == "event":
             head = (f"Lag-sequential analysis, event-based, lag {self.lag}: {self.n_transitions} transitions "
                     f"from {self.n_obs} events in {self.n_sessions} session(s), {len(self.codes)} codes")
-            kept = ", structural zeros kept empty" if self.structural_zeros else ""
-            test = (f"likelihood-ratio chi-square = {self.chisq:.4f}, df = {self.df}, p = {self.p_value:.5g}"
-                    + (f"; permutation p = {self.p_permutation:.4g} ({self.n_draws} draws within sessions{kept})"
-                       if self.p_permutation is not None else ""))
+            test = f"likelihood-ratio chi-square = {self.chisq:.4f}, df = {self.df}, p = {self.p_value:.5g}"
         else:
             head = (f"Lag-sequential analysis, time-based: window of {self.window:g} s after each given event, "
                     f"{self.n_transitions} time units from {self.n_obs} events in {self.n_sessions} session(s)")
             test = ("one 2 x 2 table of time units per (given, target) pair; table-wide likelihood-ratio "
                     f"chi-square of the time-unit tallies = {self.chisq:.4f}, df = {self.df}, p = {self.p_value:.5g} "
                     "(approximate: time units are not independent, so this p tends to be too small"
-                    + (f"; permutation p = {self.p_permutation:.4g} ({self.n_draws} reorderings of the events "
-                       "within sessions, durations and gaps kept))" if self.p_permutation is not None
-                       else "; n_draws= gives a permutation p)"))
+                    + ("" if self.p_permutation is not None else "; n_draws= gives a permutation p") + ")")
         lines = [head, test]
+        if self.p_permutation is not None:
+            lines.append(self._permutation_text())
         if self.structural_zeros:
             lines.append(f"structural zeros: {', '.join(f'{g}->{t}' for g, t in self.structural_zeros)} "
                          f"(expected frequencies by iterative proportional fitting, {self.convergence.iterations} "
@@ -378,8 +430,13 @@ class LagSequentialResult(ResultDisplay):
         test = f"chisq={self.chisq:.2f}, df={self.df}, p={self.p_value:.4g}"
         if self.mode != "event":
             test = f"window={self.window:g}s, {test}"
-        what = (f"lag={self.lag}, codes={len(self.codes)}, transitions={self.n_transitions}" if self.mode == "event"
-                else f"codes={len(self.codes)}, time_units={self.n_transitions}")
+        what = (f"lag={self.lag}, n_obs={self.n_obs}, codes={len(self.codes)}, transitions={self.n_transitions}"
+                if self.mode == "event" else
+                f"n_obs={self.n_obs}, codes={len(self.codes)}, time_units={self.n_transitions}")
+        if self.structural_zeros:
+            what += f", structural_zeros={len(self.structural_zeros)}"
+        if self.p_permutation is not None:
+            test += f", {self.permutation} permutation p={self.p_permutation:.4g} (n_draws={self.n_draws})"
         return f"LagSequentialResult({self.mode}-based, {what}, {test})"
 
 
@@ -653,6 +710,13 @@ def _time_based(data, codes_int, labels, unit, onset_col, offset_col, window, ti
                            f"{_rows_of(bad)}; time-based tallies need 0 <= onset <= offset (read_events checks "
                            "them all)"], source="lag_sequential")
     k = len(labels)
+    longest = np.zeros(unit.max() + 1)
+    np.maximum.at(longest, unit, offset)
+    n_units = float(np.ceil(longest / time_unit).sum())
+    if k * n_units > _MAX_TIME_CELLS:
+        raise OptionError(f"time_unit={time_unit:g} s cuts the sessions (up to {longest.max():g} s long) into "
+                          f"{n_units:,.0f} time units, too many to tally for {k} codes (limit {_MAX_TIME_CELLS:,} "
+                          "code x unit cells); use a larger time_unit (the coding's resolution, e.g. 1 s or 0.1 s)")
     frame = _time_frame(onset, offset, unit, time_unit)
     total = frame[2]
     if total == 0:
@@ -660,6 +724,11 @@ def _time_based(data, codes_int, labels, unit, onset_col, offset_col, window, ti
                           source="lag_sequential")
     a, n_win, n_on = (v[0] for v in _time_tally(codes_int[None, :], onset[None, :], offset[None, :], unit, k,
                                                  *frame, window, time_unit))
+    if a.sum() == 0:
+        raise SchemaError([f"no time unit lies in a {window:g} s window after a given event with a target on: every "
+                           f"window is empty or ends with its session (time units of {time_unit:g} s; sessions end "
+                           "with their last offset); use a longer window or a smaller time_unit, or check that "
+                           "sessions have more than one event"], source="lag_sequential")
     if zero.any() and (a[zero] > 0).any():
         found = [f"{labels[i]}->{labels[j]} ({int(a[i, j])})" for i, j in zip(*np.nonzero(zero & (a > 0)))]
         raise SchemaError([f"time units tallied in cells declared structural zeros (target on within the given's "
@@ -825,8 +894,17 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
     """
     started = time.perf_counter()
     where = "lag_sequential"
+    for role, name in (("code", code), ("session", session)):
+        if name is None:
+            raise OptionError(f"{role}=None: lag_sequential needs the name of the {role} column (only client= and "
+                              "order= may be None)")
     require_columns(data, [code, client, session, order] + ([onset, offset] if window is not None else []),
                     where=where, what="data")
+    if isinstance(data.columns, pd.MultiIndex):
+        raise SchemaError(["data has several levels of column names (a MultiIndex); flatten them first, e.g. "
+                           "data.columns = ['_'.join(map(str, c)).strip('_') for c in data.columns]"], source=where)
+    if len(data) == 0:
+        raise SchemaError(["the table is empty (no rows); expected one row per coded event"], source=where)
     if isinstance(lag, (bool, np.bool_)) or not isinstance(lag, (int, np.integer)) or lag < 1:
         raise OptionError(f"lag={lag!r} must be an integer of at least 1 (lag 1: the next event)")
     lag = int(lag)
@@ -844,17 +922,39 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
         if per_session or lag != 1:
             raise OptionError("window= (time-based tallies) cannot be combined with per_session=True or lag= other "
                               "than 1; use event-based tallies for those")
+    if seed is not None:  # checked even without n_draws, so that a mistyped seed is not silently ignored
+        resolve_seed(seed)
     seed_used = resolve_seed(seed) if n_draws is not None else None
 
-    x, labels = _code_ints(data[code], codes, where)
-    k = len(labels)
-    unit, keys = _units(data, client, session)
+    problems = []
+    for role, name in (("client", client), ("session", session)):
+        if name is not None and data[name].isna().any():
+            problems.append(f"column {name!r}: missing {role} at rows {_rows_of(data[name].isna().to_numpy())}; "
+                            f"every event needs its {role} (drop or fill those rows)")
     if order is not None:
         ordv = data[order]
         if not pd.api.types.is_numeric_dtype(ordv) or pd.api.types.is_bool_dtype(ordv) or ordv.isna().any():
             missing = f", missing at rows {_rows_of(ordv.isna().to_numpy())}" if ordv.isna().any() else ""
-            raise SchemaError([f"column {order!r} must hold numbers (each event's position in its session) with no "
-                               f"missing values; found dtype {ordv.dtype}{missing}"], source=where)
+            problems.append(f"column {order!r} must hold numbers (each event's position in its session) with no "
+                            f"missing values; found dtype {ordv.dtype}{missing}")
+    if window is not None:
+        try:
+            require_numeric(data, [onset, offset], where=where)
+        except SchemaError as err:
+            problems += [f"{p} (time-based tallies need onset and offset in seconds)" for p in err.problems]
+    try:
+        x, labels = _code_ints(data[code], codes, where)
+    except SchemaError as err:
+        problems = err.problems + problems
+    if problems:
+        raise SchemaError(problems, source=where)
+    k = len(labels)
+    unit, keys = _units(data, client, session)
+    if n_draws is not None and n_draws * k * k > _MAX_DRAW_CELLS:
+        raise OptionError(f"n_draws={n_draws:,} with {k} codes would keep {n_draws * k * k:,} permutation counts "
+                          f"(more than {_MAX_DRAW_CELLS:,}); use fewer draws — 9,999 give p-values with a Monte "
+                          "Carlo standard error of at most 0.005")
+    if order is not None:
         ordv = ordv.to_numpy()
         idx = np.lexsort((ordv, unit))
         u_s, o_s = unit[idx], ordv[idx]
@@ -903,7 +1003,12 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
     t = x_s[lag:][same] if x_s.size > lag else np.zeros(0, np.int64)
     obs = np.bincount(g * k + t, minlength=k * k).reshape(1, k, k)
     if obs.sum() == 0:
-        raise SchemaError([f"no transitions at lag {lag}: every session has at most {lag} event(s)"], source=where)
+        longest = int(np.bincount(unit).max())
+        raise SchemaError([f"no transitions at lag {lag}: the longest session has {longest} event(s), so no two "
+                           f"events of one session are {lag} apart; use a lag below {longest}"
+                           if longest > 1 else f"no transitions at lag {lag}: every session has a single event; "
+                           "sequential analysis needs sessions with at least two events (check the session and "
+                           "client columns)"], source=where)
     if zero.any() and (obs[0][zero] > 0).any():
         bad = [f"{labels[i]}->{labels[j]} ({int(obs[0, i, j])})" for i, j in zip(*np.nonzero(zero & (obs[0] > 0)))]
         raise SchemaError([f"transitions declared structural zeros occur in the data: {', '.join(bad)}; remove them "

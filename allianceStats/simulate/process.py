@@ -69,6 +69,8 @@ __all__ = ["simulate_mi_sessions", "simulate_behaviour_chain", "CHAIN_DEFAULTS",
 THERAPIST_CODES = ("Q", "SR", "CR", "AF", "SEEK", "GI", "PERSUADE")
 REFLECTIONS = ("SR", "CR")
 COLUMNS = ["therapist", "client", "session", "order", "speaker", "code", "onset", "offset"]
+#: largest number of coded events simulate_behaviour_chain makes (a bigger design is almost surely a typo)
+MAX_EVENTS = 20_000_000
 
 
 def _logistic(z):
@@ -219,7 +221,8 @@ def simulate_behaviour_chain(n_therapists: int = 10, clients_per_therapist: int 
     Raises
     ------
     OptionError
-        An unknown effect name, a negative SD, or a ``reflection_rate`` / ``p_sustain`` outside its range.
+        An unknown effect name, a negative SD, a ``reflection_rate`` / ``p_sustain`` outside its range, or a design
+        of more than :data:`MAX_EVENTS` coded events.
 
     Examples
     --------
@@ -236,6 +239,11 @@ def simulate_behaviour_chain(n_therapists: int = 10, clients_per_therapist: int 
     for name, v in (("n_therapists", n_therapists), ("clients_per_therapist", clients_per_therapist),
                     ("sessions_per_client", sessions_per_client), ("turns_per_session", turns_per_session)):
         check_positive_int(name, v)
+    n_events = 2 * n_therapists * clients_per_therapist * sessions_per_client * turns_per_session
+    if n_events > MAX_EVENTS:
+        raise OptionError(f"simulate_behaviour_chain(): {n_therapists} therapists x {clients_per_therapist} clients x "
+                          f"{sessions_per_client} sessions x {turns_per_session} turns would make {n_events:,} coded "
+                          f"events (more than {MAX_EVENTS:,}, several GB); choose a smaller design")
     p = {k: check_number(k, effects.get(k, v), minimum=0.0 if k.startswith("sd_") else None)
          for k, v in CHAIN_DEFAULTS.items()}
     if not 0 < p["reflection_rate"] < 1 or not 0 <= p["p_sustain"] <= 1:

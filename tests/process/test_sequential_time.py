@@ -126,7 +126,7 @@ def test_permutation_detects_a_timed_effect_and_not_a_null(stream):
     t = res.table.set_index(["given", "target"])
     assert t.loc[("A", "B"), "p_permutation"] == pytest.approx(1 / 200)
     assert res.p_permutation == pytest.approx(1 / 200) and res.provenance.seed == 2
-    assert "permutation p" in res.summary() and "durations and gaps kept" in res.summary()
+    assert "time-based permutation test: p =" in res.summary() and "durations and gaps kept" in res.summary()
     null = lag_sequential(stream, window=3.0, n_draws=199, seed=2)
     assert null.p_permutation > 0.05 and (null.table["p_permutation"] > 0.01).all()
     again = lag_sequential(stream, window=3.0, n_draws=199, seed=2)
