@@ -24,6 +24,7 @@ The data are simulated with known truth (``allianceStats.simulate.process.simula
 estimate is printed next to the value that generated the data. Draws (``n_draws``) are kept small so that the
 script runs in seconds; use more for a paper.
 """
+import textwrap
 import warnings
 
 import pandas as pd
@@ -37,6 +38,11 @@ pd.set_option("display.width", 130)
 pd.set_option("display.max_columns", 12)
 CODES = ["miti_4", "client_language"]  # therapist codes (MITI 4) and client change / sustain talk
 SEED = 2027
+
+
+def show(text, indent="  - "):
+    """Print a message in full, wrapped to the page (error texts are never cut short)."""
+    print(textwrap.fill(text, width=116, initial_indent=indent, subsequent_indent=" " * len(indent)))
 
 
 def next_to_truth(rows):
@@ -54,8 +60,10 @@ def next_to_truth(rows):
 raw_events, ratings, truth = simulate_behaviour_chain(n_therapists=10, clients_per_therapist=8,
                                                       sessions_per_client=6, turns_per_session=40, seed=SEED)
 events = read_events(raw_events, codes=CODES)  # validates codes, order and times; every problem listed at once
-print(f"Step 1. {len(events)} coded utterances and {len(ratings)} rated sessions of "
+print(f"Step 1. {len(events):,} coded utterances and {len(ratings)} rated sessions of "
       f"{ratings['client'].nunique()} clients of {ratings['therapist'].nunique()} therapists")
+print("The ratings table, one row per session (first three rows; the client rated the alliance and their need "
+      "satisfaction after each session):")
 print(ratings.head(3).round(3).to_string(index=False))
 
 # --- Step 2. Behaviour rates per session ----------------------------------------------------------------------------
@@ -65,10 +73,11 @@ print(ratings.head(3).round(3).to_string(index=False))
 # answer other questions: a count grows with session length, a ratio changes when questions change.
 rates = behaviour_rates(events, CODES)
 scores = score_codes(events, CODES)
-print("\nStep 2. Rates per session (first three sessions):")
+print("\nStep 2. Rates per session (first three sessions; a rate is a share of the speaker's utterances):")
 print(rates[["client", "session", "therapist_utterances", "reflection_rate", "question_rate", "mi_adherent_rate",
              "change_talk_rate"]].head(3).round(3).to_string(index=False))
-print("and the MITI 4 summary scores of the same sessions:")
+print("and the MITI 4 summary scores of the same sessions (reflections per question, % of reflections that are "
+      "complex, count of MI-adherent utterances):")
 print(scores[["client", "session", "reflection_to_question", "percent_complex_reflections", "mi_adherent"]]
       .head(3).round(2).to_string(index=False))
 
@@ -80,13 +89,15 @@ try:
     merge_session_scores(ratings, uncoded)
 except SchemaError as err:
     print("\nStep 3. A rated session without codes is reported, not dropped:")
-    print("  - " + err.problems[0][:150] + " …")
+    for problem in err.problems:
+        show(problem)
 # When only some sessions were coded, keep every rated session (its rates are missing, so models leave it out):
 kept = merge_session_scores(ratings, uncoded, unmatched="keep")
 print(f"  with unmatched='keep': {len(kept)} sessions, {int(kept['reflection_rate'].isna().sum())} without rates")
 table = merge_session_scores(ratings, rates)
 table = merge_session_scores(table, scores)  # any session-level score table merges the same way
-print(f"  all sessions coded: {len(table)} rows, columns {', '.join(table.columns[:8])}, …")
+print(f"  all sessions coded: {len(table)} rows, one per session, with {len(table.columns)} columns (ratings, "
+      "rates, summary scores)")
 
 # --- Step 4. Within and between parts of the behaviour -------------------------------------------------------------
 # decompose() splits each measure into the client's mean (_between) and the session's deviation from it (_within).
@@ -111,6 +122,8 @@ print(next_to_truth([
     ["between-client slope a_B", truth["alliance_between"], *est.loc["reflection_rate_between",
                                                                     ["estimate", "ci_lower", "ci_upper"]]],
 ]).to_string(index=False))
+print("Variance components (vcov: variance, sdcor: SD) of the alliance between therapists, between clients and "
+      "from session to session:")
 print(fit.varcomp[["group", "vcov", "sdcor"]].round(3).to_string(index=False))
 pooled = als.fit_mlm(table, "alliance ~ reflection_rate + (1 | therapist) + (1 | client)")
 print(f"  One pooled slope instead: {pooled.params.set_index('term').loc['reflection_rate', 'estimate']:.3f} — a "
@@ -154,7 +167,7 @@ print(next_to_truth([
                                                                                    "ci_upper"]]],
 ]).to_string(index=False))
 for w in caught:  # e.g. random-slope variances near zero (the simulation has none): worth reading, not an error
-    print(f"  note: {str(w.message)[:160]}")
+    show(f"note: {w.message}", indent="  ")
 print("  Within clients, sessions with more reflections have a stronger alliance and, through it, more need "
       "satisfaction;\n  the between-client effect compares clients and has a wider interval (80 clients, not "
       "480 sessions).")
