@@ -104,9 +104,11 @@ def behaviour_rates(data: pd.DataFrame, codes: str | Sequence[str] | CodeSet = "
     Raises
     ------
     SchemaError
-        Missing columns, unknown codes (with their rows), or (``per="minute"``) missing or non-numeric times.
+        An empty table, missing columns, utterances without a code, client or session, unknown codes (with their
+        rows), or (``per="minute"``) missing, non-numeric, negative or reversed times; every problem at once.
     OptionError
-        ``per`` is not one of :data:`RATE_UNITS`, or the code set has no categories.
+        ``per`` is not one of :data:`RATE_UNITS`, ``codes`` is not a code-set name, list or CodeSet, the code set
+        has no categories, or a column name is None.
 
     Examples
     --------

@@ -848,11 +848,15 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
     Raises
     ------
     SchemaError
-        Missing columns, missing or unknown codes, duplicate order numbers within a session, counts in cells
-        declared structural zeros, bad onset/offset times.
+        An empty table; missing columns; events without a client, session or code, or with unknown codes; duplicate
+        order numbers within a session; no transition at the lag (every session too short); counts in cells
+        declared structural zeros; missing, text, negative or reversed onset/offset times, or (time-based) no
+        tallied time unit. Every problem with the rows is listed at once.
     OptionError
-        Invalid argument values; ``n_draws`` with ``window`` when events overlap within a session or with
-        ``structural_zeros``.
+        Invalid argument values (wrong type or range of ``lag``, ``codes``, ``structural_zeros``, ``window``,
+        ``time_unit``, ``n_draws``, ``seed``, ``conf_level``); ``n_draws`` with ``window`` when events overlap
+        within a session or with ``structural_zeros``; a ``time_unit`` or ``n_draws`` whose tallies would not fit
+        in memory.
 
     Warns
     -----
