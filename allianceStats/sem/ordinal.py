@@ -14,9 +14,13 @@ is conditioned on, as in lavaan: the statistics are the items' thresholds and sl
 the covariates and their residual polychoric correlations (:mod:`~allianceStats.sem.conditional`; Muthén 1984;
 Muthén, du Toit & Spisic 1997), the covariates' variances, covariances and means are fixed at their sample values
 (divisor n − 1, lavaan's ``cov.x``), and rows with a missing covariate are dropped (with ``missing="pairwise"``
-too, and then rows missing every item; each probit regression and correlation uses the available values). Not
-reproduced (clear errors): continuous outcomes or indicators next to covariates (lavaan's linear regressions of
-them on x), and ordered items as predictors.
+too, and then rows missing every item; each probit regression and correlation uses the available values).
+Continuous outcomes or indicators next to covariates are regressed linearly on them (intercepts, slopes, residual
+variances; residual polyserial and Pearson correlations), as lavaan. An ordered item that only predicts becomes a
+numeric covariate with its values as they are, with a warning, as lavaan ("exogenous variable(s) declared as
+ordered in data"). Ordered items that are themselves outcomes or indicators may predict under
+``parameterization="theta"`` (their latent responses enter the structural part); under ``"delta"`` that is
+refused (:mod:`~allianceStats.sem.partable`).
 
 Categories: an item's categories are the distinct values observed in the whole table, in increasing order (as
 lavaan's ``ordered()``); the values must be whole numbers (``1, 2, 3`` or ``0, 1``) or a pandas ordered
@@ -183,9 +187,17 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
     statements, definitions = parse_model(model)
     names = {s.lhs for s in statements} | {s.rhs for s in statements if s.op != "|"}
     ordered = [v for v in dict.fromkeys(ordered) if v in names]
+    outcomes = {s.lhs for s in statements if s.op == "~"} | {s.rhs for s in statements if s.op == "=~"}
+    exo_ordered = [v for v in ordered if v not in outcomes and any(s.op == "~" and s.rhs == v for s in statements)]
+    if exo_ordered:   # lavaan: "exogenous variable(s) declared as ordered in data", then a numeric covariate
+        warn(f"ordered item(s) {exo_ordered} only predict ('~' right-hand side only); as lavaan ('exogenous "
+             "variable(s) declared as ordered in data'), they are used as numeric covariates with their values as "
+             "they are (conditioned on, fixed.x). To model a latent response instead, make the item an indicator "
+             "or an outcome.", DataWarning)
+        ordered = [v for v in ordered if v not in exo_ordered]
     if not ordered:
-        raise FormulaError("none of the ordered= items appears in the model; list the ordered indicators of the "
-                           "model in ordered=[...].")
+        raise FormulaError("none of the ordered= items appears in the model as an indicator or outcome; list the "
+                           "ordered indicators of the model in ordered=[...].")
     problems = []
     coded: dict[str, np.ndarray] = {}
     categories: dict[str, tuple] = {}
@@ -203,14 +215,6 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
         rows = data.index[data[group].isna().to_numpy()]
         raise SchemaError([f"group column {group!r} is missing at {len(rows)} row(s) ({first_labels(rows)}); drop "
                            "those rows or assign them a group"], source=where)
-    outcomes = {s.lhs for s in statements if s.op == "~"} | {s.rhs for s in statements if s.op == "=~"}
-    exo_ordered = [v for v in ordered if v not in outcomes and any(s.op == "~" and s.rhs == v for s in statements)]
-    if exo_ordered:
-        raise FormulaError(f"ordered item(s) {exo_ordered} are exogenous predictors ('~' right-hand side only); "
-                           "lavaan fits such models with conditional.x = TRUE (the other variables' thresholds and "
-                           "correlations conditional on the covariates), which allianceStats does not reproduce. "
-                           "Leave the item out of the model, use it as an indicator of a factor and regress on the "
-                           "factor, or fit this model in lavaan.")
     n_th = {v: len(c) - 1 for v, c in categories.items()}
     n_groups = 1 if group is None else int(pd.unique(data[group]).size)
     pt = build_partable(statements, definitions, observed=set(data.columns), n_groups=n_groups, defaults=defaults,
@@ -218,7 +222,7 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
     continuous = [v for v in pt.observed if v not in n_th]
     exogenous = [v for v in continuous if v not in outcomes and any(s.op == "~" and s.rhs == v for s in statements)]
     if exogenous:
-        _check_covariates(pt, exogenous, [v for v in continuous if v not in exogenous])
+        _check_covariates(pt, exogenous)
     if continuous:
         require_numeric(data, continuous, where=where)
     single = [f"{v!r} (only the value {categories[v][0]!r})" for v in pt.observed if v in n_th and n_th[v] == 0]
@@ -361,16 +365,9 @@ def _layout(pt: ParTable, g: int, covariates: Sequence[str] = ()) -> GroupLayout
                        endo if len(exo) else np.zeros(0, dtype=int), exo)
 
 
-def _check_covariates(pt: ParTable, exogenous: list[str], continuous_y: list[str]) -> None:
-    """What the conditional.x path (:mod:`~allianceStats.sem.conditional`) covers: ordered outcomes and
-    indicators, covariates fixed at their sample values (fixed.x)."""
-    if continuous_y:
-        raise FormulaError(f"continuous variable(s) {continuous_y} are outcomes or indicators in a model with "
-                           f"exogenous covariates {exogenous} and ordered items; lavaan fits such models with "
-                           "conditional.x = TRUE (linear regressions of the continuous variables on the "
-                           "covariates), which allianceStats reproduces only for ordered outcomes. Fit the model "
-                           "in lavaan, or make each covariate the single indicator of a latent variable "
-                           "('fx =~ x', regress on fx).")
+def _check_covariates(pt: ParTable, exogenous: list[str]) -> None:
+    """What the conditional.x path (:mod:`~allianceStats.sem.conditional`) covers: covariates fixed at their sample
+    values (fixed.x), not given parameters of their own in the syntax."""
     tab = pt.table
     own = tab[tab["lhs"].isin(exogenous) & tab["op"].isin(["~~", "~1"]) & tab["rhs"].isin([*exogenous, ""])]
     if not own["exo"].all():
@@ -391,7 +388,7 @@ def _conditional(values: np.ndarray, observed: Sequence[str], covariates: Sequen
         where = "" if label is None else f" in group {label!r}"
         raise IdentificationError(f"the covariates {list(covariates)} are collinear (or constant){where}: the "
                                   "probit regressions of the ordered items on them are not identified; drop one.")
-    return conditional_statistics(values[:, y], X, [n_cat[k] for k in y])
+    return conditional_statistics(values[:, y], X, [n_cat[k] for k in y], numeric=[n_cat[k] == 1 for k in y])
 
 
 def _fill_covariates(table: pd.DataFrame, observed: Sequence[str], covariates: Sequence[str], Y: np.ndarray,

@@ -30,7 +30,9 @@ Rosseel 2012) with both defaults: thresholds ``u | t1 … tK`` free; intercepts 
 ``parameterization="delta"`` a scale factor ``u ~*~ u`` fixed at 1, and the residual variance is not a parameter
 (its row is fixed; its value, 1/Δ² minus the explained variance, is filled in after the fit); under ``"theta"``
 the residual variance fixed at 1 and the scale factor not a parameter (1/√Σ*_jj, filled in after the fit). Any of
-these written in the syntax overrides the default. Ordered items may be indicators or outcomes, not predictors.
+these written in the syntax overrides the default. Ordered items may be indicators or outcomes; under ``"theta"`` also
+predictors of other variables (an ordered mediator: the latent response u* enters the structural part, as in lavaan),
+under ``"delta"`` not (lavaan's delta fits of such models do not converge).
 A term written twice, once with a value and once with a label, is one parameter with both (as semTools'
 ``measEq.syntax`` writes ``c(NA, NA)*x + c(a1, a2)*x``).
 
@@ -408,8 +410,9 @@ def _group_equal_pairs(table: pd.DataFrame, free_idx: np.ndarray, group_equal: S
 
 def _check_ordinal_statements(statements: list[Statement], ordered: dict[str, int], latent: list[str],
                               eqs_x: set[str], parameterization: str) -> None:
-    """Thresholds and scale factors only for ordered items; ordered items not as predictors; no free residual
-    variance of an ordered item under the delta parameterization (it is not a parameter there)."""
+    """Thresholds and scale factors only for ordered items; ordered items as predictors only under the theta
+    parameterization; no free residual variance of an ordered item under the delta parameterization (it is not a
+    parameter there)."""
     for s in statements:
         if s.op in ("|", "~*~") and s.lhs not in ordered:
             kind = "thresholds" if s.op == "|" else "a scale factor"
@@ -423,9 +426,14 @@ def _check_ordinal_statements(statements: list[Statement], ordered: dict[str, in
                                "ordered item is not a parameter (it is 1/Δ² minus the explained variance); use "
                                "parameterization='theta' to model residual variances, or scale factors 'u ~*~ u'.")
     predictors = sorted(v for v in ordered if v in eqs_x)
-    if predictors:
-        raise FormulaError(f"ordered item(s) {predictors} are predictors ('~' right-hand side); ordered items can be "
-                           "indicators or outcomes only. Use a latent variable measured by the item instead.")
+    if predictors and parameterization == "delta":
+        raise FormulaError(f"ordered item(s) {predictors} are predictors ('~' right-hand side) under "
+                           "parameterization='delta'. There the residual variance of an ordered item is not a "
+                           "parameter (it is 1/Δ² minus the explained variance) yet a predictor's latent-response "
+                           "variance enters its outcomes' moments; lavaan 0.6.14 accepts such a model (an ordered "
+                           "mediator, 'u ~ F' and 'y ~ u') but its delta fit did not converge in our checks. Use "
+                           "parameterization='theta' (the latent response u* enters the structural part with its "
+                           "residual variance fixed at 1, as lavaan), or a latent variable measured by the item.")
     clash = [v for v in ordered if v in latent]
     if clash:
         raise FormulaError(f"{clash} are both latent variables and ordered items.")

@@ -134,7 +134,7 @@ def test_input_is_not_modified_and_provenance_is_recorded(datcat):
     (M2 + "\nu1 | t5", {}, FormulaError, "threshold t5, but its data have 5 categories"),
     (M2 + "\nu1 ~*~ u1", dict(parameterization="theta"), FormulaError, "belong to parameterization='delta'"),
     (M2 + "\nu1 ~~ u1", {}, FormulaError, "not a parameter"),
-    (M2 + "\nFU1 ~ u8", {}, FormulaError, "are predictors"),
+    (M2 + "\nFU1 ~ u8", {}, FormulaError, "are predictors .*under parameterization='delta'"),
     (M2, dict(estimator="MLR"), OptionError, "'MLR' is for continuous"),
     (M2, dict(se="bootstrap"), OptionError, "not available with ordered items"),
     (M2, dict(ordered="u1"), OptionError, "must be a list"),
@@ -148,13 +148,15 @@ def test_ordinal_model_errors(datcat, model, kwargs, error, match):
 
 def test_continuous_covariates_next_to_ordered_items_are_conditioned_on(datcat):
     # a continuous indicator is fine (polyserial; tests/sem/test_polyserial_fixtures.py), and so is a covariate:
-    # lavaan's conditional.x = TRUE (tests/sem/test_ordinal_mimic.py); a continuous outcome next to it is refused
+    # lavaan's conditional.x = TRUE (tests/sem/test_ordinal_mimic.py), with continuous indicators too
+    # (tests/sem/test_ordinal_mimic_mixed.py)
     data = datcat.assign(x=np.linspace(0, 1, len(datcat)))
     assert fit_sem(data, "F =~ u1 + u2 + u3 + x", ordered=["u1", "u2", "u3"]).converged
     res = fit_sem(data, "F =~ u1 + u2 + u3\nF ~ x", ordered=["u1", "u2", "u3"])
     assert res.converged and res.options["conditional_x"] == ["x"]
-    with pytest.raises(FormulaError, match=r"\['u4'\] are outcomes or indicators .*conditional.x .*'fx =~ x'"):
-        fit_sem(data.assign(u4=data["u4"] * 1.5), "F =~ u1 + u2 + u3 + u4\nF ~ x", ordered=["u1", "u2", "u3"])
+    mixed = fit_sem(data.assign(u4=data["u4"] * 1.5), "F =~ u1 + u2 + u3 + u4\nF ~ x", ordered=["u1", "u2", "u3"])
+    assert mixed.converged and mixed.options["conditional_x"] == ["x"]
+    assert mixed.options["ordered"] == ["u1", "u2", "u3"]
 
 
 def test_comparing_least_squares_and_ml_fits_is_refused(datcat):
