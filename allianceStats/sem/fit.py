@@ -178,8 +178,12 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
         indicators or outcomes. An observed continuous or binary (0/1) variable that only predicts (the MIMIC model
         ``F ~ culture + age``, a direct effect ``u3 ~ culture`` for DIF) is a covariate conditioned on, as lavaan's
         default ``conditional.x = TRUE``: probit regressions of the items on the covariates, residual polychoric
-        correlations (:mod:`allianceStats.sem.conditional`; Muthén 1984), also with ``missing="pairwise"``. Not
-        with continuous outcomes or indicators in the same model; ordered items cannot be predictors.
+        correlations (:mod:`allianceStats.sem.conditional`; Muthén 1984; Muthén, du Toit & Spisic 1997), also with
+        ``missing="pairwise"``. Continuous outcomes or indicators in such a model are regressed linearly on the
+        covariates (intercepts, slopes, residual variances; residual polyserial and Pearson correlations), as
+        lavaan. An ordered item that only predicts becomes a numeric covariate (its values as they are), with a
+        warning, as lavaan. Ordered items that are indicators or outcomes may predict (an ordered mediator) under
+        ``parameterization="theta"`` only; under ``"delta"`` that is refused (lavaan's delta fit did not converge).
     parameterization : {"delta", "theta"}
         Identification of the latent responses of ordered items (lavaan's ``parameterization=``).
     sample_cov : DataFrame, list or dict of DataFrame, optional

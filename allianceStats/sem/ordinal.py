@@ -245,8 +245,9 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
                  "does with fixed.x = TRUE).", DataWarning)
         empty_y = ~miss_x & np.isnan(Y[:, ~is_x]).all(axis=1)
         if empty_y.any():
-            warn(f"{int(empty_y.sum())} row(s) missing every ordered item were dropped (as lavaan does).",
-                 DataWarning)
+            what = "ordered item" if all(v in n_th for v in pt.observed if v not in exogenous) else \
+                "outcome and indicator"
+            warn(f"{int(empty_y.sum())} row(s) missing every {what} were dropped (as lavaan does).", DataWarning)
         incomplete = miss_x | empty_y
         x_rows_out = miss_x     # lavaan's cov.x and mean.x still count the empty rows
     elif missing == "pairwise":

@@ -21,7 +21,8 @@ describe y* given x, so the model side is the reduced form of the joint model gi
 a = μ*_y − Π μ_x, slopes Π = Σ*_yx Σ_xx⁻¹ (= Λ(I − B)⁻¹Γ) and residual covariances Σ*_y|x = Σ*_yy − Π Σ*_xy, with
 τ̃_jc = (τ_jc − a_j) δ_j, the scaled slopes δ_j Π_jk (column by column, after the thresholds) and
 ρ̃_ij = δ_i δ_j Σ*_y|x,ij; δ_j = (Σ*_y|x,jj)^(−1/2) under theta, and the residual variances of the items under
-delta are 1/δ_j² minus the variance explained given x.
+delta are 1/δ_j² minus the variance explained given x. A continuous variable's statistics given x are −a_j, its
+slopes Π_jk, its residual variance Σ*_y|x,jj and its residual covariances (δ_j = 1).
 
 Estimation
 ----------

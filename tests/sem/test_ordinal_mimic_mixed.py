@@ -163,3 +163,11 @@ def test_residual_pearson_covariance_of_two_continuous_variables():
 def test_an_ordered_predictor_is_refused_under_delta_with_what_to_do():
     with pytest.raises(FormulaError, match=r"\['u4'\] are predictors .*did not converge.*parameterization='theta'"):
         fit_sem(DATA, REF["mediator_theta"]["model"], ordered=["u1", "u2", "u3", "u4"])
+
+
+def test_pairwise_drops_rows_missing_every_outcome_and_indicator_and_says_so():
+    data = pd.read_csv(FIX / "mimic_mixed_missing.csv")
+    data.loc[[0, 1], ["u1", "u2", "u3", "y1"]] = np.nan
+    with pytest.warns(DataWarning, match="2 row\\(s\\) missing every outcome and indicator were dropped"):
+        res = fit_sem(data, REF["indicator_delta"]["model"], ordered=["u1", "u2", "u3"], missing="pairwise")
+    assert res.converged and res.n_obs == len(data) - 2
