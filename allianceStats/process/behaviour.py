@@ -145,8 +145,7 @@ def behaviour_rates(data: pd.DataFrame, codes: str | Sequence[str] | CodeSet = "
     _flat_columns(data, where, "data")
     if len(data) == 0:
         raise SchemaError(["data is empty (no rows); expected one row per coded utterance"], source=where)
-    # CodeSet.check names the column 'code'; say the user's name
-    problems = [p.replace("column 'code':", f"column {code!r}:", 1) for p in code_set.check(data[code])]
+    problems = code_set.check(data[code], column=code)
     for role, name in (("code", code), ("client", client), ("session", session)):
         missing = data[name].isna().to_numpy()
         if missing.any():

@@ -123,15 +123,17 @@ class CodeSet:
         """The codes counted in ``category`` (e.g. ``"reflection"``)."""
         return tuple(c for c, spec in self.codes.items() if category in spec.get("categories", ()))
 
-    def check(self, codes: pd.Series, speakers: pd.Series | None = None) -> list[str]:
-        """Problems (one line each, rows 1-based) with a column of codes and, if given, their speakers."""
+    def check(self, codes: pd.Series, speakers: pd.Series | None = None, *, column: str = "code",
+              speaker_column: str = "speaker") -> list[str]:
+        """Problems (one line each, rows 1-based) with a column of codes and, if given, their speakers; ``column``
+        and ``speaker_column`` are the names the messages use."""
         problems = []
         values = codes.astype(str).where(codes.notna(), None)
         unknown = ~values.isin(self.labels) & codes.notna()
         for code in pd.unique(values[unknown]):
             rows = np.flatnonzero((values == code).to_numpy()) + 1
             shown = ", ".join(map(str, rows[:10])) + (f" … ({len(rows)} rows in all)" if len(rows) > 10 else "")
-            problems.append(f"column 'code': unknown code {code!r} (rows {shown}) — not in code set {self.name!r}; "
+            problems.append(f"column {column!r}: unknown code {code!r} (rows {shown}) — not in code set {self.name!r}; "
                             f"its codes are {first_labels(sorted(self.labels), limit=40)}.")
         if speakers is not None:
             expected = values.map({c: s.get("speaker") for c, s in self.codes.items()})
@@ -139,9 +141,9 @@ class CodeSet:
             for code in pd.unique(values[wrong]):
                 rows = np.flatnonzero(wrong & (values == code).to_numpy()) + 1
                 shown = ", ".join(map(str, rows[:10])) + (f" … ({len(rows)} rows)" if len(rows) > 10 else "")
-                problems.append(f"column 'speaker': code {code!r} belongs to the {self.speaker_of(code)} in code "
-                                f"set {self.name!r} but is given to another speaker at rows {shown}; correct the "
-                                "speaker or the code.")
+                problems.append(f"column {speaker_column!r}: code {code!r} belongs to the {self.speaker_of(code)} in "
+                                f"code set {self.name!r} but is given to another speaker at rows {shown}; correct "
+                                "the speaker or the code.")
         return problems
 
 
@@ -228,7 +230,7 @@ def score_codes(data: pd.DataFrame, codes: str | Sequence[str] | CodeSet = "miti
 
     code_set = _as_code_set(codes)
     require_columns(data, [code, client, session], where="score_codes")
-    problems = code_set.check(data[code])
+    problems = code_set.check(data[code], column=code)
     if problems:
         raise SchemaError(problems, source="score_codes")
     keys = [client, session]

@@ -483,6 +483,15 @@ def _draw_cox(step, syntax) -> Section:
     return Section(step.id, section_title(step), paragraphs=paras, figures=figures, tables=tables)
 
 
+#: what one draw of each permutation test of lag_sequential is (LagSequentialResult.permutation)
+_PERMUTATION_DRAWS = {
+    "free": "shuffles of the codes within sessions",
+    "constrained": "orders within sessions from a swap chain that keeps the structural zeros empty (Besag & "
+                   "Clifford's exact test)",
+    "time": "reorderings of the events within sessions, durations and gaps kept",
+}
+
+
 def _draw_sequences(step, syntax) -> Section:
     from ..plots import plot_transitions
 
@@ -494,7 +503,8 @@ def _draw_sequences(step, syntax) -> Section:
              + ("< .001" if res.p_value < 0.001 else f"= {res.p_value:.3f}")
              + (" (time units are not independent, so this p is approximate and tends to be too small)"
                 if res.window is not None else "")
-             + (f"; permutation p = {res.p_permutation:.3f} ({res.n_draws} shuffles within sessions)"
+             + (f"; permutation p = {res.p_permutation:.3f} (Monte Carlo SE {res.p_permutation_mc_se:.3f}; "
+                f"{res.n_draws} {_PERMUTATION_DRAWS[res.permutation]})"
                 if res.p_permutation is not None else "") + ".",
              "Adjusted residuals (Allison & Liker 1982; Bakeman & Quera 2011) compare each transition's count with "
              "its count under independence; |z| > 1.96 marks a transition more (red) or less (blue) frequent than "

@@ -56,13 +56,14 @@ Example
 """
 from __future__ import annotations
 
+import warnings
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
 from ..data.checks import check_number, check_positive_int, resolve_seed
-from ..errors import OptionError
+from ..errors import DataWarning, OptionError
 
 __all__ = ["simulate_mi_sessions", "simulate_behaviour_chain", "CHAIN_DEFAULTS", "simulate_dyad_signals"]
 
@@ -244,6 +245,10 @@ def simulate_behaviour_chain(n_therapists: int = 10, clients_per_therapist: int 
         raise OptionError(f"simulate_behaviour_chain(): {n_therapists} therapists x {clients_per_therapist} clients x "
                           f"{sessions_per_client} sessions x {turns_per_session} turns would make {n_events:,} coded "
                           f"events (more than {MAX_EVENTS:,}, several GB); choose a smaller design")
+    if sessions_per_client == 1:
+        warnings.warn("simulate_behaviour_chain(): with one session per client every within-client deviation is 0, "
+                      "so the within-client paths (a_W, b_W, c'_W) cannot be estimated from these data; use "
+                      "sessions_per_client >= 2", DataWarning, stacklevel=2)
     p = {k: check_number(k, effects.get(k, v), minimum=0.0 if k.startswith("sd_") else None)
          for k, v in CHAIN_DEFAULTS.items()}
     if not 0 < p["reflection_rate"] < 1 or not 0 <= p["p_sustain"] <= 1:

@@ -244,3 +244,12 @@ def test_merge_bad_tables(ratings, rates):
 
 def test_top_level_names():
     assert als.behaviour_rates is behaviour_rates and als.merge_session_scores is merge_session_scores
+
+
+def test_one_session_per_client_warns_that_within_paths_are_not_identified():
+    from allianceStats.errors import DataWarning
+    from allianceStats.simulate import simulate_behaviour_chain
+
+    with pytest.warns(DataWarning, match="one session per client"):
+        _, sessions, _ = simulate_behaviour_chain(2, 2, 1, turns_per_session=5, seed=3)
+    assert sessions.groupby("client").size().eq(1).all()

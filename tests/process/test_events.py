@@ -137,3 +137,9 @@ def test_summary_scores_by_hand():
     assert np.isnan(none["reflection_to_question"])
     with pytest.raises(SchemaError, match="unknown code 'Q'"):
         score_codes(ev.assign(code="Q"), "misc_2.5")
+
+
+def test_unknown_code_messages_name_the_users_column():
+    events = pd.DataFrame({"client": ["c1"] * 3, "session": [1, 1, 1], "behaviour": ["SR", "XX", "CT"]})
+    with pytest.raises(SchemaError, match=r"column 'behaviour': unknown code 'XX' \(rows 2\)"):
+        score_codes(events, ["miti_4", "client_language"], code="behaviour")

@@ -87,7 +87,8 @@ def test_sequences_section_heat_map(example):
     section = draw_step(step)
     _no_legibility_problem(section)
     assert "simulated MI sessions" in section.paragraphs[0]
-    assert "permutation p" in section.paragraphs[1]
+    assert "permutation p" in section.paragraphs[1] and "Monte Carlo SE" in section.paragraphs[1]
+    assert "shuffles of the codes within sessions" in section.paragraphs[1]
     svg = section.figures[0].svg
     assert "Adjusted residuals" in svg and "Target" in svg
     assert section.tables[0].max_rows == 0 and {"adjusted_residual", "yules_q"} <= set(section.tables[0].data.columns)
