@@ -109,7 +109,7 @@ def test_simulator_is_seeded_and_validates_its_options():
     pd.testing.assert_frame_equal(a[1], b[1])
     c = simulate_behaviour_chain(2, 2, 3, turns_per_session=8, seed=12)
     assert not np.allclose(a[1]["alliance"], c[1]["alliance"])
-    assert a[2]["seed"] == 11 and isinstance(simulate_behaviour_chain(1, 1, 1, 2)[2]["seed"], int)
+    assert a[2]["seed"] == 11 and isinstance(simulate_behaviour_chain(1, 1, 2, 2)[2]["seed"], int)
     with pytest.raises(OptionError, match="alliance_withn"):
         simulate_behaviour_chain(seed=1, alliance_withn=1.0)
     with pytest.raises(OptionError, match="sd_needs_client"):
