@@ -403,6 +403,8 @@ def _fit_sem(model: str, data: pd.DataFrame | None, *, missing: str, estimator: 
                    group_partial=list(partable_options.get("group_partial", ())),
                    sample_statistics=sample is not None,
                    n_rows=int(len(data)) if data is not None else problem.n_obs,
+                   n_rows_by_group=([int((data[group] == lab).sum()) for lab in problem.group_labels]
+                                    if data is not None and group is not None else list(problem.n_obs_by_group)),
                    missing_patterns=int(sum(d.n_patterns for d in problem.datas)),
                    test="yuan.bentler.mplus" if estimator == "MLR" else "standard")
     table = problem.table.copy()

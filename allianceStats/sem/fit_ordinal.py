@@ -109,7 +109,9 @@ def fit_sem_ordinal(data: pd.DataFrame, model: str, *, ordered: list[str], estim
                    se="none" if se == "none" else ("robust" if robust else "standard"), defaults=defaults,
                    conf_level=conf_level, ordered=list(problem.pt.ordered), parameterization=parameterization,
                    test=test, information="expected",
-                   categories={v: list(c) for v, c in problem.categories.items()})
+                   categories={v: list(c) for v, c in problem.categories.items()},
+                   n_rows=int(len(data)), n_rows_by_group=list(problem.n_rows_by_group),
+                   missing_patterns=list(problem.missing_patterns))
     if problem.covariates:
         options["conditional_x"] = list(problem.covariates)
     table = done.table.copy()

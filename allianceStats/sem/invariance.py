@@ -386,12 +386,14 @@ class InvarianceResult(ResultDisplay):
         sessions); the others are continuous, as in the fit."""
         self.to_lavaan(step)
         grp = f', group = "{self.group}"' if self.group else ""
+        missing = {"pairwise": ', missing = "pairwise"', "fiml": ', missing = "ml"', "ml": ', missing = "ml"'}.get(
+            str(self.options.get("missing", "listwise")), "")
         if self.ordered:
             names = [f"{v}_{w}" for v in self.ordered for w in self.waves] if self.waves else self.ordered
             items = ", ".join(f'"{v}"' for v in names)
             return (f"lavaan::cfa(model, data = {data_name}{grp}, ordered = c({items}), estimator = "
-                    f'"{self.estimator}", parameterization = "{self.parameterization}")')
-        return f'lavaan::cfa(model, data = {data_name}{grp}, estimator = "{self.estimator}")'
+                    f'"{self.estimator}", parameterization = "{self.parameterization}"{missing})')
+        return f'lavaan::cfa(model, data = {data_name}{grp}, estimator = "{self.estimator}"{missing})'
 
     def summary(self) -> str:
         """The table of steps with the test used and the conventional cut-offs."""

@@ -24,7 +24,9 @@ refused (:mod:`~allianceStats.sem.partable`).
 
 Categories: an item's categories are the distinct values observed in the whole table, in increasing order (as
 lavaan's ``ordered()``); the values must be whole numbers (``1, 2, 3`` or ``0, 1``) or a pandas ordered
-``Categorical``. Every category must be observed in every group: a category empty in one group is an error,
+``Categorical``. Every category must be observed in every group among the rows used (listwise: the complete rows;
+pairwise: the rows left after dropping those missing a covariate or every other variable, as lavaan counts them):
+a category empty in one group is an error,
 as it is in lavaan ("some categories of variable `u1' are empty in group 2"), because a threshold between two
 categories is then not identified in that group; collapse the rare category with its neighbour, or drop the
 group.
@@ -103,6 +105,8 @@ class OrdinalProblem:
     group_labels: tuple[Hashable, ...]
     missing: str = "listwise"
     covariates: tuple[str, ...] = ()
+    n_rows_by_group: tuple[int, ...] = ()      # rows of each group in the table, before any deletion (lavaan's Total)
+    missing_patterns: tuple[int, ...] = ()     # missing-data patterns among the rows used, per group
 
     @property
     def observed(self) -> tuple[str, ...]:
@@ -209,6 +213,8 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
         if codes is not None:
             coded[v] = codes
             categories[v] = cats
+    problems += [f"model variable {v!r} has no observed value (all {len(data)} rows are missing); drop it from the "
+                 "model or fill it in" for v in data.columns if v in names and not data[v].notna().any()]
     if problems:
         raise SchemaError(problems, source=where)
     if group is not None and data[group].isna().any():
@@ -223,6 +229,7 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
     exogenous = [v for v in continuous if v not in outcomes and any(s.op == "~" and s.rhs == v for s in statements)]
     if exogenous:
         _check_covariates(pt, exogenous)
+        _check_covariate_types(data, exogenous, where)
     if continuous:
         require_numeric(data, continuous, where=where)
     single = [f"{v!r} (only the value {categories[v][0]!r})" for v in pt.observed if v in n_th and n_th[v] == 0]
@@ -266,13 +273,25 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
     labels: list[Hashable] = [1] if group is None else list(pd.unique(data[group]))
     gcol = None if group is None else data[group].to_numpy()
     stats, layouts, weights = [], [], []
-    empty = []
+    empty: list[str] = []
+    patterns: list[int] = []
+    totals: list[int] = []
     n_cat = [n_th[v] + 1 if v in n_th else 1 for v in pt.observed]
     for g, lab in enumerate(labels, start=1):
         rows = ~incomplete if gcol is None else (~incomplete & (gcol == lab))
         values = Y[rows]
         if len(values) < 2:
-            raise IdentificationError(f"group {lab!r} has {len(values)} usable row(s); at least 2 are needed.")
+            whose = "the data have" if group is None else f"group {lab!r} of {group!r} has"
+            total = int(len(data)) if gcol is None else int((gcol == lab).sum())
+            deletion = ("rows missing a covariate or every other model variable" if missing == "pairwise"
+                        else "rows with a missing model variable (listwise)")
+            raise IdentificationError(f"{whose} {len(values)} usable row(s) of {total} after dropping {deletion}; "
+                                      "at least 2 are needed. "
+                                      + ("Merge or drop that group." if group is not None else
+                                         "Check which model columns are missing (data[columns].isna().sum()) or "
+                                         "use missing='pairwise'."))
+        patterns.append(int(len(np.unique(np.isnan(values), axis=0))))
+        totals.append(int(len(data)) if gcol is None else int((gcol == lab).sum()))
         for j, v in enumerate(pt.observed):
             col = values[:, j]
             col = col[~np.isnan(col)]
@@ -286,18 +305,20 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
             if (counts == 0).any():
                 missing_cats = [categories[v][k] for k in np.flatnonzero(counts == 0)]
                 empty.append(f"ordered item {v!r} has no row in category {first_labels(missing_cats)}{in_group} "
-                             f"(counts per category {dict(zip(categories[v], counts.tolist()))}); lavaan stops "
+                             f"among the {len(col)} row(s) where it is observed and used (counts per category {dict(zip(categories[v], counts.tolist()))}); lavaan stops "
                              "here too ('some categories of variable ... are empty in group ...'). Collapse that "
                              "category with a neighbouring one for all groups, or drop the group")
         if missing == "pairwise":
             both = ~np.isnan(values)
             together = both.T.astype(float) @ both.astype(float)
-            none = [f"{pt.observed[a]!r} and {pt.observed[b]!r}" for a in range(len(numeric))
+            none = [f"{pt.observed[b]!r} and {pt.observed[a]!r}" for a in range(len(numeric))
                     for b in range(a) if together[a, b] < 2]
             if none:
                 in_group = "" if group is None else f" in group {lab!r}"
-                empty.append(f"variables {first_labels(none)} are observed together in fewer than 2 rows{in_group}; "
-                             "their correlation cannot be estimated pairwise")
+                shown = "; ".join(none[:5]) + ("; …" if len(none) > 5 else "")
+                empty.append(f"{len(none)} pair(s) of variables are observed together in fewer than 2 rows{in_group} "
+                             f"({shown}); their correlation cannot be estimated pairwise — drop one of each pair "
+                             "from the model or use the group's complete rows")
         if empty:
             continue
         key = (tuple(pt.observed), tuple(exogenous), group, lab, missing)
@@ -329,7 +350,8 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
     return OrdinalProblem(pt=pt, table=table, models=group_models(table, pt), stats=tuple(stats),
                           layouts=tuple(layouts), weights=tuple(weights), estimator=estimator,
                           categories=categories, group_labels=tuple(labels), missing=missing,
-                          covariates=tuple(exogenous))
+                          covariates=tuple(exogenous), n_rows_by_group=tuple(totals),
+                          missing_patterns=tuple(patterns))
 
 
 def _layout(pt: ParTable, g: int, covariates: Sequence[str] = ()) -> GroupLayout:
@@ -375,6 +397,30 @@ def _check_covariates(pt: ParTable, exogenous: list[str]) -> None:
         raise FormulaError(f"the syntax gives the covariates {exogenous} their own (co)variances or means; with "
                            "ordered items they are conditioned on (lavaan's conditional.x = TRUE, fixed at the "
                            "sample values). Remove those lines.")
+
+
+def _check_covariate_types(data: pd.DataFrame, covariates: Sequence[str], where: str) -> None:
+    """Covariates next to ordered items must be numbers: text, categories and booleans get a message that says how
+    to code them (lavaan turns a two-level factor or a logical into 0/1 itself and refuses more levels)."""
+    problems = []
+    for v in covariates:
+        col = data[v]
+        if pd.api.types.is_bool_dtype(col):
+            problems.append(f"covariate {v!r} is boolean; code it 0/1 (data[{v!r}].astype(int), True = 1) as lavaan "
+                            "does with a logical")
+        elif not pd.api.types.is_numeric_dtype(col) and pd.to_numeric(col.dropna().astype(str),
+                                                                      errors="coerce").notna().all():
+            problems.append(f"covariate {v!r} holds numbers stored as text (dtype {col.dtype}); convert it with "
+                            f"pd.to_numeric(data[{v!r}])")
+        elif not pd.api.types.is_numeric_dtype(col):
+            levels = pd.unique(col.dropna())
+            problems.append(
+                f"covariate {v!r} has dtype {col.dtype} ({len(levels)} level(s): {first_labels(levels)}); a "
+                "categorical covariate enters as dummy variables: pd.get_dummies(data[" + repr(v) + "], prefix="
+                + repr(v) + ", drop_first=True, dtype=float), joined to the data and named in the model in place of "
+                f"{v!r} (lavaan codes a two-level factor 0/1 itself and refuses more levels)")
+    if problems:
+        raise SchemaError(problems, source=where)
 
 
 def _conditional(values: np.ndarray, observed: Sequence[str], covariates: Sequence[str], n_cat: Sequence[int],

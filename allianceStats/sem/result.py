@@ -407,7 +407,11 @@ class SEMResult(ResultDisplay):
         if opts.get("ordered"):
             items = ", ".join(f'"{v}"' for v in opts["ordered"])
             pairwise = ', missing = "pairwise"' if opts.get("missing") == "pairwise" else ""
-            return (f'lavaan::lavaan(model, data = {data_name}, ordered = c({items}), estimator = "{est}", '
+            # lavaan's default standard errors are robust under the *MV / *M estimators and standard otherwise
+            default_se = "standard" if opts.get("test", "standard") == "standard" else "robust"
+            se = opts.get("se", default_se)
+            se_part = "" if se == default_se else f', se = "{ {"robust": "robust.sem"}.get(se, se)}"'
+            return (f'lavaan::lavaan(model, data = {data_name}, ordered = c({items}), estimator = "{est}"{se_part}, '
                     f'parameterization = "{opts.get("parameterization", "delta")}"{grp}{pairwise})')
         if opts.get("sample_statistics"):
             nobs = (str(self.n_obs_by_group[0]) if len(self.n_obs_by_group) == 1

@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 _W = 54   # width of the label + value blocks, as lavaan's
+_CORE = {"WLSMV": "DWLS", "WLSM": "DWLS", "ULSMV": "ULS", "ULSM": "ULS"}
+"""lavaan's ``Estimator`` line names the estimator behind the robust variants."""
 
 
 def _value(v: Any, digits: int = 3) -> str:
@@ -141,32 +143,47 @@ def _header(res) -> list[str]:
     free_rows = tab[(tab["free"] > 0) & (means | (tab["op"] != "~1"))]
     npar = int(res.fit.get("npar", np.nan)) if np.isfinite(res.fit.get("npar", np.nan)) else len(free_rows)
     n_eq = len(free_rows) - npar
+    estimator = opts.get("estimator", "ML")
+    if res.wls is not None:   # lavaan names the core estimator (DWLS for WLSMV); the robust parts show below
+        estimator = _CORE.get(estimator, estimator)
     lines = [f"fit_sem (allianceStats) {state} after {conv.iterations} iterations", "",
-             _line("Estimator", opts.get("estimator", "ML")),
+             _line("Estimator", estimator),
              _line("Optimization method", conv.optimizer.split(" + ")[0].split(" with ")[0]),
              _line("Number of model parameters", str(len(free_rows)))]
     if n_eq > 0:
         lines.append(_line("Number of equality constraints", str(n_eq)))
     lines.append("")
     total = opts.get("n_rows")
+    totals = list(opts.get("n_rows_by_group") or [])
     if res.group:
-        lines.append("  Number of observations per group:")
-        for lab, n in zip(res.group_labels, res.n_obs_by_group):
-            lines.append(_line(str(lab), str(n)))
+        if len(totals) == len(res.n_obs_by_group) and totals != list(res.n_obs_by_group):
+            lines.append(f"  {'Number of observations per group:':<40}{'Used':>12}{'Total':>12}")
+            lines += [f"    {str(lab):<38}{n:>12}{t:>12}"
+                      for lab, n, t in zip(res.group_labels, res.n_obs_by_group, totals)]
+        else:
+            lines.append("  Number of observations per group:")
+            lines += [_line("  " + str(lab), str(n)) for lab, n in zip(res.group_labels, res.n_obs_by_group)]
     elif total is not None and total != res.n_obs:
         lines.append(f"  {'':<40}{'Used':>12}{'Total':>12}")
         lines.append(f"  {'Number of observations':<40}{res.n_obs:>12}{total:>12}")
     else:
         lines.append(_line("Number of observations", str(res.n_obs)))
-    if opts.get("missing") == "fiml" and opts.get("missing_patterns"):
-        lines.append(_line("Number of missing patterns", str(opts["missing_patterns"])))
+    patterns = opts.get("missing_patterns")
+    if opts.get("missing") == "fiml" and patterns:
+        lines.append(_line("Number of missing patterns", str(patterns)))
+    elif opts.get("missing") == "pairwise" and patterns:   # lavaan's count among the rows used
+        if res.group:
+            lines.append("  Number of missing patterns per group:")
+            lines += [_line("  " + str(lab), str(k)) for lab, k in zip(res.group_labels, patterns)]
+        else:
+            lines.append(_line("Number of missing patterns", str(patterns[0])))
     return lines
 
 
 def _se_block(res) -> list[str]:
     opts = res.options
     se = {"standard": "Standard", "robust.huber.white": "Sandwich", "robust.sem": "Robust.sem",
-          "bootstrap": "Bootstrap", "none": "None", "robust": "Robust"}.get(opts.get("se", "standard"), "Standard")
+          "bootstrap": "Bootstrap", "none": "None", "robust": "Robust.sem"}.get(opts.get("se", "standard"), "Standard")
     lines = ["", "Parameter Estimates:", "", _line("Standard errors", se)]
     if opts.get("se") == "bootstrap":
         lines.append(_line("Number of requested bootstrap draws", str(opts.get("n_draws"))))
@@ -174,7 +191,8 @@ def _se_block(res) -> list[str]:
     lines.append(_line("Information", info))
     if info == "Observed":
         lines.append(_line("Observed information based on", "Hessian"))
-    lines.append(_line("Information saturated (h1) model", "Structured"))
+    # least squares: the saturated model's moments are the sample statistics themselves (lavaan's wording)
+    lines.append(_line("Information saturated (h1) model", "Unstructured" if res.wls is not None else "Structured"))
     return lines
 
 
