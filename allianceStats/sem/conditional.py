@@ -317,7 +317,20 @@ def _olsson_start(pair: _ResidualPolyserial, codes: np.ndarray, th: np.ndarray) 
 def conditional_statistics(codes: np.ndarray, X: np.ndarray, n_categories: Sequence[int],
                            numeric: Sequence[bool] | None = None) -> OrdinalStatistics:
     """Thresholds (or intercepts), slopes, residual variances and correlations, ``wls_obs`` and Γ of one group
-    (module docstring).
+    conditional on exogenous covariates: lavaan's ``conditional.x = TRUE`` statistics (its default for ordered
+    items with observed predictors, e.g. a MIMIC model).
+
+    Definition: each ordered item is a probit regression P(y_j ≤ c | x) = Φ(τ_{j,c+1} − x'β_j) fitted alone by ML
+    (step 1); each pair's residual polychoric correlation is fitted with step 1 fixed (two-step, step 2); Γ =
+    n A⁻¹ B A⁻ᵀ comes from the casewise scores (step 3; Muthén 1984; Muthén, du Toit & Spisic 1997). Continuous
+    variables are linear regressions on x with residual polyserial (Olsson, Drasgow & Dorans 1982) and Pearson
+    correlations. The model, the layout of ``wls_obs`` and the score formulas: the module docstring. Validated
+    against lavaan 0.6.14's ``wls.obs`` and NACOV (``tests/sem/test_ordinal_mimic.py``,
+    ``tests/sem/test_ordinal_mimic_mixed.py``).
+
+    References: Muthén (1984) *Psychometrika* 49; Muthén, du Toit & Spisic (1997), unpublished technical report
+    (robust WLS with categorical and continuous outcomes); Olsson, Drasgow & Dorans (1982) *Psychometrika* 47;
+    Rosseel (2012) *J. Stat. Softw.* 48(2).
 
     Parameters
     ----------

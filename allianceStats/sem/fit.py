@@ -172,18 +172,20 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
     seed : int, optional
         Seed of the bootstrap; when None a fresh one is drawn and recorded in ``provenance.seed``.
     ordered : list of str or True, optional
-        The ordered (ordinal) items, as lavaan's ``ordered=``; True means every observed variable of the model
-        (:mod:`allianceStats.sem.ordinal`). Thresholds are written ``u | t1 + t2``. The model's other observed
-        variables are continuous (means, variances, Pearson and polyserial correlations, as lavaan); they may be
-        indicators or outcomes. An observed continuous or binary (0/1) variable that only predicts (the MIMIC model
-        ``F ~ culture + age``, a direct effect ``u3 ~ culture`` for DIF) is a covariate conditioned on, as lavaan's
-        default ``conditional.x = TRUE``: probit regressions of the items on the covariates, residual polychoric
-        correlations (:mod:`allianceStats.sem.conditional`; Muthén 1984; Muthén, du Toit & Spisic 1997), also with
-        ``missing="pairwise"``. Continuous outcomes or indicators in such a model are regressed linearly on the
-        covariates (intercepts, slopes, residual variances; residual polyserial and Pearson correlations), as
-        lavaan. An ordered item that only predicts becomes a numeric covariate (its values as they are), with a
-        warning, as lavaan. Ordered items that are indicators or outcomes may predict (an ordered mediator) under
-        ``parameterization="theta"`` only; under ``"delta"`` that is refused (lavaan's delta fit did not converge).
+        The ordered (ordinal) items, as lavaan's ``ordered=``; True means every observed indicator and outcome of the
+        model (as lavaan's ``ordered = TRUE``: covariates that only predict stay numeric;
+        :mod:`allianceStats.sem.ordinal`). The default ``estimator="ML"`` then means ``"WLSMV"``. Thresholds are
+        written ``u | t1 + t2``. The model's other observed variables are continuous (means, variances, Pearson and
+        polyserial correlations, as lavaan); they may be indicators or outcomes. An observed continuous or binary (0/1)
+        variable that only predicts (the MIMIC model ``F ~ culture + age``, a direct effect ``u3 ~ culture`` for DIF)
+        is a covariate conditioned on, as lavaan's default ``conditional.x = TRUE``: probit regressions of the items on
+        the covariates, residual polychoric correlations (:mod:`allianceStats.sem.conditional`; Muthén 1984; Muthén, du
+        Toit & Spisic 1997), also with ``missing="pairwise"``. Continuous outcomes or indicators in such a model are
+        regressed linearly on the covariates (intercepts, slopes, residual variances; residual polyserial and Pearson
+        correlations), as lavaan. An ordered item that only predicts becomes a numeric covariate (its values as they
+        are), with a warning, as lavaan. Ordered items that are indicators or outcomes may predict (an ordered
+        mediator) under ``parameterization="theta"`` only; under ``"delta"`` that is refused (lavaan's delta fit did
+        not converge).
     parameterization : {"delta", "theta"}
         Identification of the latent responses of ordered items (lavaan's ``parameterization=``).
     sample_cov : DataFrame, list or dict of DataFrame, optional
@@ -207,10 +209,17 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
     FormulaError
         The syntax cannot be parsed or names a variable that is neither a column nor a latent variable.
     SchemaError
-        ``data`` is not a DataFrame, or a model column is not numeric or has no observed value; a malformed
-        ``sample_cov``.
+        ``data`` is not a DataFrame, or a model column is not numeric or has no observed value; a covariate that is
+        text, a category or boolean (the message says how to code it: dummies, ``pd.to_numeric``, 0/1); with
+        ``ordered`` items, codes that are not whole numbers, an item with a single category, a category empty in a
+        group among the rows used, a continuous variable without variance in a group, or (pairwise) two variables
+        observed together in fewer than 2 rows; a malformed ``sample_cov``.
     OptionError
-        An option has a value not listed above, or needs the rows (robust, bootstrap, FIML) with ``sample_cov``.
+        An option has a value not listed above, or needs the rows (robust, bootstrap, FIML) with ``sample_cov``;
+        with ``ordered`` items ``missing="fiml"``, ``estimator="MLR"``, ``se="bootstrap"`` (lavaan's least-squares
+        estimators take listwise or pairwise deletion and robust or standard errors).
+    IdentificationError
+        With ``ordered`` items: a group with fewer than 2 usable rows, collinear or constant covariates.
 
     Examples
     --------
@@ -253,6 +262,14 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
     ...                   missing="pairwise")
     >>> sem.n_obs, sem.options["missing"], bool(sem.params.query("op == '~'")["estimate"].iloc[0] > 0)
     (400, 'pairwise', True)
+
+    A covariate of the latent variable (a MIMIC model; conditioned on, as lavaan's default ``conditional.x``):
+
+    >>> items["culture"] = (rng.random(400) < 0.5).astype(float)
+    >>> mimic = als.fit_sem(items, "F =~ i1 + i2 + i3 + i4\\nF ~ culture", ordered=["i1", "i2", "i3", "i4"],
+    ...                     missing="pairwise")
+    >>> mimic.options["conditional_x"], mimic.converged, mimic.r_call("d")[-21:]
+    (['culture'], True, 'missing = "pairwise")')
     """
     started = time.perf_counter()
     sample: SampleStatistics | None = None

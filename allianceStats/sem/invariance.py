@@ -72,7 +72,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from ..comparison import ComparisonResult
-from ..data.checks import check_choice, check_conf_level, require_columns, table_and_text
+from ..data.checks import check_choice, check_conf_level, first_labels, require_columns, table_and_text
 from ..data.reshape import to_wide
 from ..errors import FormulaError, OptionError, SchemaError
 from ..results import Convergence, Provenance, ResultDisplay, make_provenance
@@ -502,8 +502,11 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
     FormulaError
         The model is not a measurement model.
     SchemaError
-        A column is missing, an ordered item is not coded in whole numbers, has one category, misses a category
-        in a group (lavaan stops there too), or has different categories at different sessions.
+        A column is missing, a continuous item is not numeric, an ordered item is not coded in whole numbers, has
+        one category, misses a category in a group among the rows used (lavaan stops there too), or has different
+        categories at different sessions.
+    IdentificationError
+        A group with fewer than 2 usable rows.
     OptionError
         Unknown steps or options, ``ordered=`` naming a variable that is not an item of the model, ``"strict"``
         with ordered items under the delta parameterization (also next to continuous items, as semTools), FIML
@@ -610,6 +613,11 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
                           "missing='fiml' or 'listwise'")
     if items_ord:
         estimator = estimator or "WLSMV"
+        if estimator in ("ML", "MLR"):
+            raise OptionError(f"estimator={estimator!r} is not supported with ordered items "
+                              f"({first_labels(items_ord)}): it is for continuous items; use lavaan's "
+                              "least-squares estimators: 'WLSMV' (the default; leave estimator unset), 'WLSM', "
+                              "'DWLS', 'ULSMV', 'ULSM', 'ULS' or 'WLS'")
         check_choice("estimator", estimator, ["WLSMV", "WLSM", "DWLS", "ULSMV", "ULSM", "ULS", "WLS"])
         if "strict" in steps and parameterization == "delta":
             raise OptionError("strict invariance (equal residual variances) cannot be tested under "

@@ -229,7 +229,7 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
     exogenous = [v for v in continuous if v not in outcomes and any(s.op == "~" and s.rhs == v for s in statements)]
     if exogenous:
         _check_covariates(pt, exogenous)
-        _check_covariate_types(data, exogenous, where)
+        check_covariate_types(data, exogenous, where)
     if continuous:
         require_numeric(data, continuous, where=where)
     single = [f"{v!r} (only the value {categories[v][0]!r})" for v in pt.observed if v in n_th and n_th[v] == 0]
@@ -301,12 +301,17 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
                     empty.append(f"continuous variable {v!r} has {len(col)} observed value(s){in_group} and no "
                                  "variance; drop it or the group")
                 continue
+            if not len(col):
+                empty.append(f"ordered item {v!r} has no observed value{in_group} among the rows used; its "
+                             "thresholds cannot be estimated there — drop the item or the group")
+                continue
             counts = np.bincount(col.astype(int), minlength=n_th[v] + 1)
             if (counts == 0).any():
                 missing_cats = [categories[v][k] for k in np.flatnonzero(counts == 0)]
                 empty.append(f"ordered item {v!r} has no row in category {first_labels(missing_cats)}{in_group} "
-                             f"among the {len(col)} row(s) where it is observed and used (counts per category {dict(zip(categories[v], counts.tolist()))}); lavaan stops "
-                             "here too ('some categories of variable ... are empty in group ...'). Collapse that "
+                             f"among the {len(col)} row(s) where it is observed and used (counts per category "
+                             f"{dict(zip(categories[v], counts.tolist()))}); lavaan stops here too ('some categories "
+                             "of variable ... are empty in group ...'). Collapse that "
                              "category with a neighbouring one for all groups, or drop the group")
         if missing == "pairwise":
             both = ~np.isnan(values)
@@ -399,7 +404,7 @@ def _check_covariates(pt: ParTable, exogenous: list[str]) -> None:
                            "sample values). Remove those lines.")
 
 
-def _check_covariate_types(data: pd.DataFrame, covariates: Sequence[str], where: str) -> None:
+def check_covariate_types(data: pd.DataFrame, covariates: Sequence[str], where: str) -> None:
     """Covariates next to ordered items must be numbers: text, categories and booleans get a message that says how
     to code them (lavaan turns a two-level factor or a logical into 0/1 itself and refuses more levels)."""
     problems = []

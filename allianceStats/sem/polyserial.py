@@ -169,7 +169,21 @@ class _Pearson:
 
 
 def mixed_statistics(values: np.ndarray, numeric: Sequence[bool], n_categories: Sequence[int]) -> OrdinalStatistics:
-    """Thresholds, means, variances, correlations, ``wls_obs`` and Γ of one group (module docstring).
+    """Thresholds, means, variances, correlations, ``wls_obs`` and Γ of one group of ordered and continuous
+    variables, lavaan's two-step ``muthen1984`` statistics for mixed data.
+
+    Definition: every ordered item is a standard-normal latent response cut at thresholds, every continuous
+    variable normal, all jointly normal. Step 1 estimates each variable alone (thresholds τ_j = Φ⁻¹ of the
+    cumulative proportions; mean and ML variance, divisor n); step 2 each correlation alone with step 1 fixed —
+    polychoric for two items, polyserial (Olsson, Drasgow & Dorans 1982, two-step ML) for an item and a continuous
+    variable, Pearson for two continuous ones (their ML correlation when values are missing); step 3 the
+    asymptotic covariance Γ = n A⁻¹ B A⁻ᵀ from the casewise scores, turned into covariances by the delta rule
+    (Muthén 1984; Jöreskog 1994). Details and the layout of ``wls_obs``: the module docstring. Missing values
+    (NaN) give lavaan's ``missing = "pairwise"`` statistics. Validated against lavaan 0.6.14's ``wls.obs`` and
+    NACOV (``tests/sem/test_polyserial_fixtures.py``: 1e-6).
+
+    References: Muthén (1984) *Psychometrika* 49; Olsson, Drasgow & Dorans (1982) *Psychometrika* 47; Jöreskog
+    (1994) *Psychometrika* 59; Rosseel (2012) *J. Stat. Softw.* 48(2).
 
     Parameters
     ----------
@@ -188,10 +202,14 @@ def mixed_statistics(values: np.ndarray, numeric: Sequence[bool], n_categories: 
 
     Examples
     --------
+    A continuous score x next to a binary item y, one score missing (pairwise):
+
     >>> vals = np.array([[1.2, 0], [0.3, 0], [2.5, 1], [1.9, 1], [0.8, 0], [3.1, 1], [2.2, 0], [np.nan, 1]])
     >>> st = mixed_statistics(vals, numeric=[True, False], n_categories=[1, 2])
-    >>> st.n, st.wls_obs.shape, st.gamma.shape
+    >>> st.n, st.wls_obs.shape, st.gamma.shape   # −mean of x, threshold of y, variance of x, cov(x, y*)
     (8, (4,), (4, 4))
+    >>> round(float(st.means[0]), 4), bool(0 < st.cor[0, 1] < 1)   # mean of the 7 observed scores; polyserial ρ
+    (1.7143, True)
     """
     values = np.asarray(values, dtype=float)
     n, p = values.shape

@@ -36,6 +36,7 @@ from ._messages import warn
 from .estimate import Objective
 from .likelihood import PatternData
 from .model import GroupModel
+from .ordinal import check_covariate_types
 from .partable import ParTable, build_partable
 from .sample_stats import SampleStatistics
 from .syntax import Definition, evaluate_expression, expression_names, parse_model
@@ -157,6 +158,8 @@ def prepare_frames(data: pd.DataFrame, observed: Sequence[str], group: str | Non
     ``with_index``, the index labels of those rows in ``data``)."""
     cols = list(observed)
     data = require_columns(data, [*cols, group], where="fit_sem")
+    if exo:
+        check_covariate_types(data, exo, "fit_sem")
     require_numeric(data, cols, where="fit_sem", finite=True)
     if group is not None:
         gvals = data[group]

@@ -80,6 +80,21 @@ def test_a_model_variable_without_any_observed_value_is_named(column, missing):
     assert f"model variable {column!r} has no observed value (all 300 rows are missing)" in str(err.value)
 
 
+def test_an_item_missing_in_a_whole_group_is_named_under_pairwise():
+    d = _data()
+    d.loc[d["g"] == "b", "u4"] = np.nan
+    with pytest.raises(SchemaError) as err:
+        _fit(d, model=MIXED, missing="pairwise", group="g")
+    assert "ordered item 'u4' has no observed value in group 'b'" in str(err.value)
+
+
+def test_a_categorical_covariate_of_a_continuous_model_says_to_make_dummies():
+    d = _data()
+    d["x"] = np.where(d["x"] > 0, "high", "low")
+    with pytest.raises(SchemaError, match=r"pd.get_dummies\(data\['x'\]"):
+        als.fit_sem(d, "y ~ x")
+
+
 def test_a_group_with_one_row_names_the_group_and_the_rows():
     d = _data()
     d.loc[0, "g"] = "z"
@@ -247,3 +262,9 @@ def test_r_call_and_to_lavaan_reproduce_robust_dwls_and_pairwise_invariance_in_r
         assert row["std_all"] == pytest.approx(r.std_all, rel=1e-5, abs=1e-7)
     chisq = float((tmp_path / "chisq.txt").read_text())
     assert mi.table.set_index("step").at["thresholds", "chisq"] == pytest.approx(chisq, rel=1e-4)
+
+
+def test_invariance_with_ordered_items_and_estimator_ml_says_which_estimators_apply():
+    with pytest.raises(OptionError,
+                       match="estimator='ML' is not supported with ordered items .*'WLSMV' \\(the default"):
+        als.measurement_invariance(_data(), MIXED, group="g", ordered=ITEMS, estimator="ML")
