@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +75,7 @@ from threadpoolctl import threadpool_limits
 from ..comparison import ComparisonResult
 from ..data.checks import check_choice, check_conf_level, first_labels, require_columns, table_and_text
 from ..data.reshape import to_wide
-from ..errors import FormulaError, OptionError, SchemaError
+from ..errors import DataWarning, FormulaError, OptionError, SchemaError
 from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from .comparison import compare_sem
 from .fit import fit_sem
@@ -638,21 +639,24 @@ def measurement_invariance(data: pd.DataFrame, model: str, *, group: str | None 
     cache: dict = {}   # the thresholds, polychoric correlations and Γ are the same for every step
     ordered_columns = [c for i in items_ord for c in columns[i]]
     with threadpool_limits(limits=1, user_api="blas"):   # many small matrices: threads only add overhead
-        for s in fitted_steps:
-            if items_ord:
-                fits[s] = fit_sem_ordinal(fit_data, syntax[s], ordered=ordered_columns, estimator=estimator,
-                                          parameterization=parameterization, group=fit_group, se="standard",
-                                          defaults="sem", conf_level=conf_level, started=time.perf_counter(),
-                                          cache=cache, where="measurement_invariance", missing=missing)
-            else:
-                fits[s] = fit_sem(fit_data, syntax[s], group=fit_group, estimator=estimator, missing=missing,
-                                  conf_level=conf_level)
+        for k, s in enumerate(fitted_steps):
+            with warnings.catch_warnings():
+                if k:   # every step uses the same rows: the rows dropped are reported once, by the first
+                    warnings.simplefilter("ignore", DataWarning)
+                if items_ord:
+                    fits[s] = fit_sem_ordinal(fit_data, syntax[s], ordered=ordered_columns, estimator=estimator,
+                                              parameterization=parameterization, group=fit_group, se="standard",
+                                              defaults="sem", conf_level=conf_level, started=time.perf_counter(),
+                                              cache=cache, where="measurement_invariance", missing=missing)
+                else:
+                    fits[s] = fit_sem(fit_data, syntax[s], group=fit_group, estimator=estimator, missing=missing,
+                                      conf_level=conf_level)
         comparison = compare_sem(*fits.values(), names=list(fits)) if len(fits) > 1 else None
     table = _table(fits, comparison, scaled=bool(items_ord) or estimator == "MLR")
-    warnings = tuple(w for f in fits.values() for w in f.convergence.warnings)
+    step_warnings = tuple(w for f in fits.values() for w in f.convergence.warnings)
     convergence = Convergence(converged=all(f.converged for f in fits.values()),
                               iterations=sum(f.convergence.iterations for f in fits.values()),
-                              optimizer=next(iter(fits.values())).convergence.optimizer, warnings=warnings)
+                              optimizer=next(iter(fits.values())).convergence.optimizer, warnings=step_warnings)
     options = dict(group=group, session=session, client=client if longitudinal else None,
                    waves=list(wave_list) if longitudinal else None, items=list(meas.items), ordered=items_ord,
                    steps=list(fitted_steps),

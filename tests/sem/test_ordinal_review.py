@@ -268,3 +268,14 @@ def test_invariance_with_ordered_items_and_estimator_ml_says_which_estimators_ap
     with pytest.raises(OptionError,
                        match="estimator='ML' is not supported with ordered items .*'WLSMV' \\(the default"):
         als.measurement_invariance(_data(), MIXED, group="g", ordered=ITEMS, estimator="ML")
+
+
+@pytest.mark.parametrize("ordered", [ITEMS, None])
+def test_invariance_reports_the_rows_dropped_once_not_once_per_step(ordered):
+    d = _with_missing()
+    model = MIXED if ordered else "F =~ y + u1 + u3"
+    with pytest.warns(DataWarning) as record:
+        res = als.measurement_invariance(d, model, group="g", ordered=ordered,
+                                         steps=("configural", "metric", "scalar"))
+    dropped = [w for w in record if "dropped" in str(w.message)]
+    assert len(res.fits) == 3 and len(dropped) == 1
