@@ -152,6 +152,28 @@ def linear_constraints(pt: ParTable) -> Constraints | None:
     return Constraints(A, b, G, h, tuple(r[2] for r in rows[">"]))
 
 
+def _check_sample_covariance(y: np.ndarray, cols: Sequence[str], where: str) -> None:
+    """Complete data: the sample covariance matrix must be positive definite for ML (lavaan stops with "sample
+    covariance matrix is not positive-definite"); say which variables are (nearly) linearly dependent."""
+    if len(cols) < 2:
+        return
+    corr = np.corrcoef(y, rowvar=False) if len(y) > 1 else np.eye(len(cols))
+    values, vectors = np.linalg.eigh(corr)
+    if values[0] > 1e-10 * max(values[-1], 1.0) and len(y) > len(cols):
+        return
+    if len(y) <= len(cols):
+        detail = f"{len(y)} usable rows for {len(cols)} variables"
+        involved = list(cols)
+    else:
+        w = np.abs(vectors[:, 0])
+        involved = [c for c, v in zip(cols, w) if v > 0.1 * w.max()]
+        detail = f"{first_labels(involved)} are (nearly) linearly dependent (e.g. one is the sum of the others)"
+    raise IdentificationError(f"the sample covariance matrix of the model variables is not positive definite"
+                              f"{where}: {detail}. lavaan stops here too (\"sample covariance matrix is not "
+                              "positive-definite\"). Drop one of the variables involved (or a total score next "
+                              "to its items), or use more rows.")
+
+
 def prepare_frames(data: pd.DataFrame, observed: Sequence[str], group: str | None, missing: str,
                    exo: Sequence[str], *, with_index: bool = False):
     """Group labels (in order of appearance) and one float array per group of the rows the estimator uses (and, with
@@ -220,6 +242,8 @@ def prepare_frames(data: pd.DataFrame, observed: Sequence[str], group: str | Non
                     f"({len(x)} complete rows for {len(xi)} covariates, or a covariate that is a linear "
                     f"combination of the others); fixed.x needs more than {len(xi)} rows and covariates that are "
                     "not collinear. Use more rows or fewer covariates.")
+        if missing == "listwise":
+            _check_sample_covariance(y, cols, where)
         frames.append(y)
     if dropped:
         total = sum(len(y) for y in frames) + dropped
