@@ -96,7 +96,8 @@ SE_TYPES = ["standard", "robust", "robust.sem", "robust.huber.white", "bootstrap
 
 @renamed_arguments(n_boot="n_draws")
 def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missing: str = "listwise",
-            estimator: str = "ML", group: str | None = None, se: str = "standard", information: str | None = None,
+            estimator: str | None = None, group: str | None = None, se: str = "standard",
+            information: str | None = None,
             meanstructure: bool | None = None, std_lv: bool = False, orthogonal: bool = False,
             group_equal: Sequence[str] | str = (), group_partial: Sequence[str] | str = (), defaults: str = "sem",
             conf_level: float = 0.95, n_draws: int = 1000, seed: int | None = None,
@@ -135,9 +136,11 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
         available values of each variable, correlations from the pairwise-complete rows and Γ from scores that are 0
         where a value is missing (lavaan's ``missing = "pairwise"``; :mod:`allianceStats.sem.polyserial`);
         ``"pairwise"`` is an :class:`~allianceStats.errors.OptionError` for an all-continuous model.
-    estimator : {"ML", "MLR", "WLSMV", "WLSM", "DWLS", "ULSMV", "ULSM", "ULS", "WLS"}
+    estimator : {"ML", "MLR", "WLSMV", "WLSM", "DWLS", "ULSMV", "ULSM", "ULS", "WLS"}, optional
         ML, or ML estimates with Huber–White standard errors and the Yuan–Bentler scaled χ² (MLR). With
-        ``ordered`` items lavaan's least-squares estimators (the default ``"ML"`` then means ``"WLSMV"``).
+        ``ordered`` items lavaan's least-squares estimators. Unset (None): ``"ML"``, or ``"WLSMV"`` with ordered
+        items, as lavaan's ``"default"``; ``"ML"`` or ``"MLR"`` with ordered items is an
+        :class:`~allianceStats.errors.OptionError`, as lavaan stops there too.
     group : str, optional
         Column defining groups (multigroup model; groups in order of appearance).
     se : {"standard", "robust", "robust.sem", "robust.huber.white", "bootstrap", "none"}
@@ -174,7 +177,7 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
     ordered : list of str or True, optional
         The ordered (ordinal) items, as lavaan's ``ordered=``; True means every observed indicator and outcome of the
         model (as lavaan's ``ordered = TRUE``: covariates that only predict stay numeric;
-        :mod:`allianceStats.sem.ordinal`). The default ``estimator="ML"`` then means ``"WLSMV"``. Thresholds are
+        :mod:`allianceStats.sem.ordinal`). The estimator is then ``"WLSMV"`` unless given. Thresholds are
         written ``u | t1 + t2``. The model's other observed variables are continuous (means, variances, Pearson and
         polyserial correlations, as lavaan); they may be indicators or outcomes. An observed continuous or binary (0/1)
         variable that only predicts (the MIMIC model ``F ~ culture + age``, a direct effect ``u3 ~ culture`` for DIF)
@@ -287,7 +290,8 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
         raise OptionError(f"model must be lavaan syntax (a str), found {type(model).__name__}")
     if missing not in MISSING and missing != "pairwise":   # lavaan's "ml" is accepted, the glossary's names offered
         check_choice("missing", missing, ["listwise", "fiml", "pairwise"])
-    check_choice("estimator", estimator, ESTIMATORS)
+    if estimator is not None:
+        check_choice("estimator", estimator, ESTIMATORS)
     check_choice("se", se, SE_TYPES)
     check_choice("defaults", defaults, ["sem", "none"])
     check_choice("parameterization", parameterization, ["delta", "theta"])
@@ -323,6 +327,7 @@ def fit_sem(data: pd.DataFrame | None = None, model: str | None = None, *, missi
                                    missing=missing)
     if ordered is not None and sample is not None:
         raise OptionError("ordered items need the rows of the data, not summary statistics")
+    estimator = estimator or "ML"
     if estimator not in ("ML", "MLR"):
         raise OptionError(f"estimator={estimator!r} is not supported for continuous variables; it is for ordered "
                           "items, named in ordered=[...] (continuous variables are fitted by 'ML' or 'MLR')")

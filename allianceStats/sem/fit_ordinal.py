@@ -59,15 +59,17 @@ def ordered_items(model: str, data: Any, ordered: Sequence[str] | bool | None) -
     return list(dict.fromkeys(ordered))
 
 
-def check_ordinal_options(estimator: str, se: str) -> str:
-    """The estimator to use with ordered items (lavaan's default ``"WLSMV"`` when ``"ML"`` was left as is)."""
-    if estimator == "MLR":
-        raise OptionError("estimator='MLR' is for continuous variables; ordered items are fitted by 'WLSMV' (the "
-                          "default with ordered=), 'WLSM', 'DWLS', 'ULSMV', 'ULSM', 'ULS' or 'WLS'")
+def check_ordinal_options(estimator: str | None, se: str) -> str:
+    """The estimator to use with ordered items: lavaan's default ``"WLSMV"`` when none was given; ML and MLR are
+    refused, as lavaan stops ("estimator ML for ordered data is not supported yet")."""
+    if estimator in ("ML", "MLR"):
+        raise OptionError(f"estimator={estimator!r} is for continuous variables (lavaan stops too: \"estimator ML for "
+                          "ordered data is not supported yet\"); ordered items are fitted by 'WLSMV' (the default "
+                          "with ordered=: leave estimator unset), 'WLSM', 'DWLS', 'ULSMV', 'ULSM', 'ULS' or 'WLS'")
     if se == "bootstrap":
         raise OptionError("se='bootstrap' is not available with ordered items; use se='robust' (the WLSMV default) or "
                           "'standard'")
-    return "WLSMV" if estimator == "ML" else estimator
+    return estimator or "WLSMV"
 
 
 def fit_sem_ordinal(data: pd.DataFrame, model: str, *, ordered: list[str], estimator: str, parameterization: str,
