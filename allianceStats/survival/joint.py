@@ -8,7 +8,10 @@ Longitudinal submodel (a linear mixed model, lme4 syntax): for client *i* at tim
           b_i \sim N(0, D),\ \varepsilon \sim N(0, \sigma^2).
 
 Event submodel (relative risk on the *current true value*): :math:`h_i(t) = h_0(t)\exp\{w_i^\top\gamma +
-\alpha\, m_i(t)\}`, with a piecewise-constant baseline :math:`h_0(t) = \xi_q` on :math:`(\kappa_{q-1}, \kappa_q]`;
+\alpha\, m_i(t)\}`, with a piecewise-constant baseline :math:`h_0(t) = \xi_q` on :math:`(\kappa_{q-1}, \kappa_q]`
+(``baseline="piecewise"``, JM's ``piecewise-PH-aGH``) or a Weibull baseline :math:`h_0(t) = \xi\, t^{\xi - 1}
+e^{\gamma_0}` (``baseline="weibull"``, JM's ``weibull-PH-aGH``: shape ξ estimated as log ξ, printed
+``log(shape)``; the log scale γ0 is the event submodel's ``(Intercept)``; ξ = 1 is the exponential model);
 ``association="slope"`` uses the current slope :math:`\alpha_s m_i'(t)` instead, ``"both"`` both terms (JM's
 ``parameterization``; Rizopoulos 2012, sec. 5.1) — is the alliance *falling* a risk beyond its level?
 The association α is the log hazard ratio per unit of the error-free current value; a Cox model on the last
@@ -19,7 +22,8 @@ interval would hold no event, whose hazard estimate would be 0 (JM keeps it and 
 
 Likelihood (Rizopoulos 2010, 2012): :math:`\ell(\theta) = \sum_i \log \int p(y_i \mid b)\, p(T_i, \delta_i \mid b)\,
 p(b)\, db` with :math:`p(T_i, \delta_i \mid b) = h_i(T_i)^{\delta_i}\exp\{-\int_0^{T_i} h_i(s)\,ds\}`. The
-cumulative hazard is integrated with the 7-point Gauss–Kronrod rule in each baseline interval and the random
+cumulative hazard is integrated with the 7-point Gauss–Kronrod (Gauss–Legendre) rule in each baseline interval
+(piecewise) or the 15-point Gauss–Kronrod rule on :math:`(0, T_i)` (Weibull), as JM does, and the random
 effects with *pseudo-adaptive* Gauss–Hermite quadrature (Rizopoulos 2012, sec. 4.3; JM's
 ``method = "piecewise-PH-aGH"``): the nodes of client *i* are centred at the empirical Bayes estimates
 :math:`\hat b_i` of the separately fitted linear mixed model (REML, as ``lme``) and scaled by
@@ -28,21 +32,28 @@ random effect when there are at most 3 random effects and fewer than 2,000 measu
 defaults). With these settings the approximate log-likelihood is JM's, term by term.
 
 Estimation: maximum likelihood over :math:`\theta = (\beta, \log\sigma, \gamma, \alpha, [\alpha_s], \log\xi, L)`
-(*L* the Cholesky factor of *D* with log diagonal, as JM's ``chol.transf``) by BFGS with the analytic score, vectorised
-over clients × quadrature nodes, then Newton steps on the numerical Hessian of the score (central differences),
+(log ξ: the Q log hazards, or the Weibull log shape with γ0 first in γ, JM's order; *L* the Cholesky factor of
+*D* with log diagonal, as JM's ``chol.transf``) by BFGS with the analytic score, vectorised over clients ×
+quadrature nodes, then Newton steps on the numerical Hessian of the score (central differences),
 whose inverse gives the standard errors (JM: forward differences). Starting values: the LMM, a Cox model of the
-survival covariates, α = 0.
+survival covariates, α = 0 (Weibull: ξ = 1 and γ0 the log crude event rate), then the event parameters at their
+maximum given the empirical Bayes trajectories.
 
 Validation: JM 1.5-2 on its ``aids`` data (CD4 ~ obstime + obstime:drug, random intercept and slope; drug in the
 event submodel), for the value, slope and both associations: the log-likelihood evaluated at JM's estimates with
 our nodes equals JM's (1e-8 relative or better) and the analytic score equals the numerical one; JM's optimiser
 stops short of the maximum, ours reaches a higher log-likelihood, so estimates agree within JM's convergence
 error (value: 0.5 %, SEs 0.2 %; slope models: within half an SE) (``tests/survival/test_joint_reference.py``).
+The Weibull baseline against JM's ``weibull-PH-aGH`` on the same data (value and "both" associations;
+``tests/survival/test_joint_weibull.py``): the log-likelihood at JM's estimates equals JM's to 1e-9 relative, JM's
+Hessian recipe there gives JM's SEs to 1e-5; our optimum is higher (by 0.003 and 0.09) and one Newton step from
+JM's estimates reaches it, so the estimates differ by JM's convergence error only (value: 0.07 SE at most, SEs
+0.2 %; "both": within half an SE).
 A simulation with known truth (:func:`allianceStats.simulate.relapse.relapse_times`) recovers α where the naive
 Cox model is attenuated.
 
 Clients with an event row but no complete measurement enter through the event submodel only (their random
-effects keep the prior; JM refuses such data). Not implemented: Weibull and spline baselines, interaction terms
+effects keep the prior; JM refuses such data). Not implemented: spline baselines, interaction terms
 in the association (JM's ``interFact``), lagged associations, competing risks in the joint model.
 
 References
@@ -78,7 +89,7 @@ from scipy import optimize, stats
 from scipy.special import logsumexp
 
 from ..data.checks import check_choice, check_conf_level, check_positive_int, require_columns, require_frame
-from ..errors import ConvergenceWarning, DataWarning, FormulaError, IdentificationError, SchemaError
+from ..errors import ConvergenceWarning, DataWarning, FormulaError, IdentificationError, OptionError, SchemaError
 from ..results import Convergence, Provenance, ResultDisplay, make_provenance
 from ._messages import labels_of
 from .surv_data import event_indicator
@@ -94,6 +105,19 @@ GK7_WEIGHTS = np.array([0.129484966168869693270611432679082, 0.27970539148927666
                         0.381830050505118944950369775488975, 0.417959183673469387755102040816327,
                         0.381830050505118944950369775488975, 0.279705391489276667901467771423780,
                         0.129484966168869693270611432679082])
+# 15-point Gauss-Kronrod nodes and weights on (-1, 1), as JM's gaussKronrod(15) (JM's Weibull baseline)
+GK15_NODES = np.concatenate([GK7_NODES, [-0.991455371120812639206854697526329, -0.864864423359769072789712788640926,
+                                         -0.586087235467691130294144838258730, -0.207784955007898467600689403773245,
+                                         0.207784955007898467600689403773245, 0.586087235467691130294144838258730,
+                                         0.864864423359769072789712788640926, 0.991455371120812639206854697526329]])
+GK15_WEIGHTS = np.array([0.063092092629978553290700663189204, 0.140653259715525918745189590510238,
+                         0.190350578064785409913256402421014, 0.209482141084727828012999174891714,
+                         0.190350578064785409913256402421014, 0.140653259715525918745189590510238,
+                         0.063092092629978553290700663189204, 0.022935322010529224963732008058970,
+                         0.104790010322250183839876322541518, 0.169004726639267902826583426598550,
+                         0.204432940075298892414161999234649, 0.204432940075298892414161999234649,
+                         0.169004726639267902826583426598550, 0.104790010322250183839876322541518,
+                         0.022935322010529224963732008058970])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -176,6 +200,8 @@ class JointData:
     nodes: np.ndarray        # (n, K, q) random-effect nodes per client
     log_w: np.ndarray        # (n, K) log quadrature weights (incl. the scaling determinant)
     names: dict = field(default_factory=dict)
+    st: np.ndarray | None = None   # (M,) times of the Gauss-Kronrod nodes (the Weibull baseline needs them)
+    baseline: str = "piecewise"    # "piecewise" (ξ per interval) or "weibull" (log ξ = log shape)
 
 
 def _fixed_spec(terms: list[tuple[str, ...]]) -> SurvSpec:
@@ -206,7 +232,9 @@ def _at_times(base: pd.DataFrame, rows: np.ndarray, times: np.ndarray, session: 
 @dataclass(frozen=True)
 class Layout:
     """Positions of the parameter blocks in θ = (β, log σ, γ, [α], [α_s], log ξ, L): α for the current value,
-    α_s for the current slope (``association`` "value", "slope" or "both")."""
+    α_s for the current slope (``association`` "value", "slope" or "both"); log ξ is the piecewise baseline's
+    log hazards (``n_xi`` of them) or, for the Weibull baseline, the log shape (``n_xi = 1``; its log scale is
+    the intercept in γ)."""
 
     p: int
     r: int
@@ -214,6 +242,7 @@ class Layout:
     q: int
     value: bool = True
     slope: bool = False
+    baseline: str = "piecewise"
 
     @property
     def n_assoc(self) -> int:
@@ -286,6 +315,10 @@ class JointLikelihood:
         self.sum_s = sparse.csr_matrix((np.ones(len(jd.id_s)), (jd.id_s, np.arange(len(jd.id_s)))),
                                        shape=(n, len(jd.id_s)))
         self.n_y = np.bincount(jd.id, minlength=n)
+        self.weibull = jd.baseline == "weibull"
+        if self.weibull:
+            self.log_T = np.log(jd.T)
+            self.log_st = np.log(jd.st)
 
     def _by_client_y(self, values):
         return self.sum_y @ values
@@ -311,11 +344,17 @@ class JointLikelihood:
             mds = (jd.Xds @ beta)[:, None] + self.Zdsb
             eta_T, eta_s = eta_T + alpha_s * mdT, eta_s + alpha_s * mds
         xi = np.exp(log_xi)
+        if self.weibull:   # h0(t) = ξ t^(ξ-1), log ξ = log shape (JM's weibull-PH: sigma.t)
+            log_h0T = log_xi[0] + (xi[0] - 1) * self.log_T
+            h0s = np.exp(log_xi[0] + (xi[0] - 1) * self.log_st)
+        else:              # h0(t) = ξ_q on the q-th interval
+            log_h0T = log_xi[jd.q_T]
+            h0s = xi[jd.q_s]
         ew = np.exp(jd.W @ gamma) if jd.W.shape[1] else np.ones(self.n)
-        contrib = (xi[jd.q_s] * jd.wP)[:, None] * np.exp(eta_s)              # (M, K)
+        contrib = (h0s * jd.wP)[:, None] * np.exp(eta_s)                      # (M, K)
         cumhaz = self._by_client_s(contrib) * ew[:, None]
         lw = jd.W @ gamma if jd.W.shape[1] else np.zeros(self.n)
-        ll_t = jd.d[:, None] * ((log_xi[jd.q_T] + lw)[:, None] + eta_T) - cumhaz
+        ll_t = jd.d[:, None] * ((log_h0T + lw)[:, None] + eta_T) - cumhaz
         Dinv = np.linalg.inv(D)
         quad = np.einsum("ikc,cd,ikd->ik", jd.nodes, Dinv, jd.nodes)
         ll_b = -0.5 * quad - 0.5 * np.linalg.slogdet(D)[1] - 0.5 * self.q * np.log(2 * np.pi)
@@ -362,9 +401,14 @@ class JointLikelihood:
             if on:
                 g_assoc.append(float(np.sum(jd.d * (post * mT).sum(axis=1))
                                      - np.sum(ew[jd.id_s] * (E_exp * ms).sum(axis=1))))
-        # log xi
-        g_lxi = np.bincount(jd.q_T, weights=jd.d, minlength=lay.n_xi) \
-            - np.bincount(jd.q_s, weights=ew[jd.id_s] * E_exp.sum(axis=1), minlength=lay.n_xi)
+        # log xi (piecewise: one per interval; Weibull: log shape, d log h0(t) / d log ξ = 1 + ξ log t)
+        if self.weibull:
+            shape = P["xi"][0]
+            g_lxi = np.array([float(jd.d @ (1 + shape * self.log_T)
+                                    - (ew[jd.id_s] * E_exp.sum(axis=1)) @ (1 + shape * self.log_st))])
+        else:
+            g_lxi = np.bincount(jd.q_T, weights=jd.d, minlength=lay.n_xi) \
+                - np.bincount(jd.q_s, weights=ew[jd.id_s] * E_exp.sum(axis=1), minlength=lay.n_xi)
         # D through its log-Cholesky parameters
         Ebb = np.einsum("ik,ikcd->cd", post, self.bb)                         # sum_i E[b b']
         Dinv = P["Dinv"]
@@ -392,9 +436,11 @@ class JointResult(ResultDisplay):
     p_value, ci_lower, ci_upper`` (Wald, at ``conf_level``); the event rows are the survival covariates,
     ``association`` (α, the log hazard ratio per unit of the current true value) and/or ``association_slope``
     (α_s, per unit of its current slope), and the log baseline hazards
-    ``log(xi.1)`` … (as JM prints them). ``varcomp``: lme4's layout (``group, var1, var2, vcov, sdcor``) for D and
-    the residual. ``knots``: interior knots; ``loglik``: the approximate log-likelihood (JM's ``logLik``);
-    ``vcov``: inverse Hessian of θ (``theta_names``). ``n_obs``: measurements used; ``n_clients``, ``n_events``.
+    ``log(xi.1)`` … (as JM prints them) or, with ``baseline == "weibull"``, ``(Intercept)`` (first; the log scale
+    γ0) and ``log(shape)`` (last). ``varcomp``: lme4's layout (``group, var1, var2, vcov, sdcor``) for D and
+    the residual. ``knots``: interior knots (empty for the Weibull baseline); ``loglik``: the approximate
+    log-likelihood (JM's ``logLik``); ``vcov``: inverse Hessian of θ (``theta_names``). ``n_obs``: measurements
+    used; ``n_clients``, ``n_events``. ``baseline``: ``"piecewise"`` or ``"weibull"``.
     """
 
     formula: str
@@ -413,6 +459,7 @@ class JointResult(ResultDisplay):
     conf_level: float
     convergence: Convergence
     provenance: Provenance
+    baseline: str = "piecewise"
 
     @property
     def association(self) -> float:
@@ -428,8 +475,8 @@ class JointResult(ResultDisplay):
         return float(rows.iloc[0]) if len(rows) else float("nan")
 
     def __repr__(self) -> str:
-        return (f"JointResult({self.formula!r}, {self.surv_formula!r}, association={self.association:.4f}, "
-                f"loglik={self.loglik:.4f}, n_clients={self.n_clients}"
+        return (f"JointResult({self.formula!r}, {self.surv_formula!r}, baseline={self.baseline!r}, "
+                f"association={self.association:.4f}, loglik={self.loglik:.4f}, n_clients={self.n_clients}"
                 f"{'' if self.converged else ', NOT converged'})")
 
     def summary(self) -> str:
@@ -439,7 +486,9 @@ class JointResult(ResultDisplay):
         lon = self.params[self.params["submodel"] == "longitudinal"][cols]
         ev = self.params[self.params["submodel"] == "event"][cols]
         conv = "" if self.converged else f"\nWARNING: not converged ({self.convergence.message})"
-        return (f"Joint model (piecewise-constant baseline, pseudo-adaptive Gauss-Hermite, {self.n_quadrature} "
+        base = ("Weibull baseline h0(t) = shape t^(shape-1) exp((Intercept))" if self.baseline == "weibull"
+                else "piecewise-constant baseline")
+        return (f"Joint model ({base}, pseudo-adaptive Gauss-Hermite, {self.n_quadrature} "
                 f"points per random effect)\nlongitudinal: {self.formula}\nevent: {self.surv_formula}\n"
                 f"{self.n_obs} measurements, {self.n_clients} clients, {self.n_events} events; "
                 f"log-likelihood {self.loglik:.4f}\n\nLongitudinal process\n{lon.to_string(**fmt)}\n\n"
@@ -450,7 +499,7 @@ class JointResult(ResultDisplay):
 # ---------------------------------------------------------------------------------------------------------------
 # Fitting
 # ---------------------------------------------------------------------------------------------------------------
-def _prepare(data, formula, events, surv_formula, client, session, knots, where):
+def _prepare(data, formula, events, surv_formula, client, session, knots, where, baseline="piecewise"):
     from ..mixed.formula import parse_formula
 
     lf = parse_formula(formula)
@@ -510,6 +559,8 @@ def _prepare(data, formula, events, surv_formula, client, session, knots, where)
         W, wnames = W_des.X, W_des.columns
     else:
         W, wnames = np.empty((len(ev), 0)), []
+    if baseline == "weibull":  # JM's Weibull PH: exp(gamma0) is the scale, an intercept of the event submodel
+        W, wnames = np.hstack([np.ones((len(ev), 1)), W]), ["(Intercept)", *wnames]
     # client-level rows for the designs at arbitrary times: each client's first row (with a missing response
     # allowed: a client without any complete measurement still enters the event submodel)
     allrows = sess.assign(_id=sess[client].map(order)).dropna(subset=["_id"])
@@ -523,21 +574,29 @@ def _prepare(data, formula, events, surv_formula, client, session, knots, where)
     XT = _design(_at_times(base, np.arange(n), T, session), lf.fixed_terms, lf.intercept, levels)[0]
     ZT = _design(_at_times(base, np.arange(n), T, session), [(c,) for c in rterm.covariates], rterm.intercept,
                  zlevels)[0]
-    inner = default_knots(T) if knots is None else np.sort(np.asarray(knots, float)) + 1e-6
-    inner = _knots_with_events(inner, T, np.asarray(d, float), where)
-    qs = np.concatenate([[0.0], inner, [T.max() + 1]])
-    Q = len(qs) - 1
-    q_T = np.clip(np.searchsorted(qs, T, side="right") - 1, 0, Q - 1)
-    lo = np.minimum(T[:, None], qs[None, :-1])
-    up = np.minimum(T[:, None], qs[None, 1:])
-    half = (up - lo) / 2
-    mid = (up + lo) / 2
-    keep = half >= np.sqrt(np.finfo(float).eps)                              # JM's tol3
-    ii, qq = np.nonzero(keep)
-    st = (half[ii, qq][:, None] * GK7_NODES[None, :] + mid[ii, qq][:, None]).ravel()
-    id_s = np.repeat(ii, len(GK7_NODES))
-    q_s = np.repeat(qq, len(GK7_NODES))
-    wP = (half[ii, qq][:, None] * GK7_WEIGHTS[None, :]).ravel()
+    if baseline == "weibull":  # JM: the 15-point Gauss-Kronrod rule on (0, T_i)
+        inner = np.empty(0)
+        q_T = np.zeros(n, dtype=int)
+        st = ((T / 2)[:, None] * (GK15_NODES[None, :] + 1)).ravel()
+        id_s = np.repeat(np.arange(n), len(GK15_NODES))
+        q_s = np.zeros(len(st), dtype=int)
+        wP = ((T / 2)[:, None] * GK15_WEIGHTS[None, :]).ravel()
+    else:                      # JM: the 7-point Gauss-Legendre part in each baseline interval
+        inner = default_knots(T) if knots is None else np.sort(np.asarray(knots, float)) + 1e-6
+        inner = _knots_with_events(inner, T, np.asarray(d, float), where)
+        qs = np.concatenate([[0.0], inner, [T.max() + 1]])
+        Q = len(qs) - 1
+        q_T = np.clip(np.searchsorted(qs, T, side="right") - 1, 0, Q - 1)
+        lo = np.minimum(T[:, None], qs[None, :-1])
+        up = np.minimum(T[:, None], qs[None, 1:])
+        half = (up - lo) / 2
+        mid = (up + lo) / 2
+        keep = half >= np.sqrt(np.finfo(float).eps)                          # JM's tol3
+        ii, qq = np.nonzero(keep)
+        st = (half[ii, qq][:, None] * GK7_NODES[None, :] + mid[ii, qq][:, None]).ravel()
+        id_s = np.repeat(ii, len(GK7_NODES))
+        q_s = np.repeat(qq, len(GK7_NODES))
+        wP = (half[ii, qq][:, None] * GK7_WEIGHTS[None, :]).ravel()
     if np.isnan(XT).any() or np.isnan(ZT).any():
         bad = np.isnan(XT).any(axis=1) | np.isnan(ZT).any(axis=1)
         raise SchemaError([f"client(s) {labels_of(ev.loc[bad, client])} have a missing longitudinal covariate in "
@@ -563,7 +622,7 @@ def _prepare(data, formula, events, surv_formula, client, session, knots, where)
     arrays = dict(y=used[lf.response].to_numpy(float), X=X, Z=Z, id=used["_id"].to_numpy(), W=W, T=T,
                   d=np.asarray(d, float), XT=XT, ZT=ZT, Xs=Xs, Zs=Zs, XdT=XdT, ZdT=ZdT, Xds=Xds, Zds=Zds, id_s=id_s,
                   q_s=q_s, wP=wP, q_T=q_T,
-                  knots=inner)
+                  knots=inner, st=st, baseline=baseline)
     return arrays, names, used, ev
 
 
@@ -610,11 +669,12 @@ def _nodes(arr, sigma, D, bhat, n_gh):
     return nodes, log_wgh[None, :] + log_det[:, None]
 
 
-def _start_survival(arr, Q):
-    """γ from a Cox model of the survival covariates, α = 0, ξ the crude event rate of each interval."""
+def _start_survival(arr, Q, baseline="piecewise"):
+    """γ from a Cox model of the survival covariates, α = 0, ξ the crude event rate of each interval (Weibull:
+    shape 1 and the intercept the log of the crude rate, an exponential model)."""
     from .cox import fit_cox
 
-    W = arr["W"]
+    W = arr["W"][:, 1:] if baseline == "weibull" else arr["W"]
     gamma = np.zeros(W.shape[1])
     if W.shape[1]:
         frame = pd.DataFrame({"t": arr["T"], "d": arr["d"], **{f"w{j}": W[:, j] for j in range(W.shape[1])}})
@@ -622,6 +682,9 @@ def _start_survival(arr, Q):
             warnings.simplefilter("ignore")
             gamma = fit_cox(frame, "Surv(t, d) ~ " + " + ".join(f"w{j}" for j in range(W.shape[1]))).params[
                 "estimate"].to_numpy()
+    if baseline == "weibull":
+        rate = max(arr["d"].sum(), 0.5) / arr["T"].sum()
+        return np.concatenate([[np.log(rate)], gamma]), np.zeros(1)
     exposure = np.bincount(arr["q_s"], weights=arr["wP"], minlength=Q)
     events = np.bincount(arr["q_T"], weights=arr["d"], minlength=Q)
     rate = np.maximum(events, 0.5) / np.maximum(exposure, 1e-8)
@@ -664,11 +727,12 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
               client: str = "client", session: str = "session", association: str = "value",
               baseline: str = "piecewise", knots=None, n_quadrature: int | None = None,
               conf_level: float = 0.95) -> JointResult:
-    """Joint model of a longitudinal alliance trajectory and time to relapse (JM's ``piecewise-PH-aGH``).
+    """Joint model of a longitudinal alliance trajectory and time to relapse (JM's ``piecewise-PH-aGH`` or
+    ``weibull-PH-aGH``).
 
-    Model, likelihood, estimation and validation: module docstring (:mod:`allianceStats.survival.joint`).
-    R: ``jointModel(lme(formula), coxph(surv_formula, x = TRUE), timeVar = session, method =
-    "piecewise-PH-aGH")``.
+    Model, likelihood, estimation and validation: module docstring (:mod:`allianceStats.survival.joint`;
+    Rizopoulos 2010, 2012). R: ``jointModel(lme(formula), coxph(surv_formula, x = TRUE), timeVar = session,
+    method = "piecewise-PH-aGH")`` (``baseline="weibull"``: ``method = "weibull-PH-aGH"``).
 
     Parameters
     ----------
@@ -691,10 +755,12 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
         :math:`m_i'(t)`, or both (JM's ``parameterization``; the slope's design is the time derivative of the
         longitudinal design, taken numerically — exact for terms linear or quadratic in time — where JM asks for
         ``derivForm``).
-    baseline : {"piecewise"}
-        Piecewise-constant baseline hazard (the only one implemented).
+    baseline : {"piecewise", "weibull"}
+        Baseline hazard: piecewise-constant on JM's knots (default), or Weibull :math:`\\xi t^{\\xi-1}e^{\\gamma_0}`
+        (rows ``(Intercept)`` = γ0 and ``log(shape)`` = log ξ in ``params``).
     knots : sequence of float, optional
-        Interior knots of the baseline (JM adds 1e-6 to them); default JM's (module docstring).
+        Interior knots of the piecewise baseline (JM adds 1e-6 to them); default JM's (module docstring). Not
+        with ``baseline="weibull"``.
     n_quadrature : int, optional
         Gauss–Hermite points per random effect (default JM's: 5, or 3 with more than 3 random effects or 2,000
         measurements).
@@ -713,6 +779,9 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
         Missing columns, clients in one table only, several event rows for a client, bad times or events.
     IdentificationError
         No events.
+    OptionError
+        ``baseline`` other than "piecewise" or "weibull", ``knots`` with the Weibull baseline, or another bad
+        option value.
 
     Examples
     --------
@@ -722,15 +791,27 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
     ...                 session="week")
     >>> fit.params["submodel"].tolist()[:3], fit.n_clients == len(events)
     (['longitudinal', 'longitudinal', 'event'], True)
+
+    The same with a Weibull baseline (the simulated hazard is constant in time: shape 1):
+
+    >>> fitw = fit_joint(sessions, "alliance ~ week + (week | client)", events, "Surv(time, relapse) ~ 1",
+    ...                  session="week", baseline="weibull")
+    >>> row = fitw.params.set_index("term").loc["log(shape)"]
+    >>> round(float(np.exp(row["estimate"])), 2), round(float(row["std_error"]), 2), fitw.converged
+    (0.97, 0.1, True)
     """
     started = _time.perf_counter()
     where = "fit_joint"
     require_frame(data, where=where)
     require_frame(events, where=where, what="events")
-    check_choice("baseline", baseline, ("piecewise",))
+    check_choice("baseline", baseline, ("piecewise", "weibull"))
     check_choice("association", association, ("value", "slope", "both"))
+    if baseline == "weibull" and knots is not None:
+        raise OptionError(f"knots={knots!r} was given with baseline='weibull'; knots are the interval bounds of "
+                          f"the piecewise-constant baseline. Leave knots=None, or use baseline='piecewise'")
     conf_level = check_conf_level(conf_level)
-    arr, names, used, ev = _prepare(data, formula, events, surv_formula, client, session, knots, where)
+    arr, names, used, ev = _prepare(data, formula, events, surv_formula, client, session, knots, where,
+                                    baseline)
     if arr["d"].sum() == 0:
         raise IdentificationError("no events in the events table; a joint model needs some")
     n = len(arr["T"])
@@ -741,11 +822,11 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
     beta0, sigma0, D0, bhat, lmm = _lmm_start(arr, names, n)
     nodes, log_w = _nodes(arr, sigma0, D0, bhat, n_quadrature)
     jd = JointData(**arr, nodes=nodes, log_w=log_w, names=names)
-    Q = len(jd.knots) + 1
+    Q = 1 if baseline == "weibull" else len(jd.knots) + 1
     lay = Layout(p=jd.X.shape[1], r=jd.W.shape[1], n_xi=Q, q=q, value=association != "slope",
-                 slope=association != "value")
+                 slope=association != "value", baseline=baseline)
     lik = JointLikelihood(jd, lay)
-    gamma0, lxi0 = _start_survival(arr, Q)
+    gamma0, lxi0 = _start_survival(arr, Q, baseline)
     theta0 = np.concatenate([beta0, [np.log(sigma0)], gamma0, np.zeros(lay.n_assoc), lxi0, D_to_chol(D0)])
     theta0 = _two_stage_start(jd, lay, theta0, bhat)
     theta, ll, H, conv = optimise(lik, theta0)
@@ -756,10 +837,10 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
     if not conv.converged:
         warnings.warn(f"fit_joint did not converge: {conv.message}", ConvergenceWarning, stacklevel=2)
     assoc_names = (["association"] if lay.value else []) + (["association_slope"] if lay.slope else [])
+    base_names = ["log(shape)"] if baseline == "weibull" else [f"log(xi.{j + 1})" for j in range(Q)]
     theta_names = ([f"beta:{t}" for t in names["x"]] + ["log(sigma)"] + [f"gamma:{t}" for t in names["w"]]
-                   + assoc_names + [f"log(xi.{j + 1})" for j in range(Q)]
-                   + [f"chol:D{j + 1}" for j in range(q * (q + 1) // 2)])
-    params = _param_table(theta, V, lay, names, assoc_names, conf_level)
+                   + assoc_names + base_names + [f"chol:D{j + 1}" for j in range(q * (q + 1) // 2)])
+    params = _param_table(theta, V, lay, names, assoc_names, base_names, conf_level)
     beta, log_sigma, gamma, alpha, alpha_s, log_xi, chol = lay.split(theta)
     D, _ = chol_to_D(chol, q)
     varcomp = _varcomp(D, float(np.exp(log_sigma)), names["z"], client)
@@ -771,7 +852,8 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
     return JointResult(formula=formula, surv_formula=surv_formula, params=params, varcomp=varcomp, knots=jd.knots,
                        loglik=float(ll), vcov=pd.DataFrame(V, index=theta_names, columns=theta_names), theta=theta,
                        theta_names=theta_names, n_obs=len(jd.y), n_clients=n, n_events=int(jd.d.sum()),
-                       n_quadrature=n_quadrature, conf_level=conf_level, convergence=conv, provenance=prov)
+                       n_quadrature=n_quadrature, conf_level=conf_level, convergence=conv, provenance=prov,
+                       baseline=baseline)
 
 
 def optimise(lik: JointLikelihood, theta0: np.ndarray, *, max_newton: int = 5):
@@ -818,12 +900,12 @@ def optimise(lik: JointLikelihood, theta0: np.ndarray, *, max_newton: int = 5):
                                      message=msg)
 
 
-def _param_table(theta, V, lay, names, assoc_names, conf_level) -> pd.DataFrame:
+def _param_table(theta, V, lay, names, assoc_names, base_names, conf_level) -> pd.DataFrame:
     se = np.sqrt(np.clip(np.diag(V), 0, None))
-    p, Q = lay.p, lay.n_xi
+    p = lay.p
     idx = list(range(p)) + list(lay.event_block)
     rows = ([("longitudinal", t) for t in names["x"]] + [("event", t) for t in names["w"]]
-            + [("event", a) for a in assoc_names] + [("event", f"log(xi.{j + 1})") for j in range(Q)])
+            + [("event", a) for a in assoc_names] + [("event", b) for b in base_names])
     est = theta[idx]
     s = se[idx]
     z = est / s
