@@ -191,8 +191,9 @@ effects = pd.concat([mimic.params.query("op == '~'").assign(model="no DIF"),
 effects = effects.assign(truth=[truth["latent_means"]["B"] if lhs in ("goal", "task", "bond") else truth["item_shift"]
                                 for lhs in effects["lhs"]])
 print(effects[["model", "lhs", "rhs", "estimate", "std_error", "truth"]].round(3).to_string(index=False))
-print(f"Ignoring the DIF, culture B's bond looks barely higher than A's;\nwith the direct effect on {culprit}, the "
-      "bond difference is near the true 0.2 SD and the item's shift is recovered (in the units of its latent "
-      "response;\ntrue shift -0.5).\nMIMIC and the multigroup sequence point to the same item, and both say that ignoring it "
-      "understates the bond difference\n(their units differ: MIMIC's effects are in the factors' residual SD pooled "
-      "over cultures, step 5's means in culture A's SD).")
+print(f"Ignoring the DIF, culture B's bond looks barely higher than A's;\n"
+      f"with the direct effect on {culprit}, the bond difference is near the true 0.2 SD and the item's shift is "
+      "recovered (in the units of its latent response;\ntrue shift -0.5).")
+print("MIMIC and the multigroup sequence point to the same item, and both say that ignoring it understates the bond "
+      "difference\n(their units differ: MIMIC's effects are in the factors' residual SD pooled over cultures, "
+      "step 5's means in culture A's SD).")
