@@ -650,6 +650,19 @@ def test_sequences_lag_table(process_files, tmp_path):
                                                             "misc_2.5"))
 
 
+def test_sequences_per_session_with_a_time_window(process_files):
+    # --per-session with --window: each session's 2 x 2 time-unit tables, Yule's Q summarised across sessions
+    doc = _json(invoke("sequences", process_files["events"], "--per-session", "--window", "3", "--format", "json"))
+    summary = pd.DataFrame(doc["tables"]["session_summary"])
+    assert {"given", "target", "n_sessions", "estimate", "sd", "statistic", "p_value", "ci_lower",
+            "ci_upper"} <= set(summary.columns)
+    assert summary["n_sessions"].max() == doc["values"]["n_sessions"] == 12
+    text = invoke("sequences", process_files["events"], "--per-session", "--window", "3")
+    assert text.exit_code == 0, text.stderr
+    assert "time-based" in text.stdout and "mean Yule's Q of each session's 2 x 2 time-unit tables" in text.stdout
+    assert "lag=2 has no meaning with window=" in bad_input(invoke("sequences", process_files["events"], "--window",
+                                                                   "3", "--lag", "2"))
+
 def test_synchrony_by_session(process_files, tmp_path):
     args = ["synchrony", process_files["signals"], "--x", "client_signal", "--y", "therapist_signal",
             "--sampling-rate", "10", "--lag-seconds", "2", "--window-seconds", "20", "--step-seconds", "10"]

@@ -53,7 +53,15 @@ permitted, every draw is the data, the p-values are 1, and a :class:`~allianceSt
 **Per session** (``per_session=True``): every session's table on its own (``.sessions``) and a summary across
 sessions (``.session_summary``): the mean Yule's Q of each transition over the sessions where it is defined,
 with a one-sample *t* test and interval, as Bakeman & Quera (2011, ch. 11) recommend for analysing sessions as
-units rather than pooling their events.
+units rather than pooling their events. Columns of ``session_summary``: ``n_sessions`` (sessions with a defined
+Q), ``estimate`` (their mean Q), ``std_error`` (SD / :math:`\sqrt{n}`), ``statistic`` (*t* on *n* − 1 df against
+Q = 0), ``p_value``, ``ci_lower``, ``ci_upper``, ``sd``, and the mean transitional probability and adjusted
+residual over the sessions. The same in both modes: in time-based mode each session's statistics are those of
+its own 2 × 2 time-unit tables (below), with the session's time units as *N*, and the pooled tallies are the sums
+of the sessions'. Yule's Q has no continuity correction in any mode: a 2 × 2 table with one empty cell gives
+Q = ±1 (as LagSequential reports it), and Q is missing only when :math:`ad + bc = 0` — in time-based mode, a
+session where the given code has no window or the target is never on; such sessions are left out of that
+transition's ``n_sessions``.
 
 **Time-based** (``window=`` seconds, needs ``onset`` / ``offset``): time is cut into units of ``time_unit``
 seconds. For each given code its *window* is the ``window`` seconds after each of its events ends; for each target
@@ -61,6 +69,8 @@ code a unit counts when an event of that code is going on at its start. Each (gi
 table of time units (in the given's window or not × target on or not), giving ``observed`` (units in the window
 with the target on), ``expected``, ``transitional_probability`` P(target on | in window), the adjusted residual
 and Yule's Q of that 2 × 2 table (Bakeman & Quera, 2011, ch. 10-11, time-window tallies, as GSEQ tallies them).
+With ``per_session=True`` every session gets its own 2 × 2 tables (and its own table-wide :math:`G^2`), summarised
+across sessions as above (Bakeman & Quera, 2011, ch. 11: sessions as the units of analysis).
 
 *Table-wide test, time-based.* The ``observed`` column, arranged given × target, is a table of time-unit
 co-occurrence tallies: cell (*i*, *j*) counts the units that lie in a window of *i* with *j* on. ``chisq`` is its
@@ -102,7 +112,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import sparse, special, stats
 
 from ..data.checks import (
     check_bool,
@@ -214,6 +224,34 @@ def _structural(structural_zeros, labels: Sequence[str]) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- statistics
+def _yules_q(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Yule's Q of 2 x 2 tables with cells ``a`` (given and target), ``b`` (given, not target), ``c`` (target, not
+    given), ``d`` (neither), element by element, and its standard error.
+
+    :math:`Q = (ad - bc)/(ad + bc)`, missing when :math:`ad + bc = 0`; no continuity correction (a table with one
+    empty cell gives Q = ±1, as LagSequential reports it). The standard error
+    :math:`\\tfrac12(1-Q^2)\\sqrt{1/a+1/b+1/c+1/d}` (delta method from the log odds ratio) is missing when a cell is 0
+    (Bakeman & Quera, 2011, ch. 9-11). One function for every mode (event-based, time-based; pooled, per session).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        num, den = a * d - b * c, a * d + b * c
+        q = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        allpos = (a > 0) & (b > 0) & (c > 0) & (d > 0)
+        safe = lambda m: np.where(allpos, m, 1.0)  # noqa: E731
+        se = np.where(allpos, 0.5 * (1 - q**2) * np.sqrt(1 / safe(a) + 1 / safe(b) + 1 / safe(c) + 1 / safe(d)),
+                      np.nan)
+    return q, se
+
+
+def _lr_df(obs: np.ndarray, zero: np.ndarray) -> np.ndarray:
+    """Degrees of freedom of G^2 for a stack of tables (S, K, K): (R - 1)(C - 1) - z over the non-empty rows and
+    columns, z the structural zeros among them."""
+    rows, cols = obs.sum(2) > 0, obs.sum(1) > 0
+    zeros_in = (zero[None] & rows[:, :, None] & cols[:, None, :]).sum((1, 2))
+    # an empty row/column set has no parameters to lose; a table whose structural zeros leave it saturated has df 0
+    return np.maximum(np.maximum(rows.sum(1) - 1, 0) * np.maximum(cols.sum(1) - 1, 0) - zeros_in, 0)
+
+
 def _ipf(obs: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, int, bool]:
     """Quasi-independence fit by iterative proportional fitting over a stack of tables (S, K, K)."""
     r, c = obs.sum(2), obs.sum(1)
@@ -272,9 +310,7 @@ def _table_stats(obs: np.ndarray, zero: np.ndarray) -> dict:
     with np.errstate(invalid="ignore", divide="ignore"):
         term = np.where((obs > 0) & (exp > 0), obs * np.log(obs / np.where(exp > 0, exp, 1.0)), 0.0)
     chisq = 2.0 * term.sum((1, 2))
-    zeros_in = (zero[None] & rows[:, :, None] & cols[:, None, :]).sum((1, 2))
-    # an empty row/column set has no parameters to lose; a table whose structural zeros leave it saturated has df 0
-    df = np.maximum(np.maximum(rows.sum(1) - 1, 0) * np.maximum(cols.sum(1) - 1, 0) - zeros_in, 0)
+    df = _lr_df(obs, zero)
     with np.errstate(invalid="ignore", divide="ignore"):
         if zero.any():
             lev = np.stack([_leverage(exp[i], ~zero, rows[i], cols[i]) for i in range(s)])
@@ -284,16 +320,8 @@ def _table_stats(obs: np.ndarray, zero: np.ndarray) -> dict:
             var = exp * (1.0 - pr)[:, :, None] * (1.0 - pc)[:, None, :]
         adj = np.where(var > 1e-300, (obs - exp) / np.sqrt(np.where(var > 1e-300, var, 1.0)), np.nan)
         tprob = np.where(rows[:, :, None], obs / np.where(rows, r, 1.0)[:, :, None], np.nan)
-        a = obs
-        b = r[:, :, None] - a
-        cc = c[:, None, :] - a
-        d = n[:, None, None] - r[:, :, None] - c[:, None, :] + a
-        num, den = a * d - b * cc, a * d + b * cc
-        q = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-        allpos = (a > 0) & (b > 0) & (cc > 0) & (d > 0)
-        se = np.where(allpos, 0.5 * (1 - q**2) * np.sqrt(1 / np.where(allpos, a, 1) + 1 / np.where(allpos, b, 1)
-                                                         + 1 / np.where(allpos, cc, 1) + 1 / np.where(allpos, d, 1)),
-                      np.nan)
+    q, se = _yules_q(obs, r[:, :, None] - obs, c[:, None, :] - obs,
+                     n[:, None, None] - r[:, :, None] - c[:, None, :] + obs)
     exp = np.where(zero[None], 0.0, exp)
     for m in (adj, q, se):
         m[:, zero] = np.nan
@@ -418,7 +446,8 @@ class LagSequentialResult(ResultDisplay):
             lines.append(f"\n{col.replace('_', ' ')} (rows: given, columns: target)")
             lines.append(self.matrix(col).to_string(float_format=lambda v, f=f: f.format(v), na_rep="."))
         if self.session_summary is not None:
-            lines.append(f"\nacross {self.session_summary['n_sessions'].max()} sessions: mean Yule's Q with "
+            of = "" if self.mode == "event" else " of each session's 2 x 2 time-unit tables"
+            lines.append(f"\nacross {self.session_summary['n_sessions'].max()} sessions: mean Yule's Q{of} with "
                          f"{self.conf_level:.0%} t interval")
             show = self.session_summary.loc[self.session_summary["n_sessions"] > 1,
                                             ["given", "target", "n_sessions", "estimate", "ci_lower", "ci_upper",
@@ -628,12 +657,10 @@ def _time_frame(onset: np.ndarray, offset: np.ndarray, unit: np.ndarray, time_un
     return n_units_sess, start_of, int(start_of[-1])
 
 
-def _time_tally(codes_int: np.ndarray, onset: np.ndarray, offset: np.ndarray, unit: np.ndarray, k: int,
-                n_units_sess: np.ndarray, start_of: np.ndarray, total: int, window: float, time_unit: float):
-    """Co-occurrence tallies of time units for a stack of layouts (B, n): ``a`` (B, K, K), windows and ons (B, K).
-
-    ``a[b, i, j]`` counts the time units that lie in a window of code *i* and have code *j* on.
-    """
+def _time_indicators(codes_int: np.ndarray, onset: np.ndarray, offset: np.ndarray, unit: np.ndarray, k: int,
+                     n_units_sess: np.ndarray, start_of: np.ndarray, total: int, window: float, time_unit: float):
+    """For a stack of layouts (B, n): ``on`` and ``win`` (B, K, units), 1.0 where code *i* is on / where the unit lies
+    in a window of code *i*; the sessions' units follow one another (session *s* from ``start_of[s]``)."""
     b = codes_int.shape[0]
     base = start_of[unit][None, :]
     end_unit = np.ceil(offset / time_unit - 1e-9).astype(np.int64)
@@ -649,9 +676,70 @@ def _time_tally(codes_int: np.ndarray, onset: np.ndarray, offset: np.ndarray, un
         minus = np.bincount((lane + np.maximum(hi, lo)).ravel(), minlength=b * k * width)
         return np.cumsum((plus - minus).reshape(b, k, width), axis=2)[:, :, :total] > 0
 
-    on = indicator(on_lo, on_hi).astype(np.float64)
-    win = indicator(on_hi, win_hi).astype(np.float64)
+    return indicator(on_lo, on_hi).astype(np.float64), indicator(on_hi, win_hi).astype(np.float64)
+
+
+def _time_tally(codes_int: np.ndarray, onset: np.ndarray, offset: np.ndarray, unit: np.ndarray, k: int,
+                n_units_sess: np.ndarray, start_of: np.ndarray, total: int, window: float, time_unit: float):
+    """Co-occurrence tallies of time units for a stack of layouts (B, n): ``a`` (B, K, K), windows and ons (B, K).
+
+    ``a[b, i, j]`` counts the time units that lie in a window of code *i* and have code *j* on.
+    """
+    on, win = _time_indicators(codes_int, onset, offset, unit, k, n_units_sess, start_of, total, window, time_unit)
     return np.einsum("bit,bjt->bij", win, on), win.sum(2), on.sum(2)
+
+
+def _time_session_tallies(on: np.ndarray, win: np.ndarray, n_units_sess: np.ndarray):
+    """Each session's tallies from one layout's indicators ``on``, ``win`` (K, units): ``a`` (S, K, K), units in
+    each code's windows and with each code on (S, K), and the session's time units (S,)."""
+    n_sess, k = n_units_sess.size, on.shape[0]
+    sess_of_unit = np.repeat(np.arange(n_sess), n_units_sess)
+    wi, wt = np.nonzero(win)
+    rows = sess_of_unit[wt] * k + wi  # (session, given) of every unit in a window
+    # a[s, i, j] = sum over the units t of session s of win[i, t] on[j, t]: a sparse (S K x units) @ (units x K)
+    wsp = sparse.csr_matrix((np.ones(wi.size), (rows, wt)), shape=(n_sess * k, on.shape[1]))
+    a = np.asarray(wsp @ on.T).reshape(n_sess, k, k)
+    n_win = np.bincount(rows, minlength=n_sess * k).reshape(n_sess, k).astype(float)
+    oi, ot = np.nonzero(on)
+    n_on = np.bincount(sess_of_unit[ot] * k + oi, minlength=n_sess * k).reshape(n_sess, k).astype(float)
+    return a, n_win, n_on, n_units_sess.astype(float)
+
+
+def _time_cell_stats(a: np.ndarray, n_win: np.ndarray, n_on: np.ndarray, n: np.ndarray, zero: np.ndarray) -> dict:
+    """Cell statistics of time-unit tallies, one 2 x 2 table per (given, target), for a stack of tallies: ``a``
+    (S, K, K), ``n_win``, ``n_on`` (S, K), ``n`` (S,) time units. The columns of ``TABLE_COLUMNS`` (module
+    docstring, time-based)."""
+    n3 = np.asarray(n, float)[:, None, None]
+    w3, o3 = n_win[:, :, None], n_on[:, None, :]
+    n3safe = np.where(n3 > 0, n3, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exp = np.where(n3 > 0, w3 * o3 / n3safe, 0.0)
+        var = np.where(n3 > 0, exp * (1 - w3 / n3safe) * (1 - o3 / n3safe), 0.0)
+        adj = np.where(var > 0, (a - exp) / np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
+        tprob = np.where(w3 > 0, a / np.where(w3 > 0, w3, 1.0), np.nan)
+    b = w3 - a
+    c = o3 - a
+    q, se = _yules_q(a, b, c, n3 - a - b - c)
+    exp = np.where(zero[None], 0.0, exp)
+    for m in (adj, q, se):
+        m[:, zero] = np.nan
+    return dict(observed=a, expected=exp, transitional_probability=tprob, adjusted_residual=adj, yules_q=q,
+                p_value=2.0 * special.ndtr(-np.abs(adj)), yules_q_se=se)
+
+
+def _sessions_frame(cells: dict, wide: dict, keys: pd.DataFrame, labels: Sequence[str], keep: np.ndarray,
+                    conf_level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``sessions`` (the session keys, ``TABLE_COLUMNS``, each session's ``chisq`` and ``df``) for the sessions in
+    ``keep``, and the summary across sessions; ``cells`` / ``wide`` are stacks (S, ...) of cell and table-wide
+    statistics (event- and time-based alike)."""
+    kk = len(labels) ** 2
+    sessions = _long(cells, labels)
+    for col in reversed(keys.columns):
+        sessions.insert(0, col, np.repeat(keys[col].to_numpy(), kk))
+    sessions["chisq"] = np.repeat(wide["chisq"], kk)
+    sessions["df"] = np.repeat(wide["df"], kk)
+    sessions = sessions.loc[np.repeat(keep, kk)].reset_index(drop=True)
+    return sessions, _session_summary(sessions, conf_level)
 
 
 def _reorder_in_time(unit: np.ndarray, onset: np.ndarray, offset: np.ndarray, n_draws: int,
@@ -701,7 +789,9 @@ def _time_permutation(codes_int, onset, offset, unit, k, frame, window, time_uni
     return _permutation_p(counts, obs, _lr_chisq(counts, np.zeros((k, k), bool)), chisq, n_draws)
 
 
-def _time_based(data, codes_int, labels, unit, onset_col, offset_col, window, time_unit, zero):
+def _time_based(data, codes_int, labels, unit, onset_col, offset_col, window, time_unit, zero, per_session=None):
+    """The time-based tallies and their statistics, pooled over sessions; with ``per_session=(keys, conf_level)``
+    also every session's (``sessions``) and the summary across sessions."""
     onset = data[onset_col].to_numpy(dtype=float)
     offset = data[offset_col].to_numpy(dtype=float)
     bad = ~np.isfinite(onset) | ~np.isfinite(offset) | (offset < onset) | (onset < 0)
@@ -722,8 +812,9 @@ def _time_based(data, codes_int, labels, unit, onset_col, offset_col, window, ti
     if total == 0:
         raise SchemaError(["every event has zero duration; time-based tallies need events that last"],
                           source="lag_sequential")
-    a, n_win, n_on = (v[0] for v in _time_tally(codes_int[None, :], onset[None, :], offset[None, :], unit, k,
-                                                 *frame, window, time_unit))
+    on, win = (v[0] for v in _time_indicators(codes_int[None, :], onset[None, :], offset[None, :], unit, k,
+                                               *frame, window, time_unit))
+    a, n_win, n_on = win @ on.T, win.sum(1), on.sum(1)
     if a.sum() == 0:
         raise SchemaError([f"no time unit lies in a {window:g} s window after a given event with a target on: every "
                            f"window is empty or ends with its session (time units of {time_unit:g} s; sessions end "
@@ -733,30 +824,17 @@ def _time_based(data, codes_int, labels, unit, onset_col, offset_col, window, ti
         found = [f"{labels[i]}->{labels[j]} ({int(a[i, j])})" for i, j in zip(*np.nonzero(zero & (a > 0)))]
         raise SchemaError([f"time units tallied in cells declared structural zeros (target on within the given's "
                            f"window): {', '.join(found)}; remove them from structural_zeros"], source="lag_sequential")
-    n = float(total)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        exp = np.outer(n_win, n_on) / n
-        var = exp * (1 - n_win / n)[:, None] * (1 - n_on / n)[None, :]
-        adj = np.where(var > 0, (a - exp) / np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
-        tprob = np.where(n_win[:, None] > 0, a / np.where(n_win > 0, n_win, 1.0)[:, None], np.nan)
-        b = n_win[:, None] - a
-        c = n_on[None, :] - a
-        d = n - a - b - c
-        den = a * d + b * c
-        q = np.where(den > 0, (a * d - b * c) / np.where(den > 0, den, 1.0), np.nan)
-        allpos = (a > 0) & (b > 0) & (c > 0) & (d > 0)
-        safe = lambda m: np.where(allpos, m, 1.0)  # noqa: E731
-        se = np.where(allpos, 0.5 * (1 - q**2) * np.sqrt(1 / safe(a) + 1 / safe(b) + 1 / safe(c) + 1 / safe(d)),
-                      np.nan)
-    exp = np.where(zero, 0.0, exp)
-    for m in (adj, q, se):
-        m[zero] = np.nan
-    st = dict(observed=a[None], expected=exp[None], transitional_probability=tprob[None],
-              adjusted_residual=adj[None], yules_q=q[None], p_value=2.0 * special.ndtr(-np.abs(adj))[None],
-              yules_q_se=se[None])
+    st = _time_cell_stats(a[None], n_win[None], n_on[None], np.array([float(total)]), zero)
     # the table-wide test: the K x K tally table under (quasi-)independence of its own margins
     wide = _table_stats(a[None], zero)
-    return _long(st, labels), frame, a, wide, (onset, offset)
+    sessions = summary = None
+    if per_session is not None:
+        keys, conf_level = per_session
+        sa, sw, so, sn = _time_session_tallies(on, win, frame[0])
+        sessions, summary = _sessions_frame(_time_cell_stats(sa, sw, so, sn, zero),
+                                            dict(chisq=_lr_chisq(sa, zero), df=_lr_df(sa, zero)), keys, labels,
+                                            sn > 0, conf_level)
+    return _long(st, labels), frame, a, wide, (onset, offset), sessions, summary
 
 
 def _ipf_convergence(st: dict) -> Convergence:
@@ -805,7 +883,8 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
     code : str
         Column of the codes.
     lag : int
-        Event lag *k* >= 1 (event-based mode).
+        Event lag *k* >= 1 (event-based mode). With ``window=`` only 1 (the default) is accepted: a time window
+        is measured in seconds, not events.
     client, session : str
         Columns identifying a session (``client=None`` when ``session`` alone identifies it). No transition
         crosses from one session to the next.
@@ -820,7 +899,9 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
         them empty. In time-based mode they are cells of the tally table (the target never on in the given's
         window).
     per_session : bool
-        Also analyse each session on its own and summarise Yule's Q across sessions.
+        Also analyse each session on its own (``sessions``) and summarise Yule's Q across sessions
+        (``session_summary``: mean Q, SD, the sessions with a defined Q, one-sample *t* test and interval). In
+        time-based mode each session's 2 x 2 time-unit tables (Bakeman & Quera, 2011, ch. 10-11).
     window : float, optional
         Time-based mode: the window (seconds) after each given event; needs ``onset`` and ``offset`` columns.
         ``chisq`` is then the G^2 of the given x target table of time-unit tallies, whose asymptotic p is only
@@ -854,7 +935,8 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
         tallied time unit. Every problem with the rows is listed at once.
     OptionError
         Invalid argument values (wrong type or range of ``lag``, ``codes``, ``structural_zeros``, ``window``,
-        ``time_unit``, ``n_draws``, ``seed``, ``conf_level``); ``n_draws`` with ``window`` when events overlap
+        ``time_unit``, ``n_draws``, ``seed``, ``conf_level``); ``lag`` other than 1 with ``window``; ``n_draws``
+        with ``window`` when events overlap
         within a session or with ``structural_zeros``; a ``time_unit`` or ``n_draws`` whose tallies would not fit
         in memory.
 
@@ -895,6 +977,19 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
     >>> res = lag_sequential(ev, client=None, window=2.0)
     >>> int(res.matrix("observed").loc["R", "CT"]), round(res.chisq, 3), res.df
     (2, 10.549, 4)
+
+    Time-based, per session (Bakeman & Quera, 2011, ch. 11): each session's 2 x 2 time-unit table per pair, its
+    Yule's Q, and the mean Q across sessions with a t test:
+
+    >>> two = pd.concat([ev, ev.assign(session=2, onset=ev["onset"] + [0, 1, 0, 0, 2, 0])])
+    >>> res = lag_sequential(two, client=None, window=2.0, per_session=True)
+    >>> res.sessions.query("given == 'R' and target == 'CT'")[["session", "observed", "yules_q"]]
+        session  observed  yules_q
+    6         1         2      0.5
+    15        2         0     -1.0
+    >>> row = res.session_summary.set_index(["given", "target"]).loc[("R", "CT")]
+    >>> int(row["n_sessions"]), float(row["estimate"])
+    (2, -0.25)
     """
     started = time.perf_counter()
     where = "lag_sequential"
@@ -923,9 +1018,11 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
         if isinstance(time_unit, bool) or not isinstance(time_unit, (int, float, np.integer, np.floating)) \
                 or not np.isfinite(time_unit) or time_unit <= 0:
             raise OptionError(f"time_unit={time_unit!r} must be a positive number of seconds")
-        if per_session or lag != 1:
-            raise OptionError("window= (time-based tallies) cannot be combined with per_session=True or lag= other "
-                              "than 1; use event-based tallies for those")
+        if lag != 1:
+            raise OptionError(f"lag={lag} has no meaning with window= (time-based tallies): the window is measured in "
+                              "seconds after each given event ends, not in events. Drop lag= for time-based tallies "
+                              f"(set window= to the seconds to look ahead), or drop window= for event-based tallies "
+                              f"at lag {lag}")
     if seed is not None:  # checked even without n_draws, so that a mistyped seed is not silently ignored
         resolve_seed(seed)
     seed_used = resolve_seed(seed) if n_draws is not None else None
@@ -982,8 +1079,9 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
                               "keep every declared (given, target) window free of the target, which the time-based "
                               "permutation does not attempt; drop n_draws= (asymptotic test) or structural_zeros")
         sorted_events = data.iloc[idx]
-        table, frame, tally, wide, times = _time_based(sorted_events, x_s, labels, unit_s, onset, offset,
-                                                       float(window), float(time_unit), zero)
+        table, frame, tally, wide, times, sessions, summary = _time_based(
+            sorted_events, x_s, labels, unit_s, onset, offset, float(window), float(time_unit), zero,
+            (keys, conf_level) if per_session else None)
         chisq, df, p_table = float(wide["chisq"][0]), int(wide["df"][0]), float(wide["p_table"][0])
         p_perm = None
         if n_draws is not None:
@@ -993,12 +1091,13 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
         prov = make_provenance(data, options=dict(code=code, lag=lag, client=client, session=session, order=order,
                                                     codes=list(labels), window=float(window),
                                                     time_unit=float(time_unit), onset=onset, offset=offset,
-                                                    structural_zeros=[list(p) for p in zero_pairs], n_draws=n_draws),
+                                                    structural_zeros=[list(p) for p in zero_pairs],
+                                                    per_session=per_session, n_draws=n_draws),
                                seed=seed_used, function="lag_sequential", started=started)
         return LagSequentialResult(table=table, chisq=chisq, df=df, p_value=p_table, codes=labels,
                                    lag=lag, mode="time", window=float(window), structural_zeros=zero_pairs,
-                                   n_obs=len(data), n_transitions=frame[2], n_sessions=n_sessions, sessions=None,
-                                   session_summary=None, p_permutation=p_perm, n_draws=n_draws,
+                                   n_obs=len(data), n_transitions=frame[2], n_sessions=n_sessions, sessions=sessions,
+                                   session_summary=summary, p_permutation=p_perm, n_draws=n_draws,
                                    convergence=_ipf_convergence(wide) if zero.any() else CLOSED_FORM,
                                    provenance=prov, conf_level=conf_level)
 
@@ -1035,13 +1134,7 @@ def lag_sequential(data: pd.DataFrame, *, code: str = "code", lag: int = 1, clie
         flat = unit_s[:-lag][same] * (k * k) + g * k + t
         per_obs = np.bincount(flat, minlength=n_sessions * k * k).reshape(n_sessions, k, k)
         pst = _table_stats(per_obs, zero)
-        sessions = _long(pst, labels)
-        for col in reversed(keys.columns):
-            sessions.insert(0, col, np.repeat(keys[col].to_numpy(), k * k))
-        sessions["chisq"] = np.repeat(pst["chisq"], k * k)
-        sessions["df"] = np.repeat(pst["df"], k * k)
-        sessions = sessions.loc[np.repeat(pst["n"] > 0, k * k)].reset_index(drop=True)
-        summary = _session_summary(sessions, conf_level)
+        sessions, summary = _sessions_frame(pst, pst, keys, labels, pst["n"] > 0, conf_level)
 
     conv = _ipf_convergence(st) if zero.any() else CLOSED_FORM
     prov = make_provenance(data, options=dict(code=code, lag=lag, client=client, session=session, order=order,

@@ -497,8 +497,10 @@ def _draw_sequences(step, syntax) -> Section:
 
     res = step.results["result"]
     mode = "time-based" if res.window is not None else "event-based"
+    tallied = (f"{res.n_transitions} transitions at lag {res.lag}" if res.window is None else
+               f"{res.n_transitions} time units, window of {res.window:g} s after each given event")
     paras = [f"Data: {step.results['source']}; {step.results['n_events']} coded events in {res.n_sessions} "
-             f"session(s), {res.n_transitions} transitions at lag {res.lag} ({mode}).",
+             f"session(s), {tallied} ({mode}).",
              f"Likelihood-ratio test of independence: χ²({res.df:g}) = {res.chisq:.2f}, p "
              + ("< .001" if res.p_value < 0.001 else f"= {res.p_value:.3f}")
              + (" (time units are not independent, so this p is approximate and tends to be too small)"
@@ -518,7 +520,8 @@ def _draw_sequences(step, syntax) -> Section:
     tables = [Table("sequences_transitions", "Transitions: observed, expected, adjusted residuals, Yule's Q",
                     res.table.reset_index(drop=True), conf_level=res.conf_level, show=shown, max_rows=0)]
     if res.session_summary is not None:
-        tables.append(Table("sequences_sessions", "Yule's Q per session, summarised across sessions",
+        of = "" if res.window is None else " (each session's 2 × 2 time-unit tables)"
+        tables.append(Table("sequences_sessions", f"Yule's Q per session{of}, summarised across sessions",
                             res.session_summary.reset_index(drop=True), conf_level=res.conf_level))
     return Section(step.id, section_title(step), paragraphs=paras, figures=figures, tables=tables)
 

@@ -141,5 +141,6 @@ def test_permutation_refuses_overlaps_and_structural_zeros(stream):
     lag_sequential(overlapping, window=3.0)  # the asymptotic test needs no layout
     with pytest.raises(OptionError, match="structural_zeros"):
         lag_sequential(stream, window=3.0, n_draws=10, structural_zeros=[("A", "A")])
-    with pytest.raises(OptionError, match="per_session"):
-        lag_sequential(stream, window=3.0, per_session=True)
+    # per_session=True is accepted with window= (tests/process/test_sequential_time_sessions.py); lag= is not
+    with pytest.raises(OptionError, match="lag=2 has no meaning with window="):
+        lag_sequential(stream, window=3.0, lag=2)
