@@ -59,7 +59,7 @@ Q = 0), ``p_value``, ``ci_lower``, ``ci_upper``, ``sd``, and the mean transition
 residual over the sessions. The same in both modes: in time-based mode each session's statistics are those of
 its own 2 × 2 time-unit tables (below), with the session's time units as *N*, and the pooled tallies are the sums
 of the sessions'. Yule's Q has no continuity correction in any mode: a 2 × 2 table with one empty cell gives
-Q = ±1 (as LagSequential reports it), and Q is missing only when :math:`ad + bc = 0` — in time-based mode, a
+Q = ±1 (as LagSequential reports it), and Q is missing only when :math:`ad + bc = 0` — in time-based mode e.g. a
 session where the given code has no window or the target is never on; such sessions are left out of that
 transition's ``n_sessions``.
 
