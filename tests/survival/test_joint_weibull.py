@@ -151,6 +151,6 @@ def test_intercept_only_event_submodel(aids):
 def test_bad_baseline_and_knots_with_weibull(aids):
     a, events = aids
     with pytest.raises(OptionError, match="baseline"):
-        fit_joint(a, LONG, events, EVENT, client="patient", session="obstime", baseline="spline")
+        fit_joint(a, LONG, events, EVENT, client="patient", session="obstime", baseline="cox")
     with pytest.raises(OptionError, match="knots"):
         fit_joint(a, LONG, events, EVENT, client="patient", session="obstime", baseline="weibull", knots=[5.0])
