@@ -100,7 +100,13 @@ def main() -> None:
     ap.add_argument("--n-intervals", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-joint", action="store_true")
+    ap.add_argument("--joint-baseline", choices=["weibull", "spline"],
+                    help="measure only the joint model on aids with this baseline beside JM and print its row "
+                         "(results/survival.md is not rewritten)")
     args = ap.parse_args()
+    if args.joint_baseline:
+        print(format_row(baseline_row(args.joint_baseline, args.repeat)))
+        return
     rows = []
     for continuous in (False, True):
         data = make_intervals(args.n_intervals, continuous=continuous)
@@ -128,18 +134,22 @@ def main() -> None:
              "`system.time(coxph(...))` after reading the data (JM: lme + coxph + jointModel). Both sides ran "
              "under the same load, one after the other; ratios are indicative.", "",
              "| task | allianceStats (s) | R (s) | ratio ours / R | note |", "| --- | ---: | ---: | ---: | --- |"]
-    for name, t_ours, t_r, note in rows:
-        ratio = "" if t_r is None or t_ours is None else f"{t_ours / t_r:.2f}"
-        lines.append(f"| {name} | {'' if t_ours is None else f'{t_ours:.2f}'} | "
-                     f"{'not run' if t_r is None else f'{t_r:.2f}'} | {ratio} | {note} |")
+    lines += [format_row(row) for row in rows]
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
+def format_row(row: tuple) -> str:
+    name, t_ours, t_r, note = row
+    ratio = "" if t_r is None or t_ours is None else f"{t_ours / t_r:.2f}"
+    return (f"| {name} | {'' if t_ours is None else f'{t_ours:.2f}'} | "
+            f"{'not run' if t_r is None else f'{t_r:.2f}'} | {ratio} | {note} |")
+
+
 def r_jm_seconds(path: str, repeat: int, method: str = "piecewise-PH-aGH") -> tuple[float | None, str]:
-    """JM's jointModel (``method``: piecewise-PH-aGH or weibull-PH-aGH) on aids.csv, best of ``repeat``; needs
-    JM on R_LIBS."""
+    """JM's jointModel (``method``: piecewise-PH-aGH, weibull-PH-aGH or spline-PH-aGH) on aids.csv, best of
+    ``repeat``; needs JM on R_LIBS."""
     if shutil.which("Rscript") is None:
         return None, "Rscript not found"
     script = f"""
@@ -157,7 +167,7 @@ for (i in seq_len({repeat})) {{
   }})[["elapsed"]]
   best <- min(best, t)
 }}
-cat("SECONDS", best, "\n"); cat("LOGLIK", jf$logLik, "\n")
+cat("SECONDS", best, "\n"); cat("LOGLIK", format(jf$logLik, digits = 15), "\n")
 cat("VERSION", as.character(packageVersion("JM")), "\n")
 """
     with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
@@ -176,8 +186,8 @@ cat("VERSION", as.character(packageVersion("JM")), "\n")
 
 def joint_rows(repeat: int) -> list:
     """fit_joint on JM's aids data beside JM (the lme, coxph and jointModel calls all timed on R's side; the
-    whole fit_joint call, LMM start included, on ours) with the piecewise and the Weibull baseline, and on 10,000
-    simulated clients (ours only)."""
+    whole fit_joint call, LMM start included, on ours) with the piecewise, Weibull and spline baselines, and on
+    10,000 simulated clients (ours only)."""
     import warnings
 
     from allianceStats.simulate.relapse import relapse_times
@@ -192,29 +202,37 @@ def joint_rows(repeat: int) -> list:
                                             "Surv(Time, death) ~ drug", client="patient", session="obstime"),
                           repeat)
         r_sec, note = r_jm_seconds(str(aids_path), repeat)
-        wb = weibull_row(aids, events, aids_path, repeat)
+        wb = baseline_row("weibull", repeat)
+        sp = baseline_row("spline", repeat)
         sessions, ev, truth = relapse_times(10_000, seed=11)
         big, bfit = timed(lambda: fit_joint(sessions, "alliance ~ week + (week | client)", ev,
                                             "Surv(time, relapse) ~ female", session="week"), 1)
     rows = [(f"joint model, aids ({fit.n_obs:,} measurements, {fit.n_clients} clients), piecewise-PH-aGH",
              ours, r_sec, f"{note}; ours logLik {fit.loglik:.4f}"),
-            wb,
+            wb, sp,
             (f"joint model, 10,000 simulated clients ({bfit.n_obs:,} measurements, {bfit.n_quadrature} points per "
              f"random effect; one run)", big, None,
              f"association {bfit.association:.3f} (truth {truth['alpha']}); JM not run at this size")]
     return rows
 
 
-def weibull_row(aids: pd.DataFrame, events: pd.DataFrame, aids_path, repeat: int) -> tuple:
-    """fit_joint(..., baseline="weibull") beside JM's weibull-PH-aGH on aids."""
+def baseline_row(baseline: str, repeat: int) -> tuple:
+    """fit_joint(..., baseline=``baseline``) beside JM's ``<baseline>-PH-aGH`` on aids (JM's default knots)."""
+    import warnings
+
     from allianceStats.survival import fit_joint
 
-    ours, fit = timed(lambda: fit_joint(aids, "CD4 ~ obstime + obstime:drug + (obstime | patient)", events,
-                                        "Surv(Time, death) ~ drug", client="patient", session="obstime",
-                                        baseline="weibull"), repeat)
-    r_sec, note = r_jm_seconds(str(aids_path), repeat, method="weibull-PH-aGH")
-    return (f"joint model, aids ({fit.n_obs:,} measurements, {fit.n_clients} clients), weibull-PH-aGH", ours, r_sec,
-            f"{note}; ours logLik {fit.loglik:.4f}")
+    aids_path = HERE.parent / "tests" / "survival" / "fixtures" / "aids.csv"
+    aids = pd.read_csv(aids_path)
+    events = aids.groupby("patient", sort=False).first().reset_index()[["patient", "Time", "death", "drug"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours, fit = timed(lambda: fit_joint(aids, "CD4 ~ obstime + obstime:drug + (obstime | patient)", events,
+                                            "Surv(Time, death) ~ drug", client="patient", session="obstime",
+                                            baseline=baseline), repeat)
+    r_sec, note = r_jm_seconds(str(aids_path), repeat, method=f"{baseline}-PH-aGH")
+    return (f"joint model, aids ({fit.n_obs:,} measurements, {fit.n_clients} clients), {baseline}-PH-aGH", ours,
+            r_sec, f"{note}; ours logLik {fit.loglik:.4f}")
 
 
 if __name__ == "__main__":
