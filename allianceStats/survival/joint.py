@@ -903,7 +903,7 @@ def fit_joint(data: pd.DataFrame, formula: str, events: pd.DataFrame, surv_formu
     beta0, sigma0, D0, bhat, lmm = _lmm_start(arr, names, n)
     nodes, log_w = _nodes(arr, sigma0, D0, bhat, n_quadrature)
     jd = JointData(**arr, nodes=nodes, log_w=log_w, names=names)
-    Q = {"weibull": 1, "spline": None if jd.B_T is None else jd.B_T.shape[1]}.get(baseline, len(jd.knots) + 1)
+    Q = 1 if baseline == "weibull" else jd.B_T.shape[1] if baseline == "spline" else len(jd.knots) + 1
     lay = Layout(p=jd.X.shape[1], r=jd.W.shape[1], n_xi=Q, q=q, value=association != "slope",
                  slope=association != "value", baseline=baseline)
     lik = JointLikelihood(jd, lay)
