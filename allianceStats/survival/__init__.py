@@ -6,7 +6,8 @@ Modules (each docstring is a methods section with its sources): :mod:`.surv_form
 :mod:`.curves` (Kaplan–Meier, baseline hazard, predicted survival), :mod:`.zph` (:func:`cox_zph`),
 :mod:`.competing` (Aalen–Johansen, cause-specific hazards), :mod:`.intervals` (:func:`survival_intervals`, R's
 ``tmerge`` for sessions), :mod:`.discrete` (discrete-time hazards), :mod:`.joint` (:func:`fit_joint`, JM's
-piecewise-PH-aGH joint model).
+piecewise-, Weibull- and spline-PH-aGH joint models), :mod:`.bspline` (the spline baseline's B-spline basis and
+JM's knots).
 """
 from .competing import CauseSpecificResult, IncidenceResult, cumulative_incidence, fit_cause_specific
 from .cox import CoxResult, fit_cox
