@@ -775,7 +775,7 @@ def fit_cox(data: Annotated[str, typer.Argument(
                 metavar="NAME", help="Column of the client id: robust (Lin-Wei) SEs clustered by client, as "
                                      "coxph(cluster = client) (default: none, model-based SEs as fit_cox).")] = None,
             ties: Annotated[str | None, typer.Option(
-                metavar="efron|breslow", help='Tied event times (default "efron", as coxph).')] = None,
+                metavar="efron|breslow|exact", help='Tied event times (default "efron", as coxph).')] = None,
             conf_level: ConfLevelOpt = None, out: OutOpt = None, format: FormatOpt = "text") -> None:
     """Fit a Cox model with time-varying covariates (R's coxph), e.g. time to relapse on the current alliance."""
     import allianceStats as als

@@ -6,7 +6,9 @@ For client *i* in stratum *g*, :math:`h_i(t) = h_{0g}(t)\exp\{x_i(t)^\top\beta\}
 constant on each counting-process row :math:`(s, t]` of the client (Cox 1972; Andersen & Gill 1982). A row
 enters the risk sets of the event times in :math:`(s, t]` only, which gives time-varying covariates, left
 truncation (delayed entry) and gaps for free. β maximises the log partial likelihood with Efron's (default, as
-R's ``coxph``) or Breslow's handling of tied event times, by Newton–Raphson from β = 0 with step halving,
+R's ``coxph``) or Breslow's handling of tied event times, or the exact partial likelihood of Kalbfleisch &
+Prentice (1973) (``ties="exact"``, R's ``coxph(ties = "exact")``; the recursion of Gail, Lubin & Rubinstein
+1981 in :mod:`allianceStats.survival.exact_ties`), by Newton–Raphson from β = 0 with step halving,
 until the log-likelihood changes by less than 1e-11 (relative) and one more Newton step would move no
 estimate by more than 1e-8 (relative to 1 + |β|). The sums over risk sets are vectorised
 (:mod:`allianceStats.survival.risk_sets`).
@@ -31,13 +33,19 @@ Tests of all coefficients = 0: likelihood ratio :math:`2(\ell(\hat\beta) - \ell(
 Validation: R ``survival::coxph`` 3.5-3 on ``heart`` (counting process; Efron, Breslow, clustered by id,
 strata, an interaction), on ``jasa`` split by ``tmerge`` (Breslow), ``veteran`` (right-censored, factors) and
 ``mgus2`` (cause-specific); coefficients, SEs, log-likelihoods and the three tests agree to 1e-9 or better
-(``tests/survival/fixtures``).
+(``tests/survival/fixtures``). Exact ties: ``coxph(ties = "exact")`` on ``veteran`` with times in weeks and
+months (up to 41 deaths at one time; strata, a factor) and on ``heart`` (counting process, strata), to ~1e-10
+(``make_exact_fixture.R``).
 
 References
 ----------
 Cox, D. R. (1972). Regression models and life-tables. *JRSS B, 34*(2), 187-220.
 Andersen, P. K., & Gill, R. D. (1982). Cox's regression model for counting processes. *Ann. Stat., 10*, 1100-1120.
 Efron, B. (1977). The efficiency of Cox's likelihood function for censored data. *JASA, 72*(359), 557-565.
+Gail, M. H., Lubin, J. H., & Rubinstein, L. V. (1981). Likelihood calculations for matched case-control studies
+and survival studies with tied death times. *Biometrika, 68*(3), 703-707.
+Kalbfleisch, J. D., & Prentice, R. L. (1973). Marginal likelihoods based on Cox's regression and life model.
+*Biometrika, 60*(2), 267-278.
 Lin, D. Y., & Wei, L. J. (1989). The robust inference for the Cox proportional hazards model. *JASA, 84*(408),
 1074-1078.
 Therneau, T. M., & Grambsch, P. M. (2000). *Modeling survival data: Extending the Cox model*. Springer.
@@ -78,6 +86,7 @@ from scipy import stats
 from ..data.checks import check_choice, check_conf_level, table_and_text
 from ..errors import ConvergenceWarning, IdentificationError, OptionError
 from ..results import Convergence, Provenance, ResultDisplay, make_provenance
+from .exact_ties import MANY_TIES, ExactRiskSets
 from .risk_sets import RiskSets
 from .surv_data import SurvData, prepare_surv_data
 from .surv_formula import SurvSpec, parse_surv_formula
@@ -250,6 +259,10 @@ class CoxResult(ResultDisplay):
         """
         from .zph import cox_zph
 
+        if self.ties == "exact":
+            raise OptionError("cox_zph is not available after ties='exact' (its Schoenfeld residuals are not defined "
+                              "for the exact likelihood; R's cox.zph substitutes another computation, which this "
+                              "toolkit has not validated): refit with ties='efron' to test proportional hazards")
         return cox_zph(self, transform=transform)
 
     def residuals(self, kind: str = "score") -> pd.DataFrame:
@@ -258,6 +271,7 @@ class CoxResult(ResultDisplay):
         ``"score"``: :math:`U_i` per row; ``"dfbeta"``: :math:`U_i\\mathcal I^{-1}` per row (approximate change
         in β when the row is left out); with ``client=``, ``"dfbeta"`` is summed per client (R's ``collapse``);
         ``"schoenfeld"``: one row per event, :math:`x_i - \\bar x(t_i)` (Efron-averaged with ties).
+        Not available after ``ties="exact"`` (an ``OptionError``, as R refuses).
 
         Parameters
         ----------
@@ -277,6 +291,9 @@ class CoxResult(ResultDisplay):
         True
         """
         check_choice("kind", kind, ("score", "dfbeta", "schoenfeld"))
+        if self.ties == "exact":
+            raise OptionError(f"{kind} residuals are not available for the exact method (ties='exact'), as in R's "
+                              f"residuals.coxph: the exact likelihood has no per-row score; refit with ties='efron'")
         fd = self.fit_data
         X = fd.data.design.X - fd.means
         beta = self.params["estimate"].to_numpy()
@@ -396,8 +413,14 @@ def fit_cox(data: pd.DataFrame, formula: str, *, ties: str = "efron", client: st
     formula : str
         ``"Surv(start, stop, relapse) ~ alliance + alliance_lag1 + strata(site)"``. R's order
         ``fit_cox(formula, data)`` (as ``coxph(formula, data)``) is accepted too.
-    ties : {"efron", "breslow"}
-        Handling of tied event times (R's default is Efron).
+    ties : {"efron", "breslow", "exact"}
+        Handling of tied event times (R's default is Efron). ``"exact"``: the exact (discrete, conditional
+        logistic) partial likelihood of Kalbfleisch & Prentice (1973), by the recursion of Gail, Lubin &
+        Rubinstein (1981) (:mod:`allianceStats.survival.exact_ties`), as ``coxph(..., ties = "exact")`` — for
+        right-censored and counting-process data, with strata; no ``client=`` (R refuses robust SEs for it too);
+        ``residuals()`` and ``cox_zph()`` are refused; curves use Breslow's hazard at its β, as ``survfit``. It
+        costs rows at risk × tied events per tied time and Newton step; with more than 100 events at one time a
+        warning gives the cost.
     client : str, optional
         Client (cluster) column: robust Lin–Wei SEs summed within client become ``std_error`` (R's
         ``cluster = client``; ``cluster(id)`` in the formula does the same).
@@ -420,7 +443,7 @@ def fit_cox(data: pd.DataFrame, formula: str, *, ties: str = "efron", client: st
     IdentificationError
         No events, or constant or collinear covariates.
     OptionError
-        ``ties`` or ``conf_level`` outside their choices.
+        ``ties`` or ``conf_level`` outside their choices; ``ties="exact"`` with ``client=`` (or ``cluster()``).
 
     Examples
     --------
@@ -431,16 +454,33 @@ def fit_cox(data: pd.DataFrame, formula: str, *, ties: str = "efron", client: st
     >>> fit.params[["term", "estimate", "std_error", "hazard_ratio"]].round(3)
            term  estimate  std_error  hazard_ratio
     0  alliance     -1.62      0.907         0.198
+
+    Relapse recorded in weeks, so several clients relapse in the same week: the exact partial likelihood
+    (R: ``coxph(Surv(week, relapse) ~ alliance, data, ties = "exact")``):
+
+    >>> w = pd.DataFrame({"week": [2, 2, 2, 3, 3, 4, 4, 4, 5, 6], "relapse": [1, 1, 0, 1, 1, 1, 1, 0, 1, 0],
+    ...                   "alliance": [3.1, 3.9, 4.6, 2.8, 3.9, 3.4, 3.0, 4.8, 4.2, 3.6]})
+    >>> exact = fit_cox(w, "Surv(week, relapse) ~ alliance", ties="exact")
+    >>> exact
+    CoxResult('Surv(week, relapse) ~ alliance', ties='exact', n_obs=10, n_events=7, loglik=-8.8230)
+    >>> exact.params[["term", "estimate", "std_error"]].round(3)
+           term  estimate  std_error
+    0  alliance    -1.086      0.821
     """
     started = time.perf_counter()
     data, formula = table_and_text(data, formula, where="fit_cox")
-    check_choice("ties", ties, ("efron", "breslow"))
+    check_choice("ties", ties, ("efron", "breslow", "exact"))
     conf_level = check_conf_level(conf_level)
     spec = parse_surv_formula(formula)
     if client is not None and spec.cluster is not None and client != spec.cluster:
         raise OptionError(f"client={client!r} and cluster({spec.cluster}) in the formula name different columns; "
                           f"give one")
     cluster_col = client or spec.cluster
+    if ties == "exact" and cluster_col is not None:
+        raise OptionError(f"robust SEs (client={cluster_col!r}) are not available with ties='exact': they need the "
+                          f"score (dfbeta) residuals, which the exact likelihood does not define; R's coxph refuses "
+                          f"too ('dfbeta residuals are not available for the exact method'). Use ties='efron' "
+                          f"(or 'breslow') with client=, or drop client= for model-based SEs")
     sd = prepare_surv_data(data, spec, where="fit_cox", client=cluster_col)
     names = sd.design.columns
     if sd.event.sum() == 0:
@@ -450,7 +490,15 @@ def fit_cox(data: pd.DataFrame, formula: str, *, ties: str = "efron", client: st
     means = centering(sd.design.X)
     X = sd.design.X - means
     _check_rank(X, names)
-    rs = RiskSets(sd.start, sd.stop, sd.event, sd.strata, ties=ties)
+    if ties == "exact":
+        rs = ExactRiskSets(sd.start, sd.stop, sd.event, sd.strata)
+        if rs.max_tied > MANY_TIES:
+            warnings.warn(f"ties='exact': {rs.max_tied} events share one time; the exact likelihood costs about "
+                          f"{rs.cost:,} row-levels (x {1 + len(names) + len(names) ** 2} terms) per Newton step over "
+                          f"the times with ties (rows at risk times tied events); ties='efron' approximates it at the "
+                          f"cost of one pass", UserWarning, stacklevel=2)
+    else:
+        rs = RiskSets(sd.start, sd.stop, sd.event, sd.strata, ties=ties)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         beta, ll, u, info, ll0, u0, info0, iters, ok, message = newton_raphson(rs, X)
@@ -492,7 +540,9 @@ def fit_cox(data: pd.DataFrame, formula: str, *, ties: str = "efron", client: st
                      n_obs=int(len(data)), n_events=int(sd.event.sum()),
                      n_clients=len(sd.cluster_labels) if sd.cluster_labels is not None else None,
                      conf_level=conf_level, convergence=conv, provenance=prov,
-                     fit_data=CoxFitData(spec=spec, data=sd, means=means, risk_sets=rs, vcov_model=vmodel))
+                     fit_data=CoxFitData(spec=spec, data=sd, means=means, vcov_model=vmodel,
+                                         # curves after an exact fit: Breslow's hazard at its beta, as survfit
+                                         risk_sets=rs.breslow if ties == "exact" else rs))
 
 
 def centering(X: np.ndarray) -> np.ndarray:
