@@ -5,6 +5,7 @@ C) on the same data in the same run; the joint model on ``aids``-size data in at
 10,000 clients in under a minute.
 
 Run: .venv/bin/python benchmarks/bench_survival.py [--n-intervals 1000000] [--repeat 3] [--skip-joint]
+(``--exact``: only fit_cox(ties='exact') beside coxph(ties = 'exact') on weekly times, row printed)
 (writes benchmarks/results/survival.md). R rows say "not run" without Rscript; the JM row needs JM in a
 library on ``R_LIBS`` (``R_LIBS=/tmp/rlib .venv/bin/python benchmarks/bench_survival.py``; see
 tests/survival/fixtures/make_joint_fixture.R).
@@ -103,9 +104,15 @@ def main() -> None:
     ap.add_argument("--joint-baseline", choices=["weibull", "spline"],
                     help="measure only the joint model on aids with this baseline beside JM and print its row "
                          "(results/survival.md is not rewritten)")
+    ap.add_argument("--exact", action="store_true",
+                    help="measure only fit_cox(ties='exact') beside coxph(ties = 'exact') on weekly relapse times "
+                         "and print its row (results/survival.md is not rewritten)")
     args = ap.parse_args()
     if args.joint_baseline:
         print(format_row(baseline_row(args.joint_baseline, args.repeat)))
+        return
+    if args.exact:
+        print(format_row(exact_row(args.repeat)))
         return
     rows = []
     for continuous in (False, True):
@@ -233,6 +240,39 @@ def baseline_row(baseline: str, repeat: int) -> tuple:
     r_sec, note = r_jm_seconds(str(aids_path), repeat, method=f"{baseline}-PH-aGH")
     return (f"joint model, aids ({fit.n_obs:,} measurements, {fit.n_clients} clients), {baseline}-PH-aGH", ours,
             r_sec, f"{note}; ours logLik {fit.loglik:.4f}")
+
+
+def exact_row(repeat: int, n_clients: int = 2000, seed: int = 16) -> tuple:
+    """fit_cox(ties='exact') beside coxph(ties = 'exact') (R's coxexact.fit, compiled C) on right-censored relapse
+    times recorded in whole weeks (1-52): ``n_clients`` clients, three covariates, many deaths per week."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_clients, 3))
+    t = rng.exponential(30 * np.exp(-x @ np.array([0.4, -0.3, 0.0])))
+    week = np.minimum(np.ceil(t), 52)
+    data = pd.DataFrame({"week": week, "relapse": (t <= 52).astype(int), "x1": x[:, 0], "x2": x[:, 1],
+                         "x3": x[:, 2]})
+    formula = "Surv(week, relapse) ~ x1 + x2 + x3"
+    ours, fit = timed(lambda: fit_cox(data, formula, ties="exact"), repeat)
+    r_sec, note = None, "Rscript not found"
+    if shutil.which("Rscript") is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "weeks.csv")
+            data.to_csv(path, index=False)
+            script = (f'suppressPackageStartupMessages(library(survival)); d <- read.csv("{path}"); best <- Inf\n'
+                      f'for (i in seq_len({repeat})) {{ t <- system.time(f <- coxph({formula}, data = d, '
+                      f'ties = "exact"))[["elapsed"]]; best <- min(best, t) }}\n'
+                      'cat("SECONDS", best, "\\n"); cat("COEF", coef(f), "\\n")\n')
+            out = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=3600)
+        vals = {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.strip()}
+        if out.returncode == 0 and "SECONDS" in vals:
+            r_sec = float(vals["SECONDS"][0])
+            diff = np.max(np.abs(fit.params["estimate"].to_numpy() - np.array(vals["COEF"], float)))
+            note = f"survival coxexact.fit; max abs coefficient difference {diff:.1e}"
+        else:
+            note = out.stderr[-300:]
+    d = data.loc[data["relapse"] == 1, "week"].value_counts()
+    return (f"Cox, exact ties, {len(data):,} clients, {int(data['relapse'].sum()):,} relapses in {len(d)} weeks "
+            f"(up to {d.max()} per week)", ours, r_sec, note)
 
 
 if __name__ == "__main__":

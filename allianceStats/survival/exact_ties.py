@@ -32,6 +32,12 @@ event time. Differentiating the recursion gives the first derivatives
 added back), so :math:`B(d, n)`, which grows like :math:`\binom{n}{d}`, never overflows. Times with one event
 use the vectorised risk-set sums of :mod:`allianceStats.survival.risk_sets`.
 
+When the risk sets of a stratum are nested (no row enters after the first event time: right-censored data),
+the rows are ordered by decreasing exit time, so the risk set of every time is a prefix of that order and one
+pass of the recursion over the stratum, up to its largest number of ties, gives :math:`B(d_k, n_k)` of every
+time at once (as R's ``coxexact.c``, which memoises :math:`B(k, m)` over these prefixes). A value that would
+underflow in that shared scaling is recomputed on its own risk set.
+
 References
 ----------
 Gail, M. H., Lubin, J. H., & Rubinstein, L. V. (1981). Likelihood calculations for matched case-control studies
@@ -88,9 +94,25 @@ class ExactRiskSets:
         n_dead = self.breslow.n_dead
         self.single = np.flatnonzero(n_dead == 1)
         self.tied = np.flatnonzero(n_dead >= 2)
-        self.tied_d = n_dead[self.tied]
-        self.tied_rows = [np.flatnonzero((g.a <= k) & (g.b >= k)) for k in self.tied]
         self.dead = self.breslow.dead
+        # strata whose risk sets are nested (every row present from the first event time of its stratum on):
+        # one recursion over the rows ordered by decreasing exit serves all their times
+        strata = self.breslow.strata
+        first = np.full(int(strata.max()) + 1 if len(strata) else 0, g.size)
+        np.minimum.at(first, g.stratum, np.arange(g.size))
+        enters_late = (g.a <= g.b) & (g.a != first[strata])
+        late = set(np.unique(strata[enters_late]).tolist())
+        self.nested = []  # (rows ordered by decreasing exit, tied grid points, their d, their number at risk)
+        self.tied_rows = []  # (rows at risk, d) of the tied times of the other strata
+        for s_code in np.unique(g.stratum[self.tied]):
+            pts = self.tied[g.stratum[self.tied] == s_code]
+            if s_code in late:
+                self.tied_rows += [(np.flatnonzero((g.a <= k) & (g.b >= k)), int(n_dead[k])) for k in pts]
+                continue
+            rows = np.flatnonzero((strata == s_code) & (g.a <= g.b))
+            rows = rows[np.argsort(-g.b[rows], kind="stable")]
+            n_at = np.searchsorted(-g.b[rows], -pts, side="right")  # rows with b >= k
+            self.nested.append((rows, pts, n_dead[pts].astype(int), n_at))
 
     @property
     def n_events(self) -> int:
@@ -104,7 +126,8 @@ class ExactRiskSets:
     @property
     def cost(self) -> int:
         """Rows times levels of the recursion, summed over the times with tied events (per evaluation)."""
-        return int(sum(len(rows) * d for rows, d in zip(self.tied_rows, self.tied_d)))
+        return int(sum(len(rows) * d for rows, d in self.tied_rows)
+                   + sum(len(rows) * d.max() for rows, _, d, _ in self.nested))
 
     def loglik(self, X: np.ndarray, beta: np.ndarray, second: bool = True):
         """Exact log partial likelihood, score and information (``None`` if ``second`` is False) at ``beta``."""
@@ -127,13 +150,48 @@ class ExactRiskSets:
                 upper = np.zeros((p, p))
                 upper[iu] = (S2u[k] / S0[k, None]).sum(axis=0)
                 info += upper + np.triu(upper, 1).T - xbar.T @ xbar
-        for rows, d in zip(self.tied_rows, self.tied_d):
-            log_b, mean1, mean2 = _elementary(X[rows], eta[rows], int(d), second)
+        terms = [_elementary(X[rows], eta[rows], d, second) for rows, d in self.tied_rows]
+        for rows, _, d, n_at in self.nested:
+            terms += _nested(X[rows], eta[rows], d, n_at, second)
+        for log_b, mean1, mean2 in terms:
             ll -= log_b
             score = score - mean1
             if second:
                 info += mean2 - np.outer(mean1, mean1)
         return ll, score, (info if second else None)
+
+
+def _nested(x: np.ndarray, eta: np.ndarray, d: np.ndarray, n_at: np.ndarray, second: bool) -> list:
+    """``_elementary`` for every time of a stratum whose risk sets are the prefixes ``x[:n_at]`` (rows in
+    decreasing exit order), in one pass over the levels 1..max(d)."""
+    n, p = x.shape
+    top = float(np.max(eta))
+    r = np.exp(eta - top)
+    b0, b1 = np.ones(n), np.zeros((n, p))
+    b2 = np.zeros((n, p, p)) if second else None
+    xx = x[:, :, None] * x[:, None, :] if second else None
+    log_scale = 0.0
+    out = [None] * len(d)
+    for level in range(1, int(d.max()) + 1):
+        c0 = np.cumsum(r * b0)
+        c1 = np.cumsum(r[:, None] * (x * b0[:, None] + b1), axis=0)
+        if second:
+            c2 = np.cumsum(r[:, None, None] * (xx * b0[:, None, None] + x[:, :, None] * b1[:, None, :]
+                                               + b1[:, :, None] * x[:, None, :] + b2), axis=0)
+        for j in np.flatnonzero(d == level):
+            m = n_at[j] - 1
+            if c0[m] > 1e-250 * c0[-1]:
+                out[j] = (np.log(c0[m]) + log_scale + level * top, c1[m] / c0[m],
+                          c2[m] / c0[m] if second else None)
+            else:  # lost in the shared scale: its own recursion
+                out[j] = _elementary(x[: m + 1], eta[: m + 1], level, second)
+        total = c0[-1]
+        log_scale += np.log(total)
+        b0 = np.concatenate([[0.0], c0[:-1]]) / total
+        b1 = np.concatenate([np.zeros((1, p)), c1[:-1]]) / total
+        if second:
+            b2 = np.concatenate([np.zeros((1, p, p)), c2[:-1]]) / total
+    return out
 
 
 def _elementary(x: np.ndarray, eta: np.ndarray, d: int, second: bool):

@@ -181,3 +181,30 @@ def test_few_ties_no_warning(weeks):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit_cox(weeks, WEEKS, ties="exact")
+
+
+def test_nested_pass_equals_per_time_recursion(monkeypatch):
+    """The one-pass recursion over nested risk sets (right-censored data) equals the recursion run on each risk
+    set, including a time whose value underflows in the shared scale and is recomputed on its own."""
+    import allianceStats.survival.exact_ties as et
+
+    rng = np.random.default_rng(5)
+    early = 1000
+    stop = np.r_[rng.integers(1, 10, early), np.full(150, 10)].astype(float)
+    x = np.r_[rng.normal(1, 0.3, early), np.full(150, -3.0) + rng.normal(0, 0.1, 150)][:, None]
+    event = np.ones(len(stop), int)
+    ers = ExactRiskSets(np.full(len(stop), -np.inf), stop, event, np.zeros(len(stop), int))
+    assert ers.nested and not ers.tied_rows
+    per_time = ExactRiskSets(np.full(len(stop), -np.inf), stop, event, np.zeros(len(stop), int))
+    per_time.tied_rows = [(rows[:n], int(d)) for rows, _, ds, n_at in per_time.nested for d, n in zip(ds, n_at)]
+    per_time.nested = []
+    calls = []
+    real = et._elementary
+    monkeypatch.setattr(et, "_elementary", lambda *a: calls.append(a[2]) or real(*a))
+    beta = np.array([2.0])
+    got = ers.loglik(x, beta)
+    assert calls == [150]  # the 150 deaths at time 10 went through the fallback
+    want = per_time.loglik(x, beta)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-9)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-9)
