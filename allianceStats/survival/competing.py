@@ -286,8 +286,9 @@ def fit_cause_specific(data: pd.DataFrame, formula: str, *, censored=0, ties: st
         ``"Surv(time, cause) ~ covariates"`` with a cause column (``censored`` = no event).
     censored : object
         The value meaning "no event observed".
-    ties : {"efron", "breslow"}
-        As :func:`~allianceStats.survival.fit_cox`.
+    ties : {"efron", "breslow", "exact"}
+        As :func:`~allianceStats.survival.fit_cox` (each cause's model is a ``fit_cox`` fit; ``"exact"`` refuses
+        ``client=``, as R).
     client : str, optional
         Cluster column for robust SEs.
     conf_level : float

@@ -63,6 +63,16 @@ def test_cox_section_with_kaplan_meier_from_the_dropout_column(example):
     assert any("robust (Lin-Wei)" in p for p in section.paragraphs)
 
 
+def test_cox_step_with_exact_ties_runs_without_robust_errors_and_says_why_with_them(example):
+    formula = "Surv(start, stop, event) ~ alliance_within + alliance_cummean"
+    step = _step(example, "cox", {"formula": formula, "ties": "exact", "robust": False}, "x")
+    assert step.results["fit"].ties == "exact"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refused = run_step(example, "cox", {"formula": formula, "ties": "exact"}, 7, name="y")
+    assert refused.status != "ok" and "exact" in refused.error
+
+
 def test_cox_step_is_skipped_without_a_dropout_column_and_reads_an_events_file(example, tmp_path):
     no_dropout = example.drop(columns="dropout")
     skipped = run_step(no_dropout, "cox", {"formula": "Surv(start, stop, event) ~ alliance"}, 1)
