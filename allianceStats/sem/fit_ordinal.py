@@ -74,15 +74,17 @@ def check_ordinal_options(estimator: str | None, se: str) -> str:
 
 def fit_sem_ordinal(data: pd.DataFrame, model: str, *, ordered: list[str], estimator: str, parameterization: str,
                     group: str | None, se: str, defaults: str, conf_level: float, started: float,
-                    cache: dict | None = None, where: str = "fit_sem", missing: str = "listwise") -> SEMResult:
-    """The six steps for ordered items (module docstring); options already checked by ``fit_sem``. ``cache`` and
-    ``missing`` (``"listwise"`` or ``"pairwise"``): see :func:`~allianceStats.sem.ordinal.prepare_ordinal`
+                    cache: dict | None = None, where: str = "fit_sem", missing: str = "listwise",
+                    partable_options: dict | None = None) -> SEMResult:
+    """The six steps for ordered items (module docstring); options already checked by ``fit_sem``. ``cache``,
+    ``missing`` (``"listwise"`` or ``"pairwise"``) and ``partable_options`` (``std_lv``, ``orthogonal``,
+    ``group_equal``, ``group_partial``, lavaan's meanings): see :func:`~allianceStats.sem.ordinal.prepare_ordinal`
     (``measurement_invariance`` passes one cache per sequence)."""
     core, test = ROBUST[estimator]
     robust = se == "robust" or (se == "standard" and test != "standard")
     problem = prepare_ordinal(model, data, ordered=ordered, group=group, defaults=defaults,   # 1. prepare
                               parameterization=parameterization, estimator=core, cache=cache, where=where,
-                              missing=missing)
+                              missing=missing, partable_options=partable_options)
     est = estimate_wls(problem)                                                               # 2. estimate
     messages = list(est.warnings)
     if not est.converged:
@@ -114,6 +116,7 @@ def fit_sem_ordinal(data: pd.DataFrame, model: str, *, ordered: list[str], estim
                    categories={v: list(c) for v, c in problem.categories.items()},
                    n_rows=int(len(data)), n_rows_by_group=list(problem.n_rows_by_group),
                    missing_patterns=list(problem.missing_patterns))
+    options.update({k: v for k, v in (partable_options or {}).items() if v})
     if problem.covariates:
         options["conditional_x"] = list(problem.covariates)
     table = done.table.copy()

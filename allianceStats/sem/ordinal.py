@@ -176,7 +176,8 @@ def _codes(column: pd.Series, name: str) -> tuple[np.ndarray | None, tuple, str 
 
 def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], group: str | None, defaults: str,
                     parameterization: str, estimator: str, cache: dict | None = None,
-                    where: str = "fit_sem", missing: str = "listwise") -> OrdinalProblem:
+                    where: str = "fit_sem", missing: str = "listwise",
+                    partable_options: dict | None = None) -> OrdinalProblem:
     """Parse ``model``, check and code the ordered items, compute the sample statistics per group.
 
     ``estimator`` is the core estimator (``"DWLS"``, ``"WLS"`` or ``"ULS"``) that decides the weight matrix.
@@ -185,7 +186,8 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
     names the public function in error messages. ``missing``: ``"listwise"`` drops every row with a missing model
     variable; ``"pairwise"`` keeps them (rows missing every model variable excepted) and computes each statistic
     from the available values (:mod:`~allianceStats.sem.polyserial`). Model variables not in ``ordered`` are
-    continuous (their means, variances and covariances are statistics too).
+    continuous (their means, variances and covariances are statistics too). ``partable_options``: ``std_lv``,
+    ``orthogonal``, ``group_equal``, ``group_partial`` for :func:`~allianceStats.sem.partable.build_partable`.
     """
     data = require_columns(data, [group, *ordered], where=where)
     statements, definitions = parse_model(model)
@@ -224,7 +226,7 @@ def prepare_ordinal(model: str, data: pd.DataFrame, *, ordered: Sequence[str], g
     n_th = {v: len(c) - 1 for v, c in categories.items()}
     n_groups = 1 if group is None else int(pd.unique(data[group]).size)
     pt = build_partable(statements, definitions, observed=set(data.columns), n_groups=n_groups, defaults=defaults,
-                        ordered=n_th, parameterization=parameterization)
+                        ordered=n_th, parameterization=parameterization, **(partable_options or {}))
     continuous = [v for v in pt.observed if v not in n_th]
     exogenous = [v for v in continuous if v not in outcomes and any(s.op == "~" and s.rhs == v for s in statements)]
     if exogenous:

@@ -266,14 +266,19 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
                   and sum(s.op == "=~" and s.rhs == inds[0] for s in statements) == 1}
     auto = defaults == "sem"
     for g in range(1, n_groups + 1):
+        # lavaan (lav_partable_flat): with thresholds equal across groups, the scale factors (delta) or the residual
+        # variances of the ordered items (theta) are free after the first group
+        free_scale = g > 1 and "thresholds" in group_equal
         for v, n_th in ordered.items():
             for k in range(1, n_th + 1):
                 add(v, "|", f"t{k}", g, False, True, np.nan, "")
             add(v, "~1", "", g, False, False, 0.0, "")
             # delta: the residual variance is computed from the other parameters; theta: the scale factor is (both
             # values are filled in after the fit, as lavaan reports them)
-            add(v, "~*~", v, g, False, False, 1.0, "")
-            add(v, "~~", v, g, False, False, 1.0, "")
+            free_delta = free_scale and parameterization == "delta"
+            add(v, "~*~", v, g, False, free_delta, np.nan if free_delta else 1.0, "")
+            free_theta = free_scale and parameterization == "theta"
+            add(v, "~~", v, g, False, free_theta, np.nan if free_theta else 1.0, "")
         for v in ov:
             if v in ov_x:
                 continue
@@ -281,7 +286,9 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
                 add(v, "~~", v, g, False, False, 0.0, "")
             add(v, "~~", v, g, False, auto, np.nan if auto else 0.0, "")
         for v in latent:
-            if std_lv:   # lavaan std.lv: the (residual) variances of the latent variables fixed at 1
+            # lavaan std.lv: the (residual) variances of the latent variables fixed at 1 — after the first group free
+            # when the loadings are equal across groups and the latent variances are not (lavaan 0.6-4)
+            if std_lv and not (g > 1 and "loadings" in group_equal and "lv.variances" not in group_equal):
                 add(v, "~~", v, g, False, False, 1.0, "")
             add(v, "~~", v, g, False, auto, np.nan if auto else 0.0, "")
         if auto:
@@ -301,8 +308,8 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
                 ov_free = auto or int_ov_free
                 add(v, "~1", "", g, False, ov_free, np.nan if ov_free else 0.0, "")
         for v in latent:
-            # lavaan: once intercepts are equal across groups, latent means are free after the first group
-            free_mean = g > 1 and "intercepts" in group_equal and "means" not in group_equal
+            # lavaan: once intercepts or thresholds are equal across groups, latent means are free after the first
+            free_mean = g > 1 and bool({"intercepts", "thresholds"} & set(group_equal)) and "means" not in group_equal
             add(v, "~1", "", g, False, free_mean, np.nan if free_mean else 0.0, "")
 
     table = pd.DataFrame(list(rows.values()), columns=COLUMNS)
@@ -327,8 +334,11 @@ def build_partable(statements: list[Statement], definitions: list[Definition], *
     equalities = [d for d in definitions if _is_simple(d)]
     constraints = [d for d in definitions if d.kind != ":=" and not _is_simple(d)]
     definitions = [d for d in definitions if d.kind == ":="]
-    pairs = _group_equal_pairs(table, free_idx, group_equal, partial, set(ov), set(latent))
-    if equalities or pairs:
+    pairs, fixed = _group_equal_pairs(table, free_idx, group_equal, partial, set(ov), set(latent))
+    for i, value in fixed:   # lavaan: equal to a fixed first-group parameter means fixed at its value
+        free_idx[i] = 0
+        table.loc[i, ["free", "value"]] = [False, value]
+    if equalities or pairs or fixed:
         free_idx, nxt = _impose_equalities(table, free_idx, label_idx, equalities, pairs)
     table["free"] = free_idx
     table["user"] = table["user"].astype(bool)
@@ -371,11 +381,14 @@ def _partial_keys(group_partial: Sequence[str] | str) -> set[tuple[str, str, str
 
 
 def _group_equal_pairs(table: pd.DataFrame, free_idx: np.ndarray, group_equal: Sequence[str],
-                       partial: set[tuple[str, str, str]], ov: set[str], latent: set[str]) -> list[tuple[int, int]]:
+                       partial: set[tuple[str, str, str]], ov: set[str], latent: set[str]
+                       ) -> tuple[list[tuple[int, int]], list[tuple[int, float]]]:
     """Pairs of free indices that lavaan's ``group.equal`` makes equal: each free parameter of a listed class in
-    groups 2, 3, ... with its counterpart in group 1, except the ``group.partial`` ones."""
+    groups 2, 3, ... with its counterpart in group 1, except the ``group.partial`` ones and rows with a label of
+    their own (lavaan's label wins). Second: the rows (index, value) whose group-1 counterpart is fixed, which lavaan
+    fixes at that value (``lav_partable``: an equality involving a fixed parameter fixes them all)."""
     if not group_equal or int(table["group"].max()) < 2:
-        return []
+        return [], []
 
     def kind(lhs: str, op: str, rhs: str) -> str:
         if op == "=~":
@@ -393,19 +406,26 @@ def _group_equal_pairs(table: pd.DataFrame, free_idx: np.ndarray, group_equal: S
                 return "residuals" if lhs == rhs else "residual.covariances"
         return ""
 
-    first = {}
-    for i, (lhs, op, rhs, g) in enumerate(zip(table["lhs"], table["op"], table["rhs"], table["group"])):
-        if g == 1 and free_idx[i] > 0:
-            first[(lhs, op, rhs)] = free_idx[i]
-    pairs = []
-    for i, (lhs, op, rhs, g, exo) in enumerate(zip(table["lhs"], table["op"], table["rhs"], table["group"],
-                                                   table["exo"])):
-        key = (lhs, op, rhs)
-        if g == 1 or free_idx[i] == 0 or exo or key in partial or key not in first:
+    first, first_fixed = {}, {}
+    for i, (lhs, op, rhs, g, label, exo) in enumerate(zip(table["lhs"], table["op"], table["rhs"], table["group"],
+                                                          table["label"], table["exo"])):
+        if g != 1 or label or exo:
             continue
-        if kind(lhs, op, rhs) in group_equal:
+        if free_idx[i] > 0:
+            first[(lhs, op, rhs)] = free_idx[i]
+        elif not np.isnan(table["value"].iat[i]):
+            first_fixed[(lhs, op, rhs)] = float(table["value"].iat[i])
+    pairs, fixed = [], []
+    for i, (lhs, op, rhs, g, label, exo) in enumerate(zip(table["lhs"], table["op"], table["rhs"], table["group"],
+                                                          table["label"], table["exo"])):
+        key = (lhs, op, rhs)
+        if g == 1 or free_idx[i] == 0 or exo or label or key in partial or kind(lhs, op, rhs) not in group_equal:
+            continue
+        if key in first:
             pairs.append((int(first[key]), int(free_idx[i])))
-    return pairs
+        elif key in first_fixed:
+            fixed.append((i, first_fixed[key]))
+    return pairs, fixed
 
 
 def _check_ordinal_statements(statements: list[Statement], ordered: dict[str, int], latent: list[str],
