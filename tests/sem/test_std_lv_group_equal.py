@@ -13,7 +13,8 @@ from allianceStats.sem import fit_sem
 FIX = Path(__file__).resolve().parent / "fixtures" / "lavaan_habits"
 REF = json.loads((FIX / "std_lv_group.json").read_text())
 MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
-CASES = [k for k, v in REF.items() if isinstance(v, dict)]
+CASES = [k for k, v in REF.items() if isinstance(v, dict) and "group_equal" in v]
+STRUCTURAL = [k for k in REF if k.startswith("orthogonal_structural")]
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +50,15 @@ def test_std_lv_with_group_equal_equals_lavaan(hs, case):
     lv2 = ours[(ours["op"] == "~~") & (ours["lhs"] == ours["rhs"]) & ours["lhs"].isin(["visual", "textual", "speed"])
                & (ours["group"] == 2)]
     assert (lv2["std_error"] > 0).all()
+
+
+@pytest.mark.parametrize("case", STRUCTURAL)
+def test_orthogonal_with_a_structural_part_equals_lavaan(hs, case):
+    ref = REF[case]
+    fit = fit_sem(hs, ref["model"], orthogonal=True)
+    assert int(fit.fit["npar"]) == int(ref["fit"]["npar"]) and int(fit.fit["df"]) == int(ref["fit"]["df"])
+    assert fit.fit["chisq"] == pytest.approx(ref["fit"]["chisq"], rel=1e-5)
+    theirs = _unordered(pd.DataFrame(ref["params"]).rename(columns={"est": "estimate"}))
+    merged = theirs.merge(_unordered(fit.params[["lhs", "op", "rhs", "estimate"]]), on=["lhs", "op", "rhs"],
+                          suffixes=("_r", "_py"), how="left")
+    np.testing.assert_allclose(merged["estimate_py"], merged["estimate_r"], rtol=1e-5, atol=1e-5)
