@@ -407,14 +407,15 @@ def _group_equal_pairs(table: pd.DataFrame, free_idx: np.ndarray, group_equal: S
         return ""
 
     first, first_fixed = {}, {}
+    values = table["value"].to_numpy(dtype=float)
     for i, (lhs, op, rhs, g, label, exo) in enumerate(zip(table["lhs"], table["op"], table["rhs"], table["group"],
                                                           table["label"], table["exo"])):
         if g != 1 or label or exo:
             continue
         if free_idx[i] > 0:
             first[(lhs, op, rhs)] = free_idx[i]
-        elif not np.isnan(table["value"].iat[i]):
-            first_fixed[(lhs, op, rhs)] = float(table["value"].iat[i])
+        elif not np.isnan(values[i]):
+            first_fixed[(lhs, op, rhs)] = float(values[i])
     pairs, fixed = [], []
     for i, (lhs, op, rhs, g, label, exo) in enumerate(zip(table["lhs"], table["op"], table["rhs"], table["group"],
                                                           table["label"], table["exo"])):
