@@ -133,6 +133,14 @@ def _as_id(col: pd.Series) -> pd.Series:
     return col.astype(str).where(col.notna(), None)
 
 
+def _your_names(problems: list[str], columns: Mapping[str, str] | None) -> list[str]:
+    """Problems name the schema's roles ("column 'code'"); where the user mapped a column of theirs to a role, name
+    theirs too ("column 'Beh' (code)")."""
+    for user, role in (columns or {}).items():
+        problems = [p.replace(f"column {role!r}", f"column {str(user)!r} ({role})") for p in problems]
+    return problems
+
+
 def read_events(source, *, columns: Mapping[str, str] | None = None,
                 codes: str | Iterable[str] | CodeSet | None = None) -> pd.DataFrame:
     """Read a coded-event table, validate it, and return a typed copy sorted by client, session and order.
@@ -207,7 +215,7 @@ def read_events(source, *, columns: Mapping[str, str] | None = None,
                         f"{'offset' if has_on else 'onset'!r}; time-coded events need both (seconds from the "
                         "start of the session).")
     if problems and (len(frame) == 0 or missing or frame.columns.duplicated().any()):
-        raise SchemaError(problems, source=where)
+        raise SchemaError(_your_names(problems, columns), source=where)
 
     ids = frame["client"].astype(str).where(frame["client"].notna(), "<missing>").to_numpy()
     for name in ("client", "code") + tuple(c for c in ("therapist", "speaker") if c in frame.columns):
@@ -280,7 +288,7 @@ def read_events(source, *, columns: Mapping[str, str] | None = None,
     if code_set is not None:
         problems.extend(code_set.check(frame["code"], frame["speaker"] if "speaker" in frame.columns else None))
     if problems:
-        raise SchemaError(problems, source=where)
+        raise SchemaError(_your_names(problems, columns), source=where)
 
     out = frame.copy()
     out["client"] = _as_id(frame["client"])

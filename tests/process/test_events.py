@@ -143,3 +143,10 @@ def test_unknown_code_messages_name_the_users_column():
     events = pd.DataFrame({"client": ["c1"] * 3, "session": [1, 1, 1], "behaviour": ["SR", "XX", "CT"]})
     with pytest.raises(SchemaError, match=r"column 'behaviour': unknown code 'XX' \(rows 2\)"):
         score_codes(events, ["miti_4", "client_language"], code="behaviour")
+
+
+def test_problems_name_the_users_column_beside_its_role():
+    events = pd.DataFrame({"ID": ["c1"] * 3, "Visit": [1, 1, 1], "n": [1, 2, 3], "Beh": ["SR", "XX", "CT"]})
+    with pytest.raises(SchemaError, match=r"column 'Beh' \(code\): unknown code 'XX'"):
+        read_events(events, columns={"ID": "client", "Visit": "session", "n": "order", "Beh": "code"},
+                    codes=["miti_4", "client_language"])
