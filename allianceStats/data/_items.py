@@ -38,27 +38,27 @@ def resolve_columns(key: Instrument, items, prefix: str | None) -> dict[str, str
                       f"{type(items).__name__}.")
 
 
-def item_matrix(df: pd.DataFrame, key: Instrument, columns: Mapping[str, str], *, where: str,
+def item_matrix(data: pd.DataFrame, key: Instrument, columns: Mapping[str, str], *, where: str,
                 client: str | None = "client") -> np.ndarray:
     """Float matrix of the items (rows x items, in key order) after checking every cell.
 
     Raises SchemaError listing each missing column and each bad cell (text, infinite, out of range,
     non-integer where whole numbers are required) with its column, 1-based row and client id.
     """
-    require_frame(df, where=where)
+    require_frame(data, where=where)
     problems: list[str] = []
-    missing = [(i, c) for i, c in columns.items() if c not in df.columns]
+    missing = [(i, c) for i, c in columns.items() if c not in data.columns]
     for item_id, col in missing:
         problems.append(f"item {item_id} of {key.name!r}: column {col!r} is not in the data; pass "
                         f"items={{{item_id!r}: '<your column>'}} or prefix='<your stem>' to score it.")
     if problems:
         raise SchemaError(problems, source=f"items of {key.name!r}")
-    ids = df[client] if client is not None and client in df.columns else None
-    n = len(df)
+    ids = data[client] if client is not None and client in data.columns else None
+    n = len(data)
     X = np.empty((n, len(key.items)), dtype=np.float64, order="F")  # column-major: items are read by column
     for j, it in enumerate(key.items):
         col = columns[it.id]
-        raw = df[col]
+        raw = data[col]
         if pd.api.types.is_bool_dtype(raw):
             raw = raw.astype(np.int64)
         num = pd.to_numeric(raw, errors="coerce") if not pd.api.types.is_numeric_dtype(raw) else raw

@@ -71,12 +71,12 @@ def sign_identified(times: np.ndarray, clients: np.ndarray) -> bool:
     return bool(len(gaps) == 0 or np.any(np.mod(gaps, 2) != 0))
 
 
-def lags(time: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def lags(times: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gaps d_k between consecutive sessions of each client and their validity mask.
 
     Parameters
     ----------
-    time : ndarray (m, T)
+    times : ndarray (m, T)
         Session times per client, rows padded to the longest client (sorted within client).
     mask : ndarray of bool (m, T)
         True for real (not padded) rows.
@@ -97,7 +97,7 @@ def lags(time: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> d.tolist(), valid.tolist()
     ([[1.0, 3.0]], [[True, True]])
     """
-    d = np.diff(time, axis=1)
+    d = np.diff(times, axis=1)
     valid = mask[:, 1:]
     if np.any(valid & (d <= 0)):
         raise IdentificationError("correlation='ar1': session times must be distinct within each client; "

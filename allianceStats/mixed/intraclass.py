@@ -206,7 +206,7 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
     z = stats.norm.ppf(0.5 + conf_level / 2.0)
     notes = []
 
-    def share(num: list[int], variance: float, level: str, definition: str):
+    def share(num: list[int], variance: float, part: str, definition: str):
         denom = 1.0 + float(theta @ theta)
         value = float(np.sum(theta[num] ** 2)) / denom if num else 1.0 / denom
         grad = -2.0 * theta * value / denom
@@ -218,8 +218,8 @@ def icc(data: pd.DataFrame, outcome: str, *, client: str = "client", therapist: 
             logit = np.log(value / (1.0 - value))
             lo, hi = special.expit(logit - half), special.expit(logit + half)
         elif not fit.singular:
-            notes.append(f"no CI for {level!r}: its standard error is not available")
-        return (level, value, variance, se, lo, hi, definition)
+            notes.append(f"no CI for {part!r}: its standard error is not available")
+        return (part, value, variance, se, lo, hi, definition)
 
     rows = []
     if therapist is not None:
