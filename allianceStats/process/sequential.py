@@ -347,6 +347,16 @@ def _long(st: dict, labels: Sequence[str], index: int | None = None) -> pd.DataF
 
 
 # ---------------------------------------------------------------------------------------------- the result
+#: the permutation tests of :func:`lag_sequential` (``LagSequentialResult.permutation``): name, what one draw is
+PERMUTATION_TESTS = {
+    "free": ("permutation test", "shuffles of the codes within sessions"),
+    "constrained": ("constrained permutation test", "reorderings within sessions with the structural zeros kept "
+                                                    "empty: a chain of swaps, exact p by Besag & Clifford's parallel "
+                                                    "method"),
+    "time": ("time-based permutation test", "reorderings of the events within sessions, durations and gaps kept"),
+}
+
+
 @dataclass(frozen=True, repr=False)
 class LagSequentialResult(ResultDisplay):
     """Lag-sequential statistics from :func:`lag_sequential`.
@@ -402,15 +412,15 @@ class LagSequentialResult(ResultDisplay):
         p = float(self.p_permutation)
         return float(np.sqrt(p * (1.0 - p) / self.n_draws))
 
+    @property
+    def permutation_draws(self) -> str | None:
+        """What one draw of the permutation test is (:data:`PERMUTATION_TESTS`), or None without a test."""
+        return None if self.permutation is None else PERMUTATION_TESTS[self.permutation][1]
+
     def _permutation_text(self) -> str:
-        what = {"free": f"{self.n_draws} shuffles of the codes within sessions",
-                "constrained": f"{self.n_draws} reorderings within sessions with the structural zeros kept empty: a "
-                               "chain of swaps, exact p by Besag & Clifford's parallel method",
-                "time": f"{self.n_draws} reorderings of the events within sessions, durations and gaps kept"}
-        name = {"free": "permutation test", "constrained": "constrained permutation test",
-                "time": "time-based permutation test"}[self.permutation]
+        name = PERMUTATION_TESTS[self.permutation][0]
         return (f"{name}: p = {self.p_permutation:.4g} (Monte Carlo SE "
-                f"{self.p_permutation_mc_se:.3f}; {what[self.permutation]})")
+                f"{self.p_permutation_mc_se:.3f}; {self.n_draws} {self.permutation_draws})")
 
     def matrix(self, column: str = "adjusted_residual") -> pd.DataFrame:
         """One column of ``table`` as a given (rows) x target (columns) matrix in code order."""

@@ -483,15 +483,6 @@ def _draw_cox(step, syntax) -> Section:
     return Section(step.id, section_title(step), paragraphs=paras, figures=figures, tables=tables)
 
 
-#: what one draw of each permutation test of lag_sequential is (LagSequentialResult.permutation)
-_PERMUTATION_DRAWS = {
-    "free": "shuffles of the codes within sessions",
-    "constrained": "orders within sessions from a swap chain that keeps the structural zeros empty (Besag & "
-                   "Clifford's exact test)",
-    "time": "reorderings of the events within sessions, durations and gaps kept",
-}
-
-
 def _draw_sequences(step, syntax) -> Section:
     from ..plots import plot_transitions
 
@@ -506,7 +497,7 @@ def _draw_sequences(step, syntax) -> Section:
              + (" (time units are not independent, so this p is approximate and tends to be too small)"
                 if res.window is not None else "")
              + (f"; permutation p = {res.p_permutation:.3f} (Monte Carlo SE {res.p_permutation_mc_se:.3f}; "
-                f"{res.n_draws} {_PERMUTATION_DRAWS[res.permutation]})"
+                f"{res.n_draws} {res.permutation_draws})"
                 if res.p_permutation is not None else "") + ".",
              "Adjusted residuals (Allison & Liker 1982; Bakeman & Quera 2011) compare each transition's count with "
              "its count under independence; |z| > 1.96 marks a transition more (red) or less (blue) frequent than "
