@@ -4,7 +4,7 @@ A text cell (or column name) that starts with ``=``, ``+``, ``-``, ``@``, a tab 
 formula by Excel, LibreOffice and Google Sheets (OWASP, "CSV Injection"); a variable name, a target name or an id
 the user chose can start that way. Such a cell gets a leading ``'``, which spreadsheets read as "this is text".
 Numbers are not text and stay as they are (a negative estimate is written ``-0.5``), as does text that reads as a
-number. The rule is the one the report's tables follow (:mod:`allianceStats.report.tables`).
+number. The report's CSV tables go through the same function (:func:`allianceStats.report.tables.to_csv_text`).
 
 Files are written to a temporary name in the target folder and renamed, so a reader never sees half a file; a new
 file gets the permissions a plain ``open()`` would give under the user's umask (``0o666 & ~umask``), a replaced

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from .._deprecation import renamed_arguments
+from ..data.output import neutralise_formulas
 from ..errors import OptionError
 from .diagrams import fmt_number
 
@@ -169,34 +170,12 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join([head, rule, *rows])
 
 
-#: first characters a spreadsheet reads as the start of a formula (OWASP, "CSV Injection")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _reads_as_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def neutralise_formula(value):
-    """A text cell a spreadsheet would run as a formula, prefixed with ``'``; anything else unchanged.
-
-    >>> [neutralise_formula(v) for v in ("=SUM(A1:A9)", "@cmd", "-0.5", -2.0)]
-    ["'=SUM(A1:A9)", "'@cmd", '-0.5', -2.0]
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not _reads_as_number(value):
-        return "'" + value
-    return value
-
-
 def to_csv_text(table: pd.DataFrame) -> str:
     """The tidy table as CSV text: full precision (shortest round-trip repr), ``\\n`` line ends, no index.
 
     Text cells and headers that a spreadsheet would read as a formula get a leading ``'``
-    (:func:`neutralise_formula`); numeric columns are written as numbers.
+    (:func:`allianceStats.data.output.neutralise_formulas`, the rule of every CSV the package writes); numeric
+    columns are written as numbers.
 
     >>> to_csv_text(pd.DataFrame({"x": [0.1 + 0.2]}))
     'x\\n0.30000000000000004\\n'
@@ -205,15 +184,7 @@ def to_csv_text(table: pd.DataFrame) -> str:
     '=~,-1.5
     ~~,2.0
     """
-    out = table.rename(columns=lambda c: neutralise_formula(c) if isinstance(c, str) else c)
-    for k in range(out.shape[1]):
-        col = out.iloc[:, k]
-        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_datetime64_any_dtype(col)
-                or isinstance(col.dtype, pd.PeriodDtype)):
-            if out is table:
-                out = table.copy()
-            out.isetitem(k, col.astype(object).map(neutralise_formula))
-    return out.to_csv(index=False, lineterminator="\n")
+    return neutralise_formulas(table).to_csv(index=False, lineterminator="\n")
 
 
 def _umask() -> int:
