@@ -72,32 +72,24 @@ from .risk_sets import RiskSets
 MANY_TIES = 100
 
 
-class ExactRiskSets:
+class ExactRiskSets(RiskSets):
     """Risk sets of a Cox fit with the exact partial likelihood (module docstring).
 
-    Parameters
-    ----------
-    start, stop : numpy.ndarray
-        Interval ends (``start`` = -inf for right-censored data without entry times).
-    event : numpy.ndarray
-        0/1 event indicator.
-    strata : numpy.ndarray
-        Integer stratum codes.
+    A :class:`~allianceStats.survival.risk_sets.RiskSets` with Breslow's ties (its grid, risk ranges, pseudo
+    events and sums, which give the terms of times with one event and the curves after an exact fit), whose
+    :meth:`loglik` is the exact one. Parameters ``start, stop, event, strata`` as there (no ``ties``).
     """
 
-    ties = "exact"
-
     def __init__(self, start, stop, event, strata):
-        # the grid, and the terms of times with one event, are those of Breslow's likelihood
-        self.breslow = RiskSets(start, stop, event, strata, ties="breslow")
-        g = self.breslow.grid
-        n_dead = self.breslow.n_dead
+        super().__init__(start, stop, event, strata, ties="breslow")
+        self.ties = "exact"
+        g = self.grid
+        n_dead = self.n_dead
         self.single = np.flatnonzero(n_dead == 1)
         self.tied = np.flatnonzero(n_dead >= 2)
-        self.dead = self.breslow.dead
         # strata whose risk sets are nested (every row present from the first event time of its stratum on):
         # one recursion over the rows ordered by decreasing exit serves all their times
-        strata = self.breslow.strata
+        strata = self.strata
         first = np.full(int(strata.max()) + 1 if len(strata) else 0, g.size)
         np.minimum.at(first, g.stratum, np.arange(g.size))
         enters_late = (g.a <= g.b) & (g.a != first[strata])
@@ -115,13 +107,15 @@ class ExactRiskSets:
             self.nested.append((rows, pts, n_dead[pts].astype(int), n_at))
 
     @property
-    def n_events(self) -> int:
-        return len(self.dead)
+    def breslow(self) -> RiskSets:
+        """The Breslow structure of these risk sets (this object: the sums, increments and residuals it inherits
+        are Breslow's); survival curves after an exact fit use Breslow's hazard, as R's ``survfit``."""
+        return self
 
     @property
     def max_tied(self) -> int:
         """The largest number of events at one time."""
-        return int(self.breslow.n_dead.max()) if len(self.breslow.n_dead) else 0
+        return int(self.n_dead.max()) if len(self.n_dead) else 0
 
     @property
     def cost(self) -> int:
@@ -140,7 +134,7 @@ class ExactRiskSets:
         if len(self.single):
             shift = float(np.max(eta))
             r = np.exp(eta - shift)
-            S0, S1, S2u, _, _, _ = self.breslow._sums(X, r, second)
+            S0, S1, S2u, _, _, _ = self._sums(X, r, second)
             k = self.single
             xbar = S1[k] / S0[k, None]
             ll -= float(np.sum(np.log(S0[k]) + shift))
@@ -171,13 +165,9 @@ def _nested(x: np.ndarray, eta: np.ndarray, d: np.ndarray, n_at: np.ndarray, sec
     b2 = np.zeros((n, p, p)) if second else None
     xx = x[:, :, None] * x[:, None, :] if second else None
     log_scale = 0.0
-    out = [None] * len(d)
+    out: list = [None] * len(d)
     for level in range(1, int(d.max()) + 1):
-        c0 = np.cumsum(r * b0)
-        c1 = np.cumsum(r[:, None] * (x * b0[:, None] + b1), axis=0)
-        if second:
-            c2 = np.cumsum(r[:, None, None] * (xx * b0[:, None, None] + x[:, :, None] * b1[:, None, :]
-                                               + b1[:, :, None] * x[:, None, :] + b2), axis=0)
+        c0, c1, c2 = _level_sums(x, xx, r, b0, b1, b2)
         for j in np.flatnonzero(d == level):
             m = n_at[j] - 1
             if c0[m] > 1e-250 * c0[-1]:
@@ -185,12 +175,8 @@ def _nested(x: np.ndarray, eta: np.ndarray, d: np.ndarray, n_at: np.ndarray, sec
                           c2[m] / c0[m] if second else None)
             else:  # lost in the shared scale: its own recursion
                 out[j] = _elementary(x[: m + 1], eta[: m + 1], level, second)
-        total = c0[-1]
-        log_scale += np.log(total)
-        b0 = np.concatenate([[0.0], c0[:-1]]) / total
-        b1 = np.concatenate([np.zeros((1, p)), c1[:-1]]) / total
-        if second:
-            b2 = np.concatenate([np.zeros((1, p, p)), c2[:-1]]) / total
+        log_total, b0, b1, b2 = _shift_level(c0, c1, c2)
+        log_scale += log_total
     return out
 
 
@@ -206,22 +192,33 @@ def _elementary(x: np.ndarray, eta: np.ndarray, d: int, second: bool):
     xx = x[:, :, None] * x[:, None, :] if second else None
     log_scale = 0.0
     for _ in range(d):
-        t1 = r[:, None] * (x * b0[:, None] + b1)
-        t0 = r * b0
-        c0 = np.cumsum(t0)
-        c1 = np.cumsum(t1, axis=0)
-        if second:
-            t2 = r[:, None, None] * (xx * b0[:, None, None] + x[:, :, None] * b1[:, None, :]
-                                     + b1[:, :, None] * x[:, None, :] + b2)
-            c2 = np.cumsum(t2, axis=0)
-        total = c0[-1]
-        log_scale += np.log(total)
-        # shift by one row (B(k, m) at m-1) and rescale the level by its total
-        b0 = np.concatenate([[0.0], c0[:-1]]) / total
-        b1 = np.concatenate([np.zeros((1, p)), c1[:-1]]) / total
-        if second:
-            b2 = np.concatenate([np.zeros((1, p, p)), c2[:-1]]) / total
-            last2 = c2[-1] / total
-        last1 = c1[-1] / total
+        c0, c1, c2 = _level_sums(x, xx, r, b0, b1, b2)
+        log_total, b0, b1, b2 = _shift_level(c0, c1, c2)
+        log_scale += log_total
+        last1 = c1[-1] / c0[-1]
+        last2 = c2[-1] / c0[-1] if second else None
     # after the last level, B(d, n) / scale = 1
-    return log_scale + d * top, last1, (last2 if second else None)
+    return log_scale + d * top, last1, last2
+
+
+def _level_sums(x: np.ndarray, xx: np.ndarray | None, r: np.ndarray, b0: np.ndarray, b1: np.ndarray,
+                b2: np.ndarray | None):
+    """One level of the recursion: from the level below at m-1 (``b0, b1, b2``, rows in order), the cumulative
+    sums B(k, m), B_j(k, m) and (when ``b2`` is given) B_jl(k, m) over m = 1..n."""
+    c0 = np.cumsum(r * b0)
+    c1 = np.cumsum(r[:, None] * (x * b0[:, None] + b1), axis=0)
+    if b2 is None:
+        return c0, c1, None
+    c2 = np.cumsum(r[:, None, None] * (xx * b0[:, None, None] + x[:, :, None] * b1[:, None, :]
+                                       + b1[:, :, None] * x[:, None, :] + b2), axis=0)
+    return c0, c1, c2
+
+
+def _shift_level(c0: np.ndarray, c1: np.ndarray, c2: np.ndarray | None):
+    """The log of the level's total and the level at m-1 (B(k, m-1): shifted by one row, the empty prefix
+    first) divided by that total, as the level below of the next step."""
+    total = c0[-1]
+    b0 = np.concatenate([[0.0], c0[:-1]]) / total
+    b1 = np.concatenate([np.zeros((1,) + c1.shape[1:]), c1[:-1]]) / total
+    b2 = None if c2 is None else np.concatenate([np.zeros((1,) + c2.shape[1:]), c2[:-1]]) / total
+    return np.log(total), b0, b1, b2
