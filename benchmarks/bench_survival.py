@@ -68,6 +68,18 @@ def timed(fn, repeat: int):
     return best, out
 
 
+def run_r_script(script: str) -> tuple[subprocess.CompletedProcess, dict[str, list[str]]]:
+    """Run an R script (from a temporary file) with Rscript; its completed process and its output lines
+    ``KEY v1 v2 ...`` as ``{KEY: [v1, v2, ...]}``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
+        fh.write(script)
+    try:
+        out = subprocess.run(["Rscript", fh.name], capture_output=True, text=True, timeout=3600)
+    finally:
+        os.unlink(fh.name)
+    return out, {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.strip()}
+
+
 def r_coxph_seconds(path: str, repeat: int) -> tuple[float | None, list[float] | None, str]:
     if shutil.which("Rscript") is None:
         return None, None, "Rscript not found"
@@ -83,13 +95,7 @@ tc <- system.time(fc <- coxph({FORMULA}, data = d, cluster = client))[["elapsed"
 cat("SECONDS", best, "\\n"); cat("CLUSTER", tc, "\\n"); cat("COEF", coef(f), "\\n")
 cat("VERSION", as.character(packageVersion("survival")), "\\n")
 """
-    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
-        fh.write(script)
-    try:
-        out = subprocess.run(["Rscript", fh.name], capture_output=True, text=True, timeout=3600)
-    finally:
-        os.unlink(fh.name)
-    vals = {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.strip()}
+    out, vals = run_r_script(script)
     if out.returncode != 0 or "SECONDS" not in vals:
         return None, None, out.stderr[-300:]
     return (float(vals["SECONDS"][0]), [float(v) for v in vals["COEF"]],
@@ -177,15 +183,9 @@ for (i in seq_len({repeat})) {{
 cat("SECONDS", best, "\n"); cat("LOGLIK", format(jf$logLik, digits = 15), "\n")
 cat("VERSION", as.character(packageVersion("JM")), "\n")
 """
-    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
-        fh.write(script)
-    try:
-        out = subprocess.run(["Rscript", fh.name], capture_output=True, text=True, timeout=3600)
-    finally:
-        os.unlink(fh.name)
+    out, vals = run_r_script(script)
     if "NOJM" in out.stdout:
         return None, "JM not installed (see tests/survival/fixtures/make_joint_fixture.R; set R_LIBS)"
-    vals = {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.strip()}
     if out.returncode != 0 or "SECONDS" not in vals:
         return None, out.stderr[-300:]
     return float(vals["SECONDS"][0]), f"JM {vals['VERSION'][0]}, logLik {float(vals['LOGLIK'][0]):.4f}"
@@ -262,8 +262,7 @@ def exact_row(repeat: int, n_clients: int = 2000, seed: int = 16) -> tuple:
                       f'for (i in seq_len({repeat})) {{ t <- system.time(f <- coxph({formula}, data = d, '
                       f'ties = "exact"))[["elapsed"]]; best <- min(best, t) }}\n'
                       'cat("SECONDS", best, "\\n"); cat("COEF", coef(f), "\\n")\n')
-            out = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=3600)
-        vals = {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.strip()}
+            out, vals = run_r_script(script)
         if out.returncode == 0 and "SECONDS" in vals:
             r_sec = float(vals["SECONDS"][0])
             diff = np.max(np.abs(fit.params["estimate"].to_numpy() - np.array(vals["COEF"], float)))
