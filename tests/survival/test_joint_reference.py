@@ -16,7 +16,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from allianceStats.survival import fit_cox, fit_joint
@@ -26,13 +25,6 @@ FIX = Path(__file__).resolve().parent / "fixtures"
 REF = json.loads((FIX / "joint_reference.json").read_text())
 LONG = "CD4 ~ obstime + obstime:drug + (obstime | patient)"
 EVENT = "Surv(Time, death) ~ drug"
-
-
-@pytest.fixture(scope="module")
-def aids():
-    a = pd.read_csv(FIX / "aids.csv")
-    events = a.groupby("patient", sort=False).first().reset_index()[["patient", "Time", "death", "drug"]]
-    return a, events
 
 
 @pytest.fixture(scope="module")

@@ -49,13 +49,6 @@ CASES = [("value", "spline_value", None), ("both", "spline_both", None), ("value
 IDS = ["value", "both", "knots"]
 
 
-@pytest.fixture(scope="module")
-def aids():
-    a = pd.read_csv(FIX / "aids.csv")
-    events = a.groupby("patient", sort=False).first().reset_index()[["patient", "Time", "death", "drug"]]
-    return a, events
-
-
 def _prepared(aids, knots):
     a, events = aids
     arr, names, _, _ = J._prepare(a, LONG, events, EVENT, "patient", "obstime", knots, "fit_joint",
@@ -115,23 +108,8 @@ def test_knots_and_quadrature_are_jms(prepared, association, key, knots):
 
 
 @pytest.mark.parametrize("association,key,knots", CASES, ids=IDS)
-def test_loglik_score_and_se_at_jm_estimates_equal_jm(prepared, association, key, knots):
-    lik, th, r = _jm(prepared, association, key)
-    ll, g = lik.loglik_and_score(th)
-    assert ll == pytest.approx(r["logLik"], rel=1e-10)
-    h = 1e-6
-    num = np.array([(lik.loglik(th + h * e) - lik.loglik(th - h * e)) / (2 * h) for e in np.eye(len(th))])
-    np.testing.assert_allclose(g, num, atol=1e-5)
-    assert np.max(np.abs(g)) == pytest.approx(r["max_abs_score"], rel=1e-5)
-    # JM's Hessian: forward differences of the score with step 1e-6 * max(|theta|, 1), symmetrised
-    H = np.zeros((len(th), len(th)))
-    for j in range(len(th)):
-        t1 = th.copy()
-        t1[j] += 1e-6 * max(abs(th[j]), 1.0)
-        H[:, j] = (lik.loglik_and_score(t1)[1] - g) / (t1[j] - th[j])
-    se = np.sqrt(np.diag(np.linalg.inv(-(H + H.T) / 2)))
-    idx = list(range(3)) + list(lik.lay.event_block)
-    np.testing.assert_allclose(se[idx], r["long_std_error"] + r["event_std_error"], rtol=1e-6)
+def test_loglik_score_and_se_at_jm_estimates_equal_jm(check_at_jm_estimates, prepared, association, key, knots):
+    check_at_jm_estimates(*_jm(prepared, association, key), loglik_rtol=1e-10, max_score_rtol=1e-5, se_rtol=1e-6)
 
 
 @pytest.mark.parametrize("association,key,knots", CASES, ids=IDS)
