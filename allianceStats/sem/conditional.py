@@ -55,7 +55,7 @@ import numpy as np
 from scipy import optimize, special
 
 from ..errors import IdentificationError
-from .polychoric import OrdinalStatistics, _pairs, bvn_cdf, bvn_pdf
+from .polychoric import OrdinalStatistics, _muthen_gamma, _pairs, bvn_cdf, bvn_pdf
 from .polyserial import _Pearson, _solve_rho
 
 _EPS = float(np.finfo(float).eps)
@@ -443,29 +443,9 @@ def conditional_statistics(codes: np.ndarray, X: np.ndarray, n_categories: Seque
         sc_cor[both, q] = s["rho"]
         for v, sv in parts.items():
             A21[q, block(v)] = s["rho"] @ sv
-    scores = np.hstack([sc_uni, sc_cor])
-    inner = scores.T @ scores
-    A11 = np.zeros((n_a11, n_a11))
-    for j in range(p):
-        idx = block(j)
-        A11[np.ix_(idx, idx)] = inner[np.ix_(idx, idx)]
-    A11_inv = np.linalg.inv(A11)
-    A22_inv = 1.0 / np.sum(sc_cor ** 2, axis=0)
-    m = n_a11 + len(pairs)
-    B_inv = np.zeros((m, m))
-    B_inv[:n_a11, :n_a11] = A11_inv
-    B_inv[n_a11:, :n_a11] = -(A22_inv[:, None] * A21) @ A11_inv
-    B_inv[n_a11:, n_a11:] = np.diag(A22_inv)
-    W = B_inv @ inner @ B_inv.T
-    if num_idx:    # correlations → covariances (delta rule), then −intercepts
-        H = np.eye(m)
-        H[n_a11:, :n_a11] = H21
-        H[n_a11:, n_a11:] = np.diag(h22)
-        W = H @ W @ H.T
-        flip = np.ones(m)
-        flip[[th_start[j] for j in num_idx]] = -1.0
-        W = W * np.outer(flip, flip)
-    gamma = n * W
+    # correlations → covariances (delta rule), then −intercepts
+    gamma = _muthen_gamma(sc_uni, sc_cor, [block(j) for j in range(p)], A21, n,
+                          H21=H21 if num_idx else None, h22=h22, flip=[th_start[j] for j in num_idx])
     slopes = np.array([f.beta for f in fits]).reshape(p, k)
     th_block = [np.array([-fits[j].intercept]) if numeric[j] else fits[j].th for j in range(p)]
     cov = cor * np.outer(sd, sd)
@@ -476,5 +456,5 @@ def conditional_statistics(codes: np.ndarray, X: np.ndarray, n_categories: Seque
         extra = dict(means=np.array([fits[j].intercept if numeric[j] else 0.0 for j in range(p)]),
                      variances=sd ** 2)
     return OrdinalStatistics(thresholds=tuple(np.zeros(0) if numeric[j] else fits[j].th for j in range(p)),
-                             cor=cor, wls_obs=wls_obs, gamma=0.5 * (gamma + gamma.T), n=n, numeric=tuple(numeric),
+                             cor=cor, wls_obs=wls_obs, gamma=gamma, n=n, numeric=tuple(numeric),
                              slopes=slopes, **extra)

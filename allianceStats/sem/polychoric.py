@@ -411,6 +411,43 @@ def _pair_scores(tables: _PairTables, rho: np.ndarray, k: int, ki: int, kj: int)
     return d_rho, dti, dtj
 
 
+def _muthen_gamma(sc_uni: np.ndarray, sc_cor: np.ndarray, blocks: list, A21: np.ndarray, n: int, *,
+                  H21: np.ndarray | None = None, h22: np.ndarray | None = None, flip: list[int] = ()) -> np.ndarray:
+    """Γ = n · A⁻¹ B A⁻ᵀ from casewise scores, the two-step sandwich of Muthén (1984) (lavaan's ``muthen1984``).
+
+    ``sc_uni`` (n × u) are the univariate scores, ``sc_cor`` (n × r) the bivariate ∂ℓ_i/∂ρ; B = Σ_i s_i s_iᵀ with
+    s_i = (sc_uni, sc_cor)_i. A is block lower-triangular: A11 keeps B's univariate blocks ``blocks`` (index lists, one
+    per variable), A22 the diagonal of B's correlation block and A21 = Σ_i (∂ℓ_i/∂ρ)(∂ℓ^(2)_i/∂θ)ᵀ (given). With
+    ``H21``/``h22`` the delta rule H = [[I, 0], [H21, diag(h22)]] maps correlations to covariances (Γ = H Γ_ρ Hᵀ), and
+    the rows/columns ``flip`` change sign (statistics holding −μ). Returns Γ symmetrised.
+    """
+    n_a11 = sc_uni.shape[1]
+    scores = np.hstack([sc_uni, sc_cor])
+    inner = scores.T @ scores
+    A11 = np.zeros((n_a11, n_a11))
+    for idx in blocks:
+        A11[np.ix_(idx, idx)] = inner[np.ix_(idx, idx)]
+    A11_inv = np.linalg.inv(A11)
+    A22_inv = 1.0 / np.sum(sc_cor ** 2, axis=0)
+    m = inner.shape[0]
+    B_inv = np.zeros((m, m))
+    B_inv[:n_a11, :n_a11] = A11_inv
+    B_inv[n_a11:, :n_a11] = -(A22_inv[:, None] * A21) @ A11_inv
+    B_inv[n_a11:, n_a11:] = np.diag(A22_inv)
+    W = B_inv @ inner @ B_inv.T
+    if H21 is not None:
+        H = np.eye(m)
+        H[n_a11:, :n_a11] = H21
+        H[n_a11:, n_a11:] = np.diag(h22)
+        W = H @ W @ H.T
+    if len(flip):
+        sign = np.ones(m)
+        sign[list(flip)] = -1.0
+        W = W * np.outer(sign, sign)
+    gamma = n * W
+    return 0.5 * (gamma + gamma.T)
+
+
 def ordinal_statistics(codes: np.ndarray, n_categories: list[int]) -> OrdinalStatistics:
     """Thresholds, polychoric correlations and Γ (module docstring) of complete integer codes 0..K_j−1 (one group).
 
@@ -455,19 +492,7 @@ def ordinal_statistics(codes: np.ndarray, n_categories: list[int]) -> OrdinalSta
             w = np.where(freq > 0, freq * d_rho, 0.0)
             A21[k, th_start[i]:th_start[i] + nth[i]] = np.nansum(dti * w[None], axis=(1, 2))
             A21[k, th_start[j]:th_start[j] + nth[j]] = np.nansum(dtj * w[None], axis=(1, 2))
-    scores = np.hstack([sc_th, sc_cor])
-    inner = scores.T @ scores
-    A11 = np.zeros((n_th, n_th))
-    for j in range(p):
-        sl = slice(th_start[j], th_start[j] + nth[j])
-        A11[sl, sl] = inner[sl, sl]
-    A11_inv = np.linalg.inv(A11)
-    A22_inv = 1.0 / np.sum(sc_cor ** 2, axis=0)
-    B_inv = np.zeros_like(inner)
-    B_inv[:n_th, :n_th] = A11_inv
-    B_inv[n_th:, :n_th] = -(A22_inv[:, None] * A21) @ A11_inv
-    B_inv[n_th:, n_th:] = np.diag(A22_inv)
-    gamma = n * (B_inv @ inner @ B_inv.T)
+    gamma = _muthen_gamma(sc_th, sc_cor, [np.arange(th_start[j], th_start[j] + nth[j]) for j in range(p)], A21, n)
     wls_obs = np.r_[np.concatenate(ths) if ths else np.zeros(0), [cor[i, j] for i, j in pairs]]
-    return OrdinalStatistics(thresholds=tuple(ths), cor=cor, wls_obs=wls_obs, gamma=0.5 * (gamma + gamma.T), n=n,
+    return OrdinalStatistics(thresholds=tuple(ths), cor=cor, wls_obs=wls_obs, gamma=gamma, n=n,
                              zero_cell_pairs=tuple(zero_pairs))

@@ -53,7 +53,16 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import optimize, special
 
-from .polychoric import OrdinalStatistics, _newton_rho, _pair_scores, _pairs, _PairTables, _zero_add, thresholds
+from .polychoric import (
+    OrdinalStatistics,
+    _muthen_gamma,
+    _newton_rho,
+    _pair_scores,
+    _pairs,
+    _PairTables,
+    _zero_add,
+    thresholds,
+)
 
 _EPS = float(np.finfo(float).eps)
 _LIK_MIN = float(np.sqrt(_EPS))
@@ -323,32 +332,12 @@ def mixed_statistics(values: np.ndarray, numeric: Sequence[bool], n_categories: 
         sc_cor[:, k] = sc
         for col, score in parts.items():
             A21[k, col] = float(s["rho"] @ score)
-    scores = np.hstack([sc_uni, sc_cor])
-    inner = scores.T @ scores
-    A11 = np.zeros((n_a11, n_a11))
-    for j in range(p):
-        idx = list(range(th_start[j], th_start[j] + n_uni[j])) + ([var_col[j]] if numeric[j] else [])
-        A11[np.ix_(idx, idx)] = inner[np.ix_(idx, idx)]
-    A11_inv = np.linalg.inv(A11)
-    A22_inv = 1.0 / np.sum(sc_cor ** 2, axis=0)
-    m = n_a11 + npairs
-    B_inv = np.zeros((m, m))
-    B_inv[:n_a11, :n_a11] = A11_inv
-    B_inv[n_a11:, :n_a11] = -(A22_inv[:, None] * A21) @ A11_inv
-    B_inv[n_a11:, n_a11:] = np.diag(A22_inv)
-    W = B_inv @ inner @ B_inv.T
-    if num_idx:
-        H = np.eye(m)
-        H[n_a11:, :n_a11] = H21
-        H[n_a11:, n_a11:] = np.diag(h22)
-        W = H @ W @ H.T
-        flip = np.ones(m)
-        flip[[th_start[j] for j in num_idx]] = -1.0
-        W = W * np.outer(flip, flip)
-    gamma = n * W
+    blocks = [list(range(th_start[j], th_start[j] + n_uni[j])) + ([var_col[j]] if numeric[j] else []) for j in range(p)]
+    gamma = _muthen_gamma(sc_uni, sc_cor, blocks, A21, n,
+                          H21=H21 if num_idx else None, h22=h22, flip=[th_start[j] for j in num_idx])
     th_block = np.concatenate([np.array([-means[j]]) if numeric[j] else ths[j] for j in range(p)]) if p else np.zeros(0)
     cov = cor * np.outer(sd, sd)
     wls_obs = np.r_[th_block, variances[num_idx], [cov[i, j] for i, j in pairs]]
-    return OrdinalStatistics(thresholds=tuple(ths), cor=cor, wls_obs=wls_obs, gamma=0.5 * (gamma + gamma.T), n=n,
+    return OrdinalStatistics(thresholds=tuple(ths), cor=cor, wls_obs=wls_obs, gamma=gamma, n=n,
                              zero_cell_pairs=tuple(zero_pairs), numeric=tuple(numeric), means=means,
                              variances=variances)
