@@ -15,14 +15,13 @@ The multigroup references are lavaan fits by its Gauss–Newton optimiser (see t
 stops up to 3e-5 short of the optimum under the theta parameterization).
 """
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from allianceStats.sem import compare_sem, fit_sem
+from allianceStats.sem import compare_sem
 from allianceStats.sem.polychoric import ordinal_statistics
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "ordinal"
@@ -32,83 +31,61 @@ SINGLE = ["single_wlsmv_delta", "single_wlsmv_theta", "single_wlsm_delta", "sing
           "single_wls_delta", "binary_wlsmv", "sem_wlsmv_delta"]
 MULTI = ([("mi_cat_theta", s) for s in REF["mi_cat_theta"]["steps"]]
          + [("mi_cat_delta", s) for s in REF["mi_cat_delta"]["steps"]])
-FIT_EXACT = ("chisq", "df", "baseline.chisq", "baseline.df", "npar")
-FIT_SCALED = ("chisq.scaled", "df.scaled", "pvalue", "pvalue.scaled", "chisq.scaling.factor", "chisq.shift.parameter",
-              "baseline.chisq.scaled", "baseline.chisq.scaling.factor", "cfi", "tli", "cfi.scaled", "tli.scaled",
-              "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.scaled", "rmsea.ci.lower.scaled",
-              "rmsea.ci.upper.scaled", "srmr")
 
 
 def _data(name):
     return pd.read_csv(FIX / name)
 
 
-def _fit(case):
-    args = case["args"]
-    data = _data(args["data"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")   # no warning on these data: the fits converge to proper solutions
-        return fit_sem(data, case["model"], ordered=[c for c in ITEMS if c in data], estimator=args["estimator"],
-                       parameterization=args["parameterization"], group=args.get("group"))
+@pytest.fixture(scope="module")
+def fit_case(fit_lavaan_case):
+    def fit(case):
+        res, caught = fit_lavaan_case(case, ordered=lambda data: [c for c in ITEMS if c in data])
+        # no warning on these data: the fits converge to proper solutions
+        assert [str(w.message) for w in caught] == []
+        return res
+    return fit
 
 
-def _matched(res, case):
-    """Our params joined to lavaan's on (lhs, op, rhs, group); covariances matched in either orientation."""
-    ref = pd.DataFrame(case["params"])
-    flip = ref[ref["op"] == "~~"].rename(columns={"lhs": "rhs", "rhs": "lhs"})
-    ref = pd.concat([ref, flip[flip["lhs"] != flip["rhs"]]], ignore_index=True)
-    merged = res.params.merge(ref, on=["lhs", "op", "rhs", "group"], suffixes=("", "_lav"))
-    assert len(merged) == len(case["params"]) == len(res.params), "every lavaan row has exactly one of ours"
-    return merged
-
-
-def _check_params(res, case, est_tol=1e-5):
-    m = _matched(res, case)
-    scale = np.maximum(np.abs(m["est"]), 1.0)
-    np.testing.assert_array_less(np.abs(m["estimate"] - m["est"]), est_tol * scale)
-    free = m["se"] > 0
-    assert (m.loc[~free, "std_error"] == 0).all()
-    np.testing.assert_allclose(m.loc[free, "std_error"], m.loc[free, "se"], rtol=1e-4)
-    np.testing.assert_array_less(np.abs(m["std_all"] - m["std.all"]), est_tol * np.maximum(np.abs(m["std.all"]), 1))
-    z = m.loc[free]
-    np.testing.assert_allclose(z["p_value"], z["pvalue"], rtol=1e-4, atol=1e-10)
-
-
-def _check_fit(res, case):
-    checked = 0
-    for key, value in case["fit"].items():
-        if value is None or key not in FIT_EXACT + FIT_SCALED:
-            continue
-        ours = res.fit[key.replace(".", "_")]
-        rtol = 1e-5 if key in FIT_EXACT else 1e-4
-        assert ours == pytest.approx(value, rel=rtol, abs=1e-6), key
-        checked += 1
-    assert checked >= 8
+@pytest.fixture(scope="module")
+def check_case(match_lavaan_params, check_fit_measures):
+    """Params (estimates, SEs, std.all, p-values) and fit measures of ``res`` against the lavaan ``case``."""
+    def check(res, case, est_tol=1e-5):
+        m = match_lavaan_params(res, case)
+        scale = np.maximum(np.abs(m["est"]), 1.0)
+        np.testing.assert_array_less(np.abs(m["estimate"] - m["est"]), est_tol * scale)
+        free = m["se"] > 0
+        assert (m.loc[~free, "std_error"] == 0).all()
+        np.testing.assert_allclose(m.loc[free, "std_error"], m.loc[free, "se"], rtol=1e-4)
+        np.testing.assert_array_less(np.abs(m["std_all"] - m["std.all"]),
+                                     est_tol * np.maximum(np.abs(m["std.all"]), 1))
+        z = m.loc[free]
+        np.testing.assert_allclose(z["p_value"], z["pvalue"], rtol=1e-4, atol=1e-10)
+        assert check_fit_measures(res.fit, case["fit"], skip_none=True, exact_abs=1e-6) >= 8
+    return check
 
 
 @pytest.mark.parametrize("name", SINGLE)
-def test_single_group_fits_match_lavaan(name):
+def test_single_group_fits_match_lavaan(name, fit_case, check_case):
     case = REF[name]
-    res = _fit(case)
+    res = fit_case(case)
     assert res.converged
     assert res.n_obs == int(np.sum(case["nobs"]))
-    _check_params(res, case)
-    _check_fit(res, case)
+    check_case(res, case)
 
 
 @pytest.mark.parametrize("sequence, step", MULTI)
-def test_invariance_steps_by_measeq_syntax_match_lavaan(sequence, step):
+def test_invariance_steps_by_measeq_syntax_match_lavaan(sequence, step, fit_case, check_case):
     case = REF[sequence]["steps"][step]
-    res = _fit(case)
+    res = fit_case(case)
     assert res.converged and res.group_labels == tuple(case["group_labels"])
-    _check_params(res, case)
-    _check_fit(res, case)
+    check_case(res, case)
 
 
 @pytest.mark.parametrize("sequence", ["mi_cat_theta", "mi_cat_delta"])
-def test_satorra_2000_difference_tests_match_lavtestlrt(sequence):
+def test_satorra_2000_difference_tests_match_lavtestlrt(sequence, fit_case):
     steps = REF[sequence]["steps"]
-    fits = [_fit(steps[s]) for s in steps]
+    fits = [fit_case(steps[s]) for s in steps]
     result = compare_sem(*fits, names=list(steps))
     assert result.method == "Satorra (2000) scaled chi-square difference, scaled and shifted"
     table = result.table.set_index("model")
@@ -133,9 +110,9 @@ def test_thresholds_polychorics_and_gamma_match_lavaan(name, data, k):
     np.testing.assert_allclose(stats.gamma, gamma, atol=1e-6 * np.abs(gamma).max())
 
 
-def test_vcov_matches_lavaan():
+def test_vcov_matches_lavaan(fit_case):
     case = REF["single_wlsmv_delta"]
-    res = _fit(case)
+    res = fit_case(case)
     ref = np.array(case["vcov"])
     ours = res.vcov.to_numpy()
     # lavaan orders free parameters as its parameter table does: loadings, thresholds, latent (co)variances, as ours
@@ -143,11 +120,11 @@ def test_vcov_matches_lavaan():
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4 * np.abs(np.diag(ref)).min())
 
 
-def test_to_lavaan_omits_computed_rows_and_keeps_thresholds():
-    res = _fit(REF["single_wlsmv_delta"])
+def test_to_lavaan_omits_computed_rows_and_keeps_thresholds(fit_case):
+    res = fit_case(REF["single_wlsmv_delta"])
     text = res.to_lavaan()
     assert "u1 | t1" in text and "u1 ~*~ 1*u1" in text
     assert "u1 ~~ " not in text  # delta: residual variances of ordered items are computed, not written
     assert 'ordered = c("u1", "u2"' in res.r_call("d") and 'estimator = "WLSMV"' in res.r_call("d")
-    theta = _fit(REF["single_wlsmv_theta"]).to_lavaan()
+    theta = fit_case(REF["single_wlsmv_theta"]).to_lavaan()
     assert "~*~" not in theta and "u1 ~~ 1*u1" in theta
