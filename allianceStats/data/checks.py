@@ -76,9 +76,43 @@ def first_labels(values: Iterable[Any], limit: int = _MAX_SHOWN) -> str:
         if i == limit:
             more = True
             break
-        text = repr(v)
-        shown.append(text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…")
+        shown.append(short_label(v))
     return ", ".join(shown) + (", …" if more else "")
+
+
+def short_label(value: Any) -> str:
+    """``repr(value)`` cut at 60 characters: a 100,000-character id must not flood a message.
+
+    >>> short_label("c" * 100)[-3:]
+    'cc…'
+    """
+    text = repr(value)
+    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
+
+
+def rows_text(rows: Sequence[int] | np.ndarray, ids: pd.Series | np.ndarray | None = None, values=None, *,
+              limit: int = 10) -> str:
+    """``'rows 3 (client 'c1'), 8 (client 'c4') … (25 rows in all)'`` for 0-based positions ``rows``.
+
+    The one way messages quote table rows by position (1-based in the text), with the row's client id from
+    ``ids`` (indexed by position) and the offending ``values`` (one per quoted row) where given.
+
+    >>> clients = pd.Series(["c1", "c1", "c1", "c2", "c3", "c3", "c4", "c4"])
+    >>> rows_text(np.array([2, 7]), clients)
+    "rows 3 (client 'c1'), 8 (client 'c4')"
+    >>> rows_text(np.array([0]), values=[-1])
+    'row 1 (value -1)'
+    """
+    shown = []
+    for k, r in enumerate(rows[:limit]):
+        bits = []
+        if ids is not None:
+            bits.append(f"client {short_label(ids.iat[r] if isinstance(ids, pd.Series) else ids[r])}")
+        if values is not None:
+            bits.append(f"value {short_label(values[k])}")
+        shown.append(f"{r + 1}" + (f" ({', '.join(bits)})" if bits else ""))
+    more = f" … ({len(rows)} rows in all)" if len(rows) > limit else ""
+    return ("row " if len(rows) == 1 else "rows ") + ", ".join(shown) + more
 
 
 def require_frame(data: Any, *, where: str, what: str = "data") -> pd.DataFrame:

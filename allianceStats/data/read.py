@@ -41,10 +41,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataFileError, DataWarning, SchemaError
+from .checks import rows_text, short_label
 from .schema import TableSchema, load_schema
 
 MAX_LISTED = 10  # rows quoted per problem; the total count is always given
-_MAX_LABEL = 60  # characters of an id or value quoted in a message
 _MAX_EXACT_INT = 2**53  # integers a float64 holds exactly; larger 'whole numbers' are refused
 
 
@@ -133,26 +133,6 @@ def _read_source(source, schema: TableSchema, columns: Mapping[str, str] | None 
     return frame, str(path)
 
 
-def _short(value) -> str:
-    """``repr(value)`` cut at 60 characters: a 100,000-character id must not flood a message."""
-    text = repr(value)
-    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
-
-
-def _rows_text(rows: np.ndarray, ids: pd.Series | None, values=None) -> str:
-    """'rows 3 (client 'c1'), 8 (client 'c4') … (25 rows in all)' for 0-based positions ``rows``."""
-    shown = []
-    for k, r in enumerate(rows[:MAX_LISTED]):
-        bits = []
-        if ids is not None:
-            bits.append(f"client {_short(ids.iat[r])}")
-        if values is not None:
-            bits.append(f"value {_short(values[k])}")
-        shown.append(f"{r + 1}" + (f" ({', '.join(bits)})" if bits else ""))
-    more = f" … ({len(rows)} rows in all)" if len(rows) > MAX_LISTED else ""
-    return ("row " if len(rows) == 1 else "rows ") + ", ".join(shown) + more
-
-
 def _apply_mapping(frame: pd.DataFrame, columns: Mapping[str, str] | None, schema: TableSchema,
                    problems: list[str]) -> pd.DataFrame:
     if not columns:
@@ -162,8 +142,8 @@ def _apply_mapping(frame: pd.DataFrame, columns: Mapping[str, str] | None, schem
     for user, target in columns.items():
         target = role_cols.get(target, target)
         if user not in frame.columns:
-            problems.append(f"columns mapping: column {_short(user)} is not in the data; "
-                            f"available columns: [{', '.join(_short(str(c)) for c in frame.columns[:20])}].")
+            problems.append(f"columns mapping: column {short_label(user)} is not in the data; "
+                            f"available columns: [{', '.join(short_label(str(c)) for c in frame.columns[:20])}].")
             continue
         rename[user] = target
     targets = pd.Series(list(rename.values()))
@@ -184,7 +164,7 @@ def _check_numeric(frame, name, spec, ids, problems, required):
     if kind in ("datetime64", "datetime", "date", "timedelta64", "timedelta", "time", "period"):
         rows = np.flatnonzero(col.notna().to_numpy())
         what = "durations" if kind.startswith("timedelta") else "dates or times"
-        problems.append(f"column {name!r}: holds {what} (dtype {col.dtype}), not numbers, at {_rows_text(rows, ids)}; "
+        problems.append(f"column {name!r}: holds {what} (dtype {col.dtype}), not numbers, at {rows_text(rows, ids)}; "
                         f"expected {'session numbers 1, 2, 3 …' if spec.get('role') == 'session' else 'numbers'} — "
                         "number the sessions per client (e.g. by date order) instead of passing the dates.")
         return pd.Series(np.nan, index=col.index, dtype=np.float64)
@@ -199,17 +179,17 @@ def _check_numeric(frame, name, spec, ids, problems, required):
     text_bad = np.flatnonzero(as_num.isna().to_numpy() & col.notna().to_numpy())
     if text_bad.size:
         problems.append(f"column {name!r}: text in a numeric column at "
-                        f"{_rows_text(text_bad, ids, col.iloc[text_bad[:MAX_LISTED]].tolist())}; "
+                        f"{rows_text(text_bad, ids, col.iloc[text_bad[:MAX_LISTED]].tolist())}; "
                         "expected numbers (missing values may be left empty or written NA).")
     values = as_num.to_numpy()
     inf = np.flatnonzero(np.isinf(values))
     if inf.size:
-        problems.append(f"column {name!r}: infinite value at {_rows_text(inf, ids)}; "
+        problems.append(f"column {name!r}: infinite value at {rows_text(inf, ids)}; "
                         "replace it with a finite value or leave the cell empty (missing).")
     if required:
         miss = np.flatnonzero(np.isnan(values) & col.isna().to_numpy())
         if miss.size:
-            problems.append(f"column {name!r}: missing value at {_rows_text(miss, ids)}; "
+            problems.append(f"column {name!r}: missing value at {rows_text(miss, ids)}; "
                             f"every row needs a {name}.")
     finite = np.isfinite(values)
     cons = spec.get("constraints", {})
@@ -221,16 +201,16 @@ def _check_numeric(frame, name, spec, ids, problems, required):
         if bad.size:
             rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
             problems.append(f"column {name!r}: value outside the allowed range {rng} at "
-                            f"{_rows_text(bad, ids, values[bad[:MAX_LISTED]].tolist())}.")
+                            f"{rows_text(bad, ids, values[bad[:MAX_LISTED]].tolist())}.")
     if spec.get("type") == "integer":
         frac = np.flatnonzero(finite & (values != np.round(values)))
         if frac.size:
             problems.append(f"column {name!r}: non-integer value at "
-                            f"{_rows_text(frac, ids, values[frac[:MAX_LISTED]].tolist())}; expected whole numbers.")
+                            f"{rows_text(frac, ids, values[frac[:MAX_LISTED]].tolist())}; expected whole numbers.")
         huge = np.union1d(huge, np.flatnonzero(finite & (np.abs(values) > _MAX_EXACT_INT)))
         if huge.size:
             shown = col.iloc[huge[:MAX_LISTED]].tolist()
-            problems.append(f"column {name!r}: whole number too large at {_rows_text(huge, ids, shown)}; values "
+            problems.append(f"column {name!r}: whole number too large at {rows_text(huge, ids, shown)}; values "
                             f"beyond ±2**53 (about 9e15) cannot be stored exactly — a session number or count this "
                             "large is a data error (a date, an id or a code in the wrong column?).")
     return as_num
@@ -294,7 +274,7 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
         problems.append("the table is empty (no data rows); expected one row per attended session.")
     missing = [roles.get(r, r) for r in sch.required_roles if roles.get(r, r) not in frame.columns]
     if missing:
-        found = [_short(c) for c in frame.columns[:20]]
+        found = [short_label(c) for c in frame.columns[:20]]
         problems.append(f"missing required column(s) {missing}; found columns [{', '.join(found)}"
                         f"{', …' if len(frame.columns) > 20 else ''}]. "
                         "Rename them, or pass columns={'<your column>': '<role>'}.")
@@ -302,7 +282,7 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
             sep = next((c for c in (";", "\t", "|") if c in frame.columns[0]), None)
             if sep is not None:
                 problems.append(f"the file seems to be separated by {sep!r}, not by commas (its header is one column, "
-                                f"{_short(frame.columns[0])}); save it comma-separated, or read it with "
+                                f"{short_label(frame.columns[0])}); save it comma-separated, or read it with "
                                 f"pandas.read_csv(path, sep={sep!r}) and pass the DataFrame.")
     if problems and (len(frame) == 0 or missing):
         raise SchemaError(problems, source=where)
@@ -327,7 +307,7 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
             if required:
                 miss = np.flatnonzero(col.isna().to_numpy())
                 if miss.size:
-                    problems.append(f"column {name!r}: missing identifier at {_rows_text(miss, ids)}; "
+                    problems.append(f"column {name!r}: missing identifier at {rows_text(miss, ids)}; "
                                     f"every row needs a {name}.")
             out[name] = col
     result = pd.DataFrame(out)
@@ -339,7 +319,7 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
     pairs = pd.DataFrame({"client": client_codes[ok_rows], "session": sess[ok_rows]})
     dup = np.flatnonzero(ok_rows)[pairs.duplicated(keep=False).to_numpy()]
     if dup.size:
-        problems.append(f"duplicate (client, session) rows at {_rows_text(dup, ids, sess[dup[:MAX_LISTED]].tolist())}; "
+        problems.append(f"duplicate (client, session) rows at {rows_text(dup, ids, sess[dup[:MAX_LISTED]].tolist())}; "
                         "each client may have one row per session.")
     if has_therapist:
         ther_text = _as_id(frame[therapist_col])
@@ -351,9 +331,9 @@ def read_sessions(source, *, columns: Mapping[str, str] | None = None,
         if len(multi):
             def therapists_of(codes):
                 names = sorted(str(ther_levels[t]) for t in codes)
-                return ", ".join(_short(n) for n in names[:MAX_LISTED])
+                return ", ".join(short_label(n) for n in names[:MAX_LISTED])
 
-            listed = "; ".join(f"client {_short(str(client_levels[c]))}: therapists [{therapists_of(ts)}]"
+            listed = "; ".join(f"client {short_label(str(client_levels[c]))}: therapists [{therapists_of(ts)}]"
                                for c, ts in list(multi.items())[:MAX_LISTED])
             more = f" … ({len(multi)} clients in all)" if len(multi) > MAX_LISTED else ""
             problems.append(f"column {therapist_col!r}: client under more than one therapist ({listed}{more}); "
@@ -394,7 +374,7 @@ def _check_column_names(frame: pd.DataFrame, where: str, how: str) -> None:
     dup = names[names.duplicated()].unique()
     if len(dup):
         counts = names.value_counts()
-        listed = ", ".join(f"{_short(d)} ({int(counts[d])} times)" for d in dup[:MAX_LISTED])
+        listed = ", ".join(f"{short_label(d)} ({int(counts[d])} times)" for d in dup[:MAX_LISTED])
         raise SchemaError([f"duplicate column name(s) {how}: {listed}; every column needs its own name — rename "
                            "or drop the copies (a repeated column would be read as a different variable or "
                            "silently ignored)."], source=where)
@@ -404,7 +384,7 @@ def _warn(result, sch, client_col, session_col):
     n_sessions = result.groupby(client_col, sort=False).size()
     single = n_sessions[n_sessions == 1]
     if len(single):
-        shown = ", ".join(map(_short, single.index[:5]))
+        shown = ", ".join(map(short_label, single.index[:5]))
         warnings.warn(f"{len(single)} client(s) with a single session (e.g. {shown}): they inform "
                       "between-client but not within-client estimates.", DataWarning, stacklevel=3)
     measures = [f["name"] for f in sch.fields if f.get("role") == "measure" and f["name"] in result.columns]
@@ -414,6 +394,6 @@ def _warn(result, sch, client_col, session_col):
             who = all_missing.index[all_missing[name].to_numpy()]
             if 0 < len(who) < len(all_missing):
                 warnings.warn(f"column {name!r} is missing for every session of {len(who)} client(s) "
-                              f"(e.g. {', '.join(map(_short, who[:5]))}).", DataWarning, stacklevel=3)
+                              f"(e.g. {', '.join(map(short_label, who[:5]))}).", DataWarning, stacklevel=3)
             elif len(who) == len(all_missing):
                 warnings.warn(f"column {name!r} is missing in every row.", DataWarning, stacklevel=3)

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.checks import rows_text
 from ..data.schema import load_schema
 from ..errors import DataFileError, SchemaError
 from .codes import CodeSet, load_code_set
@@ -43,20 +44,6 @@ __all__ = ["read_events", "EVENT_ROLES"]
 
 EVENT_ROLES = ("client", "therapist", "session", "order", "speaker", "code", "onset", "offset")
 MAX_LISTED = 10
-
-
-def _rows(rows: np.ndarray, ids: np.ndarray | None = None, values=None) -> str:
-    """'rows 3 (client 'a'), 8 (client 'b') … (25 rows in all)' for 0-based positions ``rows``."""
-    shown = []
-    for k, r in enumerate(rows[:MAX_LISTED]):
-        bits = []
-        if ids is not None:
-            bits.append(f"client {ids[r]!r}")
-        if values is not None:
-            bits.append(f"value {values[k]!r}")
-        shown.append(f"{r + 1}" + (f" ({', '.join(bits)})" if bits else ""))
-    more = f" … ({len(rows)} rows in all)" if len(rows) > MAX_LISTED else ""
-    return ("row " if len(rows) == 1 else "rows ") + ", ".join(shown) + more
 
 
 def _read(source) -> tuple[pd.DataFrame, str]:
@@ -107,23 +94,23 @@ def _numeric(frame, name, ids, problems, *, integer: bool, minimum: float) -> np
     text = np.flatnonzero(np.isnan(values) & col.notna().to_numpy())
     if text.size:
         problems.append(f"column {name!r}: text in a numeric column at "
-                        f"{_rows(text, ids, col.iloc[text[:MAX_LISTED]].tolist())}; expected numbers.")
+                        f"{rows_text(text, ids, col.iloc[text[:MAX_LISTED]].tolist())}; expected numbers.")
     missing = np.flatnonzero(col.isna().to_numpy())
     if missing.size:
-        problems.append(f"column {name!r}: missing value at {_rows(missing, ids)}; every event needs a {name}.")
+        problems.append(f"column {name!r}: missing value at {rows_text(missing, ids)}; every event needs a {name}.")
     inf = np.flatnonzero(np.isinf(values))
     if inf.size:
-        problems.append(f"column {name!r}: infinite value at {_rows(inf, ids)}; expected a finite number.")
+        problems.append(f"column {name!r}: infinite value at {rows_text(inf, ids)}; expected a finite number.")
     finite = np.isfinite(values)
     low = np.flatnonzero(finite & (values < minimum))
     if low.size:
         problems.append(f"column {name!r}: value below {minimum:g} at "
-                        f"{_rows(low, ids, values[low[:MAX_LISTED]].tolist())}.")
+                        f"{rows_text(low, ids, values[low[:MAX_LISTED]].tolist())}.")
     if integer:
         frac = np.flatnonzero(finite & (values != np.round(values)))
         if frac.size:
             problems.append(f"column {name!r}: non-integer value at "
-                            f"{_rows(frac, ids, values[frac[:MAX_LISTED]].tolist())}; expected whole numbers.")
+                            f"{rows_text(frac, ids, values[frac[:MAX_LISTED]].tolist())}; expected whole numbers.")
     return values
 
 
@@ -221,7 +208,7 @@ def read_events(source, *, columns: Mapping[str, str] | None = None,
     for name in ("client", "code") + tuple(c for c in ("therapist", "speaker") if c in frame.columns):
         miss = np.flatnonzero(frame[name].isna().to_numpy())
         if miss.size:
-            problems.append(f"column {name!r}: missing value at {_rows(miss, ids)}; every event needs a {name}.")
+            problems.append(f"column {name!r}: missing value at {rows_text(miss, ids)}; every event needs a {name}.")
     session = _numeric(frame, "session", ids, problems, integer=True, minimum=1)
     order = _numeric(frame, "order", ids, problems, integer=True, minimum=1)
     timed = has_on and has_off
@@ -230,7 +217,7 @@ def read_events(source, *, columns: Mapping[str, str] | None = None,
         offset = _numeric(frame, "offset", ids, problems, integer=False, minimum=0)
         back = np.flatnonzero(offset < onset)
         if back.size:
-            problems.append(f"column 'offset': offset before onset at {_rows(back, ids)}; an event ends after it "
+            problems.append(f"column 'offset': offset before onset at {rows_text(back, ids)}; an event ends after it "
                             "starts.")
 
     client_codes = pd.factorize(frame["client"])[0]
@@ -246,7 +233,7 @@ def read_events(source, *, columns: Mapping[str, str] | None = None,
     dup_rows = np.flatnonzero(dup)
     if dup_rows.size:
         problems.append(f"duplicate order numbers within a session at "
-                        f"{_rows(dup_rows, ids, order[dup_rows[:MAX_LISTED]].astype(int).tolist())}; each event "
+                        f"{rows_text(dup_rows, ids, order[dup_rows[:MAX_LISTED]].astype(int).tolist())}; each event "
                         "needs its own position in its session.")
     if timed:
         on_s = onset[sort]
@@ -254,7 +241,7 @@ def read_events(source, *, columns: Mapping[str, str] | None = None,
         rows = np.sort(sort[early])
         if rows.size:
             problems.append(f"events out of time order: onset earlier than the previous event's (by order) at "
-                            f"{_rows(rows, ids, on_s[early][np.argsort(sort[early])][:MAX_LISTED].tolist())}; "
+                            f"{rows_text(rows, ids, on_s[early][np.argsort(sort[early])][:MAX_LISTED].tolist())}; "
                             "check the order and onset columns.")
         spk = pd.factorize(frame["speaker"])[0] if "speaker" in frame.columns else np.zeros(len(frame), int)
         fin = sort[np.isfinite(onset[sort]) & np.isfinite(offset[sort])]
@@ -272,7 +259,7 @@ def read_events(source, *, columns: Mapping[str, str] | None = None,
             first = np.flatnonzero(overlap)
             rows = np.unique(np.r_[by_time[first], by_time[first - 1]])
             problems.append(
-                f"overlapping events: onset before the end of an earlier event at {_rows(rows, ids)}; "
+                f"overlapping events: onset before the end of an earlier event at {rows_text(rows, ids)}; "
                 + ("events of one speaker may not overlap in time." if "speaker" in frame.columns else
                    "events may not overlap in time (with a speaker column, only events of the same speaker are "
                    "compared)."))
