@@ -41,6 +41,7 @@ Example
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -412,7 +413,8 @@ def _pair_scores(tables: _PairTables, rho: np.ndarray, k: int, ki: int, kj: int)
 
 
 def _muthen_gamma(sc_uni: np.ndarray, sc_cor: np.ndarray, blocks: list, A21: np.ndarray, n: int, *,
-                  H21: np.ndarray | None = None, h22: np.ndarray | None = None, flip: list[int] = ()) -> np.ndarray:
+                  H21: np.ndarray | None = None, h22: np.ndarray | None = None,
+                  flip: Sequence[int] = ()) -> np.ndarray:
     """Γ = n · A⁻¹ B A⁻ᵀ from casewise scores, the two-step sandwich of Muthén (1984) (lavaan's ``muthen1984``).
 
     ``sc_uni`` (n × u) are the univariate scores, ``sc_cor`` (n × r) the bivariate ∂ℓ_i/∂ρ; B = Σ_i s_i s_iᵀ with
@@ -435,7 +437,7 @@ def _muthen_gamma(sc_uni: np.ndarray, sc_cor: np.ndarray, blocks: list, A21: np.
     B_inv[n_a11:, :n_a11] = -(A22_inv[:, None] * A21) @ A11_inv
     B_inv[n_a11:, n_a11:] = np.diag(A22_inv)
     W = B_inv @ inner @ B_inv.T
-    if H21 is not None:
+    if H21 is not None and h22 is not None:
         H = np.eye(m)
         H[n_a11:, :n_a11] = H21
         H[n_a11:, n_a11:] = np.diag(h22)
