@@ -311,14 +311,15 @@ def _load_sessions_or_table(data: str, columns: list[str] | None, roles=(None, N
     otherwise the table as it is (an item table with one row per respondent, as fit_sem takes)."""
     if data == "example" or columns or any(r is not None for r in roles):
         return _load(data, columns, roles)
-    frame = _read_table(data, "the table")
-    if {"client", "session"} <= set(map(str, frame.columns)):
+    header = _read_table(data, "the table", header_only=True)     # the column names only: one full read below
+    if {"client", "session"} <= set(map(str, header.columns)):
         return _load(data, columns, roles)
-    return frame
+    return _read_table(data, "the table")
 
 
-def _read_table(data: str, what: str):
-    """Any table (interval, event, signal or item table) as it is: CSV, TSV or Parquet; nothing is renamed."""
+def _read_table(data: str, what: str, *, header_only: bool = False):
+    """Any table (interval, event, signal or item table) as it is: CSV, TSV or Parquet; nothing is renamed.
+    ``header_only``: an empty frame with the table's columns (reads the header / the Parquet schema only)."""
     import pandas as pd
 
     path = Path(data)
@@ -327,11 +328,15 @@ def _read_table(data: str, what: str):
     with _reading(path, what):
         suffix = path.suffix.lower()
         if suffix in (".parquet", ".pq"):
+            if header_only:
+                import pyarrow.parquet as pq
+
+                return pd.DataFrame(columns=pq.read_schema(path).names)
             return pd.read_parquet(path)
         if suffix not in (".csv", ".tsv", ".txt", ""):
             raise DataFileError(f"{what} {path}: unsupported file type {suffix!r}; give a .csv, .tsv or .parquet "
                                 "file")
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", nrows=0 if header_only else None)
 
 
 def _check_out(out: Path | None, option: str = "--out") -> None:

@@ -692,7 +692,7 @@ def test_invariance_across_sessions(data_csv, tmp_path):
 MIXED_MISSING = Path(__file__).resolve().parent / "sem" / "fixtures" / "ordinal" / "mixed_missing.csv"
 
 
-def test_fit_sem_and_invariance_with_ordered_items_next_to_continuous_ones_pairwise():
+def test_fit_sem_and_invariance_with_ordered_items_next_to_continuous_ones_pairwise(tmp_path):
     """--ordered NAME for some items, --missing pairwise: the CLI gives what fit_sem gives (lavaan's statistics)."""
     model = "F1 =~ y1 + u1 + u2 + y2"
     doc = _json(invoke("fit", "sem", MIXED_MISSING, "-m", model, "--ordered", "u1", "--ordered", "u2", "--missing",
@@ -701,6 +701,11 @@ def test_fit_sem_and_invariance_with_ordered_items_next_to_continuous_ones_pairw
     params = pd.DataFrame(doc["tables"]["params"])
     assert params["estimate"].to_numpy() == pytest.approx(direct.params["estimate"].to_numpy(), rel=1e-9)
     assert 'missing = "pairwise"' in doc["r_call"]
+    parquet = tmp_path / "items.parquet"
+    pd.read_csv(MIXED_MISSING).to_parquet(parquet)
+    from_parquet = _json(invoke("fit", "sem", parquet, "-m", model, "--ordered", "u1", "--ordered", "u2",
+                                "--missing", "pairwise", "--format", "json"))
+    assert pd.DataFrame(from_parquet["tables"]["params"])["estimate"].tolist() == params["estimate"].tolist()
     steps = _json(invoke("invariance", MIXED_MISSING, "-m", "F =~ u1 + u2 + u3 + u4", "--group", "g", "--ordered",
                          "--missing", "pairwise", "--step", "configural", "--step", "thresholds", "--format", "json"))
     table = pd.DataFrame(steps["tables"]["table"])
