@@ -79,7 +79,19 @@ def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux), else set and restored.
+
+    >>> 0 <= current_umask() <= 0o777
+    True
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -112,12 +124,12 @@ def write_csv(table: pd.DataFrame, path: str | Path, **to_csv_options) -> Path:
     target,bias
     '=1+1,-0.25
     '-x,0.5
-    >>> oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    >>> oct(out.stat().st_mode & 0o777) == oct(0o666 & ~current_umask())
     True
     """
     path = Path(path)
     options = {"index": False, "lineterminator": "\n", **to_csv_options}
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from .._deprecation import renamed_arguments
-from ..data.output import neutralise_formulas
+from ..data.output import current_umask, neutralise_formulas
 from ..errors import OptionError
 from .diagrams import fmt_number
 
@@ -187,20 +187,6 @@ def to_csv_text(table: pd.DataFrame) -> str:
     return neutralise_formulas(table).to_csv(index=False, lineterminator="\n")
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where the system allows (Linux), else set and restored."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _blocking_file(path: Path) -> Path | None:
     """The first existing non-folder among the parents of ``path`` (a file where a folder is needed)."""
     for parent in reversed(path.parents):
@@ -292,12 +278,12 @@ def atomic_write(path: Path, text: str | bytes) -> None:
     >>> atomic_write(target, "| a |\\n")
     >>> target.read_text(), [p.name for p in target.parent.iterdir()]
     ('| a |\\n', ['t.md'])
-    >>> oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    >>> oct(target.stat().st_mode & 0o777) == oct(0o666 & ~current_umask())
     True
     """
     path = check_output_file(path)
     try:
-        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask()
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
