@@ -24,13 +24,12 @@ import json
 import os
 import platform
 import shutil
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rscript import run_r_script
 
 from allianceStats.mediation import fit_mediation, fit_multilevel_mediation
 from allianceStats.mediation.multilevel import simulate_111
@@ -94,10 +93,8 @@ def time_pingouin(data: pd.DataFrame, n_draws: int) -> tuple[float, float, pd.Se
 def time_lavaan(n_draws: int) -> dict | None:
     if shutil.which("Rscript") is None:
         return None
-    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
-        fh.write(LAVAAN)
-    proc = subprocess.run(["Rscript", fh.name, str(DATA), str(n_draws)], capture_output=True, text=True, check=True)
-    Path(fh.name).unlink()
+    proc, _ = run_r_script(LAVAAN, DATA, n_draws)
+    proc.check_returncode()
     return json.loads(proc.stdout)
 
 

@@ -13,13 +13,13 @@ same dyad (rMEA's shipped dyad 200). Without them the R rows say "not run".
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rscript import run_r_script
 
 from allianceStats.process import lag_sequential, window_cross_correlation
 
@@ -61,17 +61,11 @@ def timed(fn, repeat=3):
 
 
 def r_seconds(script: str) -> float | None:
-    """Seconds R reports for ``script`` (which prints one number), or None without R / the package."""
+    """Seconds R reports for ``script`` (which prints ``SECONDS <s>``), or None without R / the package."""
     if shutil.which("Rscript") is None:
         return None
-    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
-        fh.write(script)
-    try:
-        out = subprocess.run(["Rscript", fh.name], capture_output=True, text=True, timeout=600)
-    finally:
-        os.unlink(fh.name)
-    lines = [ln for ln in out.stdout.strip().splitlines() if ln.startswith("SECONDS")]
-    return float(lines[-1].split()[1]) if out.returncode == 0 and lines else None
+    out, keys = run_r_script(script, timeout=600)
+    return float(keys["SECONDS"][0]) if out.returncode == 0 and "SECONDS" in keys else None
 
 
 def main():

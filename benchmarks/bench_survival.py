@@ -21,13 +21,13 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rscript import run_r_script
 
 from allianceStats.survival import fit_cox
 
@@ -66,18 +66,6 @@ def timed(fn, repeat: int):
         out = fn()
         best = min(best, time.perf_counter() - t0)
     return best, out
-
-
-def run_r_script(script: str) -> tuple[subprocess.CompletedProcess, dict[str, list[str]]]:
-    """Run an R script (from a temporary file) with Rscript; its completed process and its output lines
-    ``KEY v1 v2 ...`` as ``{KEY: [v1, v2, ...]}``."""
-    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
-        fh.write(script)
-    try:
-        out = subprocess.run(["Rscript", fh.name], capture_output=True, text=True, timeout=3600)
-    finally:
-        os.unlink(fh.name)
-    return out, {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.strip()}
 
 
 def r_coxph_seconds(path: str, repeat: int) -> tuple[float | None, list[float] | None, str]:
